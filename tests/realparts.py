@@ -1,0 +1,41 @@
+"""What the tests need from the real world: paths, the CI rule for real parts, namespaces."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def need(ok: bool, reason: str) -> None:
+    """Skip with ``reason`` on a laptop; under ``CI=true`` fail instead (real parts must run there)."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but a required real part is unavailable: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def have_root_netns() -> tuple[bool, str]:
+    if os.geteuid() != 0:
+        return False, "needs root for network namespaces and iptables"
+    if not shutil.which("ip"):
+        return False, "needs iproute2 (ip)"
+    if not (shutil.which("iptables") or os.path.exists("/usr/sbin/iptables")):
+        return False, "needs Debian's iptables"
+    return True, ""
+
+
+def nsexec(ns: str, *cmd: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command inside namespace ``ns`` and capture text output."""
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd], input=input, text=True,
+                          capture_output=True, check=check)

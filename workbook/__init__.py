@@ -1,0 +1,53 @@
+"""netfilter-workbook: parse, trace, check and draw Linux netfilter/iptables state of Kubernetes nodes."""
+
+from __future__ import annotations
+
+import importlib
+
+from .model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
+from .parse import parse, parse_save
+
+__version__ = "0.1.0"
+
+# Public names that live in heavier modules are imported on first use, so that
+# ``import workbook`` stays fast and a notebook only pays for what it touches.
+_LAZY = {
+    "Modules": "workbook.parse.lsmod",
+    "parse_spec": "workbook.parse.spec",
+    "parse_listing": "workbook.parse.listing",
+    "parse_lsmod": "workbook.parse.lsmod",
+    "detect_format": "workbook.parse.detect",
+    "rules_frame": "workbook.frames",
+    "chains_frame": "workbook.frames",
+    "Packet": "workbook.trace",
+    "Trace": "workbook.trace",
+    "trace_packet": "workbook.trace",
+    "HOOKS": "workbook.netfilter",
+    "path_for": "workbook.netfilter",
+    "services": "workbook.kube",
+    "NodeDump": "workbook.dump",
+    "load_dump": "workbook.dump",
+    "collect": "workbook.collect",
+    "Finding": "workbook.checks",
+    "check": "workbook.checks",
+    "diff_rulesets": "workbook.diff",
+    "write_report": "workbook.report",
+    "draw_hooks": "workbook.draw",
+    "draw_chains": "workbook.draw",
+    "draw_trace": "workbook.draw",
+    "lab_trace": "workbook.lab",
+    "generate_services": "workbook.generate",
+    "kube_proxy_save": "workbook.generate",
+}
+
+__all__ = ["Chain", "Match", "Option", "ParseError", "Problem", "Rule", "Ruleset", "Table",
+           "parse", "parse_save", *_LAZY]
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'workbook' has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value

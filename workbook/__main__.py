@@ -1,0 +1,4 @@
+"""``python -m workbook`` runs the ``nfwb`` command."""
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of ``nfwb``: each module has ``add_arguments(parser)`` and ``run(args) -> int``."""

@@ -1,0 +1,243 @@
+"""Parse ``iptables-save`` / ``ip6tables-save`` output (with or without ``-c``) and restore input."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..model import BUILTIN_CHAINS, Chain, ParseError, Problem, Rule, Ruleset, Table
+from .rule import KNOWN_TABLES, RuleSyntaxError, build_rule, tokenize
+
+__all__ = ["parse_save", "check_text"]
+
+
+def check_text(text: str | bytes, source: str) -> str:
+    """Refuse binary junk with a file:line error; return the text as str.
+
+    >>> check_text(b"*nat\\n\\x00\\x01", "x.bin")
+    Traceback (most recent call last):
+    ...
+    workbook.model.ParseError: x.bin:2: binary data (NUL byte), not a text dump
+    """
+    if isinstance(text, bytes):
+        nul = text.find(b"\x00")
+        if nul >= 0:
+            raise ParseError(source, text.count(b"\n", 0, nul) + 1, "binary data (NUL byte), not a text dump")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ParseError(source, text.count(b"\n", 0, e.start) + 1, "not UTF-8 text (binary data?)") from None
+    else:
+        nul = text.find("\x00")
+        if nul >= 0:
+            raise ParseError(source, text.count("\n", 0, nul) + 1, "binary data (NUL byte), not a text dump")
+    return text
+
+
+def _counters(tok: str) -> tuple[int, int] | None:
+    # "[123:4567]"
+    if len(tok) < 5 or tok[0] != "[" or tok[-1] != "]":
+        return None
+    p, sep, b = tok[1:-1].partition(":")
+    if not sep or not p.isdigit() or not b.isdigit():
+        return None
+    return int(p), int(b)
+
+
+def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True,
+               family: str | None = None) -> Ruleset:
+    """Parse iptables-save text into a :class:`~workbook.model.Ruleset`.
+
+    Accepts ``iptables-save``, ``iptables-save -c``, ``ip6tables-save`` and restore input
+    (``-N``, ``-I chain [n]``, ``-P``, ``-F``, ``-X``, ``* nat``). With ``strict`` the first
+    bad line raises :class:`~workbook.model.ParseError` naming ``source:line``; otherwise the
+    bad lines are skipped and listed in ``ruleset.problems``.
+
+    >>> rs = parse_save("*filter\\n:INPUT ACCEPT [5:300]\\n[2:120] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
+    >>> r = next(rs.iter_rules()); (r.pkts, r.bytes, r.option("--dport").value, r.position)
+    (2, 120, '22', 1)
+    >>> parse_save("-A INPUT -j DROP\\n", "r.txt")
+    Traceback (most recent call last):
+    ...
+    workbook.model.ParseError: r.txt:1: rule outside a table (no '*table' line before it)
+    """
+    text = check_text(text, source)
+    rs = Ruleset(source=source, format="save")
+    problems = rs.problems
+    fam = family or "ipv4"
+    if family is None and ("ip6tables" in text[:300] or _looks_v6(text)):
+        fam = "ipv6"
+    rs.family = fam
+    table: Table | None = None
+    table_line = 0
+    inserted: set[tuple[str, str]] = set()
+    lineno = 0
+
+    def problem(msg: str, line_text: str) -> None:
+        if strict:
+            raise ParseError(source, lineno, msg)
+        problems.append(Problem(source, lineno, msg, line_text))
+
+    for lineno, line in enumerate(text.splitlines(), 1):
+        c0 = line[:1]
+        if c0 == "-" or c0 == "[":
+            if table is None:
+                problem("rule outside a table (no '*table' line before it)", line)
+                continue
+            try:
+                toks, quoted = tokenize(line)
+            except RuleSyntaxError as e:
+                problem(str(e), line)
+                continue
+            pkts = byts = None
+            k = 0
+            if c0 == "[":
+                cnt = _counters(toks[0])
+                if cnt is None:
+                    problem(f"bad counters {toks[0]!r}", line)
+                    continue
+                pkts, byts = cnt
+                k = 1
+            if len(toks) < k + 2:
+                problem(f"incomplete command {line.strip()!r}", line)
+                continue
+            cmd, cname = toks[k], toks[k + 1]
+            chains = table.chains
+            if cmd == "-A" or cmd == "--append" or cmd == "-I" or cmd == "--insert":
+                chain = chains.get(cname)
+                if chain is None:
+                    chain = chains[cname] = Chain(table.name, cname, origin=f"{source}:{lineno}")
+                    if cname not in BUILTIN_CHAINS.get(table.name, ()):
+                        rs.notes.append(f"{source}:{lineno}: chain {cname} used before it was declared")
+                    else:
+                        chain.policy = "ACCEPT"
+                start = k + 2
+                at = None
+                if cmd[1] == "I" or cmd == "--insert":
+                    at = 1
+                    if start < len(toks) and toks[start].isdigit():
+                        at = int(toks[start])
+                        start += 1
+                try:
+                    if quoted is None:
+                        rule = build_rule(toks[start:], None, table.name, cname, position=len(chain.rules) + 1,
+                                          family=fam, origin=f"{source}:{lineno}", pkts=pkts, bytes_=byts)
+                    else:
+                        rule = build_rule(toks[start:], quoted[start:], table.name, cname,
+                                          position=len(chain.rules) + 1, family=fam,
+                                          origin=f"{source}:{lineno}", pkts=pkts, bytes_=byts)
+                except RuleSyntaxError as e:
+                    problem(str(e), line)
+                    continue
+                if at is None:
+                    chain.rules.append(rule)
+                else:
+                    if at > len(chain.rules) + 1:
+                        problem(f"-I {cname} {at}: index past the end of the chain ({len(chain.rules)} rules)", line)
+                        continue
+                    chain.rules.insert(at - 1, rule)
+                    inserted.add((table.name, cname))
+            elif cmd == "-N" or cmd == "--new-chain":
+                if cname in chains:
+                    problem(f"chain {cname} already exists", line)
+                    continue
+                chains[cname] = Chain(table.name, cname, origin=f"{source}:{lineno}")
+            elif cmd == "-P" or cmd == "--policy":
+                if len(toks) < k + 3:
+                    problem(f"-P {cname} without a policy", line)
+                    continue
+                ch = chains.get(cname) or chains.setdefault(cname, Chain(table.name, cname, origin=f"{source}:{lineno}"))
+                ch.policy = toks[k + 2]
+            elif cmd == "-F" or cmd == "--flush":
+                if cname in chains:
+                    chains[cname].rules.clear()
+            elif cmd == "-X" or cmd == "--delete-chain":
+                chains.pop(cname, None)
+            else:
+                problem(f"unknown command {cmd!r}", line)
+            continue
+        if c0 == ":":
+            if table is None:
+                problem("chain declaration outside a table", line)
+                continue
+            parts = line[1:].split()
+            if not parts:
+                problem("empty chain declaration", line)
+                continue
+            name = parts[0]
+            pol = parts[1] if len(parts) > 1 else "-"
+            cnt = _counters(parts[2]) if len(parts) > 2 else None
+            if len(parts) > 2 and cnt is None:
+                problem(f"bad chain counters {parts[2]!r}", line)
+                continue
+            ch = Chain(table.name, name, origin=f"{source}:{lineno}")
+            if pol != "-":
+                ch.policy = pol
+                if cnt:
+                    ch.pkts, ch.bytes = cnt
+            elif name in BUILTIN_CHAINS.get(table.name, ()):
+                ch.policy = "ACCEPT"  # restore input may write ":INPUT - [0:0]"; the policy stays
+            old = table.chains.get(name)
+            if old is not None:  # restore semantics: re-declaring flushes the chain
+                old.rules.clear()
+                if pol != "-":
+                    old.policy, old.pkts, old.bytes = ch.policy, ch.pkts, ch.bytes
+            else:
+                table.chains[name] = ch
+            continue
+        if c0 == "*":
+            name = line[1:].strip()
+            if table is not None:
+                problem(f"table {name!r} starts before table {table.name!r} was committed (missing COMMIT)", line)
+            if name not in KNOWN_TABLES:
+                if strict:
+                    raise ParseError(source, lineno, f"unknown table {name!r} (known: raw, mangle, nat, filter, security)")
+                problems.append(Problem(source, lineno, f"unknown table {name!r}", line))
+                table = Table(name)  # keep reading so the rest of the file still parses
+            else:
+                table = rs.tables.get(name) or Table(name)
+            table_line = lineno
+            rs.tables.setdefault(name, table)
+            continue
+        if line.startswith("COMMIT"):
+            if table is None:
+                problem("COMMIT outside a table", line)
+            if table is not None and table.name not in KNOWN_TABLES:
+                rs.tables.pop(table.name, None)
+            table = None
+            continue
+        if c0 == "#":
+            if "Warning:" in line:
+                rs.notes.append(line.lstrip("# ").strip())
+            elif line.startswith("# Generated by ip6tables-save"):
+                rs.family = fam = "ipv6" if family is None else fam
+            continue
+        if not line.strip():
+            continue
+        problem(f"unexpected line {line.strip()[:60]!r}", line)
+
+    if table is not None:
+        msg = f"table {table.name!r} (line {table_line}) has no COMMIT: file truncated?"
+        if strict:
+            raise ParseError(source, lineno, msg)
+        problems.append(Problem(source, lineno, msg, ""))
+    for tname, cname in inserted:
+        ch = rs.tables[tname].chains[cname]
+        ch.rules[:] = [r if r.position == i else replace(r, position=i) for i, r in enumerate(ch.rules, 1)]
+    return rs
+
+
+def _looks_v6(text: str) -> bool:
+    # an ip6tables dump has ':'-addresses after -s/-d; sample the first rules cheaply
+    seen = 0
+    for line in text.splitlines():
+        if line.startswith("-A") or line.startswith("["):
+            seen += 1
+            if " -s " in line or " -d " in line:
+                for tok in line.split():
+                    if "/" in tok and ":" in tok.split("/")[0] and tok.count(":") >= 2:
+                        return True
+                    if "/" in tok and tok.count(".") == 3:
+                        return False
+            if seen > 200:
+                break
+    return False
