@@ -13,7 +13,7 @@ _PROMPT = re.compile(
     r"^\s*(?:\[[^\]\n]*\]\s?[#$]|[\w.-]+@[\w.-]+(?::[^#$\s]*)?\s?[#$]|(?:ba|z)?sh-[\d.]+[#$]|\$)(?:\s+(.*))?$")
 # a bare command line ("iptables -t nat -S"), optionally behind sudo / ip netns exec / nsenter
 _COMMAND = re.compile(r"^\s*(?:sudo\s+(?:-\S+\s+)*)?(?:(?:ip\s+netns\s+exec\s+\S+|nsenter\s+(?:-\S+\s+)*)\s+)?"
-                      r"(ip6?tables(?:-legacy|-nft)?(?:-save)?|lsmod|cat\s+/proc/modules)\b(.*)$")
+                      r"(ip6?tables(?:-legacy|-nft)?(?:-save)?|lsmod|cat\s+/proc/modules)((?:\s+-|\s*\||\s*$).*)$")
 
 
 @dataclass(frozen=True)
