@@ -97,7 +97,7 @@ _EKS_DIRS = {"kernel", "modinfo", "system", "docker", "containerd", "storage", "
              "sandbox-image", "ipamd", "sysctls", "kubelet", "nodeadm", "cni", "gpu"}
 _TRAILER = re.compile(r"^(=======|Total Number of Rules: *(\d+))\s*$")
 _INET = re.compile(r"\binet6?\s+(?:addr:\s*)?([0-9a-fA-F:.]+)(?:/\d+)?")
-_LOCAL_ROUTE = re.compile(r"^local\s+([0-9a-fA-F:.]+)(?:/\d+)?\s")
+_LOCAL_ROUTE = re.compile(r"^local\s+([0-9a-fA-F:.]+)(?:/(?:32|128))?\s")
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,8 +164,11 @@ def parse_ip_addresses(text: str) -> list[str]:
     """
     out: list[str] = []
     for line in text.splitlines():
-        m = _LOCAL_ROUTE.match(line)
-        found = [m.group(1)] if m else _INET.findall(line)
+        if line.startswith("local "):  # a local route: one address, not a range like 127.0.0.0/8
+            m = _LOCAL_ROUTE.match(line)
+            found = [m.group(1)] if m else []
+        else:
+            found = _INET.findall(line)
         for a in found:
             a = a.split("%")[0]
             if (a.count(".") == 3 or ":" in a) and a not in out:
