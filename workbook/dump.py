@@ -975,6 +975,9 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
         for rel in d.files:
             if rel != MANIFEST and rel not in listed:
                 d.problems.append(Problem(MANIFEST, 0, f"{rel} is not listed in the manifest (added later?)"))
+        for f in d.manifest["files"]:
+            if f.get("note"):  # e.g. the stderr of the command: "# Warning: iptables-legacy tables present"
+                d.notes.append(f"{f['path']}: {f['note']}")
         for err in d.manifest.get("errors") or []:
             d.notes.append(f"collection error: {err.get('command')}: {err.get('error')}")
     elif layout == "nfwb":
