@@ -12,7 +12,8 @@ import pandas as pd
 from ..model import InputError, Rule, Ruleset
 from ..owners import owner_of
 
-__all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_args", "delete_commands", "binary_for"]
+__all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_args", "delete_commands", "binary_for", "chain_word",
+           "load_target"]
 
 RULE_EVIDENCE_COLUMNS = ["table", "chain", "position", "spec", "pkts", "bytes", "owner", "origin"]
 
@@ -141,14 +142,67 @@ def delete_commands(binary: str, rule: Rule, position: int | None = None) -> lis
     >>> delete_commands("iptables", r, 5)
     ['iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT', 'iptables -t nat -D PREROUTING 5']
     """
-    out = [f"{binary} -t {rule.table} -D {_chain_word(rule.chain)} {rule_args(rule)}".rstrip()]
+    out = [f"{binary} -t {rule.table} -D {chain_word(rule.chain)} {rule_args(rule)}".rstrip()]
     if position is not None:
-        out.append(f"{binary} -t {rule.table} -D {_chain_word(rule.chain)} {position}")
+        out.append(f"{binary} -t {rule.table} -D {chain_word(rule.chain)} {position}")
     return out
 
 
-def _chain_word(name: str) -> str:
-    return name if all(c.isalnum() or c in "-_.:+" for c in name) else shlex.quote(name)
+def chain_word(name: str) -> str:
+    """A chain name as one shell word (quoted only when it holds shell-special characters).
+
+    >>> chain_word("KUBE-SVC-NPX46M4PTMTKRN6Y"), chain_word("DOS~Pro-t_ect")
+    ('KUBE-SVC-NPX46M4PTMTKRN6Y', "'DOS~Pro-t_ect'")
+    """
+    return name if all(c.isalnum() or c in "-_.:+@%" for c in name) else shlex.quote(name)
+
+
+_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".zip", ".tar.bz2")
+
+
+def load_target(path: str | Path):
+    """What ``nfwb check/diff/report`` accept: a rules file in any format (→ Ruleset), an lsmod file
+    (→ empty Ruleset + modules), or a NodeDump folder/archive (→ NodeDump via workbook.dump).
+
+    Bad input raises :class:`~workbook.model.InputError` naming the file (and line).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file or directory")
+    if p.is_dir() or p.name.endswith(_ARCHIVES):
+        try:
+            from ..dump import load_dump
+        except ImportError:
+            raise InputError(f"{p}: node dump folders/archives need workbook.dump, which is not installed") from None
+        return load_dump(p)
+    from ..parse import parse
+    from ..parse.detect import detect_format, read_input
+    text, source = read_input(p)
+    fmt = detect_format(text, source)
+    try:
+        obj = parse(p, format=fmt)
+    except ModuleNotFoundError as e:
+        if fmt == "lsmod":   # the lsmod parser is optional here: the checks read lsmod text themselves
+            return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), p)
+        raise InputError(f"{p}: {fmt} format needs {e.name}, which is not installed") from None
+    if not isinstance(obj, Ruleset):
+        rs = Ruleset(source=str(p), format="lsmod")
+        return _RulesetWithModules(rs, obj)
+    return obj
+
+
+class _RulesetWithModules:
+    """A bare lsmod file given where a dump is expected: no rules, just modules."""
+
+    def __init__(self, ruleset: Ruleset, modules) -> None:
+        self.ruleset = ruleset
+        self.rulesets = {"iptables": ruleset}
+        self.modules = modules
+        self.node_ips: list[str] = []
+        self.path = ruleset.source
+
+    def text(self, relpath: str) -> str | None:
+        return None
 
 
 def rule_evidence(rules: Iterable[Rule], **extra: list) -> pd.DataFrame:
@@ -162,7 +216,11 @@ def rule_evidence(rules: Iterable[Rule], **extra: list) -> pd.DataFrame:
         "owner": [owner_of(r) for r in rules], "origin": [r.origin for r in rules],
     }, columns=RULE_EVIDENCE_COLUMNS)
     for k, v in extra.items():
-        df[k] = v
+        values = list(v)
+        if any(x is None for x in values):
+            df[k] = pd.Series(values, dtype=object, index=df.index)   # keep None (not NaN)
+        else:
+            df[k] = values
     return df
 
 

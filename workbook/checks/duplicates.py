@@ -7,7 +7,7 @@ from typing import Iterator
 
 from ..model import Option, Rule
 from ..owners import owner_of
-from .context import Context, binary_for, delete_commands, rule_evidence
+from .context import Context, binary_for, chain_word, delete_commands, rule_evidence
 from .finding import Finding
 
 __all__ = ["find_duplicates", "normalized_key", "is_redacted", "duplicate_groups"]
@@ -132,7 +132,8 @@ def _explain(kind: str, group: list[Rule], owner: str | None) -> str:
 def _fix(kind: str, group: list[Rule], binary: str, chain_rules: list[Rule]) -> list[str]:
     first = group[0]
     extra = group[1:]
-    chain_word = f"{binary} -t {first.table}"
+    tool = f"{binary} -t {first.table}"
+    cw = chain_word(first.chain)
     fix: list[str] = []
     if kind == "exact":
         fix.append(f"# Remove {'ONE copy' if len(extra) == 1 else f'the {len(extra)} extra copies'} by rule "
@@ -154,8 +155,8 @@ def _fix(kind: str, group: list[Rule], binary: str, chain_rules: list[Rule]) -> 
     fix.append(f"# …or by position: delete the LAST copy first ({', '.join(map(str, positions))}). Deleting "
                f"a rule renumbers only the rules below it, so going from the bottom up keeps the other "
                f"numbers valid and keeps the first copy (position {first.position}) where it is. Check the "
-               f"numbers first: {chain_word} -L {first.chain} -n --line-numbers")
-    fix.extend(f"{chain_word} -D {first.chain} {p}" for p in positions)
+               f"numbers first: {tool} -L {cw} -n --line-numbers")
+    fix.extend(f"{tool} -D {cw} {p}" for p in positions)
     return fix
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..model import BUILTIN_CHAINS, Ruleset
 from ..owners import chain_owner
-from .context import Context, binary_for, rule_evidence
+from .context import Context, binary_for, chain_word, rule_evidence
 from .finding import Finding
 
 __all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index"]
@@ -64,9 +64,9 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         binary = binary_for(name, rs)
         owner = chain_owner(target)
         fix = [f"# Create the chain (if {owner or 'its owner'} should fill it) …",
-               f"{binary} -t {table} -N {target}",
+               f"{binary} -t {table} -N {chain_word(target)}",
                "# … or delete the jumps to it:"]
-        fix += [f"{binary} -t {table} -D {r.chain} {r.body()}" for r in rules]
+        fix += [f"{binary} -t {table} -D {chain_word(r.chain)} {r.body()}" for r in rules]
         yield Finding("jump-to-missing-chain", sev, f"{table}: jump to missing chain {target}", expl,
                       rule_evidence(rules), fix, owner, table, rules[0].chain)
 
@@ -97,8 +97,8 @@ def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         fix = ["# After making sure no agent still expects them (they may re-create them):"]
         for _, c, n, _, _ in rows:
             if n:
-                fix.append(f"{binary} -t {t.name} -F {c}")
-            fix.append(f"{binary} -t {t.name} -X {c}")
+                fix.append(f"{binary} -t {t.name} -F {chain_word(c)}")
+            fix.append(f"{binary} -t {t.name} -X {chain_word(c)}")
         yield Finding("unreferenced-chain", "info",
                       f"{t.name}: {len(rows)} unreferenced user chain{'s' if len(rows) != 1 else ''}",
                       expl, ev, fix, ", ".join(owners) or None, t.name, None)

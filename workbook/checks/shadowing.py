@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from ..model import Chain, Match, Rule
-from .context import Context, binary_for, rule_evidence
+from .context import Context, binary_for, chain_word, rule_evidence
 from .duplicates import is_redacted, normalized_key
 from .finding import Finding
 
@@ -289,9 +289,9 @@ def find_shadowed(ctx: Context) -> Iterator[Finding]:
                     f"state, identical other matches).")
             fix = [f"# Delete a rule that is not needed (iptables -D by spec removes exactly this rule):"]
             for b, a in pairs[:100]:
-                fix.append(f"{binary} -t {chain.table} -D {chain.name} {b.body()}")
+                fix.append(f"{binary} -t {chain.table} -D {chain_word(chain.name)} {b.body()}")
             fix.append(f"# …or, if it was meant to win, re-insert it above the rule that shadows it, e.g. "
-                       f"{binary} -t {chain.table} -I {chain.name} {pairs[0][1].position} {pairs[0][0].body()}")
+                       f"{binary} -t {chain.table} -I {chain_word(chain.name)} {pairs[0][1].position} {pairs[0][0].body()}")
             yield Finding("shadowed-rule", "warning",
                           f"{chain.table} {chain.name}: {len(pairs)} rule{'s' if len(pairs) != 1 else ''} "
                           f"shadowed by earlier rules", expl, ev, fix, None, chain.table, chain.name)
