@@ -630,6 +630,14 @@ def _jump_target(action: str | None) -> tuple[str, bool] | None:
     return None
 
 
+def _font(text: str, **attrs: str) -> str:
+    """``<FONT ...>text</FONT>``, or nothing for empty text (graphviz rejects empty HTML elements)."""
+    if not text:
+        return ""
+    a = " ".join(f'{k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    return f"<FONT {a}>{text}</FONT>"
+
+
 def _visit_label(hook: str, table: str, chain: str, steps: list, max_rules: int) -> str:
     rows = [f'<TR><TD COLSPAN="3" BGCOLOR="{HOT_FILL}"><B>{_h(chain)}</B> '
             f'<FONT POINT-SIZE="8">{_h(table)} @ {_h(hook)}</FONT></TD></TR>']
@@ -640,18 +648,29 @@ def _visit_label(hook: str, table: str, chain: str, steps: list, max_rules: int)
         if not s.matched and not show_unmatched:
             skipped += 1
             continue
-        pos = "" if s.position is None else f"#{s.position}"
-        act = s.action or ""
+        pos = "policy" if s.position is None else f"#{s.position}"
+        act = _h(s.action or "")
         if s.matched:
-            rows.append(f'<TR><TD ALIGN="LEFT"><B>{pos}</B></TD><TD ALIGN="LEFT"><B>✔ {_h(act)}</B></TD>'
-                        f'<TD ALIGN="LEFT"><FONT POINT-SIZE="8">{_h((s.spec or "")[:70])}</FONT></TD></TR>')
+            spec = _h((s.spec or "")[:70])
+            rows.append(f'<TR><TD ALIGN="LEFT"><B>{pos}</B></TD><TD ALIGN="LEFT"><B>✔ {act}</B></TD>'
+                        f'<TD ALIGN="LEFT">{_font(spec, POINT_SIZE="8")}</TD></TR>')
         else:
-            rows.append(f'<TR><TD ALIGN="LEFT"><FONT COLOR="{GREY}">{pos}</FONT></TD>'
-                        f'<TD ALIGN="LEFT"><FONT COLOR="{GREY}">✘ {_h(act)}</FONT></TD>'
-                        f'<TD ALIGN="LEFT"><FONT COLOR="{GREY}" POINT-SIZE="8">{_h((s.why or "")[:60])}</FONT></TD></TR>')
+            why = _h((s.why or "")[:60])
+            rows.append(f'<TR><TD ALIGN="LEFT">{_font(pos, COLOR=GREY)}</TD>'
+                        f'<TD ALIGN="LEFT">{_font("✘ " + act, COLOR=GREY)}</TD>'
+                        f'<TD ALIGN="LEFT">{_font(why, COLOR=GREY, POINT_SIZE="8")}</TD></TR>')
     if skipped:
         rows.insert(1, f'<TR><TD COLSPAN="3"><FONT COLOR="{GREY}">{skipped} rules evaluated, not matched</FONT></TD></TR>')
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">' + "".join(rows) + "</TABLE>>"
+
+
+def _trace_title(trace) -> str:
+    p = trace.packet
+    where = "from the node" if p.from_node else f"in on {p.in_iface}"
+    dport = f":{p.dport}" if p.dport is not None else ""
+    sport = f":{p.sport}" if p.sport is not None else ""
+    verdicts = ", ".join(f"{v} {share:.0%}" for v, share in trace.verdicts.items())
+    return f"{trace.source} trace: {p.proto} {p.src}{sport} → {p.dst}{dport} ({where}) — {verdicts}"
 
 
 def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max_fanout: int = 25) -> graphviz.Digraph:
@@ -670,7 +689,7 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
     True
     """
     g = graphviz.Digraph("trace", graph_attr={"rankdir": "LR", "fontname": FONT, "compound": "true",
-                                              "label": _esc(repr(trace)), "labelloc": "t"},
+                                              "label": _esc(_trace_title(trace)), "labelloc": "t"},
                          node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
     family = getattr(ruleset, "family", "ipv4") if ruleset is not None else "ipv4"
     with g.subgraph(name="cluster_hooks") as h:
