@@ -102,6 +102,35 @@ def parse_monitor(text: str) -> list[MonitorEvent]:
     return [e for e in (MonitorEvent.parse(l) for l in text.splitlines()) if e is not None]
 
 
+_OUT_RE = re.compile(r"\bOUT=(\S+)")
+
+
+def trace_finished(lines: list[str]) -> bool:
+    """Do these monitor lines show the packet's last hook (INPUT, POSTROUTING not to lo, a DROP)?
+
+    >>> trace_finished(["PACKET: 2 a IN=eth0 OUT=lxn1 SRC=10.0.0.2", " TRACE: 2 a nat:POSTROUTING:policy:ACCEPT "])
+    True
+    >>> trace_finished(["PACKET: 2 a OUT=lo SRC=127.0.0.1", " TRACE: 2 a nat:POSTROUTING:policy:ACCEPT "])
+    False
+    >>> trace_finished([" TRACE: 2 a filter:KUBE-SERVICES:rule:0x7:DROP  -4 -t filter -A KUBE-SERVICES -j REJECT"])
+    True
+    """
+    out = None
+    for line in lines:
+        if line.startswith("PACKET:"):
+            m = _OUT_RE.search(line)
+            out = m.group(1) if m else None
+            continue
+        ev = MonitorEvent.parse(line)
+        if ev is None:
+            continue
+        if ev.verdict == "DROP":
+            return True
+        if ev.chain == "INPUT" or (ev.chain == "POSTROUTING" and out not in (None, "lo")):
+            return True
+    return False
+
+
 def nft_handles(listing: str) -> dict[str, list[int]]:
     """Chain → rule handles in order, from ``nft -a list table ip T`` (one nft rule per iptables rule).
 
@@ -262,19 +291,26 @@ class _Monitor:
         with self.lock:
             return self.lines[mark:]
 
-    def wait_quiet(self, mark: int, *, quiet: float, timeout: float, need: int = 1) -> list[str]:
-        """Wait until at least ``need`` lines arrived after ``mark`` and none came for ``quiet`` seconds."""
+    def wait_quiet(self, mark: int, *, quiet: float, timeout: float, need: int = 1,
+                   settle: float | None = None) -> list[str]:
+        """Wait until at least ``need`` lines arrived after ``mark`` and none came for ``quiet`` seconds.
+
+        With ``settle``, a shorter quiet time applies once the lines show the packet's last hook
+        (see :func:`trace_finished`).
+        """
         end = time.monotonic() + timeout
         while True:
             now = time.monotonic()
             with self.lock:
                 n = len(self.lines) - mark
                 last = self.last
-            if n >= need and now - last >= quiet:
+                lines = self.lines[mark:] if settle is not None and n >= need else None
+            q = settle if lines is not None and trace_finished(lines) else quiet
+            if n >= need and now - last >= q:
                 break
             if now >= end:
                 break
-            time.sleep(0.01)
+            time.sleep(0.005)
         return self.since(mark)
 
     def stop(self) -> None:
@@ -443,6 +479,9 @@ class Lab:
         _run(["ip", "-n", s, "link", "set", "up0", "up"])
         _run(["ip", "-n", s, "route", "add", "local", "0.0.0.0/0", "dev", "lo"])
         _run(["ip", "-n", n, "route", "add", "default", "dev", "nfwb-sink"])
+        if not self.node_ips:
+            # a node always has an address on its way out (MASQUERADE needs one)
+            _run(["ip", "-n", n, "addr", "add", "169.254.0.1/32", "dev", "nfwb-sink"])
         self._iface(first_iface)
         for ip in self.node_ips:
             _run(["ip", "-n", n, "addr", "add", f"{ip}/32", "dev", first_iface])
@@ -544,8 +583,13 @@ class Lab:
         return self._senders[ns]
 
     # -- tracing --------------------------------------------------------------------------
-    def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 0.15) -> Trace:
-        """Send ``packet`` once through the node and return the kernel's path as a Trace."""
+    def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 0.3, settle: float = 0.04) -> Trace:
+        """Send ``packet`` once through the node and return the kernel's path as a Trace.
+
+        The trace is complete when no event came for ``settle`` seconds after the packet reached
+        its last hook (INPUT, POSTROUTING to a real device, or a DROP), or for ``quiet`` seconds
+        otherwise (a packet lost to routing shows no last hook).
+        """
         _check_packet(packet)
         if not self._open:
             self.open(packet.in_iface or "eth0")
@@ -576,7 +620,7 @@ class Lab:
         try:
             mark = self._monitor.mark()
             sent = self._sender(sender_ns).send(packet)
-            lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout)
+            lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle)
             dnat = self._conntrack_dnat(packet)
         finally:
             self._ns(n, "iptables-nft", "-w", "-t", "raw", "-D", chain, *rule, check=False)
@@ -608,6 +652,7 @@ class Lab:
         steps: list[Step] = []
         hook = "OUTPUT" if packet.from_node else "PREROUTING"
         notes: list[str] = []
+        kernel_drop = False
         for ev in events:
             if ev.chain in BUILTIN_CHAINS.get(ev.table, ()):
                 hook = ev.chain
@@ -630,12 +675,18 @@ class Lab:
                     rule = rs.chain(ev.table, chain).rules[pos - 1]
                 except (KeyError, IndexError):
                     rule = None
-            steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec if rule else ev.text, True,
-                              rule_action(rule, rs) if rule is not None else ev.verdict))
+            action = rule_action(rule, rs) if rule is not None else ev.verdict
+            steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec if rule else ev.text, True, action))
+            if ev.verdict == "DROP" and action not in ("DROP", "REJECT"):
+                kernel_drop = True
+                notes.append(f"{ev.table} {ev.chain} rule {pos}: the kernel dropped the packet here "
+                             f"({action} failed: e.g. MASQUERADE with no address on the way out)")
         verdict = "ACCEPT"
         for s in steps:
             if s.action in ("DROP", "REJECT", "policy:DROP"):
                 verdict = "REJECT" if s.action == "REJECT" else "DROP"
+        if kernel_drop and verdict == "ACCEPT":
+            verdict = "DROP"
         if verdict == "ACCEPT" and hook not in ("INPUT", "POSTROUTING"):
             # Every hook has a (maybe hidden) chain, so an accepted packet ends in INPUT or POSTROUTING.
             verdict = "DROP"
