@@ -23,9 +23,10 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=20, help="generated rulesets (random seeds)")
     ap.add_argument("--seed", type=int, action="append", help="use these seeds instead")
     ap.add_argument("--no-conformance", action="store_true")
+    ap.add_argument("--backend", choices=["nft", "legacy"], default="nft")
     ap.add_argument("--json", help="write the full result here")
     a = ap.parse_args()
-    ok, why = lab_available()
+    ok, why = lab_available(a.backend)
     if not ok:
         print(f"lab unavailable: {why}", file=sys.stderr)
         return 2
@@ -37,7 +38,7 @@ def main() -> int:
     # set-up cost of one Lab (namespaces, veths, iptables-restore, monitor) and cost per flow
     c = cases[0]
     t0 = time.monotonic()
-    with Lab(c.ruleset, c.node_ips) as lab:
+    with Lab(c.ruleset, c.node_ips, backend=a.backend) as lab:
         t1 = time.monotonic()
         for p in c.packets:
             lab.trace(p)
@@ -46,11 +47,11 @@ def main() -> int:
     print(f"lab set-up {t1 - t0:.2f} s, {len(c.packets)} flows {1000 * (t2 - t1) / len(c.packets):.0f} ms/flow, "
           f"tear-down {t3 - t2:.2f} s")
 
-    res = run_all(cases, simulator())
+    res = run_all(cases, simulator(), backend=a.backend)
     flows = res["flows"]
     print(f"rulesets {len(cases)} ({len(seeds)} generated), flows {flows}, {res['seconds']} s "
           f"({1000 * res['seconds'] / max(flows, 1):.0f} ms/flow incl. set-up)")
-    print(f"agreement: {res['agreement']}")
+    print(f"backend {a.backend}; agreement: {res['agreement']}")
     for d in res["disagreements"]:
         print(f"  disagree ({d['why']}): {d['case']} {d['packet']}")
     if a.json:

@@ -55,6 +55,9 @@ class MonitorEvent:
     'RETURN'
     >>> MonitorEvent.parse(" TRACE: 2 fc475095 filter:FORWARD:policy:DROP ").verdict
     'DROP'
+    >>> e = MonitorEvent.parse(" TRACE: 2 00000000 filter:KUBE-SERVICES:return:#2")  # from the nflog listener
+    >>> (e.kind, e.number, e.handle, e.verdict)
+    ('return', 2, None, '')
     """
 
     trace_id: str
@@ -64,6 +67,7 @@ class MonitorEvent:
     handle: int | None
     verdict: str
     text: str | None
+    number: int | None = None  # iptables-legacy's TRACE names the rule (or policy) by number
 
     @classmethod
     def parse(cls, line: str) -> "MonitorEvent | None":
@@ -76,8 +80,12 @@ class MonitorEvent:
             return None
         table, chain, kind, rest = parts[0], parts[1], parts[2], parts[3:]
         handle = None
+        number = None
         if kind == "rule" and rest and rest[0].startswith("0x"):
             handle = int(rest[0], 16)
+            rest = rest[1:]
+        elif rest and rest[0].startswith("#") and rest[0][1:].isdigit():
+            number = int(rest[0][1:])
             rest = rest[1:]
         verdict = ":".join(rest)
         if verdict.startswith("0x"):
@@ -87,7 +95,7 @@ class MonitorEvent:
             # "-4 -t nat -A PREROUTING ..." → "-A PREROUTING ..."
             t = re.sub(r"^-4\s+-t\s+\S+\s+", "", tail.strip())
             text = t or None
-        return cls(tid, table, chain, kind, handle, verdict, text)
+        return cls(tid, table, chain, kind, handle, verdict, text, number)
 
 
 def parse_monitor(text: str) -> list[MonitorEvent]:
@@ -199,8 +207,10 @@ def lab_available(backend: str = "nft") -> tuple[bool, str]:
     """(True, "") when this process can run the lab: root, ip, iptables-restore, xtables-monitor, conntrack."""
     if os.geteuid() != 0:
         return False, "the kernel lab needs root (network namespaces and iptables)"
-    need = ["ip", "nft", "conntrack", "xtables-monitor",
-            "iptables-legacy-restore" if backend == "legacy" else "iptables-nft-restore"]
+    if backend == "legacy":
+        need = ["ip", "conntrack", "iptables-legacy", "iptables-legacy-restore"]
+    else:
+        need = ["ip", "nft", "conntrack", "xtables-monitor", "iptables-nft", "iptables-nft-restore"]
     missing = [n for n in need if not _which(n)]
     if missing:
         return False, f"the kernel lab needs {', '.join(missing)} (Debian: iptables, iproute2, nftables, conntrack)"
@@ -260,14 +270,68 @@ for line in sys.stdin:
 """
 
 
-class _Monitor:
-    """``xtables-monitor --trace`` inside a namespace, read by a thread into a list of lines."""
+# iptables-legacy's TRACE goes to nf_log; with nfnetlink_log as the namespace's IPv4 logger it
+# arrives on NFLOG group 0. This listener prints it in xtables-monitor's shape, the rule number
+# as "#N" (legacy names rules by number and prints no verdict).
+_NFLOG = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+s.bind((0, 0))
+seq = 0
+def attr(t, data):
+    n = 4 + len(data)
+    return struct.pack("=HH", n, t) + data + b"\0" * ((4 - n % 4) % 4)
+def cfg(family, body):
+    global seq
+    seq += 1
+    msg = struct.pack("BBH", family, 0, 0) + body
+    s.send(struct.pack("=IHHII", 16 + len(msg), (4 << 8) | 1, 1 | 4, seq, 0) + msg)
+    r = s.recv(65536)
+    if struct.unpack("=IHHII", r[:16])[1] == 2 and struct.unpack("=i", r[16:20])[0]:
+        raise SystemExit("nfnetlink_log config error %d" % struct.unpack("=i", r[16:20])[0])
+cfg(socket.AF_INET, attr(1, bytes([4, 0, 0, 0])))    # PF_UNBIND
+cfg(socket.AF_INET, attr(1, bytes([3, 0, 0, 0])))    # PF_BIND
+cfg(socket.AF_UNSPEC, attr(1, bytes([1, 0, 0, 0])))  # BIND group 0
+cfg(socket.AF_UNSPEC, attr(2, struct.pack(">IBB", 0, 1, 0)))  # copy mode: meta data only
+while True:
+    data = s.recv(1 << 20)
+    off = 0
+    while off + 16 <= len(data):
+        ln, typ = struct.unpack("=IH", data[off:off + 6])
+        if ln < 16:
+            break
+        if typ == (4 << 8):
+            a, prefix, dev = off + 20, None, {4: None, 5: None}
+            while a + 4 <= off + ln:
+                al, at = struct.unpack("=HH", data[a:a + 4])
+                if al < 4:
+                    break
+                at &= 0x7FFF
+                if at == 10:
+                    prefix = data[a + 4:a + al].rstrip(b"\0").decode(errors="replace")
+                elif at in dev:
+                    dev[at] = struct.unpack(">I", data[a + 4:a + 8])[0]
+                a += (al + 3) & ~3
+            if prefix and prefix.startswith("TRACE: "):
+                t, c, kind, num = prefix[7:].strip().rsplit(":", 3)[-4:]
+                out = "lo" if dev[5] == 1 else ("if%d" % dev[5] if dev[5] else None)
+                print("PACKET: 2 00000000" + (" OUT=" + out if out else ""))
+                print(" TRACE: 2 00000000 %s:%s:%s:#%s" % (t, c, kind, num), flush=True)
+        off += (ln + 3) & ~3
+"""
 
-    def __init__(self, ns: str):
+
+class _Monitor:
+    """``xtables-monitor --trace`` (or the legacy NFLOG listener) in a namespace, read by a thread."""
+
+    def __init__(self, ns: str, legacy: bool = False):
         cmd = ["ip", "netns", "exec", ns]
-        if _which("stdbuf"):
-            cmd += ["stdbuf", "-oL"]
-        cmd += [_which("xtables-monitor") or "xtables-monitor", "--trace"]
+        if legacy:
+            cmd += [sys.executable, "-I", "-S", "-u", "-c", _NFLOG]
+        else:
+            if _which("stdbuf"):
+                cmd += ["stdbuf", "-oL"]
+            cmd += [_which("xtables-monitor") or "xtables-monitor", "--trace"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      bufsize=1, start_new_session=True)
         self.lines: list[str] = []
@@ -425,9 +489,10 @@ class Lab:
         self._recent = any(r.match("recent") is not None for r in self.ruleset.iter_rules())
         if self.backend not in ("nft", "legacy"):
             raise InputError(f"lab: backend must be 'nft' or 'legacy', not {self.backend!r}")
-        if self.backend == "legacy":
-            raise InputError("lab: the legacy backend loads but cannot be traced here: x_tables TRACE logs "
-                             "through nf_log, which xtables-monitor does not read; use backend='nft'")
+
+    @property
+    def _iptables(self) -> str:
+        return "iptables-legacy" if self.backend == "legacy" else "iptables-nft"
 
     @property
     def node(self) -> str:
@@ -485,8 +550,10 @@ class Lab:
         self._iface(first_iface)
         for ip in self.node_ips:
             _run(["ip", "-n", n, "addr", "add", f"{ip}/32", "dev", first_iface])
+        if self.backend == "legacy":
+            self._ns(n, "sysctl", "-qw", "net.netfilter.nf_log.2=nfnetlink_log")
         self._load()
-        self._monitor = _Monitor(n)
+        self._monitor = _Monitor(n, legacy=self.backend == "legacy")
         self._wait_monitor()
 
     def _iface(self, name: str) -> str:
@@ -527,8 +594,8 @@ class Lab:
             # ruleset without any conntrack user would leave it off and skip the nat table.
             # An unreachable chain is enough: initialising a ct match switches conntrack on, and
             # an unreachable rule never shows up in a trace.
-            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
-            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
+            self._ns(self.node, self._iptables, "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
+            self._ns(self.node, self._iptables, "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
                      "--ctstate", "NEW")
         # Empty mangle base chains at every hook the ruleset leaves out: their (hidden) policy events
         # show how far the packet got, so a packet the kernel lost outside the rules (routing) is
@@ -543,10 +610,15 @@ class Lab:
     def _visible(self, table: str, chain: str) -> bool:
         """Is this table/chain part of the ruleset (not one the lab added to watch the packet)?"""
         t = self.ruleset.tables.get(table)
-        return t is not None and (chain in t.chains or chain not in BUILTIN_CHAINS.get(table, ()))
+        if t is None:
+            return False
+        # legacy tables always have all their built-in chains; iptables-nft only the declared ones
+        return self.backend == "legacy" or chain in t.chains or chain not in BUILTIN_CHAINS.get(table, ())
 
     def _read_handles(self) -> None:
         self._handles.clear()
+        if self.backend == "legacy":
+            return  # legacy TRACE names rules by number
         for table in self.ruleset.tables:
             p = self._ns(self.node, "nft", "-a", "list", "table", "ip", table, check=False)
             if p.returncode != 0:
@@ -559,7 +631,7 @@ class Lab:
         """Send probe packets until the monitor shows a trace: then it is subscribed."""
         assert self._monitor is not None
         probe = ["-s", "127.0.0.1", "-d", "127.0.0.1", "-p", "udp", "--sport", "9", "--dport", "9", "-j", "TRACE"]
-        self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-I", "OUTPUT", "1", *probe)
+        self._ns(self.node, self._iptables, "-w", "-t", "raw", "-I", "OUTPUT", "1", *probe)
         sender = self._sender(self.node)
         try:
             end = time.monotonic() + 5
@@ -572,7 +644,7 @@ class Lab:
                 raise RuntimeError("xtables-monitor --trace showed nothing within 5 s")
             time.sleep(0.05)
         finally:
-            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
+            self._ns(self.node, self._iptables, "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
         self._monitor.wait_quiet(self._monitor.mark(), quiet=0.1, timeout=1, need=0)
         if "raw" in self.ruleset.tables:
             self._read_handles()
@@ -616,19 +688,19 @@ class Lab:
             # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
             self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
                      check=False)
-        self._ns(n, "iptables-nft", "-w", "-t", "raw", "-I", chain, "1", *rule)
+        self._ns(n, self._iptables, "-w", "-t", "raw", "-I", chain, "1", *rule)
         try:
             mark = self._monitor.mark()
             sent = self._sender(sender_ns).send(packet)
             lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle)
             dnat = self._conntrack_dnat(packet)
         finally:
-            self._ns(n, "iptables-nft", "-w", "-t", "raw", "-D", chain, *rule, check=False)
+            self._ns(n, self._iptables, "-w", "-t", "raw", "-D", chain, *rule, check=False)
         events = parse_monitor("\n".join(lines))
         if not events:
             raise RuntimeError(f"lab: the kernel showed no trace for {packet.proto} {packet.src}:{packet.sport} -> "
                                f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
-        return self._to_trace(packet, events, dnat)
+        return self._to_trace(packet, events, dnat, chain)
 
     def _conntrack_dnat(self, packet: Packet) -> tuple[str, int | None] | None:
         """The reply tuple's source when it differs from the original destination (DNAT happened)."""
@@ -647,7 +719,7 @@ class Lab:
                 return None
         return None
 
-    def _to_trace(self, packet: Packet, events: list[MonitorEvent], ct_dnat) -> Trace:
+    def _to_trace(self, packet: Packet, events: list[MonitorEvent], ct_dnat, trace_chain: str = "") -> Trace:
         rs = self.ruleset
         steps: list[Step] = []
         hook = "OUTPUT" if packet.from_node else "PREROUTING"
@@ -658,10 +730,22 @@ class Lab:
                 hook = ev.chain
             if not self._visible(ev.table, ev.chain):
                 continue  # raw holding the TRACE rule, or a mangle chain the lab added as a witness
-            if ev.kind == "policy":
-                steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{ev.verdict}"))
+            kind = ev.kind
+            if ev.number is not None and kind in ("policy", "return"):
+                # legacy labels every unconditional -j ACCEPT/DROP/RETURN rule a chain "tail" (policy or
+                # return): it is a real rule when its number is within the chain
+                c = rs.tables[ev.table].chains.get(ev.chain)
+                n = ev.number - (1 if ev.table == "raw" and ev.chain == trace_chain else 0)
+                if c is not None and 1 <= n <= len(c.rules):
+                    kind = "rule"
+            if kind == "policy":
+                verdict = ev.verdict
+                if ev.number is not None:  # legacy prints no verdict: the chain's policy it is
+                    c = rs.tables[ev.table].chains.get(ev.chain)
+                    verdict = (c.policy if c is not None else None) or "ACCEPT"
+                steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{verdict}"))
                 continue
-            if ev.kind == "return":
+            if kind == "return":
                 steps.append(Step(hook, ev.table, ev.chain, None, None, True, "RETURN"))
                 continue
             loc = self._handles.get((ev.table, ev.handle)) if ev.handle is not None else None
@@ -669,6 +753,9 @@ class Lab:
                 continue  # our own TRACE rule (every rule of the ruleset had its handle read at load)
             rule = None
             pos = None
+            if ev.number is not None:
+                # legacy: the rule number, counting our TRACE rule at the top of raw's chain
+                loc = (ev.chain, ev.number - (1 if ev.table == "raw" and ev.chain == trace_chain else 0))
             if loc is not None:
                 chain, pos = loc
                 try:

@@ -262,15 +262,16 @@ def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[d
 
 # -- running ------------------------------------------------------------------------------------
 
-def run_case(case: Case, simulate=None) -> list[dict]:
+def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
     """Send every packet of ``case`` through one Lab; compare with ``simulate`` (trace_packet) if given."""
     results = []
-    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls) as lab:
+    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls, backend=backend) as lab:
         for p in case.packets:
             k = lab.trace(p)
             sim = simulate(case.ruleset, p, case.node_ips) if simulate else None
             ok, why = agrees(k, sim) if sim is not None else (None, "no simulator")
             results.append(record(case, p, k, sim, ok, why))
+            results[-1]["backend"] = backend
     return results
 
 
@@ -283,11 +284,11 @@ def simulator():
     return lambda rs, p, ips: trace_packet(rs, p, ips)
 
 
-def run_all(cases: Iterable[Case], simulate=None, progress=None) -> dict:
+def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = "nft") -> dict:
     t0 = time.monotonic()
     results: list[dict] = []
     for c in cases:
-        results.extend(run_case(c, simulate))
+        results.extend(run_case(c, simulate, backend))
         if progress:
             progress(c, results)
     compared = [r for r in results if r["agree"] is not None]

@@ -13,6 +13,7 @@ import random
 
 import pytest
 
+from tests.lab.conftest import need_lab
 from tests.lab.differential import conformance_cases, generated_case, run_all, simulator
 from tests.realparts import ROOT, need
 
@@ -76,3 +77,16 @@ def test_kernel_path_is_a_simulator_branch(lab_ok):
     assert any(r["kernel"]["verdict"] == "REJECT" for r in gen)  # services without endpoints
     assert res["compared"] == res["flows"] >= 250
     assert not unknown, json.dumps(unknown[0], indent=1)[:4000]
+
+
+def test_legacy_backend_agrees_too(lab_ok):
+    # The same comparison with the rules loaded by iptables-legacy-restore and the kernel's x_tables
+    # TRACE read from nfnetlink_log (fewer rulesets: the nf_tables run above is the main one).
+    need_lab("legacy")
+    sim = simulator()
+    need(sim is not None, "workbook.trace (the simulator) is not importable")
+    picked = seeds()[:4]
+    res = run_all([generated_case(s) for s in picked], sim, backend="legacy")
+    print(f"legacy agreement: {res['agreement']} in {res['seconds']} s; seeds {picked}")
+    assert res["compared"] == res["flows"] >= 20
+    assert not res["disagreements"], json.dumps(res["disagreements"][0], indent=1)[:4000]
