@@ -433,6 +433,10 @@ def _as_ruleset(ruleset: Ruleset | str) -> Ruleset:
     return parse(ruleset)
 
 
+def _iface_ok(name: str) -> bool:
+    return 0 < len(name) <= 15 and not any(c in name for c in "+/ :") and name not in (".", "..", "lo")
+
+
 def _check_packet(packet: Packet) -> None:
     for a in (packet.src, packet.dst):
         try:
@@ -448,8 +452,7 @@ def _check_packet(packet: Packet) -> None:
     if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
         raise InputError(f"lab: a packet arriving on an interface cannot be addressed to {packet.dst} "
                          "(use --from-node for the node's own loopback traffic)")
-    if not packet.from_node and packet.in_iface and (len(packet.in_iface) > 15 or "+" in packet.in_iface
-                                                     or "/" in packet.in_iface or " " in packet.in_iface):
+    if not packet.from_node and packet.in_iface and not _iface_ok(packet.in_iface):
         raise InputError(f"lab: {packet.in_iface!r} is not a usable interface name (max 15 characters, no '+')")
 
 
@@ -473,6 +476,8 @@ class Lab:
     keep: bool = False
     conntrack: bool = True
     sysctls: dict[str, str] = field(default_factory=dict)
+    #: name of the node's interface towards the sink (where forwarded and DNATed packets leave)
+    out_iface: str = "nfwb-sink"
     prefix: str = field(default_factory=lambda: f"nfwb-lab-{os.getpid()}-{next(_lab_counter)}")
     ifprefix: str = field(default_factory=lambda: f"nfl{os.getpid() % 10000}{next(_lab_counter) % 1000}")
     _made_ns: list[str] = field(default_factory=list, init=False, repr=False)
@@ -485,6 +490,8 @@ class Lab:
 
     def __post_init__(self) -> None:
         self.ruleset = _as_ruleset(self.ruleset)
+        if not _iface_ok(self.out_iface):
+            raise InputError(f"lab: {self.out_iface!r} is not a usable interface name (max 15 characters, no '+')")
         self.node_ips = tuple(self.node_ips or ())
         self._recent = any(r.match("recent") is not None for r in self.ruleset.iter_rules())
         if self.backend not in ("nft", "legacy"):
@@ -538,15 +545,15 @@ class Lab:
         _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
         _run(["ip", "link", "set", a, "netns", n])
         _run(["ip", "link", "set", b, "netns", s])
-        _run(["ip", "-n", n, "link", "set", a, "name", "nfwb-sink"])
+        _run(["ip", "-n", n, "link", "set", a, "name", self.out_iface])
         _run(["ip", "-n", s, "link", "set", b, "name", "up0"])
-        _run(["ip", "-n", n, "link", "set", "nfwb-sink", "up"])
+        _run(["ip", "-n", n, "link", "set", self.out_iface, "up"])
         _run(["ip", "-n", s, "link", "set", "up0", "up"])
         _run(["ip", "-n", s, "route", "add", "local", "0.0.0.0/0", "dev", "lo"])
-        _run(["ip", "-n", n, "route", "add", "default", "dev", "nfwb-sink"])
+        _run(["ip", "-n", n, "route", "add", "default", "dev", self.out_iface])
         if not self.node_ips:
             # a node always has an address on its way out (MASQUERADE needs one)
-            _run(["ip", "-n", n, "addr", "add", "169.254.0.1/32", "dev", "nfwb-sink"])
+            _run(["ip", "-n", n, "addr", "add", "169.254.0.1/32", "dev", self.out_iface])
         self._iface(first_iface)
         for ip in self.node_ips:
             _run(["ip", "-n", n, "addr", "add", f"{ip}/32", "dev", first_iface])
@@ -831,20 +838,29 @@ class Lab:
 
 
 def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | None = None, *,
-              timeout: float = 5.0, keep: bool = False, backend: str = "nft") -> Trace:
+              timeout: float = 5.0, keep: bool = False, backend: str = "nft",
+              sysctls: dict[str, str] | None = None) -> Trace:
     """Send ``packet`` through ``ruleset`` in the real kernel; the Trace of what the kernel did.
 
     Root only: makes throw-away namespaces, loads the ruleset with ``iptables-restore``, sends one
     packet and reads ``xtables-monitor --trace``; everything is deleted afterwards (``keep`` leaves
-    the namespaces for a look with ``ip netns exec``).
+    the namespaces for a look with ``ip netns exec``). ``backend`` is ``"nft"`` (iptables-nft,
+    read with xtables-monitor) or ``"legacy"`` (iptables-legacy, read from nfnetlink_log);
+    ``sysctls`` are set in the node namespace (e.g. ``{"net.ipv4.conf.all.route_localnet": "1"}``,
+    as kube-proxy sets). Forwarded packets leave on ``packet.out_iface`` when given.
     """
     _check_packet(packet)
     ips = list(node_ips or ())
     if packet.from_node and packet.src not in ips and not ipaddress.ip_address(packet.src).is_loopback:
         ips.append(packet.src)
-    lab = Lab(ruleset, tuple(ips), backend=backend, keep=keep)
+    out = getattr(packet, "out_iface", None)
+    in_ = packet.in_iface if (packet.in_iface and not packet.from_node) else "eth0"
+    if out and out == in_:
+        raise InputError(f"lab: the packet cannot arrive and leave on the same interface {out!r} here")
+    lab = Lab(ruleset, tuple(ips), backend=backend, keep=keep, sysctls=dict(sysctls or {}),
+              out_iface=out or "nfwb-sink")
     try:
-        lab.open(packet.in_iface if (packet.in_iface and not packet.from_node) else "eth0")
+        lab.open(in_)
         return lab.trace(packet, timeout=timeout)
     finally:
         lab.close()

@@ -268,3 +268,26 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 2
     assert len(p.stderr.strip().splitlines()) == 1 and "missing.rules" in p.stderr
+
+
+def test_cli_text_backend_sysctl_out_iface_fail_on_drop(lab_ok, tmp_path):
+    need_lab("legacy")
+    f = tmp_path / "localnet.rules"
+    # nat OUTPUT DNATs localhost:3001 to a pod, and POSTROUTING masquerades what leaves on eth1 only
+    f.write_text("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+                 "-A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.180.0.1:80\n"
+                 "-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n")
+    base = [sys.executable, "-m", "workbook", "lab", "trace", str(f), "--src", "127.0.0.1", "--dst", "127.0.0.1",
+            "--proto", "tcp", "--dport", "3001", "--from-node", "--node-ip", "192.168.0.2", "--fail-on-drop"]
+    # route_localnet=0 (default): dropped by routing after the DNAT -> exit 1 and a note saying why
+    p = subprocess.run(base, capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 1, p.stderr
+    assert "DROP" in p.stdout and "route_localnet" in p.stdout
+    # route_localnet=1, legacy backend, leaving on eth1: POSTROUTING 1 (-o eth1) masquerades -> exit 0
+    p = subprocess.run(base + ["--sysctl", "net.ipv4.conf.all.route_localnet=1", "--backend", "legacy",
+                               "--out-iface", "eth1", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    (b,) = json.loads(p.stdout)["branches"]
+    assert (b["verdict"], b["dnat"], b["masquerade"]) == ("ACCEPT", "10.180.0.1:80", True)
+    assert [(s["table"], s["chain"], s["position"], s["action"]) for s in b["steps"]] == [
+        ("nat", "OUTPUT", 1, "DNAT"), ("nat", "POSTROUTING", 1, "MASQUERADE")]
