@@ -30,6 +30,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets.netns import BINARIES, load_rules, run_in, scratch_netns  # noqa: E402
+from datasets.sources import onprem  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
@@ -48,7 +49,9 @@ class Dump:
     host: str
     collected_at: str                           # fixed ISO-8601 UTC, so rebuilds are byte-identical
     backend: str | None = None                  # "nft" | "legacy" | None (no iptables files)
-    rules: str | None = None                    # source under datasets/sources/
+    rules: str | Callable[[], str] | None = None   # file under datasets/sources/, or a function making the text
+    source: str = ""                            # how to name the source in notes (default: the file)
+    ipsets: dict[str, list[str]] = field(default_factory=dict)   # hash:net sets the rules need
     tables: tuple[str, ...] = ("filter", "nat", "mangle")
     rules_note: str = SYNTH
     files: dict[str, Meta] = field(default_factory=dict)     # hand-written / verbatim files
@@ -78,7 +81,7 @@ def fix_save_stamps(text: str, stamp: str) -> str:
 def iptables_files(ns: str, dump: Dump) -> dict[str, tuple[str, str | None, str | None]]:
     """Dump the ruleset loaded in ``ns`` as the node would have: save -c, -L -n -v -x, -S, -V."""
     ipt, save, _ = BINARIES[dump.backend]
-    made = f"{dump.rules_note}; loaded from datasets/sources/{dump.rules} by datasets/build.py into real " \
+    made = f"{dump.rules_note}; {_source(dump)} loaded by datasets/build.py into real " \
            f"iptables ({ipt}) in a throw-away namespace and dumped there"
     out = {}
     text = run_in(ns, save, "-c").stdout
@@ -93,6 +96,12 @@ def iptables_files(ns: str, dump: Dump) -> dict[str, tuple[str, str | None, str 
     return out
 
 
+def _source(dump: Dump) -> str:
+    if dump.source:
+        return dump.source
+    return f"datasets/sources/{dump.rules}" if isinstance(dump.rules, str) else "datasets/sources/"
+
+
 def build_dump(dump: Dump, root: Path) -> None:
     """(Re)write the derived files of ``dump`` below ``root`` and then its MANIFEST.json."""
     folder = root / dump.rel
@@ -100,8 +109,19 @@ def build_dump(dump: Dump, root: Path) -> None:
     made: dict[str, tuple[str, str | None, str | None]] = {}
     if dump.rules:
         with scratch_netns("b") as ns:
-            load_rules(ns, (SOURCES / dump.rules).read_text(), dump.backend)
+            for name, members in dump.ipsets.items():
+                # felix's size (MaxIPSetSize 1048576); a fixed initval instead of a random one: same bytes each build
+                initval = "0x" + hashlib.sha256(name.encode()).hexdigest()[:8]
+                run_in(ns, "ipset", "create", name, "hash:net", "family", "inet", "maxelem", "1048576", "initval", initval)
+                for m in members:
+                    run_in(ns, "ipset", "add", name, m)
+            text = dump.rules() if callable(dump.rules) else (SOURCES / dump.rules).read_text()
+            load_rules(ns, text, dump.backend)
             made.update(iptables_files(ns, dump))
+            if dump.ipsets:
+                made["network/ipset.txt"] = (run_in(ns, "ipset", "save").stdout, "ipset save",
+                                             f"{dump.rules_note}; the sets {_source(dump)} needs, made with real "
+                                             "ipset in the build namespace")
     if dump.extra:
         made.update(dump.extra(dump))
     for rel, src in dump.copies.items():
@@ -168,8 +188,26 @@ EKS_FILES: dict[str, Meta] = {
         ("iptables -v --numeric --table nat --list KUBE-SEP-4JJWD7DPDSPAPXRS | column", SEED),
 }
 
+ONPREM_HOST = "mzctest-w-worker1"
+ONPREM_SEED_NOTE = {
+    "before": SEED + "; the first of the post's two pastes",
+    "after": SEED + "; the second paste: the author's '#### 중복' (\"duplicate\") marker line and the "
+             "duplicate's short indentation are as pasted, not iptables output",
+}
+
+
+def onprem_dump(state: str, at: str) -> Dump:
+    return Dump(f"onprem-dup-hostport/{state}", ONPREM_HOST, at, backend="nft",
+                rules=lambda: onprem.ruleset(state), source=f"datasets/sources/onprem.py ruleset({state!r})",
+                tables=("raw", "mangle", "filter", "nat"), ipsets=onprem.IPSETS,
+                files={"notes/seed-nat-PREROUTING-nv.txt": ("iptables -t nat -L PREROUTING -nv", ONPREM_SEED_NOTE[state])},
+                extra=lambda d: onprem.node_files(state))
+
+
 DUMPS: list[Dump] = [
     Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES),
+    onprem_dump("before", "2023-05-17T01:10:00Z"),
+    onprem_dump("after", "2023-05-17T01:32:00Z"),
 ]
 
 
