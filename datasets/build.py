@@ -57,6 +57,7 @@ class Dump:
     files: dict[str, Meta] = field(default_factory=dict)     # hand-written / verbatim files
     copies: dict[str, str] = field(default_factory=dict)     # rel path -> path below datasets/ (copied)
     extra: Callable[[Dump], dict[str, tuple[str, str | None, str | None]]] | None = None
+    legacy_save: bool = False                   # also dump the (empty) legacy backend of the same namespace
     derived: dict[str, Meta] = field(default_factory=dict)   # filled while building
 
     @property
@@ -118,6 +119,11 @@ def build_dump(dump: Dump, root: Path) -> None:
             text = dump.rules() if callable(dump.rules) else (SOURCES / dump.rules).read_text()
             load_rules(ns, text, dump.backend)
             made.update(iptables_files(ns, dump))
+            if dump.legacy_save:
+                made["iptables/iptables-legacy-save.txt"] = (
+                    fix_save_stamps(run_in(ns, "iptables-legacy-save", "-c").stdout, dump.stamp), "iptables-legacy-save -c",
+                    "real output of iptables-legacy-save in the build namespace holding the nf_tables rules above: "
+                    "empty, because nothing on the host uses the legacy (x_tables) backend")
             if dump.ipsets:
                 made["network/ipset.txt"] = (run_in(ns, "ipset", "save").stdout, "ipset save",
                                              f"{dump.rules_note}; the sets {_source(dump)} needs, made with real "
@@ -196,6 +202,59 @@ ONPREM_SEED_NOTE = {
 }
 
 
+ISTIO_AT = {"before": "2025-03-09T05:45:00Z", "after": "2025-03-09T06:20:00Z"}
+ISTIO = "istio-missing-modules"
+
+
+def istio_pod_netns(dump: Dump) -> dict[str, tuple[str, str | None, str | None]]:
+    """The pod namespace after the fix: istio-init's rules, written with the legacy iptables-restore."""
+    with scratch_netns("p") as ns:
+        load_rules(ns, (SOURCES / "istio-pod.rules").read_text(), "legacy")
+        text = fix_save_stamps(run_in(ns, "iptables-legacy-save", "-c").stdout, dump.stamp)
+    return {"notes/istio-init-pod-iptables-legacy-save.txt": (
+        text, "nsenter -t 51877 -n iptables-legacy-save -c",
+        f"{SYNTH}: the sleep pod's network namespace once istio-init succeeded; datasets/sources/istio-pod.rules "
+        "loaded by datasets/build.py with real iptables-legacy-restore into a throw-away namespace and saved there")}
+
+
+def istio_dump(state: str) -> Dump:
+    lsmod = {"before": "kernel/lsmod-before.txt", "after": "kernel/lsmod-after.txt"}[state]
+    copies = {"kernel/lsmod.txt": f"{ISTIO}/{lsmod}", "network/ip-addr.txt": "eks-node/network/ip-addr.txt",
+              "network/ip-route.txt": "eks-node/network/ip-route.txt"}
+    files: dict[str, Meta] = {
+        "kernel/lsmod.txt": ("lsmod", f"copy of datasets/{ISTIO}/{lsmod}"),
+        "network/ip-addr.txt": ("ip -o addr", "copy of datasets/eks-node/network/ip-addr.txt (same node)"),
+        "network/ip-route.txt": ("ip route", "copy of datasets/eks-node/network/ip-route.txt (same node)"),
+    }
+    if state == "before":
+        copies["notes/istio-init-error.txt"] = f"{ISTIO}/notes/istio-init-error.txt"
+        files["notes/istio-init-error.txt"] = ("kubectl -n default logs sleep-7656cf8794-2xkqp -c istio-init",
+                                               f"copy of datasets/{ISTIO}/notes/istio-init-error.txt")
+    else:
+        copies["kernel/modules-load.d/istio-iptables.conf"] = "eks-node/kernel/modules-load.d/istio-iptables.conf"
+        files["kernel/modules-load.d/istio-iptables.conf"] = (
+            "cat /etc/modules-load.d/istio-iptables.conf", "copied verbatim from the seed post (the fix it applied)")
+    return Dump(f"{ISTIO}/{state}", EKS_HOST, ISTIO_AT[state], backend="nft", rules="eks-node.rules",
+                rules_note=SYNTH + " (the eks-node ruleset: same node)", files=files, copies=copies,
+                legacy_save=True, extra=istio_pod_netns if state == "after" else None)
+
+
+ISTIO_FILES: dict[str, Meta] = {
+    "README.md": (None, "documentation of this dataset (hand-written)"),
+    "kernel/lsmod-before.txt": ("lsmod", SYNTH + ": the full module list before the fix, no iptable_*; every line "
+                                "of the post's first lsmod kept verbatim, other modules invented"),
+    "kernel/lsmod-after.txt": ("lsmod", "copy of datasets/eks-node/kernel/lsmod.txt (after modprobe iptable_*)"),
+    "kernel/modules-load.d/istio-iptables.conf": ("cat /etc/modules-load.d/istio-iptables.conf",
+                                                  "copied verbatim from the seed post (the fix it applied)"),
+    "notes/istio-init-error.txt": ("kubectl -n default logs sleep-7656cf8794-2xkqp -c istio-init",
+                                   SYNTH + ": hand-written in the form of an istio-init log (Istio 1.17, legacy "
+                                   "iptables-restore) failing with the error of istio/istio#44118"),
+    "notes/seed-lsmod-before.txt": ("lsmod", SEED + "; the post's first lsmod, an excerpt as pasted"),
+    "notes/seed-modules-load.txt": (None, SEED + "; the post's steps: write istio-iptables.conf, modprobe each module"),
+    "notes/seed-lsmod-after.txt": ("lsmod", SEED + "; the post's second lsmod, an excerpt as pasted"),
+}
+
+
 def onprem_dump(state: str, at: str) -> Dump:
     return Dump(f"onprem-dup-hostport/{state}", ONPREM_HOST, at, backend="nft",
                 rules=lambda: onprem.ruleset(state), source=f"datasets/sources/onprem.py ruleset({state!r})",
@@ -206,6 +265,11 @@ def onprem_dump(state: str, at: str) -> Dump:
 
 DUMPS: list[Dump] = [
     Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES),
+    Dump(ISTIO, EKS_HOST, ISTIO_AT["after"], files=ISTIO_FILES,
+         copies={"kernel/lsmod-after.txt": "eks-node/kernel/lsmod.txt",
+                 "kernel/modules-load.d/istio-iptables.conf": "eks-node/kernel/modules-load.d/istio-iptables.conf"}),
+    istio_dump("before"),
+    istio_dump("after"),
     onprem_dump("before", "2023-05-17T01:10:00Z"),
     onprem_dump("after", "2023-05-17T01:32:00Z"),
 ]
