@@ -58,6 +58,7 @@ class Dump:
     copies: dict[str, str] = field(default_factory=dict)     # rel path -> path below datasets/ (copied)
     extra: Callable[[Dump], dict[str, tuple[str, str | None, str | None]]] | None = None
     legacy_save: bool = False                   # also dump the (empty) legacy backend of the same namespace
+    manifest: bool = True                       # False: a dataset's top folder holding shared files, not a dump
     derived: dict[str, Meta] = field(default_factory=dict)   # filled while building
 
     @property
@@ -137,7 +138,8 @@ def build_dump(dump: Dump, root: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         dump.derived[rel] = (command, note)
-    write_manifest(dump, root)
+    if dump.manifest:
+        write_manifest(dump, root)
 
 
 def write_manifest(dump: Dump, root: Path) -> None:
@@ -265,7 +267,7 @@ def onprem_dump(state: str, at: str) -> Dump:
 
 DUMPS: list[Dump] = [
     Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES),
-    Dump(ISTIO, EKS_HOST, ISTIO_AT["after"], files=ISTIO_FILES,
+    Dump(ISTIO, EKS_HOST, ISTIO_AT["after"], files=ISTIO_FILES, manifest=False,
          copies={"kernel/lsmod-after.txt": "eks-node/kernel/lsmod.txt",
                  "kernel/modules-load.d/istio-iptables.conf": "eks-node/kernel/modules-load.d/istio-iptables.conf"}),
     istio_dump("before"),
@@ -288,8 +290,9 @@ def build(root: Path = HERE, names: list[str] | None = None, *, manifests_only: 
     """Rebuild the chosen datasets below ``root`` (a copy of datasets/ or datasets/ itself)."""
     for dump in dumps_named(names or []):
         if manifests_only:
-            _known_derived(dump)
-            write_manifest(dump, root)
+            if dump.manifest:
+                _known_derived(dump)
+                write_manifest(dump, root)
         else:
             build_dump(dump, root)
 

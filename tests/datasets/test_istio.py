@@ -34,6 +34,13 @@ def test_lsmod_after_adds_exactly_the_seeds_modprobes():
     assert after["ip_tables"].split()[3].split(",") == TABLE_MODULES
 
 
+def test_shared_files_are_the_eks_node_ones():
+    eks = DATASETS / "eks-node" / "kernel"
+    assert (IST / "kernel" / "lsmod-after.txt").read_text() == (eks / "lsmod.txt").read_text()
+    conf = "modules-load.d/istio-iptables.conf"
+    assert (IST / "kernel" / conf).read_text() == (eks / conf).read_text() == (IST / "after" / "kernel" / conf).read_text()
+
+
 def test_fix_file_is_the_seeds():
     conf = (IST / "kernel" / "modules-load.d" / "istio-iptables.conf").read_text().split()
     steps = (IST / "notes" / "seed-modules-load.txt").read_text().splitlines()
