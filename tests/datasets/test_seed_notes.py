@@ -21,11 +21,17 @@ def test_note_lines_are_consecutive_seed_lines(note):
     need(seed is not None, "the seed post (shared/seed/) is only on the project machine")
     lines = seed.read_text(encoding="utf-8").split("\n")
     mine = note.read_text(encoding="utf-8").rstrip("\n").split("\n")
-    start = lines.index(mine[0])
-    # each note line is the next seed line, skipping only the author's '#…' annotation lines
-    i = start
+    # some prompts occur twice in the post: the note must match the seed at one of them
+    starts = [n for n, l in enumerate(lines) if l == mine[0]]
+    assert any(_follows(lines, s, mine) for s in starts), note.name
+
+
+def _follows(lines: list[str], i: int, mine: list[str]) -> bool:
+    """Each note line is the next seed line, skipping only the author's '#…' annotation lines."""
     for line in mine:
-        while lines[i] != line:
-            assert lines[i].startswith("#"), (note.name, lines[i])
+        while i < len(lines) and lines[i] != line:
+            if not lines[i].startswith("#"):
+                return False
             i += 1
         i += 1
+    return i <= len(lines)
