@@ -91,6 +91,10 @@ def iptables_files(ns: str, dump: Dump) -> dict[str, tuple[str, str | None, str 
                                          made + "; header times set to collected_at")
     out["iptables/iptables-version.txt"] = (run_in(ns, ipt, "-V").stdout, "iptables -V",
                                             "version of the iptables that produced these files")
+    if dump.backend == "nft":
+        out["kernel/nft-ruleset.txt"] = (run_in(ns, "nft", "list", "ruleset").stdout, "nft list ruleset",
+                                         made + " (nft's own view of the iptables-nft tables; nft prints its "
+                                         "'managed by iptables-nft' warnings on stderr, not kept)")
     for t in dump.tables:
         out[f"iptables/iptables-L-{t}.txt"] = (run_in(ns, ipt, "-t", t, "-L", "-n", "-v", "-x", "--line-numbers").stdout,
                                               f"iptables -t {t} -L -n -v -x --line-numbers", made)
@@ -266,7 +270,7 @@ def onprem_dump(state: str, at: str) -> Dump:
 
 
 DUMPS: list[Dump] = [
-    Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES),
+    Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES, legacy_save=True),
     Dump(ISTIO, EKS_HOST, ISTIO_AT["after"], files=ISTIO_FILES, manifest=False,
          copies={"kernel/lsmod-after.txt": "eks-node/kernel/lsmod.txt",
                  "kernel/modules-load.d/istio-iptables.conf": "eks-node/kernel/modules-load.d/istio-iptables.conf"}),
