@@ -126,8 +126,14 @@ class SSHRunner:
             client.close()
             raise CollectError(f"host key CHANGED ({e.key.get_name()}; {kh} has a different key): "
                                "refusing to connect") from None
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise CollectError(f"authentication failed for {self.user}@{name} ({e})") from None
         except paramiko.SSHException as e:
             client.close()
+            if "No authentication methods available" in str(e):
+                raise CollectError(f"no SSH key to offer for {self.user}@{name}: give --identity KEY or add a key "
+                                   "to ssh-agent") from None
             if "not found in known_hosts" in str(e):
                 raise CollectError(f"unknown host key for {name} (not in {kh}); verify it and add it, "
                                    "or pass --accept-new-host-key") from None
@@ -310,7 +316,7 @@ class CollectResult:
 # --------------------------------------------------------------------------------------------
 
 def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mapping[str, str] | None,
-                  tick: Callable[[int], None] = lambda n: None, total_hint: Callable[[int], None] = lambda n: None) -> CollectResult:
+                  channels: int = 4, tick: Callable[[int], None] = lambda n: None, total_hint: Callable[[int], None] = lambda n: None) -> CollectResult:
     start = time.monotonic()
     result = CollectResult(target=host)
     try:
@@ -346,8 +352,13 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
     for rel, cmd in (extra or {}).items():
         items.append((rel, cmd))
     total_hint(len(items) + len(outputs))
-    for rel, cmd in items:
-        run_one(rel, cmd)
+    if channels <= 1 or len(items) <= 1:
+        for rel, cmd in items:
+            run_one(rel, cmd)
+    else:  # several commands at once over the same connection (one SSH channel each)
+        with ThreadPoolExecutor(max_workers=channels) as pool:
+            list(pool.map(lambda item: run_one(*item), items))
+    outputs = {rel: outputs[rel] for rel in sorted(outputs)}
 
     out.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -381,7 +392,8 @@ def _fresh(out: Path) -> Path:
 
 
 def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: bool = False, timeout: float = 30.0,
-                  extra: Mapping[str, str] | None = None, progress: bool | None = None) -> CollectResult:
+                  extra: Mapping[str, str] | None = None, progress: bool | None = None,
+                  channels: int = 4) -> CollectResult:
     """Collect this machine (or network namespace ``netns``, via ``ip netns exec``) into the new
     folder ``out``. ``extra`` adds ``{relative path: shell command}`` to the standard set."""
     out = _fresh(Path(out))
@@ -391,7 +403,7 @@ def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: boo
     bar = _bar(progress, 1, "collect")
     try:
         return _collect_with(LocalRunner(netns, sudo), out, host=host, timeout=timeout, extra=extra,
-                             tick=bar.update, total_hint=lambda n: _set_total(bar, n))
+                             channels=channels, tick=bar.update, total_hint=lambda n: _set_total(bar, n))
     finally:
         bar.close()
 
@@ -415,13 +427,15 @@ def _folder_name(target: str) -> str:
 def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str | os.PathLike | None = None,
                 known_hosts: str | os.PathLike | None = None, accept_new_host_key: bool = False,
                 sudo: bool = False, timeout: float = 30.0, connect_timeout: float = 10.0, workers: int = 8,
-                extra: Mapping[str, str] | None = None, progress: bool | None = None) -> list[CollectResult]:
+                extra: Mapping[str, str] | None = None, progress: bool | None = None,
+                channels: int = 4) -> list[CollectResult]:
     """Collect each ``[USER@]HOST[:PORT]`` over SSH into ``out/<host>/``, in parallel.
 
     Host keys are checked against ``known_hosts`` (default ``~/.ssh/known_hosts``): an unknown
     key is refused unless ``accept_new_host_key`` (then it is recorded in ``known_hosts``), a
     changed key is always refused. A host that cannot be reached gives a result with ``error``;
-    the other hosts are still collected.
+    the other hosts are still collected. ``workers`` hosts are collected at once, each running
+    ``channels`` commands at once over its one connection.
     """
     out = Path(out)
     names = [_folder_name(t) for t in targets]
@@ -454,7 +468,8 @@ def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str
                     bar.total += n - totals[target]
                     totals[target] = n
                     bar.refresh()
-            return _collect_with(runner, out / name, host=target, timeout=timeout, extra=extra, tick=tick,
+            return _collect_with(runner, out / name, host=target, timeout=timeout, extra=extra, channels=channels,
+                                 tick=tick,
                                  total_hint=hint)
         except CollectError as e:
             return CollectResult(target=target, error=str(e), seconds=time.monotonic() - start)

@@ -147,3 +147,50 @@ def test_cli_unknown_host_exit_2_one_line(ssh_node, user_key, tmp_path):
     assert p.returncode == 2
     assert p.stderr.splitlines() == [f"nfwb collect: error: root@{node.ip}: unknown host key for {node.ip} "
                                      f"(not in {kh}); verify it and add it, or pass --accept-new-host-key"]
+
+
+def test_key_from_ssh_agent(ssh_node, user_key, tmp_path, monkeypatch):
+    node = ssh_node(rules=None)
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.02)
+        subprocess.run(["ssh-add", "-q", str(user_key)], env={"SSH_AUTH_SOCK": str(sock)}, check=True,
+                       capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* to fall back on: only the agent has the key
+        res = collect_ssh([node.target], tmp_path / "out", known_hosts=_known_hosts(tmp_path, node), progress=False)
+        assert res[0].ok, res[0].error
+        # without the agent (and no key file) the login is refused
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        res = collect_ssh([node.target], tmp_path / "out2", known_hosts=_known_hosts(tmp_path, node), progress=False)
+        assert res[0].error == (f"no SSH key to offer for root@{node.ip}: give --identity KEY or add a key "
+                                "to ssh-agent")
+        # a key the node does not accept
+        other = tmp_path / "other"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+        res = collect_ssh([node.target], tmp_path / "out3", identity=other,
+                          known_hosts=_known_hosts(tmp_path, node), progress=False)
+        assert res[0].error == f"authentication failed for root@{node.ip} (Authentication failed.)"
+    finally:
+        agent.terminate()
+        agent.wait(5)
+
+
+def test_sudo_without_sudo_on_the_node_is_a_clear_error(ssh_node, user_key, tmp_path):
+    node = ssh_node(rules=None)
+    import shutil
+    if shutil.which("sudo"):
+        # sudo present (as root, `sudo -n` just works): the collection must succeed through it
+        res = collect_ssh([node.target], tmp_path / "out", identity=user_key,
+                          known_hosts=_known_hosts(tmp_path, node), sudo=True, progress=False)
+        assert res[0].ok, res[0].error
+        return
+    res = collect_ssh([node.target], tmp_path / "out", identity=user_key, known_hosts=_known_hosts(tmp_path, node),
+                      sudo=True, progress=False)
+    # the node (this machine) has no sudo: the shell says so and nothing is collected
+    assert not res[0].ok
+    assert re.fullmatch(r"cannot run commands \(exit 127\): .*sudo: (command )?not found", res[0].error), res[0].error
