@@ -626,9 +626,15 @@ def _detect_layout(root: Path) -> str:
     return "loose"
 
 
+#: A dump with more files than this is refused (a wrong folder, e.g. ``/``, given by mistake).
+MAX_FILES = 100_000
+
+
 def _list_files(root: Path) -> list[str]:
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
+        if len(out) > MAX_FILES:
+            raise InputError(f"{root}: more than {MAX_FILES} files: not a node dump")
         dirnames[:] = sorted(d for d in dirnames if not d.endswith(".nfwb"))
         for fn in sorted(filenames):
             p = Path(dirpath) / fn
