@@ -377,7 +377,7 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(so)
         commands[rel] = {"command": cmd, "exit_code": rc, "collected_at": at,
-                         "note": (se.decode("utf-8", "replace").strip()[:500] or None)}
+                         "stderr": se.decode("utf-8", "replace").strip()[:2000] or None}
         written += 1
     write_manifest(out, host=host, commands=commands, errors=errors,
                    extra={"hostname": plan.hostname, "skipped": plan.skipped})
