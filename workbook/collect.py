@@ -38,6 +38,21 @@ _TOOLS = ("iptables", "iptables-save", "iptables-legacy-save", "iptables-nft-sav
           "nft", "lsmod", "ip")
 
 
+_KNOWN_HOSTS_LOCK = __import__("threading").Lock()
+
+
+def _accept_new_policy():
+    """Accept an unknown key for this connection only (paramiko's AutoAddPolicy would rewrite
+    known_hosts from each thread; we append the new line ourselves, under a lock)."""
+    import paramiko
+
+    class AcceptNew(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            client.get_host_keys().add(hostname, key.get_name(), key)
+
+    return AcceptNew()
+
+
 class CollectError(InputError):
     """A host could not be collected at all (connection, authentication, host key)."""
 
@@ -115,7 +130,8 @@ class SSHRunner:
             client.load_host_keys(str(kh))
         elif known_hosts:
             raise CollectError(f"{kh}: known_hosts file not found")
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if accept_new_host_key else paramiko.RejectPolicy())
+        was_known = client.get_host_keys().lookup(self.host if self.port == 22 else f"[{self.host}]:{self.port}") is not None
+        client.set_missing_host_key_policy(_accept_new_policy() if accept_new_host_key else paramiko.RejectPolicy())
         name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
         try:
             client.connect(self.host, port=self.port, username=self.user,
@@ -147,10 +163,15 @@ class SSHRunner:
             if inner:
                 e = inner[0]
             raise CollectError(f"cannot connect to {self.host} port {self.port}: {e.strerror or e}") from None
-        if accept_new_host_key and known_hosts:
+        if accept_new_host_key and not was_known:
+            key = client.get_transport().get_remote_server_key()
             try:
-                client.save_host_keys(str(kh))
+                with _KNOWN_HOSTS_LOCK:  # many hosts may be accepted at once: append, never rewrite
+                    kh.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    with open(kh, "a") as f:
+                        f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
             except OSError as e:
+                client.close()
                 raise CollectError(f"{kh}: cannot record the new host key: {e.strerror}") from None
         self.client = client
 

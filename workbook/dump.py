@@ -959,6 +959,8 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
     if not p.exists() and not p.is_symlink():
         raise InputError(f"{p}: no such file or folder")
     archive = None
+    if p.name == MANIFEST and p.is_file():
+        p = p.parent
     if p.is_dir():
         folder = p
     elif _is_archive(p):

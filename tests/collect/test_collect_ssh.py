@@ -125,13 +125,19 @@ def test_failing_and_hanging_commands_are_recorded(ssh_node, user_key, tmp_path)
 
 def test_three_hosts_in_parallel_via_the_cli(ssh_node, user_key, tmp_path):
     nodes = [ssh_node(rules=kube_node_rules(services=3, seed=s)) for s in (1, 2, 3)]
-    kh = _known_hosts(tmp_path, *nodes)
-    p = subprocess.run([sys.executable, "-m", "workbook", "collect", "--ssh", *[n.ip for n in nodes],
-                        "-o", str(tmp_path / "out"), "--identity", str(user_key), "--known-hosts", str(kh), "--json"],
+    kh = tmp_path / "known_hosts"
+    kh.write_text("")
+    base = [sys.executable, "-m", "workbook", "collect", "--ssh", *[n.ip for n in nodes],
+            "--identity", str(user_key), "--known-hosts", str(kh), "--json"]
+    # three unknown keys accepted at once: all three recorded (appended under a lock, none lost)
+    p = subprocess.run(base + ["-o", str(tmp_path / "out"), "--accept-new-host-key"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert [o["ok"] for o in out] == [True, True, True]
+    assert sorted(kh.read_text().splitlines()) == sorted(n.host_key_line.strip() for n in nodes)
+    p = subprocess.run(base + ["-o", str(tmp_path / "again")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
     for n in nodes:
         collected = (tmp_path / "out" / n.ip / "iptables" / "iptables-save.txt").read_text()
         assert _rules_only(collected) == _rules_only(n.save())

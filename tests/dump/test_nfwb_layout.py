@@ -163,3 +163,13 @@ def test_cli_verify_tampered_dump_exit_2_one_line(minimal):
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "nfwb collect: error: MANIFEST.json: sha256 mismatch for iptables/iptables-save.txt\n"
+
+
+def test_nfwb_check_on_tampered_dump_exit_2_one_line(minimal):
+    import subprocess, sys
+    from tests.realparts import ROOT
+    (minimal / "kernel" / "lsmod.txt").unlink()
+    p = subprocess.run([sys.executable, "-m", "workbook", "check", str(minimal)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == "nfwb check: error: MANIFEST.json: missing file for kernel/lsmod.txt\n"
