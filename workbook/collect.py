@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .dump import MANIFEST, write_manifest
+from .dump import _safe_rel, write_manifest
 from .model import InputError
 
 __all__ = ["collect", "collect_local", "collect_ssh", "CollectResult", "CollectError", "parse_target",
@@ -362,6 +362,8 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
             outputs[rel] = (rc, so, se, cmd, at)
         except _Timeout:
             outputs[rel] = (None, b"", f"timed out after {timeout:g} s".encode(), cmd, at)
+        except Exception as e:  # the connection broke: this command failed, keep what we have
+            outputs[rel] = (None, b"", f"{type(e).__name__}: {e}".encode(), cmd, at)
         tick(1)
 
     if save_item:
@@ -371,7 +373,8 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
         plan = plan_commands(discovered, tables)
     items = [(f, c) for f, c in plan.items if f not in outputs]
     for rel, cmd in (extra or {}).items():
-        items.append((rel, cmd))
+        if rel not in outputs and all(rel != f for f, _ in items):
+            items.append((rel, cmd))
     total_hint(len(items) + len(outputs))
     if channels <= 1 or len(items) <= 1:
         for rel, cmd in items:
@@ -406,6 +409,12 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
     return result
 
 
+def _check_extra(extra: Mapping[str, str] | None) -> None:
+    for rel in extra or {}:
+        if _safe_rel(rel) != rel or rel == "MANIFEST.json":
+            raise InputError(f"{rel}: not a usable file name for an extra command (a relative path inside the dump)")
+
+
 def _fresh(out: Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out}: already exists and is not empty (a dump is never overwritten)")
@@ -418,6 +427,7 @@ def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: boo
     """Collect this machine (or network namespace ``netns``, via ``ip netns exec``) into the new
     folder ``out``. ``extra`` adds ``{relative path: shell command}`` to the standard set."""
     out = _fresh(Path(out))
+    _check_extra(extra)
     if netns and not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
         raise InputError(f"{netns}: not a network namespace name")
     host = netns or socket.gethostname()
@@ -459,6 +469,7 @@ def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str
     ``channels`` commands at once over its one connection.
     """
     out = Path(out)
+    _check_extra(extra)
     names = [_folder_name(t) for t in targets]
     if len(set(names)) != len(names):
         raise InputError("the same host is given twice")
