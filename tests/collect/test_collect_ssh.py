@@ -57,6 +57,11 @@ def test_collected_save_equals_the_kernel(ssh_node, user_key, tmp_path):
     assert {f for f in d.files if f.startswith("iptables/iptables-L-")} == {
         "iptables/iptables-L-filter.txt", "iptables/iptables-L-nat.txt"}
     assert "Chain PREROUTING" in d.text("iptables/iptables-L-nat.txt")
+    # the -L -n -v -x listings, parsed, say the same rules as the kernel's own save output
+    listed = d.rulesets["iptables-L"]
+    for t, table in d.ruleset.tables.items():
+        assert [r.spec for r in listed.tables[t].rules()] == [r.spec for r in table.rules()]
+    assert d.problems == [], [str(p) for p in d.problems]
     m = d.manifest
     entry = next(f for f in m["files"] if f["path"] == "iptables/iptables-save.txt")
     assert entry["command"] == "iptables-save -c" and entry["exit_code"] == 0
