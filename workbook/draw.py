@@ -606,6 +606,8 @@ def draw_hooks(ruleset: Ruleset | None = None, trace=None, family: str = "ipv4")
     >>> g.source.index('PORT="raw"') < g.source.index('PORT="mangle"') < g.source.index('PORT="nat"')
     True
     """
+    if ruleset is not None and family == "ipv4":
+        family = ruleset.family
     tool = "ip6tables" if family == "ipv6" else "iptables"
     title = f"netfilter hooks ({family}, {tool})"
     if ruleset is not None:

@@ -476,10 +476,14 @@ class HostportLab(_Displayable):
     2
     """
 
-    def __init__(self, steps: Sequence[HostportStep] = HOSTPORT_STEPS):
+    #: Where the collected dump of this incident lives in a checkout (nfwb-dump/1 layout).
+    DATASET = Path(__file__).resolve().parent.parent / "datasets" / "onprem-dup-hostport"
+
+    def __init__(self, steps: Sequence[HostportStep] = HOSTPORT_STEPS, *, dataset: str | Path | None = "auto"):
         from .parse import parse_save
         self.steps = list(steps)
         self.rulesets = [parse_save(s.save, f"hostport-lab step {i + 1}") for i, s in enumerate(self.steps)]
+        self._add_dataset(self.DATASET if dataset == "auto" else dataset)
         self.step = w.IntSlider(value=0, min=0, max=len(self.steps) - 1, description="step")
         self.prev = w.Button(description="◀ back")
         self.next = w.Button(description="next ▶", button_style="primary")
@@ -493,6 +497,29 @@ class HostportLab(_Displayable):
         self.next.on_click(lambda _: self._move(+1))
         self.step.observe(lambda _: self.refresh(), names="value")
         self.refresh()
+
+    def _add_dataset(self, path: str | Path | None) -> None:
+        """Append the collected dump (its duplicated state) as a last step, when it is there."""
+        if path is None:
+            return
+        path = Path(path)
+        for sub in ("before", "after", "."):
+            save = path / sub / "iptables" / "iptables-save.txt"
+            if save.is_file():
+                break
+        else:
+            return
+        from .parse import parse_save
+        try:
+            rs = parse_save(save.read_text(encoding="utf-8"), str(save), strict=False)
+            rs.chain("nat", "PREROUTING")
+        except (InputError, KeyError, OSError):
+            return
+        self.steps.append(HostportStep(
+            f"{len(self.steps) + 1}. The collected dump: {path.name}/{sub}",
+            "The same picture in a node dump collected with nfwb (iptables-save -c): nat PREROUTING as "
+            "iptables prints it, and the chains it jumps to.", "", (f"nfwb check {path / sub}",)))
+        self.rulesets.append(rs)
 
     def _move(self, d: int) -> None:
         self.step.value = max(0, min(len(self.steps) - 1, self.step.value + d))

@@ -130,3 +130,19 @@ def test_module_checker_seed_before_and_after():
     mc.text.value = ""
     mc.check.click()
     assert "paste" in mc.result_out.value
+
+
+def test_hostport_lab_appends_a_collected_dump(tmp_path):
+    # a dump in the nfwb-dump/1 layout holding the seed's duplicated PREROUTING (step 4's table)
+    from workbook.widgets import HOSTPORT_STEPS
+    save = tmp_path / "after" / "iptables" / "iptables-save.txt"
+    save.parent.mkdir(parents=True)
+    save.write_text(HOSTPORT_STEPS[3].save.replace("[0:0] -A PREROUTING", "[7:420] -A PREROUTING"))
+    lab = HostportLab(dataset=tmp_path)
+    assert len(lab.steps) == len(HOSTPORT_STEPS) + 1
+    lab.step.value = lab.step.max
+    listing = html.unescape(lab.listing_out.value)
+    # the duplicate now carries the counters written above: 7 packets, 420 bytes
+    assert "    7   420 CNI-HOSTPORT-DNAT  all" in listing
+    assert f"nfwb check {tmp_path / 'after'}" in html.unescape(lab.commands_out.value)
+    assert len(HostportLab(dataset=None).steps) == len(HOSTPORT_STEPS)
