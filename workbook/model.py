@@ -164,6 +164,8 @@ class Rule:
     bytes: int | None = None
     family: str = "ipv4"
     origin: str | None = None
+    #: True when pkts/bytes came from a listing's K/M/G/T abbreviation (rounded, decimal ×1000).
+    counters_approx: bool = False
 
     # -- lookups -----------------------------------------------------------------------
     def match(self, module: str) -> Match | None:
@@ -256,6 +258,8 @@ class Chain:
     rules: list[Rule] = field(default_factory=list)
     references: int | None = None
     origin: str | None = None
+    #: True when the policy counters came from a listing's K/M/G/T abbreviation (rounded).
+    counters_approx: bool = False
 
     @property
     def builtin(self) -> bool:
@@ -362,9 +366,13 @@ class Ruleset:
 
     @property
     def rules(self) -> "pd.DataFrame":
-        """All rules as a pandas frame (columns in :data:`workbook.frames.RULE_COLUMNS`)."""
+        """All rules as a pandas frame (columns in :data:`workbook.frames.RULE_COLUMNS`; a parsed
+        ``iptables -L`` listing adds ``counters_approx``: True where K/M/G/T counters were rounded)."""
         from .frames import rules_frame
-        return rules_frame(self)
+        df = rules_frame(self)
+        if self.format == "listing" and "counters_approx" not in df.columns:
+            df["counters_approx"] = [r.counters_approx for r in self.iter_rules()]
+        return df
 
     @property
     def chains(self) -> "pd.DataFrame":

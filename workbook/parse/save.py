@@ -213,6 +213,13 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
             continue
         if not line.strip():
             continue
+        if table is None:
+            from .session import prompt_command
+            cmd = prompt_command(line)
+            if cmd is not None:  # a pasted "[root@node ~]# iptables-save" session
+                if cmd.startswith("ip6tables") and family is None:
+                    rs.family = fam = "ipv6"
+                continue
         problem(f"unexpected line {line.strip()[:60]!r}", line)
 
     if table is not None:
