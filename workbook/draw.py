@@ -186,25 +186,31 @@ class _ChainFacts:
     in_bytes: int | None = None
 
 
-def _dup_key(r: Rule) -> tuple:
-    return (r.source, r.source_negated, r.destination, r.destination_negated, r.protocol,
-            r.protocol_negated, r.in_interface, r.in_interface_negated, r.out_interface,
-            r.out_interface_negated, r.fragment,
-            tuple(m for m in r.matches if m.module != "comment"), r.target, r.goto, r.target_options)
-
-
 def _analyse(chain: Chain, table_chains: dict[str, Chain]) -> _ChainFacts:
+    """Jumps of a chain, and its duplicates: rules whose ``Rule.normalized()`` equals an earlier one's.
+
+    Rules are first bucketed by a cheap key (target, addresses, protocol, interfaces, number of
+    matches); ``normalized()`` is computed only inside buckets holding more than one rule.
+    """
     facts = _ChainFacts(chain)
-    seen: dict[tuple, Rule] = {}
+    buckets: dict[tuple, Rule | dict[str, Rule]] = {}
     for r in chain.rules:
-        key = _dup_key(r)
-        first = seen.get(key)
+        ck = (r.target, r.goto, r.destination, r.source, r.protocol, r.in_interface, r.out_interface,
+              len(r.matches))
         dup = None
-        if first is not None and first.normalized()[2] == r.normalized()[2]:
-            dup = first.position
-            facts.duplicates.append((r.position, first.position))
+        b = buckets.get(ck)
+        if b is None:
+            buckets[ck] = r
         else:
-            seen.setdefault(key, r)
+            if not isinstance(b, dict):
+                b = buckets[ck] = {b.normalized()[2]: b}
+            key = r.normalized()[2]
+            first = b.get(key)
+            if first is not None:
+                dup = first.position
+                facts.duplicates.append((r.position, first.position))
+            else:
+                b[key] = r
         t = r.target
         if t and (t in table_chains or t not in STANDARD_TARGETS):
             facts.jumps.append(_Jump(r, t, dup))
@@ -278,14 +284,17 @@ def _layout_nodes(index: _TableIndex, names: Iterable[str], roots: Sequence[str]
                 pinned.add(t)
                 stack.append(t)
     groups: dict[tuple[str, bool], list[str]] = {}
+    totals: dict[str, int] = {}
     for n in names:
         g = chain_group(n)
-        if g is not None and n not in pinned:
+        if g is None:
+            continue
+        totals[g] = totals.get(g, 0) + 1
+        if n not in pinned:
             groups.setdefault((g, n in index.chains), []).append(n)
     node: dict[str, str] = {n: n for n in names}
     for (g, exists), members in groups.items():
-        total = sum(1 for n in names if chain_group(n) == g)
-        if total > max_fanout and len(members) > 1:
+        if totals[g] > max_fanout and len(members) > 1:
             gid = g + "*" if exists else g + "* (missing)"
             for n in members:
                 node[n] = gid
