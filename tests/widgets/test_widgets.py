@@ -94,12 +94,14 @@ def test_hostport_lab_replays_the_seed():
     assert lab.step.value == 3 and "duplicate" in lab.text_out.value
     listing = html.unescape(lab.listing_out.value)
     got = [l.rstrip() for l in listing.split("\n")[1:] if l.strip() and not l.startswith("</pre")]
-    start = seed.index("Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)", 290 - 12)
+    # the seed's second PREROUTING listing is the one with the "#### 중복" (duplicate) marker
+    start = max(i for i, l in enumerate(seed) if l == "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)")
     want = [l for l in seed[start:start + 8] if l.strip() and not l.startswith("  ####")]
-    # The seed's first five lines are iptables' own; its duplicate line was re-typed in the blog
-    # ("  0   0 ..."), so compare that one with spacing normalised.
-    assert got[:5] == want[:5]
-    assert got[5].split() == want[5].split()
+    assert len(want) == 7 and len(got) == 7
+    # Header and the four rules are iptables' own output; the duplicate line was re-typed in the
+    # blog ("  0   0 ..."), so that one is compared with spacing normalised.
+    assert got[:6] == want[:6]
+    assert got[6].split() == want[6].split()
     if DOT:
         assert "DUPLICATE of #4" in html.unescape(lab.graph_out.value)
     lab.next.click()
