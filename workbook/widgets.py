@@ -503,7 +503,7 @@ class HostportLab(_Displayable):
         if path is None:
             return
         path = Path(path)
-        for sub in ("before", "after", "."):
+        for sub in ("after", "before", "."):
             save = path / sub / "iptables" / "iptables-save.txt"
             if save.is_file():
                 break
