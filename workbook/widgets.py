@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import ipywidgets as w
 
-from .draw import chain_group, draw_chains, draw_trace, to_svg
+from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_svg
 from .listing_print import format_listing
 from .model import InputError, Ruleset
 from .packet import Packet
@@ -95,14 +95,16 @@ class DumpExplorer(_Displayable):
         self.rules_out = w.HTML()
         self.listing_out = w.HTML()
         self.graph_out = w.HTML()
-        tabs = w.Tab(children=[self.graph_out, self.rules_out, self.listing_out])
-        for i, t in enumerate(("chain graph", "rules", "iptables -L -n -v")):
+        self.hooks_out = w.HTML()
+        tabs = w.Tab(children=[self.graph_out, self.rules_out, self.listing_out, self.hooks_out])
+        for i, t in enumerate(("chain graph", "rules", "iptables -L -n -v", "hooks")):
             tabs.set_title(i, t)
         self.widget = w.VBox([w.HBox([self.table, self.chain]), w.HBox([self.depth, self.expand, self.show]),
                               self.status, tabs])
         self.table.observe(lambda _: self._fill_chains(), names="value")
         self.show.on_click(lambda _: self.refresh())
         self._fill_chains()
+        self.hooks_out.value = graph_html(draw_hooks(self.ruleset))
 
     def _fill_chains(self) -> None:
         if self.table.value is None:
@@ -169,6 +171,8 @@ class TracerForm(_Displayable):
         self.sport = w.BoundedIntText(value=40000, min=0, max=65535, description="sport")
         self.dport = w.BoundedIntText(value=dport, min=0, max=65535, description="dport")
         self.in_iface = w.Text(value="eth0", description="in iface")
+        self.node_ips_text = w.Text(value=", ".join(self.node_ips), description="node IPs",
+                                    placeholder="the node's own addresses (local = INPUT)")
         self.origin = w.ToggleButtons(options=[("arrives on the interface", "in"), ("from the node", "node")],
                                       value="in", description="origin")
         self.run = w.Button(description="Trace", button_style="primary")
@@ -177,7 +181,7 @@ class TracerForm(_Displayable):
         self.steps_out = w.HTML()
         self.trace = None
         self.widget = w.VBox([w.HBox([self.src, self.dst, self.proto]), w.HBox([self.sport, self.dport, self.in_iface]),
-                              w.HBox([self.origin, self.run]), self.summary_out, self.graph_out, self.steps_out])
+                              w.HBox([self.origin, self.node_ips_text, self.run]), self.summary_out, self.graph_out, self.steps_out])
         self.run.on_click(lambda _: self.refresh())
 
     def packet(self) -> Packet:
@@ -198,6 +202,7 @@ class TracerForm(_Displayable):
             return
         try:
             pkt = self.packet()
+            self.node_ips = [x.strip() for x in self.node_ips_text.value.replace(",", " ").split() if x.strip()]
             self.trace = tracer(self.ruleset, pkt, self.node_ips)
         except (InputError, ValueError) as e:
             self.summary_out.value = _err(str(e))

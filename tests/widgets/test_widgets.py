@@ -37,6 +37,9 @@ def test_dump_explorer_chain_pick():
     assert "statistic mode random probability 0.50000000000" in listing
     if DOT:
         assert "<svg" in ex.graph_out.value and "KUBE-SEP-2" in html.unescape(ex.graph_out.value)
+    if DOT:
+        # the hooks tab: nat PREROUTING present (bold), raw absent (grey)
+        assert "<svg" in ex.hooks_out.value and "PREROUTING" in ex.hooks_out.value
     ex.chain.value = "NOPE"
     ex.show.click()
     assert "no chain 'NOPE'" in html.unescape(ex.status.value)
