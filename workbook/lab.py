@@ -479,7 +479,6 @@ class Lab:
     #: name of the node's interface towards the sink (where forwarded and DNATed packets leave)
     out_iface: str = "nfwb-sink"
     prefix: str = field(default_factory=lambda: f"nfwb-lab-{os.getpid()}-{next(_lab_counter)}")
-    ifprefix: str = field(default_factory=lambda: f"nfl{os.getpid() % 10000}{next(_lab_counter) % 1000}")
     _made_ns: list[str] = field(default_factory=list, init=False, repr=False)
     _ifaces: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # in_iface → client ns
     _senders: dict[str, _Sender] = field(default_factory=dict, init=False, repr=False)
@@ -541,12 +540,9 @@ class Lab:
                      *self.sysctls.items()):
             self._ns(n, "sysctl", "-qw", f"{k}={v}")
         # node ─ sink: the sink owns every address (AnyIP), so DNATed endpoints answer.
-        a, b = f"{self.ifprefix}a", f"{self.ifprefix}b"
-        _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
-        _run(["ip", "link", "set", a, "netns", n])
-        _run(["ip", "link", "set", b, "netns", s])
-        _run(["ip", "-n", n, "link", "set", a, "name", self.out_iface])
-        _run(["ip", "-n", s, "link", "set", b, "name", "up0"])
+        # veth pairs are made inside the namespaces, with their final names: nothing of the lab is
+        # ever in the host namespace, and names only need to be unique within each namespace
+        _run(["ip", "-n", n, "link", "add", self.out_iface, "type", "veth", "peer", "name", "up0", "netns", s])
         _run(["ip", "-n", n, "link", "set", self.out_iface, "up"])
         _run(["ip", "-n", s, "link", "set", "up0", "up"])
         _run(["ip", "-n", s, "route", "add", "local", "0.0.0.0/0", "dev", "lo"])
@@ -571,12 +567,7 @@ class Lab:
         c = f"{self.prefix}-c{i}"
         self._add_ns(c)
         self._ns(c, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1")
-        a, b = f"{self.ifprefix}c{i}", f"{self.ifprefix}d{i}"
-        _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
-        _run(["ip", "link", "set", a, "netns", self.node])
-        _run(["ip", "link", "set", b, "netns", c])
-        _run(["ip", "-n", self.node, "link", "set", a, "name", name])
-        _run(["ip", "-n", c, "link", "set", b, "name", "up0"])
+        _run(["ip", "-n", self.node, "link", "add", name, "type", "veth", "peer", "name", "up0", "netns", c])
         _run(["ip", "-n", self.node, "link", "set", name, "up"])
         _run(["ip", "-n", c, "link", "set", "up0", "up"])
         info = json.loads(_run(["ip", "-n", self.node, "-j", "link", "show", "dev", name]).stdout)
@@ -679,6 +670,9 @@ class Lab:
             chain = "OUTPUT"
         else:
             iface = packet.in_iface or "eth0"
+            if iface == self.out_iface:
+                raise InputError(f"lab: {iface!r} is the interface this lab sends forwarded packets out of; "
+                                 "the packet cannot arrive on it too")
             sender_ns = self._iface(iface)
             chain = "PREROUTING"
             # The client does not own packet.src (IP_TRANSPARENT lets it send from any address): an address of the client would
