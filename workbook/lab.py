@@ -698,6 +698,8 @@ class Lab:
         finally:
             self._ns(n, self._iptables, "-w", "-t", "raw", "-D", chain, *rule, check=False)
         events = parse_monitor("\n".join(lines))
+        if not events and sent != "ok":
+            raise InputError(f"lab: could not send {packet.proto} {packet.src} -> {packet.dst}: {sent[6:] or sent}")
         if not events:
             raise RuntimeError(f"lab: the kernel showed no trace for {packet.proto} {packet.src}:{packet.sport} -> "
                                f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
