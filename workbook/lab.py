@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .packet import Branch, Packet, Step, Trace
@@ -25,13 +25,13 @@ __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent",
 NAMED_ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE",
                            "REDIRECT", "MARK"})
 
-#: nf_tables verdict codes as xtables-monitor prints unknown ones (``0xfffffffb`` = NFT_RETURN).
 #: Target extensions of iptables 1.8 (a target not listed here and not a named action is a chain).
 EXTENSION_TARGETS = frozenset({
     "AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNMARK", "CONNSECMARK", "CT", "DSCP", "ECN", "HMARK",
     "IDLETIMER", "LED", "LOG", "NETMAP", "NFLOG", "NFQUEUE", "NOTRACK", "QUEUE", "RATEEST", "SECMARK",
     "SET", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL", "ULOG"})
 
+#: nf_tables verdict codes as xtables-monitor prints unknown ones (``0xfffffffb`` = NFT_RETURN).
 _VERDICT_CODES = {0xFFFFFFFB: "RETURN", 0xFFFFFFFC: "GOTO", 0xFFFFFFFD: "JUMP", 0xFFFFFFFE: "BREAK",
                   0xFFFFFFFF: "CONTINUE"}
 
@@ -231,11 +231,36 @@ def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
     return ~s & 0xffff
+def frame(r):
+    # a whole Ethernet frame, for packets routing would keep inside this namespace (to 127.0.0.0/8)
+    p = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}[r["proto"]]
+    src, dst = socket.inet_aton(r["src"]), socket.inet_aton(r["dst"])
+    if p == 6:
+        l4 = struct.pack("!HHIIBBHHH", r["sport"] or 40000, r["dport"], 1, 0, 5 << 4, 2, 64240, 0, 0)
+    elif p == 17:
+        l4 = struct.pack("!HHHH", r["sport"] or 40000, r["dport"], 12, 0) + b"nfwb"
+    elif p == 1:
+        l4 = struct.pack("!BBHHH", 8, 0, 0, (r["sport"] or 4242) & 0xffff, 1) + b"nfwb"
+    else:
+        raise ValueError("raw frames for tcp, udp and icmp only")
+    if p in (6, 17):
+        c = csum(src + dst + struct.pack("!BBH", 0, p, len(l4)) + l4)
+        at = 16 if p == 6 else 6
+        l4 = l4[:at] + struct.pack("!H", c) + l4[at + 2:]
+    else:
+        l4 = l4[:2] + struct.pack("!H", csum(l4)) + l4[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0x4000, 64, p, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return bytes.fromhex(r["mac"].replace(":", "")) + bytes.fromhex(r["own_mac"].replace(":", "")) + b"\x08\x00" + ip + l4
 for line in sys.stdin:
     r = json.loads(line)
     try:
         p = r["proto"]
-        if p == "tcp":
+        if r.get("mac"):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind((r["dev"], 0))
+            s.send(frame(r)); socks = [s]
+        elif p == "tcp":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT: any source address
@@ -399,11 +424,17 @@ class _Sender:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, bufsize=1, start_new_session=True)
 
-    def send(self, packet: Packet) -> str:
-        """Send one packet; "ok", or the error the socket call gave (EPERM: dropped on the way out)."""
+    def send(self, packet: Packet, frame_to: tuple[str, str, str] | None = None) -> str:
+        """Send one packet; "ok", or the error the socket call gave (EPERM: dropped on the way out).
+
+        ``frame_to`` = (device, its MAC, the peer's MAC): write the packet as a raw Ethernet frame
+        on that device instead of through routing.
+        """
         assert self.proc.stdin and self.proc.stdout
         req = {"proto": packet.proto, "src": packet.src, "dst": packet.dst, "sport": packet.sport,
                "dport": packet.dport}
+        if frame_to:
+            req.update(dev=frame_to[0], own_mac=frame_to[1], mac=frame_to[2])
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         answer = self.proc.stdout.readline().strip()
@@ -449,9 +480,8 @@ def _check_packet(packet: Packet) -> None:
         raise InputError(f"lab: protocol must be tcp, udp, sctp or icmp, not {packet.proto!r}")
     if packet.proto in ("tcp", "udp", "sctp") and not packet.dport:
         raise InputError(f"lab: a {packet.proto} packet needs a destination port (--dport)")
-    if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
-        raise InputError(f"lab: a packet arriving on an interface cannot be addressed to {packet.dst} "
-                         "(use --from-node for the node's own loopback traffic)")
+    if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback and packet.proto == "sctp":
+        raise InputError(f"lab: an sctp packet arriving on an interface cannot be addressed to {packet.dst}")
     if not packet.from_node and packet.in_iface and not _iface_ok(packet.in_iface):
         raise InputError(f"lab: {packet.in_iface!r} is not a usable interface name (max 15 characters, no '+')")
 
@@ -486,6 +516,7 @@ class Lab:
     _handles: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict, init=False, repr=False)
     _open: bool = field(default=False, init=False, repr=False)
     _recent: bool = field(default=False, init=False, repr=False)
+    _macs: dict[str, tuple[str, str, str]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ruleset = _as_ruleset(self.ruleset)
@@ -572,6 +603,8 @@ class Lab:
         _run(["ip", "-n", c, "link", "set", "up0", "up"])
         info = json.loads(_run(["ip", "-n", self.node, "-j", "link", "show", "dev", name]).stdout)
         mac = info[0]["address"]
+        own = json.loads(_run(["ip", "-n", c, "-j", "link", "show", "dev", "up0"]).stdout)[0]["address"]
+        self._macs[name] = ("up0", own, mac)
         _run(["ip", "-n", c, "route", "add", "169.254.1.1", "dev", "up0", "scope", "link"])
         _run(["ip", "-n", c, "neigh", "replace", "169.254.1.1", "lladdr", mac, "dev", "up0", "nud", "permanent"])
         _run(["ip", "-n", c, "route", "add", "default", "via", "169.254.1.1", "dev", "up0", "onlink"])
@@ -692,7 +725,10 @@ class Lab:
         self._ns(n, self._iptables, "-w", "-t", "raw", "-I", chain, "1", *rule)
         try:
             mark = self._monitor.mark()
-            sent = self._sender(sender_ns).send(packet)
+            raw = None
+            if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
+                raw = self._macs[packet.in_iface or "eth0"]  # routing would keep it in the client
+            sent = self._sender(sender_ns).send(packet, raw)
             lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle)
             dnat = self._conntrack_dnat(packet)
         finally:

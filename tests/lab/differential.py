@@ -9,7 +9,7 @@ Two sources of cases:
 
 * freshly generated kube-proxy rulesets (:mod:`workbook.generate`, random seeds, 5-30 services,
   some without endpoints), with pod-origin flows arriving on an interface and node-origin flows;
-* the kube-proxy conformance rulesets (``/work/shared/conformance/kube-proxy/cases``), put
+* the kube-proxy conformance rulesets (``tests/data/kube-proxy/cases``), put
   through our parser and ``Ruleset.to_save()`` (two files have unquoted multi-word comments),
   with the base-chain jumps kube-proxy installs added (the meta files name nat PREROUTING ->
   KUBE-SERVICES; a kernel walk needs the others too: see KUBE_PROXY_JUMPS).
@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from workbook.generate import Service, generate_services, kube_proxy_save
+from tests.realparts import DATA, SHARED
+from workbook.generate import generate_services, kube_proxy_save
 from workbook.lab import Lab
 from workbook.model import Ruleset
 from workbook.packet import Branch, Packet, Trace
 from workbook.parse import parse_save
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CONFORMANCE = Path("/work/shared/conformance/kube-proxy/cases")
-if not CONFORMANCE.is_dir():  # a checkout elsewhere: next to the repository
+#: the kube-proxy conformance cases (copied into the repository with their PROVENANCE.md)
+CONFORMANCE = DATA / "kube-proxy" / "cases"
+if not CONFORMANCE.is_dir():
     CONFORMANCE = SHARED / "conformance" / "kube-proxy" / "cases"
 
 NODE_IP = "192.168.0.2"
@@ -247,10 +248,6 @@ def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[d
                 skipped.append({"case": stem, "flow": f["name"], "why": "no SCTP in this kernel"})
                 continue
             local = f["sourceIP"] in (f.get("nodeIPs") or []) or f["sourceIP"].startswith("127.")
-            if f["destIP"].startswith("127.") and not local:
-                skipped.append({"case": stem, "flow": f["name"], "why": "an outside source to 127.0.0.0/8 "
-                                "cannot be sent over a veth (the sending namespace keeps it)"})
-                continue
             node_ips.update(f.get("nodeIPs") or ([f["nodeIP"]] if f.get("nodeIP") else []))
             pkts.append(Packet(f["sourceIP"], f["destIP"], proto, 41000 + i, int(f["destPort"]),
                                None if local else "eth0", local, extra={"flow": f["name"]}))

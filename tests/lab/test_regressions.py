@@ -150,3 +150,44 @@ def test_implicit_return_has_no_kernel_event(lab_ok):
     (b,) = sim.branches
     assert any(s.matched and (s.chain, s.position, s.action) == ("EMPTYISH", None, "RETURN") for s in b.steps)
     assert comparable_path(b) == k.branches[0].matched_path()
+
+
+# 5. A pod to 127.0.0.1 (conformance 14/15 "pod to localhost doesn't work because localhost is not
+#    in nodePortAddresses"): the lab writes such a packet as a raw frame (routing would keep it in
+#    the sending namespace). The kernel runs PREROUTING on it; routing comes after nat PREROUTING.
+LOCALHOST_RULES = LOCALNET.replace("-A OUTPUT", "-A PREROUTING")
+TO_LOCALHOST_DNAT = Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3001, "eth0")
+TO_LOCALHOST = Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3002, "eth0")
+
+
+def test_pod_to_localhost_kernel(lab_ok):
+    rs = parse_save(LOCALHOST_RULES, "localnet-pre.rules")
+    with Lab(rs, ("192.168.0.2",)) as lab:
+        k1, k2 = lab.trace(TO_LOCALHOST_DNAT), lab.trace(TO_LOCALHOST)
+    with Lab(rs, ("192.168.0.2",), sysctls={"net.ipv4.conf.all.route_localnet": "1"}) as lab:
+        k3 = lab.trace(TO_LOCALHOST)
+    # By hand (my first guess was wrong; the kernel corrected it): nat PREROUTING 1 DNATs to
+    # 10.180.0.1:80 BEFORE the routing decision, so routing never sees 127.0.0.1: the packet is
+    # forwarded; nat POSTROUTING 1 (-s 127.0.0.0/8) does not match 10.0.0.2 -> policy ACCEPT.
+    assert k1.branches[0].matched_path() == [("nat", "PREROUTING", 1, "DNAT"), ("nat", "POSTROUTING", None, "policy:ACCEPT")]
+    assert (k1.branches[0].verdict, k1.branches[0].dnat) == ("ACCEPT", "10.180.0.1:80")
+    # Port 3002, no DNAT: with route_localnet=0 (the kernel's default) routing drops a packet from
+    # outside addressed to 127.0.0.1 (martian destination) right after nat PREROUTING's policy ...
+    assert k2.branches[0].matched_path() == [("nat", "PREROUTING", None, "policy:ACCEPT")]
+    assert k2.branches[0].verdict == "DROP"
+    # ... and with route_localnet=1 delivers it locally (nat INPUT policy).
+    assert k3.branches[0].matched_path() == [("nat", "PREROUTING", None, "policy:ACCEPT"), ("nat", "INPUT", None, "policy:ACCEPT")]
+    assert k3.branches[0].verdict == "ACCEPT"
+    from workbook.trace import trace_packet
+    assert agrees(k1, trace_packet(rs, TO_LOCALHOST_DNAT, ["192.168.0.2"])) == (True, "")
+    # the simulator behaves like route_localnet=1 (what kube-proxy sets)
+    assert agrees(k3, trace_packet(rs, TO_LOCALHOST, ["192.168.0.2"])) == (True, "")
+
+
+@pytest.mark.xfail(strict=True, reason="engine: the simulator behaves as if route_localnet=1; the kernel default "
+                                       "(0) drops a packet from outside to 127.0.0.0/8 at routing (martian)")
+def test_pod_to_localhost_simulator_default_route_localnet():
+    from workbook.trace import trace_packet
+    sim = trace_packet(parse_save(LOCALHOST_RULES, "localnet-pre.rules"), TO_LOCALHOST, ["192.168.0.2"])
+    # the kernel's answer at route_localnet=0, from test_pod_to_localhost_kernel
+    assert [(b.verdict, comparable_path(b)) for b in sim.branches] == [("DROP", [("nat", "PREROUTING", None, "policy:ACCEPT")])]
