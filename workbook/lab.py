@@ -346,6 +346,22 @@ while True:
 """
 
 
+# `nfacct add NAME...` over nfnetlink (NFNL_SUBSYS_ACCT, NFNL_MSG_ACCT_NEW, NFACCT_NAME).
+_NFACCT = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+s.bind((0, 0))
+for i, name in enumerate(sys.argv[1:], 1):
+    v = name.encode()[:31] + b"\0"
+    a = struct.pack("=HH", 4 + len(v), 1) + v + b"\0" * ((4 - len(v) % 4) % 4)
+    body = struct.pack("BBH", socket.AF_UNSPEC, 0, 0) + a
+    s.send(struct.pack("=IHHII", 16 + len(body), (7 << 8) | 0, 1 | 4 | 0x400, i, 0) + body)  # REQUEST|ACK|CREATE
+    r = s.recv(4096)
+    if struct.unpack("=IHHII", r[:16])[1] == 2 and struct.unpack("=i", r[16:20])[0] not in (0, -17):
+        raise SystemExit("nfacct %s: error %d" % (name, struct.unpack("=i", r[16:20])[0]))
+"""
+
+
 class _Monitor:
     """``xtables-monitor --trace`` (or the legacy NFLOG listener) in a namespace, read by a thread."""
 
@@ -616,6 +632,13 @@ class Lab:
 
     def _load(self) -> None:
         restore = "iptables-legacy-restore" if self.backend == "legacy" else "iptables-nft-restore"
+        acct = sorted({o.value for r in self.ruleset.iter_rules() for m in r.matches if m.module == "nfacct"
+                       for o in m.options if o.flag == "--nfacct-name"})
+        if acct:
+            # -m nfacct needs its accounting object to exist (`nfacct add NAME`)
+            p = self._ns(self.node, sys.executable, "-I", "-S", "-c", _NFACCT, *acct, check=False)
+            if p.returncode != 0:
+                raise InputError(f"lab: could not create nfacct objects {', '.join(acct)}: {p.stderr.strip()}")
         p = self._ns(self.node, restore, input=self._restore_text(), check=False)
         if p.returncode != 0:
             msg = (p.stderr or p.stdout).strip().splitlines()
