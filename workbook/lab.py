@@ -522,6 +522,8 @@ class Lab:
     keep: bool = False
     conntrack: bool = True
     sysctls: dict[str, str] = field(default_factory=dict)
+    #: ipsets the rules use (``-m set --match-set NAME``): name → member addresses/CIDRs
+    ipsets: dict[str, list[str]] | None = None
     #: name of the node's interface towards the sink (where forwarded and DNATed packets leave)
     out_iface: str = "nfwb-sink"
     prefix: str = field(default_factory=lambda: f"nfwb-lab-{os.getpid()}-{next(_lab_counter)}")
@@ -632,6 +634,15 @@ class Lab:
 
     def _load(self) -> None:
         restore = "iptables-legacy-restore" if self.backend == "legacy" else "iptables-nft-restore"
+        for name, members in (self.ipsets or {}).items():
+            # ipset is per network namespace: the node's own sets, made before the rules that use them
+            nets = [m for m in members if "," not in m]
+            if len(nets) != len(members):
+                raise InputError(f"lab: ipset {name}: only address/CIDR members are supported here")
+            script = f"create {name} hash:net family inet\n" + "".join(f"add {name} {m}\n" for m in nets)
+            p = self._ns(self.node, "ipset", "restore", input=script, check=False)
+            if p.returncode != 0:
+                raise InputError(f"lab: ipset {name}: {(p.stderr or p.stdout).strip()}")
         acct = sorted({o.value for r in self.ruleset.iter_rules() for m in r.matches if m.module == "nfacct"
                        for o in m.options if o.flag == "--nfacct-name"})
         if acct:
@@ -894,7 +905,7 @@ class Lab:
 
 def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | None = None, *,
               timeout: float = 5.0, keep: bool = False, backend: str = "nft",
-              sysctls: dict[str, str] | None = None) -> Trace:
+              sysctls: dict[str, str] | None = None, ipsets: dict[str, list[str]] | None = None) -> Trace:
     """Send ``packet`` through ``ruleset`` in the real kernel; the Trace of what the kernel did.
 
     Root only: makes throw-away namespaces, loads the ruleset with ``iptables-restore``, sends one
@@ -902,7 +913,9 @@ def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | 
     the namespaces for a look with ``ip netns exec``). ``backend`` is ``"nft"`` (iptables-nft,
     read with xtables-monitor) or ``"legacy"`` (iptables-legacy, read from nfnetlink_log);
     ``sysctls`` are set in the node namespace (e.g. ``{"net.ipv4.conf.all.route_localnet": "1"}``,
-    as kube-proxy sets). Forwarded packets leave on ``packet.out_iface`` when given.
+    as kube-proxy sets); ``ipsets`` (name → CIDRs) are created in the node namespace before the
+    rules, as ``trace_packet(..., ipsets=...)`` takes them. Forwarded packets leave on
+    ``packet.out_iface`` when given.
     """
     _check_packet(packet)
     ips = list(node_ips or ())
@@ -913,7 +926,7 @@ def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | 
     if out and out == in_:
         raise InputError(f"lab: the packet cannot arrive and leave on the same interface {out!r} here")
     lab = Lab(ruleset, tuple(ips), backend=backend, keep=keep, sysctls=dict(sysctls or {}),
-              out_iface=out or "nfwb-sink")
+              out_iface=out or "nfwb-sink", ipsets=ipsets)
     try:
         lab.open(in_)
         return lab.trace(packet, timeout=timeout)

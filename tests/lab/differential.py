@@ -81,6 +81,8 @@ class Case:
     #: the node's interface towards the sink: forwarded and outgoing packets leave on it (the
     #: simulator is told, so that -o rules are judged, not assumed)
     out_iface: str = "nfwb-sink"
+    #: ipsets made in the node namespace and given to the simulator
+    ipsets: dict | None = None
 
 
 # -- the comparison -------------------------------------------------------------------------------
@@ -267,7 +269,8 @@ def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[d
 def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
     """Send every packet of ``case`` through one Lab; compare with ``simulate`` (trace_packet) if given."""
     results = []
-    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls, backend=backend, out_iface=case.out_iface) as lab:
+    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls, backend=backend, out_iface=case.out_iface,
+             ipsets=case.ipsets) as lab:
         for p in case.packets:
             try:
                 k = lab.trace(p)
@@ -275,7 +278,8 @@ def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
                 results.append({"case": case.name, "origin": case.origin, "packet": p.to_json(), "agree": None,
                                 "why": f"no kernel trace: {e}", "backend": backend})
                 continue
-            sim = simulate(case.ruleset, replace(p, out_iface=case.out_iface), case.node_ips) if simulate else None
+            sim = simulate(case.ruleset, replace(p, out_iface=case.out_iface), case.node_ips, case.ipsets) \
+                if simulate else None
             ok, why = agrees(k, sim) if sim is not None else (None, "no simulator")
             results.append(record(case, p, k, sim, ok, why))
             results[-1]["backend"] = backend
@@ -288,7 +292,7 @@ def simulator():
         from workbook.trace import trace_packet
     except ImportError:
         return None
-    return lambda rs, p, ips: trace_packet(rs, p, ips)
+    return lambda rs, p, ips, ipsets=None: trace_packet(rs, p, ips, ipsets=ipsets)
 
 
 def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = "nft") -> dict:
@@ -385,8 +389,14 @@ def public_case(path: Path) -> Case:
     if other:
         pkts.append(Packet("203.0.113.8", node, "tcp", 40012, picked[0][1], other[0]))
     pkts += [Packet(node, "8.8.8.8", "udp", 40013, 53, None, True), Packet(node, "8.8.8.8", "tcp", 40014, 443, None, True)]
+    # every set the rules name holds 198.51.100.0/25: one packet from inside it, the others outside
+    sets = sorted({o.args[0] for r in rs.iter_rules() for m in r.matches if m.module == "set"
+                   for o in m.options if o.flag == "--match-set" and o.args})
+    ipsets = {n: ["198.51.100.0/25"] for n in sets} or None
+    if ipsets:
+        pkts += [Packet("198.51.100.7", node, proto, 40020 + i, port, iface) for i, (proto, port) in enumerate(picked)]
     return Case(f"public-{path.name}", rs, (node,), pkts, {"kind": "public", "path": str(path)},
-                out_iface=out_iface)
+                out_iface=out_iface, ipsets=ipsets)
 
 
 def real_cases() -> tuple[list[Case], list[dict]]:

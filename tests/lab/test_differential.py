@@ -71,7 +71,7 @@ def loadable(cases: list[Case], skipped: list[dict]) -> list[Case]:
     out = []
     for c in cases:
         try:
-            Lab(c.ruleset, c.node_ips).open().close()
+            Lab(c.ruleset, c.node_ips, ipsets=c.ipsets, out_iface=c.out_iface).open().close()
         except InputError as e:
             skipped.append({"case": c.name, "why": str(e)[:300]})
             continue
