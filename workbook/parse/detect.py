@@ -79,7 +79,7 @@ def detect_format(text: str, source: str = "<text>") -> str:
     if head.startswith("<?xml") or head.startswith("<iptables-rules"):
         raise _unsupported(source, 1, "XML (iptables-xml output)")
     bare_saves = 0
-    for lineno, raw in enumerate(text.splitlines()[:2000], 1):
+    for lineno, raw in enumerate(text[:400_000].splitlines()[:2000], 1):
         line = raw.strip()
         if not line:
             continue
