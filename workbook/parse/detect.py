@@ -73,7 +73,7 @@ def detect_format(text: str, source: str = "<text>") -> str:
     ...
     workbook.parse.detect.UnsupportedFormat: x.nft:1: unsupported format: nftables ruleset (nft list ruleset) (nfwb parses iptables-save, iptables -S, iptables -L and lsmod output)
     """
-    head = text.lstrip()[:200]
+    head = text[:4096].lstrip()[:200]
     if head.startswith("{") and '"nftables"' in head:
         raise _unsupported(source, 1, "nftables JSON (nft -j list ...)")
     if head.startswith("<?xml") or head.startswith("<iptables-rules"):
