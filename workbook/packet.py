@@ -31,6 +31,7 @@ class Packet:
     mark: int = 0
     ctstate: str = "NEW"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    out_iface: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "proto": self.proto, "sport": self.sport,
@@ -106,6 +107,12 @@ class Trace:
     packet: Packet
     branches: list[Branch] = field(default_factory=list)
     source: str = "simulator"  # or "kernel"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def assumed(self) -> bool:
+        """True when some step rests on an assumption (an option the tracer could not judge)."""
+        return any(s.assumed for b in self.branches for s in b.steps)
 
     @property
     def verdicts(self) -> dict[str, float]:
@@ -124,14 +131,20 @@ class Trace:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"packet": self.packet.to_json(), "branches": [b.to_json() for b in self.branches]}
+        d: dict[str, Any] = {"packet": self.packet.to_json(), "branches": [b.to_json() for b in self.branches]}
+        if self.assumed:
+            d["assumed"] = True
+        if self.notes:
+            d["notes"] = list(self.notes)
+        return d
 
     def to_json_text(self) -> str:
         return json.dumps(self.to_json(), indent=1)
 
     @classmethod
     def from_json(cls, d: dict[str, Any], source: str = "simulator") -> "Trace":
-        return cls(Packet.from_json(d["packet"]), [Branch.from_json(b) for b in d["branches"]], source)
+        return cls(Packet.from_json(d["packet"]), [Branch.from_json(b) for b in d["branches"]], source,
+                   list(d.get("notes", [])))
 
     @property
     def steps(self):

@@ -1,0 +1,1591 @@
+"""Build the eight workbook notebooks (no outputs) from the cells written below.
+
+Run from anywhere:   python notebooks/build_notebooks.py            (writes notebooks/*.ipynb)
+                     python notebooks/build_notebooks.py --check    (exit 1 if a file would change)
+
+A section whose library parts have not landed yet (a module, a name or a dataset that is
+missing) is replaced by a short note, so every notebook always runs with what is on main.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+SEED_TITLE = "[AWS EKS] (5) EKS 스터디 2주차 ( iptables - CNI HOST PORT CHAIN )"
+SEED_CREDIT = (f"the Korean blog post *{SEED_TITLE}*, written for the CloudNet@ team's "
+               "AEWS study (2nd cohort)")
+
+
+# -- tiny DSL ---------------------------------------------------------------------------
+def md(text: str):
+    return new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str, *tags: str):
+    cell = new_code_cell(text.strip("\n"))
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+_missing_cache: dict[str, bool] = {}
+
+
+def have(req: str) -> bool:
+    """``"workbook.trace:trace_packet"`` (module[:name]) or ``"datasets/eks-node"`` (a path)."""
+    if req in _missing_cache:
+        return _missing_cache[req]
+    if "/" in req or req.startswith("datasets"):
+        ok = (ROOT / req).exists()
+    else:
+        mod, _, name = req.partition(":")
+        try:
+            m = importlib.import_module(mod)
+            ok = all(hasattr(m, n) for n in name.split(",")) if name else True
+        except Exception:
+            ok = False
+    _missing_cache[req] = ok
+    return ok
+
+
+def needs(reqs: list[str], cells: list, *, instead: list | None = None) -> list:
+    """The cells when every requirement is there, else ``instead`` or a short 'coming' note."""
+    missing = [r for r in reqs if not have(r)]
+    if not missing:
+        return cells
+    if instead is not None:
+        return instead
+    names = ", ".join(f"`{m}`" for m in missing)
+    return [md(f"> 🚧 *This part needs {names}, which the workbook does not have yet in this "
+               f"checkout. Update the repository and it appears here.*")]
+
+
+SETUP = '''
+# Setup: the workbook library and the folder of example datasets.
+from pathlib import Path
+try:
+    import workbook as wb
+except ModuleNotFoundError:  # a plain checkout without `pip install -e .`: use the repository next door
+    import sys; sys.path.insert(0, str(Path.cwd().parent)); import workbook as wb
+from workbook.exercises import check_answer
+
+DATASETS = Path.cwd().parent / "datasets"
+'''
+
+
+# -- seed outputs (real command output quoted from the seed post) -------------------------
+SEED_HOOK_ASCII = r'''
+             +================+      +=====================+
+             | hostNetwork IP |      | hostNetwork process |
+             +================+      +=====================+
+                         ^                |
+  -  -  -  -  -  -  -  - | -  -  -  -  - [*] -  -  -  -  -  -  -  -  -
+                         |                v
+                     +-------+        +--------+
+                     | input |        | output |
+                     +-------+        +--------+
+                         ^                |
+      +------------+     |   +---------+  v      +-------------+
+      | prerouting |-[*]-+-->| forward |--+-[*]->| postrouting |
+      +------------+         +---------+         +-------------+
+            ^                                           |
+ -  -  -  - | -  -  -  -  -  -  -  -  -  -  -  -  -  -  |  -  -  -  -
+            |                                           v
+       +---------+                                  +--------+
+   --->| ingress |                                  | egress |--->
+       +---------+                                  +--------+
+'''
+
+SEED_NAT_S = '''
+-P PREROUTING ACCEPT
+-P INPUT ACCEPT
+-P OUTPUT ACCEPT
+-P POSTROUTING ACCEPT
+'''
+
+SEED_FILTER_S = r'''
+-P INPUT ACCEPT
+-P FORWARD ACCEPT
+-P OUTPUT ACCEPT
+-N KUBE-EXTERNAL-SERVICES
+-N KUBE-FIREWALL
+-N KUBE-FORWARD
+-N KUBE-KUBELET-CANARY
+-N KUBE-NODEPORTS
+-N KUBE-PROXY-CANARY
+-N KUBE-PROXY-FIREWALL
+-N KUBE-SERVICES
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
+-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS
+-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
+-A INPUT -j KUBE-FIREWALL
+-A INPUT -p udp -m udp --dport 9999 -m limit --limit 5/min -j LOG --log-prefix "UDP_DROP: "
+-A INPUT -p udp -m udp --dport 9999 -j DROP
+-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
+-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
+-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES
+-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL
+-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+-A OUTPUT -j KUBE-FIREWALL
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name  ct_state_invalid_dropped_pkts -j DROP
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+'''
+
+SEED_KUBE_SERVICES_L = '''
+Chain KUBE-SERVICES (2 references)
+ pkts bytes target     prot opt in     out     source               destination
+    0     0 KUBE-SVC-ERIFXISQEP7F7OF4  tcp  --  *      *       0.0.0.0/0            10.100.0.10          /* kube-system/kube-dns:dns-tcp cluster IP */ tcp dpt:53
+    0     0 KUBE-SVC-JD5MR3NA4I4DYORP  tcp  --  *      *       0.0.0.0/0            10.100.0.10          /* kube-system/kube-dns:metrics cluster IP */ tcp dpt:9153
+    0     0 KUBE-SVC-Z4ANX4WAEWEBLCTM  tcp  --  *      *       0.0.0.0/0            10.100.254.40        /* kube-system/metrics-server:https cluster IP */ tcp dpt:443
+    0     0 KUBE-SVC-NPX46M4PTMTKRN6Y  tcp  --  *      *       0.0.0.0/0            10.100.0.1           /* default/kubernetes:https cluster IP */ tcp dpt:443
+    0     0 KUBE-SVC-I7SKRZYQ7PWYV5X7  tcp  --  *      *       0.0.0.0/0            10.100.227.12        /* kube-system/eks-extension-metrics-api:metrics-api cluster IP */ tcp dpt:443
+    0     0 KUBE-SVC-7EJNTS7AENER2WX5  tcp  --  *      *       0.0.0.0/0            10.100.153.164       /* kube-system/kube-ops-view:http cluster IP */ tcp dpt:8080
+    0     0 KUBE-SVC-UAGC4PYEYZJJEW6D  tcp  --  *      *       0.0.0.0/0            10.100.79.8          /* kube-system/aws-load-balancer-webhook-service:webhook-server cluster IP */ tcp dpt:443
+    0     0 KUBE-SVC-TCOU7JCQXEZGVUNU  udp  --  *      *       0.0.0.0/0            10.100.0.10          /* kube-system/kube-dns:dns cluster IP */ udp dpt:53
+ 1120 61085 KUBE-NODEPORTS  all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* kubernetes service nodeports; NOTE: this must be the last rule in this chain */ ADDRTYPE match dst-type LOCAL
+'''
+
+SEED_KUBE_SVC_L = '''
+Chain KUBE-SVC-TCOU7JCQXEZGVUNU (1 references)
+ pkts bytes target     prot opt in     out     source               destination
+    0     0 KUBE-SEP-4JJWD7DPDSPAPXRS  all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* kube-system/kube-dns:dns -> 192.168.1.77:53 */ statistic mode random probability 0.50000000000
+    0     0 KUBE-SEP-CMUTYLZJRO6PLWPI  all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* kube-system/kube-dns:dns -> 192.168.2.64:53 */
+'''
+
+SEED_KUBE_SEP_L = '''
+Chain KUBE-SEP-4JJWD7DPDSPAPXRS (1 references)
+ pkts bytes target     prot opt in     out     source               destination
+    0     0 KUBE-MARK-MASQ  all  --  *      *       192.168.1.77         0.0.0.0/0            /* kube-system/kube-dns:dns */
+    0     0 DNAT       udp  --  *      *       0.0.0.0/0            0.0.0.0/0            /* kube-system/kube-dns:dns */ udp to:192.168.1.77:53
+'''
+
+SEED_PREROUTING_DUP_L = '''
+Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)
+ pkts bytes target     prot opt in     out     source               destination
+  42M 5365M cali-PREROUTING  all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* cali:6gwbT8clXdHdC1b1 */
+  42M 5365M KUBE-SERVICES  all  --  *      *       0.0.0.0/0            0.0.0.0/0            /* kubernetes service portals */
+  13M 2085M DOCKER     all  --  *      *       0.0.0.0/0            0.0.0.0/0            ADDRTYPE match dst-type LOCAL
+  13M 2085M CNI-HOSTPORT-DNAT  all  --  *      *       0.0.0.0/0            0.0.0.0/0            ADDRTYPE match dst-type LOCAL
+    0     0 CNI-HOSTPORT-DNAT  all  --  *      *       0.0.0.0/0            0.0.0.0/0            ADDRTYPE match dst-type LOCAL
+'''
+
+SEED_LSMOD_BEFORE = '''
+Module                  Size  Used by
+nft_chain_nat          16384  7
+nf_nat                 57344  3 xt_nat,nft_chain_nat,xt_MASQUERADE
+nfnetlink_acct         16384  4 xt_nfacct
+xt_conntrack           16384  19
+nf_conntrack          184320  7 xt_conntrack,nf_nat,xt_state,xt_nat,nf_conntrack_netlink,xt_connmark,xt_MASQUERADE
+nf_defrag_ipv6         24576  1 nf_conntrack
+nf_defrag_ipv4         16384  1 nf_conntrack
+xt_comment             16384  96
+nft_compat             20480  169
+nf_tables             311296  354 nft_compat,nft_chain_nat,nft_limit
+nfnetlink              20480  8 nft_compat,nfnetlink_acct,nf_conntrack_netlink,nf_tables
+'''
+
+SEED_LSMOD_AFTER = '''
+Module                  Size  Used by
+iptable_raw            16384  0
+iptable_filter         16384  0
+iptable_mangle         16384  0
+iptable_nat            16384  0
+'''
+
+
+def pyconst(name: str, text: str) -> str:
+    """A Python assignment of a seed output as a raw triple-quoted string."""
+    return f'{name} = r"""\n{text.strip(chr(10))}\n"""'
+
+
+# =======================================================================================
+# 00 start here
+# =======================================================================================
+def nb00() -> list:
+    cells = [
+        md(f"""
+# 00 · Start here
+
+This workbook shows how Linux **netfilter** and **iptables** move packets on a Kubernetes node,
+and how to take apart the rules you find on a real node when something breaks.
+
+Everything here runs on real data. The story and its command outputs come from
+{SEED_CREDIT}. The post walks from netfilter hooks to kube-proxy's Service rules and then
+to two production incidents. We quote its command outputs (they were captured on an EKS
+worker node and on an on-prem cluster) and credit the post wherever they appear; the
+explanations and exercises are our own. (The post also borrows a Service diagram from
+velog.io/@gyomang; we draw our own diagrams instead.)
+"""),
+        md("""
+## The map
+
+| notebook | the question it answers |
+|---|---|
+| [01 · netfilter hooks](01-netfilter-hooks.ipynb) | Where in the kernel do iptables rules run, and in which order? |
+| [02 · tables and chains](02-tables-and-chains.ipynb) | How do I read `iptables -S` output? What is a policy, a chain, a jump? |
+| [03 · the Service DNAT path](03-service-dnat-path.ipynb) | How does a packet to a ClusterIP reach a pod? (`KUBE-SERVICES → KUBE-SVC → KUBE-SEP`) |
+| [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb) | Why did hostPort traffic break after moving from Kubernetes 1.23 to 1.24? |
+| [05 · Istio and missing modules](05-istio-iptables-modules.ipynb) | What does `unable to initialize table 'nat'` mean, and how is it fixed? |
+| [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb) | I have a folder of command outputs from a node: what is wrong? |
+| [07 · live kernel lab](07-live-kernel-lab.ipynb) | Does the real kernel agree with the simulator? |
+
+Go in order the first time; later, jump straight to the incident you care about.
+"""),
+        md("""
+## How these notebooks work
+
+* Run the cells from top to bottom (**Shift + Enter**). Each cell does one thing.
+* Each section ends with an **exercise**: a cell with `answer = ...`. Replace the `...`
+  with your answer and run it.
+* The **self-check** cell below it compares your answer with what the data says. It never
+  fails: with no answer yet it gives a hint; after three wrong tries it shows the answer.
+* Long-running cells show a progress bar.
+"""),
+        code(SETUP),
+        md("""
+## Check your environment
+
+The notebooks need pandas for tables, graphviz (the Python package *and* the `dot` program)
+for diagrams, and ipywidgets for the interactive explorers.
+"""),
+        code('''
+import platform, shutil
+import graphviz, ipywidgets, pandas as pd
+
+pd.DataFrame({
+    "part": ["Python", "workbook", "pandas", "graphviz (Python)", "dot (graphviz program)", "ipywidgets"],
+    "version": [platform.python_version(), wb.__version__, pd.__version__, graphviz.__version__,
+                ".".join(map(str, graphviz.version())) if shutil.which("dot") else "MISSING: install graphviz",
+                ipywidgets.__version__],
+})
+'''),
+        md("""
+If the diagram below shows three boxes joined by arrows, graphviz works. This is the path
+of a packet that arrives from the network for a process on the node itself.
+"""),
+        code('''
+g = graphviz.Digraph(graph_attr={"rankdir": "LR"}, node_attr={"shape": "box", "style": "rounded"})
+g.edge("network card", "PREROUTING")
+g.edge("PREROUTING", "INPUT", label="routing: for this node")
+g.edge("INPUT", "local process")
+g
+'''),
+        md("""
+If a drop-down appears below, widgets work too. Pick what you want to do and it points you
+to the right notebook.
+"""),
+        code('''
+import ipywidgets as widgets
+
+GOALS = {
+    "learn how packets move through the kernel": "01-netfilter-hooks.ipynb",
+    "read iptables -S / iptables-save output": "02-tables-and-chains.ipynb",
+    "understand how a Service reaches its pods": "03-service-dnat-path.ipynb",
+    "fix duplicated CNI-HOSTPORT-DNAT rules": "04-dockershim-duplicate-hostport.ipynb",
+    "fix Istio's unable to initialize table 'nat'": "05-istio-iptables-modules.ipynb",
+    "take apart a dump collected from a node": "06-forensics-of-a-node-dump.ipynb",
+    "compare the simulator with the real kernel": "07-live-kernel-lab.ipynb",
+}
+goal = widgets.Dropdown(options=list(GOALS), description="I want to", layout={"width": "520px"},
+                        style={"description_width": "initial"})
+where = widgets.HTML()
+def show_goal(change=None):
+    where.value = f"Open <a href='{GOALS[goal.value]}' target='_blank'><code>{GOALS[goal.value]}</code></a>"
+goal.observe(show_goal, names="value"); show_goal()
+widgets.VBox([goal, where])
+'''),
+    ]
+    cells += needs(["workbook.parse.spec:parse_spec"], [
+        md("""
+## Your first ruleset
+
+On the EKS worker node, the post's author ran `iptables -t nat -S` and kept the first four
+lines. They are the **policies** (`-P`) of the nat table's built-in chains (quoted from the post):
+"""),
+        code(pyconst("nat_s", SEED_NAT_S) + '''
+
+nat = wb.parse(nat_s)
+nat
+'''),
+        md("""
+`wb.parse` recognised the format on its own and returned a `Ruleset`. Every ruleset can
+show itself as a pandas table: here, one row per chain.
+"""),
+        code("nat.chains"),
+        md("""
+### Exercise 0.1
+How many **built-in** chains does the nat table have, according to these lines?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("0.1 built-in nat chains", answer,
+             expected=int(nat.chains.query("table == 'nat'")["builtin"].sum()),
+             hint="Each -P line sets the policy of one built-in chain.",
+             explain="PREROUTING, INPUT, OUTPUT and POSTROUTING: nat works on four of the five hooks.")
+'''),
+        md("Next: [01 · netfilter hooks](01-netfilter-hooks.ipynb)."),
+    ], instead=[
+        md("""
+## Your first ruleset
+
+On the EKS worker node, the post's author ran `iptables -t nat -S`; its first four lines are the
+**policies** of the nat table's built-in chains. Here is the same table in `iptables-save` form
+(the `:CHAIN POLICY [packets:bytes]` lines carry the same policies):
+"""),
+        code('''
+nat = wb.parse("""*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+COMMIT
+""")
+nat.chains
+'''),
+        md("### Exercise 0.1\nHow many **built-in** chains does the nat table have?"),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("0.1 built-in nat chains", answer,
+             expected=int(nat.chains.query("table == 'nat'")["builtin"].sum()),
+             hint="Each policy line belongs to one built-in chain.")
+'''),
+        md("Next: [01 · netfilter hooks](01-netfilter-hooks.ipynb)."),
+    ])
+    return cells
+
+
+# =======================================================================================
+# 01 netfilter hooks
+# =======================================================================================
+def nb01() -> list:
+    cells = [
+        md("""
+# 01 · The five netfilter hooks
+
+Every IPv4 packet that enters, leaves or crosses a Linux node passes up to five checkpoints
+in the kernel: the netfilter **hooks**. iptables rules never run on their own; they run
+because a table registered itself on some of these hooks.
+"""),
+        code(SETUP),
+        md("""
+## 1 · Five checkpoints
+
+| hook | when the kernel calls it |
+|---|---|
+| **PREROUTING** | a packet has just arrived on an interface, *before* the routing decision |
+| **INPUT** | routing decided the packet is for this node; it is about to reach a local socket |
+| **FORWARD** | routing decided the packet is for another host (on a Kubernetes node: often a pod) |
+| **OUTPUT** | a process on this node created the packet |
+| **POSTROUTING** | the packet is about to leave through an interface, *after* routing |
+
+Because PREROUTING runs before routing, a rule there can change the destination (DNAT) and so
+change where the packet goes. POSTROUTING runs last, which is why source rewriting (SNAT,
+MASQUERADE) lives there.
+"""),
+        md("""
+The seed post draws the hooks like this (quoted from the post). The `[*]` marks are routing
+decisions. The `ingress` and `egress` boxes are hooks of the network device that only
+nftables can use; iptables works on the five boxes in between.
+
+```
+""" + SEED_HOOK_ASCII.strip("\n") + """
+```
+"""),
+    ]
+    cells += needs(["workbook.draw:draw_hooks"], [
+        md("The workbook draws the same picture, with the tables that sit on each hook:"),
+        code("wb.draw_hooks()"),
+    ])
+    cells += needs(["workbook.netfilter:HOOKS,packet_path"], [
+        md("The library keeps these facts in `workbook.netfilter`; the table below is read from it."),
+        code('''
+from workbook import netfilter
+hooks = netfilter.hooks_frame() if hasattr(netfilter, "hooks_frame") else None
+hooks if hooks is not None else list(netfilter.HOOKS)
+'''),
+        md("""
+### Exercise 1.1
+A packet arrives from the network for a process running on this node (say, the kubelet on
+port 10250). Which hooks does it pass, **in order**? Give a list of hook names.
+"""),
+        code("answer = ...  # e.g. [\"HOOK1\", \"HOOK2\"]"),
+        code('''
+check_answer("1.1 local delivery", answer,
+             expected=list(netfilter.packet_path(local=True, from_node=False)), ordered=True,
+             hint="Look at the diagram: from the network card up to the local process.")
+'''),
+    ])
+    cells += [
+        md("""
+## 2 · Tables on a hook, by priority
+
+A **table** groups rules by purpose:
+
+* **raw**: runs before connection tracking; used to exempt traffic from it;
+* **mangle**: changes packet marks and header fields;
+* **nat**: rewrites addresses (DNAT, SNAT, MASQUERADE, REDIRECT) and sees only the first packet of a connection;
+* **filter**: decides whether a packet may pass (ACCEPT, DROP, REJECT);
+* **security**: SELinux labels.
+
+Several tables can sit on the same hook. The kernel orders them by a **priority** number:
+the lowest runs first (raw −300, mangle −150, nat-for-destination −100, filter 0,
+security 50, nat-for-source 100).
+"""),
+    ]
+    cells += needs(["workbook.netfilter:HOOKS"], [
+        code('''
+order = netfilter.priority_frame() if hasattr(netfilter, "priority_frame") else None
+order
+'''),
+        md("""
+### Exercise 1.2
+In PREROUTING, which table sees a packet **first**?
+"""),
+        code("answer = ...  # a table name"),
+        code('''
+check_answer("1.2 first table in PREROUTING", answer,
+             expected=netfilter.tables_for("PREROUTING")[0],
+             hint="The lowest priority number runs first.",
+             explain="raw runs before connection tracking, which is what it is for.")
+'''),
+    ])
+    cells += [
+        md("""
+## 3 · Three journeys
+
+The routing decision splits the picture into three paths:
+
+1. **to this node**: PREROUTING → INPUT;
+2. **through this node** (to a pod, or to another host): PREROUTING → FORWARD → POSTROUTING;
+3. **from this node**: OUTPUT → POSTROUTING.
+"""),
+    ]
+    cells += needs(["workbook.netfilter:packet_path"], [
+        code('''
+import pandas as pd
+journeys = {
+    "to this node": dict(local=True, from_node=False),
+    "through this node": dict(local=False, from_node=False),
+    "from this node": dict(local=False, from_node=True),
+}
+pd.DataFrame([{"journey": name, "hooks": " → ".join(netfilter.packet_path(**kw))}
+              for name, kw in journeys.items()])
+'''),
+        md("""
+### Exercise 1.3
+A pod on this node sends a DNS query to a pod on another node. The query leaves the pod's
+network namespace, enters the node through the pod's veth interface and leaves through
+`eth0`. For the **node's** netfilter, which hooks does it pass, in order?
+"""),
+        code("answer = ...  # a list of hook names"),
+        code('''
+check_answer("1.3 pod to remote pod", answer,
+             expected=list(netfilter.packet_path(local=False, from_node=False)), ordered=True,
+             hint="For the node, the pod is just another host behind an interface: the packet is forwarded.")
+'''),
+    ])
+    cells += [
+        md("""
+## 4 · nat sees only the first packet
+
+Connection tracking (conntrack) remembers every connection. The nat table is consulted only
+for the **first** packet of a connection (conntrack state `NEW`); the translation it chose is
+then applied to every later packet of that connection without looking at the rules again.
+
+That is why changing a nat rule does not affect connections that are already open, and why
+kube-proxy can change endpoints without breaking existing connections.
+"""),
+    ]
+    cells += needs(["workbook.trace:trace_packet"], [
+        md("""
+Let us check it with the tracer: a tiny nat table with one DNAT rule, and the same packet
+once as the first packet of a connection and once as a later one.
+"""),
+        code('''
+tiny = wb.parse("""*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 10.100.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 192.168.1.77:53
+COMMIT
+""")
+first = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53))
+later = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53, ctstate="ESTABLISHED"))
+first
+'''),
+        code("later"),
+        md("""
+### Exercise 1.4
+True or false: for the **later** packet, the tracer evaluated at least one rule of the nat table.
+"""),
+        code("answer = ...  # True or False"),
+        code('''
+check_answer("1.4 nat and ESTABLISHED", answer,
+             expected=bool((later.steps["table"] == "nat").any() & later.steps["spec"].notna().any()),
+             hint="Compare the two traces above: which one lists the DNAT rule?")
+'''),
+    ])
+    cells += [md("Next: [02 · tables and chains](02-tables-and-chains.ipynb).")]
+    return cells
+
+
+# =======================================================================================
+# 02 tables and chains
+# =======================================================================================
+def nb02() -> list:
+    cells = [
+        md("""
+# 02 · Tables and chains
+
+A hook fires, the tables registered on it run, and inside each table the kernel walks a
+**chain**: an ordered list of rules. This notebook reads the real `iptables -t filter -S`
+output from the seed post's EKS worker node.
+"""),
+        code(SETUP),
+        md("""
+## 1 · The three kinds of lines in `iptables -S`
+
+* `-P CHAIN VERDICT`: a **built-in** chain (named after its hook) and its **policy**, the
+  verdict when no rule decides;
+* `-N CHAIN`: a **user-defined** chain; it runs only when a rule jumps to it;
+* `-A CHAIN …`: a **rule** appended to a chain: matches (`-p udp`, `-m conntrack --ctstate NEW`)
+  and a target (`-j …`).
+
+Here is the filter table from the EKS node (quoted from the seed post):
+"""),
+        code(pyconst("filter_s", SEED_FILTER_S)),
+    ]
+    cells += needs(["workbook.parse.spec:parse_spec"], [
+        code('''
+flt = wb.parse(filter_s)
+flt
+'''),
+    ], instead=[md("> 🚧 *Reading `iptables -S` output needs `workbook.parse.spec`, which has not landed in this checkout yet.*")])
+    ok = have("workbook.parse.spec:parse_spec")
+    if ok:
+        cells += needs(["workbook.draw:draw_chains"], [
+            md("""
+## 2 · Chains and jumps, drawn
+
+Each box is a chain; an arrow is a rule that jumps to another chain. Built-in chains are the
+entry points, user chains hang below them.
+"""),
+            code('wb.draw_chains(flt, "filter")'),
+        ])
+        cells += [
+            md("The same chains as a table: policy, how many rules each holds, how many rules jump to it."),
+            code('flt.chains[["chain", "builtin", "policy", "rules", "references"]]'),
+            md("""
+### Exercise 2.1
+How many **user-defined** chains does this filter table have?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+check_answer("2.1 user-defined chains", answer,
+             expected=int((~flt.chains["builtin"]).sum()),
+             hint="Count the -N lines, or the rows of flt.chains where builtin is False.",
+             explain="All eight belong to kube-proxy or the kubelet (KUBE-…).")
+'''),
+            md("""
+## 3 · One rule, taken apart
+
+The post's node had two hand-written rules in INPUT: log UDP port 9999 at most five times a
+minute, then drop it. Every rule becomes a row with the same columns:
+"""),
+            code('''
+rules = flt.rules
+rules[rules["chain"] == "INPUT"][["position", "protocol", "target", "target_args", "comment", "spec"]]
+'''),
+            md("""
+Matches are kept in order, each with its module and options (`-m limit --limit 5/min`):
+"""),
+            code('''
+log_rule = flt.chain("filter", "INPUT").rules[4]
+print(log_rule.spec)
+[(m.module, [(o.flag, o.args) for o in m.options]) for m in log_rule.matches]
+'''),
+            md("""
+### Exercise 2.2
+`LOG` does not stop a packet: it writes a kernel log line and the packet moves on to the next
+rule. At which **rule position** in INPUT is a UDP packet to port 9999 finally dropped?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+inp = rules[(rules["chain"] == "INPUT")]
+check_answer("2.2 where 9999 is dropped", answer,
+             expected=int(inp[inp["target"] == "DROP"]["position"].iloc[0]),
+             hint="Positions start at 1, as in `iptables -L --line-numbers`.")
+'''),
+        ]
+        cells += needs(["workbook.trace:trace_packet"], [
+            md("""
+## 4 · Let the tracer walk the chains
+
+The tracer follows a packet through every rule and jump, just as the kernel would. A UDP
+packet to port 9999 arriving from outside:
+"""),
+            code('''
+t = wb.trace_packet(flt, wb.Packet("203.0.113.5", "192.168.3.215", "udp", dport=9999), node_ips=["192.168.3.215"])
+t
+'''),
+            md("Every step as a table (✘ rows did not match; `why` says which match failed):"),
+            code('t.steps[["hook", "table", "chain", "position", "matched", "action", "why"]]'),
+            md("""
+### Exercise 2.3
+What is the final verdict for this packet?
+"""),
+            code("answer = ...  # ACCEPT or DROP"),
+            code('''
+check_answer("2.3 verdict for udp/9999", answer, expected=next(iter(t.verdicts)),
+             hint="Look at the last matched step of the trace.")
+'''),
+        ])
+        cells += [
+            md("""
+## 5 · The same table in three notations
+
+`iptables -S` prints rules the way you would type them; `iptables-save` adds the table header,
+`:CHAIN POLICY [packets:bytes]` lines and `COMMIT`; `iptables -L -n -v` is the wide, human
+table. The workbook reads all three into the same model, and can write the save form back:
+"""),
+            code('print(flt.to_save())'),
+            md("""
+### Exercise 2.4
+In the save form, how many lines start with `-A`?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+check_answer("2.4 rules in the save form", answer,
+             expected=sum(line.startswith("-A ") for line in flt.to_save().splitlines()),
+             hint="It is the number of rules: len(flt.rules).")
+'''),
+            md("Next: [03 · the Service DNAT path](03-service-dnat-path.ipynb)."),
+        ]
+    return cells
+
+
+# =======================================================================================
+# 03 service DNAT path
+# =======================================================================================
+def nb03() -> list:
+    cells = [
+        md(f"""
+# 03 · From a ClusterIP to a pod: the Service DNAT path
+
+A Kubernetes Service's ClusterIP belongs to no interface. On every node, kube-proxy (in
+iptables mode) writes nat rules that **rewrite** the destination of the first packet of a
+connection to one of the Service's pods. The seed post follows one DNS query through them:
+
+`PREROUTING → KUBE-SERVICES → KUBE-SVC-… → KUBE-SEP-…(one per pod) → DNAT`
+
+The listings below are the post's real output from an EKS worker node ({SEED_CREDIT}).
+"""),
+        code(SETUP),
+    ]
+    listing_ok = have("workbook.parse.listing:parse_listing")
+    cells += needs(["workbook.parse.listing:parse_listing"], [
+        md("""
+## 1 · Read the three listings
+
+`iptables -v -n -t nat -L CHAIN` prints one chain as a wide table (quoted from the post):
+"""),
+        code(pyconst("kube_services_L", SEED_KUBE_SERVICES_L) + "\n\n"
+             + pyconst("kube_svc_L", SEED_KUBE_SVC_L) + "\n\n"
+             + pyconst("kube_sep_L", SEED_KUBE_SEP_L) + '''
+
+listed = wb.parse("\\n".join([kube_services_L, kube_svc_L, kube_sep_L]), format="listing")
+listed
+'''),
+        md("""
+The listing shows matches in iptables' own words (`udp dpt:53`, `statistic mode random
+probability 0.50000000000`). The workbook turns them back into the exact rule spec:
+"""),
+        code('''
+listed.rules[["chain", "position", "target", "comment", "spec"]]
+'''),
+        md("""
+### Exercise 3.1
+A pod sends a UDP packet to `10.100.0.10:53`. To which chain does `KUBE-SERVICES` send it?
+"""),
+        code("answer = ...  # a chain name"),
+        code('''
+svc_rules = listed.rules.query("chain == 'KUBE-SERVICES'")
+dns = svc_rules[(svc_rules["destination"].str.startswith("10.100.0.10")) & (svc_rules["protocol"] == "udp")]
+check_answer("3.1 kube-dns udp chain", answer, expected=dns["target"].iloc[0],
+             hint="Find the rule whose destination is 10.100.0.10 and whose protocol is udp.",
+             explain="Its comment says it: kube-system/kube-dns:dns.")
+'''),
+    ])
+    cells += needs(["datasets/eks-node", "workbook.dump:load_dump"], [
+        md("""
+## 2 · The whole node
+
+The post shows only a few chains. `datasets/eks-node` holds a full dump of a node shaped like
+the post's (its listed chains are exactly the post's output). Load it:
+"""),
+        code('''
+eks = wb.load_dump(DATASETS / "eks-node")
+rs = eks.ruleset
+rs
+'''),
+    ])
+    full = have("datasets/eks-node") and have("workbook.dump:load_dump")
+    if full:
+        cells += needs(["workbook.draw:draw_chains"], [
+            md("""
+The path of the kube-dns Service, drawn from the nat table (the DNS Service's chain and
+everything it jumps to):
+"""),
+            code('wb.draw_chains(rs, "nat", "KUBE-SVC-TCOU7JCQXEZGVUNU")'),
+        ])
+        cells += needs(["workbook.kube:services"], [
+            md("""
+`workbook.kube.services` reads every Service port out of the kube-proxy chains: ClusterIP,
+port, its `KUBE-SVC` chain, the endpoints and the probability each endpoint rule carries.
+"""),
+            code('''
+from workbook import kube
+svcs = kube.services(rs)
+svcs
+'''),
+            md("""
+### Exercise 3.2
+Which pod endpoints (`ip:port`) serve `kube-system/kube-dns:dns`? Give a list.
+"""),
+            code("answer = ...  # e.g. [\"10.0.0.1:53\", ...]"),
+            code('''
+row = svcs[svcs["service"].str.contains("kube-dns:dns") & (svcs["protocol"] == "udp")].iloc[0]
+check_answer("3.2 kube-dns endpoints", answer, expected=list(row["endpoints"]),
+             hint="Look at the endpoints column, or at the DNAT targets of the KUBE-SEP chains.")
+'''),
+        ])
+        cells += needs(["workbook.trace:trace_packet"], [
+            md("""
+## 3 · Follow one DNS query
+
+A pod on this node (`192.168.1.50`) asks kube-dns. The packet enters the node from the pod's
+interface, so it starts in PREROUTING. The `statistic` rule splits the trace into two
+**branches**, one per endpoint, each with its probability:
+"""),
+            code('''
+query = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
+dns_trace = wb.trace_packet(rs, query, node_ips=eks.node_ips)
+dns_trace
+'''),
+        ])
+        cells += needs(["workbook.trace:trace_packet", "workbook.draw:draw_trace"], [
+            md("The same trace drawn: the path taken, and where it forks."),
+            code("wb.draw_trace(dns_trace, rs)"),
+        ])
+        cells += needs(["workbook.trace:trace_packet"], [
+            md("Where the first packet ends up, and how often:"),
+            code("dns_trace.destinations"),
+            md("""
+### Exercise 3.3
+What fraction of new DNS connections from this pod go to `192.168.2.64:53`?
+"""),
+            code("answer = ...  # a number between 0 and 1"),
+            code('''
+check_answer("3.3 share of 192.168.2.64", answer, expected=dns_trace.destinations.get("192.168.2.64:53", 0.0),
+             hint="The first endpoint rule matches with probability 0.5; the second takes everything left.")
+'''),
+        ])
+    cells += [
+        md("""
+## 4 · Why 1/n, then 1/(n−1), …
+
+kube-proxy gives the first of *n* endpoint rules probability 1/n. If it does not match, the
+next rule sees only the remaining cases, so it gets 1/(n−1), and so on; the last rule has no
+`statistic` match and takes whatever is left. Every endpoint ends up with the same share.
+
+iptables stores the probability as an integer out of 2³¹ and prints it with 11 decimals,
+which is why 1/3 shows up as `0.33333333349`:
+"""),
+        code('''
+from workbook.generate import probability_text
+import pandas as pd
+pd.DataFrame({"endpoints n": range(2, 7), "first rule prints": [probability_text(n) for n in range(2, 7)]})
+'''),
+        md("""
+### Exercise 3.4
+A Service has **three** endpoints. What probability does iptables print on its **second**
+endpoint rule? (A number is enough.)
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("3.4 second of three", answer, expected=float(probability_text(2)),
+             hint="After the first rule, two endpoints are left.")
+'''),
+    ]
+    if full:
+        cells += needs(["workbook.trace:trace_packet", "workbook.kube:services"], [
+            md("""
+## 5 · Every Service at once
+
+Trace one packet to each ClusterIP of the node and collect where it lands (a progress bar
+shows how far it got):
+"""),
+            code('''
+from tqdm.auto import tqdm
+rows = []
+for s in tqdm(svcs.itertuples(), total=len(svcs), desc="tracing services"):
+    t = wb.trace_packet(rs, wb.Packet("192.168.1.50", s.cluster_ip, s.protocol, dport=int(s.port),
+                                      in_iface="eni0a1b2c3d4e5"), node_ips=eks.node_ips)
+    rows.append({"service": s.service, "clusterIP": f"{s.cluster_ip}:{s.port}/{s.protocol}",
+                 "endpoints": len(s.endpoints), "branches": len(t.branches),
+                 "lands on": ", ".join(sorted(str(d) for d in t.destinations))})
+landing = pd.DataFrame(rows)
+landing
+'''),
+            md("""
+### Exercise 3.5
+How many of these Service ports have **no** endpoint (a packet to them is not DNATed to any pod)?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+check_answer("3.5 services without endpoints", answer, expected=int((landing["endpoints"] == 0).sum()),
+             hint="Count the rows with 0 endpoints.")
+'''),
+        ])
+        cells += needs(["workbook.widgets:ServiceExplorer"], [
+            md("""
+## 6 · Explore
+
+Pick a Service to see its chains, endpoints and a trace:
+"""),
+            code("wb.widgets.ServiceExplorer(rs) if hasattr(wb, 'widgets') else __import__('workbook.widgets').widgets.ServiceExplorer(rs)"),
+        ])
+    cells += [md("Next: [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb).")]
+    _ = listing_ok
+    return cells
+
+
+# =======================================================================================
+# 04 duplicated CNI-HOSTPORT-DNAT
+# =======================================================================================
+def nb04() -> list:
+    ds = "datasets/onprem-dup-hostport"
+    cells = [
+        md(f"""
+# 04 · A duplicated `CNI-HOSTPORT-DNAT` after dockershim's removal
+
+The second half of the seed post ({SEED_CREDIT}) is an incident on a private-cloud cluster
+(RKE, Calico, an ingress controller exposed with `hostPort`). After an upgrade, ingress
+traffic failed, and `iptables -t nat -L PREROUTING` showed the same jump **twice**.
+"""),
+        code(SETUP),
+        md("""
+## 1 · How a hostPort works
+
+A pod with `hostPort: 80` asks the CNI **portmap** plugin to forward the node's port 80 to the
+pod. portmap writes nat rules:
+
+* in PREROUTING and OUTPUT, one jump `-m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT`
+  ("for any address of this node, look at the hostPort table");
+* in `CNI-HOSTPORT-DNAT`, one entry per pod (`dnat name: … id: <container>`) that jumps to a
+  per-pod `CNI-DN-…` chain;
+* in `CNI-DN-…`, the DNAT to `podIP:containerPort`.
+
+When the pod goes away, the runtime calls portmap's DEL with the pod's port mappings, and
+portmap removes that pod's rules. If the runtime has **forgotten** the mappings, DEL
+removes nothing.
+"""),
+    ]
+    cells += needs(["workbook.parse.listing:parse_listing"], [
+        md("""
+## 2 · What the post saw
+
+nat PREROUTING on the worker, after the incident (quoted from the post; the last line is the
+duplicate):
+"""),
+        code(pyconst("prerouting_L", SEED_PREROUTING_DUP_L) + '''
+
+seen = wb.parse(prerouting_L, format="listing")
+seen.rules[["position", "target", "pkts", "bytes", "spec"]]
+'''),
+        md("""
+### Exercise 4.1
+How many rules of PREROUTING jump to `CNI-HOSTPORT-DNAT`?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("4.1 jumps to CNI-HOSTPORT-DNAT", answer,
+             expected=int((seen.rules["target"] == "CNI-HOSTPORT-DNAT").sum()),
+             hint="Count the rows whose target is CNI-HOSTPORT-DNAT.",
+             explain="The second copy has 0 packets: it was added recently.")
+'''),
+    ])
+    cells += [
+        md("""
+## 3 · Why the mappings were lost
+
+Up to Kubernetes 1.23 the kubelet contained **dockershim**. For each pod sandbox it kept a
+checkpoint file with the pod's port mappings in `/var/lib/dockershim/sandbox/<sandbox-id>`.
+At teardown it read the file and handed the mappings to CNI DEL.
+
+RKE runs the kubelet **inside a container**. `/var/lib/dockershim` was not bind-mounted from
+the host, so the checkpoints lived in the container's own filesystem and vanished whenever
+the kubelet container was re-created (an upgrade, a changed argument). The next teardown
+found no checkpoint, sent DEL without mappings, and portmap left the old rules in place; the
+re-created pod then added its rules *again*.
+
+Kubernetes 1.24 removed dockershim, so the problem is specific to clusters that still run
+dockershim (up to 1.23) or move from 1.23 to 1.24.
+"""),
+    ]
+    cells += needs([f"{ds}/before", f"{ds}/after", "workbook.dump:load_dump"], [
+        md("""
+## 4 · Before and after, from two node dumps
+
+`datasets/onprem-dup-hostport` holds two dumps of such a worker: `before` the kubelet
+container was re-created, and `after` the hostPort pod was restarted.
+"""),
+        code(f'''
+before = wb.load_dump(DATASETS / "onprem-dup-hostport" / "before")
+after = wb.load_dump(DATASETS / "onprem-dup-hostport" / "after")
+before.ruleset, after.ruleset
+'''),
+    ])
+    both = have(f"{ds}/before") and have(f"{ds}/after") and have("workbook.dump:load_dump")
+    if both:
+        cells += needs(["workbook.draw:draw_chains"], [
+            md("nat PREROUTING after the restart, drawn (look for two arrows into `CNI-HOSTPORT-DNAT`):"),
+            code('wb.draw_chains(after.ruleset, "nat", "PREROUTING")'),
+        ])
+        cells += needs(["workbook.diff:diff_rulesets"], [
+            md("What changed between the two dumps, rule by rule:"),
+            code('''
+changes = wb.diff_rulesets(before.ruleset, after.ruleset)
+changes.frame
+'''),
+        ])
+        cells += [
+            md("The checkpoint folder, as the dump recorded it (`ls -la /var/lib/dockershim/sandbox`):"),
+            code('''
+for name, d in [("before", before), ("after", after)]:
+    print(f"--- {name}:"); print(d.text("kubelet/dockershim-sandbox.txt") or "(not collected)")
+'''),
+            md("""
+### Exercise 4.2
+In the `after` dump, how many rules in nat PREROUTING jump to `CNI-HOSTPORT-DNAT`?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+pre = after.ruleset.rules.query("table == 'nat' and chain == 'PREROUTING'")
+check_answer("4.2 jumps after", answer, expected=int((pre["target"] == "CNI-HOSTPORT-DNAT").sum()),
+             hint="Filter after.ruleset.rules to table nat, chain PREROUTING.")
+'''),
+        ]
+        cells += needs(["workbook.checks:check"], [
+            md("""
+## 5 · What the checks say
+
+`wb.check` looks for known problems and proposes exact commands. It never runs them: you
+read them, decide and run them on the node.
+"""),
+            code('''
+findings = wb.check(after)
+findings
+'''),
+            md("""
+### Exercise 4.3
+The safe fix deletes the **later** copy by its position. Which rule number would you give
+to `iptables -t nat -D PREROUTING <number>`?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+jumps = pre[pre["target"] == "CNI-HOSTPORT-DNAT"]["position"].tolist()
+check_answer("4.3 which position to delete", answer, expected=int(jumps[-1]),
+             hint="Keep the first jump (it carries the traffic); delete the later one.",
+             explain="Delete from the highest number down, so the positions above do not shift.")
+'''),
+        ])
+        cells += needs(["workbook.trace:trace_packet"], [
+            md("""
+## 6 · Does the duplicate change where packets go?
+
+Trace a request to the node's hostPort in both dumps and compare where it is DNATed:
+"""),
+            code('''
+import pandas as pd
+node_ip = after.node_ips[0]
+rows = []
+for name, d in [("before", before), ("after", after)]:
+    t = wb.trace_packet(d.ruleset, wb.Packet("10.10.10.10", node_ip, "tcp", dport=80), node_ips=d.node_ips)
+    rows.append({"dump": name, "verdict": ", ".join(t.verdicts), "DNAT to": ", ".join(map(str, t.destinations)),
+                 "rules evaluated": len(t.steps)})
+pd.DataFrame(rows)
+'''),
+        ])
+        cells += needs(["workbook.widgets:HostportLab"], [
+            md("Try it yourself: restart pods with and without the bind mount and watch the rules."),
+            code("from workbook.widgets import HostportLab\nHostportLab()"),
+        ])
+    cells += [
+        md("""
+## 7 · The fix
+
+**Prevent** it: bind-mount the checkpoint folder into the kubelet container. In RKE's
+`cluster.yml` (the post's fix; for cri-dockerd on 1.24+ RKE mounts `/var/lib/cri-dockerd` itself):
+
+```yaml
+services:
+  kubelet:
+    extra_binds:
+      - "/var/lib/dockershim:/var/lib/dockershim"
+```
+
+**Clean up** what already leaked: the bind mount stops new duplicates but does not remove
+old ones. Delete them by position (highest first), or reboot the node so that the rules are
+rebuilt from scratch:
+
+```bash
+iptables -t nat -L PREROUTING -n --line-numbers    # find the duplicate's number
+iptables -t nat -D PREROUTING <number>
+```
+"""),
+        md("""
+### Exercise 4.4
+True or false: after adding `extra_binds` and restarting the kubelet, the duplicate that was
+already there disappears on its own.
+"""),
+        code("answer = ...  # True or False"),
+        code('''
+check_answer("4.4 does the bind mount clean up", answer, expected=False,
+             hint="The bind mount protects future checkpoints. Who would delete a rule that is already there?",
+             explain="Old copies stay until you delete them or reboot the node.")
+'''),
+        md("Next: [05 · Istio and missing modules](05-istio-iptables-modules.ipynb)."),
+    ]
+    return cells
+
+
+# =======================================================================================
+# 05 istio iptables modules
+# =======================================================================================
+def nb05() -> list:
+    ds = "datasets/istio-missing-modules"
+    cells = [
+        md(f"""
+# 05 · Istio: `unable to initialize table 'nat'`
+
+The seed post's first known issue ({SEED_CREDIT}; upstream: istio/istio#44118): pods with an
+Istio sidecar never start, because the `istio-init` container keeps failing with
+
+```
+xtables parameter problem: iptables-restore: unable to initialize table 'nat'
+```
+"""),
+        code(SETUP),
+        md("""
+## 1 · Two iptables in one kernel
+
+`iptables` is a command; two different kernel subsystems can sit behind it:
+
+* **legacy** (`iptables-legacy`): the x_tables subsystem. Each table is a kernel module:
+  `ip_tables`, `iptable_nat`, `iptable_filter`, `iptable_mangle`, `iptable_raw`;
+* **nf_tables** (`iptables-nft`): the same commands translated into nftables, served by
+  `nf_tables`, `nft_chain_nat` and `nft_compat` (which runs the old `xt_*` matches).
+
+The host and a container can disagree. `istio-init` runs the `iptables-restore` **of its own
+image**; in the Istio versions of the issue that was the legacy one, so it needed the legacy
+`iptable_nat` module. A host that only ever used iptables-nft never loaded it, and the init
+container cannot load kernel modules itself.
+"""),
+        code('''
+import graphviz
+g = graphviz.Digraph(graph_attr={"rankdir": "LR"}, node_attr={"shape": "box", "style": "rounded"})
+g.node("host", "host tools\\niptables v1.8 (nf_tables)")
+g.node("init", "istio-init container\\niptables-restore (legacy)")
+g.node("nft", "nf_tables\\nnft_chain_nat, nft_compat", style="rounded,filled", fillcolor="#e6f4ea")
+g.node("xt", "x_tables\\nip_tables, iptable_nat", style="rounded,filled,dashed", fillcolor="#fdecea")
+g.edge("host", "nft", label="loaded")
+g.edge("init", "xt", label="needs: not loaded!", color="#c5221f", fontcolor="#c5221f")
+g
+'''),
+    ]
+    cells += needs(["workbook.parse.lsmod:parse_lsmod,Modules"], [
+        md("""
+## 2 · Read the node's modules
+
+The post's `lsmod` on the EKS worker before the fix (quoted from the post; the post shows
+these lines):
+"""),
+        code(pyconst("lsmod_before", SEED_LSMOD_BEFORE) + '''
+
+mods = wb.parse(lsmod_before, format="lsmod")
+mods.frame
+'''),
+        md("""
+`Used by` tells who holds a module. `nf_tables` is used 354 times, `nft_compat` 169 times:
+this host's rules live in nf_tables.
+"""),
+        code('''
+LEGACY_TABLES = ["iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw"]
+{m: (m in mods) for m in LEGACY_TABLES + ["nf_tables", "nft_compat"]}
+'''),
+        md("""
+### Exercise 5.1
+Which of the four legacy table modules (`iptable_nat`, `iptable_mangle`, `iptable_filter`,
+`iptable_raw`) are **missing** from this lsmod? Give a list.
+"""),
+        code("answer = ...  # a list of module names"),
+        code('''
+check_answer("5.1 missing legacy tables", answer, expected=[m for m in LEGACY_TABLES if m not in mods],
+             hint="Use `name in mods` for each one.")
+'''),
+    ])
+    cells += [
+        md("""
+## 3 · The fix: load the modules at every boot
+
+`systemd-modules-load` reads `/etc/modules-load.d/*.conf` at boot and loads every module
+named there. The post writes one file and loads the modules once by hand so that no reboot
+is needed:
+
+```bash
+cat > /etc/modules-load.d/istio-iptables.conf <<'EOF'
+iptable_nat
+iptable_mangle
+iptable_filter
+iptable_raw
+EOF
+for m in iptable_nat iptable_mangle iptable_filter iptable_raw; do modprobe $m; done
+```
+
+The fix in the Istio issue lists a few more that istio-init's rules use: `br_netfilter`,
+`nf_nat`, `xt_REDIRECT` and `xt_owner`. (Another way out is Istio CNI, which writes the
+rules from a node agent that uses the host's own iptables.)
+"""),
+    ]
+    cells += needs(["workbook.parse.lsmod:parse_lsmod,Modules"], [
+        md("And `lsmod` afterwards (quoted from the post; it shows the new lines):"),
+        code(pyconst("lsmod_after", SEED_LSMOD_AFTER) + '''
+
+mods_after = wb.parse(lsmod_after, format="lsmod")
+mods_after.frame
+'''),
+        md("""
+### Exercise 5.2
+Right after `modprobe`, nothing uses the new modules yet. What is the `used_by_count` of
+`iptable_nat` in the second lsmod?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+used = mods_after.frame.set_index("module")["used_by_count"]
+check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
+             hint="Look at the `Used by` column, or at mods_after.frame.",
+             explain="The count grows once istio-init creates its nat rules with the legacy backend.")
+'''),
+    ])
+    cells += needs([f"{ds}/before", f"{ds}/after", "workbook.dump:load_dump", "workbook.checks:check"], [
+        md("""
+## 4 · Let the checks find it
+
+`datasets/istio-missing-modules` holds dumps of such a node before and after the fix. The
+checks compare the modules with what the rules need, and explain the fix:
+"""),
+        code('''
+broken = wb.load_dump(DATASETS / "istio-missing-modules" / "before")
+fixed = wb.load_dump(DATASETS / "istio-missing-modules" / "after")
+broken_findings = wb.check(broken)
+broken_findings
+'''),
+        code('''
+fixed_findings = wb.check(fixed)
+fixed_findings
+'''),
+        md("""
+### Exercise 5.3
+How many findings are left after the fix?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("5.3 findings after the fix", answer, expected=len(fixed_findings),
+             hint="len(fixed_findings)")
+'''),
+    ])
+    cells += needs(["workbook.widgets:ModuleChecker"], [
+        md("""
+## 5 · Check your own node
+
+Paste the output of `lsmod` from one of your nodes:
+"""),
+        code("from workbook.widgets import ModuleChecker\nModuleChecker()"),
+    ])
+    cells += [md("Next: [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb).")]
+    return cells
+
+
+# =======================================================================================
+# 06 forensics
+# =======================================================================================
+def nb06() -> list:
+    cells = [
+        md("""
+# 06 · Forensics of a node dump
+
+At 3 a.m. you do not reproduce, you **collect**: save the node's rules, modules and addresses
+once, then take them apart calmly. This notebook loads a dump, looks at it from a few angles
+and lists what is wrong, with the commands that would fix it.
+"""),
+        code(SETUP),
+        md("""
+## 1 · What a dump is
+
+A folder with one file per command and a `MANIFEST.json` saying which command produced which
+file, when, and with which exit code (the **nfwb-dump/1** layout). The loader also reads
+an EKS log-collector archive, a sosreport, or a plain folder of files.
+
+Choose the dump here (this notebook is written for `datasets/eks-node`; any dump works):
+"""),
+        code('DUMP = DATASETS / "eks-node"', "parameters"),
+    ]
+    cells += needs(["datasets/eks-node", "workbook.dump:load_dump"], [
+        code('''
+dump = wb.load_dump(DUMP)
+print(dump.layout, "dump of", dump.manifest.get("host") if dump.manifest else "?", "—", len(dump.rulesets), "ruleset(s)")
+import pandas as pd
+pd.DataFrame(dump.manifest["files"])[["path", "command", "exit_code", "size"]] if dump.manifest else None
+'''),
+        md("""
+### Exercise 6.1
+Which addresses does this node own? (`dump.node_ips` reads them from `ip -o addr`.) How many are there?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("6.1 node addresses", answer, expected=len(dump.node_ips),
+             hint="len(dump.node_ips)")
+'''),
+        md("""
+## 2 · The rules as tables
+
+The main IPv4 ruleset, its chains, and which component owns each rule:
+"""),
+        code("rs = dump.ruleset\nrs"),
+        code('''
+rules = rs.rules
+rules.groupby(["table", "owner"], dropna=False).size().rename("rules").reset_index()
+'''),
+        md("""
+### Exercise 6.2
+Which chain of this node holds the **most** rules? (Any table.)
+"""),
+        code("answer = ...  # a chain name"),
+        code('''
+biggest = rs.chains.sort_values("rules", ascending=False).iloc[0]
+check_answer("6.2 biggest chain", answer, expected=biggest["chain"],
+             hint="Sort rs.chains by the rules column.")
+'''),
+    ])
+    ok = have("datasets/eks-node") and have("workbook.dump:load_dump")
+    if ok:
+        cells += needs(["workbook.draw:draw_hooks"], [
+            md("## 3 · The node's hooks\n\nWhich chains of this node hang on which hook:"),
+            code("wb.draw_hooks(rs)"),
+        ])
+        cells += needs(["workbook.checks:check"], [
+            md("""
+## 4 · Findings
+
+Each finding names the evidence (the rules or files that show it), who owns the rules, and
+the exact commands that would fix it. Nothing is ever run for you.
+"""),
+            code('''
+findings = wb.check(dump)
+findings
+'''),
+            code("findings.frame"),
+            md("""
+### Exercise 6.3
+How many findings have severity `error` or worse?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+sev = findings.frame["severity"].astype(str).str.lower()
+check_answer("6.3 serious findings", answer, expected=int(sev.isin(["error", "critical"]).sum()),
+             hint="Count the rows of findings.frame by severity.")
+'''),
+        ])
+        cells += needs(["workbook.trace:trace_packet", "workbook.kube:services"], [
+            md("""
+## 5 · Sweep: can every Service be reached?
+
+Trace one packet from a pod to every Service port, with a progress bar:
+"""),
+            code('''
+from tqdm.auto import tqdm
+from workbook import kube
+svcs = kube.services(rs)
+src = "192.168.1.50"
+rows = []
+for s in tqdm(svcs.itertuples(), total=len(svcs), desc="services"):
+    t = wb.trace_packet(rs, wb.Packet(src, s.cluster_ip, s.protocol, dport=int(s.port), in_iface="eni0a1b2c3d4e5"),
+                        node_ips=dump.node_ips)
+    rows.append({"service": s.service, "verdicts": t.verdicts, "DNAT": sorted(map(str, t.destinations))})
+pd.DataFrame(rows)
+'''),
+        ])
+        cells += needs(["workbook.widgets:DumpExplorer"], [
+            md("## 6 · Explore the dump\n\nBrowse tables, chains and rules, and filter them:"),
+            code("from workbook.widgets import DumpExplorer\nDumpExplorer(dump)"),
+        ])
+        cells += needs(["workbook.widgets:TracerForm"], [
+            md("Or trace a packet of your own:"),
+            code("from workbook.widgets import TracerForm\nTracerForm(dump)"),
+        ])
+        cells += needs(["workbook.report:write_report"], [
+            md("## 7 · A report to share\n\nOne self-contained HTML file with everything above:"),
+            code('''
+from workbook.report import write_report
+report = write_report(dump, Path("eks-node-report.html"))
+print("written:", Path("eks-node-report.html").resolve())
+'''),
+        ])
+    cells += [
+        md("""
+## 8 · Collect from your own node
+
+`workbook.collect` runs the same commands on a node over SSH (with paramiko) and writes the
+same layout. Nothing on the node is changed: it only reads (`iptables-save -c`, `lsmod`,
+`ip -o addr`, …).
+
+The cell below is **off by default**: set `COLLECT = True` and fill in the host when you want
+to use it. Collecting needs SSH access, usually as root or with `--sudo`.
+"""),
+        code('''
+COLLECT = False
+HOST = "root@192.0.2.10"          # user@host[:port] of one of your nodes
+KEY = Path.home() / ".ssh" / "id_ed25519"
+
+if COLLECT:
+    from workbook import collect
+    out = collect.collect_ssh(HOST, "my-node-dump", identity=KEY) if hasattr(collect, "collect_ssh") else None
+    print("collected into", out)
+else:
+    print("Collection is off (COLLECT = False). From a shell, the same thing:")
+    print(f"  nfwb collect --ssh {HOST} --identity {KEY} -o my-node-dump")
+'''),
+        md("""
+### Exercise 6.4
+Which file of an nfwb dump would you open to see the exact command that produced
+`iptables/iptables-save.txt`?
+"""),
+        code("answer = ...  # a file name"),
+        code('''
+check_answer("6.4 which file", answer, expected="MANIFEST.json",
+             hint="It lists every file with its command, time and exit code.")
+'''),
+        md("Next: [07 · live kernel lab](07-live-kernel-lab.ipynb)."),
+    ]
+    return cells
+
+
+# =======================================================================================
+# 07 live kernel lab
+# =======================================================================================
+def nb07() -> list:
+    cells = [
+        md("""
+# 07 · Live kernel lab: the same packet, the real kernel
+
+The tracer in these notebooks is a **simulator**: it reads the rules and reasons about them.
+Is it right? This notebook loads the node's rules into a throw-away **network namespace**
+with the real `iptables-restore`, sends the same packet through the real kernel, and reads
+the kernel's own trace of which rules it hit. Then it puts both traces side by side.
+"""),
+        code(SETUP),
+        md("""
+## 1 · Can this machine run the lab?
+
+The lab needs **root on Linux** (to create a network namespace and load rules into it) and a
+real kernel: on Binder you are not root, so this notebook shows a **recorded run** instead,
+made on a Linux machine with the same rules and saved in `recorded/`.
+"""),
+        code('''
+import json, os, platform
+IS_LINUX = platform.system() == "Linux"
+IS_ROOT = IS_LINUX and os.geteuid() == 0
+ON_BINDER = "BINDER_SERVICE_HOST" in os.environ or "BINDER_LAUNCH_HOST" in os.environ
+RUN_LAB = IS_ROOT and not ON_BINDER and os.environ.get("NFWB_NOTEBOOK_LAB", "1") != "0"
+print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
+      + ("running the live lab" if RUN_LAB else "showing the recorded run"))
+'''),
+    ]
+    ok = have("datasets/eks-node") and have("workbook.dump:load_dump") and have("workbook.trace:trace_packet")
+    rec = (HERE / "recorded" / "lab-kube-dns.json").exists()
+    cells += needs(["datasets/eks-node", "workbook.dump:load_dump", "workbook.trace:trace_packet"], [
+        md("""
+## 2 · The packet and the simulator
+
+The DNS query of notebook 03: a pod (`192.168.1.50`) asks kube-dns at `10.100.0.10:53`.
+"""),
+        code('''
+dump = wb.load_dump(DATASETS / "eks-node")
+rs = dump.ruleset
+query = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
+sim = wb.trace_packet(rs, query, node_ips=dump.node_ips)
+sim
+'''),
+    ])
+    if ok:
+        live = needs(["workbook.lab:lab_trace"], [
+            code('''
+from tqdm.auto import tqdm
+if RUN_LAB:
+    runs = []
+    for _ in tqdm(range(4), desc="kernel runs"):   # the kernel picks an endpoint at random each time
+        runs.append(wb.lab_trace(rs, query, node_ips=dump.node_ips))
+    kernel = runs[0]
+    print("kernel paths seen:", len({tuple(b.dnat for b in r.branches) for r in runs}))
+else:
+    kernel = None
+    print("Not running the live lab here (see above).")
+'''),
+        ], instead=[code('''
+kernel = None
+print("The live lab needs workbook.lab, which this checkout does not have yet.")
+''')])
+        cells += [md("## 3 · The kernel's trace\n\nOn a root Linux machine, four real runs (each takes a second or two):")]
+        cells += live
+        cells += [
+            md("""
+Otherwise, the recorded run. It is plain JSON in the same shape as `nfwb lab trace --json`,
+plus a note of the machine it was recorded on:
+"""),
+            code('''
+from workbook.packet import Trace
+recorded = json.loads((Path("recorded") / "lab-kube-dns.json").read_text())
+print({k: v for k, v in recorded.items() if k not in ("trace",)})
+if kernel is None:
+    kernel = Trace.from_json(recorded["trace"], source="kernel")
+kernel
+''') if rec else md("> 🚧 *No recorded run is stored yet (`recorded/lab-kube-dns.json`).*"),
+        ]
+        if rec:
+            cells += [
+                md("""
+## 4 · Side by side
+
+The kernel took one branch (it picked one endpoint). The simulator lists every branch with
+its probability. They agree when the kernel's matched path equals one of the simulator's:
+"""),
+                code('''
+import pandas as pd
+k_path = kernel.branches[0].matched_path()
+rows = []
+for i, b in enumerate(sim.branches):
+    rows.append({"simulator branch": i, "probability": b.probability, "DNAT": b.dnat,
+                 "same path as the kernel": b.matched_path() == k_path})
+side = pd.DataFrame(rows)
+side
+'''),
+                code('''
+width = max(len(k_path), max(len(b.matched_path()) for b in sim.branches))
+match = next((b for b in sim.branches if b.matched_path() == k_path), sim.branches[0])
+pd.DataFrame({
+    "kernel": [" ".join(map(str, s)) for s in k_path] + [""] * (width - len(k_path)),
+    "simulator": [" ".join(map(str, s)) for s in match.matched_path()] + [""] * (width - len(match.matched_path())),
+})
+'''),
+                md("""
+### Exercise 7.1
+To which endpoint (`ip:port`) did the kernel send the packet in this run?
+"""),
+                code("answer = ...  # \"ip:port\""),
+                code('''
+check_answer("7.1 kernel's endpoint", answer, expected=kernel.branches[0].dnat,
+             hint="Look at the DNAT of the kernel trace above.")
+'''),
+                md("""
+### Exercise 7.2
+True or false: the simulator predicted the kernel's path (one of its branches is the same).
+"""),
+                code("answer = ...  # True or False"),
+                code('''
+check_answer("7.2 do they agree", answer, expected=bool(side["same path as the kernel"].any()),
+             hint="Look at the last column of the side-by-side table.")
+'''),
+            ]
+    cells += [
+        md("""
+## How the lab works
+
+1. create a network namespace and two veth pairs (one plays the pod's interface, one `eth0`),
+   and give it the node's addresses;
+2. load the dump's rules with `iptables-restore`, then add `-j TRACE` in the raw table for the
+   test packet only;
+3. send the packet into the namespace and read the kernel's trace events
+   (`xtables-monitor --trace`): one line per rule the packet hit;
+4. delete the namespace; nothing on the host is touched.
+
+From a shell the same thing is `nfwb lab trace datasets/eks-node --src 192.168.1.50 --dst
+10.100.0.10 --proto udp --dport 53 --in-iface eni0a1b2c3d4e5` (root only).
+
+That is the end of the workbook. Back to [00 · start here](00-start-here.ipynb).
+"""),
+    ]
+    return cells
+
+
+NOTEBOOKS = {
+    "00-start-here": nb00,
+    "01-netfilter-hooks": nb01,
+    "02-tables-and-chains": nb02,
+    "03-service-dnat-path": nb03,
+    "04-dockershim-duplicate-hostport": nb04,
+    "05-istio-iptables-modules": nb05,
+    "06-forensics-of-a-node-dump": nb06,
+    "07-live-kernel-lab": nb07,
+}
+
+
+def build(name: str):
+    nb = new_notebook(cells=NOTEBOOKS[name]())
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{name[:2]}-{i:02d}"  # stable ids: rebuilding does not churn the files
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            cell.outputs = []
+    nbformat.validate(nb)
+    return nb
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if a notebook would change")
+    ap.add_argument("names", nargs="*", help="notebooks to build (default: all)")
+    args = ap.parse_args(argv)
+    changed = []
+    for name in args.names or NOTEBOOKS:
+        text = nbformat.writes(build(name)) + "\n"
+        path = HERE / f"{name}.ipynb"
+        if not path.exists() or path.read_text() != text:
+            changed.append(path.name)
+            if not args.check:
+                path.write_text(text)
+    missing = sorted(r for r, ok in _missing_cache.items() if not ok)
+    print(("would change: " if args.check else "wrote: ") + (", ".join(changed) or "nothing"))
+    if missing:
+        print("sections waiting for: " + ", ".join(missing))
+    return 1 if (args.check and changed) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

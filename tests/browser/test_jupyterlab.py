@@ -1,0 +1,166 @@
+"""Each notebook, run in a real JupyterLab in headless Debian Chromium: no errors, diagrams and widgets show."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.realparts import ROOT, need
+
+NB_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(p.stem for p in NB_DIR.glob("[0-9][0-9]-*.ipynb"))
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+WIDGET_CALLS = ("ipywidgets", "widgets.", "Explorer(", "HostportLab(", "ModuleChecker(", "TracerForm(")
+DIAGRAM_CALLS = ("graphviz.Digraph(", "wb.draw_")
+TIMES: dict[str, float] = {}
+
+
+def _sources(name: str) -> list[str]:
+    nb = json.loads((NB_DIR / f"{name}.ipynb").read_text())
+    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One JupyterLab server for all notebooks (random port, token), stopped afterwards."""
+    need(Path(CHROMIUM).exists(), f"needs Debian's chromium at {CHROMIUM}")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        need(False, "needs the Python playwright package")
+    os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    home = tmp_path_factory.mktemp("jupyter")
+    settings = home / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    # render every cell (no virtual scrolling), so every output is in the page to be checked
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    news = home / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    docs = home / "settings" / "@jupyterlab" / "docmanager-extension"
+    docs.mkdir(parents=True)
+    # never autosave: the notebooks in git must stay without outputs
+    (docs / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+    before = {p.name: p.read_bytes() for p in NB_DIR.glob("*.ipynb")}
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JUPYTER_CONFIG_DIR=str(home / "config"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), NFWB_NOTEBOOK_LAB="0")
+    log = open(home / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.open_browser=False", "--allow-root",
+         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={ROOT}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("JupyterLab exited:\n" + (home / "lab.log").read_text()[-2000:])
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-2000:])
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    changed = [n for n, b in before.items() if (NB_DIR / n).read_bytes() != b]
+    assert not changed, f"JupyterLab wrote to the stored notebooks: {changed}"
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _run_all(page) -> None:
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_in_jupyterlab(name, lab, browser):
+    base, token = lab
+    sources = _sources(name)
+    n_code = len(sources)
+    start = time.perf_counter()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        # a workspace of its own, so JupyterLab does not re-open the notebooks of the previous test
+        page.goto(f"{base}/lab/workspaces/t{name[:2]}/tree/notebooks/{name}.ipynb?token={token}",
+                  wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
+        _run_all(page)
+        # done when every code cell shows an execution count and none shows [*]
+        page.wait_for_function(
+            """(n) => {
+                const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')]
+                    .map(e => e.textContent.trim());
+                return prompts.length >= n && prompts.every(t => /^\\[\\d+\\]:$/.test(t));
+            }""", arg=n_code, timeout=180_000)
+        page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        errors = [t for t in panel.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+            if "Traceback" in t or "Error" in t]
+        assert errors == [], "\n---\n".join(e[:500] for e in errors)
+        if any(any(c in s for c in DIAGRAM_CALLS) for s in sources):
+            svgs = panel.locator(".jp-RenderedSVG svg, .jp-RenderedSVG img, .jp-RenderedHTMLCommon svg")
+            assert svgs.count() >= 1, "a notebook that draws should show at least one graphviz SVG"
+            svgs.first.scroll_into_view_if_needed()
+        if any(any(c in s for c in WIDGET_CALLS) for s in sources):
+            widgets = panel.locator(".jp-OutputArea-output .jupyter-widgets, .jp-OutputArea-output .widget-box,"
+                                    " .jp-OutputArea-output .lm-Widget.jupyter-widgets")
+            widgets.first.wait_for(timeout=30_000)
+            assert widgets.count() >= 1, "a notebook that makes widgets should show at least one"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"))
+    finally:
+        page.close()
+        TIMES[name] = time.perf_counter() - start
+
+
+def test_report_browser_time():
+    if TIMES:
+        out = ROOT / "test-artifacts"
+        out.mkdir(exist_ok=True)
+        (out / "browser-times.json").write_text(json.dumps({k: round(v, 1) for k, v in TIMES.items()}, indent=1))
+        print(f"\nbrowser: {sum(TIMES.values()):.1f} s for {len(TIMES)} notebooks")
+        assert all(v > 0 for v in TIMES.values())

@@ -1,0 +1,132 @@
+"""Map our kernel-faithful Trace to the (output, masq) pair of kube-proxy's unit-test packet tracer.
+
+The cases in tests/data/kube-proxy/ come with the answers kube-proxy's Go tracer gives
+(TRACER.md describes it). Our tracer follows the kernel, not that approximation; everything
+needed to compare the two lives HERE, not in workbook.trace:
+
+1. The rule state. For cases 03-46 the .rules files are only kube-proxy's restore data; the
+   fake iptables the Go test used also held the base-chain jumps kube-proxy adds with
+   EnsureRule (``iptablesJumpChains`` in proxier.go). The meta files name the one the Go
+   tracer needs (nat PREROUTING -> KUBE-SERVICES). A kernel walk needs the others too (filter
+   INPUT/FORWARD/OUTPUT -> KUBE-*), so :func:`load_case` adds kube-proxy's jump rules, in the
+   order a real node has them, to every built-in chain that the file leaves empty, and only
+   for target chains the file declares. Cases 01/02 hold the complete fake state: nothing is
+   added there.
+2. The packet. The Go tracer has no notion of origin: it always walks nat PREROUTING. We send
+   every flow in on eth0 (the PREROUTING path), with the case's node IPs as local addresses.
+3. ``output``: the Go tracer lists every DNAT destination it reached (all probability
+   branches, in rule order) and then the ACCEPT/DROP/REJECT words of the filter chains
+   KUBE-SERVICES, KUBE-EXTERNAL-SERVICES, KUBE-NODEPORTS and KUBE-PROXY-FIREWALL, walked with
+   the first endpoint's address. We take each branch's DNAT (``--to-destination`` verbatim,
+   branch order = endpoint order) and the verdict words of matched rules in those four
+   filter chains on the first branch.
+4. ``masq``: true when some branch matched a rule jumping to KUBE-MARK-MASQ.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbook.model import Ruleset
+from workbook.packet import Packet, Trace
+from workbook.parse import parse_save
+from workbook.parse.rule import build_rule, tokenize
+
+#: kube-proxy's base-chain jump rules (proxier.go ``iptablesJumpChains``), in the order a
+#: node shows them (kube-proxy prepends each one, so the list reads bottom-up there).
+JUMP_RULES: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("filter", "INPUT"): [
+        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
+        ("KUBE-NODEPORTS", '-m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS'),
+        ("KUBE-EXTERNAL-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES'),
+        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
+    ],
+    ("filter", "FORWARD"): [
+        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
+        ("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD'),
+        ("KUBE-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+        ("KUBE-EXTERNAL-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES'),
+    ],
+    ("filter", "OUTPUT"): [
+        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
+        ("KUBE-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
+    ],
+    ("nat", "PREROUTING"): [("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES')],
+    ("nat", "OUTPUT"): [("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES')],
+    ("nat", "POSTROUTING"): [("KUBE-POSTROUTING", '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING')],
+}
+
+FILTER_VERDICT_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL")
+
+
+@dataclass
+class Case:
+    name: str
+    ruleset: Ruleset
+    meta: dict
+    flows: list[dict]
+    added: list[str]
+
+
+def load_case(rules_path: Path) -> Case:
+    """Parse one case and add the base-chain jumps the Go test's fake iptables held."""
+    stem = rules_path.name[: -len(".rules")]
+    meta = json.loads(rules_path.with_name(stem + ".meta.json").read_text())
+    flows = [json.loads(line) for line in rules_path.with_name(stem + ".flows.jsonl").read_text().splitlines() if line.strip()]
+    rs = parse_save(rules_path.read_text(), str(rules_path))
+    added: list[str] = []
+    if not meta.get("rulesAreFullFakeState"):
+        from workbook.model import Chain
+        for (table, chain), rules in JUMP_RULES.items():
+            if table not in rs.tables:
+                continue
+            t = rs.tables[table]
+            if chain in t.chains and t.chains[chain].rules:
+                continue
+            want = [(target, body) for target, body in rules if target in t.chains]
+            if not want:
+                continue
+            if chain not in t.chains:
+                t.chains = {chain: Chain(table, chain, "ACCEPT"), **t.chains}
+            c = t.chains[chain]
+            for target, body in want:
+                toks, quoted = tokenize(body)
+                c.rules.append(build_rule(toks, quoted, table, chain, position=len(c.rules) + 1))
+                added.append(f"{table} -A {chain} {body}")
+        # the meta's own list must be a subset of what we added
+        for j in meta.get("implicitBaseJumps", []):
+            assert any(a.startswith(f"{j['table']} -A {j['chain']}") and a.endswith("-j KUBE-SERVICES") for a in added), j
+    return Case(stem, rs, meta, flows, added)
+
+
+def flow_packet(flow: dict) -> Packet:
+    return Packet(flow["sourceIP"], flow["destIP"], flow["protocol"].lower(), sport=40000,
+                  dport=int(flow["destPort"]), in_iface="eth0", from_node=False)
+
+
+def _to_destination(spec: str) -> str:
+    toks = spec.split()
+    return toks[toks.index("--to-destination") + 1]
+
+
+def go_output(trace: Trace) -> tuple[str, bool]:
+    """The Go tracer's (output, masq) read off our Trace (see the module docstring)."""
+    outputs: list[str] = []
+    masq = False
+    for b in trace.branches:
+        for s in b.steps:
+            if s.matched and s.action == "DNAT" and s.table == "nat":
+                d = _to_destination(s.spec)
+                if d not in outputs:
+                    outputs.append(d)
+            if s.matched and s.action == "JUMP:KUBE-MARK-MASQ":
+                masq = True
+    if trace.branches:
+        for s in trace.branches[0].steps:
+            if (s.matched and s.table == "filter" and s.chain in FILTER_VERDICT_CHAINS
+                    and s.action in ("ACCEPT", "DROP", "REJECT")):
+                outputs.append(s.action)
+    return ", ".join(outputs), masq

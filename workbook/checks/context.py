@@ -1,0 +1,299 @@
+"""What a check looks at: the rulesets of a dump (or one Ruleset), its modules and its other files."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from ..model import InputError, Rule, Ruleset
+from ..owners import owner_of
+
+__all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_args", "delete_commands", "binary_for", "chain_word",
+           "load_target"]
+
+RULE_EVIDENCE_COLUMNS = ["table", "chain", "position", "spec", "pkts", "bytes", "owner", "origin"]
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """One loaded kernel module as lsmod shows it, with the file:line it came from."""
+
+    name: str
+    size: int | None
+    used_by_count: int | None
+    used_by: tuple[str, ...]
+    origin: str | None
+
+
+@dataclass
+class Context:
+    """Everything the checks may look at, whatever the caller handed to :func:`check`.
+
+    ``rulesets`` maps a name (``iptables``, ``iptables-legacy``, ``iptables-nft``, ``ip6tables``)
+    to a Ruleset; the same dump printed by two tools (``iptables-save`` = ``iptables-nft-save``)
+    is kept once. ``modules`` maps module name → :class:`ModuleInfo` (None: no lsmod in the dump).
+    """
+
+    rulesets: dict[str, Ruleset] = field(default_factory=dict)
+    all_rulesets: dict[str, Ruleset] = field(default_factory=dict)
+    modules: dict[str, ModuleInfo] | None = None
+    modules_source: str | None = None
+    dump: object | None = None
+
+    @classmethod
+    def of(cls, target, modules=None) -> "Context":
+        ctx = cls()
+        if isinstance(target, Ruleset):
+            name = "ip6tables" if target.family == "ipv6" else "iptables"
+            ctx.all_rulesets = {name: target}
+        elif hasattr(target, "rulesets") or hasattr(target, "ruleset"):
+            ctx.dump = target
+            rss = dict(getattr(target, "rulesets", None) or {})
+            main = getattr(target, "ruleset", None)
+            if main is not None and not any(rs is main for rs in rss.values()):
+                rss = {("ip6tables" if main.family == "ipv6" else "iptables"): main, **rss}
+            ctx.all_rulesets = rss
+            if modules is None:
+                modules = getattr(target, "modules", None)
+        elif target is None:
+            ctx.all_rulesets = {}
+        else:
+            raise InputError(f"check() needs a Ruleset or a NodeDump, not {type(target).__name__}")
+        ctx.rulesets = _distinct(ctx.all_rulesets)
+        if modules is not None:
+            ctx.modules, ctx.modules_source = _module_table(modules, ctx)
+        return ctx
+
+    # -- access -----------------------------------------------------------------------
+    def text(self, relpath: str) -> str | None:
+        """The text of a file in the dump (None when absent or when checking a bare Ruleset)."""
+        if self.dump is None or not hasattr(self.dump, "text"):
+            return None
+        try:
+            return self.dump.text(relpath)
+        except (OSError, KeyError, InputError):
+            return None
+
+    def origin_of(self, relpath: str) -> str:
+        base = getattr(self.dump, "path", None)
+        return f"{Path(base) / relpath}" if base else relpath
+
+    def items(self) -> Iterator[tuple[str, Ruleset]]:
+        return iter(self.rulesets.items())
+
+
+def _fingerprint(rs: Ruleset) -> tuple:
+    return tuple((t.name, c.name, len(c.rules), c.rules[0].spec if c.rules else "")
+                 for t in rs.tables.values() for c in t.chains.values())
+
+
+def _distinct(rss: dict[str, Ruleset]) -> dict[str, Ruleset]:
+    """Drop rulesets that repeat an earlier one (``iptables-save`` and ``iptables-nft-save`` of the
+    same node print the same rules); prefer the backend-specific name for the fix commands."""
+    out: dict[str, Ruleset] = {}
+    seen: dict[tuple, str] = {}
+    for name, rs in rss.items():
+        if rs is None or not len(rs) and not rs.tables:
+            continue
+        fp = _fingerprint(rs)
+        if fp in seen:
+            kept = seen[fp]
+            if kept in ("iptables", "ip6tables") and name != kept:   # keep the specific tool name
+                out = {(name if k == kept else k): v for k, v in out.items()}
+                seen[fp] = name
+            continue
+        seen[fp] = name
+        out[name] = rs
+    return out
+
+
+def binary_for(name: str, rs: Ruleset) -> str:
+    """The command that manages ``rs``: ``iptables``, ``ip6tables``, ``iptables-legacy``, …
+
+    >>> binary_for("iptables-legacy", Ruleset()), binary_for("x", Ruleset(family="ipv6"))
+    ('iptables-legacy', 'ip6tables')
+    """
+    if name in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy", "ip6tables-nft"):
+        return name
+    return "ip6tables" if rs.family == "ipv6" else "iptables"
+
+
+def rule_args(rule: Rule) -> str:
+    """The rule's options after ``-A CHAIN``, quoted as iptables-save quotes them (a shell reads
+    them back to the same words).
+
+    >>> from workbook.parse import parse_save
+    >>> r = next(parse_save('*nat\\n:P - [0:0]\\n-A P -m comment --comment "a b" -j RETURN\\nCOMMIT\\n').iter_rules())
+    >>> rule_args(r)
+    '-m comment --comment "a b" -j RETURN'
+    """
+    return rule.body()
+
+
+def delete_commands(binary: str, rule: Rule, position: int | None = None) -> list[str]:
+    """``-D`` by rule spec, and (when ``position`` is given) by position.
+
+    >>> from workbook.parse import parse_save
+    >>> r = list(parse_save('*nat\\n:PREROUTING ACCEPT [0:0]\\n-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\\nCOMMIT\\n').iter_rules())[0]
+    >>> delete_commands("iptables", r, 5)
+    ['iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT', 'iptables -t nat -D PREROUTING 5']
+    """
+    out = [f"{binary} -t {rule.table} -D {chain_word(rule.chain)} {rule_args(rule)}".rstrip()]
+    if position is not None:
+        out.append(f"{binary} -t {rule.table} -D {chain_word(rule.chain)} {position}")
+    return out
+
+
+def chain_word(name: str) -> str:
+    """A chain name as one shell word (quoted only when it holds shell-special characters).
+
+    >>> chain_word("KUBE-SVC-NPX46M4PTMTKRN6Y"), chain_word("DOS~Pro-t_ect")
+    ('KUBE-SVC-NPX46M4PTMTKRN6Y', "'DOS~Pro-t_ect'")
+    """
+    return name if all(c.isalnum() or c in "-_.:+@%" for c in name) else shlex.quote(name)
+
+
+_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".zip", ".tar.bz2")
+
+
+def load_target(path: str | Path):
+    """What ``nfwb check/diff/report`` accept: a rules file in any format (→ Ruleset), an lsmod file
+    (→ empty Ruleset + modules), or a NodeDump folder/archive (→ NodeDump via workbook.dump).
+
+    Bad input raises :class:`~workbook.model.InputError` naming the file (and line).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file or directory")
+    if p.is_dir() or p.name.endswith(_ARCHIVES):
+        try:
+            from ..dump import load_dump
+        except ImportError:
+            raise InputError(f"{p}: node dump folders/archives need workbook.dump, which is not installed") from None
+        try:
+            return load_dump(p)
+        except InputError as e:
+            msg = str(e)
+            if "\n" in msg:   # the CLI promises one line
+                raise InputError(" ".join(msg.split())) from None
+            raise
+    from ..parse import parse
+    from ..parse.detect import detect_format, read_input
+    text, source = read_input(p)
+    fmt = detect_format(text, source)
+    try:
+        obj = parse(p, format=fmt)
+    except ModuleNotFoundError as e:
+        if fmt == "lsmod":   # the lsmod parser is optional here: the checks read lsmod text themselves
+            return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), p)
+        raise InputError(f"{p}: {fmt} format needs {e.name}, which is not installed") from None
+    if not isinstance(obj, Ruleset):
+        rs = Ruleset(source=str(p), format="lsmod")
+        return _RulesetWithModules(rs, obj)
+    return obj
+
+
+class _RulesetWithModules:
+    """A bare lsmod file given where a dump is expected: no rules, just modules."""
+
+    def __init__(self, ruleset: Ruleset, modules) -> None:
+        self.ruleset = ruleset
+        self.rulesets = {"iptables": ruleset}
+        self.modules = modules
+        self.node_ips: list[str] = []
+        self.path = ruleset.source
+
+    def text(self, relpath: str) -> str | None:
+        return None
+
+
+def rule_evidence(rules: Iterable[Rule], **extra: list) -> pd.DataFrame:
+    """Evidence rows for rules: :data:`RULE_EVIDENCE_COLUMNS` plus any ``extra`` columns."""
+    rules = list(rules)
+    df = pd.DataFrame({
+        "table": [r.table for r in rules], "chain": [r.chain for r in rules],
+        "position": [r.position for r in rules], "spec": [r.spec for r in rules],
+        "pkts": pd.array([r.pkts for r in rules], dtype="Int64"),
+        "bytes": pd.array([r.bytes for r in rules], dtype="Int64"),
+        "owner": [owner_of(r) for r in rules], "origin": [r.origin for r in rules],
+    }, columns=RULE_EVIDENCE_COLUMNS)
+    for k, v in extra.items():
+        values = list(v)
+        if any(x is None for x in values):
+            df[k] = pd.Series(values, dtype=object, index=df.index)   # keep None (not NaN)
+        else:
+            df[k] = values
+    return df
+
+
+# -- modules ---------------------------------------------------------------------------------------
+
+def _lsmod_lines(text: str, source: str) -> dict[str, ModuleInfo]:
+    """Read lsmod or /proc/modules text: module name, size, use count, users, and the line."""
+    out: dict[str, ModuleInfo] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if len(parts) < 2 or not parts[1].isdigit() or parts[0] == "Module":
+            continue
+        count = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
+        users: tuple[str, ...] = ()
+        if len(parts) > 3 and parts[3] not in ("-", "Live"):
+            users = tuple(u for u in parts[3].rstrip(",").split(",") if u and u != "[permanent]")
+        out.setdefault(parts[0], ModuleInfo(parts[0], int(parts[1]), count, users, f"{source}:{lineno}"))
+    return out
+
+
+def _module_table(modules, ctx: Context) -> tuple[dict[str, ModuleInfo], str | None]:
+    if isinstance(modules, dict) and all(isinstance(v, ModuleInfo) for v in modules.values()):
+        return modules, None
+    if isinstance(modules, (str, Path)):
+        p = Path(modules) if isinstance(modules, Path) or "\n" not in modules else None
+        if p is not None and p.exists():
+            return _lsmod_lines(p.read_text(errors="replace"), str(p)), str(p)
+        return _lsmod_lines(str(modules), "<lsmod>"), "<lsmod>"
+    items = getattr(modules, "modules", None)
+    if isinstance(items, list) and all(hasattr(m, "name") for m in items):
+        # workbook.parse.lsmod.Modules: each Module knows its line in the source file
+        source = getattr(modules, "source", None) or "<lsmod>"
+        out = {}
+        for m in items:
+            line = getattr(m, "line", 0) or 0
+            out.setdefault(m.name, ModuleInfo(m.name, _int(getattr(m, "size", None)),
+                                              _int(getattr(m, "used_by_count", None)),
+                                              tuple(getattr(m, "used_by", ()) or ()),
+                                              f"{source}:{line}" if line else source))
+        return out, source
+    frame = getattr(modules, "frame", None)
+    if isinstance(frame, pd.DataFrame):
+        source = getattr(modules, "source", None) or "<lsmod>"
+        # line numbers: from the lsmod file in the dump when there is one, else the frame's own
+        lines: dict[str, ModuleInfo] = {}
+        text = ctx.text("kernel/lsmod.txt")
+        if text is not None:
+            lines = _lsmod_lines(text, ctx.origin_of("kernel/lsmod.txt"))
+        out: dict[str, ModuleInfo] = {}
+        for i, row in enumerate(frame.itertuples(index=False)):
+            d = row._asdict()
+            name = d.get("module")
+            origin = d.get("origin") or (lines[name].origin if name in lines else None)
+            if origin is None and "line" in d:
+                origin = f"{source}:{d['line']}"
+            used_by = d.get("used_by")
+            out[name] = ModuleInfo(name, _int(d.get("size")), _int(d.get("used_by_count")),
+                                   tuple(used_by) if isinstance(used_by, (list, tuple)) else (), origin or source)
+        return out, source
+    names = getattr(modules, "names", None)
+    if names is None:
+        names = list(modules)
+    return {n: ModuleInfo(n, None, None, (), None) for n in names}, None
+
+
+def _int(v) -> int | None:
+    try:
+        return None if v is None or pd.isna(v) else int(v)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,190 @@
+"""Duplicate rules in one chain: byte-identical, or identical once comments, counters and option order are ignored."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ..model import Option, Rule
+from ..owners import owner_of
+from .context import Context, binary_for, chain_word, delete_commands, rule_evidence
+from .finding import Finding
+
+__all__ = ["find_duplicates", "normalized_key", "is_redacted", "duplicate_groups"]
+
+# Anonymised dumps replace distinct values by one placeholder (XX:XX:XX:XX:XX:XX for MACs,
+# XX.XX.XX.XX for addresses): rules that differ only there look identical but are not.
+_REDACTED = re.compile(r"(?<![\w])X+(?:[:.]X+){2,}(?![\w])")
+# Options whose comma lists are sets (order does not change what they match).
+_SET_OPTIONS = frozenset({"--ctstate", "--state", "--dports", "--sports", "--ports",
+                          "--destination-ports", "--source-ports", "--src-type", "--dst-type"})
+_PROTO_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "132": "sctp", "58": "ipv6-icmp", "0": "all", "all": "all"}
+
+
+def is_redacted(rule: Rule) -> bool:
+    """True when the rule holds an anonymisation placeholder such as ``XX:XX:XX:XX:XX:XX``.
+
+    >>> from workbook.parse import parse_save
+    >>> r = next(parse_save('*filter\\n:M - [0:0]\\n-A M -m mac --mac-source XX:XX:XX:XX:XX:XX -j RETURN\\nCOMMIT\\n').iter_rules())
+    >>> is_redacted(r)
+    True
+    """
+    for v in (rule.source, rule.destination, rule.in_interface, rule.out_interface):
+        if v and "XX" in v and _REDACTED.search(v):
+            return True
+    for opts in [m.options for m in rule.matches] + [rule.target_options]:
+        for o in opts:
+            for a in o.args:
+                if "XX" in a and _REDACTED.search(a):
+                    return True
+    return False
+
+
+def _opt_key(o: Option) -> tuple:
+    args = o.args
+    if o.flag in _SET_OPTIONS and len(args) == 1:
+        args = (",".join(sorted(args[0].split(","))),)
+    return (o.flag, args, o.negated)
+
+
+def normalized_key(rule: Rule) -> tuple:
+    """What the rule does, ignoring comments, counters, position and the order of matches/options.
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save('''*filter
+    ... :F - [0:0]
+    ... -A F -m mark --mark 0x8000/0x8000 -m comment --comment "drop marked" -j DROP
+    ... -A F -m comment --comment "kubernetes firewall for dropping marked packets" -m mark --mark 0x8000/0x8000 -j DROP
+    ... COMMIT
+    ... ''')
+    >>> a, b = rs.iter_rules()
+    >>> normalized_key(a) == normalized_key(b), a.spec == b.spec
+    (True, False)
+    """
+    proto = rule.protocol
+    if proto is not None:
+        proto = _PROTO_NAMES.get(proto.lower(), proto.lower())
+        if proto == "all" and not rule.protocol_negated:
+            proto = None
+    matches = tuple(sorted(
+        (m.module, tuple(sorted(_opt_key(o) for o in m.options)))
+        for m in rule.matches if m.module != "comment"))
+    return (rule.source, rule.source_negated, rule.destination, rule.destination_negated,
+            proto, rule.protocol_negated, rule.in_interface, rule.in_interface_negated,
+            rule.out_interface, rule.out_interface_negated, rule.fragment, matches,
+            rule.target, rule.goto, tuple(sorted(_opt_key(o) for o in rule.target_options)))
+
+
+def duplicate_groups(rules: list[Rule]) -> Iterator[tuple[str, list[Rule]]]:
+    """Groups of ≥2 rules of one chain that are the same: ``("exact", rules)`` for byte-identical
+    rules, ``("normalized", rules)`` for rules equal only after normalising. Rules holding a
+    redacted value are left out. Linear time (hashing)."""
+    by_norm: dict[tuple, list[Rule]] = {}
+    for r in rules:
+        if is_redacted(r):
+            continue
+        by_norm.setdefault(normalized_key(r), []).append(r)
+    for group in by_norm.values():
+        if len(group) < 2:
+            continue
+        specs = {r.spec for r in group}
+        yield ("exact" if len(specs) == 1 else "normalized"), group
+
+
+def _cni_hostport_case(rule: Rule) -> bool:
+    return (rule.table == "nat" and rule.chain in ("PREROUTING", "OUTPUT")
+            and rule.target in ("CNI-HOSTPORT-DNAT", "KUBE-HOSTPORTS") and rule.match("addrtype") is not None)
+
+
+def _explain(kind: str, group: list[Rule], owner: str | None) -> str:
+    first = group[0]
+    n = len(group)
+    where = f"{first.table} {first.chain}"
+    what = ("byte-identical" if kind == "exact" else
+            "identical once comments, counters and option order are ignored")
+    text = (f"{n} rules in {where} are {what} (positions "
+            f"{', '.join(str(r.position) for r in group)}). A packet that passes the first copy reaches "
+            f"the next one(s) unchanged, so the extra copies never change a verdict on their own, but "
+            f"they show that whatever installs the rule could not see that it was already there. ")
+    if _cni_hostport_case(first):
+        text += (
+            "This is the known dockershim hostport leak (rancher/rke #2999, the seed's ingress-controller "
+            "incident): up to Kubernetes 1.23 dockershim kept each pod sandbox's port mappings as "
+            "checkpoint files under /var/lib/dockershim/sandbox. When kubelet runs in a container (RKE) "
+            "without that directory bind-mounted, the checkpoints are lost whenever the kubelet "
+            "container is re-created, e.g. on the 1.23 → 1.24 upgrade. Pod teardown then hands the CNI "
+            "portmap plugin no port mappings, portmap's DEL does nothing (since v0.8.7), and the next "
+            "ADD appends the top-level '-m addrtype --dst-type LOCAL -j "
+            f"{first.target}' jump (and a new per-pod entry) again. The duplicated jump is the visible "
+            f"symptom; stale per-pod entries in {first.target} pointing at dead pod IPs are what break "
+            "ingress traffic (see the stale-hostport finding if there is one). Fix the cause by "
+            "persisting the checkpoints: in RKE cluster.yml, services: kubelet: extra_binds: "
+            "[\"/var/lib/dockershim:/var/lib/dockershim\"] (RKE ≥ v1.3.13 bind-mounts "
+            "/var/lib/cri-dockerd itself for 1.24+). Kubernetes ≥ 1.24 does not have the issue; only the "
+            "1.23 → 1.24 step needs care. Then remove the extra copy below, or reboot the node to "
+            "flush and rebuild the rules.")
+    elif kind == "normalized":
+        text += ("The copies differ only in comments or in the order of their options. A common cause is "
+                 "iptables-nft 1.8.0–1.8.2, which stored comments natively and printed them after the "
+                 "other matches, so 'iptables -C' never found the existing rule and every 'ensure' "
+                 "appended another copy (fixed in iptables 1.8.3, commit ccf154d7).")
+    else:
+        text += ("Typical causes: an agent's check-then-insert ('iptables -C' then '-A/-I') racing with "
+                 "another instance of itself, a broken 'iptables -C' (iptables-nft 1.8.0–1.8.2 comment "
+                 "reordering, fixed in 1.8.3), or hand-made rules added twice.")
+    if owner:
+        text += f" Owner by chain/target/comment: {owner}."
+    return text
+
+
+def _fix(kind: str, group: list[Rule], binary: str, chain_rules: list[Rule]) -> list[str]:
+    first = group[0]
+    extra = group[1:]
+    tool = f"{binary} -t {first.table}"
+    cw = chain_word(first.chain)
+    fix: list[str] = []
+    if kind == "exact":
+        fix.append(f"# Remove {'ONE copy' if len(extra) == 1 else f'the {len(extra)} extra copies'} by rule "
+                   f"spec{'' if len(extra) == 1 else ' (run it ' + str(len(extra)) + ' times)'}. iptables -D "
+                   f"deletes the FIRST rule that matches, i.e. the copy at position {first.position}; the "
+                   f"last copy (now at position {group[-1].position}) stays and moves up.")
+        fix.append(delete_commands(binary, first)[0])
+        adjacent = group[-1].position - first.position == len(group) - 1
+        if not adjacent:
+            fix.append("# The copies are not next to each other, so deleting the first one moves the rule "
+                       "further down the chain: prefer the position form below, which keeps the first copy.")
+    else:
+        unique = [r for r in extra
+                  if not any(o.spec == r.spec for o in chain_rules if o.position < r.position)]
+        if unique:
+            fix.append("# Remove the later copies by their own rule spec (each spec matches only that copy):")
+            fix.extend(delete_commands(binary, r)[0] for r in unique)
+    positions = sorted((r.position for r in extra), reverse=True)
+    fix.append(f"# …or by position: delete the LAST copy first ({', '.join(map(str, positions))}). Deleting "
+               f"a rule renumbers only the rules below it, so going from the bottom up keeps the other "
+               f"numbers valid and keeps the first copy (position {first.position}) where it is. Check the "
+               f"numbers first: {tool} -L {cw} -n --line-numbers")
+    fix.extend(f"{tool} -D {cw} {p}" for p in positions)
+    return fix
+
+
+def find_duplicates(ctx: Context) -> Iterator[Finding]:
+    """One ``duplicate-rule`` finding per group of equal rules in a chain."""
+    for name, rs in ctx.items():
+        binary = binary_for(name, rs)
+        for chain in rs.iter_chains():
+            if len(chain.rules) < 2:
+                continue
+            for kind, group in duplicate_groups(chain.rules):
+                first = group[0]
+                owner = owner_of(first)
+                n = len(group)
+                label = "copies" if kind == "exact" else "equivalent rules"
+                title = (f"{first.table} {first.chain}: {n} {label} of "
+                         f"'{first.spec if len(first.spec) <= 90 else first.spec[:87] + '...'}'")
+                if len(ctx.rulesets) > 1:
+                    title += f" [{name}]"
+                ev = rule_evidence(group, copy=list(range(1, n + 1)),
+                                   action=["keep"] + ["remove"] * (n - 1))
+                yield Finding("duplicate-rule", "warning", title, _explain(kind, group, owner), ev,
+                              _fix(kind, group, binary, chain.rules), owner, first.table, first.chain)

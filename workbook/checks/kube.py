@@ -1,0 +1,237 @@
+"""kube-proxy and hostport shapes: service chains without endpoints, stale KUBE-SEP chains, KUBE-NODEPORTS not last, stale hostport entries."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ..model import Rule, Ruleset
+from .context import Context, binary_for, rule_evidence
+from .finding import Finding
+from .references import jump_index
+
+__all__ = ["find_kube_problems", "service_name"]
+
+_SVC_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-")
+_SEP_PARENTS = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-XLB-")
+_SVC_COMMENT = re.compile(r"^(\S+?)(?: cluster IP| external IP| loadbalancer IP| -> \S+)?$")
+_MAX_FIX = 200
+
+
+def service_name(rules: list[Rule]) -> str | None:
+    """``ns/name[:port]`` from kube-proxy's comments on these rules (None if none says).
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save('*nat\\n:X - [0:0]\\n-A X -m comment --comment "kube-system/kube-dns:dns -> 192.168.1.77:53" -j RETURN\\nCOMMIT\\n')
+    >>> service_name(list(rs.iter_rules()))
+    'kube-system/kube-dns:dns'
+    """
+    for r in rules:
+        c = r.comment
+        if c:
+            m = _SVC_COMMENT.match(c.split("; ")[0])
+            if m and "/" in m.group(1):
+                return m.group(1)
+    return None
+
+
+def find_kube_problems(ctx: Context) -> Iterator[Finding]:
+    for name, rs in ctx.items():
+        nat = rs.tables.get("nat")
+        if nat is None:
+            continue
+        idx = jump_index(rs)
+        binary = binary_for(name, rs)
+        yield from _no_endpoints(rs, idx, binary)
+        yield from _stale_seps(rs, idx, binary)
+        yield from _nodeports_not_last(rs, binary)
+        yield from _stale_hostports(rs, binary)
+
+
+def _no_endpoints(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
+    nat = rs.tables["nat"]
+    empty = []
+    for c in nat.chains.values():
+        if not c.name.startswith(_SVC_PREFIXES):
+            continue
+        if any(r.target and r.target.startswith("KUBE-SEP-") for r in c.rules):
+            continue
+        empty.append(c)
+    if not empty:
+        return
+    rules: list[Rule] = []
+    chain_col: list[str] = []
+    svc_col: list[str | None] = []
+    for c in empty:
+        jumps = idx.get(("nat", c.name), [])
+        svc = service_name(jumps + c.rules)
+        for r in jumps + c.rules:
+            rules.append(r)
+            chain_col.append(c.name)
+            svc_col.append(svc)
+    ev = rule_evidence(rules, service_chain=chain_col, service=svc_col)
+    referenced = [c for c in empty if idx.get(("nat", c.name))]
+    services = sorted({s for s in svc_col if s})
+    expl = (f"{len(empty)} kube-proxy service chain(s) have no rule jumping to a KUBE-SEP endpoint chain"
+            f"{' (' + ', '.join(services[:8]) + (' …' if len(services) > 8 else '') + ')' if services else ''}. "
+            f"A new connection to such a service is captured by KUBE-SERVICES, may be marked for "
+            f"masquerade, then falls out of the service chain without any DNAT: it goes on to the "
+            f"cluster IP itself, which nothing answers, and times out. kube-proxy does not write this "
+            f"shape: for a service without endpoints it writes no nat chains at all and a REJECT rule "
+            f"('has no endpoints') in filter KUBE-SERVICES. So the chain is left over from an interrupted "
+            f"or failed sync, or was edited by hand. "
+            f"{len(referenced)} of them are still jumped to.")
+    fix = ["# See whether the services really have ready endpoints:"]
+    fix += [f"kubectl get endpointslices -n {s.split('/')[0]} -l kubernetes.io/service-name="
+            f"{s.split('/')[1].split(':')[0]}" for s in services[:20]]
+    fix += ["# Make kube-proxy rewrite its rules (it replaces these chains on a full sync):",
+            "kubectl -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=$(hostname)",
+            f"# then compare: {binary}-save -t nat | grep -E '{'|'.join(c.name for c in empty[:5])}'"]
+    yield Finding("service-without-endpoints", "warning",
+                  f"nat: {len(empty)} KUBE-SVC/SVL chain{'s' if len(empty) != 1 else ''} without endpoints",
+                  expl, ev, fix, "kube-proxy", "nat", empty[0].name if len(empty) == 1 else None)
+
+
+def _stale_seps(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
+    nat = rs.tables["nat"]
+    stale = []
+    for c in nat.chains.values():
+        if not c.name.startswith("KUBE-SEP-"):
+            continue
+        if any(r.chain.startswith(_SEP_PARENTS) for r in idx.get(("nat", c.name), [])):
+            continue
+        stale.append(c)
+    if not stale:
+        return
+    rules = [r for c in stale for r in c.rules]
+    ev = rule_evidence(rules, endpoint=[(r.target_option("--to-destination").value
+                                         if r.target_option("--to-destination") else None) for r in rules])
+    services = sorted({s for c in stale if (s := service_name(c.rules))})
+    expl = (f"{len(stale)} KUBE-SEP endpoint chain(s) are not jumped to from any KUBE-SVC/KUBE-SVL "
+            f"service chain{' (' + ', '.join(services[:8]) + (' …' if len(services) > 8 else '') + ')' if services else ''}. "
+            f"No traffic reaches them, so they do no harm by themselves, but kube-proxy deletes the "
+            f"endpoint chains of removed endpoints in the same iptables-restore that drops their jumps. "
+            f"Stale ones mean that restore did not complete (kube-proxy crashed or was stopped mid-sync, "
+            f"or a different kube-proxy version with other chain names ran before), or that the dump was "
+            f"taken from a node whose kube-proxy is not syncing any more: check its logs.")
+    fix = ["kubectl -n kube-system logs -l k8s-app=kube-proxy --tail=200   # is it syncing?",
+           "# After kube-proxy syncs again these should disappear; to remove them by hand:"]
+    for c in stale[:_MAX_FIX]:
+        fix.append(f"{binary} -t nat -F {c.name} && {binary} -t nat -X {c.name}")
+    if len(stale) > _MAX_FIX:
+        fix.append(f"# … {len(stale) - _MAX_FIX} more (see the evidence)")
+    yield Finding("stale-endpoint-chain", "warning",
+                  f"nat: {len(stale)} stale KUBE-SEP chain{'s' if len(stale) != 1 else ''} (no service jumps to them)",
+                  expl, ev, fix, "kube-proxy", "nat", stale[0].name if len(stale) == 1 else None)
+
+
+def _is_nodeports(r: Rule) -> bool:
+    return r.target == "KUBE-NODEPORTS"
+
+
+def _nodeports_not_last(rs: Ruleset, binary: str) -> Iterator[Finding]:
+    ch = rs.tables["nat"].chains.get("KUBE-SERVICES")
+    if ch is None:
+        return
+    first = next((r for r in ch.rules if _is_nodeports(r)), None)
+    if first is None:
+        return
+    after = [r for r in ch.rules[first.position:] if not _is_nodeports(r)]
+    if not after:
+        return   # several KUBE-NODEPORTS rules at the end (--nodeport-addresses) are fine
+    ev = rule_evidence([first] + after, role=["KUBE-NODEPORTS jump"] + ["after it"] * len(after))
+    expl = (f"kube-proxy always writes '-j KUBE-NODEPORTS' as the last rule of nat KUBE-SERVICES (its "
+            f"comment says: 'NOTE: this must be the last rule in this chain'), here it is at position "
+            f"{first.position} with {len(after)} rule(s) below it. KUBE-NODEPORTS matches any local "
+            f"destination by port only, so a packet to a node address on a NodePort port is DNATed "
+            f"there before the rules below it (external IPs or load-balancer IPs that are node "
+            f"addresses, rules appended by another agent) are looked at. kube-proxy rewrites this chain "
+            f"on every sync, so rules below it were added after the last sync by something else, or "
+            f"kube-proxy is not syncing.")
+    owners = sorted({o for o in ev["owner"][1:] if o})
+    fix = ["# Let kube-proxy rewrite the chain (rules added by other agents are dropped by its next sync):",
+           "kubectl -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=$(hostname)",
+           "# or move the jump to the end by hand:",
+           f"{binary} -t nat -D KUBE-SERVICES {first.body()}",
+           f"{binary} -t nat -A KUBE-SERVICES {first.body()}"]
+    yield Finding("nodeports-not-last", "warning",
+                  f"nat KUBE-SERVICES: KUBE-NODEPORTS jump at position {first.position} is not the last rule",
+                  expl + (f" Rules below it come from: {', '.join(owners)}." if owners else ""),
+                  ev, fix, "kube-proxy", "nat", "KUBE-SERVICES")
+
+
+def _ports(r: Rule) -> frozenset[str]:
+    o = r.option("--dports") or r.option("--destination-ports") or r.option("--dport")
+    if o is None or o.negated:
+        return frozenset()
+    return frozenset(o.value.split(","))
+
+
+def _stale_hostports(rs: Ruleset, binary: str) -> Iterator[Finding]:
+    nat = rs.tables["nat"]
+    for chain_name, winner_is_stale in (("CNI-HOSTPORT-DNAT", True), ("KUBE-HOSTPORTS", False)):
+        ch = nat.chains.get(chain_name)
+        if ch is None or len(ch.rules) < 2:
+            continue
+        seen: dict[tuple[str | None, str], Rule] = {}
+        clashes: list[tuple[Rule, Rule, str]] = []
+        for r in ch.rules:
+            if not r.target or r.target in ("RETURN", "ACCEPT"):
+                continue
+            for p in sorted(_ports(r)):
+                key = (r.protocol, p)
+                prev = seen.get(key)
+                if prev is None:
+                    seen[key] = r
+                elif prev.target != r.target and prev.destination == r.destination:
+                    clashes.append((prev, r, p))
+        if not clashes:
+            continue
+        rules: list[Rule] = []
+        roles: list[str] = []
+        dnat: list[str | None] = []
+        for a, b, port in clashes:
+            for r, role in ((a, "first: wins"), (b, "later: never reached for this port")):
+                if r in rules:
+                    continue
+                rules.append(r)
+                roles.append(role)
+                sub = nat.chains.get(r.target)
+                to = [x.target_option("--to-destination").value for x in (sub.rules if sub else [])
+                      if x.target == "DNAT" and x.target_option("--to-destination")]
+                dnat.append(", ".join(to) or None)
+        ev = rule_evidence(rules, role=roles, dnat_to=dnat)
+        ports = sorted({f"{a.protocol}/{p}" for a, _, p in clashes})
+        if winner_is_stale:
+            expl = (f"{chain_name} has more than one entry for host port(s) {', '.join(ports)}, each "
+                    f"pointing at a different per-pod CNI-DN chain. portmap appends new pods' entries, so "
+                    f"the FIRST entry (the older pod) still takes the traffic and DNATs it to an address "
+                    f"that may no longer exist, while the new pod's entry is never reached: hostPort "
+                    f"traffic (e.g. an ingress controller) fails. The old entry leaked because the pod's "
+                    f"teardown handed portmap no port mappings (dockershim checkpoint under "
+                    f"/var/lib/dockershim/sandbox lost, rancher/rke #2999; portmap ≥ v0.8.7 then does "
+                    f"nothing on DEL). Delete the stale entry and its chain; persist the checkpoints "
+                    f"(kubelet extra_binds /var/lib/dockershim) so it does not come back.")
+            sev = "error"
+            owner = "CNI portmap"
+        else:
+            expl = (f"{chain_name} has more than one entry for host port(s) {', '.join(ports)}. dockershim's "
+                    f"hostport manager inserts new entries on top, so the first one is normally the live "
+                    f"pod and the later ones are leaked by teardowns that had no port mappings (lost "
+                    f"/var/lib/dockershim/sandbox checkpoint). Compare the DNAT addresses with the pods "
+                    f"running on the node before deleting anything.")
+            sev = "warning"
+            owner = "kubelet"
+        fix = ["# Check which pod IPs are alive on this node first:",
+               "crictl pods -o json | grep -E '\"(id|ip)\"'   # or: kubectl get pods -A -o wide --field-selector spec.nodeName=$(hostname)"]
+        stale_rules = [a for a, _, _ in clashes] if winner_is_stale else [b for _, b, _ in clashes]
+        done: set[str] = set()
+        for r in stale_rules:
+            if r.spec in done:
+                continue
+            done.add(r.spec)
+            fix.append(f"{binary} -t nat -D {chain_name} {r.body()}")
+            fix.append(f"{binary} -t nat -F {r.target} && {binary} -t nat -X {r.target}")
+        yield Finding("stale-hostport-entry", sev,
+                      f"nat {chain_name}: {len(clashes)} host port(s) with more than one entry ({', '.join(ports[:5])})",
+                      expl, ev, fix, owner, "nat", chain_name)

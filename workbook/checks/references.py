@@ -1,0 +1,115 @@
+"""Chain references: jumps to chains that do not exist, and user chains nothing jumps to."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pandas as pd
+
+from ..model import BUILTIN_CHAINS, Ruleset
+from ..owners import chain_owner
+from .context import Context, binary_for, chain_word, rule_evidence
+from .finding import Finding
+
+__all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index"]
+
+#: Targets provided by the kernel/extensions rather than by a user chain.
+EXTENSION_TARGETS = frozenset("""
+ACCEPT DROP RETURN QUEUE REJECT DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK LOG NFLOG ULOG NOTRACK
+CT TPROXY TCPMSS TOS DSCP TTL HL CLASSIFY CHECKSUM SET AUDIT TRACE NFQUEUE TEE SECMARK CONNSECMARK
+IDLETIMER LED RATEEST SYNPROXY HMARK CLUSTERIP ECN TCPOPTSTRIP SAME MIRROR NOTRACK IPV4OPTSSTRIP
+""".split())
+
+#: User chains that are empty and unreferenced by design (kube-proxy/kubelet canaries, kubelet's
+#: backend hint for iptables-wrappers).
+EXPECTED_UNREFERENCED = frozenset({"KUBE-PROXY-CANARY", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"})
+
+
+def jump_index(rs: Ruleset) -> dict[tuple[str, str], list]:
+    """(table, chain) → the rules that jump or go to that chain (or extension target)."""
+    idx: dict[tuple[str, str], list] = {}
+    for r in rs.iter_rules():
+        if r.target:
+            idx.setdefault((r.table, r.target), []).append(r)
+    return idx
+
+
+def find_reference_problems(ctx: Context) -> Iterator[Finding]:
+    for name, rs in ctx.items():
+        yield from _missing(name, rs, ctx)
+        yield from _unreferenced(name, rs, ctx)
+
+
+def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
+    idx = jump_index(rs)
+    partial = rs.format == "listing"
+    binary = binary_for(name, rs)
+    absent: list[tuple[str, str, list]] = []
+    for (table, target), rules in idx.items():
+        t = rs.tables.get(table)
+        if t is None or target in t.chains or target in EXTENSION_TARGETS:
+            continue
+        if any(r.target_options for r in rules):
+            continue  # a target with options is an extension (e.g. LOG_DROP-like custom xt modules)
+        if target in BUILTIN_CHAINS.get(table, ()):
+            continue
+        absent.append((table, target, rules))
+    if not absent:
+        return
+    if partial:
+        # 'iptables -L CHAIN' shows one chain: its jump targets are simply not in the file
+        rules = [r for _, _, rs_ in absent for r in rs_]
+        names = sorted({f"{t} {c}" for t, c, _ in absent})
+        expl = (f"{len(names)} chain(s) that rules jump to are not in this listing: {', '.join(names[:12])}"
+                f"{' …' if len(names) > 12 else ''}. An 'iptables -L' listing often shows only some chains "
+                f"('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
+                f"'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.")
+        yield Finding("jump-to-missing-chain", "info", f"listing shows {len(names)} jump target(s) without their chains",
+                      expl, rule_evidence(rules), [f"{binary}-save -c > iptables-save.txt   # the whole ruleset"],
+                      None, absent[0][0], None)
+        return
+    for table, target, rules in absent:
+        expl = (f"{len(rules)} rule(s) in table {table} jump to '{target}', but the dump has no chain "
+                f"of that name. The kernel refuses such a rule, so a real dump cannot contain it: the "
+                f"dump was edited or cut, or it is restore input that will fail with \"Couldn't load "
+                f"target\". An iptables-restore of this file fails at the first such rule.")
+        owner = chain_owner(target)
+        fix = [f"# Create the chain (if {owner or 'its owner'} should fill it) …",
+               f"{binary} -t {table} -N {chain_word(target)}",
+               "# … or delete the jumps to it:"]
+        fix += [f"{binary} -t {table} -D {chain_word(r.chain)} {r.body()}" for r in rules]
+        yield Finding("jump-to-missing-chain", "error", f"{table}: jump to missing chain {target}", expl,
+                      rule_evidence(rules), fix, owner, table, rules[0].chain)
+
+
+def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
+    idx = jump_index(rs)
+    binary = binary_for(name, rs)
+    for t in rs.tables.values():
+        rows = []
+        for c in t.chains.values():
+            if c.builtin or c.name in EXPECTED_UNREFERENCED or c.name.startswith("KUBE-SEP-"):
+                continue  # stale KUBE-SEP chains have their own finding (kube.py)
+            if (t.name, c.name) in idx or (c.references or 0) > 0:
+                continue
+            rows.append((t.name, c.name, len(c.rules), chain_owner(c.name), c.origin))
+        if not rows:
+            continue
+        ev = pd.DataFrame(rows, columns=["table", "chain", "rules", "owner", "origin"])
+        names = [r[1] for r in rows]
+        owners = sorted({r[3] for r in rows if r[3]})
+        expl = (f"{len(rows)} user chain(s) in table {t.name} are never jumped to (no -j/-g names them): "
+                f"{', '.join(names[:10])}{' …' if len(names) > 10 else ''}. Their rules can never match "
+                f"a packet. Usually they are leftovers of an agent that was removed or upgraded (its "
+                f"cleanup knew only the new names), or of pods whose teardown did not run. Empty chains "
+                f"are harmless; non-empty ones suggest the jump to them was deleted by hand or by a "
+                f"flush. kube-proxy/kubelet canary chains and KUBE-IPTABLES-HINT are empty and "
+                f"unreferenced on purpose and are not listed.")
+        fix = ["# After making sure no agent still expects them (they may re-create them):"]
+        for _, c, n, _, _ in rows:
+            if n:
+                fix.append(f"{binary} -t {t.name} -F {chain_word(c)}")
+            fix.append(f"{binary} -t {t.name} -X {chain_word(c)}")
+        yield Finding("unreferenced-chain", "info",
+                      f"{t.name}: {len(rows)} unreferenced user chain{'s' if len(rows) != 1 else ''}",
+                      expl, ev, fix, ", ".join(owners) or None, t.name, None)

@@ -1,0 +1,533 @@
+"""Collect a node dump ("nfwb-dump/1") locally, in a network namespace, or over SSH (many hosts in parallel).
+
+Nothing is changed on the node: every command only reads (``iptables-save``, ``iptables -L``,
+``lsmod``, ``cat``, ``ls``). A command that fails is recorded in MANIFEST.json (``exit_code`` on
+its file, or an entry in ``errors``) and the rest is still collected.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import os
+import re
+import select
+import shlex
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+from .dump import _safe_rel, write_manifest
+from .model import InputError
+
+__all__ = ["collect", "collect_local", "collect_ssh", "CollectResult", "CollectError", "parse_target",
+           "plan_commands", "TABLES"]
+
+TABLES = ("raw", "mangle", "nat", "filter", "security")
+_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; "
+#: Files copied when present: (remote glob or path, folder in the dump).
+_COPIES = (("/etc/modules-load.d/*", "kernel/modules-load.d"),
+           ("/etc/cni/net.d/*", "kubelet/cni-net.d"),
+           ("/var/lib/kubelet/config.yaml", "kubelet"),
+           ("/etc/kubernetes/kubelet.conf", "kubelet"))
+_TOOLS = ("iptables", "iptables-save", "iptables-legacy-save", "iptables-nft-save", "ip6tables-save",
+          "nft", "lsmod", "ip")
+
+
+_KNOWN_HOSTS_LOCK = __import__("threading").Lock()
+
+
+def _accept_new_policy():
+    """Accept an unknown key for this connection only (paramiko's AutoAddPolicy would rewrite
+    known_hosts from each thread; we append the new line ourselves, under a lock)."""
+    import paramiko
+
+    class AcceptNew(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            client.get_host_keys().add(hostname, key.get_name(), key)
+
+    return AcceptNew()
+
+
+class CollectError(InputError):
+    """A host could not be collected at all (connection, authentication, host key)."""
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+
+def parse_target(target: str, default_user: str = "root") -> tuple[str, str, int]:
+    """``[USER@]HOST[:PORT]`` → ``(user, host, port)``; IPv6 as ``[::1]:2222``.
+
+    >>> parse_target("10.0.0.5"), parse_target("ec2-user@node-1:2222"), parse_target("[fd00::5]:22")
+    (('root', '10.0.0.5', 22), ('ec2-user', 'node-1', 2222), ('root', 'fd00::5', 22))
+    """
+    user, _, hostport = target.rpartition("@")
+    user = user or default_user
+    m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", hostport)
+    if m:
+        host, port = m.group(1), m.group(2)
+    elif hostport.count(":") == 1:
+        host, port = hostport.split(":")
+    else:
+        host, port = hostport, None
+    if not host or (port is not None and not port.isdigit()):
+        raise InputError(f"{target}: not [USER@]HOST[:PORT]")
+    return user, host, int(port) if port else 22
+
+
+# --------------------------------------------------------------------------------------------
+# Runners: run one shell command, return (exit code, stdout, stderr)
+# --------------------------------------------------------------------------------------------
+
+class _Timeout(Exception):
+    pass
+
+
+class LocalRunner:
+    """Runs commands with ``sh -c`` on this machine, or inside ``ip netns exec NAME``."""
+
+    def __init__(self, netns: str | None = None, sudo: bool = False):
+        self.netns, self.sudo = netns, sudo
+
+    def run(self, command: str, timeout: float) -> tuple[int, bytes, bytes]:
+        argv = ["sh", "-c", _PATH + command]
+        if self.sudo:
+            argv = ["sudo", "-n", *argv]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise _Timeout() from None
+        return p.returncode, p.stdout, p.stderr
+
+    def close(self) -> None:
+        pass
+
+
+class SSHRunner:
+    """Runs commands over one paramiko SSH connection (one channel per command)."""
+
+    def __init__(self, target: str, *, identity: str | os.PathLike | None = None,
+                 known_hosts: str | os.PathLike | None = None, accept_new_host_key: bool = False,
+                 sudo: bool = False, connect_timeout: float = 10.0, user: str = "root"):
+        import paramiko
+        self.user, self.host, self.port = parse_target(target, user)
+        self.sudo = sudo
+        client = paramiko.SSHClient()
+        kh = Path(known_hosts).expanduser() if known_hosts else Path("~/.ssh/known_hosts").expanduser()
+        if kh.exists():
+            client.load_host_keys(str(kh))
+        elif known_hosts:
+            raise CollectError(f"{kh}: known_hosts file not found")
+        was_known = client.get_host_keys().lookup(self.host if self.port == 22 else f"[{self.host}]:{self.port}") is not None
+        client.set_missing_host_key_policy(_accept_new_policy() if accept_new_host_key else paramiko.RejectPolicy())
+        name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        try:
+            client.connect(self.host, port=self.port, username=self.user,
+                           key_filename=str(Path(identity).expanduser()) if identity else None,
+                           look_for_keys=identity is None, allow_agent=True, timeout=connect_timeout,
+                           banner_timeout=connect_timeout, auth_timeout=connect_timeout)
+        except paramiko.BadHostKeyException as e:
+            client.close()
+            raise CollectError(f"host key CHANGED ({e.key.get_name()}; {kh} has a different key): "
+                               "refusing to connect") from None
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise CollectError(f"authentication failed for {self.user}@{name} ({e})") from None
+        except paramiko.SSHException as e:
+            client.close()
+            if "No authentication methods available" in str(e):
+                raise CollectError(f"no SSH key to offer for {self.user}@{name}: give --identity KEY or add a key "
+                                   "to ssh-agent") from None
+            if "not found in known_hosts" in str(e):
+                raise CollectError(f"unknown host key for {name} (not in {kh}); verify it and add it, "
+                                   "or pass --accept-new-host-key") from None
+            raise CollectError(f"SSH failed: {e}") from None
+        except socket.timeout:
+            client.close()
+            raise CollectError(f"connection to {name} timed out after {connect_timeout:g} s") from None
+        except OSError as e:
+            client.close()
+            inner = list(getattr(e, "errors", {}).values())  # paramiko's NoValidConnectionsError
+            if inner:
+                e = inner[0]
+            raise CollectError(f"cannot connect to {self.host} port {self.port}: {e.strerror or e}") from None
+        if accept_new_host_key and not was_known:
+            key = client.get_transport().get_remote_server_key()
+            try:
+                with _KNOWN_HOSTS_LOCK:  # many hosts may be accepted at once: append, never rewrite
+                    kh.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    with open(kh, "a") as f:
+                        f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+            except OSError as e:
+                client.close()
+                raise CollectError(f"{kh}: cannot record the new host key: {e.strerror}") from None
+        self.client = client
+
+    def run(self, command: str, timeout: float) -> tuple[int, bytes, bytes]:
+        cmd = "sh -c " + shlex.quote(_PATH + command)
+        if self.sudo:
+            cmd = "sudo -n " + cmd
+        chan = self.client.get_transport().open_session(timeout=timeout)
+        try:
+            chan.exec_command(cmd)
+            chan.shutdown_write()
+            out, err = bytearray(), bytearray()
+            deadline = time.monotonic() + timeout
+
+            def drain() -> None:
+                while chan.recv_ready():
+                    out.extend(chan.recv(1 << 16))
+                while chan.recv_stderr_ready():
+                    err.extend(chan.recv_stderr(1 << 16))
+
+            while not chan.eof_received:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _Timeout()
+                select.select([chan], [], [], min(left, 1.0))
+                drain()
+            drain()
+            if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+                raise _Timeout()
+            return chan.recv_exit_status(), bytes(out), bytes(err)
+        finally:
+            chan.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# --------------------------------------------------------------------------------------------
+# What to collect
+# --------------------------------------------------------------------------------------------
+
+_DISCOVER = ("for t in " + " ".join(_TOOLS) + "; do command -v $t >/dev/null 2>&1 && echo \"tool $t\"; done; "
+             "for f in " + " ".join(g for g, _ in _COPIES) + "; do [ -f \"$f\" ] && echo \"file $f\"; done; "
+             "for d in /var/lib/dockershim/sandbox /var/lib/cni/results; do [ -d \"$d\" ] && echo \"dir $d\"; done; "
+             "[ -r /proc/net/ip_tables_names ] && sed 's/^/table /' /proc/net/ip_tables_names; "
+             "hostname 2>/dev/null | sed 's/^/hostname /'; true")
+
+
+@dataclass
+class _Plan:
+    items: list[tuple[str, str]]          # (relative path, shell command)
+    skipped: list[dict]
+    hostname: str | None
+
+
+def plan_commands(discovered: str, save_tables: Iterable[str] = ()) -> _Plan:
+    """Turn the discovery output into the list of (file, command) to run.
+
+    >>> p = plan_commands("tool iptables\\ntool iptables-save\\ntool lsmod\\ntable filter\\n")
+    >>> [f for f, _ in p.items][:4]
+    ['iptables/iptables-save.txt', 'iptables/iptables-version.txt', 'iptables/iptables-L-filter.txt', 'kernel/lsmod.txt']
+    >>> [s["command"] for s in p.skipped][:2]
+    ['iptables-legacy-save -c', 'iptables-nft-save -c']
+    """
+    tools, files, dirs, tables, hostname = set(), [], set(), [], None
+    for line in discovered.splitlines():
+        kind, _, value = line.partition(" ")
+        if kind == "tool":
+            tools.add(value)
+        elif kind == "file":
+            files.append(value)
+        elif kind == "dir":
+            dirs.add(value)
+        elif kind == "table" and value in TABLES and value not in tables:
+            tables.append(value)
+        elif kind == "hostname":
+            hostname = value.strip() or None
+    items: list[tuple[str, str]] = []
+    skipped: list[dict] = []
+
+    def want(tool: str, rel: str, cmd: str) -> None:
+        if tool in tools:
+            items.append((rel, cmd))
+        else:
+            skipped.append({"command": cmd, "reason": f"{tool} not installed"})
+
+    want("iptables-save", "iptables/iptables-save.txt", "iptables-save -c")
+    want("iptables-legacy-save", "iptables/iptables-legacy-save.txt", "iptables-legacy-save -c")
+    want("iptables-nft-save", "iptables/iptables-nft-save.txt", "iptables-nft-save -c")
+    want("ip6tables-save", "iptables/ip6tables-save.txt", "ip6tables-save -c")
+    want("iptables", "iptables/iptables-version.txt", "iptables -V")
+    # tables: those in /proc/net/ip_tables_names (legacy) and in the save output (either backend),
+    # else all five
+    seen = set(tables) | set(save_tables)
+    listed = [t for t in TABLES if t in seen] or list(TABLES)
+    for t in listed:
+        want("iptables", f"iptables/iptables-L-{t}.txt", f"iptables -t {t} -L -n -v -x --line-numbers")
+    want("lsmod", "kernel/lsmod.txt", "lsmod")
+    items.append(("kernel/ip_tables_names.txt", "cat /proc/net/ip_tables_names"))
+    want("nft", "kernel/nft-ruleset.txt", "nft list ruleset")
+    want("ip", "network/ip-addr.txt", "ip -o addr")
+    want("ip", "network/ip-route.txt", "ip route")
+    for rel, d in (("kubelet/dockershim-sandbox.txt", "/var/lib/dockershim/sandbox"),
+                   ("kubelet/cni-results.txt", "/var/lib/cni/results")):
+        if d in dirs:
+            items.append((rel, f"ls -la {d}"))
+        else:
+            skipped.append({"command": f"ls -la {d}", "reason": "no such directory"})
+    for f in files:
+        for glob, folder in _COPIES:
+            if f == glob or (glob.endswith("/*") and f.startswith(glob[:-1]) and "/" not in f[len(glob) - 1:]):
+                name = os.path.basename(f)
+                if not name or name.startswith(".."):
+                    continue
+                items.append((f"{folder}/{name}", f"cat {shlex.quote(f)}"))
+                break
+    return _Plan(items, skipped, hostname)
+
+
+# --------------------------------------------------------------------------------------------
+# Result
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class CollectResult:
+    """What happened for one host: where its dump went, or why there is none."""
+
+    target: str
+    path: Path | None = None
+    error: str | None = None
+    files: int = 0
+    failed: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def load(self):
+        """The collected dump as a :class:`~workbook.dump.NodeDump`."""
+        from .dump import load_dump
+        if self.path is None:
+            raise CollectError(f"{self.target}: nothing was collected ({self.error})")
+        return load_dump(self.path)
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "path": str(self.path) if self.path else None, "ok": self.ok,
+                "error": self.error, "files": self.files, "failed": self.failed, "seconds": round(self.seconds, 3)}
+
+    def __str__(self) -> str:
+        if not self.ok:
+            return f"{self.target}: FAILED: {self.error}"
+        extra = f", {len(self.failed)} command(s) failed (see MANIFEST.json)" if self.failed else ""
+        return f"{self.target}: {self.files} files in {self.path} ({self.seconds:.1f} s){extra}"
+
+    def _repr_html_(self) -> str:
+        colour = "#080" if self.ok and not self.failed else ("#b60" if self.ok else "#b00")
+        return f"<div style='color:{colour}'>{html.escape(str(self))}</div>"
+
+
+# --------------------------------------------------------------------------------------------
+# Collection
+# --------------------------------------------------------------------------------------------
+
+def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mapping[str, str] | None,
+                  channels: int = 4, tick: Callable[[int], None] = lambda n: None, total_hint: Callable[[int], None] = lambda n: None) -> CollectResult:
+    start = time.monotonic()
+    result = CollectResult(target=host)
+    try:
+        code, disc, err = runner.run(_DISCOVER, timeout)
+    except _Timeout:
+        raise CollectError(f"no answer to the first command within {timeout:g} s") from None
+    if code != 0:
+        last = err.decode("utf-8", "replace").strip().splitlines()
+        raise CollectError(f"cannot run commands (exit {code}): {last[-1] if last else 'no error output'}")
+    discovered = disc.decode("utf-8", "replace")
+    commands: dict[str, dict] = {}
+    errors: list[dict] = []
+    # the save output decides which tables to list when /proc/net/ip_tables_names is empty (nft)
+    plan = plan_commands(discovered)
+    save_item = next(((f, c) for f, c in plan.items if f == "iptables/iptables-save.txt"), None)
+    outputs: dict[str, tuple[int | None, bytes, bytes, str, str]] = {}
+
+    def run_one(rel: str, cmd: str) -> None:
+        at = _now()
+        try:
+            rc, so, se = runner.run(cmd, timeout)
+            outputs[rel] = (rc, so, se, cmd, at)
+        except _Timeout:
+            outputs[rel] = (None, b"", f"timed out after {timeout:g} s".encode(), cmd, at)
+        except Exception as e:  # the connection broke: this command failed, keep what we have
+            outputs[rel] = (None, b"", f"{type(e).__name__}: {e}".encode(), cmd, at)
+        tick(1)
+
+    if save_item:
+        run_one(*save_item)
+        rc, so = outputs[save_item[0]][:2]
+        tables = re.findall(r"^\*(\w+)", so.decode("utf-8", "replace"), re.M) if rc == 0 else []
+        plan = plan_commands(discovered, tables)
+    items = [(f, c) for f, c in plan.items if f not in outputs]
+    for rel, cmd in (extra or {}).items():
+        if rel not in outputs and all(rel != f for f, _ in items):
+            items.append((rel, cmd))
+    total_hint(len(items) + len(outputs))
+    if channels <= 1 or len(items) <= 1:
+        for rel, cmd in items:
+            run_one(rel, cmd)
+    else:  # several commands at once over the same connection (one SSH channel each)
+        with ThreadPoolExecutor(max_workers=channels) as pool:
+            list(pool.map(lambda item: run_one(*item), items))
+    outputs = {rel: outputs[rel] for rel in sorted(outputs)}
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for rel, (rc, so, se, cmd, at) in outputs.items():
+        if rc is None:
+            errors.append({"command": cmd, "error": se.decode("utf-8", "replace")})
+            result.failed.append({"path": rel, "command": cmd, "exit_code": None, "error": se.decode()})
+            continue
+        if rc != 0:
+            msg = se.decode("utf-8", "replace").strip().splitlines()
+            errors.append({"command": cmd, "error": f"exit {rc}: " + (msg[-1] if msg else "no error output")})
+            result.failed.append({"path": rel, "command": cmd, "exit_code": rc, "error": errors[-1]["error"]})
+            if not so:
+                continue
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(so)
+        commands[rel] = {"command": cmd, "exit_code": rc, "collected_at": at,
+                         "stderr": se.decode("utf-8", "replace").strip()[:2000] or None}
+        written += 1
+    write_manifest(out, host=host, commands=commands, errors=errors,
+                   extra={"hostname": plan.hostname, "skipped": plan.skipped})
+    result.path, result.files, result.seconds = out, written, time.monotonic() - start
+    return result
+
+
+def _check_extra(extra: Mapping[str, str] | None) -> None:
+    for rel in extra or {}:
+        if _safe_rel(rel) != rel or rel == "MANIFEST.json":
+            raise InputError(f"{rel}: not a usable file name for an extra command (a relative path inside the dump)")
+
+
+def _fresh(out: Path) -> Path:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"{out}: already exists and is not empty (a dump is never overwritten)")
+    return out
+
+
+def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: bool = False, timeout: float = 30.0,
+                  extra: Mapping[str, str] | None = None, progress: bool | None = None,
+                  channels: int = 4) -> CollectResult:
+    """Collect this machine (or network namespace ``netns``, via ``ip netns exec``) into the new
+    folder ``out``. ``extra`` adds ``{relative path: shell command}`` to the standard set."""
+    out = _fresh(Path(out))
+    _check_extra(extra)
+    if netns and not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
+        raise InputError(f"{netns}: not a network namespace name")
+    host = netns or socket.gethostname()
+    bar = _bar(progress, 1, "collect")
+    try:
+        return _collect_with(LocalRunner(netns, sudo), out, host=host, timeout=timeout, extra=extra,
+                             channels=channels, tick=bar.update, total_hint=lambda n: _set_total(bar, n))
+    finally:
+        bar.close()
+
+
+def _bar(progress: bool | None, total: int, desc: str):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit="cmd", disable=(None if progress is None else not progress), leave=False)
+
+
+def _set_total(bar, n: int) -> None:
+    bar.total = n
+    bar.refresh()
+
+
+def _folder_name(target: str) -> str:
+    user, host, port = parse_target(target)
+    name = host if port == 22 else f"{host}_{port}"
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", name).replace(":", "_")
+
+
+def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str | os.PathLike | None = None,
+                known_hosts: str | os.PathLike | None = None, accept_new_host_key: bool = False,
+                sudo: bool = False, timeout: float = 30.0, connect_timeout: float = 10.0, workers: int = 8,
+                extra: Mapping[str, str] | None = None, progress: bool | None = None,
+                channels: int = 4) -> list[CollectResult]:
+    """Collect each ``[USER@]HOST[:PORT]`` over SSH into ``out/<host>/``, in parallel.
+
+    Host keys are checked against ``known_hosts`` (default ``~/.ssh/known_hosts``): an unknown
+    key is refused unless ``accept_new_host_key`` (then it is recorded in ``known_hosts``), a
+    changed key is always refused. A host that cannot be reached gives a result with ``error``;
+    the other hosts are still collected. ``workers`` hosts are collected at once, each running
+    ``channels`` commands at once over its one connection.
+    """
+    out = Path(out)
+    _check_extra(extra)
+    names = [_folder_name(t) for t in targets]
+    if len(set(names)) != len(names):
+        raise InputError("the same host is given twice")
+    for n in names:
+        _fresh(out / n)
+    bar = _bar(progress, len(targets) * 20, f"collect {len(targets)} host(s)")
+    results: dict[str, CollectResult] = {}
+    import threading
+    lock = threading.Lock()
+    totals = {t: 20 for t in targets}
+
+    def tick(n: int) -> None:
+        with lock:
+            bar.update(n)
+
+    def one(target: str, name: str) -> CollectResult:
+        start = time.monotonic()
+        try:
+            runner = SSHRunner(target, identity=identity, known_hosts=known_hosts,
+                               accept_new_host_key=accept_new_host_key, sudo=sudo, connect_timeout=connect_timeout)
+        except CollectError as e:
+            with lock:
+                bar.update(totals[target])
+            return CollectResult(target=target, error=str(e), seconds=time.monotonic() - start)
+        try:
+            def hint(n: int) -> None:
+                with lock:
+                    bar.total += n - totals[target]
+                    totals[target] = n
+                    bar.refresh()
+            return _collect_with(runner, out / name, host=target, timeout=timeout, extra=extra, channels=channels,
+                                 tick=tick,
+                                 total_hint=hint)
+        except CollectError as e:
+            return CollectResult(target=target, error=str(e), seconds=time.monotonic() - start)
+        except Exception as e:  # a connection dropped mid-way: this host fails, the others go on
+            return CollectResult(target=target, error=f"{type(e).__name__}: {e}", seconds=time.monotonic() - start)
+        finally:
+            runner.close()
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets)))) as pool:
+            futs = {pool.submit(one, t, n): t for t, n in zip(targets, names)}
+            for f in as_completed(futs):
+                results[futs[f]] = f.result()
+    finally:
+        bar.close()
+    return [results[t] for t in targets]
+
+
+def collect(targets: Sequence[str] | None = None, out: str | os.PathLike = ".", *, local: bool = False,
+            netns: str | None = None, **kw) -> list[CollectResult]:
+    """``collect(["root@10.0.0.5", "node-2"], "dumps/")`` over SSH, or ``collect(local=True,
+    out="dumps/")`` for this machine (``netns=`` for a network namespace); each host into
+    ``out/<host>/``. Returns one :class:`CollectResult` per host."""
+    if local or netns:
+        name = netns or socket.gethostname()
+        return [collect_local(Path(out) / name, netns=netns, **kw)]
+    if not targets:
+        raise InputError("nothing to collect: give SSH targets or local=True")
+    return collect_ssh(list(targets), out, **kw)

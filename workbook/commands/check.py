@@ -1,0 +1,45 @@
+"""``nfwb check DUMP``: findings with evidence and fix commands; exit 1 when any is an error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dump", help="a rules file (iptables-save, -S, -L -n -v, lsmod) or a node dump folder/archive")
+    p.add_argument("--modules", metavar="LSMOD", help="an lsmod (or /proc/modules) file to check the modules against")
+    p.add_argument("--severity", default="info", choices=["error", "warning", "info"],
+                   help="show findings at least this bad (default: info = all); the exit status counts errors")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument("--max-rows", type=int, default=20, help="evidence rows printed per finding (text output)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..checks import check
+    from ..checks.context import load_target
+    target = load_target(args.dump)
+    modules = None
+    if args.modules:
+        from pathlib import Path
+        from ..model import InputError
+        if not Path(args.modules).is_file():
+            raise InputError(f"{args.modules}: no such file")
+        modules = Path(args.modules)
+    findings = check(target, modules)
+    shown = findings.at_least(args.severity)
+    if args.json:
+        doc = json.loads(shown.to_json())
+        doc["target"] = str(args.dump)
+        doc["summary"] = findings.counts()
+        json.dump(doc, sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(f"nfwb check {args.dump}: {findings.summary()}")
+        for p in getattr(getattr(target, "ruleset", target), "problems", [])[:20]:
+            print(f"  note: {p}")
+        if shown:
+            print()
+            print("\n\n".join(f.text(args.max_rows) for f in shown))
+    return 1 if findings.has_errors else 0

@@ -1,0 +1,843 @@
+"""Graphviz drawings: the netfilter hook diagram, chain graphs, and one packet's trace on both."""
+
+from __future__ import annotations
+
+import fnmatch
+import html
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import graphviz
+
+from .listing_print import format_count, match_text
+from .model import Chain, Rule, Ruleset
+
+__all__ = ["HOOK_ORDER", "tables_at_hook", "draw_hooks", "draw_chains", "draw_trace", "to_svg",
+           "rule_summary", "chain_group", "STANDARD_TARGETS"]
+
+FONT = "Helvetica"
+RED = "#c62828"
+GREY = "#9e9e9e"
+HOT = "#e65100"          # the packet's path
+HOT_FILL = "#ffe0b2"
+PRESENT_FILL = "#e3f2fd"
+
+#: The five netfilter hooks (iptables' built-in chains), in the order the kernel numbers them.
+HOOK_ORDER: tuple[str, ...] = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+
+_KERNEL_HOOK = {"PREROUTING": "NF_INET_PRE_ROUTING", "INPUT": "NF_INET_LOCAL_IN",
+                "FORWARD": "NF_INET_FORWARD", "OUTPUT": "NF_INET_LOCAL_OUT",
+                "POSTROUTING": "NF_INET_POST_ROUTING"}
+
+# Kernel priorities (include/uapi/linux/netfilter_ipv4.h): raw -300, mangle -150, nat DNAT -100,
+# filter 0, security 50, nat SNAT 100.  Used only until workbook.netfilter provides the table.
+_OWN_TABLES_AT_HOOK: dict[str, tuple[tuple[str, int], ...]] = {
+    "PREROUTING": (("raw", -300), ("mangle", -150), ("nat", -100)),
+    "INPUT": (("mangle", -150), ("filter", 0), ("security", 50), ("nat", 100)),
+    "FORWARD": (("mangle", -150), ("filter", 0), ("security", 50)),
+    "OUTPUT": (("raw", -300), ("mangle", -150), ("nat", -100), ("filter", 0), ("security", 50)),
+    "POSTROUTING": (("mangle", -150), ("nat", 100)),
+}
+
+#: Targets that are extensions or verdicts, not chains (a jump to anything else must be a chain).
+STANDARD_TARGETS = frozenset("""
+ACCEPT DROP RETURN QUEUE REJECT DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK CONNSECMARK SECMARK
+LOG NFLOG ULOG NFQUEUE TRACE NOTRACK CT TPROXY TCPMSS TCPOPTSTRIP CLASSIFY DSCP TOS TTL HL ECN HMARK SET
+AUDIT CHECKSUM CLUSTERIP IDLETIMER LED MIRROR RATEEST SYNPROXY TEE SAME BALANCE DNPT SNPT
+""".split())
+
+_TERMINAL = frozenset({"ACCEPT", "DROP", "REJECT", "QUEUE", "NFQUEUE"})
+
+
+def tables_at_hook() -> dict[str, tuple[tuple[str, int], ...]]:
+    """Hook → ``((table, priority), ...)`` in traversal order (lowest priority first).
+
+    Taken from :mod:`workbook.netfilter` when it provides ``TABLES_AT_HOOK``.
+
+    >>> [t for t, _ in tables_at_hook()["INPUT"]]
+    ['mangle', 'filter', 'security', 'nat']
+    >>> tables_at_hook()["OUTPUT"][2]
+    ('nat', -100)
+    """
+    try:
+        from . import netfilter  # type: ignore[attr-defined]
+        raw = getattr(netfilter, "TABLES_AT_HOOK", None)
+    except ImportError:
+        raw = None
+    if not raw:
+        return dict(_OWN_TABLES_AT_HOOK)
+    prio = {"raw": -300, "mangle": -150, "filter": 0, "security": 50}
+    out: dict[str, tuple[tuple[str, int], ...]] = {}
+    for hook in HOOK_ORDER:
+        items = []
+        for item in raw.get(hook, ()):
+            if isinstance(item, str):
+                name = item
+                p = prio.get(name, -100 if hook in ("PREROUTING", "OUTPUT") else 100)
+            elif isinstance(item, tuple):
+                name, p = item[0], int(item[1])
+            else:
+                name = getattr(item, "table", None) or getattr(item, "name")
+                p = int(getattr(item, "priority"))
+            items.append((name, p))
+        out[hook] = tuple(sorted(items, key=lambda tp: tp[1]))
+    return out
+
+
+def _esc(text: str) -> str:
+    """Plain-label text: backslashes doubled so DOT does not read them as escapes."""
+    return text.replace("\\", "\\\\")
+
+
+def _id(name: str) -> str:
+    """A node id python-graphviz will not split: ``a:b`` in an edge means node ``a``, port ``b``."""
+    return name.replace(":", "%3A")
+
+
+def _h(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _counts(pkts: int | None, byts: int | None) -> str:
+    if pkts is None:
+        return ""
+    return f"{format_count(pkts, table=False)} pkts / {format_count(byts, table=False)} bytes"
+
+
+def _short(n: int) -> str:
+    """1234 → '1.2k', 23412 → '23k'."""
+    if n < 1000:
+        return str(n)
+    if n < 10000:
+        return f"{n / 1000:.1f}k".replace(".0k", "k")
+    if n < 1_000_000:
+        return f"{round(n / 1000)}k"
+    return f"{n / 1_000_000:.1f}M".replace(".0M", "M")
+
+
+def _addr(v: str) -> str:
+    return v[:-3] if v.endswith("/32") else v
+
+
+def rule_summary(rule: Rule, width: int = 40) -> str:
+    """A short description of what a rule matches, for edge labels.
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save('*nat\\n:X - [0:0]\\n-A X -d 10.100.0.10/32 -p udp -m comment --comment "kube-dns" -m udp --dport 53 -j Y\\n-A X -m comment --comment "a -> b" -m statistic --mode random --probability 0.50000000000 -j Z\\nCOMMIT\\n', strict=False)
+    >>> [rule_summary(r) for r in rs.chain("nat", "X").rules]
+    ['udp dst 10.100.0.10 dpt:53', 'p=50%']
+    """
+    bits: list[str] = []
+    if rule.protocol:
+        bits.append(("!" if rule.protocol_negated else "") + rule.protocol)
+    for value, neg, word in ((rule.in_interface, rule.in_interface_negated, "in"),
+                             (rule.out_interface, rule.out_interface_negated, "out"),
+                             (rule.source, rule.source_negated, "src"),
+                             (rule.destination, rule.destination_negated, "dst")):
+        if value is not None:
+            bits.append(f"{word} {'!' if neg else ''}{_addr(value)}")
+    for m in rule.matches:
+        if m.module == "comment":
+            continue
+        if m.module == "statistic":
+            p = m.get("--probability")
+            if p is not None:
+                try:
+                    bits.append(f"p={float(p.value):.0%}")
+                    continue
+                except ValueError:
+                    pass
+        text = match_text(m).strip()
+        if m.module in ("tcp", "udp", "sctp") and text.startswith(m.module):
+            text = text[len(m.module):].strip()
+        if m.module == "addrtype":
+            text = text.replace("ADDRTYPE match ", "")
+        if text:
+            bits.append(text)
+    text = " ".join(bits)
+    if not text:
+        text = rule.comment or "all"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def chain_group(name: str) -> str | None:
+    """The family a chain belongs to for collapsing: the name up to its last ``-``.
+
+    >>> chain_group("KUBE-SVC-NPX46M4PTMTKRN6Y"), chain_group("cali-tw-cali112d888c0c2"), chain_group("INPUT")
+    ('KUBE-SVC-', 'cali-tw-', None)
+    """
+    i = name.rfind("-")
+    if i <= 0 or i == len(name) - 1:
+        return None
+    return name[: i + 1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis of one table: jumps, duplicates, missing chains.
+
+@dataclass
+class _Jump:
+    rule: Rule
+    target: str
+    duplicate_of: int | None = None
+
+
+@dataclass
+class _ChainFacts:
+    chain: Chain
+    jumps: list[_Jump] = field(default_factory=list)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)   # (position, first position)
+    in_pkts: int | None = None
+    in_bytes: int | None = None
+
+
+def _analyse(chain: Chain, table_chains: dict[str, Chain]) -> _ChainFacts:
+    """Jumps of a chain, and its duplicates: rules whose ``Rule.normalized()`` equals an earlier one's.
+
+    Rules are first bucketed by a cheap key (target, addresses, protocol, interfaces, number of
+    matches); ``normalized()`` is computed only inside buckets holding more than one rule.
+    """
+    facts = _ChainFacts(chain)
+    buckets: dict[tuple, Rule | dict[str, Rule]] = {}
+    for r in chain.rules:
+        ck = (r.target, r.goto, r.destination, r.source, r.protocol, r.in_interface, r.out_interface,
+              len(r.matches))
+        dup = None
+        b = buckets.get(ck)
+        if b is None:
+            buckets[ck] = r
+        else:
+            if not isinstance(b, dict):
+                b = buckets[ck] = {b.normalized()[2]: b}
+            key = r.normalized()[2]
+            first = b.get(key)
+            if first is not None:
+                dup = first.position
+                facts.duplicates.append((r.position, first.position))
+            else:
+                b[key] = r
+        t = r.target
+        if t and (t in table_chains or t not in STANDARD_TARGETS):
+            facts.jumps.append(_Jump(r, t, dup))
+    return facts
+
+
+class _TableIndex:
+    """Jumps, duplicates and incoming counters of every chain of one table (computed lazily)."""
+
+    def __init__(self, ruleset: Ruleset, table: str):
+        self.table = table
+        self.chains: dict[str, Chain] = ruleset.table(table).chains
+        self._facts: dict[str, _ChainFacts] = {}
+
+    def facts(self, name: str) -> _ChainFacts:
+        f = self._facts.get(name)
+        if f is None:
+            f = self._facts[name] = _analyse(self.chains[name], self.chains)
+        return f
+
+    def fill_incoming(self, names: Iterable[str]) -> None:
+        for n in names:
+            for j in self.facts(n).jumps:
+                if j.target in self.chains and j.rule.pkts is not None:
+                    tf = self.facts(j.target)
+                    tf.in_pkts = (tf.in_pkts or 0) + j.rule.pkts
+                    tf.in_bytes = (tf.in_bytes or 0) + (j.rule.bytes or 0)
+
+
+def _reachable(index: _TableIndex, roots: Sequence[str], depth: int | None) -> dict[str, int]:
+    """Chain (or missing target) → distance from the roots, breadth first."""
+    dist: dict[str, int] = {r: 0 for r in roots}
+    frontier = list(roots)
+    d = 0
+    while frontier and (depth is None or d < depth):
+        d += 1
+        nxt = []
+        for name in frontier:
+            if name not in index.chains:
+                continue
+            for j in index.facts(name).jumps:
+                if j.target not in dist:
+                    dist[j.target] = d
+                    nxt.append(j.target)
+        frontier = nxt
+    return dist
+
+
+def _expand_match(name: str, expand: Sequence[str]) -> bool:
+    return any(name == e or (any(c in e for c in "*?[") and fnmatch.fnmatchcase(name, e)) for e in expand)
+
+
+def _layout_nodes(index: _TableIndex, names: Iterable[str], roots: Sequence[str], expand: Sequence[str],
+                  max_fanout: int) -> dict[str, str]:
+    """Chain name → node id: itself, or the group node ``PREFIX*`` it is collapsed into."""
+    names = list(names)
+    present = set(names)
+    pinned = set(roots) | {n for n in names if n in index.chains and index.chains[n].builtin}
+    pinned |= {n for n in names if expand and _expand_match(n, expand)}
+    # Chains with a small fan-out pin their targets (so an expanded KUBE-SVC shows its KUBE-SEPs).
+    stack = list(pinned)
+    while stack:
+        n = stack.pop()
+        if n not in index.chains:
+            continue
+        targets = {j.target for j in index.facts(n).jumps if j.target in present}
+        if len(targets) > max_fanout:
+            continue
+        for t in targets:
+            if t not in pinned:
+                pinned.add(t)
+                stack.append(t)
+    groups: dict[tuple[str, bool], list[str]] = {}
+    totals: dict[str, int] = {}
+    for n in names:
+        g = chain_group(n)
+        if g is None:
+            continue
+        totals[g] = totals.get(g, 0) + 1
+        if n not in pinned:
+            groups.setdefault((g, n in index.chains), []).append(n)
+    node: dict[str, str] = {n: n for n in names}
+    for (g, exists), members in groups.items():
+        if totals[g] > max_fanout and len(members) > 1:
+            gid = g + "*" if exists else g + "* (missing)"
+            for n in members:
+                node[n] = gid
+    return node
+
+
+def _chain_label(c: Chain, facts: _ChainFacts) -> str:
+    rows = [f"<B>{_h(c.name)}</B>"]
+    n = len(c.rules)
+    rows.append(f"{n} rule{'s' if n != 1 else ''}")
+    if c.builtin or c.policy is not None:
+        pol = f"policy {_h(c.policy or 'ACCEPT')}"
+        if c.pkts is not None:
+            pol += f" {_h(_counts(c.pkts, c.bytes))}"
+        rows.append(pol)
+    elif facts.in_pkts is not None:
+        rows.append(f"in: {_h(_counts(facts.in_pkts, facts.in_bytes))}")
+    if facts.duplicates:
+        pairs = ", ".join(f"#{p}=#{f}" for p, f in facts.duplicates[:4])
+        more = " …" if len(facts.duplicates) > 4 else ""
+        rows.append(f'<FONT COLOR="{RED}">⚠ {len(facts.duplicates)} duplicate rule'
+                    f'{"s" if len(facts.duplicates) != 1 else ""} ({pairs}{more})</FONT>')
+    return "<" + "<BR/>".join(rows) + ">"
+
+
+def _group_label(gid: str, members: list[str], index: _TableIndex, missing: bool) -> str:
+    if missing:
+        return f"<<B>{_h(gid)}</B><BR/>×{len(members)} missing chains>"
+    rules = sum(len(index.chains[m].rules) for m in members)
+    dups = sum(len(index.facts(m).duplicates) for m in members)
+    pk = [index.facts(m).in_pkts for m in members]
+    rows = [f"<B>{_h(gid)} ×{len(members)}</B>", f"{_short(rules)} rules"]
+    if any(p is not None for p in pk):
+        by = sum(index.facts(m).in_bytes or 0 for m in members)
+        rows.append(f"in: {_h(_counts(sum(p or 0 for p in pk), by))}")
+    if dups:
+        rows.append(f'<FONT COLOR="{RED}">⚠ {dups} duplicate rules</FONT>')
+    return "<" + "<BR/>".join(rows) + ">"
+
+
+def _edge_label(j: _Jump) -> str:
+    r = j.rule
+    text = f"#{r.position} {rule_summary(r)}"
+    if j.duplicate_of is not None:
+        text = f"DUPLICATE of #{j.duplicate_of}\\n" + _esc(text)
+    else:
+        text = _esc(text)
+    if r.pkts is not None:
+        text += "\\n" + _esc(_counts(r.pkts, r.bytes))
+    return text
+
+
+def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str, int], roots: Sequence[str],
+                       expand: Sequence[str], max_fanout: int, prefix: str = "",
+                       highlight: set[str] | frozenset = frozenset()) -> dict[str, str]:
+    """Add nodes and edges for ``names`` (chain → distance) to ``g``; return chain → node id."""
+    index.fill_incoming(n for n in names if n in index.chains)
+    node = _layout_nodes(index, names, roots, expand, max_fanout)
+    members: dict[str, list[str]] = {}
+    for n, nid in node.items():
+        members.setdefault(nid, []).append(n)
+    for nid, ms in members.items():
+        gid = _id(prefix + nid)
+        if nid.endswith("*") or nid.endswith("(missing)"):
+            missing = nid.endswith("(missing)")
+            attrs = {"shape": "box3d", "style": "filled", "fillcolor": "#f5f5f5",
+                     "class": "group missing" if missing else "group"}
+            if missing or any(index.facts(m).duplicates for m in ms if m in index.chains):
+                attrs["color"] = RED
+            g.node(gid, label=_group_label(nid, ms, index, missing), **attrs)
+            continue
+        n = ms[0]
+        if n not in index.chains:
+            g.node(gid, label=f"<<B>{_h(n)}</B><BR/><FONT COLOR=\"{RED}\">missing chain</FONT>>",
+                   shape="box", style="dashed", color=RED, fontcolor=RED, **{"class": "missing"})
+            continue
+        c = index.chains[n]
+        facts = index.facts(n)
+        attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": PRESENT_FILL if c.builtin else "white"}
+        cls = ["chain"]
+        if c.builtin:
+            attrs["penwidth"] = "2"
+            cls.append("builtin")
+        if facts.duplicates:
+            attrs["color"] = RED
+            attrs["penwidth"] = "2.5"
+            cls.append("duplicate")
+        if n in highlight:
+            attrs["color"] = HOT
+            attrs["fillcolor"] = HOT_FILL
+            attrs["penwidth"] = "3"
+            cls.append("visited")
+        attrs["class"] = " ".join(cls)
+        g.node(gid, label=_chain_label(c, facts), **attrs)
+    # Edges: one per rule between individual chains; aggregated when a group is involved or many.
+    pairs: dict[tuple[str, str], list[_Jump]] = {}
+    for n in names:
+        if n not in index.chains:
+            continue
+        for j in index.facts(n).jumps:
+            if j.target in node:
+                pairs.setdefault((node[n], node[j.target]), []).append(j)
+    for (a, b), jumps in pairs.items():
+        group = a.endswith("*") or b.endswith("*") or b.endswith("(missing)") or a.endswith("(missing)")
+        missing = b not in index.chains and not b.endswith("*")
+        if not group and len(jumps) <= 4:
+            for j in jumps:
+                attrs = {"label": _edge_label(j), "fontsize": "9"}
+                if j.rule.goto:
+                    attrs["style"] = "dashed"
+                if j.duplicate_of is not None or missing:
+                    attrs["color"] = RED
+                    attrs["fontcolor"] = RED
+                    attrs["penwidth"] = "2"
+                    attrs["class"] = "duplicate" if j.duplicate_of is not None else "missing"
+                g.edge(_id(prefix + a), _id(prefix + b), **attrs)
+            continue
+        gotos = sum(1 for j in jumps if j.rule.goto)
+        dups = sum(1 for j in jumps if j.duplicate_of is not None)
+        text = f"×{len(jumps)} {'gotos' if gotos == len(jumps) else 'jumps'}"
+        pk = [j.rule.pkts for j in jumps]
+        if any(p is not None for p in pk):
+            text += "\\n" + _counts(sum(p or 0 for p in pk), sum(j.rule.bytes or 0 for j in jumps))
+        attrs = {"label": text, "fontsize": "9", "penwidth": "2"}
+        if gotos == len(jumps):
+            attrs["style"] = "dashed"
+        if dups or b.endswith("(missing)") or missing:
+            attrs["color"] = RED
+            attrs["fontcolor"] = RED
+            if dups:
+                attrs["label"] += f"\\n{dups} duplicate"
+        g.edge(_id(prefix + a), _id(prefix + b), **attrs)
+    return node
+
+
+def draw_chains(ruleset: Ruleset, table: str, chain: str | None = None, *, depth: int | None = None,
+                max_fanout: int = 25, expand: Sequence[str] = ()) -> graphviz.Digraph:
+    """The chain graph of ``table`` (or of what ``chain`` reaches): chains as nodes, jumps as edges.
+
+    Node labels give rule count, policy and counters; edges give rule position, a summary of the
+    match and counters (``-g`` gotos dashed). Duplicated rules and jumps to missing chains are red.
+    When more than ``max_fanout`` chains of one family (``KUBE-SVC-*``) would be drawn, they become
+    one summary node, except chains named (or matched by a pattern) in ``expand``.
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save('''*nat
+    ... :PREROUTING ACCEPT [0:0]
+    ... :KUBE-SERVICES - [0:0]
+    ... -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+    ... -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+    ... -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+    ... COMMIT
+    ... ''', strict=False)
+    >>> g = draw_chains(rs, "nat")
+    >>> '"KUBE-SERVICES" [label=' in g.source, 'missing chain' in g.source, 'DUPLICATE of #2' in g.source
+    (True, True, True)
+    """
+    if table not in ruleset:
+        raise KeyError(f"no table {table!r} in {ruleset.source} (has: {', '.join(ruleset.tables) or 'none'})")
+    index = _TableIndex(ruleset, table)
+    if chain is not None:
+        if chain not in index.chains:
+            raise KeyError(f"no chain {chain!r} in table {table!r} of {ruleset.source}")
+        roots = [chain]
+        names = _reachable(index, roots, depth)
+    else:
+        builtins = [c.name for c in index.chains.values() if c.builtin]
+        roots = builtins
+        if depth is None:
+            names = {n: 0 for n in index.chains}
+            for n in list(index.chains):
+                for j in index.facts(n).jumps:
+                    names.setdefault(j.target, 1)
+        else:
+            names = _reachable(index, roots, depth)
+    title = f"{table} table" + (f" from {chain}" if chain else "") + f" — {ruleset.source}"
+    g = graphviz.Digraph(f"chains_{table}", graph_attr={"rankdir": "LR", "label": _esc(title), "labelloc": "t",
+                                                          "fontname": FONT, "ranksep": "0.6"},
+                         node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
+    _build_chain_graph(g, index, names, roots, tuple(expand), max_fanout)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# The hook diagram.
+
+def _branch_path(branch, from_node: bool) -> list[str]:
+    hooks = [s.hook for s in branch.steps]
+    seen = set(hooks)
+    if from_node:
+        path = ["local", "OUTPUT", "routing_out", "POSTROUTING"]
+        if "INPUT" in seen or "PREROUTING" in seen:
+            # to a local address: back in over lo (workbook.netfilter.packet_path(True, True))
+            path += ["PREROUTING", "routing_in", "INPUT", "local"]
+        else:
+            path += ["egress"]
+    else:
+        path = ["ingress", "PREROUTING", "routing_in"]
+        if "FORWARD" in seen or ("POSTROUTING" in seen and "INPUT" not in seen):
+            path += ["FORWARD", "POSTROUTING", "egress"]
+        elif "INPUT" in seen:
+            path += ["INPUT", "local"]
+    if branch.verdict in ("DROP", "REJECT") and hooks:
+        last = hooks[-1]
+        if last in path:
+            path = path[: path.index(last) + 1]
+    return path
+
+
+def _trace_facts(trace) -> tuple[set[str], set[tuple[str, str]], set[tuple[str, str]]]:
+    nodes: set[str] = set()
+    edges: set[tuple[str, str]] = set()
+    cells: set[tuple[str, str]] = set()
+    if trace is None:
+        return nodes, edges, cells
+    for b in trace.branches:
+        path = _branch_path(b, trace.packet.from_node)
+        nodes.update(path)
+        edges.update(zip(path, path[1:]))
+        cells.update((s.hook, s.table) for s in b.steps)
+    return nodes, edges, cells
+
+
+def _hook_label(hook: str, tables: tuple[tuple[str, int], ...], ruleset: Ruleset | None,
+                cells: set[tuple[str, str]], family: str) -> str:
+    visited_hook = any(h == hook for h, _ in cells)
+    head_bg = HOT_FILL if visited_hook else "#eceff1"
+    rows = [f'<TR><TD COLSPAN="3" BGCOLOR="{head_bg}"><B>{hook}</B><BR/>'
+            f'<FONT POINT-SIZE="8">{_KERNEL_HOOK[hook]}</FONT></TD></TR>']
+    for t, prio in tables:
+        name = t + (" (DNAT)" if t == "nat" and prio < 0 else " (SNAT)" if t == "nat" else "")
+        info = ""
+        style_open, style_close = "", ""
+        bg = ""
+        if ruleset is not None:
+            c = ruleset.tables[t].chains.get(hook) if t in ruleset.tables else None
+            if c is None:
+                style_open, style_close = f'<FONT COLOR="{GREY}">', "</FONT>"
+                info = "absent"
+            else:
+                style_open, style_close = "<B>", "</B>"
+                info = f"{len(c.rules)} rule{'s' if len(c.rules) != 1 else ''}"
+                if c.policy and c.policy != "ACCEPT":
+                    info += f", policy {c.policy}"
+                if c.pkts:
+                    info += f", {format_count(c.pkts, table=False)} pkts"
+                bg = f' BGCOLOR="{PRESENT_FILL}"'
+        if (hook, t) in cells:
+            bg = f' BGCOLOR="{HOT_FILL}"'
+        rows.append(f'<TR><TD PORT="{t}" ALIGN="LEFT"{bg}>{style_open}{_h(name)}{style_close}</TD>'
+                    f'<TD ALIGN="RIGHT"{bg}>{style_open}{prio}{style_close}</TD>'
+                    f'<TD ALIGN="LEFT"{bg}>{style_open}{_h(info)}{style_close}</TD></TR>')
+    return ('<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>>")
+
+
+def _verdict_text(trace) -> str:
+    parts = []
+    for b in trace.branches:
+        t = f"{b.probability:.0%} {b.verdict}"
+        if b.dnat:
+            t += f" DNAT→{b.dnat}"
+        if b.snat:
+            t += f" SNAT→{b.snat}"
+        if b.masquerade:
+            t += " MASQUERADE"
+        parts.append(t)
+    # Merge identical outcomes.
+    merged: dict[str, float] = {}
+    for b in trace.branches:
+        key = b.verdict + (f" DNAT→{b.dnat}" if b.dnat else "") + (f" SNAT→{b.snat}" if b.snat else "") + \
+            (" MASQUERADE" if b.masquerade else "")
+        merged[key] = merged.get(key, 0.0) + b.probability
+    return "\\n".join(_esc(f"{p:.0%} {k}") for k, p in merged.items())
+
+
+def _add_hooks(g: graphviz.Digraph, ruleset: Ruleset | None, trace, family: str) -> None:
+    tah = tables_at_hook()
+    nodes, edges, cells = _trace_facts(trace)
+
+    def mark(name: str, attrs: dict) -> dict:
+        if name in nodes:
+            attrs = dict(attrs, color=HOT, penwidth="3", **{"class": attrs.get("class", "") + " visited"})
+        return attrs
+
+    g.node("ingress", label="ingress\\n(packet in)", **mark("ingress", {"shape": "cds", "class": "endpoint"}))
+    g.node("egress", label="egress\\n(packet out)", **mark("egress", {"shape": "cds", "class": "endpoint"}))
+    g.node("routing_in", label="routing\\ndecision", **mark("routing_in", {"shape": "diamond", "class": "routing"}))
+    g.node("routing_out", label="routing\\ndecision", **mark("routing_out", {"shape": "diamond", "class": "routing"}))
+    g.node("local", label="local process\\n(hostNetwork process / socket)",
+           **mark("local", {"shape": "box", "style": "rounded,filled", "fillcolor": "#fffde7", "class": "local"}))
+    for hook in HOOK_ORDER:
+        g.node(hook, label=_hook_label(hook, tah[hook], ruleset, cells, family),
+               **mark(hook, {"shape": "plain", "class": "hook"}))
+    flow = [("ingress", "PREROUTING", ""), ("PREROUTING", "routing_in", ""),
+            ("routing_in", "INPUT", "for this host"), ("routing_in", "FORWARD", "for another host"),
+            ("INPUT", "local", ""), ("local", "OUTPUT", ""), ("OUTPUT", "routing_out", ""),
+            ("routing_out", "POSTROUTING", ""), ("FORWARD", "POSTROUTING", ""), ("POSTROUTING", "egress", "")]
+    for a, b, label in flow:
+        attrs = {"label": label, "fontsize": "9"} if label else {}
+        if (a, b) in edges:
+            attrs.update(color=HOT, penwidth="3", **{"class": "visited"})
+        g.edge(a, b, **attrs)
+    if ("POSTROUTING", "PREROUTING") in edges:
+        g.edge("POSTROUTING", "PREROUTING", label="back in over lo", fontsize="9", style="dashed",
+               constraint="false", color=HOT, penwidth="3", **{"class": "visited"})
+    if trace is not None and trace.branches:
+        g.node("verdict", label=_verdict_text(trace), shape="note", style="filled", fillcolor=HOT_FILL,
+               **{"class": "verdict"})
+        ends = set()
+        for b in trace.branches:
+            path = _branch_path(b, trace.packet.from_node)
+            ends.add(path[-1])
+        for e in sorted(ends):
+            g.edge(e, "verdict", style="dotted", arrowhead="none")
+
+
+def draw_hooks(ruleset: Ruleset | None = None, trace=None, family: str = "ipv4") -> graphviz.Digraph:
+    """The netfilter hook diagram with the tables at each hook in priority order.
+
+    Given a ruleset, the tables whose built-in chain exists are bold (with rule counts) and the
+    others grey; given a trace, the packet's path is drawn in orange.
+
+    >>> g = draw_hooks()
+    >>> all(h in g.source for h in ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"))
+    True
+    >>> g.source.index('PORT="raw"') < g.source.index('PORT="mangle"') < g.source.index('PORT="nat"')
+    True
+    """
+    if ruleset is not None and family == "ipv4":
+        family = ruleset.family
+    tool = "ip6tables" if family == "ipv6" else "iptables"
+    title = f"netfilter hooks ({family}, {tool})"
+    if ruleset is not None:
+        title += f" — {ruleset.source}"
+    g = graphviz.Digraph("hooks", graph_attr={"rankdir": "LR", "label": _esc(title), "labelloc": "t",
+                                              "fontname": FONT, "nodesep": "0.4"},
+                         node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
+    _add_hooks(g, ruleset, trace, family)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# A trace drawn on the hooks and on the chains it went through.
+
+def _jump_target(action: str | None) -> tuple[str, bool] | None:
+    if not action:
+        return None
+    if action.startswith("JUMP:"):
+        return action[5:], False
+    if action.startswith("GOTO:"):
+        return action[5:], True
+    return None
+
+
+def _font(text: str, **attrs: str) -> str:
+    """``<FONT ...>text</FONT>``, or nothing for empty text (graphviz rejects empty HTML elements)."""
+    if not text:
+        return ""
+    a = " ".join(f'{k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    return f"<FONT {a}>{text}</FONT>"
+
+
+def _visit_label(hook: str, table: str, chain: str, steps: list, max_rules: int) -> str:
+    rows = [f'<TR><TD COLSPAN="3" BGCOLOR="{HOT_FILL}"><B>{_h(chain)}</B> '
+            f'<FONT POINT-SIZE="8">{_h(table)} @ {_h(hook)}</FONT></TD></TR>']
+    unmatched = [s for s in steps if not s.matched]
+    show_unmatched = len(unmatched) <= max_rules
+    skipped = 0
+    for s in steps:
+        if not s.matched and not show_unmatched:
+            skipped += 1
+            continue
+        pos = "policy" if s.position is None else f"#{s.position}"
+        act = _h(s.action or "")
+        if s.matched:
+            spec = _h((s.spec or "")[:70])
+            rows.append(f'<TR><TD ALIGN="LEFT"><B>{pos}</B></TD><TD ALIGN="LEFT"><B>✔ {act}</B></TD>'
+                        f'<TD ALIGN="LEFT">{_font(spec, POINT_SIZE="8")}</TD></TR>')
+        else:
+            why = _h((s.why or "")[:60])
+            rows.append(f'<TR><TD ALIGN="LEFT">{_font(pos, COLOR=GREY)}</TD>'
+                        f'<TD ALIGN="LEFT">{_font("✘ " + act, COLOR=GREY)}</TD>'
+                        f'<TD ALIGN="LEFT">{_font(why, COLOR=GREY, POINT_SIZE="8")}</TD></TR>')
+    if skipped:
+        rows.insert(1, f'<TR><TD COLSPAN="3"><FONT COLOR="{GREY}">{skipped} rules evaluated, not matched</FONT></TD></TR>')
+    return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">' + "".join(rows) + "</TABLE>>"
+
+
+def _trace_title(trace) -> str:
+    p = trace.packet
+    where = "from the node" if p.from_node else f"in on {p.in_iface}"
+    dport = f":{p.dport}" if p.dport is not None else ""
+    sport = f":{p.sport}" if p.sport is not None else ""
+    verdicts = ", ".join(f"{v} {share:.0%}" for v, share in trace.verdicts.items())
+    return f"{trace.source} trace: {p.proto} {p.src}{sport} → {p.dst}{dport} ({where}) — {verdicts}"
+
+
+def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max_fanout: int = 25) -> graphviz.Digraph:
+    """One packet's path: on the hook diagram (left) and through the chains it traversed.
+
+    Visited chains are orange (``class="visited chain"``) and list the rules evaluated there
+    (matched ones bold); jumps are labelled with the rule position and, after a
+    ``-m statistic`` split, the share of branches that took them (``50%``). With ``ruleset``
+    the jumps not taken from visited chains are drawn grey (collapsed above ``max_fanout``).
+
+    >>> from workbook.packet import Packet, Step, Branch, Trace
+    >>> steps = [Step("PREROUTING", "nat", "PREROUTING", 1, "-A PREROUTING -j KUBE-SERVICES", True, "JUMP:KUBE-SERVICES")]
+    >>> t = Trace(Packet("10.0.0.2", "10.100.0.10", "udp", dport=53), [Branch(1.0, "ACCEPT", steps)])
+    >>> g = draw_trace(t)
+    >>> '"PREROUTING.nat.KUBE-SERVICES"' in g.source and 'class="visited chain"' in g.source
+    True
+    """
+    g = graphviz.Digraph("trace", graph_attr={"rankdir": "LR", "fontname": FONT, "compound": "true",
+                                              "label": _esc(_trace_title(trace)), "labelloc": "t"},
+                         node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
+    family = getattr(ruleset, "family", "ipv4") if ruleset is not None else "ipv4"
+    with g.subgraph(name="cluster_hooks") as h:
+        h.attr(label="netfilter hooks", style="rounded", color=GREY)
+        _add_hooks(h, ruleset, trace, family)
+
+    # Visited chains in first-visit order, with their steps merged over branches.
+    visits: dict[tuple[str, str, str], list] = {}
+    seen_steps: dict[tuple[str, str, str], set] = {}
+    edges: dict[tuple[tuple[str, str, str], tuple[str, str, str], int | None, bool], float] = {}
+    for b in trace.branches:
+        taken = set()
+        for s in b.steps:
+            key = (s.hook, s.table, s.chain)
+            visits.setdefault(key, [])
+            sk = (s.position, s.spec, s.matched, s.action)
+            if sk not in seen_steps.setdefault(key, set()):
+                seen_steps[key].add(sk)
+                visits[key].append(s)
+            jt = _jump_target(s.action) if s.matched else None
+            if jt is not None:
+                ek = (key, (s.hook, s.table, jt[0]), s.position, jt[1])
+                if ek not in taken:
+                    taken.add(ek)
+                    edges[ek] = edges.get(ek, 0.0) + b.probability
+    nid = {k: _id(".".join(k)) for k in visits}
+    by_hook: dict[str, list[tuple[str, str, str]]] = {}
+    for k in visits:
+        by_hook.setdefault(k[0], []).append(k)
+    tah = tables_at_hook()
+    for hook in HOOK_ORDER:
+        keys = by_hook.get(hook)
+        if not keys:
+            continue
+        with g.subgraph(name=f"cluster_{hook}") as c:
+            c.attr(label=hook, style="rounded", color=HOT)
+            for k in keys:
+                c.node(nid[k], label=_visit_label(k[0], k[1], k[2], visits[k], max_rules), shape="box",
+                       style="rounded", color=HOT, penwidth="3", **{"class": "visited chain"})
+            # The built-in chains of the tables met at this hook, in priority order.
+            order = [t for t, _ in tah.get(hook, ())]
+            builtins = [k for k in keys if k[2] == hook]
+            builtins.sort(key=lambda k: order.index(k[1]) if k[1] in order else 99)
+            if builtins:
+                g.edge(hook, nid[builtins[0]], style="dotted", color=HOT, arrowhead="open")
+            for a, b2 in zip(builtins, builtins[1:]):
+                c.edge(nid[a], nid[b2], style="dotted", color=HOT, label="then", fontsize="8")
+    for (a, b2, pos, goto), p in edges.items():
+        if b2 not in nid:
+            nid[b2] = _id(".".join(b2))
+            g.node(nid[b2], label=b2[2], shape="box", color=HOT, **{"class": "visited chain"})
+        label = "" if pos is None else f"#{pos}"
+        if len(trace.branches) > 1 and p < 0.9999:
+            label += f"\\n{p:.0%}"
+        attrs = {"label": label, "color": HOT, "penwidth": "2.5", "fontcolor": HOT, "class": "visited"}
+        if goto:
+            attrs["style"] = "dashed"
+        g.edge(nid[a], nid[b2], **attrs)
+
+    # Jumps not taken (needs the ruleset): grey, collapsed by family.
+    if ruleset is not None:
+        indexes: dict[str, _TableIndex] = {}
+        for k in visits:
+            hook, table, chain = k
+            if table not in ruleset or chain not in ruleset.table(table).chains:
+                continue
+            index = indexes.setdefault(table, _TableIndex(ruleset, table))
+            taken_targets = {b2[2] for (a, b2, _, _) in edges if a == k}
+            others = [j for j in index.facts(chain).jumps
+                      if j.target not in taken_targets and (hook, table, j.target) not in visits]
+            if not others:
+                continue
+            groups: dict[str, list[_Jump]] = {}
+            for j in others:
+                grp = chain_group(j.target) or j.target
+                groups.setdefault(grp if len(others) > max_fanout else j.target, []).append(j)
+            for name, js in groups.items():
+                if len(js) == 1 and name == js[0].target:
+                    tid = _id(f"{nid[k]}>{name}")
+                    g.node(tid, label=_esc(name), shape="box", style="rounded", color=GREY, fontcolor=GREY,
+                           **{"class": "unvisited"})
+                    g.edge(nid[k], tid, label=f"#{js[0].rule.position}", color=GREY, fontcolor=GREY,
+                           fontsize="8", style="dashed" if js[0].rule.goto else "solid")
+                else:
+                    tid = _id(f"{nid[k]}>{name}*")
+                    g.node(tid, label=_esc(f"{name}* ×{len(js)}") + "\\nnot taken", shape="box3d", color=GREY,
+                           fontcolor=GREY, **{"class": "unvisited group"})
+                    g.edge(nid[k], tid, label=f"×{len(js)}", color=GREY, fontcolor=GREY, fontsize="8")
+
+    # Outcomes: one node per distinct result, fed by the last chain of each branch.
+    outcomes: dict[str, tuple[str, float, set]] = {}
+    for i, b in enumerate(trace.branches):
+        text = b.verdict + (f"\\nDNAT → {b.dnat}" if b.dnat else "") + (f"\\nSNAT → {b.snat}" if b.snat else "") + \
+            ("\\nMASQUERADE" if b.masquerade else "")
+        oid = f"outcome{len(outcomes)}" if text not in outcomes else outcomes[text][0]
+        prev = outcomes.get(text, (oid, 0.0, set()))
+        last = None
+        for s in reversed(b.steps):
+            if s.matched:
+                last = (s.hook, s.table, s.chain)
+                break
+        srcs = prev[2] | ({last} if last else set())
+        outcomes[text] = (oid, prev[1] + b.probability, srcs)
+    for text, (oid, p, srcs) in outcomes.items():
+        color = RED if text.startswith(("DROP", "REJECT")) else "#2e7d32"
+        g.node(oid, label=_esc(f"{p:.0%} ") + text, shape="doubleoctagon", color=color, fontcolor=color,
+               penwidth="2", **{"class": "outcome"})
+        for src in srcs:
+            if src in nid:
+                g.edge(nid[src], oid, color=color, style="bold")
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+
+def to_svg(graph: graphviz.Digraph | graphviz.Graph, engine: str | None = None) -> str:
+    """Render a drawing to SVG text with the real ``dot`` (raises ``graphviz.ExecutableNotFound`` without it).
+
+    >>> import shutil
+    >>> svg = to_svg(draw_hooks()) if shutil.which("dot") else "<svg"
+    >>> svg.lstrip().startswith(("<?xml", "<svg", "<!DOCTYPE"))
+    True
+    """
+    if engine:
+        graph = graph.copy()
+        graph.engine = engine
+    return graph.pipe(format="svg", encoding="utf-8")

@@ -1,0 +1,712 @@
+"""Kernel lab: run one real packet through a ruleset loaded into throw-away network namespaces."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
+from .packet import Branch, Packet, Step, Trace
+
+__all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",
+           "rule_action"]
+
+#: Targets whose name is the action (everything else that is not a chain is ``CONTINUE``).
+NAMED_ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE",
+                           "REDIRECT", "MARK"})
+
+#: nf_tables verdict codes as xtables-monitor prints unknown ones (``0xfffffffb`` = NFT_RETURN).
+#: Target extensions of iptables 1.8 (a target not listed here and not a named action is a chain).
+EXTENSION_TARGETS = frozenset({
+    "AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNMARK", "CONNSECMARK", "CT", "DSCP", "ECN", "HMARK",
+    "IDLETIMER", "LED", "LOG", "NETMAP", "NFLOG", "NFQUEUE", "NOTRACK", "QUEUE", "RATEEST", "SECMARK",
+    "SET", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL", "ULOG"})
+
+_VERDICT_CODES = {0xFFFFFFFB: "RETURN", 0xFFFFFFFC: "GOTO", 0xFFFFFFFD: "JUMP", 0xFFFFFFFE: "BREAK",
+                  0xFFFFFFFF: "CONTINUE"}
+
+_TRACE_RE = re.compile(r"^\s*TRACE:\s+(\d+)\s+([0-9a-f]+)\s+(\S+)(?:\s+(.*))?$")
+_HANDLE_RE = re.compile(r"#\s*handle\s+(\d+)\s*$")
+_CHAIN_RE = re.compile(r"^\s*chain\s+(\S+)\s*\{")
+
+_lab_counter = itertools.count()
+
+
+# -- parsing the kernel's words ----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class MonitorEvent:
+    """One ``TRACE:`` line of ``xtables-monitor --trace``.
+
+    >>> e = MonitorEvent.parse(" TRACE: 2 fc475095 nat:PREROUTING:rule:0x6:JUMP:X  -4 -t nat -A PREROUTING -j X")
+    >>> (e.trace_id, e.table, e.chain, e.kind, e.handle, e.verdict, e.text)
+    ('fc475095', 'nat', 'PREROUTING', 'rule', 6, 'JUMP:X', '-A PREROUTING -j X')
+    >>> MonitorEvent.parse(" TRACE: 2 fc475095 mangle:M:rule:0x9:0xfffffffb  -4 -t mangle -A M -j RETURN").verdict
+    'RETURN'
+    >>> MonitorEvent.parse(" TRACE: 2 fc475095 filter:FORWARD:policy:DROP ").verdict
+    'DROP'
+    """
+
+    trace_id: str
+    table: str
+    chain: str
+    kind: str  # rule | return | policy
+    handle: int | None
+    verdict: str
+    text: str | None
+
+    @classmethod
+    def parse(cls, line: str) -> "MonitorEvent | None":
+        m = _TRACE_RE.match(line)
+        if not m:
+            return None
+        _, tid, head, tail = m.groups()
+        parts = head.split(":")
+        if len(parts) < 3:
+            return None
+        table, chain, kind, rest = parts[0], parts[1], parts[2], parts[3:]
+        handle = None
+        if kind == "rule" and rest and rest[0].startswith("0x"):
+            handle = int(rest[0], 16)
+            rest = rest[1:]
+        verdict = ":".join(rest)
+        if verdict.startswith("0x"):
+            verdict = _VERDICT_CODES.get(int(verdict, 16), verdict)
+        text = None
+        if tail:
+            # "-4 -t nat -A PREROUTING ..." → "-A PREROUTING ..."
+            t = re.sub(r"^-4\s+-t\s+\S+\s+", "", tail.strip())
+            text = t or None
+        return cls(tid, table, chain, kind, handle, verdict, text)
+
+
+def parse_monitor(text: str) -> list[MonitorEvent]:
+    """All TRACE events of an ``xtables-monitor --trace`` output, in order (PACKET lines skipped).
+
+    >>> out = '''PACKET: 2 271b5af4 IN=eth0 SRC=10.0.0.2 DST=10.96.0.10 SPORT=40000 DPORT=80 SYN
+    ...  TRACE: 2 271b5af4 raw:PREROUTING:policy:ACCEPT
+    ...  TRACE: 2 271b5af4 nat:X:rule:0x7:ACCEPT  -4 -t nat -A X -p tcp -j DNAT --to-destination 10.244.1.5:8080'''
+    >>> [(e.table, e.chain, e.kind, e.verdict) for e in parse_monitor(out)]
+    [('raw', 'PREROUTING', 'policy', 'ACCEPT'), ('nat', 'X', 'rule', 'ACCEPT')]
+    """
+    return [e for e in (MonitorEvent.parse(l) for l in text.splitlines()) if e is not None]
+
+
+def nft_handles(listing: str) -> dict[str, list[int]]:
+    """Chain → rule handles in order, from ``nft -a list table ip T`` (one nft rule per iptables rule).
+
+    >>> nft_handles('''table ip nat { # handle 5
+    ... 	chain PREROUTING { # handle 1
+    ... 		type nat hook prerouting priority dstnat; policy accept;
+    ... 		counter packets 1 bytes 29 jump Y # handle 7
+    ... 		ip daddr 10.96.0.10 udp dport 53 counter packets 1 bytes 29 goto X # handle 8
+    ... 	}
+    ... 	chain Y { # handle 6
+    ... 	}
+    ... }''')
+    {'PREROUTING': [7, 8], 'Y': []}
+    """
+    out: dict[str, list[int]] = {}
+    current: str | None = None
+    for line in listing.splitlines():
+        m = _CHAIN_RE.match(line)
+        if m:
+            current = m.group(1).strip('"')
+            out[current] = []
+            continue
+        if line.strip() == "}":
+            current = None
+            continue
+        if current is not None:
+            h = _HANDLE_RE.search(line)
+            if h:
+                out[current].append(int(h.group(1)))
+    return out
+
+
+def rule_action(rule: Rule, ruleset: Ruleset | None = None) -> str:
+    """A rule's action in the Trace vocabulary (a target that is a chain of ``ruleset`` is a jump).
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save('*nat\\n:PREROUTING ACCEPT [0:0]\\n:X - [0:0]\\n-A PREROUTING -j X\\n-A PREROUTING -g X\\n'
+    ...                 '-A PREROUTING -j LOG\\n-A PREROUTING -p tcp -j DNAT --to-destination 10.0.0.1:80\\n'
+    ...                 '-A PREROUTING -m comment --comment nothing\\nCOMMIT\\n')
+    >>> [rule_action(r, rs) for r in rs.chain("nat", "PREROUTING").rules]
+    ['JUMP:X', 'GOTO:X', 'CONTINUE', 'DNAT', 'CONTINUE']
+    """
+    t = rule.target
+    if t is None:
+        return "CONTINUE"
+    if rule.goto:
+        return f"GOTO:{t}"
+    if t in NAMED_ACTIONS:
+        return t
+    if ruleset is not None:
+        is_chain = rule.table in ruleset.tables and t in ruleset.table(rule.table)
+    else:
+        is_chain = t not in EXTENSION_TARGETS
+    if is_chain:
+        return f"JUMP:{t}"
+    return t if t in ("QUEUE", "NFQUEUE") else "CONTINUE"
+
+
+# -- environment ---------------------------------------------------------------------------------
+
+def _which(name: str) -> str | None:
+    return shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.path.exists(p)), None)
+
+
+def lab_available(backend: str = "nft") -> tuple[bool, str]:
+    """(True, "") when this process can run the lab: root, ip, iptables-restore, xtables-monitor, conntrack."""
+    if os.geteuid() != 0:
+        return False, "the kernel lab needs root (network namespaces and iptables)"
+    need = ["ip", "nft", "conntrack", "xtables-monitor",
+            "iptables-legacy-restore" if backend == "legacy" else "iptables-nft-restore"]
+    missing = [n for n in need if not _which(n)]
+    if missing:
+        return False, f"the kernel lab needs {', '.join(missing)} (Debian: iptables, iproute2, nftables, conntrack)"
+    return True, ""
+
+
+def _run(cmd: list[str], *, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run(cmd, input=input, text=True, capture_output=True)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {(p.stderr or p.stdout).strip()}")
+    return p
+
+
+# A tiny sender kept alive inside a namespace: one JSON request per line, answers "ok" or "error ...".
+_SENDER = r"""
+import json, socket, struct, sys
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+for line in sys.stdin:
+    r = json.loads(line)
+    try:
+        p = r["proto"]
+        if p == "tcp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT: any source address
+            s.bind((r["src"], r["sport"] or 0)); s.setblocking(False)
+            e = s.connect_ex((r["dst"], r["dport"] or 0)); socks = [s]
+            if e not in (0, 115): raise OSError(e, "connect")
+        elif p == "udp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_IP, 19, 1)
+            s.bind((r["src"], r["sport"] or 0)); s.sendto(b"nfwb", (r["dst"], r["dport"] or 0)); socks = [s]
+        elif p == "sctp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)
+            s.setsockopt(socket.SOL_IP, 19, 1)
+            s.bind((r["src"], r["sport"] or 0)); s.setblocking(False)
+            s.connect_ex((r["dst"], r["dport"] or 0)); socks = [s]
+        elif p == "icmp":
+            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+            s.setsockopt(socket.SOL_IP, 19, 1)
+            s.bind((r["src"], 0))
+            ident = (r["sport"] or 4242) & 0xffff
+            hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"nfwb"
+            hdr = hdr[:2] + struct.pack("!H", csum(hdr)) + hdr[4:]
+            s.sendto(hdr, (r["dst"], 0)); socks = [s]
+        else:
+            raise ValueError("unsupported protocol " + p)
+        for x in socks:
+            x.close()  # a SYN/INIT is already out; closing in SYN_SENT sends nothing, and nothing retransmits
+        print("ok", flush=True)
+    except Exception as e:
+        print("error " + repr(e), flush=True)
+"""
+
+
+class _Monitor:
+    """``xtables-monitor --trace`` inside a namespace, read by a thread into a list of lines."""
+
+    def __init__(self, ns: str):
+        cmd = ["ip", "netns", "exec", ns]
+        if _which("stdbuf"):
+            cmd += ["stdbuf", "-oL"]
+        cmd += [_which("xtables-monitor") or "xtables-monitor", "--trace"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     bufsize=1, start_new_session=True)
+        self.lines: list[str] = []
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+                self.last = time.monotonic()
+
+    def mark(self) -> int:
+        with self.lock:
+            return len(self.lines)
+
+    def since(self, mark: int) -> list[str]:
+        with self.lock:
+            return self.lines[mark:]
+
+    def wait_quiet(self, mark: int, *, quiet: float, timeout: float, need: int = 1) -> list[str]:
+        """Wait until at least ``need`` lines arrived after ``mark`` and none came for ``quiet`` seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            with self.lock:
+                n = len(self.lines) - mark
+                last = self.last
+            if n >= need and now - last >= quiet:
+                break
+            if now >= end:
+                break
+            time.sleep(0.01)
+        return self.since(mark)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 15)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(timeout=2)
+        self.thread.join(timeout=1)
+
+
+class _Sender:
+    """A Python process kept alive inside a namespace that sends one packet per request."""
+
+    def __init__(self, ns: str):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-I", "-S", "-c", _SENDER],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, bufsize=1, start_new_session=True)
+
+    def send(self, packet: Packet) -> str:
+        """Send one packet; "ok", or the error the socket call gave (EPERM: dropped on the way out)."""
+        assert self.proc.stdin and self.proc.stdout
+        req = {"proto": packet.proto, "src": packet.src, "dst": packet.dst, "sport": packet.sport,
+               "dport": packet.dport}
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if not answer:
+            err = self.proc.stderr.read() if self.proc.poll() is not None and self.proc.stderr else ""
+            raise RuntimeError(f"lab: the packet sender died: {err.strip()}")
+        return answer
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                if self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=2)
+            except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+                try:
+                    os.killpg(self.proc.pid, 9)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=2)
+
+
+def _as_ruleset(ruleset: Ruleset | str) -> Ruleset:
+    if isinstance(ruleset, Ruleset):
+        return ruleset
+    from .parse import parse
+    return parse(ruleset)
+
+
+def _check_packet(packet: Packet) -> None:
+    for a in (packet.src, packet.dst):
+        try:
+            version = ipaddress.ip_address(a).version
+        except ValueError:
+            raise InputError(f"lab: not an IP address: {a!r}") from None
+        if version != 4:
+            raise InputError(f"lab: only IPv4 packets are supported, got {a}")
+    if packet.proto not in ("tcp", "udp", "sctp", "icmp"):
+        raise InputError(f"lab: protocol must be tcp, udp, sctp or icmp, not {packet.proto!r}")
+    if packet.proto in ("tcp", "udp", "sctp") and not packet.dport:
+        raise InputError(f"lab: a {packet.proto} packet needs a destination port (--dport)")
+    if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
+        raise InputError(f"lab: a packet arriving on an interface cannot be addressed to {packet.dst} "
+                         "(use --from-node for the node's own loopback traffic)")
+    if not packet.from_node and packet.in_iface and (len(packet.in_iface) > 15 or "+" in packet.in_iface
+                                                     or "/" in packet.in_iface or " " in packet.in_iface):
+        raise InputError(f"lab: {packet.in_iface!r} is not a usable interface name (max 15 characters, no '+')")
+
+
+# -- the lab -------------------------------------------------------------------------------------
+
+@dataclass
+class Lab:
+    """Throw-away namespaces holding one ruleset: reuse it to trace many packets, then close it.
+
+    Layout: ``client`` namespaces (one per input interface name) ─veth─ ``node`` (the ruleset,
+    ``node_ips``, ip_forward=1, default route to the sink) ─veth─ ``sink`` (answers for every
+    address, so DNATed endpoints are reachable). Use as a context manager::
+
+        with Lab(ruleset, ["192.168.0.2"]) as lab:
+            trace = lab.trace(Packet("10.0.0.2", "172.30.0.41", "tcp", 40000, 80))
+    """
+
+    ruleset: Ruleset
+    node_ips: tuple[str, ...] = ()
+    backend: str = "nft"
+    keep: bool = False
+    conntrack: bool = True
+    sysctls: dict[str, str] = field(default_factory=dict)
+    prefix: str = field(default_factory=lambda: f"nfwb-lab-{os.getpid()}-{next(_lab_counter)}")
+    ifprefix: str = field(default_factory=lambda: f"nfl{os.getpid() % 10000}{next(_lab_counter) % 1000}")
+    _made_ns: list[str] = field(default_factory=list, init=False, repr=False)
+    _ifaces: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # in_iface → client ns
+    _senders: dict[str, _Sender] = field(default_factory=dict, init=False, repr=False)
+    _monitor: _Monitor | None = field(default=None, init=False, repr=False)
+    _handles: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict, init=False, repr=False)
+    _open: bool = field(default=False, init=False, repr=False)
+    _recent: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ruleset = _as_ruleset(self.ruleset)
+        self.node_ips = tuple(self.node_ips or ())
+        self._recent = any(r.match("recent") is not None for r in self.ruleset.iter_rules())
+        if self.backend not in ("nft", "legacy"):
+            raise InputError(f"lab: backend must be 'nft' or 'legacy', not {self.backend!r}")
+        if self.backend == "legacy":
+            raise InputError("lab: the legacy backend loads but cannot be traced here: x_tables TRACE logs "
+                             "through nf_log, which xtables-monitor does not read; use backend='nft'")
+
+    @property
+    def node(self) -> str:
+        return f"{self.prefix}-n"
+
+    @property
+    def sink(self) -> str:
+        return f"{self.prefix}-s"
+
+    def _ns(self, ns: str, *cmd: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        return _run(["ip", "netns", "exec", ns, *cmd], input=input, check=check)
+
+    def _add_ns(self, name: str) -> None:
+        _run(["ip", "netns", "add", name])
+        self._made_ns.append(name)
+        _run(["ip", "-n", name, "link", "set", "lo", "up"])
+
+    # -- set-up ---------------------------------------------------------------------------
+    def open(self, first_iface: str = "eth0") -> "Lab":
+        ok, why = lab_available(self.backend)
+        if not ok:
+            raise InputError(f"lab: {why}")
+        if self._open:
+            return self
+        self._open = True
+        try:
+            self._setup(first_iface)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _setup(self, first_iface: str) -> None:
+        n, s = self.node, self.sink
+        self._add_ns(n)
+        self._add_ns(s)
+        for k, v in (("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.rp_filter", "0"),
+                     ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.ip_nonlocal_bind", "1"),
+                     *self.sysctls.items()):
+            self._ns(n, "sysctl", "-qw", f"{k}={v}")
+        # node ─ sink: the sink owns every address (AnyIP), so DNATed endpoints answer.
+        a, b = f"{self.ifprefix}a", f"{self.ifprefix}b"
+        _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
+        _run(["ip", "link", "set", a, "netns", n])
+        _run(["ip", "link", "set", b, "netns", s])
+        _run(["ip", "-n", n, "link", "set", a, "name", "nfwb-sink"])
+        _run(["ip", "-n", s, "link", "set", b, "name", "up0"])
+        _run(["ip", "-n", n, "link", "set", "nfwb-sink", "up"])
+        _run(["ip", "-n", s, "link", "set", "up0", "up"])
+        _run(["ip", "-n", s, "route", "add", "local", "0.0.0.0/0", "dev", "lo"])
+        _run(["ip", "-n", n, "route", "add", "default", "dev", "nfwb-sink"])
+        self._iface(first_iface)
+        for ip in self.node_ips:
+            _run(["ip", "-n", n, "addr", "add", f"{ip}/32", "dev", first_iface])
+        self._load()
+        self._monitor = _Monitor(n)
+        self._wait_monitor()
+
+    def _iface(self, name: str) -> str:
+        """The client namespace behind node interface ``name`` (made on first use)."""
+        if name in self._ifaces:
+            return self._ifaces[name]
+        i = len(self._ifaces)
+        c = f"{self.prefix}-c{i}"
+        self._add_ns(c)
+        self._ns(c, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1")
+        a, b = f"{self.ifprefix}c{i}", f"{self.ifprefix}d{i}"
+        _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
+        _run(["ip", "link", "set", a, "netns", self.node])
+        _run(["ip", "link", "set", b, "netns", c])
+        _run(["ip", "-n", self.node, "link", "set", a, "name", name])
+        _run(["ip", "-n", c, "link", "set", b, "name", "up0"])
+        _run(["ip", "-n", self.node, "link", "set", name, "up"])
+        _run(["ip", "-n", c, "link", "set", "up0", "up"])
+        info = json.loads(_run(["ip", "-n", self.node, "-j", "link", "show", "dev", name]).stdout)
+        mac = info[0]["address"]
+        _run(["ip", "-n", c, "route", "add", "169.254.1.1", "dev", "up0", "scope", "link"])
+        _run(["ip", "-n", c, "neigh", "replace", "169.254.1.1", "lladdr", mac, "dev", "up0", "nud", "permanent"])
+        _run(["ip", "-n", c, "route", "add", "default", "via", "169.254.1.1", "dev", "up0", "onlink"])
+        self._ifaces[name] = c
+        return c
+
+    def _restore_text(self) -> str:
+        return self.ruleset.to_save()
+
+    def _load(self) -> None:
+        restore = "iptables-legacy-restore" if self.backend == "legacy" else "iptables-nft-restore"
+        p = self._ns(self.node, restore, input=self._restore_text(), check=False)
+        if p.returncode != 0:
+            msg = (p.stderr or p.stdout).strip().splitlines()
+            raise InputError(f"lab: {restore} refused {self.ruleset.source}: {' '.join(msg[:2])}")
+        if self.conntrack:
+            # A real node always has conntrack running (kube-proxy, docker and CNIs use it); a tiny
+            # ruleset without any conntrack user would leave it off and skip the nat table.
+            # An unreachable chain is enough: initialising a ct match switches conntrack on, and
+            # an unreachable rule never shows up in a trace.
+            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
+            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
+                     "--ctstate", "NEW")
+        # Empty mangle base chains at every hook the ruleset leaves out: their (hidden) policy events
+        # show how far the packet got, so a packet the kernel lost outside the rules (routing) is
+        # told apart from one that went all the way.
+        declared = set(self.ruleset.tables["mangle"].chains) if "mangle" in self.ruleset.tables else set()
+        missing = [c for c in BUILTIN_CHAINS["mangle"] if c not in declared]
+        if missing:
+            text = "*mangle\n" + "".join(f":{c} ACCEPT [0:0]\n" for c in missing) + "COMMIT\n"
+            self._ns(self.node, restore, "--noflush", input=text)
+        self._read_handles()
+
+    def _visible(self, table: str, chain: str) -> bool:
+        """Is this table/chain part of the ruleset (not one the lab added to watch the packet)?"""
+        t = self.ruleset.tables.get(table)
+        return t is not None and (chain in t.chains or chain not in BUILTIN_CHAINS.get(table, ()))
+
+    def _read_handles(self) -> None:
+        self._handles.clear()
+        for table in self.ruleset.tables:
+            p = self._ns(self.node, "nft", "-a", "list", "table", "ip", table, check=False)
+            if p.returncode != 0:
+                continue
+            for chain, handles in nft_handles(p.stdout).items():
+                for pos, h in enumerate(handles, 1):
+                    self._handles[(table, h)] = (chain, pos)
+
+    def _wait_monitor(self) -> None:
+        """Send probe packets until the monitor shows a trace: then it is subscribed."""
+        assert self._monitor is not None
+        probe = ["-s", "127.0.0.1", "-d", "127.0.0.1", "-p", "udp", "--sport", "9", "--dport", "9", "-j", "TRACE"]
+        self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-I", "OUTPUT", "1", *probe)
+        sender = self._sender(self.node)
+        try:
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                m = self._monitor.mark()
+                sender.send(Packet("127.0.0.1", "127.0.0.1", "udp", 9, 9, None, True))
+                if self._monitor.wait_quiet(m, quiet=0.05, timeout=0.3):
+                    break
+            else:
+                raise RuntimeError("xtables-monitor --trace showed nothing within 5 s")
+            time.sleep(0.05)
+        finally:
+            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
+        self._monitor.wait_quiet(self._monitor.mark(), quiet=0.1, timeout=1, need=0)
+        if "raw" in self.ruleset.tables:
+            self._read_handles()
+
+    def _sender(self, ns: str) -> _Sender:
+        if ns not in self._senders:
+            self._senders[ns] = _Sender(ns)
+        return self._senders[ns]
+
+    # -- tracing --------------------------------------------------------------------------
+    def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 0.15) -> Trace:
+        """Send ``packet`` once through the node and return the kernel's path as a Trace."""
+        _check_packet(packet)
+        if not self._open:
+            self.open(packet.in_iface or "eth0")
+        assert self._monitor is not None
+        n = self.node
+        if packet.from_node:
+            sender_ns = n
+            chain = "OUTPUT"
+        else:
+            iface = packet.in_iface or "eth0"
+            sender_ns = self._iface(iface)
+            chain = "PREROUTING"
+            # The client does not own packet.src (IP_TRANSPARENT lets it send from any address): an address of the client would
+            # turn a later packet to that address into local traffic of the client.
+            _run(["ip", "-n", n, "route", "replace", f"{packet.src}/32", "dev", iface])
+        match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
+        if packet.proto in ("tcp", "udp", "sctp"):
+            if packet.sport:
+                match += ["--sport", str(packet.sport)]
+            match += ["--dport", str(packet.dport)]
+        rule = [*match, "-j", "TRACE"]
+        self._ns(n, "conntrack", "-F", check=False)
+        if self._recent:
+            # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
+            self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
+                     check=False)
+        self._ns(n, "iptables-nft", "-w", "-t", "raw", "-I", chain, "1", *rule)
+        try:
+            mark = self._monitor.mark()
+            sent = self._sender(sender_ns).send(packet)
+            lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout)
+            dnat = self._conntrack_dnat(packet)
+        finally:
+            self._ns(n, "iptables-nft", "-w", "-t", "raw", "-D", chain, *rule, check=False)
+        events = parse_monitor("\n".join(lines))
+        if not events:
+            raise RuntimeError(f"lab: the kernel showed no trace for {packet.proto} {packet.src}:{packet.sport} -> "
+                               f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
+        return self._to_trace(packet, events, dnat)
+
+    def _conntrack_dnat(self, packet: Packet) -> tuple[str, int | None] | None:
+        """The reply tuple's source when it differs from the original destination (DNAT happened)."""
+        cmd = ["conntrack", "-L", "-p", packet.proto, "--orig-src", packet.src, "--orig-dst", packet.dst]
+        if packet.proto in ("tcp", "udp", "sctp") and packet.sport:
+            cmd += ["--orig-port-src", str(packet.sport), "--orig-port-dst", str(packet.dport)]
+        p = self._ns(self.node, *cmd, check=False)
+        for line in p.stdout.splitlines():
+            srcs = re.findall(r"\bsrc=(\S+)", line)
+            sports = re.findall(r"\bsport=(\d+)", line)
+            if len(srcs) >= 2:
+                rsrc = srcs[1]
+                rsport = int(sports[1]) if len(sports) >= 2 else None
+                if rsrc != packet.dst or (rsport is not None and rsport != packet.dport):
+                    return rsrc, rsport
+                return None
+        return None
+
+    def _to_trace(self, packet: Packet, events: list[MonitorEvent], ct_dnat) -> Trace:
+        rs = self.ruleset
+        steps: list[Step] = []
+        hook = "OUTPUT" if packet.from_node else "PREROUTING"
+        notes: list[str] = []
+        for ev in events:
+            if ev.chain in BUILTIN_CHAINS.get(ev.table, ()):
+                hook = ev.chain
+            if not self._visible(ev.table, ev.chain):
+                continue  # raw holding the TRACE rule, or a mangle chain the lab added as a witness
+            if ev.kind == "policy":
+                steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{ev.verdict}"))
+                continue
+            if ev.kind == "return":
+                steps.append(Step(hook, ev.table, ev.chain, None, None, True, "RETURN"))
+                continue
+            loc = self._handles.get((ev.table, ev.handle)) if ev.handle is not None else None
+            if loc is None and ev.table == "raw" and (ev.text or "").endswith("-j TRACE"):
+                continue  # our own TRACE rule (every rule of the ruleset had its handle read at load)
+            rule = None
+            pos = None
+            if loc is not None:
+                chain, pos = loc
+                try:
+                    rule = rs.chain(ev.table, chain).rules[pos - 1]
+                except (KeyError, IndexError):
+                    rule = None
+            steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec if rule else ev.text, True,
+                              rule_action(rule, rs) if rule is not None else ev.verdict))
+        verdict = "ACCEPT"
+        for s in steps:
+            if s.action in ("DROP", "REJECT", "policy:DROP"):
+                verdict = "REJECT" if s.action == "REJECT" else "DROP"
+        if verdict == "ACCEPT" and hook not in ("INPUT", "POSTROUTING"):
+            # Every hook has a (maybe hidden) chain, so an accepted packet ends in INPUT or POSTROUTING.
+            verdict = "DROP"
+            notes.append(f"the kernel dropped the packet after {hook} without a rule doing it (routing: "
+                         "e.g. a 127.0.0.0/8 source leaving the host needs route_localnet=1, or a martian address)")
+        dnat = snat = None
+        masq = False
+        for s in steps:
+            if s.position is None:
+                continue
+            r = rs.chain(s.table, s.chain).rules[s.position - 1]
+            if s.action == "DNAT":
+                o = r.target_option("--to-destination")
+                dnat = o.value if o else None
+            elif s.action == "SNAT":
+                o = r.target_option("--to-source")
+                snat = o.value if o else None
+            elif s.action == "MASQUERADE":
+                masq = True
+        if ct_dnat is not None:
+            ip, port = ct_dnat
+            dnat = f"{ip}:{port}" if port is not None else ip
+        elif dnat is not None and ":" not in dnat and packet.dport:
+            dnat = f"{dnat}:{packet.dport}"
+        branch = Branch(1.0, verdict, steps, dnat, snat, masq, notes)
+        return Trace(packet, [branch], source="kernel")
+
+    # -- tear-down ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop the monitor and senders, delete every namespace (and so every veth) this lab made."""
+        for snd in self._senders.values():
+            snd.stop()
+        self._senders.clear()
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
+        if not self.keep:
+            for ns in reversed(self._made_ns):
+                subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            self._made_ns.clear()
+        self._open = False
+
+    def __enter__(self) -> "Lab":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - safety net
+        try:
+            if self._open:
+                self.close()
+        except Exception:
+            pass
+
+
+def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | None = None, *,
+              timeout: float = 5.0, keep: bool = False, backend: str = "nft") -> Trace:
+    """Send ``packet`` through ``ruleset`` in the real kernel; the Trace of what the kernel did.
+
+    Root only: makes throw-away namespaces, loads the ruleset with ``iptables-restore``, sends one
+    packet and reads ``xtables-monitor --trace``; everything is deleted afterwards (``keep`` leaves
+    the namespaces for a look with ``ip netns exec``).
+    """
+    _check_packet(packet)
+    ips = list(node_ips or ())
+    if packet.from_node and packet.src not in ips and not ipaddress.ip_address(packet.src).is_loopback:
+        ips.append(packet.src)
+    lab = Lab(ruleset, tuple(ips), backend=backend, keep=keep)
+    try:
+        lab.open(packet.in_iface if (packet.in_iface and not packet.from_node) else "eth0")
+        return lab.trace(packet, timeout=timeout)
+    finally:
+        lab.close()

@@ -1,0 +1,1254 @@
+"""The packet tracer: walk one packet through a ruleset's hooks, tables and chains, like the kernel does.
+
+The tracer follows the kernel (``ipt_do_table``/``nft_do_chain``): tables at each hook in
+priority order (:mod:`workbook.netfilter`), jumps and gotos with a return stack, ``RETURN``,
+the implicit return at the end of a user chain and the policy at the end of a built-in
+chain. Packet state (addresses, ports, ``mark``, ``ctmark``, conntrack state, NAT) flows
+along the trace. ``-m statistic --mode random`` splits the trace into branches.
+
+Every step names what happened; a rule whose matches did not all hold says which one failed
+first (``why``). An option the tracer cannot judge (an unknown match, the uid of a socket, an
+unknown set) is assumed to hold and the step is marked ``assumed``; the branch notes say why.
+
+Big chains (``KUBE-SERVICES`` with thousands of rules) are indexed on the rules' exact
+destination address (or exact ``--dport``): only rules that can match are evaluated, and each
+run of skipped rules is one summarised step (``matched: false``, ``position`` = the first
+skipped rule, ``why`` = "N rules skipped (positions a-b): their -d does not match X").
+Chains shorter than :data:`INDEX_MIN_RULES` are always walked rule by rule.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from .model import InputError, Rule, Ruleset
+from .netfilter import NAT_MANIP, TABLES_AT_HOOK, is_local, local_addresses
+from .packet import Branch, Packet, Step, Trace
+
+__all__ = ["trace_packet", "Tracer", "INDEX_MIN_RULES", "PROTOCOLS"]
+
+#: Chains with at least this many rules are indexed (see the module docstring).
+INDEX_MIN_RULES = 32
+#: Deepest chain-jump nesting followed before giving up (the kernel refuses loops at load time).
+MAX_DEPTH = 128
+
+PROTOCOLS: dict[str, int] = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
+                             "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "udplite": 136, "dccp": 33,
+                             "mh": 135, "ipip": 4}
+
+_TERMINAL_VERDICTS = frozenset({"DROP", "REJECT"})
+_NON_TERMINATING = frozenset({"LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "CLASSIFY", "CHECKSUM", "DSCP", "TOS",
+                              "TTL", "HL", "TCPMSS", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "NFACCT",
+                              "TEE", "RATEEST", "SET", "HMARK", "ECN", "CONNMARK", "NOTRACK", "CT"})
+_ICMP_TYPES = {"any": None, "echo-reply": (0, None), "pong": (0, None), "destination-unreachable": (3, None),
+               "network-unreachable": (3, 0), "host-unreachable": (3, 1), "protocol-unreachable": (3, 2),
+               "port-unreachable": (3, 3), "fragmentation-needed": (3, 4), "source-quench": (4, None),
+               "redirect": (5, None), "echo-request": (8, None), "ping": (8, None),
+               "router-advertisement": (9, None), "router-solicitation": (10, None),
+               "time-exceeded": (11, None), "ttl-exceeded": (11, None), "parameter-problem": (12, None),
+               "timestamp-request": (13, None), "timestamp-reply": (14, None)}
+
+
+# -----------------------------------------------------------------------------------------
+# addresses
+
+
+def _ip(text: str) -> tuple[int, int]:
+    """(version, integer) of an address; IPv4-mapped IPv6 counts as IPv4."""
+    a = ipaddress.ip_address(text.strip("[]"))
+    if a.version == 6 and a.ipv4_mapped is not None:
+        a = a.ipv4_mapped
+    return a.version, int(a)
+
+
+def _net(text: str) -> tuple[int, int, int]:
+    """(version, network integer, mask integer) of ``10.0.0.0/8``, ``10.0.0.1`` or ``10.0.0.0/255.0.0.0``."""
+    try:
+        n = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InputError(f"bad address {text!r}") from None
+    mask = int(n.netmask)
+    return n.version, int(n.network_address) & mask, mask
+
+
+def _fmt_ip(v: int, x: int) -> str:
+    return str(ipaddress.IPv4Address(x) if v == 4 else ipaddress.IPv6Address(x))
+
+
+def _split_hostport(text: str) -> tuple[str | None, str | None]:
+    """``10.0.0.1:80`` → ("10.0.0.1", "80"); ``[fd00::1]:80`` → ("fd00::1", "80"); ``:80`` → (None, "80")."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else None
+    if text.count(":") > 1:  # bare IPv6
+        return text, None
+    host, sep, port = text.partition(":")
+    return host or None, port if sep else None
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    a, sep, b = text.partition(":")
+    lo = int(a) if a else 0
+    hi = int(b) if sep and b else (65535 if sep else lo)
+    return lo, hi
+
+
+def _int(text: str) -> int:
+    return int(text, 0)
+
+
+def _mark_mask(text: str) -> tuple[int, int]:
+    v, sep, m = text.partition("/")
+    return _int(v), _int(m) if sep else 0xFFFFFFFF
+
+
+# -----------------------------------------------------------------------------------------
+# the state of one branch
+
+
+class _State:
+    """Everything that flows along one branch of a trace (copied when a branch splits)."""
+
+    __slots__ = ("src", "dst", "src_i", "dst_i", "sport", "dport", "proto", "proto_num", "in_iface",
+                 "out_iface", "user_out", "mark", "ctmark", "ctstate", "ct_dnat", "ct_snat", "nat_done",
+                 "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
+                 "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
+                 "recent", "verdict", "assumed", "hook_in", "hook_out")
+
+    def clone(self) -> "_State":
+        c = _State.__new__(_State)
+        for k in _State.__slots__:
+            setattr(c, k, getattr(self, k))
+        c.steps = list(self.steps)
+        c.notes = list(self.notes)
+        c.stack = [list(f) for f in self.stack]
+        c.nat_done = set(self.nat_done)
+        if self.recent:
+            c.recent = {k: dict(v) for k, v in self.recent.items()}
+        return c
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def set_dst(self, ip: str) -> None:
+        self.dst = ip
+        self.dst_i = _ip(ip)
+
+    def set_src(self, ip: str) -> None:
+        self.src = ip
+        self.src_i = _ip(ip)
+
+    def ctstates(self) -> set[str]:
+        out = {self.ctstate}
+        if self.ct_dnat:
+            out.add("DNAT")
+        if self.ct_snat:
+            out.add("SNAT")
+        return out
+
+
+class _Assume(str):
+    """A check result meaning: could not judge; assumed to hold (the text says why)."""
+
+
+# A check takes the state and returns None (holds), a str (fails: why) or an _Assume (assumed).
+Check = Callable[[_State], Any]
+
+
+# -----------------------------------------------------------------------------------------
+# compiling a rule into checks
+
+
+class _Ctx:
+    """What checks may read that is fixed for one trace: local addresses and ipset contents."""
+
+    __slots__ = ("local", "local_i", "ipsets", "ipsets_obj")
+
+    def __init__(self, node_ips: Iterable[str], ipsets: dict[str, list[str]] | None):
+        self.ipsets_obj = ipsets
+        self.local = local_addresses(node_ips)
+        self.local_i = frozenset(_ip(a) for a in self.local)
+        self.ipsets = {k: [_set_entry(e) for e in v] for k, v in (ipsets or {}).items()}
+
+
+def _set_entry(text: str) -> tuple:
+    parts = []
+    for comp in str(text).split(","):
+        comp = comp.strip()
+        try:
+            parts.append(("net", _net(comp)))
+            continue
+        except InputError:
+            pass
+        proto, sep, port = comp.rpartition(":")
+        try:
+            lo, hi = _port_range(port.replace("-", ":"))
+            parts.append(("port", proto if sep else None, lo, hi))
+        except ValueError:
+            parts.append(("name", comp))
+    return tuple(parts)
+
+
+def _is_local_i(ctx: _Ctx, v: int, x: int) -> bool:
+    if v == 4 and (x >> 24) == 127:
+        return True
+    if v == 6 and x == 1:
+        return True
+    return (v, x) in ctx.local_i
+
+
+def _addr_types(ctx: _Ctx, v: int, x: int) -> set[str]:
+    if _is_local_i(ctx, v, x):
+        return {"LOCAL"}
+    if x == 0:
+        return {"UNSPEC"}
+    if v == 4 and x == 0xFFFFFFFF:
+        return {"BROADCAST"}
+    if (v == 4 and (x >> 28) == 0xE) or (v == 6 and (x >> 120) == 0xFF):
+        return {"MULTICAST"}
+    return {"UNICAST"}
+
+
+_KNOWN_ADDRTYPES = frozenset({"LOCAL", "UNICAST", "UNSPEC", "BROADCAST", "MULTICAST"})
+
+
+class _Compiler:
+    """Turns one Rule into checks; says which options it had to assume."""
+
+    def __init__(self, ctx_ref: list):
+        self.ctx_ref = ctx_ref  # [ _Ctx ] set per trace
+
+    # ---- basic header fields --------------------------------------------------------
+    def addr(self, which: str, text: str, neg: bool) -> Check:
+        v, base, mask = _net(text)
+        flag = f"{'! ' if neg else ''}{'-s' if which == 'src' else '-d'} {text}"
+        if which == "src":
+            def chk(s: _State):
+                sv, sx = s.src_i
+                if (sv == v and (sx & mask) == base) != neg:
+                    return None
+                return f"{flag} does not match {s.src}"
+        else:
+            def chk(s: _State):
+                dv, dx = s.dst_i
+                if (dv == v and (dx & mask) == base) != neg:
+                    return None
+                return f"{flag} does not match {s.dst}"
+        return chk
+
+    def iface(self, which: str, name: str, neg: bool) -> Check:
+        wild = name.endswith("+")
+        stem = name[:-1] if wild else name
+        flag = f"{'! ' if neg else ''}{'-i' if which == 'in' else '-o'} {name}"
+
+        def chk(s: _State):
+            have = s.hook_in if which == "in" else s.hook_out
+            if have is None:
+                if which == "out" and s.hook in ("FORWARD", "POSTROUTING", "OUTPUT") and not s.lo:
+                    return _Assume(f"{flag}: the output interface is not known (give out_iface); assumed to match")
+                have = ""
+            ok = have.startswith(stem) if wild else have == stem
+            if ok != neg:
+                return None
+            return f"{flag} does not match {have or '(no ' + ('input' if which == 'in' else 'output') + ' interface at ' + s.hook + ')'}"
+        return chk
+
+    def proto(self, text: str, neg: bool) -> Check:
+        t = text.lower()
+        num = int(t) if t.isdigit() else PROTOCOLS.get(t)
+        flag = f"{'! ' if neg else ''}-p {text}"
+        if t in ("all", "0"):
+            def chk(s: _State):
+                return None if not neg else f"{flag} never matches"
+            return chk
+        if num is None:
+            def chk(s: _State):
+                return _Assume(f"{flag}: unknown protocol name; assumed to match")
+            return chk
+
+        def chk(s: _State):
+            if (s.proto_num == num) != neg:
+                return None
+            return f"{flag} does not match {s.proto}"
+        return chk
+
+    # ---- matches ---------------------------------------------------------------------
+    def match(self, rule: Rule, m, checks: list, stats: list) -> None:
+        mod = m.module
+        fn = getattr(self, "m_" + mod.replace("-", "_"), None)
+        if fn is None:
+            desc = m.to_save()
+            checks.append(lambda s, d=desc: _Assume(f"{d}: the tracer does not evaluate -m {mod}; assumed to match"))
+            return
+        fn(rule, m, checks, stats)
+
+    def _unknown_opt(self, m, o, checks: list) -> None:
+        d = f"-m {m.module} {o.to_save()}"
+        checks.append(lambda s, d=d: _Assume(f"{d}: option not evaluated; assumed to match"))
+
+    def m_comment(self, rule, m, checks, stats):
+        pass
+
+    m_nfacct = m_comment
+
+    def _ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
+        ranges = [_port_range(p) for p in text.split(",")]
+        desc = f"{'! ' if neg else ''}{flag} {text}"
+
+        def chk(s: _State):
+            p = getattr(s, field)
+            if p is None:
+                return f"{desc}: the packet has no {'source' if field == 'sport' else 'destination'} port"
+            hit = any(lo <= p <= hi for lo, hi in ranges)
+            if hit != neg:
+                return None
+            return f"{desc} does not match {p}"
+        return chk
+
+    def m_tcp(self, rule, m, checks, stats):
+        for o in m.options:
+            if o.flag in ("--dport", "--destination-port"):
+                checks.append(self._ports("--dport", o.value, o.negated, "dport"))
+            elif o.flag in ("--sport", "--source-port"):
+                checks.append(self._ports("--sport", o.value, o.negated, "sport"))
+            elif o.flag in ("--tcp-flags", "--syn") and m.module == "tcp":
+                if o.flag == "--syn":
+                    mask, comp = {"SYN", "RST", "ACK", "FIN"}, {"SYN"}
+                else:
+                    mask = set(o.args[0].split(",")) if o.args else set()
+                    comp = set(o.args[1].split(",")) if len(o.args) > 1 else set()
+                    if "ALL" in mask:
+                        mask = {"SYN", "ACK", "FIN", "RST", "URG", "PSH", "ECE", "CWR"}
+                    if "ALL" in comp:
+                        comp = set(mask)
+                    comp.discard("NONE")
+                desc = o.to_save()
+                neg = o.negated
+
+                def chk(s: _State, mask=mask, comp=comp, desc=desc, neg=neg):
+                    flags = {"SYN"} if s.ctstate == "NEW" else {"ACK"}
+                    ok = (flags & mask) == comp
+                    if ok != neg:
+                        return None
+                    return f"{desc} does not match the flags {','.join(sorted(flags))} of a {'first' if s.ctstate == 'NEW' else 'later'} packet"
+                checks.append(chk)
+            else:
+                self._unknown_opt(m, o, checks)
+
+    m_udp = m_tcp
+    m_sctp = m_tcp
+    m_udplite = m_tcp
+    m_dccp = m_tcp
+
+    def m_multiport(self, rule, m, checks, stats):
+        for o in m.options:
+            if o.flag in ("--dports", "--destination-ports"):
+                checks.append(self._ports("--dports", o.value, o.negated, "dport"))
+            elif o.flag in ("--sports", "--source-ports"):
+                checks.append(self._ports("--sports", o.value, o.negated, "sport"))
+            elif o.flag == "--ports":
+                d = self._ports("--ports", o.value, False, "dport")
+                sp = self._ports("--ports", o.value, False, "sport")
+                desc, neg = o.to_save(), o.negated
+
+                def chk(s, d=d, sp=sp, desc=desc, neg=neg):
+                    hit = d(s) is None or sp(s) is None
+                    return None if hit != neg else f"{desc} does not match {s.sport}/{s.dport}"
+                checks.append(chk)
+            else:
+                self._unknown_opt(m, o, checks)
+
+    def m_icmp(self, rule, m, checks, stats):
+        for o in m.options:
+            if o.flag != "--icmp-type":
+                self._unknown_opt(m, o, checks)
+                continue
+            t = o.value
+            if t in _ICMP_TYPES:
+                want = _ICMP_TYPES[t]
+            else:
+                a, sep, b = t.partition("/")
+                if not a.isdigit():
+                    desc = o.to_save()
+                    checks.append(lambda s, d=desc: _Assume(f"-m icmp {d}: unknown type name; assumed to match"))
+                    continue
+                want = (int(a), int(b) if sep else None)
+            desc, neg = o.to_save(), o.negated
+
+            def chk(s, want=want, desc=desc, neg=neg):
+                if s.proto_num != 1:
+                    return f"-m icmp {desc}: not an icmp packet"
+                ty, code = s.icmp
+                ok = want is None or (ty == want[0] and (want[1] is None or code == want[1]))
+                return None if ok != neg else f"{desc} does not match icmp type {ty}/{code}"
+            checks.append(chk)
+
+    def m_addrtype(self, rule, m, checks, stats):
+        limit = any(o.flag in ("--limit-iface-in", "--limit-iface-out") for o in m.options)
+        for o in m.options:
+            if o.flag in ("--limit-iface-in", "--limit-iface-out"):
+                continue
+            if o.flag not in ("--src-type", "--dst-type"):
+                self._unknown_opt(m, o, checks)
+                continue
+            types = set(o.value.upper().split(","))
+            unknown = types - _KNOWN_ADDRTYPES
+            desc, neg = o.to_save(), o.negated
+            field = "src_i" if o.flag == "--src-type" else "dst_i"
+            ctx_ref = self.ctx_ref
+
+            def chk(s, types=types, unknown=unknown, desc=desc, neg=neg, field=field):
+                v, x = getattr(s, field)
+                have = _addr_types(ctx_ref[0], v, x)
+                ok = bool(have & types) != neg
+                addr = s.src if field == "src_i" else s.dst
+                if unknown or limit:
+                    why = (f"-m addrtype {desc}: {'route types ' + ','.join(sorted(unknown)) + ' not known' if unknown else '--limit-iface-* assumes the node addresses are on that interface'}; "
+                           f"{addr} taken as {','.join(sorted(have))}")
+                    return _Assume(why) if ok else why
+                return None if ok else f"-m addrtype {desc} does not match {addr} ({','.join(sorted(have))})"
+            checks.append(chk)
+
+    def m_statistic(self, rule, m, checks, stats):
+        mode = m.get("--mode")
+        if mode is None:
+            self._assumed_module(rule, m, checks, stats)
+            return
+        if mode.value == "random":
+            p = m.get("--probability")
+            prob = float(p.value) if p else 0.5
+            if p is not None and p.negated:
+                prob = 1.0 - prob
+            stats.append(prob)
+        elif mode.value == "nth":
+            every = m.get("--every")
+            packet = m.get("--packet")
+            n = int(every.value) if every else 1
+            k = int(packet.value) if packet else 0
+            neg = bool(every and every.negated)
+            desc = m.to_save()
+            hit = k == 0  # the counter starts at every-packet: the first packet matches iff --packet 0
+
+            def chk(s, desc=desc, hit=hit, neg=neg):
+                if hit != neg:
+                    return _Assume(f"{desc}: assumed to be the first packet since the rule was loaded (counter 0): it matches")
+                return f"{desc}: not the chosen packet when the counter is 0 (the first packet since the rule was loaded; assumed)"
+            checks.append(chk)
+        else:
+            self._unknown_opt(m, mode, checks)
+
+    def m_mark(self, rule, m, checks, stats, field="mark", mod="mark"):
+        for o in m.options:
+            if o.flag != "--mark":
+                self._unknown_opt(m, o, checks)
+                continue
+            v, mask = _mark_mask(o.value)
+            desc, neg = o.to_save(), o.negated
+
+            def chk(s, v=v, mask=mask, desc=desc, neg=neg):
+                have = getattr(s, field)
+                if ((have & mask) == v) != neg:
+                    return None
+                return f"-m {mod} {desc} does not match {'ctmark' if field == 'ctmark' else 'mark'} {have:#x}"
+            checks.append(chk)
+
+    def m_connmark(self, rule, m, checks, stats):
+        self.m_mark(rule, m, checks, stats, field="ctmark", mod="connmark")
+
+    def m_conntrack(self, rule, m, checks, stats):
+        for o in m.options:
+            desc, neg = o.to_save(), o.negated
+            f = o.flag
+            if f in ("--ctstate", "--state"):
+                want = set(o.value.upper().split(","))
+
+                def chk(s, want=want, desc=desc, neg=neg):
+                    have = s.ctstates()
+                    if bool(have & want) != neg:
+                        return None
+                    return f"{desc} does not match conntrack state {','.join(sorted(have))}"
+                checks.append(chk)
+            elif f == "--ctstatus":
+                want = set(o.value.upper().split(","))
+
+                def chk(s, want=want, desc=desc, neg=neg):
+                    if s.ctstate == "NEW":
+                        have = {"NONE"}
+                    elif s.ctstate == "UNTRACKED":
+                        have = set()
+                    else:
+                        if "ASSURED" in want:
+                            return _Assume(f"{desc}: a {s.ctstate} connection is assumed ASSURED")
+                        have = {"SEEN_REPLY", "CONFIRMED"}
+                    if bool(have & want) != neg:
+                        return None
+                    return f"{desc} does not match conntrack status {','.join(sorted(have)) or 'NONE'}"
+                checks.append(chk)
+            elif f == "--ctproto":
+                c = self.proto(o.value, neg)
+
+                def chk(s, c=c, desc=desc):
+                    r = c(s)
+                    return None if r is None else f"{desc} does not match {s.proto}"
+                checks.append(chk)
+            elif f in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
+                v, base, mask = _net(o.value)
+
+                def chk(s, v=v, base=base, mask=mask, f=f, desc=desc, neg=neg):
+                    addr = {"--ctorigsrc": s.orig_src, "--ctorigdst": s.orig_dst,
+                            "--ctreplsrc": s.dst if s.ct_dnat else s.orig_dst,
+                            "--ctrepldst": s.src if s.ct_snat else s.orig_src}[f]
+                    av, ax = _ip(addr)
+                    if (av == v and (ax & mask) == base) != neg:
+                        return None
+                    return f"{desc} does not match {addr}"
+                checks.append(chk)
+            elif f in ("--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctrepldstport"):
+                lo, hi = _port_range(o.value)
+
+                def chk(s, lo=lo, hi=hi, f=f, desc=desc, neg=neg):
+                    p = {"--ctorigsrcport": s.orig_sport, "--ctorigdstport": s.orig_dport,
+                         "--ctreplsrcport": s.dport if s.ct_dnat else s.orig_dport,
+                         "--ctrepldstport": s.sport if s.ct_snat else s.orig_sport}[f]
+                    if (p is not None and lo <= p <= hi) != neg:
+                        return None
+                    return f"{desc} does not match {p}"
+                checks.append(chk)
+            elif f == "--ctdir":
+                want = o.value.upper()
+
+                def chk(s, want=want, desc=desc, neg=neg):
+                    return None if (want == "ORIGINAL") != neg else f"{desc}: the packet goes in the ORIGINAL direction"
+                checks.append(chk)
+            else:
+                self._unknown_opt(m, o, checks)
+
+    m_state = m_conntrack
+
+    def m_set(self, rule, m, checks, stats):
+        ctx_ref = self.ctx_ref
+        for o in m.options:
+            if o.flag != "--match-set":
+                if o.flag in ("--return-nomatch", "--update-counters", "--update-subcounters"):
+                    continue
+                self._unknown_opt(m, o, checks)
+                continue
+            name = o.args[0] if o.args else ""
+            dirs = o.args[1].split(",") if len(o.args) > 1 else ["src"]
+            desc, neg = o.to_save(), o.negated
+
+            def chk(s, name=name, dirs=dirs, desc=desc, neg=neg):
+                entries = ctx_ref[0].ipsets.get(name)
+                if entries is None:
+                    return _Assume(f"-m set {desc}: set {name!r} contents not given (ipsets=...); assumed to match")
+                hit = any(_set_hit(e, dirs, s) for e in entries)
+                return None if hit != neg else f"-m set {desc}: {_set_key(dirs, s)} is {'not ' if not hit else ''}in {name}"
+            checks.append(chk)
+
+    def m_iprange(self, rule, m, checks, stats):
+        for o in m.options:
+            if o.flag not in ("--src-range", "--dst-range"):
+                self._unknown_opt(m, o, checks)
+                continue
+            a, _, b = o.value.partition("-")
+            lo, hi = _ip(a), _ip(b or a)
+            field = "src_i" if o.flag == "--src-range" else "dst_i"
+            desc, neg = o.to_save(), o.negated
+
+            def chk(s, lo=lo, hi=hi, field=field, desc=desc, neg=neg):
+                v, x = getattr(s, field)
+                ok = v == lo[0] and lo[1] <= x <= hi[1]
+                return None if ok != neg else f"{desc} does not match {_fmt_ip(v, x)}"
+            checks.append(chk)
+
+    def m_limit(self, rule, m, checks, stats):
+        desc = m.to_save()
+        checks.append(lambda s, d=desc: (s.note(f"{d}: the first packet is within the limit (the bucket starts full)"), None)[1])
+
+    m_hashlimit = m_limit
+    m_quota = m_limit
+
+    def m_recent(self, rule, m, checks, stats):
+        name = (m.get("--name").value if m.get("--name") else "DEFAULT")
+        rdest = m.get("--rdest") is not None
+        mode = next((o for o in m.options if o.flag in ("--set", "--rcheck", "--update", "--remove")), None)
+        hitcount = m.get("--hitcount")
+        need = int(hitcount.value) if hitcount else 1
+        desc = m.to_save()
+        neg = bool(mode and mode.negated)
+
+        def chk(s, name=name, rdest=rdest, mode=mode, need=need, desc=desc, neg=neg):
+            key = s.dst if rdest else s.src
+            table = s.recent.setdefault(name, {}) if s.recent is not None else None
+            if table is None:
+                s.recent = {name: {}}
+                table = s.recent[name]
+            s.note("-m recent: no earlier packets are assumed (the recent lists start empty)")
+            if mode is None or mode.flag == "--set":
+                table[key] = table.get(key, 0) + 1
+                return None if not neg else f"{desc}: --set always matches"
+            have = table.get(key, 0)
+            hit = have >= need
+            if mode.flag == "--update" and hit:
+                table[key] = have + 1
+            if mode.flag == "--remove" and hit:
+                del table[key]
+            if hit != neg:
+                return None
+            return f"{desc}: {key} is {'not ' if not hit else ''}in the recent list {name} (no earlier packets assumed)"
+        checks.append(chk)
+
+    def m_owner(self, rule, m, checks, stats):
+        desc = m.to_save()
+        checks.append(lambda s, d=desc: _Assume(f"{d}: the owning socket is not known; assumed to match"))
+
+    def _assumed_module(self, rule, m, checks, stats):
+        desc = m.to_save()
+        checks.append(lambda s, d=desc: _Assume(f"{d}: not evaluated by the tracer; assumed to match"))
+
+    m_physdev = m_socket = m_rpfilter = m_mac = m_length = m_ttl = m_hl = m_tos = m_dscp = _assumed_module
+    m_helper = m_cgroup = m_u32 = m_bpf = m_string = m_time = m_devgroup = m_connlimit = _assumed_module
+    m_connbytes = m_ipvs = m_cpu = m_realm = m_ecn = m_tcpmss = m_esp = m_ah = m_osf = m_cluster = _assumed_module
+
+    def m_pkttype(self, rule, m, checks, stats):
+        for o in m.options:
+            if o.flag != "--pkt-type":
+                self._unknown_opt(m, o, checks)
+                continue
+            want = o.value.lower()
+            desc, neg = o.to_save(), o.negated
+            ctx_ref = self.ctx_ref
+
+            def chk(s, want=want, desc=desc, neg=neg):
+                types = _addr_types(ctx_ref[0], *s.dst_i)
+                have = "multicast" if "MULTICAST" in types else "broadcast" if "BROADCAST" in types else "unicast"
+                return None if (have == want) != neg else f"{desc} does not match a {have} packet"
+            checks.append(chk)
+
+    def m_policy(self, rule, m, checks, stats):
+        pol = m.get("--pol")
+        desc = m.to_save()
+        if pol is None or any(o.flag not in ("--dir", "--pol") for o in m.options):
+            checks.append(lambda s, d=desc: _Assume(f"{d}: IPsec policy details not evaluated; assumed to match"))
+            return
+        want_none = pol.value == "none"
+
+        def chk(s, want_none=want_none, desc=desc, neg=pol.negated):
+            s.note("-m policy: the packet is assumed not to be IPsec-protected")
+            return None if want_none != neg else f"{desc}: the packet is not IPsec-protected"
+        checks.append(chk)
+
+
+def _set_key(dirs: list[str], s: _State) -> str:
+    parts = []
+    for i, d in enumerate(dirs):
+        if i == 0:
+            parts.append(s.src if d == "src" else s.dst)
+        else:
+            parts.append(str(s.sport if d == "src" else s.dport))
+    return ",".join(parts)
+
+
+def _set_hit(entry: tuple, dirs: list[str], s: _State) -> bool:
+    for i, comp in enumerate(entry):
+        if i >= len(dirs):
+            break
+        d = dirs[i]
+        if comp[0] == "net":
+            v, base, mask = comp[1]
+            pv, px = s.src_i if d == "src" else s.dst_i
+            if not (pv == v and (px & mask) == base):
+                return False
+        elif comp[0] == "port":
+            p = s.sport if d == "src" else s.dport
+            if p is None or not (comp[2] <= p <= comp[3]):
+                return False
+            if comp[1] and comp[1].lower() != s.proto:
+                return False
+        else:
+            return False
+    return True
+
+
+# -----------------------------------------------------------------------------------------
+# compiled rules and chains
+
+
+class _CRule:
+    __slots__ = ("rule", "position", "spec", "checks", "stat", "kind", "target", "dst_key", "dport_key",
+                 "action")
+
+    def __init__(self, rule: Rule, comp: _Compiler, chains: dict):
+        self.rule = rule
+        self.position = rule.position
+        self.spec = rule.spec
+        checks: list[Check] = []
+        stats: list[float] = []
+        if rule.source is not None:
+            checks.append(comp.addr("src", rule.source, rule.source_negated))
+        if rule.destination is not None:
+            checks.append(comp.addr("dst", rule.destination, rule.destination_negated))
+        if rule.in_interface is not None:
+            checks.append(comp.iface("in", rule.in_interface, rule.in_interface_negated))
+        if rule.out_interface is not None:
+            checks.append(comp.iface("out", rule.out_interface, rule.out_interface_negated))
+        if rule.protocol is not None:
+            checks.append(comp.proto(rule.protocol, rule.protocol_negated))
+        if rule.fragment is not None:
+            frag = rule.fragment
+            checks.append(lambda s, frag=frag: None if not frag else "-f: the packet is not a second or later fragment")
+        for m in rule.matches:
+            comp.match(rule, m, checks, stats)
+        self.checks = tuple(checks)
+        p = 1.0
+        for x in stats:
+            p *= x
+        self.stat = p if stats else None
+        # index keys
+        self.dst_key = None
+        if rule.destination and not rule.destination_negated:
+            v, base, mask = _net(rule.destination)
+            if mask == (0xFFFFFFFF if v == 4 else (1 << 128) - 1):
+                self.dst_key = (v, base)
+        self.dport_key = None
+        if rule.protocol in ("tcp", "udp", "sctp") and not rule.protocol_negated:
+            for m in rule.matches:
+                if m.module == rule.protocol:
+                    o = m.get("--dport") or m.get("--destination-port")
+                    if o is not None and not o.negated and o.value.isdigit():
+                        self.dport_key = int(o.value)
+        # target
+        t = rule.target
+        self.target = t
+        if t is None:
+            self.kind, self.action = "none", "CONTINUE"
+        elif t in chains:
+            self.kind, self.action = ("goto", f"GOTO:{t}") if rule.goto else ("jump", f"JUMP:{t}")
+        elif t in ("ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "MARK"):
+            self.kind, self.action = t, t
+        elif t in _NON_TERMINATING:
+            self.kind, self.action = t, "CONTINUE"
+        else:
+            self.kind, self.action = "unknown", "CONTINUE"
+
+
+class _CChain:
+    __slots__ = ("table", "name", "builtin", "policy", "rules", "index_kind", "index", "generic")
+
+    def __init__(self, chain, comp: _Compiler, chains: dict):
+        self.table = chain.table
+        self.name = chain.name
+        self.builtin = chain.builtin
+        self.policy = chain.policy or "ACCEPT"
+        self.rules = [_CRule(r, comp, chains) for r in chain.rules]
+        self.index_kind = None
+        self.index: dict = {}
+        self.generic: list[int] = []
+        if len(self.rules) >= INDEX_MIN_RULES:
+            by_dst = sum(1 for r in self.rules if r.dst_key is not None)
+            by_port = sum(1 for r in self.rules if r.dport_key is not None)
+            if max(by_dst, by_port) >= len(self.rules) // 2:
+                kind = "dst" if by_dst >= by_port else "dport"
+                self.index_kind = kind
+                for i, r in enumerate(self.rules):
+                    key = r.dst_key if kind == "dst" else r.dport_key
+                    if key is None:
+                        self.generic.append(i)
+                    else:
+                        self.index.setdefault(key, []).append(i)
+
+    def candidates(self, s: _State) -> list[int] | None:
+        if self.index_kind is None:
+            return None
+        key = s.dst_i if self.index_kind == "dst" else s.dport
+        hit = self.index.get(key)
+        if not hit:
+            return self.generic
+        if not self.generic:
+            return hit
+        return sorted(hit + self.generic)
+
+
+class _Compiled:
+    def __init__(self, ruleset: Ruleset):
+        self.ctx_ref: list = [None]
+        comp = _Compiler(self.ctx_ref)
+        self.tables: dict[str, dict[str, _CChain]] = {}
+        for tname, table in ruleset.tables.items():
+            chains = table.chains
+            self.tables[tname] = {name: _CChain(c, comp, chains) for name, c in chains.items()}
+        self.family = ruleset.family
+
+
+# -----------------------------------------------------------------------------------------
+# the walk
+
+
+class Tracer:
+    """A ruleset compiled for tracing many packets (what :func:`trace_packet` uses and caches).
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save("*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
+    >>> t = Tracer(rs, node_ips=["10.0.0.1"])
+    >>> t.trace(Packet("10.0.0.9", "10.0.0.1", "tcp", dport=22)).verdicts
+    {'ACCEPT': 1.0}
+    >>> t.trace(Packet("10.0.0.9", "10.0.0.1", "tcp", dport=23)).branches[0].steps[-1].action
+    'policy:DROP'
+    """
+
+    def __init__(self, ruleset: Ruleset, node_ips: Iterable[str] = (), *, ipsets: dict[str, list[str]] | None = None,
+                 max_branches: int = 10000):
+        self.ruleset = ruleset
+        self.compiled = _Compiled(ruleset)
+        self.node_ips = tuple(node_ips)
+        self.ipsets = ipsets
+        self.ctx = _Ctx(self.node_ips, ipsets)
+        self._ctxs: dict[tuple, _Ctx] = {}
+        self.max_branches = max_branches
+
+    def trace(self, packet: Packet, node_ips: Iterable[str] | None = None, *,
+              ipsets: dict[str, list[str]] | None = None) -> Trace:
+        ctx = self.ctx
+        if node_ips is not None and tuple(node_ips) != self.node_ips or ipsets is not None and ipsets is not self.ipsets:
+            ips = self.node_ips if node_ips is None else tuple(node_ips)
+            sets = self.ipsets if ipsets is None else ipsets
+            key = (ips, id(sets))
+            ctx = self._ctxs.get(key)
+            if ctx is None or ctx.ipsets_obj is not sets:
+                if len(self._ctxs) > 16:
+                    self._ctxs.clear()
+                ctx = self._ctxs[key] = _Ctx(ips, sets)
+        self.compiled.ctx_ref[0] = ctx
+        s0 = self._initial(packet, ctx)
+        pending = [s0]
+        done: list[_State] = []
+        budget = [self.max_branches - 1]
+        while pending:
+            s = pending.pop()
+            self._run(s, pending, budget, ctx)
+            done.append(s)
+        branches = [Branch(s.prob, s.verdict, s.steps, s.dnat, s.snat, s.masq, s.notes) for s in done]
+        notes: list[str] = []
+        for b in branches:
+            for n in b.notes:
+                if n not in notes:
+                    notes.append(n)
+        return Trace(packet, branches, "simulator", notes=notes)
+
+    # ---- set-up ----------------------------------------------------------------------
+    def _initial(self, p: Packet, ctx: _Ctx) -> _State:
+        s = _State.__new__(_State)
+        try:
+            s.src_i = _ip(p.src)
+            s.dst_i = _ip(p.dst)
+        except ValueError as e:
+            raise InputError(f"bad packet address: {e}") from None
+        s.src, s.dst = p.src, p.dst
+        s.proto = (p.proto or "tcp").lower()
+        s.proto_num = PROTOCOLS.get(s.proto, int(s.proto) if s.proto.isdigit() else -1)
+        ported = s.proto_num in (6, 17, 132, 136, 33)
+        s.sport = p.sport if ported else None
+        s.dport = p.dport if ported else None
+        s.in_iface = None if p.from_node else (p.in_iface or "eth0")
+        s.user_out = getattr(p, "out_iface", None)
+        s.out_iface = s.user_out
+        s.mark = int(p.mark or 0)
+        s.ctmark = int((p.extra or {}).get("ctmark", 0))
+        st = (p.ctstate or "NEW").upper()
+        s.ctstate = st
+        s.ct_dnat = s.ct_snat = False
+        s.nat_done = set()
+        s.orig_src, s.orig_dst, s.orig_sport, s.orig_dport = s.src, s.dst, s.sport, s.dport
+        icmp = (p.extra or {}).get("icmp_type", "8/0")
+        a, _, b = str(icmp).partition("/")
+        s.icmp = (int(a), int(b or 0))
+        s.prob = 1.0
+        s.steps = []
+        s.notes = []
+        s.stack = []
+        s.hook = None
+        s.table = None
+        s.base = None
+        s.from_node = bool(p.from_node)
+        s.lo = False
+        s.routed = False
+        s.dnat = s.snat = None
+        s.masq = False
+        s.recent = None
+        s.verdict = None
+        s.assumed = False
+        s.hook_in = s.hook_out = None
+        if st != "NEW":
+            s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection sees it)")
+        return s
+
+    # ---- hook sequence ------------------------------------------------------------------
+    def _next_hook(self, s: _State, ctx: _Ctx) -> str | None:
+        h = s.hook
+        if h is None:
+            return "OUTPUT" if s.from_node else "PREROUTING"
+        if s.from_node:
+            if h == "OUTPUT":
+                s.lo = _is_local_i(ctx, *s.dst_i)
+                return "POSTROUTING"
+            if h == "POSTROUTING":
+                if s.lo:
+                    s.in_iface = "lo"
+                    return "PREROUTING"
+                return None
+            if h == "PREROUTING":
+                return "INPUT"
+            return None
+        if h == "PREROUTING":
+            return "INPUT" if _is_local_i(ctx, *s.dst_i) else "FORWARD"
+        if h == "FORWARD":
+            return "POSTROUTING"
+        return None
+
+    def _set_ifaces(self, s: _State, ctx: _Ctx) -> None:
+        h = s.hook
+        if h in ("PREROUTING", "INPUT"):
+            s.hook_in, s.hook_out = s.in_iface, None
+        elif h == "FORWARD":
+            s.hook_in, s.hook_out = s.in_iface, s.user_out
+        else:  # OUTPUT, POSTROUTING
+            local = s.lo if h == "POSTROUTING" else _is_local_i(ctx, *s.dst_i)
+            s.hook_in, s.hook_out = None, ("lo" if local else s.user_out)
+
+    # ---- running one branch to its end -----------------------------------------------------
+    def _run(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> None:
+        tables = self.compiled.tables
+        while True:
+            if s.stack:
+                verdict = self._walk(s, pending, budget, ctx)
+                if verdict is None:  # table walk not finished (cannot happen) — safety
+                    continue
+                if s.table == "nat":
+                    s.nat_done.add(NAT_MANIP[s.hook])
+                if verdict in _TERMINAL_VERDICTS:
+                    s.verdict = verdict
+                    return
+                s.table = self._next_table(s, s.table)
+                if s.table is not None:
+                    self._enter_table(s, tables)
+                continue
+            if s.table is None:
+                nxt = self._next_hook(s, ctx)
+                if nxt is None:
+                    s.verdict = "ACCEPT"
+                    return
+                s.hook = nxt
+                self._set_ifaces(s, ctx)
+                s.table = self._next_table(s, None)
+                if s.table is not None:
+                    self._enter_table(s, tables)
+                continue
+            # an entered table with nothing on the stack (its built-in chain is missing)
+            s.table = self._next_table(s, s.table)
+            if s.table is not None:
+                self._enter_table(s, tables)
+
+    def _next_table(self, s: _State, after: str | None) -> str | None:
+        seen = after is None
+        tables = self.compiled.tables
+        for ht in TABLES_AT_HOOK[s.hook]:
+            if not seen:
+                if ht.table == after:
+                    seen = True
+                continue
+            if ht.table not in tables:
+                continue
+            if ht.table == "nat":
+                if s.ctstate != "NEW":
+                    continue
+                if NAT_MANIP[s.hook] in s.nat_done:
+                    continue
+            return ht.table
+        return None
+
+    def _enter_table(self, s: _State, tables) -> None:
+        chains = tables[s.table]
+        c = chains.get(s.hook)
+        if c is None:
+            # the kernel always has the built-in chains of a loaded table (empty, policy ACCEPT)
+            s.steps.append(Step(s.hook, s.table, s.hook, None, None, True, "policy:ACCEPT"))
+            s.note(f"{s.table} {s.hook} is not in the dump; the kernel has it empty with policy ACCEPT")
+            if s.table == "nat":
+                s.nat_done.add(NAT_MANIP[s.hook])
+            return
+        s.base = c
+        s.stack = [[c, 0, c.candidates(s), 0]]
+
+    def _walk(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
+        """Walk the current table at the current hook until it gives a verdict."""
+        steps = s.steps
+        hook, table = s.hook, s.table
+        chains = self.compiled.tables[table]
+        while s.stack:
+            frame = s.stack[-1]
+            c: _CChain = frame[0]
+            order = frame[2]
+            i = frame[1]
+            if order is None:
+                if i >= len(c.rules):
+                    if self._chain_end(s, c, steps):
+                        return s.base.policy
+                    continue
+                idx = i
+            else:
+                if i >= len(order):
+                    if frame[3] < len(c.rules):
+                        self._skipped(s, c, frame[3], len(c.rules), steps)
+                        frame[3] = len(c.rules)
+                    if self._chain_end(s, c, steps):
+                        return s.base.policy
+                    continue
+                idx = order[i]
+                if idx > frame[3]:
+                    self._skipped(s, c, frame[3], idx, steps)
+            frame[1] = i + 1
+            frame[3] = idx + 1
+            cr: _CRule = c.rules[idx]
+            why = None
+            assumed = False
+            for chk in cr.checks:
+                r = chk(s)
+                if r is None:
+                    continue
+                if type(r) is _Assume:
+                    assumed = True
+                    s.note(str(r))
+                    continue
+                why = r
+                break
+            if why is not None:
+                steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None, why, assumed))
+                continue
+            if cr.stat is not None:
+                p = cr.stat
+                if p < 1.0:
+                    if p <= 0.0:
+                        steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                                          "statistic: probability 0 never matches", assumed))
+                        continue
+                    if budget[0] > 0:
+                        budget[0] -= 1
+                        other = s.clone()
+                        other.prob *= (1.0 - p)
+                        other.steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                                                f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
+                                                assumed))
+                        pending.append(other)
+                        s.prob *= p
+                    else:
+                        s.note(f"more than {self.max_branches} branches: later random rules are taken as matching")
+                        assumed = True
+            kind = cr.kind
+            if kind == "unknown":
+                assumed = True
+                s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
+            steps.append(Step(hook, table, c.name, cr.position, cr.spec, True, cr.action, None, assumed))
+            if kind == "jump" or kind == "goto":
+                sub = chains[cr.target]
+                if kind == "goto":
+                    s.stack.pop()
+                if len(s.stack) >= MAX_DEPTH:
+                    raise InputError(f"chain jumps nested deeper than {MAX_DEPTH} at {table} {c.name} "
+                                     f"rule {cr.position} (a loop?)")
+                s.stack.append([sub, 0, sub.candidates(s), 0])
+                continue
+            if kind == "none" or kind == "unknown":
+                continue
+            if kind == "ACCEPT":
+                s.stack.clear()
+                return "ACCEPT"
+            if kind == "DROP" or kind == "REJECT":
+                s.stack.clear()
+                return kind
+            if kind == "RETURN":
+                s.stack.pop()
+                if not s.stack:
+                    self._policy(s, steps)
+                    return s.base.policy
+                continue
+            if kind == "MARK":
+                self._mark(s, cr.rule)
+                continue
+            if kind in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT"):
+                self._nat(s, cr.rule, kind, ctx)
+                s.stack.clear()
+                return "ACCEPT"
+            if kind == "CONNMARK":
+                self._connmark(s, cr.rule)
+                continue
+            if kind == "NOTRACK" or (kind == "CT" and cr.rule.target_option("--notrack") is not None):
+                s.ctstate = "UNTRACKED"
+                continue
+            # other non-terminating targets (LOG, NFLOG, TRACE, CT, ...)
+        return s.base.policy
+
+    def _chain_end(self, s: _State, c: _CChain, steps: list) -> bool:
+        """End of chain ``c``: implicit return, or the policy when the stack is empty. True = policy."""
+        s.stack.pop()
+        if c.builtin and c is s.base and not s.stack:
+            self._policy(s, steps)
+            return True
+        steps.append(Step(s.hook, s.table, c.name, None, None, True, "RETURN"))
+        if not s.stack:
+            self._policy(s, steps)
+            return True
+        return False
+
+    def _policy(self, s: _State, steps: list) -> None:
+        base = s.base
+        steps.append(Step(s.hook, s.table, base.name, None, None, True, f"policy:{base.policy}"))
+
+    def _skipped(self, s: _State, c: _CChain, a: int, b: int, steps: list) -> None:
+        n = b - a
+        first, last = c.rules[a].position, c.rules[b - 1].position
+        if c.index_kind == "dst":
+            what = f"their -d does not match {s.dst}"
+        else:
+            what = f"their --dport does not match {s.dport}"
+        steps.append(Step(s.hook, s.table, c.name, first, None, False, None,
+                          f"{n} rule{'s' if n != 1 else ''} skipped (positions {first}-{last}): {what}"))
+
+    # ---- targets ---------------------------------------------------------------------
+    def _mark(self, s: _State, rule: Rule) -> None:
+        s.mark = _apply_mark(s.mark, rule, "MARK")
+
+    def _connmark(self, s: _State, rule: Rule) -> None:
+        o = rule.target_option
+        if o("--save-mark") is not None:
+            nf = _int(o("--nfmask").value) if o("--nfmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
+            ct = _int(o("--ctmask").value) if o("--ctmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
+            s.ctmark = ((s.ctmark & ~ct) ^ (s.mark & nf)) & 0xFFFFFFFF
+        elif o("--restore-mark") is not None:
+            nf = _int(o("--nfmask").value) if o("--nfmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
+            ct = _int(o("--ctmask").value) if o("--ctmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
+            s.mark = ((s.mark & ~nf) ^ (s.ctmark & ct)) & 0xFFFFFFFF
+        else:
+            s.ctmark = _apply_mark(s.ctmark, rule, "CONNMARK")
+
+    def _nat(self, s: _State, rule: Rule, kind: str, ctx: _Ctx) -> None:
+        o = rule.target_option
+        if kind == "DNAT":
+            to = o("--to-destination") or o("--to")
+            if to is None:
+                s.note(f"{rule.spec}: DNAT without --to-destination")
+                return
+            if len(to.args) > 1 or len(rule.target_options) and sum(1 for x in rule.target_options if x.flag == "--to-destination") > 1:
+                s.note(f"{rule.spec}: several --to-destination ranges; the first address is used")
+            host, port = _split_hostport(to.args[0])
+            self._rewrite_dst(s, host, port, rule)
+        elif kind == "REDIRECT":
+            if s.hook == "OUTPUT":
+                host = "127.0.0.1" if s.dst_i[0] == 4 else "::1"
+            else:
+                host = next(iter(sorted(ctx.local)), None) if ctx.local else None
+                if host is None:
+                    host = s.dst
+                    s.note("REDIRECT: the incoming interface's address is not known (give node_ips); destination kept")
+                else:
+                    s.note(f"REDIRECT: the incoming interface's first address is assumed to be {host}")
+            ports = o("--to-ports")
+            self._rewrite_dst(s, host, ports.value.split("-")[0] if ports else None, rule)
+        elif kind == "SNAT":
+            to = o("--to-source") or o("--to")
+            if to is None:
+                return
+            host, port = _split_hostport(to.args[0])
+            if host:
+                host = host.split("-")[0]
+                s.set_src(host)
+            if port:
+                s.sport = int(port.split("-")[0])
+            s.snat = host + (f":{s.sport}" if port else "") if host else f":{s.sport}"
+            s.ct_snat = True
+        else:  # MASQUERADE
+            s.masq = True
+            s.ct_snat = True
+            ports = o("--to-ports")
+            if ports and s.sport is not None:
+                s.sport = int(ports.value.split("-")[0])
+
+    def _rewrite_dst(self, s: _State, host: str | None, port: str | None, rule: Rule) -> None:
+        if host:
+            host = host.split("-")[0]
+            s.set_dst(host)
+        if port and s.dport is not None:
+            s.dport = int(port.split("-")[0])
+        h = s.dst if ":" not in s.dst else f"[{s.dst}]"
+        s.dnat = f"{h}:{s.dport}" if port and s.dport is not None else s.dst
+        s.ct_dnat = True
+
+
+def _apply_mark(value: int, rule: Rule, what: str) -> int:
+    o = rule.target_option
+    if o("--set-xmark") is not None:
+        v, m = _mark_mask(o("--set-xmark").value)
+        return ((value & ~m) ^ v) & 0xFFFFFFFF
+    if o("--set-mark") is not None:
+        v, m = _mark_mask(o("--set-mark").value)
+        return ((value & ~m) | v) & 0xFFFFFFFF
+    if o("--and-mark") is not None:
+        return value & _int(o("--and-mark").value)
+    if o("--or-mark") is not None:
+        return (value | _int(o("--or-mark").value)) & 0xFFFFFFFF
+    if o("--xor-mark") is not None:
+        return (value ^ _int(o("--xor-mark").value)) & 0xFFFFFFFF
+    return value
+
+
+# -----------------------------------------------------------------------------------------
+# the public entry point with a small cache of compiled rulesets
+
+_CACHE: dict[int, tuple[Ruleset, tuple, Tracer]] = {}
+
+
+def _fingerprint(rs: Ruleset) -> tuple:
+    return tuple((name, id(t.chains), len(t.chains)) for name, t in rs.tables.items())
+
+
+def _tracer_for(ruleset: Ruleset) -> Tracer:
+    key = id(ruleset)
+    hit = _CACHE.get(key)
+    fp = _fingerprint(ruleset)
+    if hit is not None and hit[0] is ruleset and hit[1] == fp:
+        return hit[2]
+    tr = Tracer(ruleset)
+    if len(_CACHE) >= 8:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (ruleset, fp, tr)
+    return tr
+
+
+def trace_packet(ruleset: Ruleset, packet: Packet, node_ips: Iterable[str] = (), *,
+                 ipsets: dict[str, list[str]] | None = None, max_branches: int = 10000) -> Trace:
+    """Trace ``packet`` through ``ruleset``: every rule evaluated, branch by branch.
+
+    ``node_ips`` are the node's addresses (local: INPUT, ``--dst-type LOCAL``); ``ipsets``
+    gives set contents as ``{name: [cidr, ...]}``. The compiled form of a ruleset is cached
+    per Ruleset object (build a :class:`Tracer` yourself after changing a ruleset in place).
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save('''*nat
+    ... :PREROUTING ACCEPT [0:0]
+    ... :KUBE-SVC-X - [0:0]
+    ... -A PREROUTING -d 10.96.0.10/32 -p udp -m udp --dport 53 -j KUBE-SVC-X
+    ... -A KUBE-SVC-X -m statistic --mode random --probability 0.50000000000 -j DNAT --to-destination 10.244.1.5:53
+    ... -A KUBE-SVC-X -j DNAT --to-destination 10.244.2.7:53
+    ... COMMIT
+    ... ''')
+    >>> t = trace_packet(rs, Packet("10.244.3.3", "10.96.0.10", "udp", dport=53))
+    >>> t.destinations
+    {'10.244.1.5:53': 0.5, '10.244.2.7:53': 0.5}
+    >>> [(s.hook, s.action) for s in t.branches[0].steps]   # nat POSTROUTING: not in the dump, empty in the kernel
+    [('PREROUTING', 'JUMP:KUBE-SVC-X'), ('PREROUTING', 'DNAT'), ('POSTROUTING', 'policy:ACCEPT')]
+    """
+    tr = _tracer_for(ruleset)
+    tr.max_branches = max_branches
+    return tr.trace(packet, node_ips, ipsets=ipsets)
