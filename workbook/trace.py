@@ -55,16 +55,53 @@ _ICMP_TYPES = {"any": None, "echo-reply": (0, None), "pong": (0, None), "destina
 # addresses
 
 
+_IP_CACHE: dict[str, tuple[int, int]] = {}
+
+
 def _ip(text: str) -> tuple[int, int]:
     """(version, integer) of an address; IPv4-mapped IPv6 counts as IPv4."""
-    a = ipaddress.ip_address(text.strip("[]"))
-    if a.version == 6 and a.ipv4_mapped is not None:
-        a = a.ipv4_mapped
-    return a.version, int(a)
+    hit = _IP_CACHE.get(text)
+    if hit is not None:
+        return hit
+    parts = text.split(".")
+    out = None
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts):
+        a, b, c, d = map(int, parts)
+        if a < 256 and b < 256 and c < 256 and d < 256:
+            out = (4, (a << 24) | (b << 16) | (c << 8) | d)
+    if out is None:
+        addr = ipaddress.ip_address(text.strip("[]"))
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        out = (addr.version, int(addr))
+    if len(_IP_CACHE) > 100_000:
+        _IP_CACHE.clear()
+    _IP_CACHE[text] = out
+    return out
+
+
+_NET_CACHE: dict[str, tuple[int, int, int]] = {}
 
 
 def _net(text: str) -> tuple[int, int, int]:
     """(version, network integer, mask integer) of ``10.0.0.0/8``, ``10.0.0.1`` or ``10.0.0.0/255.0.0.0``."""
+    hit = _NET_CACHE.get(text)
+    if hit is not None:
+        return hit
+    addr, sep, plen = text.partition("/")
+    if (not sep or plen.isdigit() and int(plen) <= 32) and addr.count(".") == 3:
+        try:
+            v, x = _ip(addr)
+        except ValueError:
+            v = 0
+        if v == 4:
+            n = int(plen) if sep else 32
+            mask = (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF
+            out = (4, x & mask, mask)
+            if len(_NET_CACHE) > 100_000:
+                _NET_CACHE.clear()
+            _NET_CACHE[text] = out
+            return out
     try:
         n = ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -119,14 +156,20 @@ class _State:
 
     def clone(self) -> "_State":
         c = _State.__new__(_State)
-        for k in _State.__slots__:
-            setattr(c, k, getattr(self, k))
-        c.steps = list(self.steps)
-        c.notes = list(self.notes)
-        c.stack = [list(f) for f in self.stack]
+        (c.src, c.dst, c.src_i, c.dst_i, c.sport, c.dport, c.proto, c.proto_num, c.in_iface, c.out_iface,
+         c.user_out, c.mark, c.ctmark, c.ctstate, c.ct_dnat, c.ct_snat, c.orig_src, c.orig_dst, c.orig_sport,
+         c.orig_dport, c.icmp, c.prob, c.hook, c.table, c.base, c.from_node, c.lo, c.routed, c.dnat, c.snat,
+         c.masq, c.verdict, c.assumed, c.hook_in, c.hook_out) = (
+            self.src, self.dst, self.src_i, self.dst_i, self.sport, self.dport, self.proto, self.proto_num,
+            self.in_iface, self.out_iface, self.user_out, self.mark, self.ctmark, self.ctstate, self.ct_dnat,
+            self.ct_snat, self.orig_src, self.orig_dst, self.orig_sport, self.orig_dport, self.icmp, self.prob,
+            self.hook, self.table, self.base, self.from_node, self.lo, self.routed, self.dnat, self.snat,
+            self.masq, self.verdict, self.assumed, self.hook_in, self.hook_out)
+        c.steps = self.steps[:]
+        c.notes = self.notes[:]
+        c.stack = [f[:] for f in self.stack]
         c.nat_done = set(self.nat_done)
-        if self.recent:
-            c.recent = {k: dict(v) for k, v in self.recent.items()}
+        c.recent = {k: dict(v) for k, v in self.recent.items()} if self.recent else self.recent
         return c
 
     def note(self, text: str) -> None:
@@ -678,13 +721,20 @@ def _set_hit(entry: tuple, dirs: list[str], s: _State) -> bool:
 
 
 class _CRule:
-    __slots__ = ("rule", "position", "spec", "checks", "stat", "kind", "target", "dst_key", "dport_key",
+    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "dst_key", "dport_key",
                  "action")
+
+    @property
+    def spec(self) -> str:
+        sp = self._spec
+        if sp is None:
+            sp = self._spec = self.rule.spec
+        return sp
 
     def __init__(self, rule: Rule, comp: _Compiler, chains: dict):
         self.rule = rule
         self.position = rule.position
-        self.spec = rule.spec
+        self._spec = None
         checks: list[Check] = []
         stats: list[float] = []
         if rule.source is not None:
@@ -772,15 +822,38 @@ class _CChain:
         return sorted(hit + self.generic)
 
 
+class _LazyChains(dict):
+    """Compiled chains of one table, each compiled the first time a packet enters it."""
+
+    def __init__(self, chains: dict, comp: _Compiler):
+        super().__init__()
+        self.src = chains
+        self.comp = comp
+
+    def __missing__(self, name: str) -> _CChain:
+        c = self.src[name]  # KeyError for a chain that is not there
+        out = self[name] = _CChain(c, self.comp, self.src)
+        return out
+
+    def get(self, name: str, default=None):  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
 class _Compiled:
     def __init__(self, ruleset: Ruleset):
         self.ctx_ref: list = [None]
         comp = _Compiler(self.ctx_ref)
-        self.tables: dict[str, dict[str, _CChain]] = {}
-        for tname, table in ruleset.tables.items():
-            chains = table.chains
-            self.tables[tname] = {name: _CChain(c, comp, chains) for name, c in chains.items()}
+        self.tables: dict[str, _LazyChains] = {name: _LazyChains(t.chains, comp) for name, t in ruleset.tables.items()}
         self.family = ruleset.family
+
+    def compile_all(self) -> None:
+        """Compile every chain now (a rule the tracer cannot read raises here, not mid-trace)."""
+        for chains in self.tables.values():
+            for name in chains.src:
+                chains[name]
 
 
 # -----------------------------------------------------------------------------------------
@@ -807,6 +880,7 @@ class Tracer:
         self.ipsets = ipsets
         self.ctx = _Ctx(self.node_ips, ipsets)
         self._ctxs: dict[tuple, _Ctx] = {}
+        self._order: dict[str, list[str]] = {}
         self.max_branches = max_branches
 
     def trace(self, packet: Packet, node_ips: Iterable[str] | None = None, *,
@@ -952,21 +1026,17 @@ class Tracer:
                 self._enter_table(s, tables)
 
     def _next_table(self, s: _State, after: str | None) -> str | None:
-        seen = after is None
-        tables = self.compiled.tables
-        for ht in TABLES_AT_HOOK[s.hook]:
-            if not seen:
-                if ht.table == after:
-                    seen = True
+        order = self._order.get(s.hook)
+        if order is None:
+            tables = self.compiled.tables
+            order = self._order[s.hook] = [ht.table for ht in TABLES_AT_HOOK[s.hook] if ht.table in tables]
+        k = 0 if after is None else order.index(after) + 1
+        while k < len(order):
+            t = order[k]
+            k += 1
+            if t == "nat" and (s.ctstate != "NEW" or NAT_MANIP[s.hook] in s.nat_done):
                 continue
-            if ht.table not in tables:
-                continue
-            if ht.table == "nat":
-                if s.ctstate != "NEW":
-                    continue
-                if NAT_MANIP[s.hook] in s.nat_done:
-                    continue
-            return ht.table
+            return t
         return None
 
     def _enter_table(self, s: _State, tables) -> None:
@@ -985,24 +1055,32 @@ class Tracer:
     def _walk(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
         """Walk the current table at the current hook until it gives a verdict."""
         steps = s.steps
+        append = steps.append
         hook, table = s.hook, s.table
         chains = self.compiled.tables[table]
-        while s.stack:
-            frame = s.stack[-1]
+        stack = s.stack
+        _Step = Step
+        while stack:
+            frame = stack[-1]
             c: _CChain = frame[0]
+            rules = c.rules
             order = frame[2]
             i = frame[1]
             if order is None:
-                if i >= len(c.rules):
-                    if self._chain_end(s, c, steps):
+                if i >= len(rules):
+                    stack.pop()
+                    if stack:  # implicit return from a user chain
+                        append(_Step(hook, table, c.name, None, None, True, "RETURN"))
+                        continue
+                    if self._chain_end(s, c, steps, popped=True):
                         return s.base.policy
                     continue
                 idx = i
             else:
                 if i >= len(order):
-                    if frame[3] < len(c.rules):
-                        self._skipped(s, c, frame[3], len(c.rules), steps)
-                        frame[3] = len(c.rules)
+                    if frame[3] < len(rules):
+                        self._skipped(s, c, frame[3], len(rules), steps)
+                        frame[3] = len(rules)
                     if self._chain_end(s, c, steps):
                         return s.base.policy
                     continue
@@ -1011,7 +1089,7 @@ class Tracer:
                     self._skipped(s, c, frame[3], idx, steps)
             frame[1] = i + 1
             frame[3] = idx + 1
-            cr: _CRule = c.rules[idx]
+            cr: _CRule = rules[idx]
             why = None
             assumed = False
             for chk in cr.checks:
@@ -1025,22 +1103,22 @@ class Tracer:
                 why = r
                 break
             if why is not None:
-                steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None, why, assumed))
+                append(_Step(hook, table, c.name, cr.position, cr.spec, False, None, why, assumed))
                 continue
             if cr.stat is not None:
                 p = cr.stat
                 if p < 1.0:
                     if p <= 0.0:
-                        steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None,
-                                          "statistic: probability 0 never matches", assumed))
+                        append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                                     "statistic: probability 0 never matches", assumed))
                         continue
                     if budget[0] > 0:
                         budget[0] -= 1
                         other = s.clone()
                         other.prob *= (1.0 - p)
-                        other.steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None,
-                                                f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
-                                                assumed))
+                        other.steps.append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                                                 f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
+                                                 assumed))
                         pending.append(other)
                         s.prob *= p
                     else:
@@ -1050,36 +1128,36 @@ class Tracer:
             if kind == "unknown":
                 assumed = True
                 s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
-            steps.append(Step(hook, table, c.name, cr.position, cr.spec, True, cr.action, None, assumed))
-            if kind == "jump" or kind == "goto":
-                sub = chains[cr.target]
-                if kind == "goto":
-                    s.stack.pop()
-                if len(s.stack) >= MAX_DEPTH:
+            append(_Step(hook, table, c.name, cr.position, cr.spec, True, cr.action, None, assumed))
+            if kind == "jump":
+                if len(stack) >= MAX_DEPTH:
                     raise InputError(f"chain jumps nested deeper than {MAX_DEPTH} at {table} {c.name} "
                                      f"rule {cr.position} (a loop?)")
-                s.stack.append([sub, 0, sub.candidates(s), 0])
+                sub = chains[cr.target]
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0])
                 continue
-            if kind == "none" or kind == "unknown":
+            if kind == "none" or kind == "unknown" or kind == "MARK" and self._mark(s, cr.rule):
                 continue
             if kind == "ACCEPT":
-                s.stack.clear()
+                stack.clear()
                 return "ACCEPT"
-            if kind == "DROP" or kind == "REJECT":
-                s.stack.clear()
-                return kind
             if kind == "RETURN":
-                s.stack.pop()
-                if not s.stack:
+                stack.pop()
+                if not stack:
                     self._policy(s, steps)
                     return s.base.policy
                 continue
-            if kind == "MARK":
-                self._mark(s, cr.rule)
+            if kind == "goto":
+                sub = chains[cr.target]
+                stack.pop()
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0])
                 continue
-            if kind in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT"):
+            if kind == "DROP" or kind == "REJECT":
+                stack.clear()
+                return kind
+            if kind == "DNAT" or kind == "SNAT" or kind == "MASQUERADE" or kind == "REDIRECT":
                 self._nat(s, cr.rule, kind, ctx)
-                s.stack.clear()
+                stack.clear()
                 return "ACCEPT"
             if kind == "CONNMARK":
                 self._connmark(s, cr.rule)
@@ -1090,9 +1168,10 @@ class Tracer:
             # other non-terminating targets (LOG, NFLOG, TRACE, CT, ...)
         return s.base.policy
 
-    def _chain_end(self, s: _State, c: _CChain, steps: list) -> bool:
+    def _chain_end(self, s: _State, c: _CChain, steps: list, popped: bool = False) -> bool:
         """End of chain ``c``: implicit return, or the policy when the stack is empty. True = policy."""
-        s.stack.pop()
+        if not popped:
+            s.stack.pop()
         if c.builtin and c is s.base and not s.stack:
             self._policy(s, steps)
             return True
@@ -1117,8 +1196,9 @@ class Tracer:
                           f"{n} rule{'s' if n != 1 else ''} skipped (positions {first}-{last}): {what}"))
 
     # ---- targets ---------------------------------------------------------------------
-    def _mark(self, s: _State, rule: Rule) -> None:
+    def _mark(self, s: _State, rule: Rule) -> bool:
         s.mark = _apply_mark(s.mark, rule, "MARK")
+        return True
 
     def _connmark(self, s: _State, rule: Rule) -> None:
         o = rule.target_option
