@@ -863,6 +863,12 @@ class _Compiled:
 class Tracer:
     """A ruleset compiled for tracing many packets (what :func:`trace_packet` uses and caches).
 
+    A built-in chain the dump does not declare (e.g. kube-proxy's restore input, or a
+    hand-written snippet) is not traversed by default, as with iptables-nft, which creates a
+    base chain only when it is declared (``iptables-nft-save`` prints all of them anyway, so
+    real dumps always declare them). ``missing_builtins="empty"`` treats it as iptables-legacy
+    does: present, empty, policy ACCEPT.
+
     >>> from workbook.parse import parse_save
     >>> rs = parse_save("*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
     >>> t = Tracer(rs, node_ips=["10.0.0.1"])
@@ -873,7 +879,10 @@ class Tracer:
     """
 
     def __init__(self, ruleset: Ruleset, node_ips: Iterable[str] = (), *, ipsets: dict[str, list[str]] | None = None,
-                 max_branches: int = 10000):
+                 max_branches: int = 10000, missing_builtins: str = "absent"):
+        if missing_builtins not in ("absent", "empty"):
+            raise ValueError("missing_builtins is 'absent' (iptables-nft) or 'empty' (iptables-legacy)")
+        self.missing_builtins = missing_builtins
         self.ruleset = ruleset
         self.compiled = _Compiled(ruleset)
         self.node_ips = tuple(node_ips)
@@ -1043,11 +1052,15 @@ class Tracer:
         chains = tables[s.table]
         c = chains.get(s.hook)
         if c is None:
-            # the kernel always has the built-in chains of a loaded table (empty, policy ACCEPT)
-            s.steps.append(Step(s.hook, s.table, s.hook, None, None, True, "policy:ACCEPT"))
-            s.note(f"{s.table} {s.hook} is not in the dump; the kernel has it empty with policy ACCEPT")
             if s.table == "nat":
                 s.nat_done.add(NAT_MANIP[s.hook])
+            if self.missing_builtins == "empty":
+                # iptables-legacy: a loaded table always has all its built-in chains (empty, ACCEPT)
+                s.steps.append(Step(s.hook, s.table, s.hook, None, None, True, "policy:ACCEPT"))
+                s.note(f"{s.table} {s.hook} is not in the dump: taken as an empty chain with policy ACCEPT")
+            else:
+                s.note(f"{s.table} {s.hook} is not in the dump: not traversed (iptables-nft creates a "
+                       f"built-in chain only when it is declared)")
             return
         s.base = c
         s.stack = [[c, 0, c.candidates(s), 0]]
@@ -1326,8 +1339,8 @@ def trace_packet(ruleset: Ruleset, packet: Packet, node_ips: Iterable[str] = (),
     >>> t = trace_packet(rs, Packet("10.244.3.3", "10.96.0.10", "udp", dport=53))
     >>> t.destinations
     {'10.244.1.5:53': 0.5, '10.244.2.7:53': 0.5}
-    >>> [(s.hook, s.action) for s in t.branches[0].steps]   # nat POSTROUTING: not in the dump, empty in the kernel
-    [('PREROUTING', 'JUMP:KUBE-SVC-X'), ('PREROUTING', 'DNAT'), ('POSTROUTING', 'policy:ACCEPT')]
+    >>> [(s.hook, s.action) for s in t.branches[0].steps]   # nat POSTROUTING is not declared: not traversed
+    [('PREROUTING', 'JUMP:KUBE-SVC-X'), ('PREROUTING', 'DNAT')]
     """
     tr = _tracer_for(ruleset)
     tr.max_branches = max_branches

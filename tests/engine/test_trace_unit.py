@@ -501,11 +501,10 @@ def test_established_packet_skips_nat():
     t = trace_packet(rs, Packet("203.0.113.9", "10.96.0.1", "tcp", 40000, 443, "eth0", ctstate="ESTABLISHED"),
                      ["192.168.0.10"])
     assert not any(s.table == "nat" for s in t.branches[0].steps)
-    # ... and is accepted by filter FORWARD rule 2; then mangle POSTROUTING (not in the dump:
-    # empty, policy ACCEPT in the kernel) is the last step — nat POSTROUTING is skipped too
-    assert matched(t.branches[0])[-2:] == [("FORWARD", "FORWARD", 2, "ACCEPT"),
-                                           ("POSTROUTING", "POSTROUTING", None, "policy:ACCEPT")]
-    assert t.branches[0].steps[-1].table == "mangle"
+    # ... and is accepted by filter FORWARD rule 2, the last step: nat POSTROUTING is skipped
+    # too, and mangle POSTROUTING is not declared (iptables-nft: not there)
+    assert matched(t.branches[0])[-1] == ("FORWARD", "FORWARD", 2, "ACCEPT")
+    assert t.branches[0].steps[-1].table == "filter"
     assert any("nat table is not consulted" in n for n in t.notes)
 
 
@@ -548,9 +547,9 @@ COMMIT
     t = trace_packet(rs, Packet("10.1.1.1", "10.2.2.2", "tcp", 40000, 8080, "eth0"), ["10.0.0.7"])
     b = t.branches[0]
     assert b.dnat == "10.0.0.7:15006" and b.verdict == "ACCEPT"
-    # filter INPUT accepts; nat INPUT (SNAT side, priority 100, after filter) is empty in the kernel
-    assert matched(b)[-2:] == [("INPUT", "INPUT", 1, "ACCEPT"), ("INPUT", "INPUT", None, "policy:ACCEPT")]
-    assert [s.table for s in b.steps if s.hook == "INPUT"] == ["filter", "nat"]
+    # filter INPUT accepts (nat INPUT is not declared: iptables-nft has no such base chain)
+    assert matched(b)[-1] == ("INPUT", "INPUT", 1, "ACCEPT")
+    assert [s.table for s in b.steps if s.hook == "INPUT"] == ["filter"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -624,10 +623,10 @@ COMMIT
 COMMIT
 """)
     t = trace_packet(rs, Packet("10.1.0.1", "10.2.0.1", "udp", 1, 53, "eth0"), [])
-    # nat PREROUTING (not in the dump: empty, policy ACCEPT), then REJECT in FORWARD: the
-    # packet never reaches POSTROUTING (no MASQUERADE step)
+    # (nat PREROUTING is not declared: not traversed) REJECT in FORWARD: the packet never
+    # reaches POSTROUTING (no MASQUERADE step)
     assert t.verdicts == {"REJECT": 1.0}
-    assert [(s.hook, s.action) for s in t.branches[0].steps] == [("PREROUTING", "policy:ACCEPT"), ("FORWARD", "REJECT")]
+    assert [(s.hook, s.action) for s in t.branches[0].steps] == [("FORWARD", "REJECT")]
     assert t.branches[0].masquerade is False
 
 
@@ -672,14 +671,12 @@ def test_index_gives_the_same_matched_path_as_a_full_walk():
         slow = Tracer(rs).trace(p, ["10.0.0.1"])
     finally:
         tr.INDEX_MIN_RULES = old
-    # hand: rule 7 (MARK) and the final ACCEPT (rule n+1) match, nothing else; then mangle
-    # POSTROUTING (not in the dump, empty in the kernel) gives its policy
+    # hand: rule 7 (MARK) and the final ACCEPT (rule n+1) match, nothing else (mangle
+    # POSTROUTING is not declared)
     assert fast.branches[0].matched_path() == slow.branches[0].matched_path() == [
-        ("mangle", "OUTPUT", 1, "JUMP:C"), ("mangle", "C", 7, "MARK"), ("mangle", "C", n + 1, "ACCEPT"),
-        ("mangle", "POSTROUTING", None, "policy:ACCEPT")]
-    # full walk: OUTPUT 1 + n + 1 rules of C + the POSTROUTING policy; indexed: the same with
-    # rules 1-6 and 8-n as two summary steps
-    assert len(slow.branches[0].steps) == n + 3 and len(fast.branches[0].steps) == 6
+        ("mangle", "OUTPUT", 1, "JUMP:C"), ("mangle", "C", 7, "MARK"), ("mangle", "C", n + 1, "ACCEPT")]
+    # full walk: OUTPUT 1 + n + 1 rules of C; indexed: the same with rules 1-6 and 8-n as two summary steps
+    assert len(slow.branches[0].steps) == n + 2 and len(fast.branches[0].steps) == 5
 
 
 def test_netfilter_model_tables_and_paths():
@@ -689,3 +686,14 @@ def test_netfilter_model_tables_and_paths():
     assert [(t.table, t.priority) for t in TABLES_AT_HOOK["INPUT"]] == [
         ("mangle", -150), ("filter", 0), ("security", 50), ("nat", 100)]
     assert packet_path(False, False) == ["PREROUTING", "FORWARD", "POSTROUTING"]
+
+
+def test_missing_builtin_chain_legacy_mode():
+    rs = parse_save("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n")
+    p = Packet("10.1.0.1", "10.2.0.1", "udp", 1, 53, "eth0")
+    # default (iptables-nft): nat POSTROUTING is not declared → not traversed
+    t = Tracer(rs).trace(p)
+    assert [(s.hook, s.table) for s in t.branches[0].steps] == [("PREROUTING", "nat"), ("FORWARD", "filter")]
+    # iptables-legacy: every built-in chain of a loaded table exists: nat POSTROUTING gives its policy
+    t = Tracer(rs, missing_builtins="empty").trace(p)
+    assert matched(t.branches[0])[-1] == ("POSTROUTING", "POSTROUTING", None, "policy:ACCEPT")
