@@ -96,8 +96,14 @@ class Branch:
                    d.get("dnat"), d.get("snat"), bool(d.get("masquerade", False)))
 
     def matched_path(self) -> list[tuple[str, str, int | None, str | None]]:
-        """(table, chain, position, action) of every matched rule or policy: what the kernel's TRACE shows."""
-        return [(s.table, s.chain, s.position, s.action) for s in self.steps if s.matched]
+        """(table, chain, position, action) of every matched rule or policy: what the kernel's TRACE shows.
+
+        The implicit return at the end of a user chain (a step with no position and action
+        ``RETURN``) is left out: nf_tables' trace (Linux 6.x, ``xtables-monitor --trace``) has
+        no event for it (checked in the lab), while an explicit ``-j RETURN`` rule is kept.
+        """
+        return [(s.table, s.chain, s.position, s.action) for s in self.steps
+                if s.matched and not (s.position is None and s.action == "RETURN")]
 
 
 @dataclass(slots=True)

@@ -1,0 +1,71 @@
+"""The simulator against the real kernel: the same packet through the same rules in a namespace.
+
+The kernel's path (``workbook.lab.lab_trace``: nf_tables TRACE via xtables-monitor) is the
+expected value. A random split is one draw in the kernel: its path must equal the matched
+path of the simulator branch that DNATs to the same endpoint.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.realparts import need
+from workbook.packet import Packet
+from workbook.parse import parse_save
+from workbook.trace import trace_packet
+
+from .test_trace_unit import CT, GOTO, NEG, SEED_TEXT, _svc3
+
+pytestmark = pytest.mark.root
+
+LO = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -i lo -p udp
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A OUTPUT -d 192.168.0.10/32 -p udp -m udp --dport 5353 -j DNAT --to-destination 192.168.0.10:53
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -i lo -m conntrack --ctstate DNAT -p udp -m udp --dport 53 -j ACCEPT
+COMMIT
+"""
+
+SCENARIOS = [
+    ("goto-return", GOTO, Packet("10.1.1.1", "10.0.0.1", "tcp", 40000, 22, "eth0"), ["10.0.0.1"]),
+    ("goto-policy-drop", GOTO, Packet("10.1.1.1", "10.0.0.1", "tcp", 40000, 23, "eth0"), ["10.0.0.1"]),
+    ("negations-reject", NEG, Packet("10.1.1.1", "10.200.0.5", "tcp", 40000, 25, "cni0"), ["10.0.0.1"]),
+    ("negations-multiport", NEG, Packet("10.1.1.1", "10.200.0.5", "tcp", 40000, 8050, "eth1"), ["10.0.0.1"]),
+    ("kube-masq-external", _svc3(), Packet("203.0.113.9", "10.96.0.50", "tcp", 40000, 80, "eth0"), ["192.168.0.10"]),
+    ("kube-pod", _svc3(), Packet("10.244.5.5", "10.96.0.50", "tcp", 40000, 80, "cni0"), ["192.168.0.10"]),
+    ("kube-node", _svc3(), Packet("192.168.0.10", "10.96.0.50", "tcp", 40000, 80, from_node=True), ["192.168.0.10"]),
+    ("kube-nodeport", _svc3(), Packet("203.0.113.9", "192.168.0.10", "tcp", 40000, 30080, "eth0"), ["192.168.0.10"]),
+    ("seed-kube-dns", SEED_TEXT, Packet("192.168.3.100", "10.100.0.10", "udp", 40000, 53, "eni1"), ["192.168.3.215"]),
+    ("connmark-ctstate", CT, Packet("203.0.113.9", "10.96.0.1", "tcp", 40000, 443, "eth0"), ["192.168.0.10"]),
+    ("lo-dnat", LO, Packet("192.168.0.10", "192.168.0.10", "udp", 40000, 5353, from_node=True), ["192.168.0.10"]),
+]
+
+
+@pytest.mark.parametrize("name,text,packet,node_ips", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_simulator_matches_the_kernel(name, text, packet, node_ips):
+    from workbook.lab import lab_available, lab_trace
+    ok, why = lab_available()
+    need(ok, why)
+    rs = parse_save(text, name)
+    kernel = lab_trace(rs, packet, node_ips)
+    sim = trace_packet(rs, packet, node_ips)
+    assert len(kernel.branches) == 1
+    k = kernel.branches[0]
+    same = [b for b in sim.branches if b.dnat == k.dnat]
+    assert same, f"kernel DNAT {k.dnat} is none of the simulator's {[b.dnat for b in sim.branches]}"
+    b = same[0]
+    assert b.matched_path() == k.matched_path(), "\n".join(map(str, b.matched_path())) + "\n--- kernel:\n" + \
+        "\n".join(map(str, k.matched_path()))
+    assert (b.verdict, b.masquerade) == (k.verdict, k.masquerade)
