@@ -69,3 +69,42 @@ def test_simulator_matches_the_kernel(name, text, packet, node_ips):
     assert b.matched_path() == k.matched_path(), "\n".join(map(str, b.matched_path())) + "\n--- kernel:\n" + \
         "\n".join(map(str, k.matched_path()))
     assert (b.verdict, b.masquerade) == (k.verdict, k.masquerade)
+
+
+# kube-proxy's own test dumps through the kernel too (flows whose source is not a node or
+# loopback address, nor the destination itself: the kernel would drop those as martians when
+# they arrive on an interface). Two cases keep the run short: v1 LoadBalancer (source ranges,
+# FW chains) and v2 externalTrafficPolicy Local (SVL chains, KUBE-FIREWALL).
+def _kube_flows():
+    from tests.realparts import DATA
+
+    from .kube_proxy_adapter import load_case
+    out = []
+    for stem in ("05-TestLoadBalancer", "34-TestExternalTrafficPolicyLocal-v2"):
+        case = load_case(DATA / "kube-proxy" / "cases" / f"{stem}.rules")
+        for i, f in enumerate(case.flows):
+            local = set(f["nodeIPs"]) | {"127.0.0.1"}
+            if f["sourceIP"] in local or f["sourceIP"] == f["destIP"]:
+                continue
+            out.append(pytest.param(stem, i, id=f"{stem[:24]}#{i}:{f['name'][:30]}"))
+    return out
+
+
+@pytest.mark.parametrize("stem,i", _kube_flows())
+def test_kube_proxy_flows_match_the_kernel(stem, i):
+    from tests.realparts import DATA
+    from workbook.lab import lab_available, lab_trace
+
+    from .kube_proxy_adapter import flow_packet, load_case
+    ok, why = lab_available()
+    need(ok, why)
+    case = load_case(DATA / "kube-proxy" / "cases" / f"{stem}.rules")
+    flow = case.flows[i]
+    packet = flow_packet(flow)
+    kernel = lab_trace(case.ruleset, packet, flow["nodeIPs"])
+    sim = trace_packet(case.ruleset, packet, flow["nodeIPs"])
+    k = kernel.branches[0]
+    same = [b for b in sim.branches if b.dnat == k.dnat]
+    assert same, f"kernel DNAT {k.dnat} is none of the simulator's {[b.dnat for b in sim.branches]}"
+    assert same[0].matched_path() == k.matched_path()
+    assert (same[0].verdict, same[0].masquerade) == (k.verdict, k.masquerade)
