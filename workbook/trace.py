@@ -27,7 +27,7 @@ from .model import InputError, Rule, Ruleset
 from .netfilter import NAT_MANIP, TABLES_AT_HOOK, is_local, local_addresses
 from .packet import Branch, Packet, Step, Trace
 
-__all__ = ["trace_packet", "Tracer", "INDEX_MIN_RULES", "PROTOCOLS"]
+__all__ = ["trace_packet", "Tracer", "ipsets_from_save", "INDEX_MIN_RULES", "PROTOCOLS"]
 
 #: Chains with at least this many rules are indexed (see the module docstring).
 INDEX_MIN_RULES = 32
@@ -915,6 +915,9 @@ class Tracer:
             done.append(s)
         branches = [Branch(s.prob, s.verdict, s.steps, s.dnat, s.snat, s.masq, s.notes) for s in done]
         notes: list[str] = []
+        if not ctx.local:
+            notes.append("no node addresses given: only 127.0.0.0/8 and ::1 count as local "
+                         "(routing to INPUT, --dst-type LOCAL); pass node_ips / --node-ip")
         for b in branches:
             for n in b.notes:
                 if n not in notes:
@@ -1294,6 +1297,28 @@ def _apply_mark(value: int, rule: Rule, what: str) -> int:
     if o("--xor-mark") is not None:
         return (value ^ _int(o("--xor-mark").value)) & 0xFFFFFFFF
     return value
+
+
+def ipsets_from_save(text: str) -> dict[str, list[str]]:
+    """Set members from ``ipset save`` output, as the ``ipsets=`` argument of :func:`trace_packet`.
+
+    Options after a member (``timeout 0``, ``comment "x"``) are dropped; ``nomatch`` members
+    (exceptions inside a hash:net set) are left out, so an address they cover is not a member.
+
+    >>> ipsets_from_save("create svip hash:ip family inet\\nadd svip 10.96.0.1 timeout 0\\n"
+    ...                  "create prt hash:ip,port family inet\\nadd prt 10.96.0.1,tcp:443\\n")
+    {'svip': ['10.96.0.1'], 'prt': ['10.96.0.1,tcp:443']}
+    """
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("create", "-N", "-exist"):
+            out.setdefault(parts[1], [])
+        elif len(parts) >= 3 and parts[0] in ("add", "-A"):
+            if "nomatch" in parts[3:]:
+                continue
+            out.setdefault(parts[1], []).append(parts[2])
+    return out
 
 
 # -----------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="interface the packet leaves on (for -o matches; unknown otherwise: assumed)")
     p.add_argument("--ipset", action="append", default=[], type=_ipset, metavar="NAME=CIDR,...",
                    help="members of an ipset used by -m set (repeatable; sets not given are assumed to match)")
+    p.add_argument("--ipset-save", metavar="FILE", default=None,
+                   help="members of every set from an `ipset save` output file")
     p.add_argument("--all-steps", action="store_true",
                    help="text output: list every rule evaluated with the reason it did not match")
     p.add_argument("--fail-on-drop", action="store_true", help="exit 1 when any branch ends in DROP or REJECT")
@@ -41,7 +43,18 @@ def run(args: argparse.Namespace) -> int:
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
     ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
-    ipsets = dict(args.ipset) if args.ipset else None
+    ipsets = None
+    if args.ipset_save:
+        from pathlib import Path
+
+        from ..model import InputError
+        from ..trace import ipsets_from_save
+        try:
+            ipsets = ipsets_from_save(Path(args.ipset_save).read_text())
+        except OSError as e:
+            raise InputError(f"{args.ipset_save}: {e.strerror or e}") from None
+    if args.ipset:
+        ipsets = {**(ipsets or {}), **dict(args.ipset)}
     trace = trace_packet(ruleset, packet, node_ips, ipsets=ipsets)
     if args.json:
         json.dump(trace.to_json(), sys.stdout, indent=1)
