@@ -1278,7 +1278,8 @@ class Tracer:
         if port and s.dport is not None:
             s.dport = int(port.split("-")[0])
         h = s.dst if ":" not in s.dst else f"[{s.dst}]"
-        s.dnat = f"{h}:{s.dport}" if port and s.dport is not None else s.dst
+        # the destination the packet now has: with its port when the protocol has ports
+        s.dnat = f"{h}:{s.dport}" if s.dport is not None else s.dst
         s.ct_dnat = True
 
 

@@ -589,7 +589,8 @@ COMMIT
     # packet matches the --packet 0 rule, not the --packet 1 rule. Both steps are assumed.
     t = trace_packet(rs, Packet("10.9.9.9", "10.0.0.1", "tcp", 40000, 80), [])
     b = t.branches[0]
-    assert b.dnat == "10.0.0.3" and b.steps[0].matched is False and b.steps[1].matched is True
+    # (no port in --to-destination: the packet keeps its port 80)
+    assert b.dnat == "10.0.0.3:80" and b.steps[0].matched is False and b.steps[1].matched is True
     assert b.steps[0].assumed is False and b.steps[1].assumed is True and t.assumed
 
 
