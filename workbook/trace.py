@@ -1206,6 +1206,8 @@ class Tracer:
         first, last = c.rules[a].position, c.rules[b - 1].position
         if c.index_kind == "dst":
             what = f"their -d does not match {s.dst}"
+        elif s.dport is None:
+            what = "they need a --dport and the packet has no port"
         else:
             what = f"their --dport does not match {s.dport}"
         steps.append(Step(s.hook, s.table, c.name, first, None, False, None,
