@@ -935,6 +935,8 @@ class Tracer:
         s.src, s.dst = p.src, p.dst
         s.proto = (p.proto or "tcp").lower()
         s.proto_num = PROTOCOLS.get(s.proto, int(s.proto) if s.proto.isdigit() else -1)
+        if s.proto_num == 1 and s.src_i[0] == 6:  # "icmp" for an IPv6 packet means ICMPv6
+            s.proto_num = 58
         ported = s.proto_num in (6, 17, 132, 136, 33)
         s.sport = p.sport if ported else None
         s.dport = p.dport if ported else None

@@ -117,3 +117,14 @@ def test_ipset_save_file(tmp_path, capsys):
     assert out["branches"][0]["verdict"] == "DROP"
     assert out["branches"][0]["steps"][0]["why"] == (
         "-m set --match-set kube-router-svip-prt dst,dst: 10.96.0.1,80 is not in kube-router-svip-prt")
+
+
+def test_ipv6_packet_uses_the_dumps_ip6tables_rules(capsys):
+    from tests.realparts import DATA
+    dump = DATA / "dumps" / "nfwb-minimal"
+    # ip6tables-save.txt there has only filter with empty chains; ::1 is local → INPUT → policy ACCEPT
+    rc = main(["trace", str(dump), "--src", "2001:db8::9", "--dst", "::1", "--proto", "icmp", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert [(s["hook"], s["table"], s["action"]) for s in out["branches"][0]["steps"]] == [
+        ("INPUT", "filter", "policy:ACCEPT")]

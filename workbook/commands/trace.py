@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     packet = packet_from_args(args)
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
-    ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
+    ruleset, node_ips = _load(args.dump, args.node_ip, packet)
     ipsets = None
     if args.ipset_save:
         from pathlib import Path
@@ -64,6 +64,21 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on_drop and any(b.verdict in ("DROP", "REJECT") for b in trace.branches):
         return 1
     return 0
+
+
+def _load(dump: str, node_ips: list[str], packet):
+    """DUMP's ruleset for the packet's family: a node dump's ip6tables rules for an IPv6 packet."""
+    import ipaddress
+    from pathlib import Path
+    ruleset, ips = load_ruleset(dump, node_ips)
+    if ipaddress.ip_address(packet.src).version == 6 and ruleset.family != "ipv6" and Path(dump).is_dir():
+        from ..dump import load_dump
+        from ..model import InputError
+        v6 = load_dump(dump).rulesets.get("ip6tables")
+        if v6 is None:
+            raise InputError(f"{dump}: an IPv6 packet, but the dump has no ip6tables rules")
+        ruleset = v6
+    return ruleset, ips
 
 
 def write_text(trace, out: TextIO, *, all_steps: bool = False, node_ips=()) -> None:
