@@ -82,3 +82,9 @@ def test_counter_only_change():
     d = diff_rulesets(a, b)
     assert [(r["change"], r["d_pkts"], r["d_bytes"]) for r in d.rows] == [("counters", 3, 180)]
     assert not d   # counters alone do not make the rules differ
+
+
+def test_seed_listings_diff():
+    d = diff_rulesets(parse(CHECKS_DATA / "seed-prerouting-before.iptables-Lnv"),
+                      parse(CHECKS_DATA / "seed-prerouting-after.iptables-Lnv"))
+    assert [(r["change"], r["position_b"], r["pkts_b"]) for r in d.rows] == [("added", 5, 0)]

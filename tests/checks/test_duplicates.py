@@ -131,3 +131,19 @@ def test_tum_has_exactly_the_50_genuine_duplicates():
     found = {(f.table, f.evidence["spec"].iloc[0]): len(f.evidence) for f in fs}
     assert found == {k: v for k, v in groups.items()}
     assert sum(len(f.evidence) - 1 for f in fs) == 50
+
+
+def test_seed_listing_after_shows_the_duplicate_with_its_zero_counters():
+    # the post's own `iptables -t nat -L PREROUTING -nv` paste (tests/data/checks/PROVENANCE.md)
+    path = CHECKS_DATA / "seed-prerouting-after.iptables-Lnv"
+    fs = check(parse(path))
+    dup = fs.by_id("duplicate-rule")
+    assert len(dup) == 1
+    ev = dup[0].evidence
+    # lines 6 and 7 of the paste; the copy that appeared later counted 0 packets ("0   0 CNI-HOSTPORT-DNAT")
+    assert ev["origin"].tolist() == [f"{path}:6", f"{path}:7"]
+    assert ev["pkts"].tolist() == [13_000_000, 0]
+    assert "iptables -t nat -D PREROUTING 5" in dup[0].fix
+    # the listing shows PREROUTING only: its jump targets are reported once, as info
+    assert [(f.id, f.severity) for f in fs if f.id != "duplicate-rule"] == [("jump-to-missing-chain", "info")]
+    assert dups(parse(CHECKS_DATA / "seed-prerouting-before.iptables-Lnv")) == []

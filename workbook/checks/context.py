@@ -174,7 +174,13 @@ def load_target(path: str | Path):
             from ..dump import load_dump
         except ImportError:
             raise InputError(f"{p}: node dump folders/archives need workbook.dump, which is not installed") from None
-        return load_dump(p)
+        try:
+            return load_dump(p)
+        except InputError as e:
+            msg = str(e)
+            if "\n" in msg:   # the CLI promises one line
+                raise InputError(" ".join(msg.split())) from None
+            raise
     from ..parse import parse
     from ..parse.detect import detect_format, read_input
     text, source = read_input(p)
@@ -249,6 +255,18 @@ def _module_table(modules, ctx: Context) -> tuple[dict[str, ModuleInfo], str | N
         if p is not None and p.exists():
             return _lsmod_lines(p.read_text(errors="replace"), str(p)), str(p)
         return _lsmod_lines(str(modules), "<lsmod>"), "<lsmod>"
+    items = getattr(modules, "modules", None)
+    if isinstance(items, list) and all(hasattr(m, "name") for m in items):
+        # workbook.parse.lsmod.Modules: each Module knows its line in the source file
+        source = getattr(modules, "source", None) or "<lsmod>"
+        out = {}
+        for m in items:
+            line = getattr(m, "line", 0) or 0
+            out.setdefault(m.name, ModuleInfo(m.name, _int(getattr(m, "size", None)),
+                                              _int(getattr(m, "used_by_count", None)),
+                                              tuple(getattr(m, "used_by", ()) or ()),
+                                              f"{source}:{line}" if line else source))
+        return out, source
     frame = getattr(modules, "frame", None)
     if isinstance(frame, pd.DataFrame):
         source = getattr(modules, "source", None) or "<lsmod>"

@@ -29,7 +29,15 @@ def is_redacted(rule: Rule) -> bool:
     >>> is_redacted(r)
     True
     """
-    return bool(_REDACTED.search(rule.spec))
+    for v in (rule.source, rule.destination, rule.in_interface, rule.out_interface):
+        if v and "XX" in v and _REDACTED.search(v):
+            return True
+    for opts in [m.options for m in rule.matches] + [rule.target_options]:
+        for o in opts:
+            for a in o.args:
+                if "XX" in a and _REDACTED.search(a):
+                    return True
+    return False
 
 
 def _opt_key(o: Option) -> tuple:

@@ -29,7 +29,7 @@ _NFT_MODULES = ("nf_tables", "nft_compat", "nft_chain_nat")
 
 
 def detect_backend(modules: dict[str, ModuleInfo] | None, version_text: str | None = None) -> str | None:
-    """Which iptables backend the node uses: ``"nft"``, ``"legacy"``, ``"both"`` or None (unknown).
+    """Which iptables backend the node uses: ``"nft"``, ``"legacy"`` or None (unknown).
 
     From ``iptables -V`` when the dump has it (``(nf_tables)`` / ``(legacy)``), else from lsmod:
     ``nft_compat``/``nft_chain_nat`` on ``nf_tables`` mean iptables-nft; ``ip_tables`` with
@@ -52,10 +52,8 @@ def detect_backend(modules: dict[str, ModuleInfo] | None, version_text: str | No
         return None
     nft = any(m in modules for m in ("nft_compat", "nft_chain_nat"))
     legacy = "ip_tables" in modules or any(m.startswith("iptable_") for m in modules)
-    if nft and legacy:
-        # lsmod shows both when legacy tables were loaded beside nft: which one holds rules?
-        users = (modules["ip_tables"].used_by_count or 0) if "ip_tables" in modules else 0
-        return "both" if users else "nft"
+    # nft_compat/nft_chain_nat are only loaded by iptables-nft; legacy table modules beside them
+    # (e.g. loaded by hand for istio-init) do not say which backend the host's own tools use.
     return "nft" if nft else "legacy" if legacy else None
 
 
@@ -143,7 +141,6 @@ def find_missing_modules(ctx: Context) -> Iterator[Finding]:
                            "legacy x_tables table modules.",
                     "legacy": "This node uses the legacy x_tables backend, but not every table module is "
                               "loaded (a table's module is loaded on first use).",
-                    "both": "lsmod shows both nf_tables and legacy x_tables modules in use.",
                     None: "The iptables backend could not be told from the dump."}[backend]
     expl = (f"Not loaded: {', '.join(missing)}. {backend_text} A container that runs the legacy "
             f"iptables binary, such as Istio's istio-init (istio/istio #44118) or an older CNI/kube-proxy "

@@ -43,6 +43,8 @@ def find_reference_problems(ctx: Context) -> Iterator[Finding]:
 def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
     idx = jump_index(rs)
     partial = rs.format == "listing"
+    binary = binary_for(name, rs)
+    absent: list[tuple[str, str, list]] = []
     for (table, target), rules in idx.items():
         t = rs.tables.get(table)
         if t is None or target in t.chains or target in EXTENSION_TARGETS:
@@ -51,23 +53,32 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
             continue  # a target with options is an extension (e.g. LOG_DROP-like custom xt modules)
         if target in BUILTIN_CHAINS.get(table, ()):
             continue
-        sev = "info" if partial else "error"
+        absent.append((table, target, rules))
+    if not absent:
+        return
+    if partial:
+        # 'iptables -L CHAIN' shows one chain: its jump targets are simply not in the file
+        rules = [r for _, _, rs_ in absent for r in rs_]
+        names = sorted({f"{t} {c}" for t, c, _ in absent})
+        expl = (f"{len(names)} chain(s) that rules jump to are not in this listing: {', '.join(names[:12])}"
+                f"{' …' if len(names) > 12 else ''}. An 'iptables -L' listing often shows only some chains "
+                f"('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
+                f"'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.")
+        yield Finding("jump-to-missing-chain", "info", f"listing shows {len(names)} jump target(s) without their chains",
+                      expl, rule_evidence(rules), [f"{binary}-save -c > iptables-save.txt   # the whole ruleset"],
+                      None, absent[0][0], None)
+        return
+    for table, target, rules in absent:
         expl = (f"{len(rules)} rule(s) in table {table} jump to '{target}', but the dump has no chain "
-                f"of that name. ")
-        if partial:
-            expl += ("This is an 'iptables -L' listing, which often shows only some chains "
-                     "(e.g. '-L PREROUTING'); list the whole table to be sure.")
-        else:
-            expl += ("The kernel refuses such a rule, so a real dump cannot contain it: the dump was "
-                     "edited or cut, or it is restore input that will fail with \"Couldn't load target\". "
-                     f"An iptables-restore of this file fails at the first such rule.")
-        binary = binary_for(name, rs)
+                f"of that name. The kernel refuses such a rule, so a real dump cannot contain it: the "
+                f"dump was edited or cut, or it is restore input that will fail with \"Couldn't load "
+                f"target\". An iptables-restore of this file fails at the first such rule.")
         owner = chain_owner(target)
         fix = [f"# Create the chain (if {owner or 'its owner'} should fill it) …",
                f"{binary} -t {table} -N {chain_word(target)}",
                "# … or delete the jumps to it:"]
         fix += [f"{binary} -t {table} -D {chain_word(r.chain)} {r.body()}" for r in rules]
-        yield Finding("jump-to-missing-chain", sev, f"{table}: jump to missing chain {target}", expl,
+        yield Finding("jump-to-missing-chain", "error", f"{table}: jump to missing chain {target}", expl,
                       rule_evidence(rules), fix, owner, table, rules[0].chain)
 
 

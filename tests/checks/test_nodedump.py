@@ -1,0 +1,69 @@
+"""check / nfwb check on real NodeDumps (datasets/), and bad dumps (exit 2, one line naming the file)."""
+
+import shutil
+
+from workbook.checks import check
+from workbook.cli import main
+from workbook.dump import load_dump
+from workbook.report import write_report
+
+from tests.realparts import ROOT, need
+
+DATASETS = ROOT / "datasets"
+EKS = DATASETS / "eks-node"
+
+
+def test_eks_node_is_clean():
+    need(EKS.is_dir(), f"{EKS} not present")
+    d = load_dump(EKS)
+    # The seed's EKS worker after its Istio fix: kube-proxy 1.31 + VPC CNI rules as the post shows
+    # them, lsmod with iptable_nat/mangle/filter/raw loaded, no duplicated or stray rules: nothing fires.
+    assert check(d) == []
+
+
+def test_eks_node_without_the_modules_fix_fires(tmp_path):
+    need(EKS.is_dir(), f"{EKS} not present")
+    copy = tmp_path / "eks"
+    shutil.copytree(EKS, copy)
+    lsmod = copy / "kernel" / "lsmod.txt"
+    # drop the four iptable_* lines the seed's modprobe added: the seed's 'before' state
+    lines = [l for l in lsmod.read_text().splitlines(keepends=True) if not l.startswith("iptable_")]
+    lsmod.write_text("".join(lines))
+    (copy / "MANIFEST.json").unlink()         # an edited dump: no manifest to verify against
+    fs = check(load_dump(copy))
+    assert [f.id for f in fs] == ["missing-kernel-modules"]
+    f = fs[0]
+    # modules-load.d/istio-iptables.conf in the dump names Istio and lists the modules: an error,
+    # and the explanation says the file is there but the modules are not loaded
+    assert f.severity == "error" and f.owner == "Istio"
+    assert "listed in modules-load.d but not loaded" in f.explanation
+    row = f.evidence.set_index("module").loc["iptable_nat"]
+    assert row["in_modules_load_d"].endswith("kernel/modules-load.d/istio-iptables.conf:1")
+
+
+def test_report_of_a_node_dump(tmp_path):
+    need(EKS.is_dir(), f"{EKS} not present")
+    out = write_report(load_dump(EKS), tmp_path / "eks.html")
+    text = out.read_text()
+    assert "<svg" in text and "nft_compat" in text and "No findings." in text
+
+
+def test_tampered_dump_exits_2(tmp_path, capsys):
+    need(EKS.is_dir(), f"{EKS} not present")
+    copy = tmp_path / "eks"
+    shutil.copytree(EKS, copy)
+    save = copy / "iptables" / "iptables-save.txt"
+    data = save.read_bytes()
+    save.write_bytes(data.replace(b"--dport 53", b"--dport 54", 1))   # same size, other content
+    assert save.read_bytes() != data
+    assert main(["check", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "iptables/iptables-save.txt" in err[0] and "sha256" in err[0]
+
+
+def test_corrupt_archive_exits_2(tmp_path, capsys):
+    bad = tmp_path / "node.tar.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00 this is not really gzip")
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "node.tar.gz" in err[0]

@@ -1,0 +1,30 @@
+"""``nfwb report DUMP -o report.html``: one standalone HTML file (inline CSS and SVG, opens offline)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dump", help="a rules file or a node dump folder/archive")
+    p.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    p.add_argument("--title", help="page title (default: the dump's name)")
+    p.add_argument("--json", action="store_true", help="print where the report went and the finding counts as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..checks import check
+    from ..checks.context import load_target
+    from ..report import write_report
+    target = load_target(args.dump)
+    path = write_report(target, args.output, title=args.title)
+    counts = check(target).counts()
+    if args.json:
+        json.dump({"report": str(path), "findings": counts}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"wrote {path} ({path.stat().st_size} bytes; findings: "
+              + ", ".join(f"{n} {k}" for k, n in counts.items()) + ")")
+    return 0

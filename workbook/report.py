@@ -1,0 +1,255 @@
+"""One standalone HTML file for a dump: findings, services, chain diagrams (inline SVG), modules; opens offline."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from .model import Ruleset
+
+__all__ = ["write_report", "render_report", "chain_graph"]
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;max-width:1400px}
+h1{font-size:1.5em}h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:32px}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+pre.nfwb-fix{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;overflow-x:auto;white-space:pre}
+table{border-collapse:collapse;font-size:12px;margin:6px 0}
+th,td{border:1px solid #d0d7de;padding:2px 6px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+.summary span{display:inline-block;margin-right:12px;padding:2px 8px;border-radius:10px;background:#eee}
+.sev-error{background:#ffebe9!important}.sev-warning{background:#fff8c5!important}.sev-info{background:#ddf4ff!important}
+.diagram{overflow:auto;border:1px solid #d0d7de;padding:6px;margin:8px 0;max-height:900px}
+.diagram svg{max-width:none}
+nav a{margin-right:14px}
+small.muted{color:#57606a}
+"""
+
+
+def _esc(v) -> str:
+    return html.escape("" if v is None else str(v), quote=False)
+
+
+def _table(df: pd.DataFrame, max_rows: int = 500) -> str:
+    if df is None or not len(df):
+        return "<p><small class=\"muted\">(none)</small></p>"
+    more = f"<p><small class=\"muted\">… {len(df) - max_rows} more rows not shown</small></p>" if len(df) > max_rows else ""
+    return df.head(max_rows).to_html(index=False, na_rep="", border=0, escape=True) + more
+
+
+# -- chain graph -------------------------------------------------------------------------------------
+
+_HASHY = re.compile(r"^(.*?[-_])([A-Za-z0-9]{8,})$")
+
+
+def _group(name: str) -> str:
+    """``KUBE-SEP-4JJWD7DPDSPAPXRS`` → ``KUBE-SEP-*``; names without a hash-like tail stay."""
+    m = _HASHY.match(name)
+    if m and any(c.isdigit() for c in m.group(2)):
+        return m.group(1) + "*"
+    return name
+
+
+def chain_graph(ruleset: Ruleset, table: str, *, max_nodes: int = 60):
+    """A graphviz Digraph of which chain jumps to which in ``table`` (built-in chains as boxes).
+
+    Tables with more than ``max_nodes`` chains are folded: chains whose names end in a hash
+    (``KUBE-SVC-…``, ``KUBE-SEP-…``, ``CNI-DN-…``) become one node per prefix, labelled with the count.
+
+    >>> from workbook.parse import parse_save
+    >>> g = chain_graph(parse_save('*nat\\n:PREROUTING ACCEPT [0:0]\\n:X - [0:0]\\n-A PREROUTING -j X\\nCOMMIT\\n'), "nat")
+    >>> "PREROUTING" in g.source and "-> X" in g.source.replace('"', '')
+    True
+    """
+    import graphviz
+    t = ruleset.table(table)
+    fold = len(t.chains) > max_nodes
+    name_of = (lambda n: _group(n)) if fold else (lambda n: n)
+    members: dict[str, list[str]] = {}
+    for c in t.chains.values():
+        members.setdefault(name_of(c.name), []).append(c.name)
+    g = graphviz.Digraph(name=f"{table}", graph_attr={"rankdir": "LR", "fontsize": "10", "label": f"table {table}"},
+                         node_attr={"fontsize": "10", "fontname": "Helvetica"}, edge_attr={"fontsize": "9"})
+    for node, names in members.items():
+        builtin = any(t.chains[n].builtin for n in names)
+        rules = sum(len(t.chains[n].rules) for n in names)
+        pol = t.chains[names[0]].policy if builtin else None
+        label = f"{node}\n{len(names)} chains, {rules} rules" if len(names) > 1 else (
+            f"{node}\n{rules} rules" + (f", policy {pol}" if pol else ""))
+        g.node(node, label=label, shape="box" if builtin else "ellipse",
+               style="filled", fillcolor="#ddf4ff" if builtin else "#ffffff")
+    edges: dict[tuple[str, str], int] = {}
+    for c in t.chains.values():
+        for r in c.rules:
+            if r.target and r.target in t.chains:
+                k = (name_of(c.name), name_of(r.target))
+                edges[k] = edges.get(k, 0) + 1
+    for (a, b), n in edges.items():
+        g.edge(a, b, label=str(n) if n > 1 else "")
+    return g
+
+
+def _svg(graph) -> str:
+    svg = graph.pipe(format="svg").decode("utf-8", "replace")
+    svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg)
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+    return svg.strip()
+
+
+def _diagrams(ruleset: Ruleset) -> list[tuple[str, str]]:
+    out = []
+    try:
+        from .draw import draw_chains   # the draw helper's diagrams when they exist
+    except ImportError:
+        draw_chains = None
+    for table in ruleset.tables:
+        graph = None
+        if draw_chains is not None:
+            try:
+                graph = draw_chains(ruleset, table)
+            except Exception:   # noqa: BLE001 - a drawing problem must not cost the whole report
+                graph = None
+        if graph is None:
+            graph = chain_graph(ruleset, table)
+        try:
+            out.append((table, _svg(graph)))
+        except Exception as e:  # noqa: BLE001 - e.g. graphviz 'dot' missing
+            out.append((table, f"<p><small class=\"muted\">diagram not drawn: {_esc(e)}</small></p>"))
+    return out
+
+
+# -- services ---------------------------------------------------------------------------------------
+
+def _services(ruleset: Ruleset) -> tuple[pd.DataFrame | None, str]:
+    try:
+        from .kube import services
+    except ImportError:
+        return _services_fallback(ruleset), ("workbook.kube is not available: a simple table read from nat "
+                                             "KUBE-SERVICES '… cluster IP' rules is shown instead.")
+    try:
+        return services(ruleset), ""
+    except Exception as e:  # noqa: BLE001
+        return _services_fallback(ruleset), f"workbook.kube.services failed ({e}); simple table shown."
+
+
+def _services_fallback(ruleset: Ruleset) -> pd.DataFrame | None:
+    nat = ruleset.tables.get("nat")
+    if nat is None or "KUBE-SERVICES" not in nat.chains:
+        return None
+    rows = []
+    for r in nat.chains["KUBE-SERVICES"].rules:
+        c = r.comment or ""
+        if not r.target or not r.target.startswith(("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-XLB-")):
+            continue
+        svc_chain = nat.chains.get(r.target)
+        eps = []
+        if svc_chain is not None:
+            for x in svc_chain.rules:
+                if x.target and x.target.startswith("KUBE-SEP-") and x.target in nat.chains:
+                    for y in nat.chains[x.target].rules:
+                        o = y.target_option("--to-destination")
+                        if o:
+                            eps.append(o.value)
+        dport = r.option("--dport")
+        rows.append({"service": c.rsplit(" ", 2)[0] if c.endswith(("cluster IP", "external IP", "loadbalancer IP")) else c,
+                     "protocol": r.protocol, "ip": (r.destination or "").removesuffix("/32"),
+                     "port": dport.value if dport else None, "chain": r.target, "endpoints": ", ".join(eps),
+                     "origin": r.origin})
+    return pd.DataFrame(rows, columns=["service", "protocol", "ip", "port", "chain", "endpoints", "origin"])
+
+
+# -- modules ----------------------------------------------------------------------------------------
+
+_NETFILTER = re.compile(r"^(nf_|nft_|xt_|x_tables|ip_tables|ip6_tables|iptable_|ip6table_|ipt_|ip6t_|ebt|ebtable|"
+                        r"br_netfilter|ip_vs|nfnetlink|ip_set|arptable|veth|bridge|overlay|vxlan)")
+
+
+def _modules_frame(ctx) -> pd.DataFrame | None:
+    if ctx.modules is None:
+        return None
+    rows = [{"module": m.name, "size": m.size, "used_by_count": m.used_by_count, "used_by": ", ".join(m.used_by),
+             "netfilter": bool(_NETFILTER.match(m.name)), "origin": m.origin} for m in ctx.modules.values()]
+    df = pd.DataFrame(rows, columns=["module", "size", "used_by_count", "used_by", "netfilter", "origin"])
+    return df.sort_values(["netfilter", "module"], ascending=[False, True], kind="stable")
+
+
+# -- page -------------------------------------------------------------------------------------------
+
+def render_report(target, *, title: str | None = None) -> str:
+    """The report for a NodeDump or Ruleset as one HTML string (no external references)."""
+    from .checks import check
+    from .checks.context import Context
+    from .checks.finding import SEVERITIES
+    ctx = Context.of(target)
+    findings = check(target)
+    main = getattr(target, "ruleset", None) if not isinstance(target, Ruleset) else target
+    if main is None:
+        main = next(iter(ctx.all_rulesets.values()), Ruleset())
+    source = str(getattr(target, "path", None) or main.source)
+    title = title or f"netfilter-workbook report: {source}"
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_esc(title)}</title>"
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>{_esc(title)}</h1>",
+             f"<p><small class=\"muted\">generated {now} by netfilter-workbook; the fix commands below are "
+             f"printed only, nothing was run.</small></p>",
+             "<nav><a href=\"#findings\">Findings</a><a href=\"#services\">Services</a>"
+             "<a href=\"#chains\">Chains</a><a href=\"#modules\">Modules</a><a href=\"#rulesets\">Rulesets</a></nav>"]
+    counts = findings.counts()
+    parts.append("<h2 id=\"findings\">Findings</h2><p class=\"summary\">"
+                 + "".join(f"<span class=\"sev-{s}\">{counts[s]} {s}</span>" for s in SEVERITIES) + "</p>")
+    if findings:
+        parts.append(findings.frame[["severity", "id", "title", "owner", "evidence_rows"]]
+                     .to_html(index=False, na_rep="", border=0, escape=True))
+        parts.extend(f._repr_html_() for f in findings)
+    else:
+        parts.append("<p>No findings.</p>")
+    svc, note = _services(main)
+    parts.append("<h2 id=\"services\">Services</h2>")
+    if note:
+        parts.append(f"<p><small class=\"muted\">{_esc(note)}</small></p>")
+    parts.append(_table(svc) if svc is not None else "<p><small class=\"muted\">No kube-proxy KUBE-SERVICES chain in this dump.</small></p>")
+    parts.append("<h2 id=\"chains\">Chains</h2>")
+    for table, svg in _diagrams(main):
+        parts.append(f"<h3>table {_esc(table)}</h3><div class=\"diagram\">{svg}</div>")
+    parts.append("<h2 id=\"modules\">Kernel modules</h2>")
+    mf = _modules_frame(ctx)
+    parts.append(_table(mf) if mf is not None else "<p><small class=\"muted\">No lsmod in this dump.</small></p>")
+    parts.append("<h2 id=\"rulesets\">Rulesets</h2>")
+    rows = []
+    for name, rs in ctx.all_rulesets.items():
+        for t in rs.tables.values():
+            rows.append({"ruleset": name, "source": rs.source, "table": t.name, "chains": len(t.chains),
+                         "rules": sum(len(c.rules) for c in t.chains.values())})
+    parts.append(_table(pd.DataFrame(rows, columns=["ruleset", "source", "table", "chains", "rules"])))
+    problems = [str(p) for rs in ctx.all_rulesets.values() for p in rs.problems] + \
+               [str(p) for p in (getattr(target, "problems", None) or []) if not isinstance(target, Ruleset)]
+    notes = [n for rs in ctx.all_rulesets.values() for n in rs.notes]
+    if problems or notes:
+        parts.append("<h3>Problems and notes while reading the dump</h3><ul>"
+                     + "".join(f"<li><code>{_esc(p)}</code></li>" for p in (problems + notes)[:200]) + "</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(target, path: str | Path, *, title: str | None = None) -> Path:
+    """Write the standalone HTML report for ``target`` (NodeDump, Ruleset, or a path to either).
+
+    >>> from workbook.parse import parse_save
+    >>> import tempfile, os
+    >>> rs = parse_save('*nat\\n:PREROUTING ACCEPT [0:0]\\n-A PREROUTING -j ACCEPT\\nCOMMIT\\n')
+    >>> p = write_report(rs, os.path.join(tempfile.mkdtemp(), "r.html"))
+    >>> "<svg" in p.read_text()
+    True
+    """
+    if isinstance(target, (str, Path)):
+        from .checks.context import load_target
+        target = load_target(target)
+    out = Path(path)
+    out.write_text(render_report(target, title=title), encoding="utf-8")
+    return out
