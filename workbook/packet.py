@@ -31,7 +31,7 @@ class Packet:
     mark: int = 0
     ctstate: str = "NEW"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    out_iface: str | None = field(default=None, repr=False)  # for -o matches; None: not known
+    out_iface: str | None = None  # for -o matches; None: not known
 
     def to_json(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "proto": self.proto, "sport": self.sport,
