@@ -970,7 +970,8 @@ class Tracer:
         s.assumed = False
         s.hook_in = s.hook_out = None
         if st != "NEW":
-            s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection sees it)")
+            s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
+                   f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
         return s
 
     # ---- hook sequence ------------------------------------------------------------------

@@ -40,6 +40,8 @@ def test_trace_packet_case_01_services_read_by_hand():
     assert (r.cluster_ip, int(r.port), int(r.node_port)) == ("172.30.0.42", 80, 3001)
     assert (r.external_ips, r.load_balancer_ips, r.endpoints) == (["192.168.99.22"], ["1.2.3.4"], ["10.180.0.2:80"])
     assert r.ext_chain == "KUBE-EXT-GNZBNJ2PO5MGZ6GT"
+    # filter KUBE-NODEPORTS: "ns2/svc2:p80 health check node port" ... --dport 30000 -j ACCEPT
+    assert int(r.health_check_node_port) == 30000
     # ns4/svc4: two endpoints, rule probability 0.5 then unconditional → 0.5 each
     r = df.loc["ns4/svc4:p80"]
     assert (r.endpoints, r.probabilities) == (["10.180.0.4:80", "10.180.0.5:80"], [0.5, 0.5])
