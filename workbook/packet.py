@@ -191,5 +191,9 @@ class Trace:
                          f"<b>{html.escape(b.verdict)}</b>{nat}</summary><table><thead><tr><th>hook</th><th>table</th>"
                          f"<th>chain</th><th>#</th><th></th><th>action</th><th>rule</th><th>why</th></tr></thead>"
                          f"<tbody>{rows}</tbody></table></details>")
+        if self.notes:
+            items = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+            parts.append(f"<details><summary>{len(self.notes)} note(s)"
+                         f"{' — some steps rest on assumptions' if self.assumed else ''}</summary><ul>{items}</ul></details>")
         parts.append("</div>")
         return "".join(parts)

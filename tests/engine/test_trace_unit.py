@@ -698,3 +698,19 @@ def test_missing_builtin_chain_legacy_mode():
     # iptables-legacy: every built-in chain of a loaded table exists: nat POSTROUTING gives its policy
     t = Tracer(rs, missing_builtins="empty").trace(p)
     assert matched(t.branches[0])[-1] == ("POSTROUTING", "POSTROUTING", None, "policy:ACCEPT")
+
+
+def test_jump_loop_is_a_clear_error_and_branch_limit_holds():
+    from workbook.model import InputError
+    rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A INPUT -j A\n-A A -j B\n-A B -j A\nCOMMIT\n")
+    # A → B → A → ... the kernel refuses such a ruleset at load time; the tracer stops with a clear error
+    with pytest.raises(InputError, match="nested deeper"):
+        trace_packet(rs, Packet("10.0.0.9", "10.0.0.1", "tcp", 1, 2), ["10.0.0.1"])
+    # 20 random rules of probability 0.5 in a row could make 21 branches; with max_branches=4
+    # the tracer stops splitting after 3 splits (4 branches) and says so
+    rules = "".join("-A C -m statistic --mode random --probability 0.50000000000 -j RETURN\n" for _ in range(20))
+    rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n:C - [0:0]\n-A INPUT -j C\n" + rules + "COMMIT\n")
+    t = Tracer(rs, ["10.0.0.1"], max_branches=4).trace(Packet("10.0.0.9", "10.0.0.1", "tcp", 1, 2))
+    assert len(t.branches) == 4
+    assert any("more than 4 branches" in n for n in t.notes)
+    assert sum(b.probability for b in t.branches) == pytest.approx(1.0)
