@@ -147,3 +147,31 @@ def test_seed_listing_after_shows_the_duplicate_with_its_zero_counters():
     # the listing shows PREROUTING only: its jump targets are reported once, as info
     assert [(f.id, f.severity) for f in fs if f.id != "duplicate-rule"] == [("jump-to-missing-chain", "info")]
     assert dups(parse(CHECKS_DATA / "seed-prerouting-before.iptables-Lnv")) == []
+
+
+CALICO = '''*filter
+:INPUT ACCEPT [0:0]
+:cali-INPUT - [0:0]
+:cali-wl-to-host - [0:0]
+:cali-from-host-endpoint - [0:0]
+-A INPUT -m comment --comment "cali:Cz_u1IQiXIMmKD4c" -j cali-INPUT
+-A cali-INPUT -i cali+ -m comment --comment "cali:FewJpBykm9iJ-YNH" -g cali-wl-to-host
+-A cali-INPUT -m comment --comment "cali:hder3ARWznqqv8Va" -m mark --mark 0x10000/0x10000 -j ACCEPT
+-A cali-INPUT -m comment --comment "cali:rQeMeUu-8BPylH6B" -j MARK --set-xmark 0x0/0xf0000
+-A cali-INPUT -m comment --comment "cali:flKEKhHrAJVbH-Um" -j cali-from-host-endpoint
+-A cali-INPUT -m comment --comment "cali:i1GOlXqjyP6vGTkD" -m comment --comment "Host endpoint policy accepted packet." -m mark --mark 0x10000/0x10000 -j ACCEPT
+COMMIT
+'''
+
+
+def test_calico_repeated_mark_accept_is_not_a_duplicate():
+    # Calico felix's cali-INPUT (CHAINS.md §5): the mark test is repeated after the mark is reset
+    # and the host-endpoint chain may set it again; distinct cali: hashes, deliberate.
+    assert dups(parse_save(CALICO)) == []
+
+
+def test_exact_copies_with_a_mark_rule_between_carry_a_caveat():
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m mark --mark 0x1/0x1 -j ACCEPT\n"
+            "-A PREROUTING -j MARK --set-xmark 0x1/0x1\n-A PREROUTING -m mark --mark 0x1/0x1 -j ACCEPT\nCOMMIT\n")
+    f = dups(parse_save(text))[0]
+    assert "position 2: -j MARK" in f.explanation

@@ -93,12 +93,16 @@ def _fingerprint(rs: Ruleset) -> tuple:
 
 def _distinct(rss: dict[str, Ruleset]) -> dict[str, Ruleset]:
     """Drop rulesets that repeat an earlier one (``iptables-save`` and ``iptables-nft-save`` of the
-    same node print the same rules); prefer the backend-specific name for the fix commands."""
+    same node print the same rules; ``-L``/``-S`` files are other views of the saved rules); prefer
+    the backend-specific name for the fix commands."""
     out: dict[str, Ruleset] = {}
     seen: dict[tuple, str] = {}
+    saved = {rs.family for rs in rss.values() if rs is not None and rs.format == "save" and rs.tables}
     for name, rs in rss.items():
         if rs is None or not len(rs) and not rs.tables:
             continue
+        if rs.format in ("listing", "spec") and rs.family in saved:
+            continue   # '-L'/'-S' views of rules the dump also has in iptables-save form
         fp = _fingerprint(rs)
         if fp in seen:
             kept = seen[fp]
