@@ -24,11 +24,13 @@ __all__ = ["check", "Finding", "Findings", "SEVERITIES", "FAMILIES"]
 
 def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .duplicates import find_duplicates
+    from .integrity import find_integrity_problems
     from .kube import find_kube_problems
     from .modules import find_missing_modules, find_mixed_backends
     from .references import find_reference_problems
     from .shadowing import find_shadowed
     return {
+        "integrity": find_integrity_problems,
         "duplicates": find_duplicates,
         "modules": find_missing_modules,
         "backends": find_mixed_backends,
@@ -39,7 +41,7 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
 
 
 #: Names of the finding families :func:`check` runs (pass a subset as ``families=``).
-FAMILIES: tuple[str, ...] = ("duplicates", "modules", "backends", "references", "kube", "shadowing")
+FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing")
 
 
 def check(target, modules=None, *, families: Iterable[str] | None = None) -> Findings:
