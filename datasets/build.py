@@ -30,6 +30,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets.netns import BINARIES, load_rules, run_in, scratch_netns  # noqa: E402
+from datasets.sources import onprem  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
@@ -48,12 +49,16 @@ class Dump:
     host: str
     collected_at: str                           # fixed ISO-8601 UTC, so rebuilds are byte-identical
     backend: str | None = None                  # "nft" | "legacy" | None (no iptables files)
-    rules: str | None = None                    # source under datasets/sources/
+    rules: str | Callable[[], str] | None = None   # file under datasets/sources/, or a function making the text
+    source: str = ""                            # how to name the source in notes (default: the file)
+    ipsets: dict[str, list[str]] = field(default_factory=dict)   # hash:net sets the rules need
     tables: tuple[str, ...] = ("filter", "nat", "mangle")
     rules_note: str = SYNTH
     files: dict[str, Meta] = field(default_factory=dict)     # hand-written / verbatim files
     copies: dict[str, str] = field(default_factory=dict)     # rel path -> path below datasets/ (copied)
     extra: Callable[[Dump], dict[str, tuple[str, str | None, str | None]]] | None = None
+    legacy_save: bool = False                   # also dump the (empty) legacy backend of the same namespace
+    manifest: bool = True                       # False: a dataset's top folder holding shared files, not a dump
     derived: dict[str, Meta] = field(default_factory=dict)   # filled while building
 
     @property
@@ -78,7 +83,7 @@ def fix_save_stamps(text: str, stamp: str) -> str:
 def iptables_files(ns: str, dump: Dump) -> dict[str, tuple[str, str | None, str | None]]:
     """Dump the ruleset loaded in ``ns`` as the node would have: save -c, -L -n -v -x, -S, -V."""
     ipt, save, _ = BINARIES[dump.backend]
-    made = f"{dump.rules_note}; loaded from datasets/sources/{dump.rules} by datasets/build.py into real " \
+    made = f"{dump.rules_note}; {_source(dump)} loaded by datasets/build.py into real " \
            f"iptables ({ipt}) in a throw-away namespace and dumped there"
     out = {}
     text = run_in(ns, save, "-c").stdout
@@ -86,11 +91,21 @@ def iptables_files(ns: str, dump: Dump) -> dict[str, tuple[str, str | None, str 
                                          made + "; header times set to collected_at")
     out["iptables/iptables-version.txt"] = (run_in(ns, ipt, "-V").stdout, "iptables -V",
                                             "version of the iptables that produced these files")
+    if dump.backend == "nft":
+        out["kernel/nft-ruleset.txt"] = (run_in(ns, "nft", "list", "ruleset").stdout, "nft list ruleset",
+                                         made + " (nft's own view of the iptables-nft tables; nft prints its "
+                                         "'managed by iptables-nft' warnings on stderr, not kept)")
     for t in dump.tables:
         out[f"iptables/iptables-L-{t}.txt"] = (run_in(ns, ipt, "-t", t, "-L", "-n", "-v", "-x", "--line-numbers").stdout,
                                               f"iptables -t {t} -L -n -v -x --line-numbers", made)
         out[f"iptables/iptables-S-{t}.txt"] = (run_in(ns, ipt, "-t", t, "-S").stdout, f"iptables -t {t} -S", made)
     return out
+
+
+def _source(dump: Dump) -> str:
+    if dump.source:
+        return dump.source
+    return f"datasets/sources/{dump.rules}" if isinstance(dump.rules, str) else "datasets/sources/"
 
 
 def build_dump(dump: Dump, root: Path) -> None:
@@ -100,8 +115,24 @@ def build_dump(dump: Dump, root: Path) -> None:
     made: dict[str, tuple[str, str | None, str | None]] = {}
     if dump.rules:
         with scratch_netns("b") as ns:
-            load_rules(ns, (SOURCES / dump.rules).read_text(), dump.backend)
+            for name, members in dump.ipsets.items():
+                # felix's size (MaxIPSetSize 1048576); a fixed initval instead of a random one: same bytes each build
+                initval = "0x" + hashlib.sha256(name.encode()).hexdigest()[:8]
+                run_in(ns, "ipset", "create", name, "hash:net", "family", "inet", "maxelem", "1048576", "initval", initval)
+                for m in members:
+                    run_in(ns, "ipset", "add", name, m)
+            text = dump.rules() if callable(dump.rules) else (SOURCES / dump.rules).read_text()
+            load_rules(ns, text, dump.backend)
             made.update(iptables_files(ns, dump))
+            if dump.legacy_save:
+                made["iptables/iptables-legacy-save.txt"] = (
+                    fix_save_stamps(run_in(ns, "iptables-legacy-save", "-c").stdout, dump.stamp), "iptables-legacy-save -c",
+                    "real output of iptables-legacy-save in the build namespace holding the nf_tables rules above: "
+                    "empty, because nothing on the host uses the legacy (x_tables) backend")
+            if dump.ipsets:
+                made["network/ipset.txt"] = (run_in(ns, "ipset", "save").stdout, "ipset save",
+                                             f"{dump.rules_note}; the sets {_source(dump)} needs, made with real "
+                                             "ipset in the build namespace")
     if dump.extra:
         made.update(dump.extra(dump))
     for rel, src in dump.copies.items():
@@ -111,7 +142,8 @@ def build_dump(dump: Dump, root: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         dump.derived[rel] = (command, note)
-    write_manifest(dump, root)
+    if dump.manifest:
+        write_manifest(dump, root)
 
 
 def write_manifest(dump: Dump, root: Path) -> None:
@@ -168,8 +200,84 @@ EKS_FILES: dict[str, Meta] = {
         ("iptables -v --numeric --table nat --list KUBE-SEP-4JJWD7DPDSPAPXRS | column", SEED),
 }
 
+ONPREM_HOST = "mzctest-w-worker1"
+ONPREM_SEED_NOTE = {
+    "before": SEED + "; the first of the post's two pastes",
+    "after": SEED + "; the second paste: the author's '#### 중복' (\"duplicate\") marker line and the "
+             "duplicate's short indentation are as pasted, not iptables output",
+}
+
+
+ISTIO_AT = {"before": "2025-03-09T05:45:00Z", "after": "2025-03-09T06:20:00Z"}
+ISTIO = "istio-missing-modules"
+
+
+def istio_pod_netns(dump: Dump) -> dict[str, tuple[str, str | None, str | None]]:
+    """The pod namespace after the fix: istio-init's rules, written with the legacy iptables-restore."""
+    with scratch_netns("p") as ns:
+        load_rules(ns, (SOURCES / "istio-pod.rules").read_text(), "legacy")
+        text = fix_save_stamps(run_in(ns, "iptables-legacy-save", "-c").stdout, dump.stamp)
+    return {"notes/istio-init-pod-iptables-legacy-save.txt": (
+        text, "nsenter -t 51877 -n iptables-legacy-save -c",
+        f"{SYNTH}: the sleep pod's network namespace once istio-init succeeded; datasets/sources/istio-pod.rules "
+        "loaded by datasets/build.py with real iptables-legacy-restore into a throw-away namespace and saved there")}
+
+
+def istio_dump(state: str) -> Dump:
+    lsmod = {"before": "kernel/lsmod-before.txt", "after": "kernel/lsmod-after.txt"}[state]
+    copies = {"kernel/lsmod.txt": f"{ISTIO}/{lsmod}", "network/ip-addr.txt": "eks-node/network/ip-addr.txt",
+              "network/ip-route.txt": "eks-node/network/ip-route.txt"}
+    files: dict[str, Meta] = {
+        "kernel/lsmod.txt": ("lsmod", f"copy of datasets/{ISTIO}/{lsmod}"),
+        "network/ip-addr.txt": ("ip -o addr", "copy of datasets/eks-node/network/ip-addr.txt (same node)"),
+        "network/ip-route.txt": ("ip route", "copy of datasets/eks-node/network/ip-route.txt (same node)"),
+    }
+    if state == "before":
+        copies["notes/istio-init-error.txt"] = f"{ISTIO}/notes/istio-init-error.txt"
+        files["notes/istio-init-error.txt"] = ("kubectl -n default logs sleep-7656cf8794-2xkqp -c istio-init",
+                                               f"copy of datasets/{ISTIO}/notes/istio-init-error.txt")
+    else:
+        copies["kernel/modules-load.d/istio-iptables.conf"] = "eks-node/kernel/modules-load.d/istio-iptables.conf"
+        files["kernel/modules-load.d/istio-iptables.conf"] = (
+            "cat /etc/modules-load.d/istio-iptables.conf", "copied verbatim from the seed post (the fix it applied)")
+    return Dump(f"{ISTIO}/{state}", EKS_HOST, ISTIO_AT[state], backend="nft", rules="eks-node.rules",
+                rules_note=SYNTH + " (the eks-node ruleset: same node)", files=files, copies=copies,
+                legacy_save=True, extra=istio_pod_netns if state == "after" else None)
+
+
+ISTIO_FILES: dict[str, Meta] = {
+    "README.md": (None, "documentation of this dataset (hand-written)"),
+    "kernel/lsmod-before.txt": ("lsmod", SYNTH + ": the full module list before the fix, no iptable_*; every line "
+                                "of the post's first lsmod kept verbatim, other modules invented"),
+    "kernel/lsmod-after.txt": ("lsmod", "copy of datasets/eks-node/kernel/lsmod.txt (after modprobe iptable_*)"),
+    "kernel/modules-load.d/istio-iptables.conf": ("cat /etc/modules-load.d/istio-iptables.conf",
+                                                  "copied verbatim from the seed post (the fix it applied)"),
+    "notes/istio-init-error.txt": ("kubectl -n default logs sleep-7656cf8794-2xkqp -c istio-init",
+                                   SYNTH + ": hand-written in the form of an istio-init log (Istio 1.17, legacy "
+                                   "iptables-restore) failing with the error of istio/istio#44118"),
+    "notes/seed-lsmod-before.txt": ("lsmod", SEED + "; the post's first lsmod, an excerpt as pasted"),
+    "notes/seed-modules-load.txt": (None, SEED + "; the post's steps: write istio-iptables.conf, modprobe each module"),
+    "notes/seed-lsmod-after.txt": ("lsmod", SEED + "; the post's second lsmod, an excerpt as pasted"),
+}
+
+
+def onprem_dump(state: str, at: str) -> Dump:
+    return Dump(f"onprem-dup-hostport/{state}", ONPREM_HOST, at, backend="nft",
+                rules=lambda: onprem.ruleset(state), source=f"datasets/sources/onprem.py ruleset({state!r})",
+                tables=("raw", "mangle", "filter", "nat"), ipsets=onprem.IPSETS,
+                files={"notes/seed-nat-PREROUTING-nv.txt": ("iptables -t nat -L PREROUTING -nv", ONPREM_SEED_NOTE[state])},
+                extra=lambda d: onprem.node_files(state))
+
+
 DUMPS: list[Dump] = [
-    Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES),
+    Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES, legacy_save=True),
+    Dump(ISTIO, EKS_HOST, ISTIO_AT["after"], files=ISTIO_FILES, manifest=False,
+         copies={"kernel/lsmod-after.txt": "eks-node/kernel/lsmod.txt",
+                 "kernel/modules-load.d/istio-iptables.conf": "eks-node/kernel/modules-load.d/istio-iptables.conf"}),
+    istio_dump("before"),
+    istio_dump("after"),
+    onprem_dump("before", "2023-05-17T01:10:00Z"),
+    onprem_dump("after", "2023-05-17T01:32:00Z"),
 ]
 
 
@@ -186,8 +294,9 @@ def build(root: Path = HERE, names: list[str] | None = None, *, manifests_only: 
     """Rebuild the chosen datasets below ``root`` (a copy of datasets/ or datasets/ itself)."""
     for dump in dumps_named(names or []):
         if manifests_only:
-            _known_derived(dump)
-            write_manifest(dump, root)
+            if dump.manifest:
+                _known_derived(dump)
+                write_manifest(dump, root)
         else:
             build_dump(dump, root)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .dump import MANIFEST, write_manifest
+from .dump import _safe_rel, write_manifest
 from .model import InputError
 
 __all__ = ["collect", "collect_local", "collect_ssh", "CollectResult", "CollectError", "parse_target",
@@ -36,6 +36,21 @@ _COPIES = (("/etc/modules-load.d/*", "kernel/modules-load.d"),
            ("/etc/kubernetes/kubelet.conf", "kubelet"))
 _TOOLS = ("iptables", "iptables-save", "iptables-legacy-save", "iptables-nft-save", "ip6tables-save",
           "nft", "lsmod", "ip")
+
+
+_KNOWN_HOSTS_LOCK = __import__("threading").Lock()
+
+
+def _accept_new_policy():
+    """Accept an unknown key for this connection only (paramiko's AutoAddPolicy would rewrite
+    known_hosts from each thread; we append the new line ourselves, under a lock)."""
+    import paramiko
+
+    class AcceptNew(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            client.get_host_keys().add(hostname, key.get_name(), key)
+
+    return AcceptNew()
 
 
 class CollectError(InputError):
@@ -115,7 +130,8 @@ class SSHRunner:
             client.load_host_keys(str(kh))
         elif known_hosts:
             raise CollectError(f"{kh}: known_hosts file not found")
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if accept_new_host_key else paramiko.RejectPolicy())
+        was_known = client.get_host_keys().lookup(self.host if self.port == 22 else f"[{self.host}]:{self.port}") is not None
+        client.set_missing_host_key_policy(_accept_new_policy() if accept_new_host_key else paramiko.RejectPolicy())
         name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
         try:
             client.connect(self.host, port=self.port, username=self.user,
@@ -126,8 +142,14 @@ class SSHRunner:
             client.close()
             raise CollectError(f"host key CHANGED ({e.key.get_name()}; {kh} has a different key): "
                                "refusing to connect") from None
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise CollectError(f"authentication failed for {self.user}@{name} ({e})") from None
         except paramiko.SSHException as e:
             client.close()
+            if "No authentication methods available" in str(e):
+                raise CollectError(f"no SSH key to offer for {self.user}@{name}: give --identity KEY or add a key "
+                                   "to ssh-agent") from None
             if "not found in known_hosts" in str(e):
                 raise CollectError(f"unknown host key for {name} (not in {kh}); verify it and add it, "
                                    "or pass --accept-new-host-key") from None
@@ -141,10 +163,15 @@ class SSHRunner:
             if inner:
                 e = inner[0]
             raise CollectError(f"cannot connect to {self.host} port {self.port}: {e.strerror or e}") from None
-        if accept_new_host_key and known_hosts:
+        if accept_new_host_key and not was_known:
+            key = client.get_transport().get_remote_server_key()
             try:
-                client.save_host_keys(str(kh))
+                with _KNOWN_HOSTS_LOCK:  # many hosts may be accepted at once: append, never rewrite
+                    kh.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    with open(kh, "a") as f:
+                        f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
             except OSError as e:
+                client.close()
                 raise CollectError(f"{kh}: cannot record the new host key: {e.strerror}") from None
         self.client = client
 
@@ -310,7 +337,7 @@ class CollectResult:
 # --------------------------------------------------------------------------------------------
 
 def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mapping[str, str] | None,
-                  tick: Callable[[int], None] = lambda n: None, total_hint: Callable[[int], None] = lambda n: None) -> CollectResult:
+                  channels: int = 4, tick: Callable[[int], None] = lambda n: None, total_hint: Callable[[int], None] = lambda n: None) -> CollectResult:
     start = time.monotonic()
     result = CollectResult(target=host)
     try:
@@ -335,6 +362,8 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
             outputs[rel] = (rc, so, se, cmd, at)
         except _Timeout:
             outputs[rel] = (None, b"", f"timed out after {timeout:g} s".encode(), cmd, at)
+        except Exception as e:  # the connection broke: this command failed, keep what we have
+            outputs[rel] = (None, b"", f"{type(e).__name__}: {e}".encode(), cmd, at)
         tick(1)
 
     if save_item:
@@ -344,10 +373,16 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
         plan = plan_commands(discovered, tables)
     items = [(f, c) for f, c in plan.items if f not in outputs]
     for rel, cmd in (extra or {}).items():
-        items.append((rel, cmd))
+        if rel not in outputs and all(rel != f for f, _ in items):
+            items.append((rel, cmd))
     total_hint(len(items) + len(outputs))
-    for rel, cmd in items:
-        run_one(rel, cmd)
+    if channels <= 1 or len(items) <= 1:
+        for rel, cmd in items:
+            run_one(rel, cmd)
+    else:  # several commands at once over the same connection (one SSH channel each)
+        with ThreadPoolExecutor(max_workers=channels) as pool:
+            list(pool.map(lambda item: run_one(*item), items))
+    outputs = {rel: outputs[rel] for rel in sorted(outputs)}
 
     out.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -366,12 +401,18 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(so)
         commands[rel] = {"command": cmd, "exit_code": rc, "collected_at": at,
-                         "note": (se.decode("utf-8", "replace").strip()[:500] or None)}
+                         "stderr": se.decode("utf-8", "replace").strip()[:2000] or None}
         written += 1
     write_manifest(out, host=host, commands=commands, errors=errors,
                    extra={"hostname": plan.hostname, "skipped": plan.skipped})
     result.path, result.files, result.seconds = out, written, time.monotonic() - start
     return result
+
+
+def _check_extra(extra: Mapping[str, str] | None) -> None:
+    for rel in extra or {}:
+        if _safe_rel(rel) != rel or rel == "MANIFEST.json":
+            raise InputError(f"{rel}: not a usable file name for an extra command (a relative path inside the dump)")
 
 
 def _fresh(out: Path) -> Path:
@@ -381,17 +422,19 @@ def _fresh(out: Path) -> Path:
 
 
 def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: bool = False, timeout: float = 30.0,
-                  extra: Mapping[str, str] | None = None, progress: bool | None = None) -> CollectResult:
+                  extra: Mapping[str, str] | None = None, progress: bool | None = None,
+                  channels: int = 4) -> CollectResult:
     """Collect this machine (or network namespace ``netns``, via ``ip netns exec``) into the new
     folder ``out``. ``extra`` adds ``{relative path: shell command}`` to the standard set."""
     out = _fresh(Path(out))
+    _check_extra(extra)
     if netns and not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
         raise InputError(f"{netns}: not a network namespace name")
     host = netns or socket.gethostname()
     bar = _bar(progress, 1, "collect")
     try:
         return _collect_with(LocalRunner(netns, sudo), out, host=host, timeout=timeout, extra=extra,
-                             tick=bar.update, total_hint=lambda n: _set_total(bar, n))
+                             channels=channels, tick=bar.update, total_hint=lambda n: _set_total(bar, n))
     finally:
         bar.close()
 
@@ -415,15 +458,18 @@ def _folder_name(target: str) -> str:
 def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str | os.PathLike | None = None,
                 known_hosts: str | os.PathLike | None = None, accept_new_host_key: bool = False,
                 sudo: bool = False, timeout: float = 30.0, connect_timeout: float = 10.0, workers: int = 8,
-                extra: Mapping[str, str] | None = None, progress: bool | None = None) -> list[CollectResult]:
+                extra: Mapping[str, str] | None = None, progress: bool | None = None,
+                channels: int = 4) -> list[CollectResult]:
     """Collect each ``[USER@]HOST[:PORT]`` over SSH into ``out/<host>/``, in parallel.
 
     Host keys are checked against ``known_hosts`` (default ``~/.ssh/known_hosts``): an unknown
     key is refused unless ``accept_new_host_key`` (then it is recorded in ``known_hosts``), a
     changed key is always refused. A host that cannot be reached gives a result with ``error``;
-    the other hosts are still collected.
+    the other hosts are still collected. ``workers`` hosts are collected at once, each running
+    ``channels`` commands at once over its one connection.
     """
     out = Path(out)
+    _check_extra(extra)
     names = [_folder_name(t) for t in targets]
     if len(set(names)) != len(names):
         raise InputError("the same host is given twice")
@@ -454,7 +500,8 @@ def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str
                     bar.total += n - totals[target]
                     totals[target] = n
                     bar.refresh()
-            return _collect_with(runner, out / name, host=target, timeout=timeout, extra=extra, tick=tick,
+            return _collect_with(runner, out / name, host=target, timeout=timeout, extra=extra, channels=channels,
+                                 tick=tick,
                                  total_hint=hint)
         except CollectError as e:
             return CollectResult(target=target, error=str(e), seconds=time.monotonic() - start)

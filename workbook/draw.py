@@ -89,6 +89,11 @@ def _esc(text: str) -> str:
     return text.replace("\\", "\\\\")
 
 
+def _id(name: str) -> str:
+    """A node id python-graphviz will not split: ``a:b`` in an edge means node ``a``, port ``b``."""
+    return name.replace(":", "%3A")
+
+
 def _h(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -186,25 +191,31 @@ class _ChainFacts:
     in_bytes: int | None = None
 
 
-def _dup_key(r: Rule) -> tuple:
-    return (r.source, r.source_negated, r.destination, r.destination_negated, r.protocol,
-            r.protocol_negated, r.in_interface, r.in_interface_negated, r.out_interface,
-            r.out_interface_negated, r.fragment,
-            tuple(m for m in r.matches if m.module != "comment"), r.target, r.goto, r.target_options)
-
-
 def _analyse(chain: Chain, table_chains: dict[str, Chain]) -> _ChainFacts:
+    """Jumps of a chain, and its duplicates: rules whose ``Rule.normalized()`` equals an earlier one's.
+
+    Rules are first bucketed by a cheap key (target, addresses, protocol, interfaces, number of
+    matches); ``normalized()`` is computed only inside buckets holding more than one rule.
+    """
     facts = _ChainFacts(chain)
-    seen: dict[tuple, Rule] = {}
+    buckets: dict[tuple, Rule | dict[str, Rule]] = {}
     for r in chain.rules:
-        key = _dup_key(r)
-        first = seen.get(key)
+        ck = (r.target, r.goto, r.destination, r.source, r.protocol, r.in_interface, r.out_interface,
+              len(r.matches))
         dup = None
-        if first is not None and first.normalized()[2] == r.normalized()[2]:
-            dup = first.position
-            facts.duplicates.append((r.position, first.position))
+        b = buckets.get(ck)
+        if b is None:
+            buckets[ck] = r
         else:
-            seen.setdefault(key, r)
+            if not isinstance(b, dict):
+                b = buckets[ck] = {b.normalized()[2]: b}
+            key = r.normalized()[2]
+            first = b.get(key)
+            if first is not None:
+                dup = first.position
+                facts.duplicates.append((r.position, first.position))
+            else:
+                b[key] = r
         t = r.target
         if t and (t in table_chains or t not in STANDARD_TARGETS):
             facts.jumps.append(_Jump(r, t, dup))
@@ -278,14 +289,17 @@ def _layout_nodes(index: _TableIndex, names: Iterable[str], roots: Sequence[str]
                 pinned.add(t)
                 stack.append(t)
     groups: dict[tuple[str, bool], list[str]] = {}
+    totals: dict[str, int] = {}
     for n in names:
         g = chain_group(n)
-        if g is not None and n not in pinned:
+        if g is None:
+            continue
+        totals[g] = totals.get(g, 0) + 1
+        if n not in pinned:
             groups.setdefault((g, n in index.chains), []).append(n)
     node: dict[str, str] = {n: n for n in names}
     for (g, exists), members in groups.items():
-        total = sum(1 for n in names if chain_group(n) == g)
-        if total > max_fanout and len(members) > 1:
+        if totals[g] > max_fanout and len(members) > 1:
             gid = g + "*" if exists else g + "* (missing)"
             for n in members:
                 node[n] = gid
@@ -348,7 +362,7 @@ def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str,
     for n, nid in node.items():
         members.setdefault(nid, []).append(n)
     for nid, ms in members.items():
-        gid = prefix + nid
+        gid = _id(prefix + nid)
         if nid.endswith("*") or nid.endswith("(missing)"):
             missing = nid.endswith("(missing)")
             attrs = {"shape": "box3d", "style": "filled", "fillcolor": "#f5f5f5",
@@ -401,7 +415,7 @@ def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str,
                     attrs["fontcolor"] = RED
                     attrs["penwidth"] = "2"
                     attrs["class"] = "duplicate" if j.duplicate_of is not None else "missing"
-                g.edge(prefix + a, prefix + b, **attrs)
+                g.edge(_id(prefix + a), _id(prefix + b), **attrs)
             continue
         gotos = sum(1 for j in jumps if j.rule.goto)
         dups = sum(1 for j in jumps if j.duplicate_of is not None)
@@ -417,7 +431,7 @@ def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str,
             attrs["fontcolor"] = RED
             if dups:
                 attrs["label"] += f"\\n{dups} duplicate"
-        g.edge(prefix + a, prefix + b, **attrs)
+        g.edge(_id(prefix + a), _id(prefix + b), **attrs)
     return node
 
 
@@ -476,7 +490,12 @@ def _branch_path(branch, from_node: bool) -> list[str]:
     hooks = [s.hook for s in branch.steps]
     seen = set(hooks)
     if from_node:
-        path = ["local", "OUTPUT", "routing_out", "POSTROUTING", "egress"]
+        path = ["local", "OUTPUT", "routing_out", "POSTROUTING"]
+        if "INPUT" in seen or "PREROUTING" in seen:
+            # to a local address: back in over lo (workbook.netfilter.packet_path(True, True))
+            path += ["PREROUTING", "routing_in", "INPUT", "local"]
+        else:
+            path += ["egress"]
     else:
         path = ["ingress", "PREROUTING", "routing_in"]
         if "FORWARD" in seen or ("POSTROUTING" in seen and "INPUT" not in seen):
@@ -583,6 +602,9 @@ def _add_hooks(g: graphviz.Digraph, ruleset: Ruleset | None, trace, family: str)
         if (a, b) in edges:
             attrs.update(color=HOT, penwidth="3", **{"class": "visited"})
         g.edge(a, b, **attrs)
+    if ("POSTROUTING", "PREROUTING") in edges:
+        g.edge("POSTROUTING", "PREROUTING", label="back in over lo", fontsize="9", style="dashed",
+               constraint="false", color=HOT, penwidth="3", **{"class": "visited"})
     if trace is not None and trace.branches:
         g.node("verdict", label=_verdict_text(trace), shape="note", style="filled", fillcolor=HOT_FILL,
                **{"class": "verdict"})
@@ -606,6 +628,8 @@ def draw_hooks(ruleset: Ruleset | None = None, trace=None, family: str = "ipv4")
     >>> g.source.index('PORT="raw"') < g.source.index('PORT="mangle"') < g.source.index('PORT="nat"')
     True
     """
+    if ruleset is not None and family == "ipv4":
+        family = ruleset.family
     tool = "ip6tables" if family == "ipv6" else "iptables"
     title = f"netfilter hooks ({family}, {tool})"
     if ruleset is not None:
@@ -715,7 +739,7 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
                 if ek not in taken:
                     taken.add(ek)
                     edges[ek] = edges.get(ek, 0.0) + b.probability
-    nid = {k: ".".join(k) for k in visits}
+    nid = {k: _id(".".join(k)) for k in visits}
     by_hook: dict[str, list[tuple[str, str, str]]] = {}
     for k in visits:
         by_hook.setdefault(k[0], []).append(k)
@@ -739,7 +763,7 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
                 c.edge(nid[a], nid[b2], style="dotted", color=HOT, label="then", fontsize="8")
     for (a, b2, pos, goto), p in edges.items():
         if b2 not in nid:
-            nid[b2] = ".".join(b2)
+            nid[b2] = _id(".".join(b2))
             g.node(nid[b2], label=b2[2], shape="box", color=HOT, **{"class": "visited chain"})
         label = "" if pos is None else f"#{pos}"
         if len(trace.branches) > 1 and p < 0.9999:
@@ -768,14 +792,14 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
                 groups.setdefault(grp if len(others) > max_fanout else j.target, []).append(j)
             for name, js in groups.items():
                 if len(js) == 1 and name == js[0].target:
-                    tid = f"{nid[k]}>{name}"
+                    tid = _id(f"{nid[k]}>{name}")
                     g.node(tid, label=_esc(name), shape="box", style="rounded", color=GREY, fontcolor=GREY,
                            **{"class": "unvisited"})
                     g.edge(nid[k], tid, label=f"#{js[0].rule.position}", color=GREY, fontcolor=GREY,
                            fontsize="8", style="dashed" if js[0].rule.goto else "solid")
                 else:
-                    tid = f"{nid[k]}>{name}*"
-                    g.node(tid, label=_esc(f"{name}* ×{len(js)}\\nnot taken"), shape="box3d", color=GREY,
+                    tid = _id(f"{nid[k]}>{name}*")
+                    g.node(tid, label=_esc(f"{name}* ×{len(js)}") + "\\nnot taken", shape="box3d", color=GREY,
                            fontcolor=GREY, **{"class": "unvisited group"})
                     g.edge(nid[k], tid, label=f"×{len(js)}", color=GREY, fontcolor=GREY, fontsize="8")
 

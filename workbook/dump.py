@@ -205,7 +205,7 @@ def _listing_rows(text: str) -> int:
 # Parsing with the peers' parsers (tolerating their absence)
 # --------------------------------------------------------------------------------------------
 
-def _parse_listing(text: str, source: str, table: str) -> Ruleset:
+def _parse_listing(text: str, source: str, table: str, family: str | None = None) -> Ruleset:
     from .parse.listing import parse_listing  # written by the parsers helper
     kw: dict[str, Any] = {}
     try:
@@ -214,6 +214,8 @@ def _parse_listing(text: str, source: str, table: str) -> Ruleset:
         params = {}
     if "table" in params:
         kw["table"] = table
+    if family and "family" in params:
+        kw["family"] = family
     rs = parse_listing(text, source, strict=False, **kw)
     if "table" not in kw and len(rs.tables) == 1:
         (only,) = rs.tables
@@ -442,9 +444,12 @@ def write_manifest(folder: str | os.PathLike, *, host: str | None = None, collec
             continue
         digest, size = _sha256(p)
         meta = dict(commands.get(rel, {}))
-        files.append({"path": rel, "sha256": digest, "size": size,
-                      "command": meta.get("command"), "exit_code": meta.get("exit_code"),
-                      "collected_at": meta.get("collected_at", now), "note": meta.get("note")})
+        entry = {"path": rel, "sha256": digest, "size": size,
+                 "command": meta.get("command"), "exit_code": meta.get("exit_code"),
+                 "collected_at": meta.get("collected_at", now), "note": meta.get("note")}
+        if meta.get("stderr"):
+            entry["stderr"] = meta["stderr"]
+        files.append(entry)
     manifest = {"format": DUMP_FORMAT, "host": host or folder.name, "collected_at": now, "tool": TOOL,
                 "files": files, "errors": [dict(e) for e in errors]}
     if extra:
@@ -626,9 +631,15 @@ def _detect_layout(root: Path) -> str:
     return "loose"
 
 
+#: A dump with more files than this is refused (a wrong folder, e.g. ``/``, given by mistake).
+MAX_FILES = 100_000
+
+
 def _list_files(root: Path) -> list[str]:
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
+        if len(out) > MAX_FILES:
+            raise InputError(f"{root}: more than {MAX_FILES} files: not a node dump")
         dirnames[:] = sorted(d for d in dirnames if not d.endswith(".nfwb"))
         for fn in sorted(filenames):
             p = Path(dirpath) / fn
@@ -693,7 +704,8 @@ class _Loader:
                 if total is not None and _listing_rows(text) != total:
                     self.problem(rel, 0, f"trailer says {total} rules but the file has {_listing_rows(text)} rule lines: truncated?")
                 try:
-                    rs = _parse_listing(text, rel, table) if kind == "listing" else _parse_spec(text, rel, table)
+                    rs = (_parse_listing(text, rel, table, family) if kind == "listing"
+                          else _parse_spec(text, rel, table))
                 except ImportError:
                     self.d.notes.append(f"{rel}: no {kind} parser available yet (workbook.parse.{kind})")
                     break
@@ -947,6 +959,8 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
     if not p.exists() and not p.is_symlink():
         raise InputError(f"{p}: no such file or folder")
     archive = None
+    if p.name == MANIFEST and p.is_file():
+        p = p.parent
     if p.is_dir():
         folder = p
     elif _is_archive(p):
@@ -976,8 +990,8 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
             if rel != MANIFEST and rel not in listed:
                 d.problems.append(Problem(MANIFEST, 0, f"{rel} is not listed in the manifest (added later?)"))
         for f in d.manifest["files"]:
-            if f.get("note"):  # e.g. the stderr of the command: "# Warning: iptables-legacy tables present"
-                d.notes.append(f"{f['path']}: {f['note']}")
+            if f.get("stderr"):  # e.g. "# Warning: iptables-legacy tables present, use iptables-legacy-save ..."
+                d.notes.append(f"{f['path']}: {f['stderr']}")
         for err in d.manifest.get("errors") or []:
             d.notes.append(f"collection error: {err.get('command')}: {err.get('error')}")
     elif layout == "nfwb":

@@ -199,22 +199,23 @@ for line in sys.stdin:
         if p == "tcp":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND
+            s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT: any source address
             s.bind((r["src"], r["sport"] or 0)); s.setblocking(False)
-            s.connect_ex((r["dst"], r["dport"] or 0)); socks = [s]
+            e = s.connect_ex((r["dst"], r["dport"] or 0)); socks = [s]
+            if e not in (0, 115): raise OSError(e, "connect")
         elif p == "udp":
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.setsockopt(socket.SOL_IP, 15, 1)
+            s.setsockopt(socket.SOL_IP, 19, 1)
             s.bind((r["src"], r["sport"] or 0)); s.sendto(b"nfwb", (r["dst"], r["dport"] or 0)); socks = [s]
         elif p == "sctp":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)
-            s.setsockopt(socket.SOL_IP, 15, 1)
+            s.setsockopt(socket.SOL_IP, 19, 1)
             s.bind((r["src"], r["sport"] or 0)); s.setblocking(False)
             s.connect_ex((r["dst"], r["dport"] or 0)); socks = [s]
         elif p == "icmp":
             s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-            s.setsockopt(socket.SOL_IP, 15, 1)
+            s.setsockopt(socket.SOL_IP, 19, 1)
             s.bind((r["src"], 0))
             ident = (r["sport"] or 4242) & 0xffff
             hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"nfwb"
@@ -344,6 +345,9 @@ def _check_packet(packet: Packet) -> None:
         raise InputError(f"lab: protocol must be tcp, udp, sctp or icmp, not {packet.proto!r}")
     if packet.proto in ("tcp", "udp", "sctp") and not packet.dport:
         raise InputError(f"lab: a {packet.proto} packet needs a destination port (--dport)")
+    if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
+        raise InputError(f"lab: a packet arriving on an interface cannot be addressed to {packet.dst} "
+                         "(use --from-node for the node's own loopback traffic)")
     if not packet.from_node and packet.in_iface and (len(packet.in_iface) > 15 or "+" in packet.in_iface
                                                      or "/" in packet.in_iface or " " in packet.in_iface):
         raise InputError(f"lab: {packet.in_iface!r} is not a usable interface name (max 15 characters, no '+')")
@@ -368,19 +372,21 @@ class Lab:
     backend: str = "nft"
     keep: bool = False
     conntrack: bool = True
+    sysctls: dict[str, str] = field(default_factory=dict)
     prefix: str = field(default_factory=lambda: f"nfwb-lab-{os.getpid()}-{next(_lab_counter)}")
     ifprefix: str = field(default_factory=lambda: f"nfl{os.getpid() % 10000}{next(_lab_counter) % 1000}")
     _made_ns: list[str] = field(default_factory=list, init=False, repr=False)
     _ifaces: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # in_iface → client ns
-    _client_addrs: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
     _senders: dict[str, _Sender] = field(default_factory=dict, init=False, repr=False)
     _monitor: _Monitor | None = field(default=None, init=False, repr=False)
     _handles: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict, init=False, repr=False)
     _open: bool = field(default=False, init=False, repr=False)
+    _recent: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ruleset = _as_ruleset(self.ruleset)
         self.node_ips = tuple(self.node_ips or ())
+        self._recent = any(r.match("recent") is not None for r in self.ruleset.iter_rules())
         if self.backend not in ("nft", "legacy"):
             raise InputError(f"lab: backend must be 'nft' or 'legacy', not {self.backend!r}")
         if self.backend == "legacy":
@@ -423,7 +429,8 @@ class Lab:
         self._add_ns(n)
         self._add_ns(s)
         for k, v in (("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.rp_filter", "0"),
-                     ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.ip_nonlocal_bind", "1")):
+                     ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.ip_nonlocal_bind", "1"),
+                     *self.sysctls.items()):
             self._ns(n, "sysctl", "-qw", f"{k}={v}")
         # node ─ sink: the sink owns every address (AnyIP), so DNATed endpoints answer.
         a, b = f"{self.ifprefix}a", f"{self.ifprefix}b"
@@ -484,7 +491,20 @@ class Lab:
             self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
             self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
                      "--ctstate", "NEW")
+        # Empty mangle base chains at every hook the ruleset leaves out: their (hidden) policy events
+        # show how far the packet got, so a packet the kernel lost outside the rules (routing) is
+        # told apart from one that went all the way.
+        declared = set(self.ruleset.tables["mangle"].chains) if "mangle" in self.ruleset.tables else set()
+        missing = [c for c in BUILTIN_CHAINS["mangle"] if c not in declared]
+        if missing:
+            text = "*mangle\n" + "".join(f":{c} ACCEPT [0:0]\n" for c in missing) + "COMMIT\n"
+            self._ns(self.node, restore, "--noflush", input=text)
         self._read_handles()
+
+    def _visible(self, table: str, chain: str) -> bool:
+        """Is this table/chain part of the ruleset (not one the lab added to watch the packet)?"""
+        t = self.ruleset.tables.get(table)
+        return t is not None and (chain in t.chains or chain not in BUILTIN_CHAINS.get(table, ()))
 
     def _read_handles(self) -> None:
         self._handles.clear()
@@ -538,9 +558,8 @@ class Lab:
             iface = packet.in_iface or "eth0"
             sender_ns = self._iface(iface)
             chain = "PREROUTING"
-            if (sender_ns, packet.src) not in self._client_addrs:
-                _run(["ip", "-n", sender_ns, "addr", "add", f"{packet.src}/32", "dev", "up0"], check=False)
-                self._client_addrs.add((sender_ns, packet.src))
+            # The client does not own packet.src (IP_TRANSPARENT lets it send from any address): an address of the client would
+            # turn a later packet to that address into local traffic of the client.
             _run(["ip", "-n", n, "route", "replace", f"{packet.src}/32", "dev", iface])
         match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
         if packet.proto in ("tcp", "udp", "sctp"):
@@ -549,6 +568,10 @@ class Lab:
             match += ["--dport", str(packet.dport)]
         rule = [*match, "-j", "TRACE"]
         self._ns(n, "conntrack", "-F", check=False)
+        if self._recent:
+            # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
+            self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
+                     check=False)
         self._ns(n, "iptables-nft", "-w", "-t", "raw", "-I", chain, "1", *rule)
         try:
             mark = self._monitor.mark()
@@ -584,11 +607,12 @@ class Lab:
         rs = self.ruleset
         steps: list[Step] = []
         hook = "OUTPUT" if packet.from_node else "PREROUTING"
+        notes: list[str] = []
         for ev in events:
-            if ev.table not in rs.tables:
-                continue  # raw added only to hold the TRACE rule
             if ev.chain in BUILTIN_CHAINS.get(ev.table, ()):
                 hook = ev.chain
+            if not self._visible(ev.table, ev.chain):
+                continue  # raw holding the TRACE rule, or a mangle chain the lab added as a witness
             if ev.kind == "policy":
                 steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{ev.verdict}"))
                 continue
@@ -612,6 +636,11 @@ class Lab:
         for s in steps:
             if s.action in ("DROP", "REJECT", "policy:DROP"):
                 verdict = "REJECT" if s.action == "REJECT" else "DROP"
+        if verdict == "ACCEPT" and hook not in ("INPUT", "POSTROUTING"):
+            # Every hook has a (maybe hidden) chain, so an accepted packet ends in INPUT or POSTROUTING.
+            verdict = "DROP"
+            notes.append(f"the kernel dropped the packet after {hook} without a rule doing it (routing: "
+                         "e.g. a 127.0.0.0/8 source leaving the host needs route_localnet=1, or a martian address)")
         dnat = snat = None
         masq = False
         for s in steps:
@@ -631,7 +660,7 @@ class Lab:
             dnat = f"{ip}:{port}" if port is not None else ip
         elif dnat is not None and ":" not in dnat and packet.dport:
             dnat = f"{dnat}:{packet.dport}"
-        branch = Branch(1.0, verdict, steps, dnat, snat, masq)
+        branch = Branch(1.0, verdict, steps, dnat, snat, masq, notes)
         return Trace(packet, [branch], source="kernel")
 
     # -- tear-down ------------------------------------------------------------------------

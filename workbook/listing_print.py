@@ -42,9 +42,9 @@ def format_count(number: int | None, *, exact: bool = False, table: bool = True)
     return f"{n:4d}T" if table else f"{n}T"
 
 
-def _addr(value: str | None) -> str:
+def _addr(value: str | None, family: str = "ipv4") -> str:
     if value is None:
-        return "0.0.0.0/0"
+        return "::/0" if family == "ipv6" else "0.0.0.0/0"
     if value.endswith("/32") and ":" not in value:
         return value[:-3]
     if value.endswith("/128") and ":" in value:
@@ -275,8 +275,8 @@ def format_rule(rule: Rule, *, exact: bool = False, line_number: int | None = No
     iface_in = ("!" if rule.in_interface_negated else "") + (rule.in_interface or "*")
     iface_out = ("!" if rule.out_interface_negated else "") + (rule.out_interface or "*")
     parts.append(f" {iface_in:<6s} {iface_out:<6s} ")
-    parts.append(("!" if rule.source_negated else " ") + f"{_addr(rule.source):<19s} ")
-    parts.append(("!" if rule.destination_negated else " ") + f"{_addr(rule.destination):<19s} ")
+    parts.append(("!" if rule.source_negated else " ") + f"{_addr(rule.source, rule.family):<19s} ")
+    parts.append(("!" if rule.destination_negated else " ") + f"{_addr(rule.destination, rule.family):<19s} ")
     if rule.goto:
         parts.append("[goto] ")
     parts.extend(match_text(m) for m in rule.matches)

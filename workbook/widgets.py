@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import ipywidgets as w
 
-from .draw import chain_group, draw_chains, draw_trace, to_svg
+from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_svg
 from .listing_print import format_listing
 from .model import InputError, Ruleset
 from .packet import Packet
@@ -95,14 +95,16 @@ class DumpExplorer(_Displayable):
         self.rules_out = w.HTML()
         self.listing_out = w.HTML()
         self.graph_out = w.HTML()
-        tabs = w.Tab(children=[self.graph_out, self.rules_out, self.listing_out])
-        for i, t in enumerate(("chain graph", "rules", "iptables -L -n -v")):
+        self.hooks_out = w.HTML()
+        tabs = w.Tab(children=[self.graph_out, self.rules_out, self.listing_out, self.hooks_out])
+        for i, t in enumerate(("chain graph", "rules", "iptables -L -n -v", "hooks")):
             tabs.set_title(i, t)
         self.widget = w.VBox([w.HBox([self.table, self.chain]), w.HBox([self.depth, self.expand, self.show]),
                               self.status, tabs])
         self.table.observe(lambda _: self._fill_chains(), names="value")
         self.show.on_click(lambda _: self.refresh())
         self._fill_chains()
+        self.hooks_out.value = graph_html(draw_hooks(self.ruleset))
 
     def _fill_chains(self) -> None:
         if self.table.value is None:
@@ -169,6 +171,8 @@ class TracerForm(_Displayable):
         self.sport = w.BoundedIntText(value=40000, min=0, max=65535, description="sport")
         self.dport = w.BoundedIntText(value=dport, min=0, max=65535, description="dport")
         self.in_iface = w.Text(value="eth0", description="in iface")
+        self.node_ips_text = w.Text(value=", ".join(self.node_ips), description="node IPs",
+                                    placeholder="the node's own addresses (local = INPUT)")
         self.origin = w.ToggleButtons(options=[("arrives on the interface", "in"), ("from the node", "node")],
                                       value="in", description="origin")
         self.run = w.Button(description="Trace", button_style="primary")
@@ -177,7 +181,7 @@ class TracerForm(_Displayable):
         self.steps_out = w.HTML()
         self.trace = None
         self.widget = w.VBox([w.HBox([self.src, self.dst, self.proto]), w.HBox([self.sport, self.dport, self.in_iface]),
-                              w.HBox([self.origin, self.run]), self.summary_out, self.graph_out, self.steps_out])
+                              w.HBox([self.origin, self.node_ips_text, self.run]), self.summary_out, self.graph_out, self.steps_out])
         self.run.on_click(lambda _: self.refresh())
 
     def packet(self) -> Packet:
@@ -198,6 +202,7 @@ class TracerForm(_Displayable):
             return
         try:
             pkt = self.packet()
+            self.node_ips = [x.strip() for x in self.node_ips_text.value.replace(",", " ").split() if x.strip()]
             self.trace = tracer(self.ruleset, pkt, self.node_ips)
         except (InputError, ValueError) as e:
             self.summary_out.value = _err(str(e))
@@ -476,10 +481,14 @@ class HostportLab(_Displayable):
     2
     """
 
-    def __init__(self, steps: Sequence[HostportStep] = HOSTPORT_STEPS):
+    #: Where the collected dump of this incident lives in a checkout (nfwb-dump/1 layout).
+    DATASET = Path(__file__).resolve().parent.parent / "datasets" / "onprem-dup-hostport"
+
+    def __init__(self, steps: Sequence[HostportStep] = HOSTPORT_STEPS, *, dataset: str | Path | None = "auto"):
         from .parse import parse_save
         self.steps = list(steps)
         self.rulesets = [parse_save(s.save, f"hostport-lab step {i + 1}") for i, s in enumerate(self.steps)]
+        self._add_dataset(self.DATASET if dataset == "auto" else dataset)
         self.step = w.IntSlider(value=0, min=0, max=len(self.steps) - 1, description="step")
         self.prev = w.Button(description="◀ back")
         self.next = w.Button(description="next ▶", button_style="primary")
@@ -493,6 +502,29 @@ class HostportLab(_Displayable):
         self.next.on_click(lambda _: self._move(+1))
         self.step.observe(lambda _: self.refresh(), names="value")
         self.refresh()
+
+    def _add_dataset(self, path: str | Path | None) -> None:
+        """Append the collected dump (its duplicated state) as a last step, when it is there."""
+        if path is None:
+            return
+        path = Path(path)
+        for sub in ("after", "before", "."):
+            save = path / sub / "iptables" / "iptables-save.txt"
+            if save.is_file():
+                break
+        else:
+            return
+        from .parse import parse_save
+        try:
+            rs = parse_save(save.read_text(encoding="utf-8"), str(save), strict=False)
+            rs.chain("nat", "PREROUTING")
+        except (InputError, KeyError, OSError):
+            return
+        self.steps.append(HostportStep(
+            f"{len(self.steps) + 1}. The collected dump: {path.name}/{sub}",
+            "The same picture in a node dump collected with nfwb (iptables-save -c): nat PREROUTING as "
+            "iptables prints it, and the chains it jumps to.", "", (f"nfwb check {path / sub}",)))
+        self.rulesets.append(rs)
 
     def _move(self, d: int) -> None:
         self.step.value = max(0, min(len(self.steps) - 1, self.step.value + d))

@@ -68,3 +68,10 @@ def test_cli_local_netns_json(netns, tmp_path):
 def test_missing_namespace_is_a_clear_error(tmp_path, root_netns):
     with pytest.raises(InputError, match=r"^cannot run commands \(exit \d+\): Cannot open network namespace"):
         collect_local(tmp_path / "x", netns="nfwb-forensics-no-such-ns", progress=False)
+
+
+def test_extra_command_names_must_stay_inside_the_dump(tmp_path):
+    for bad in ("../x.txt", "/etc/x", "MANIFEST.json"):
+        with pytest.raises(InputError, match="not a usable file name"):
+            collect_local(tmp_path / "x", netns="unused", extra={bad: "true"}, progress=False)
+    assert not (tmp_path / "x").exists()

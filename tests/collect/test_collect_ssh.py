@@ -57,6 +57,11 @@ def test_collected_save_equals_the_kernel(ssh_node, user_key, tmp_path):
     assert {f for f in d.files if f.startswith("iptables/iptables-L-")} == {
         "iptables/iptables-L-filter.txt", "iptables/iptables-L-nat.txt"}
     assert "Chain PREROUTING" in d.text("iptables/iptables-L-nat.txt")
+    # the -L -n -v -x listings, parsed, say the same rules as the kernel's own save output
+    listed = d.rulesets["iptables-L"]
+    for t, table in d.ruleset.tables.items():
+        assert [r.spec for r in listed.tables[t].rules()] == [r.spec for r in table.rules()]
+    assert d.problems == [], [str(p) for p in d.problems]
     m = d.manifest
     entry = next(f for f in m["files"] if f["path"] == "iptables/iptables-save.txt")
     assert entry["command"] == "iptables-save -c" and entry["exit_code"] == 0
@@ -125,13 +130,19 @@ def test_failing_and_hanging_commands_are_recorded(ssh_node, user_key, tmp_path)
 
 def test_three_hosts_in_parallel_via_the_cli(ssh_node, user_key, tmp_path):
     nodes = [ssh_node(rules=kube_node_rules(services=3, seed=s)) for s in (1, 2, 3)]
-    kh = _known_hosts(tmp_path, *nodes)
-    p = subprocess.run([sys.executable, "-m", "workbook", "collect", "--ssh", *[n.ip for n in nodes],
-                        "-o", str(tmp_path / "out"), "--identity", str(user_key), "--known-hosts", str(kh), "--json"],
+    kh = tmp_path / "known_hosts"
+    kh.write_text("")
+    base = [sys.executable, "-m", "workbook", "collect", "--ssh", *[n.ip for n in nodes],
+            "--identity", str(user_key), "--known-hosts", str(kh), "--json"]
+    # three unknown keys accepted at once: all three recorded (appended under a lock, none lost)
+    p = subprocess.run(base + ["-o", str(tmp_path / "out"), "--accept-new-host-key"],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert [o["ok"] for o in out] == [True, True, True]
+    assert sorted(kh.read_text().splitlines()) == sorted(n.host_key_line.strip() for n in nodes)
+    p = subprocess.run(base + ["-o", str(tmp_path / "again")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert p.returncode == 0, p.stderr
     for n in nodes:
         collected = (tmp_path / "out" / n.ip / "iptables" / "iptables-save.txt").read_text()
         assert _rules_only(collected) == _rules_only(n.save())
@@ -147,3 +158,50 @@ def test_cli_unknown_host_exit_2_one_line(ssh_node, user_key, tmp_path):
     assert p.returncode == 2
     assert p.stderr.splitlines() == [f"nfwb collect: error: root@{node.ip}: unknown host key for {node.ip} "
                                      f"(not in {kh}); verify it and add it, or pass --accept-new-host-key"]
+
+
+def test_key_from_ssh_agent(ssh_node, user_key, tmp_path, monkeypatch):
+    node = ssh_node(rules=None)
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.02)
+        subprocess.run(["ssh-add", "-q", str(user_key)], env={"SSH_AUTH_SOCK": str(sock)}, check=True,
+                       capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* to fall back on: only the agent has the key
+        res = collect_ssh([node.target], tmp_path / "out", known_hosts=_known_hosts(tmp_path, node), progress=False)
+        assert res[0].ok, res[0].error
+        # without the agent (and no key file) the login is refused
+        monkeypatch.delenv("SSH_AUTH_SOCK")
+        res = collect_ssh([node.target], tmp_path / "out2", known_hosts=_known_hosts(tmp_path, node), progress=False)
+        assert res[0].error == (f"no SSH key to offer for root@{node.ip}: give --identity KEY or add a key "
+                                "to ssh-agent")
+        # a key the node does not accept
+        other = tmp_path / "other"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+        res = collect_ssh([node.target], tmp_path / "out3", identity=other,
+                          known_hosts=_known_hosts(tmp_path, node), progress=False)
+        assert res[0].error == f"authentication failed for root@{node.ip} (Authentication failed.)"
+    finally:
+        agent.terminate()
+        agent.wait(5)
+
+
+def test_sudo_without_sudo_on_the_node_is_a_clear_error(ssh_node, user_key, tmp_path):
+    node = ssh_node(rules=None)
+    import shutil
+    if shutil.which("sudo"):
+        # sudo present (as root, `sudo -n` just works): the collection must succeed through it
+        res = collect_ssh([node.target], tmp_path / "out", identity=user_key,
+                          known_hosts=_known_hosts(tmp_path, node), sudo=True, progress=False)
+        assert res[0].ok, res[0].error
+        return
+    res = collect_ssh([node.target], tmp_path / "out", identity=user_key, known_hosts=_known_hosts(tmp_path, node),
+                      sudo=True, progress=False)
+    # the node (this machine) has no sudo: the shell says so and nothing is collected
+    assert not res[0].ok
+    assert re.fullmatch(r"cannot run commands \(exit 127\): .*sudo: (command )?not found", res[0].error), res[0].error

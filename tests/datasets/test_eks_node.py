@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
 from datasets.netns import load_rules, run_in
@@ -9,6 +12,7 @@ from workbook.generate import k8s_hash
 from workbook.parse import parse
 
 from tests.datasets.seedtext import DATASETS, column, names_for_numbers, output_lines, rstrip_lines
+from tests.realparts import have_root_netns, need
 
 EKS = DATASETS / "eks-node"
 
@@ -22,12 +26,10 @@ SEED_LISTINGS = [
 
 
 @pytest.fixture(scope="module")
-def eks_ns(request):
-    """The dataset's iptables-save.txt loaded into a fresh namespace (module-scoped: loaded once)."""
-    from tests.realparts import have_root_netns, need
+def eks_ns():
+    """The dataset's iptables-save.txt loaded into a fresh namespace (module-scoped: loaded once, deleted after)."""
     ok, why = have_root_netns()
     need(ok, why)
-    import subprocess, os
     name = f"nfwbt-{os.getpid()}-eks"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:

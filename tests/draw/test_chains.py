@@ -98,3 +98,16 @@ def test_ten_thousand_services_collapse(big):
     assert all(svc.sep_chain(ip, port) in nodes for ip, port in svc.endpoints)
     assert f"×{len(with_eps) - 1}<" in nodes["KUBE-SVC-*"]["label"]
     assert len(nodes) <= 20 + len(svc.endpoints) + 1
+
+
+def test_duplicates_ignore_comments_and_counters():
+    rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n:KUBE-FIREWALL - [0:0]\n"
+                    '[9:540] -A INPUT -m comment --comment "first" -j KUBE-FIREWALL\n'
+                    '[0:0] -A INPUT -m comment --comment "second copy" -j KUBE-FIREWALL\n'
+                    "[1:60] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+                    "[2:120] -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+                    "[3:180] -A INPUT -p tcp -m tcp --dport 23 -j ACCEPT\nCOMMIT\n", "fw.rules")
+    nodes, edges = parse_dot(draw_chains(rs, "filter").source)
+    # #2 repeats #1 apart from its comment; #4 repeats #3 (#5 differs in the port): two duplicates
+    assert "2 duplicate rules (#2=#1, #4=#3)" in nodes["INPUT"]["label"]
+    assert [e["label"].split("\\n")[0] for a, b, e in edges if e.get("class") == "duplicate"] == ["DUPLICATE of #1"]

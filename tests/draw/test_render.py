@@ -36,3 +36,12 @@ def test_trace_renders_with_quoted_titles():
     svg = html.unescape(to_svg(draw_trace(Trace(PACKET, kube_dns_branches()), rs)))
     # the title holds dots and arrows (a bare 10.100.0.10 would break DOT syntax if unquoted)
     assert "10.100.0.10:53" in svg and SEP_A in svg and "50%" in svg
+
+
+def test_chain_names_with_colons_stay_whole():
+    rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n:a:b - [0:0]\n-A INPUT -j a:b\nCOMMIT\n", "colon.rules")
+    g = draw_chains(rs, "filter")
+    svg = html.unescape(to_svg(g))
+    # one edge INPUT → "a:b" (not node "a" with port "b")
+    assert "<title>INPUT&#45;&gt;a%3Ab</title>" in to_svg(g) or "<title>INPUT->a%3Ab</title>" in svg
+    assert ">a:b<" in svg

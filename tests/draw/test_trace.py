@@ -63,3 +63,26 @@ def test_from_node_path():
     nodes, _ = parse_dot(draw_hooks(trace=t).source)
     on_path = {n for n, a in nodes.items() if "visited" in a.get("class", "").split()}
     assert on_path == {"local", "OUTPUT", "routing_out", "POSTROUTING", "egress"}
+
+
+def test_from_node_to_a_local_address_comes_back_over_lo():
+    # workbook.netfilter.packet_path(True, True): OUTPUT → POSTROUTING → (lo) → PREROUTING → INPUT
+    steps = [Step("OUTPUT", "filter", "OUTPUT", None, None, True, "policy:ACCEPT"),
+             Step("INPUT", "filter", "INPUT", None, None, True, "policy:ACCEPT")]
+    t = Trace(Packet("192.168.3.215", "192.168.3.215", "tcp", dport=10250, from_node=True),
+              [Branch(1.0, "ACCEPT", steps)])
+    nodes, edges = parse_dot(draw_hooks(trace=t).source)
+    on_path = {n for n, a in nodes.items() if "visited" in a.get("class", "").split()}
+    assert on_path == {"local", "OUTPUT", "routing_out", "POSTROUTING", "PREROUTING", "routing_in", "INPUT"}
+    lo = [e for a, b, e in edges if (a, b) == ("POSTROUTING", "PREROUTING")]
+    assert len(lo) == 1 and lo[0]["label"] == "back in over lo"
+    # without such a trace there is no loopback edge
+    assert not [1 for a, b, _ in parse_dot(draw_hooks().source)[1] if (a, b) == ("POSTROUTING", "PREROUTING")]
+
+
+def test_jumps_not_taken_collapse_above_max_fanout():
+    rs = parse_save(KUBE_DNS_SAVE, "kube-dns.rules")
+    nodes, _ = parse_dot(draw_trace(Trace(PACKET, kube_dns_branches()), rs, max_fanout=1).source)
+    groups = sorted(a["label"] for n, a in nodes.items() if a.get("class") == "unvisited group")
+    # KUBE-SERVICES has 2 jumps not taken (> 1): one per chain family, KUBE-SVC-* and KUBE-*
+    assert groups == ["KUBE-* ×1\\nnot taken", "KUBE-SVC-* ×1\\nnot taken"]

@@ -149,3 +149,27 @@ def test_save_dump_round_trip(tmp_path):
     assert d2.manifest["files"][0]["path"] == d.manifest["files"][0]["path"]
     with pytest.raises(InputError, match="non-empty folder"):
         save_dump(d, out)
+
+
+def test_cli_verify_tampered_dump_exit_2_one_line(minimal):
+    import subprocess, sys
+    from tests.realparts import ROOT
+    ok = subprocess.run([sys.executable, "-m", "workbook", "collect", "--verify", str(minimal)],
+                        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert ok.returncode == 0 and "layout nfwb" in ok.stdout
+    f = minimal / "iptables" / "iptables-save.txt"
+    f.write_bytes(f.read_bytes().replace(b"9999", b"9998"))
+    bad = subprocess.run([sys.executable, "-m", "workbook", "collect", "--verify", str(minimal)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr == "nfwb collect: error: MANIFEST.json: sha256 mismatch for iptables/iptables-save.txt\n"
+
+
+def test_nfwb_check_on_tampered_dump_exit_2_one_line(minimal):
+    import subprocess, sys
+    from tests.realparts import ROOT
+    (minimal / "kernel" / "lsmod.txt").unlink()
+    p = subprocess.run([sys.executable, "-m", "workbook", "check", str(minimal)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == "nfwb check: error: MANIFEST.json: missing file for kernel/lsmod.txt\n"

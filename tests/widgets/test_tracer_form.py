@@ -45,3 +45,16 @@ def test_from_node_and_bad_input():
     f.run.click()
     # from the node the packet goes OUTPUT → nat OUTPUT has no rules in this dump: no DNAT
     assert f.trace.packet.from_node and all(b.dnat is None for b in f.trace.branches)
+
+
+def test_node_ip_field_decides_input_or_forward():
+    f = _form()
+    f.src.value, f.dst.value, f.proto.value, f.dport.value = "192.168.3.9", "192.168.3.215", "tcp", 22
+    f.run.click()
+    # 192.168.3.215 is in the node IPs given to the form: delivered locally (INPUT)
+    assert any(s.hook == "INPUT" for s in f.trace.branches[0].steps)
+    f.node_ips_text.value = "10.0.0.1"
+    f.run.click()
+    # now it is someone else's address: forwarded
+    assert f.node_ips == ["10.0.0.1"]
+    assert any(s.hook == "FORWARD" for s in f.trace.branches[0].steps)

@@ -37,6 +37,9 @@ def test_dump_explorer_chain_pick():
     assert "statistic mode random probability 0.50000000000" in listing
     if DOT:
         assert "<svg" in ex.graph_out.value and "KUBE-SEP-2" in html.unescape(ex.graph_out.value)
+    if DOT:
+        # the hooks tab: nat PREROUTING present (bold), raw absent (grey)
+        assert "<svg" in ex.hooks_out.value and "PREROUTING" in ex.hooks_out.value
     ex.chain.value = "NOPE"
     ex.show.click()
     assert "no chain 'NOPE'" in html.unescape(ex.status.value)
@@ -94,12 +97,14 @@ def test_hostport_lab_replays_the_seed():
     assert lab.step.value == 3 and "duplicate" in lab.text_out.value
     listing = html.unescape(lab.listing_out.value)
     got = [l.rstrip() for l in listing.split("\n")[1:] if l.strip() and not l.startswith("</pre")]
-    start = seed.index("Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)", 290 - 12)
+    # the seed's second PREROUTING listing is the one with the "#### 중복" (duplicate) marker
+    start = max(i for i, l in enumerate(seed) if l == "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)")
     want = [l for l in seed[start:start + 8] if l.strip() and not l.startswith("  ####")]
-    # The seed's first five lines are iptables' own; its duplicate line was re-typed in the blog
-    # ("  0   0 ..."), so compare that one with spacing normalised.
-    assert got[:5] == want[:5]
-    assert got[5].split() == want[5].split()
+    assert len(want) == 7 and len(got) == 7
+    # Header and the four rules are iptables' own output; the duplicate line was re-typed in the
+    # blog ("  0   0 ..."), so that one is compared with spacing normalised.
+    assert got[:6] == want[:6]
+    assert got[6].split() == want[6].split()
     if DOT:
         assert "DUPLICATE of #4" in html.unescape(lab.graph_out.value)
     lab.next.click()
@@ -130,3 +135,19 @@ def test_module_checker_seed_before_and_after():
     mc.text.value = ""
     mc.check.click()
     assert "paste" in mc.result_out.value
+
+
+def test_hostport_lab_appends_a_collected_dump(tmp_path):
+    # a dump in the nfwb-dump/1 layout holding the seed's duplicated PREROUTING (step 4's table)
+    from workbook.widgets import HOSTPORT_STEPS
+    save = tmp_path / "after" / "iptables" / "iptables-save.txt"
+    save.parent.mkdir(parents=True)
+    save.write_text(HOSTPORT_STEPS[3].save.replace("[0:0] -A PREROUTING", "[7:420] -A PREROUTING"))
+    lab = HostportLab(dataset=tmp_path)
+    assert len(lab.steps) == len(HOSTPORT_STEPS) + 1
+    lab.step.value = lab.step.max
+    listing = html.unescape(lab.listing_out.value)
+    # the duplicate now carries the counters written above: 7 packets, 420 bytes
+    assert "    7   420 CNI-HOSTPORT-DNAT  all" in listing
+    assert f"nfwb check {tmp_path / 'after'}" in html.unescape(lab.commands_out.value)
+    assert len(HostportLab(dataset=None).steps) == len(HOSTPORT_STEPS)

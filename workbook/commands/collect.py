@@ -11,7 +11,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--local", action="store_true", help="collect this machine")
     where.add_argument("--ssh", nargs="+", metavar="[USER@]HOST[:PORT]", help="collect these hosts over SSH, in parallel")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="each host's dump goes to DIR/<host>/ (must not exist yet)")
+    where.add_argument("--verify", metavar="DUMP", help="check a collected dump against its MANIFEST.json and summarise it")
+    p.add_argument("-o", "--output", metavar="DIR", help="each host's dump goes to DIR/<host>/ (must not exist yet)")
     p.add_argument("--netns", metavar="NAME", help="with --local: collect inside network namespace NAME (ip netns exec)")
     p.add_argument("--identity", "-i", metavar="KEY", help="SSH private key file (default: ssh-agent and ~/.ssh keys)")
     p.add_argument("--known-hosts", metavar="FILE", help="known_hosts file to check host keys against (default ~/.ssh/known_hosts)")
@@ -31,6 +32,19 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
     import socket
     progress = None if not args.json else False
+    if args.verify:
+        from ..dump import load_dump
+        d = load_dump(args.verify)  # strict: a changed or missing file is an InputError (exit 2)
+        if args.json:
+            json.dump({"path": str(d.path), "layout": d.layout, "host": d.host, "collected_at": d.collected_at,
+                       "files": len(d.files), "rulesets": {k: len(v) for k, v in d.rulesets.items()},
+                       "problems": [str(p) for p in d.problems], "notes": d.notes}, sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        else:
+            print(d.summary())
+        return 0
+    if not args.output:
+        raise InputError("-o DIR is required to collect")
     if args.local:
         name = args.netns or socket.gethostname()
         results = [collect_local(Path(args.output) / name, netns=args.netns, sudo=args.sudo,

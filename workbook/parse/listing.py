@@ -100,8 +100,10 @@ def _tokens(text: str, reflowed: bool) -> list[str]:
             if reflowed:
                 t = " ".join(t.split())
             out.append(t)
-        elif "flags:" in t[1:] or "option=" in t[1:] or t.startswith("match0x"):
+        elif "flags:" in t[1:] or "option=" in t[1:]:
             out.extend(_GLUE.sub(r" \1", t).split())
+        elif t.startswith(("match0x", "match!")):  # libxt_tos prints " tos match" + "0x10/0x3f"
+            out.extend(("match", t[5:]))
         else:
             out.append(t)
     return out

@@ -81,6 +81,12 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
         c0 = line[:1]
         if c0 == "-" or c0 == "[":
             if table is None:
+                if c0 == "[" and not line[1:2].isdigit():
+                    from .session import prompt_command
+                    if prompt_command(line) is not None:  # "[root@node ~]# iptables-save"
+                        if "ip6tables" in line and family is None:
+                            rs.family = fam = "ipv6"
+                        continue
                 problem("rule outside a table (no '*table' line before it)", line)
                 continue
             try:

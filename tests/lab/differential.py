@@ -1,0 +1,297 @@
+"""Kernel vs simulator: the same rulesets and packets through the real kernel and workbook.trace.
+
+A case is a ruleset, the node's addresses and some packets. For each packet the kernel's
+path (``Branch.matched_path()`` of the one branch the kernel took) must be one of the
+simulator's branches' paths, with the same DNAT destination. ``statistic --mode random``
+makes the kernel pick one endpoint; the simulator lists them all as branches.
+
+Two sources of cases:
+
+* freshly generated kube-proxy rulesets (:mod:`workbook.generate`, random seeds, 5-30 services,
+  some without endpoints), with pod-origin flows arriving on an interface and node-origin flows;
+* the kube-proxy conformance rulesets (``/work/shared/conformance/kube-proxy/cases``), put
+  through our parser and ``Ruleset.to_save()`` (two files have unquoted multi-word comments),
+  with the base-chain jumps kube-proxy installs added (the meta files name nat PREROUTING ->
+  KUBE-SERVICES; a kernel walk needs the others too: see KUBE_PROXY_JUMPS).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from workbook.generate import Service, generate_services, kube_proxy_save
+from workbook.lab import Lab
+from workbook.model import Ruleset
+from workbook.packet import Branch, Packet, Trace
+from workbook.parse import parse_save
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+CONFORMANCE = Path("/work/shared/conformance/kube-proxy/cases")
+if not CONFORMANCE.is_dir():  # a checkout elsewhere: next to the repository
+    CONFORMANCE = SHARED / "conformance" / "kube-proxy" / "cases"
+
+NODE_IP = "192.168.0.2"
+POD_IFACES = ("eth0", "eni1a2b3c4d5e6", "cni0", "cali12ab34cd56e")
+
+#: kube-proxy's base-chain jumps (proxier.go ``iptablesJumpChains``), in the order a node shows
+#: them; added to a built-in chain the case leaves out or empty, for target chains the case has.
+KUBE_PROXY_JUMPS: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("filter", "INPUT"): [
+        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
+        ("KUBE-NODEPORTS", '-m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS'),
+        ("KUBE-EXTERNAL-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES'),
+        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
+    ],
+    ("filter", "FORWARD"): [
+        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
+        ("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD'),
+        ("KUBE-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+        ("KUBE-EXTERNAL-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES'),
+    ],
+    ("filter", "OUTPUT"): [
+        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
+        ("KUBE-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
+        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
+    ],
+    ("nat", "PREROUTING"): [("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES')],
+    ("nat", "OUTPUT"): [("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES')],
+    ("nat", "POSTROUTING"): [("KUBE-POSTROUTING", '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING')],
+}
+
+
+@dataclass
+class Case:
+    """One ruleset, the node's addresses and the packets to send through it."""
+
+    name: str
+    ruleset: Ruleset
+    node_ips: tuple[str, ...]
+    packets: list[Packet]
+    origin: dict = field(default_factory=dict)
+    #: kube-proxy sets route_localnet=1 (localhost NodePorts, on by default in iptables mode)
+    sysctls: dict = field(default_factory=lambda: {"net.ipv4.conf.all.route_localnet": "1"})
+
+
+# -- the comparison -------------------------------------------------------------------------------
+
+Path_ = list[tuple[str, str, int | None, str | None]]
+
+
+def comparable_path(branch: Branch) -> Path_:
+    """``matched_path()`` without implicit returns (falling off a user chain's end).
+
+    The kernel's TRACE has no event for an implicit return (nft_do_chain pops the jump stack
+    silently; checked in test_kernel_trace.test_input_interface_name_and_local_delivery); the
+    simulator lists it as a matched ``RETURN`` step with no position. An explicit ``-j RETURN``
+    rule has a position and stays.
+    """
+    return [p for p in branch.matched_path() if not (p[2] is None and p[3] == "RETURN")]
+
+
+def agrees(kernel: Trace, sim: Trace) -> tuple[bool, str]:
+    """(True, "") when the kernel's one path is a simulator branch's path with the same DNAT."""
+    (kb,) = kernel.branches
+    kp = comparable_path(kb)
+    same_path = [b for b in sim.branches if comparable_path(b) == kp]
+    if not same_path:
+        return False, "path"
+    if not any(b.dnat == kb.dnat for b in same_path):
+        return False, "dnat"
+    return True, ""
+
+
+def record(case: Case, packet: Packet, kernel: Trace, sim: Trace | None, ok: bool, why: str) -> dict:
+    kb = kernel.branches[0]
+    out = {"case": case.name, "origin": case.origin, "node_ips": list(case.node_ips),
+           "packet": packet.to_json(), "agree": ok, "why": why,
+           "kernel": {"verdict": kb.verdict, "dnat": kb.dnat, "path": comparable_path(kb)}}
+    if sim is not None and not ok:
+        out["simulator"] = [{"probability": b.probability, "verdict": b.verdict, "dnat": b.dnat,
+                             "path": comparable_path(b)} for b in sim.branches]
+        out["ruleset"] = case.ruleset.to_save()
+    return out
+
+
+# -- generated cases ----------------------------------------------------------------------------
+
+def generated_case(seed: int) -> Case:
+    """A kube-proxy ruleset of 5-30 services (some without endpoints) and ~7 packets through it."""
+    rnd = random.Random(seed)
+    n = rnd.randint(5, 30)
+    services = generate_services(n, seed, empty_ratio=0.2, nodeport_ratio=0.25)
+    text = kube_proxy_save(services)
+    rs = parse_save(text, f"generated-seed{seed}.rules")
+    with_eps = [s for s in services if s.endpoints]
+    without = [s for s in services if not s.endpoints]
+    pods = ipaddress.ip_network("10.244.0.0/16")
+    pkts: list[Packet] = []
+
+    def pod_ip() -> str:
+        return str(pods.network_address + rnd.randrange(2, pods.num_addresses - 2))
+
+    def sport() -> int:
+        return rnd.randrange(32768, 60999)
+
+    iface = rnd.choice(POD_IFACES)
+    for s in rnd.sample(with_eps, min(2, len(with_eps))):
+        pkts.append(Packet(pod_ip(), s.cluster_ip, s.protocol, sport(), s.port, iface))
+    if with_eps:
+        s = rnd.choice(with_eps)
+        pkts.append(Packet(NODE_IP, s.cluster_ip, s.protocol, sport(), s.port, None, True))
+        # an endpoint reaching its own service (hairpin: KUBE-SEP's -s <ip> -j KUBE-MARK-MASQ)
+        ip, _ = rnd.choice(s.endpoints)
+        pkts.append(Packet(ip, s.cluster_ip, s.protocol, sport(), s.port, iface))
+        # the right address but a port no service has
+        pkts.append(Packet(pod_ip(), s.cluster_ip, s.protocol, sport(), 1, iface))
+    if without:
+        s = rnd.choice(without)
+        pkts.append(Packet(pod_ip(), s.cluster_ip, s.protocol, sport(), s.port, iface))
+        s = rnd.choice(without)
+        pkts.append(Packet(NODE_IP, s.cluster_ip, s.protocol, sport(), s.port, None, True))
+    nodeports = [s for s in services if s.node_port]
+    if nodeports:
+        s = rnd.choice(nodeports)
+        pkts.append(Packet(f"203.0.113.{rnd.randrange(2, 250)}", NODE_IP, s.protocol, sport(), s.node_port, "eth0"))
+    # pod to pod, no service involved
+    pkts.append(Packet(pod_ip(), pod_ip(), "tcp", sport(), 8080, iface))
+    return Case(f"generated-seed{seed}", rs, (NODE_IP,), pkts,
+                {"kind": "generated", "seed": seed, "services": n,
+                 "without_endpoints": len(without), "nodeports": len(nodeports)})
+
+
+# -- conformance cases -------------------------------------------------------------------------
+
+def _sctp_available() -> bool:
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132).close()
+        return True
+    except OSError:
+        return False
+
+
+def with_kube_proxy_jumps(rs: Ruleset, meta: dict) -> tuple[Ruleset, list[str]]:
+    """The ruleset (as iptables-restore text re-parsed) plus the base jumps kube-proxy installs."""
+    text = rs.to_save()
+    added: list[str] = []
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for (table, chain), jumps in KUBE_PROXY_JUMPS.items():
+        if table not in rs.tables:
+            continue
+        t = rs.table(table)
+        if chain in t and len(t.chain(chain)):
+            continue  # the case has this built-in chain with rules: it is the complete state
+        for target, body in jumps:
+            if target in t:
+                wanted.setdefault((table, chain), []).append(f"-A {chain} {body}")
+    for j in meta.get("implicitBaseJumps", []):
+        # the meta files name nat PREROUTING -> KUBE-SERVICES, which the list above already has
+        key, target = (j["table"], j["chain"]), j["rule"].split()[-1]
+        t = rs.tables.get(j["table"])
+        complete = t is not None and j["chain"] in t and len(t.chain(j["chain"]))
+        if not complete and not any(r.endswith(f"-j {target}") for r in wanted.get(key, [])):
+            wanted.setdefault(key, []).append(j["rule"])
+    out: list[str] = []
+    table = None
+    declared: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+            declared = set()
+            out.append(line)
+            continue
+        if line.startswith(":"):
+            declared.add(line[1:].split()[0])
+        if line == "COMMIT" and table:
+            for (t, chain), rules in wanted.items():
+                if t != table:
+                    continue
+                if chain not in declared:
+                    # a built-in chain the file left out: declare it after the table line
+                    idx = max(i for i, l in enumerate(out) if l == f"*{table}")
+                    out.insert(idx + 1, f":{chain} ACCEPT [0:0]")
+                    declared.add(chain)
+                for r in rules:
+                    # keep existing rules in front only for complete states; here the chain is empty
+                    out.append(r)
+                    added.append(f"{t} {r}")
+        out.append(line)
+    return parse_save("\n".join(out) + "\n", rs.source), added
+
+
+def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[dict]]:
+    """Every case that iptables can hold: its IPv4 flows as packets. Also what was left out, and why."""
+    cases: list[Case] = []
+    skipped: list[dict] = []
+    sctp = _sctp_available()
+    for rules in sorted(directory.glob("*.rules")):
+        stem = rules.name[:-len(".rules")]
+        meta = json.loads(rules.with_name(stem + ".meta.json").read_text())
+        flows = [json.loads(l) for l in rules.with_name(stem + ".flows.jsonl").read_text().splitlines() if l.strip()]
+        rs = parse_save(rules.read_text(), str(rules))
+        if rs.family != "ipv4" or any(":" in f["destIP"] for f in flows):
+            skipped.append({"case": stem, "why": "IPv6 (the lab is IPv4 only)"})
+            continue
+        rs, added = with_kube_proxy_jumps(rs, meta)
+        node_ips: set[str] = set()
+        pkts: list[Packet] = []
+        for i, f in enumerate(flows):
+            proto = f["protocol"].lower()
+            if proto == "sctp" and not sctp:
+                skipped.append({"case": stem, "flow": f["name"], "why": "no SCTP in this kernel"})
+                continue
+            local = f["sourceIP"] in (f.get("nodeIPs") or []) or f["sourceIP"].startswith("127.")
+            if f["destIP"].startswith("127.") and not local:
+                skipped.append({"case": stem, "flow": f["name"], "why": "an outside source to 127.0.0.0/8 "
+                                "cannot be sent over a veth (the sending namespace keeps it)"})
+                continue
+            node_ips.update(f.get("nodeIPs") or ([f["nodeIP"]] if f.get("nodeIP") else []))
+            pkts.append(Packet(f["sourceIP"], f["destIP"], proto, 41000 + i, int(f["destPort"]),
+                               None if local else "eth0", local, extra={"flow": f["name"]}))
+        if pkts:
+            cases.append(Case(stem, rs, tuple(sorted(node_ips)), pkts,
+                              {"kind": "conformance", "file": rules.name, "added_jumps": added}))
+    return cases, skipped
+
+
+# -- running ------------------------------------------------------------------------------------
+
+def run_case(case: Case, simulate=None) -> list[dict]:
+    """Send every packet of ``case`` through one Lab; compare with ``simulate`` (trace_packet) if given."""
+    results = []
+    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls) as lab:
+        for p in case.packets:
+            k = lab.trace(p)
+            sim = simulate(case.ruleset, p, case.node_ips) if simulate else None
+            ok, why = agrees(k, sim) if sim is not None else (None, "no simulator")
+            results.append(record(case, p, k, sim, ok, why))
+    return results
+
+
+def simulator():
+    """``workbook.trace.trace_packet`` when the engine has landed, else None."""
+    try:
+        from workbook.trace import trace_packet
+    except ImportError:
+        return None
+    return lambda rs, p, ips: trace_packet(rs, p, ips)
+
+
+def run_all(cases: Iterable[Case], simulate=None, progress=None) -> dict:
+    t0 = time.monotonic()
+    results: list[dict] = []
+    for c in cases:
+        results.extend(run_case(c, simulate))
+        if progress:
+            progress(c, results)
+    compared = [r for r in results if r["agree"] is not None]
+    agree = sum(1 for r in compared if r["agree"])
+    return {"agreement": f"{agree}/{len(compared)}", "agree": agree, "compared": len(compared),
+            "flows": len(results), "seconds": round(time.monotonic() - t0, 1),
+            "disagreements": [r for r in results if r["agree"] is False], "results": results}
