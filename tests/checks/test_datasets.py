@@ -56,3 +56,15 @@ def test_diff_of_onprem_before_after():
     d = diff_rulesets(_load("onprem-dup-hostport/before"), _load("onprem-dup-hostport/after"))
     added = [(r["chain"], r["position_b"]) for r in d.rows if r["change"] == "added"]
     assert ("PREROUTING", 5) in added
+
+
+def test_onprem_after_names_the_entry_whose_checkpoint_is_gone():
+    d = _load("onprem-dup-hostport/after")
+    f = check(d).by_id("stale-hostport-entry")[0]
+    ev = f.evidence.set_index("position")
+    # kubelet/dockershim-sandbox.txt (ls -la of /var/lib/dockershim/sandbox) lists 4ec72be6… but not
+    # 15541f38…, the sandbox id in the first CNI-HOSTPORT-DNAT entry's comment
+    assert ev.loc[1, "checkpoint"] == "MISSING"
+    assert ev.loc[2, "checkpoint"].startswith("present (") and "dockershim-sandbox.txt:5" in ev.loc[2, "checkpoint"]
+    delete = [c for c in f.fix if " -D CNI-HOSTPORT-DNAT " in c]
+    assert len(delete) == 1 and "15541f38534d5690770c02a604e3340d688db14b0c311092fce43c44260310e8" in delete[0]
