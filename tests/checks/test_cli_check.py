@@ -66,5 +66,7 @@ def test_every_finding_id_is_documented():
     import workbook.checks as checks
     produced = set()
     for p in Path(checks.__file__).parent.glob("*.py"):
+        if p.name == "finding.py":   # its doctests make example findings "a", "b", "x"
+            continue
         produced |= set(re.findall(r'Finding\(\s*"([a-z-]+)"', p.read_text()))
     assert produced == set(checks.FINDING_IDS)
