@@ -175,3 +175,14 @@ def test_exact_copies_with_a_mark_rule_between_carry_a_caveat():
             "-A PREROUTING -j MARK --set-xmark 0x1/0x1\n-A PREROUTING -m mark --mark 0x1/0x1 -j ACCEPT\nCOMMIT\n")
     f = dups(parse_save(text))[0]
     assert "position 2: -j MARK" in f.explanation
+
+
+def test_tum_listing_and_save_agree():
+    # the same host's `iptables -L -n -v` (filter only) must show the same duplicate groups, at the
+    # same positions, as the filter part of its iptables-save
+    lnv = RULESETS / "tum-i8-2016-06-27.iptables-Lnv"
+    save = RULESETS / "tum-i8-2016-06-27.iptables-save"
+    need(lnv.exists() and save.exists(), "TUM dumps (CC BY-NC-SA, not shipped) are not available")
+    a = {(f.chain, tuple(f.evidence["position"])) for f in dups(parse(lnv))}
+    b = {(f.chain, tuple(f.evidence["position"])) for f in dups(parse(save)) if f.table == "filter"}
+    assert a == b and len(a) == 13   # 14 groups in the save, one of them in raw
