@@ -121,16 +121,24 @@ def _independent_tum_count(path):
     return {k: v for k, v in lines.items() if v > 1}
 
 
-def test_tum_has_exactly_the_50_genuine_duplicates():
-    path = RULESETS / "tum-i8-2016-06-27.iptables-save"
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("name,genuine", [
+    # PROVENANCE.md #1: 143 byte-identical duplicate lines, 93 from MAC anonymisation, 50 real.
+    ("tum-i8-2016-06-27.iptables-save", 50),
+    # PROVENANCE.md #2: 187 duplicate lines, 178 from MAC anonymisation, 9 real.
+    ("tum-i8-2016-06-27.ip6tables-save", 9),
+])
+def test_tum_has_exactly_the_genuine_duplicates(name, genuine):
+    path = RULESETS / name
     need(path.exists(), f"{path} (CC BY-NC-SA, not shipped) is not available")
     groups = _independent_tum_count(path)
-    # PROVENANCE.md #1: 143 byte-identical duplicate lines, 93 from MAC anonymisation, 50 real.
-    assert sum(v - 1 for v in groups.values()) == 50
+    assert sum(v - 1 for v in groups.values()) == genuine
     fs = dups(parse(path))
     found = {(f.table, f.evidence["spec"].iloc[0]): len(f.evidence) for f in fs}
-    assert found == {k: v for k, v in groups.items()}
-    assert sum(len(f.evidence) - 1 for f in fs) == 50
+    assert found == groups
+    assert sum(len(f.evidence) - 1 for f in fs) == genuine
 
 
 def test_seed_listing_after_shows_the_duplicate_with_its_zero_counters():
