@@ -286,12 +286,18 @@ def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
     return results
 
 
-def simulator():
-    """``workbook.trace.trace_packet`` when the engine has landed, else None."""
+def simulator(backend: str = "nft"):
+    """``workbook.trace`` as a function (ruleset, packet, node_ips, ipsets) → Trace, or None.
+
+    For iptables-legacy a built-in chain the dump leaves out exists in the kernel (empty, policy
+    ACCEPT); for iptables-nft it does not (the simulator's default).
+    """
     try:
-        from workbook.trace import trace_packet
+        from workbook.trace import Tracer, trace_packet
     except ImportError:
         return None
+    if backend == "legacy":
+        return lambda rs, p, ips, ipsets=None: Tracer(rs, ips, ipsets=ipsets, missing_builtins="empty").trace(p)
     return lambda rs, p, ips, ipsets=None: trace_packet(rs, p, ips, ipsets=ipsets)
 
 

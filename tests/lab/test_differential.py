@@ -118,7 +118,7 @@ def test_legacy_backend_agrees_too(lab_ok):
     # The same comparison with the rules loaded by iptables-legacy-restore and the kernel's x_tables
     # TRACE read from nfnetlink_log (fewer rulesets: the nf_tables run above is the main one).
     need_lab("legacy")
-    sim = simulator()
+    sim = simulator("legacy")
     need(sim is not None, "workbook.trace (the simulator) is not importable")
     picked = seeds()[:4]
     res = run_all([generated_case(s) for s in picked], sim, backend="legacy")

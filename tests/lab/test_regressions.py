@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.lab.conftest import need_lab
 from tests.lab.differential import agrees, comparable_path
 from workbook.lab import Lab, lab_trace
 from workbook.packet import Packet
@@ -19,8 +20,9 @@ pytestmark = pytest.mark.root
 # 1. A built-in chain the dump leaves out (found on conformance 07-TestHealthCheckNodePort and
 #    33-...-v2: their nat table declares no INPUT chain). iptables-nft creates only the base
 #    chains a ruleset declares, so the kernel has no nat INPUT chain and shows no step for it;
-#    the simulator assumes "the kernel always has the built-in chains of a loaded table" (true for
-#    iptables-legacy, whose save output always lists them all) and adds nat INPUT policy:ACCEPT.
+#    the simulator assumed "the kernel always has the built-in chains of a loaded table" (true for
+#    iptables-legacy, whose save output always lists them all) and added nat INPUT policy:ACCEPT.
+#    The engine fixed it (trace_packet(missing_builtins="absent") by default, "empty" for legacy).
 ABSENT_NAT_INPUT = """*nat
 :PREROUTING ACCEPT [0:0]
 :X - [0:0]
@@ -46,12 +48,24 @@ def test_absent_builtin_chain_kernel(lab_ok):
     assert (b.verdict, b.dnat) == ("ACCEPT", "192.168.0.2:8080")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: workbook.trace walks built-in chains the dump does not declare "
-                                       "(_enter_table adds policy:ACCEPT); the kernel (iptables-nft) has no such chain")
 def test_absent_builtin_chain_simulator():
+    # fixed in the engine (missing_builtins="absent", the default): no step for nat INPUT
     from workbook.trace import trace_packet
     sim = trace_packet(parse_save(ABSENT_NAT_INPUT, "absent.rules"), ABSENT_PACKET, ["192.168.0.2"])
     assert [comparable_path(b) for b in sim.branches] == [ABSENT_KERNEL_PATH]
+
+
+def test_absent_builtin_chain_legacy(lab_ok):
+    # iptables-legacy's nat table always has all four built-in chains: there the kernel does walk
+    # nat INPUT (empty, policy ACCEPT), as the simulator does with missing_builtins="empty".
+    need_lab("legacy")
+    rs = parse_save(ABSENT_NAT_INPUT, "absent.rules")
+    k = lab_trace(rs, ABSENT_PACKET, ["192.168.0.2"], backend="legacy")
+    legacy_path = ABSENT_KERNEL_PATH + [("nat", "INPUT", None, "policy:ACCEPT")]
+    assert comparable_path(k.branches[0]) == legacy_path
+    from workbook.trace import Tracer
+    sim = Tracer(rs, ["192.168.0.2"], missing_builtins="empty").trace(ABSENT_PACKET)
+    assert agrees(k, sim) == (True, "")
 
 
 # 2. -m recent state outliving a flow (found on conformance 13-TestOnlyLocalLoadBalancing: the
