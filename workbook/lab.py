@@ -1,7 +1,22 @@
-"""Kernel lab: run one real packet through a ruleset loaded into throw-away network namespaces."""
+"""Kernel lab: run one real packet through a ruleset loaded into throw-away network namespaces.
+
+The kernel is the oracle: :func:`lab_trace` loads the rules with the real ``iptables-restore``
+(iptables-nft, or iptables-legacy with ``backend="legacy"``) into a node namespace, inserts a
+``-j TRACE`` rule that matches only the flow at the top of raw PREROUTING (or raw OUTPUT for a
+packet from the node), sends one real packet, and turns the kernel's own trace
+(``xtables-monitor --trace``; nfnetlink_log for legacy) into a :class:`~workbook.packet.Trace`
+with ``source="kernel"`` and one branch. The kernel reports only what matched (rules and
+policies), so every step has ``matched=True``; it shows no step for falling off the end of a
+user chain. ``dnat`` comes from conntrack. Root only; nothing outside the lab's namespaces is
+touched, and they are deleted afterwards (also on errors and Ctrl-C).
+
+Stateful matches start clean for every packet: conntrack is flushed and ``-m recent`` lists are
+emptied; ``-m limit``/``hashlimit``/``quota`` keep their state within one :class:`Lab`.
+"""
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import itertools
 import json
@@ -12,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -19,7 +35,7 @@ from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .packet import Branch, Packet, Step, Trace
 
 __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",
-           "rule_action"]
+           "rule_action", "trace_finished"]
 
 #: Targets whose name is the action (everything else that is not a chain is ``CONTINUE``).
 NAMED_ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE",
@@ -40,6 +56,17 @@ _HANDLE_RE = re.compile(r"#\s*handle\s+(\d+)\s*$")
 _CHAIN_RE = re.compile(r"^\s*chain\s+(\S+)\s*\{")
 
 _lab_counter = itertools.count()
+_open_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_labs() -> None:
+    """Whatever happens to the process (short of SIGKILL), its namespaces do not outlive it."""
+    for lab in list(_open_labs):
+        try:
+            lab.close()
+        except Exception:
+            pass
 
 
 # -- parsing the kernel's words ----------------------------------------------------------------
@@ -504,7 +531,7 @@ def _check_packet(packet: Packet) -> None:
 
 # -- the lab -------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class Lab:
     """Throw-away namespaces holding one ruleset: reuse it to trace many packets, then close it.
 
@@ -573,6 +600,7 @@ class Lab:
         if self._open:
             return self
         self._open = True
+        _open_labs.add(self)
         try:
             self._setup(first_iface)
         except BaseException:
@@ -888,6 +916,7 @@ class Lab:
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             self._made_ns.clear()
         self._open = False
+        _open_labs.discard(self)
 
     def __enter__(self) -> "Lab":
         return self.open()
