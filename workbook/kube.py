@@ -19,7 +19,8 @@ __all__ = ["services", "service_endpoints", "SERVICE_COLUMNS", "ENDPOINT_COLUMNS
 
 SERVICE_COLUMNS = ["service", "protocol", "cluster_ip", "port", "chain", "endpoints", "probabilities",
                    "node_port", "external_ips", "load_balancer_ips", "local_chain", "local_endpoints",
-                   "ext_chain", "fw_chain", "source_ranges", "affinity", "no_endpoints"]
+                   "ext_chain", "fw_chain", "source_ranges", "affinity", "no_endpoints",
+                   "health_check_node_port"]
 ENDPOINT_COLUMNS = ["chain", "position", "sep_chain", "endpoint", "rule_probability", "probability", "affinity"]
 
 _KINDS = (" cluster IP", " external IP", " loadbalancer IP", " has no endpoints", " has no local endpoints")
@@ -175,7 +176,7 @@ def services(ruleset: Ruleset) -> "pd.DataFrame":
                              "chain": None, "endpoints": [], "probabilities": [], "node_port": None,
                              "external_ips": [], "load_balancer_ips": [], "local_chain": None,
                              "local_endpoints": [], "ext_chain": None, "fw_chain": None, "source_ranges": [],
-                             "affinity": False, "no_endpoints": False}
+                             "affinity": False, "no_endpoints": False, "health_check_node_port": None}
         return r
 
     by_suffix: dict[str, dict] = {}
@@ -262,6 +263,14 @@ def services(ruleset: Ruleset) -> "pd.DataFrame":
                     r["probabilities"] = [e["probability"] for e in eps if not e["affinity"]]
                     r["endpoints"] = list(r["local_endpoints"])
     if flt is not None:
+        hc = flt.chains.get("KUBE-NODEPORTS")
+        for rule in (hc.rules if hc else []):
+            c = rule.comment or ""
+            if c.endswith(" health check node port") and rule.target == "ACCEPT":
+                name = c[: -len(" health check node port")]
+                match = [r for (n, _), r in rows.items() if n == name]
+                r = match[0] if match else row(name, rule.protocol)
+                r["health_check_node_port"] = _dport(rule)
         for cname in ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"):
             c = flt.chains.get(cname)
             for rule in (c.rules if c else []):
@@ -284,4 +293,5 @@ def services(ruleset: Ruleset) -> "pd.DataFrame":
     if len(frame):
         frame["port"] = frame["port"].astype("Int64")
         frame["node_port"] = frame["node_port"].astype("Int64")
+        frame["health_check_node_port"] = frame["health_check_node_port"].astype("Int64")
     return frame

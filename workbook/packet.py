@@ -31,7 +31,7 @@ class Packet:
     mark: int = 0
     ctstate: str = "NEW"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    out_iface: str | None = None
+    out_iface: str | None = None  # for -o matches; None: not known
 
     def to_json(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "proto": self.proto, "sport": self.sport,
@@ -96,8 +96,14 @@ class Branch:
                    d.get("dnat"), d.get("snat"), bool(d.get("masquerade", False)))
 
     def matched_path(self) -> list[tuple[str, str, int | None, str | None]]:
-        """(table, chain, position, action) of every matched rule or policy: what the kernel's TRACE shows."""
-        return [(s.table, s.chain, s.position, s.action) for s in self.steps if s.matched]
+        """(table, chain, position, action) of every matched rule or policy: what the kernel's TRACE shows.
+
+        The implicit return at the end of a user chain (a step with no position and action
+        ``RETURN``) is left out: nf_tables' trace (Linux 6.x, ``xtables-monitor --trace``) has
+        no event for it (checked in the lab), while an explicit ``-j RETURN`` rule is kept.
+        """
+        return [(s.table, s.chain, s.position, s.action) for s in self.steps
+                if s.matched and not (s.position is None and s.action == "RETURN")]
 
 
 @dataclass(slots=True)
@@ -185,5 +191,9 @@ class Trace:
                          f"<b>{html.escape(b.verdict)}</b>{nat}</summary><table><thead><tr><th>hook</th><th>table</th>"
                          f"<th>chain</th><th>#</th><th></th><th>action</th><th>rule</th><th>why</th></tr></thead>"
                          f"<tbody>{rows}</tbody></table></details>")
+        if self.notes:
+            items = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+            parts.append(f"<details><summary>{len(self.notes)} note(s)"
+                         f"{' — some steps rest on assumptions' if self.assumed else ''}</summary><ul>{items}</ul></details>")
         parts.append("</div>")
         return "".join(parts)

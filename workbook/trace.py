@@ -27,7 +27,7 @@ from .model import InputError, Rule, Ruleset
 from .netfilter import NAT_MANIP, TABLES_AT_HOOK, is_local, local_addresses
 from .packet import Branch, Packet, Step, Trace
 
-__all__ = ["trace_packet", "Tracer", "INDEX_MIN_RULES", "PROTOCOLS"]
+__all__ = ["trace_packet", "Tracer", "ipsets_from_save", "INDEX_MIN_RULES", "PROTOCOLS"]
 
 #: Chains with at least this many rules are indexed (see the module docstring).
 INDEX_MIN_RULES = 32
@@ -55,16 +55,53 @@ _ICMP_TYPES = {"any": None, "echo-reply": (0, None), "pong": (0, None), "destina
 # addresses
 
 
+_IP_CACHE: dict[str, tuple[int, int]] = {}
+
+
 def _ip(text: str) -> tuple[int, int]:
     """(version, integer) of an address; IPv4-mapped IPv6 counts as IPv4."""
-    a = ipaddress.ip_address(text.strip("[]"))
-    if a.version == 6 and a.ipv4_mapped is not None:
-        a = a.ipv4_mapped
-    return a.version, int(a)
+    hit = _IP_CACHE.get(text)
+    if hit is not None:
+        return hit
+    parts = text.split(".")
+    out = None
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts):
+        a, b, c, d = map(int, parts)
+        if a < 256 and b < 256 and c < 256 and d < 256:
+            out = (4, (a << 24) | (b << 16) | (c << 8) | d)
+    if out is None:
+        addr = ipaddress.ip_address(text.strip("[]"))
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        out = (addr.version, int(addr))
+    if len(_IP_CACHE) > 100_000:
+        _IP_CACHE.clear()
+    _IP_CACHE[text] = out
+    return out
+
+
+_NET_CACHE: dict[str, tuple[int, int, int]] = {}
 
 
 def _net(text: str) -> tuple[int, int, int]:
     """(version, network integer, mask integer) of ``10.0.0.0/8``, ``10.0.0.1`` or ``10.0.0.0/255.0.0.0``."""
+    hit = _NET_CACHE.get(text)
+    if hit is not None:
+        return hit
+    addr, sep, plen = text.partition("/")
+    if (not sep or plen.isdigit() and int(plen) <= 32) and addr.count(".") == 3:
+        try:
+            v, x = _ip(addr)
+        except ValueError:
+            v = 0
+        if v == 4:
+            n = int(plen) if sep else 32
+            mask = (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF
+            out = (4, x & mask, mask)
+            if len(_NET_CACHE) > 100_000:
+                _NET_CACHE.clear()
+            _NET_CACHE[text] = out
+            return out
     try:
         n = ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -119,14 +156,20 @@ class _State:
 
     def clone(self) -> "_State":
         c = _State.__new__(_State)
-        for k in _State.__slots__:
-            setattr(c, k, getattr(self, k))
-        c.steps = list(self.steps)
-        c.notes = list(self.notes)
-        c.stack = [list(f) for f in self.stack]
+        (c.src, c.dst, c.src_i, c.dst_i, c.sport, c.dport, c.proto, c.proto_num, c.in_iface, c.out_iface,
+         c.user_out, c.mark, c.ctmark, c.ctstate, c.ct_dnat, c.ct_snat, c.orig_src, c.orig_dst, c.orig_sport,
+         c.orig_dport, c.icmp, c.prob, c.hook, c.table, c.base, c.from_node, c.lo, c.routed, c.dnat, c.snat,
+         c.masq, c.verdict, c.assumed, c.hook_in, c.hook_out) = (
+            self.src, self.dst, self.src_i, self.dst_i, self.sport, self.dport, self.proto, self.proto_num,
+            self.in_iface, self.out_iface, self.user_out, self.mark, self.ctmark, self.ctstate, self.ct_dnat,
+            self.ct_snat, self.orig_src, self.orig_dst, self.orig_sport, self.orig_dport, self.icmp, self.prob,
+            self.hook, self.table, self.base, self.from_node, self.lo, self.routed, self.dnat, self.snat,
+            self.masq, self.verdict, self.assumed, self.hook_in, self.hook_out)
+        c.steps = self.steps[:]
+        c.notes = self.notes[:]
+        c.stack = [f[:] for f in self.stack]
         c.nat_done = set(self.nat_done)
-        if self.recent:
-            c.recent = {k: dict(v) for k, v in self.recent.items()}
+        c.recent = {k: dict(v) for k, v in self.recent.items()} if self.recent else self.recent
         return c
 
     def note(self, text: str) -> None:
@@ -678,13 +721,20 @@ def _set_hit(entry: tuple, dirs: list[str], s: _State) -> bool:
 
 
 class _CRule:
-    __slots__ = ("rule", "position", "spec", "checks", "stat", "kind", "target", "dst_key", "dport_key",
+    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "dst_key", "dport_key",
                  "action")
+
+    @property
+    def spec(self) -> str:
+        sp = self._spec
+        if sp is None:
+            sp = self._spec = self.rule.spec
+        return sp
 
     def __init__(self, rule: Rule, comp: _Compiler, chains: dict):
         self.rule = rule
         self.position = rule.position
-        self.spec = rule.spec
+        self._spec = None
         checks: list[Check] = []
         stats: list[float] = []
         if rule.source is not None:
@@ -772,15 +822,38 @@ class _CChain:
         return sorted(hit + self.generic)
 
 
+class _LazyChains(dict):
+    """Compiled chains of one table, each compiled the first time a packet enters it."""
+
+    def __init__(self, chains: dict, comp: _Compiler):
+        super().__init__()
+        self.src = chains
+        self.comp = comp
+
+    def __missing__(self, name: str) -> _CChain:
+        c = self.src[name]  # KeyError for a chain that is not there
+        out = self[name] = _CChain(c, self.comp, self.src)
+        return out
+
+    def get(self, name: str, default=None):  # type: ignore[override]
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+
 class _Compiled:
     def __init__(self, ruleset: Ruleset):
         self.ctx_ref: list = [None]
         comp = _Compiler(self.ctx_ref)
-        self.tables: dict[str, dict[str, _CChain]] = {}
-        for tname, table in ruleset.tables.items():
-            chains = table.chains
-            self.tables[tname] = {name: _CChain(c, comp, chains) for name, c in chains.items()}
+        self.tables: dict[str, _LazyChains] = {name: _LazyChains(t.chains, comp) for name, t in ruleset.tables.items()}
         self.family = ruleset.family
+
+    def compile_all(self) -> None:
+        """Compile every chain now (a rule the tracer cannot read raises here, not mid-trace)."""
+        for chains in self.tables.values():
+            for name in chains.src:
+                chains[name]
 
 
 # -----------------------------------------------------------------------------------------
@@ -789,6 +862,12 @@ class _Compiled:
 
 class Tracer:
     """A ruleset compiled for tracing many packets (what :func:`trace_packet` uses and caches).
+
+    A built-in chain the dump does not declare (e.g. kube-proxy's restore input, or a
+    hand-written snippet) is not traversed by default, as with iptables-nft, which creates a
+    base chain only when it is declared (``iptables-nft-save`` prints all of them anyway, so
+    real dumps always declare them). ``missing_builtins="empty"`` treats it as iptables-legacy
+    does: present, empty, policy ACCEPT.
 
     >>> from workbook.parse import parse_save
     >>> rs = parse_save("*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
@@ -800,13 +879,17 @@ class Tracer:
     """
 
     def __init__(self, ruleset: Ruleset, node_ips: Iterable[str] = (), *, ipsets: dict[str, list[str]] | None = None,
-                 max_branches: int = 10000):
+                 max_branches: int = 10000, missing_builtins: str = "absent"):
+        if missing_builtins not in ("absent", "empty"):
+            raise ValueError("missing_builtins is 'absent' (iptables-nft) or 'empty' (iptables-legacy)")
+        self.missing_builtins = missing_builtins
         self.ruleset = ruleset
         self.compiled = _Compiled(ruleset)
         self.node_ips = tuple(node_ips)
         self.ipsets = ipsets
         self.ctx = _Ctx(self.node_ips, ipsets)
         self._ctxs: dict[tuple, _Ctx] = {}
+        self._order: dict[str, list[str]] = {}
         self.max_branches = max_branches
 
     def trace(self, packet: Packet, node_ips: Iterable[str] | None = None, *,
@@ -832,6 +915,9 @@ class Tracer:
             done.append(s)
         branches = [Branch(s.prob, s.verdict, s.steps, s.dnat, s.snat, s.masq, s.notes) for s in done]
         notes: list[str] = []
+        if not ctx.local:
+            notes.append("no node addresses given: only 127.0.0.0/8 and ::1 count as local "
+                         "(routing to INPUT, --dst-type LOCAL); pass node_ips / --node-ip")
         for b in branches:
             for n in b.notes:
                 if n not in notes:
@@ -849,6 +935,8 @@ class Tracer:
         s.src, s.dst = p.src, p.dst
         s.proto = (p.proto or "tcp").lower()
         s.proto_num = PROTOCOLS.get(s.proto, int(s.proto) if s.proto.isdigit() else -1)
+        if s.proto_num == 1 and s.src_i[0] == 6:  # "icmp" for an IPv6 packet means ICMPv6
+            s.proto_num = 58
         ported = s.proto_num in (6, 17, 132, 136, 33)
         s.sport = p.sport if ported else None
         s.dport = p.dport if ported else None
@@ -882,7 +970,8 @@ class Tracer:
         s.assumed = False
         s.hook_in = s.hook_out = None
         if st != "NEW":
-            s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection sees it)")
+            s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
+                   f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
         return s
 
     # ---- hook sequence ------------------------------------------------------------------
@@ -952,32 +1041,32 @@ class Tracer:
                 self._enter_table(s, tables)
 
     def _next_table(self, s: _State, after: str | None) -> str | None:
-        seen = after is None
-        tables = self.compiled.tables
-        for ht in TABLES_AT_HOOK[s.hook]:
-            if not seen:
-                if ht.table == after:
-                    seen = True
+        order = self._order.get(s.hook)
+        if order is None:
+            tables = self.compiled.tables
+            order = self._order[s.hook] = [ht.table for ht in TABLES_AT_HOOK[s.hook] if ht.table in tables]
+        k = 0 if after is None else order.index(after) + 1
+        while k < len(order):
+            t = order[k]
+            k += 1
+            if t == "nat" and (s.ctstate != "NEW" or NAT_MANIP[s.hook] in s.nat_done):
                 continue
-            if ht.table not in tables:
-                continue
-            if ht.table == "nat":
-                if s.ctstate != "NEW":
-                    continue
-                if NAT_MANIP[s.hook] in s.nat_done:
-                    continue
-            return ht.table
+            return t
         return None
 
     def _enter_table(self, s: _State, tables) -> None:
         chains = tables[s.table]
         c = chains.get(s.hook)
         if c is None:
-            # the kernel always has the built-in chains of a loaded table (empty, policy ACCEPT)
-            s.steps.append(Step(s.hook, s.table, s.hook, None, None, True, "policy:ACCEPT"))
-            s.note(f"{s.table} {s.hook} is not in the dump; the kernel has it empty with policy ACCEPT")
             if s.table == "nat":
                 s.nat_done.add(NAT_MANIP[s.hook])
+            if self.missing_builtins == "empty":
+                # iptables-legacy: a loaded table always has all its built-in chains (empty, ACCEPT)
+                s.steps.append(Step(s.hook, s.table, s.hook, None, None, True, "policy:ACCEPT"))
+                s.note(f"{s.table} {s.hook} is not in the dump: taken as an empty chain with policy ACCEPT")
+            else:
+                s.note(f"{s.table} {s.hook} is not in the dump: not traversed (iptables-nft creates a "
+                       f"built-in chain only when it is declared)")
             return
         s.base = c
         s.stack = [[c, 0, c.candidates(s), 0]]
@@ -985,24 +1074,32 @@ class Tracer:
     def _walk(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
         """Walk the current table at the current hook until it gives a verdict."""
         steps = s.steps
+        append = steps.append
         hook, table = s.hook, s.table
         chains = self.compiled.tables[table]
-        while s.stack:
-            frame = s.stack[-1]
+        stack = s.stack
+        _Step = Step
+        while stack:
+            frame = stack[-1]
             c: _CChain = frame[0]
+            rules = c.rules
             order = frame[2]
             i = frame[1]
             if order is None:
-                if i >= len(c.rules):
-                    if self._chain_end(s, c, steps):
+                if i >= len(rules):
+                    stack.pop()
+                    if stack:  # implicit return from a user chain
+                        append(_Step(hook, table, c.name, None, None, True, "RETURN"))
+                        continue
+                    if self._chain_end(s, c, steps, popped=True):
                         return s.base.policy
                     continue
                 idx = i
             else:
                 if i >= len(order):
-                    if frame[3] < len(c.rules):
-                        self._skipped(s, c, frame[3], len(c.rules), steps)
-                        frame[3] = len(c.rules)
+                    if frame[3] < len(rules):
+                        self._skipped(s, c, frame[3], len(rules), steps)
+                        frame[3] = len(rules)
                     if self._chain_end(s, c, steps):
                         return s.base.policy
                     continue
@@ -1011,7 +1108,7 @@ class Tracer:
                     self._skipped(s, c, frame[3], idx, steps)
             frame[1] = i + 1
             frame[3] = idx + 1
-            cr: _CRule = c.rules[idx]
+            cr: _CRule = rules[idx]
             why = None
             assumed = False
             for chk in cr.checks:
@@ -1025,22 +1122,22 @@ class Tracer:
                 why = r
                 break
             if why is not None:
-                steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None, why, assumed))
+                append(_Step(hook, table, c.name, cr.position, cr.spec, False, None, why, assumed))
                 continue
             if cr.stat is not None:
                 p = cr.stat
                 if p < 1.0:
                     if p <= 0.0:
-                        steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None,
-                                          "statistic: probability 0 never matches", assumed))
+                        append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                                     "statistic: probability 0 never matches", assumed))
                         continue
                     if budget[0] > 0:
                         budget[0] -= 1
                         other = s.clone()
                         other.prob *= (1.0 - p)
-                        other.steps.append(Step(hook, table, c.name, cr.position, cr.spec, False, None,
-                                                f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
-                                                assumed))
+                        other.steps.append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                                                 f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
+                                                 assumed))
                         pending.append(other)
                         s.prob *= p
                     else:
@@ -1050,36 +1147,36 @@ class Tracer:
             if kind == "unknown":
                 assumed = True
                 s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
-            steps.append(Step(hook, table, c.name, cr.position, cr.spec, True, cr.action, None, assumed))
-            if kind == "jump" or kind == "goto":
-                sub = chains[cr.target]
-                if kind == "goto":
-                    s.stack.pop()
-                if len(s.stack) >= MAX_DEPTH:
+            append(_Step(hook, table, c.name, cr.position, cr.spec, True, cr.action, None, assumed))
+            if kind == "jump":
+                if len(stack) >= MAX_DEPTH:
                     raise InputError(f"chain jumps nested deeper than {MAX_DEPTH} at {table} {c.name} "
                                      f"rule {cr.position} (a loop?)")
-                s.stack.append([sub, 0, sub.candidates(s), 0])
+                sub = chains[cr.target]
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0])
                 continue
-            if kind == "none" or kind == "unknown":
+            if kind == "none" or kind == "unknown" or kind == "MARK" and self._mark(s, cr.rule):
                 continue
             if kind == "ACCEPT":
-                s.stack.clear()
+                stack.clear()
                 return "ACCEPT"
-            if kind == "DROP" or kind == "REJECT":
-                s.stack.clear()
-                return kind
             if kind == "RETURN":
-                s.stack.pop()
-                if not s.stack:
+                stack.pop()
+                if not stack:
                     self._policy(s, steps)
                     return s.base.policy
                 continue
-            if kind == "MARK":
-                self._mark(s, cr.rule)
+            if kind == "goto":
+                sub = chains[cr.target]
+                stack.pop()
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0])
                 continue
-            if kind in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT"):
+            if kind == "DROP" or kind == "REJECT":
+                stack.clear()
+                return kind
+            if kind == "DNAT" or kind == "SNAT" or kind == "MASQUERADE" or kind == "REDIRECT":
                 self._nat(s, cr.rule, kind, ctx)
-                s.stack.clear()
+                stack.clear()
                 return "ACCEPT"
             if kind == "CONNMARK":
                 self._connmark(s, cr.rule)
@@ -1090,9 +1187,10 @@ class Tracer:
             # other non-terminating targets (LOG, NFLOG, TRACE, CT, ...)
         return s.base.policy
 
-    def _chain_end(self, s: _State, c: _CChain, steps: list) -> bool:
+    def _chain_end(self, s: _State, c: _CChain, steps: list, popped: bool = False) -> bool:
         """End of chain ``c``: implicit return, or the policy when the stack is empty. True = policy."""
-        s.stack.pop()
+        if not popped:
+            s.stack.pop()
         if c.builtin and c is s.base and not s.stack:
             self._policy(s, steps)
             return True
@@ -1111,14 +1209,17 @@ class Tracer:
         first, last = c.rules[a].position, c.rules[b - 1].position
         if c.index_kind == "dst":
             what = f"their -d does not match {s.dst}"
+        elif s.dport is None:
+            what = "they need a --dport and the packet has no port"
         else:
             what = f"their --dport does not match {s.dport}"
         steps.append(Step(s.hook, s.table, c.name, first, None, False, None,
                           f"{n} rule{'s' if n != 1 else ''} skipped (positions {first}-{last}): {what}"))
 
     # ---- targets ---------------------------------------------------------------------
-    def _mark(self, s: _State, rule: Rule) -> None:
+    def _mark(self, s: _State, rule: Rule) -> bool:
         s.mark = _apply_mark(s.mark, rule, "MARK")
+        return True
 
     def _connmark(self, s: _State, rule: Rule) -> None:
         o = rule.target_option
@@ -1182,7 +1283,8 @@ class Tracer:
         if port and s.dport is not None:
             s.dport = int(port.split("-")[0])
         h = s.dst if ":" not in s.dst else f"[{s.dst}]"
-        s.dnat = f"{h}:{s.dport}" if port and s.dport is not None else s.dst
+        # the destination the packet now has: with its port when the protocol has ports
+        s.dnat = f"{h}:{s.dport}" if s.dport is not None else s.dst
         s.ct_dnat = True
 
 
@@ -1201,6 +1303,28 @@ def _apply_mark(value: int, rule: Rule, what: str) -> int:
     if o("--xor-mark") is not None:
         return (value ^ _int(o("--xor-mark").value)) & 0xFFFFFFFF
     return value
+
+
+def ipsets_from_save(text: str) -> dict[str, list[str]]:
+    """Set members from ``ipset save`` output, as the ``ipsets=`` argument of :func:`trace_packet`.
+
+    Options after a member (``timeout 0``, ``comment "x"``) are dropped; ``nomatch`` members
+    (exceptions inside a hash:net set) are left out, so an address they cover is not a member.
+
+    >>> ipsets_from_save("create svip hash:ip family inet\\nadd svip 10.96.0.1 timeout 0\\n"
+    ...                  "create prt hash:ip,port family inet\\nadd prt 10.96.0.1,tcp:443\\n")
+    {'svip': ['10.96.0.1'], 'prt': ['10.96.0.1,tcp:443']}
+    """
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("create", "-N", "-exist"):
+            out.setdefault(parts[1], [])
+        elif len(parts) >= 3 and parts[0] in ("add", "-A"):
+            if "nomatch" in parts[3:]:
+                continue
+            out.setdefault(parts[1], []).append(parts[2])
+    return out
 
 
 # -----------------------------------------------------------------------------------------
@@ -1246,8 +1370,8 @@ def trace_packet(ruleset: Ruleset, packet: Packet, node_ips: Iterable[str] = (),
     >>> t = trace_packet(rs, Packet("10.244.3.3", "10.96.0.10", "udp", dport=53))
     >>> t.destinations
     {'10.244.1.5:53': 0.5, '10.244.2.7:53': 0.5}
-    >>> [(s.hook, s.action) for s in t.branches[0].steps]   # nat POSTROUTING: not in the dump, empty in the kernel
-    [('PREROUTING', 'JUMP:KUBE-SVC-X'), ('PREROUTING', 'DNAT'), ('POSTROUTING', 'policy:ACCEPT')]
+    >>> [(s.hook, s.action) for s in t.branches[0].steps]   # nat POSTROUTING is not declared: not traversed
+    [('PREROUTING', 'JUMP:KUBE-SVC-X'), ('PREROUTING', 'DNAT')]
     """
     tr = _tracer_for(ruleset)
     tr.max_branches = max_branches

@@ -14,6 +14,9 @@ needed to compare the two lives HERE, not in workbook.trace:
    added there.
 2. The packet. The Go tracer has no notion of origin: it always walks nat PREROUTING. We send
    every flow in on eth0 (the PREROUTING path), with the case's node IPs as local addresses.
+   Flows from a node address or 127.0.0.1 are also traced the way a real node sends them
+   (from_node: nat OUTPUT, filter OUTPUT, POSTROUTING, and back in over lo when the
+   destination is local); they give the same answers.
 3. ``output``: the Go tracer lists every DNAT destination it reached (all probability
    branches, in rule order) and then the ACCEPT/DROP/REJECT words of the filter chains
    KUBE-SERVICES, KUBE-EXTERNAL-SERVICES, KUBE-NODEPORTS and KUBE-PROXY-FIREWALL, walked with
@@ -102,9 +105,15 @@ def load_case(rules_path: Path) -> Case:
     return Case(stem, rs, meta, flows, added)
 
 
-def flow_packet(flow: dict) -> Packet:
+def flow_packet(flow: dict, from_node: bool = False) -> Packet:
+    """The flow's packet: in on eth0 (as the Go tracer walks it), or sent by the node itself."""
     return Packet(flow["sourceIP"], flow["destIP"], flow["protocol"].lower(), sport=40000,
-                  dport=int(flow["destPort"]), in_iface="eth0", from_node=False)
+                  dport=int(flow["destPort"]), in_iface=None if from_node else "eth0", from_node=from_node)
+
+
+def is_local_source(flow: dict) -> bool:
+    """A flow from a node address or 127.0.0.1: in a real node such a packet comes from OUTPUT."""
+    return flow["sourceIP"] in set(flow["nodeIPs"]) | {"127.0.0.1", "::1"}
 
 
 def _to_destination(spec: str) -> str:

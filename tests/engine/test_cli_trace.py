@@ -99,3 +99,32 @@ def test_from_node_text(tmp_path, capsys):
     assert all("probability 0.3333" in h and h.endswith("ACCEPT  DNAT→" + h.split("DNAT→")[1]) for h in heads)
     assert all("MASQUERADE" in h for h in heads)
     assert "from the node" in out
+
+
+def test_ipset_save_file(tmp_path, capsys):
+    from tests.realparts import DATA
+    sets = DATA / "rulesets" / "kube-router-dualstack.ipset-save"
+    f = _write(tmp_path, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n"
+                         "-A FORWARD -m set --match-set kube-router-svip-prt dst,dst -j ACCEPT\nCOMMIT\n")
+    base = ["trace", f, "--src", "10.242.0.5", "--dst", "10.96.0.1", "--proto", "tcp", "--in-iface", "cni0",
+            "--node-ip", "10.241.0.21", "--ipset-save", str(sets), "--json"]
+    # the file has "add kube-router-svip-prt 10.96.0.1,tcp:443": (dst ip, dst port) 10.96.0.1,443 is a member
+    main(base + ["--dport", "443"])
+    assert json.loads(capsys.readouterr().out)["branches"][0]["verdict"] == "ACCEPT"
+    # 10.96.0.1 port 80 is not in the set → FORWARD's policy DROP
+    main(base + ["--dport", "80"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["branches"][0]["verdict"] == "DROP"
+    assert out["branches"][0]["steps"][0]["why"] == (
+        "-m set --match-set kube-router-svip-prt dst,dst: 10.96.0.1,80 is not in kube-router-svip-prt")
+
+
+def test_ipv6_packet_uses_the_dumps_ip6tables_rules(capsys):
+    from tests.realparts import DATA
+    dump = DATA / "dumps" / "nfwb-minimal"
+    # ip6tables-save.txt there has only filter with empty chains; ::1 is local → INPUT → policy ACCEPT
+    rc = main(["trace", str(dump), "--src", "2001:db8::9", "--dst", "::1", "--proto", "icmp", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert [(s["hook"], s["table"], s["action"]) for s in out["branches"][0]["steps"]] == [
+        ("INPUT", "filter", "policy:ACCEPT")]

@@ -40,6 +40,8 @@ def test_trace_packet_case_01_services_read_by_hand():
     assert (r.cluster_ip, int(r.port), int(r.node_port)) == ("172.30.0.42", 80, 3001)
     assert (r.external_ips, r.load_balancer_ips, r.endpoints) == (["192.168.99.22"], ["1.2.3.4"], ["10.180.0.2:80"])
     assert r.ext_chain == "KUBE-EXT-GNZBNJ2PO5MGZ6GT"
+    # filter KUBE-NODEPORTS: "ns2/svc2:p80 health check node port" ... --dport 30000 -j ACCEPT
+    assert int(r.health_check_node_port) == 30000
     # ns4/svc4: two endpoints, rule probability 0.5 then unconditional → 0.5 each
     r = df.loc["ns4/svc4:p80"]
     assert (r.endpoints, r.probabilities) == (["10.180.0.4:80", "10.180.0.5:80"], [0.5, 0.5])
@@ -107,3 +109,17 @@ def test_v123_xlb_layout():
     assert (r.endpoints, r.probabilities) == (["10.180.0.1:80", "10.180.2.1:80"], [0.5, 0.5])
     assert (r.local_chain, r.local_endpoints) == ("KUBE-XLB-XPGD46QRK7WJZT7O", ["10.180.2.1:80"])
     assert (r.load_balancer_ips, r.fw_chain, r.source_ranges) == (["1.2.3.4"], "KUBE-FW-XPGD46QRK7WJZT7O", [])
+
+
+def test_seed_eks_node_kube_dns():
+    from tests.realparts import ROOT
+    from workbook.dump import load_dump
+    df = services(load_dump(ROOT / "datasets" / "eks-node").ruleset).set_index(["service", "protocol"])
+    # the seed's listings: KUBE-SERVICES has 8 service rules (kube-dns dns-tcp/metrics/dns, metrics-server,
+    # kubernetes, eks-extension-metrics-api, kube-ops-view, aws-load-balancer-webhook-service)
+    assert len(df) == 8
+    # "KUBE-SVC-TCOU7JCQXEZGVUNU udp ... 10.100.0.10 /* kube-system/kube-dns:dns cluster IP */ udp dpt:53";
+    # its KUBE-SVC lists "-> 192.168.1.77:53" with probability 0.5 and "-> 192.168.2.64:53"
+    r = df.loc[("kube-system/kube-dns:dns", "udp")]
+    assert (r.cluster_ip, int(r.port), r.chain) == ("10.100.0.10", 53, "KUBE-SVC-TCOU7JCQXEZGVUNU")
+    assert (r.endpoints, r.probabilities) == (["192.168.1.77:53", "192.168.2.64:53"], [0.5, 0.5])

@@ -14,7 +14,7 @@ import pytest
 from tests.realparts import DATA
 from workbook.trace import Tracer
 
-from .kube_proxy_adapter import flow_packet, go_output, load_case
+from .kube_proxy_adapter import flow_packet, go_output, is_local_source, load_case
 
 CASES = DATA / "kube-proxy" / "cases"
 RECONSTRUCTED = DATA / "kube-proxy" / "cases-reconstructed"
@@ -29,19 +29,21 @@ def _case(path: Path):
     return _loaded[path]
 
 
-def _flows(directory: Path):
+def _flows(directory: Path, local_only: bool = False):
     out = []
     for rules in sorted(directory.glob("*.rules")):
         c = load_case(rules)
         for i, f in enumerate(c.flows):
+            if local_only and not is_local_source(f):
+                continue
             out.append(pytest.param(rules, i, id=f"{c.name[:40]}#{i}:{f['name'][:40]}"))
     return out
 
 
-def _check(rules: Path, i: int) -> None:
+def _check(rules: Path, i: int, from_node: bool = False) -> None:
     case, tracer = _case(rules)
     flow = case.flows[i]
-    trace = tracer.trace(flow_packet(flow), flow["nodeIPs"])
+    trace = tracer.trace(flow_packet(flow, from_node), flow["nodeIPs"])
     output, masq = go_output(trace)
     # expected: the Go test's own answer for this flow
     assert (output, masq) == (flow["output"], flow["masq"]), (
@@ -59,6 +61,12 @@ def test_extracted_flow(rules: Path, i: int) -> None:
 @pytest.mark.parametrize("rules,i", _flows(RECONSTRUCTED))
 def test_reconstructed_flow(rules: Path, i: int) -> None:
     _check(rules, i)
+
+
+@pytest.mark.parametrize("rules,i", _flows(CASES, local_only=True) + _flows(RECONSTRUCTED, local_only=True))
+def test_node_sourced_flow_sent_from_the_node(rules: Path, i: int) -> None:
+    # the same expectations when a flow from a node address really starts in OUTPUT
+    _check(rules, i, from_node=True)
 
 
 def test_all_138_extracted_flows_are_collected() -> None:

@@ -501,11 +501,10 @@ def test_established_packet_skips_nat():
     t = trace_packet(rs, Packet("203.0.113.9", "10.96.0.1", "tcp", 40000, 443, "eth0", ctstate="ESTABLISHED"),
                      ["192.168.0.10"])
     assert not any(s.table == "nat" for s in t.branches[0].steps)
-    # ... and is accepted by filter FORWARD rule 2; then mangle POSTROUTING (not in the dump:
-    # empty, policy ACCEPT in the kernel) is the last step — nat POSTROUTING is skipped too
-    assert matched(t.branches[0])[-2:] == [("FORWARD", "FORWARD", 2, "ACCEPT"),
-                                           ("POSTROUTING", "POSTROUTING", None, "policy:ACCEPT")]
-    assert t.branches[0].steps[-1].table == "mangle"
+    # ... and is accepted by filter FORWARD rule 2, the last step: nat POSTROUTING is skipped
+    # too, and mangle POSTROUTING is not declared (iptables-nft: not there)
+    assert matched(t.branches[0])[-1] == ("FORWARD", "FORWARD", 2, "ACCEPT")
+    assert t.branches[0].steps[-1].table == "filter"
     assert any("nat table is not consulted" in n for n in t.notes)
 
 
@@ -548,9 +547,9 @@ COMMIT
     t = trace_packet(rs, Packet("10.1.1.1", "10.2.2.2", "tcp", 40000, 8080, "eth0"), ["10.0.0.7"])
     b = t.branches[0]
     assert b.dnat == "10.0.0.7:15006" and b.verdict == "ACCEPT"
-    # filter INPUT accepts; nat INPUT (SNAT side, priority 100, after filter) is empty in the kernel
-    assert matched(b)[-2:] == [("INPUT", "INPUT", 1, "ACCEPT"), ("INPUT", "INPUT", None, "policy:ACCEPT")]
-    assert [s.table for s in b.steps if s.hook == "INPUT"] == ["filter", "nat"]
+    # filter INPUT accepts (nat INPUT is not declared: iptables-nft has no such base chain)
+    assert matched(b)[-1] == ("INPUT", "INPUT", 1, "ACCEPT")
+    assert [s.table for s in b.steps if s.hook == "INPUT"] == ["filter"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -590,7 +589,8 @@ COMMIT
     # packet matches the --packet 0 rule, not the --packet 1 rule. Both steps are assumed.
     t = trace_packet(rs, Packet("10.9.9.9", "10.0.0.1", "tcp", 40000, 80), [])
     b = t.branches[0]
-    assert b.dnat == "10.0.0.3" and b.steps[0].matched is False and b.steps[1].matched is True
+    # (no port in --to-destination: the packet keeps its port 80)
+    assert b.dnat == "10.0.0.3:80" and b.steps[0].matched is False and b.steps[1].matched is True
     assert b.steps[0].assumed is False and b.steps[1].assumed is True and t.assumed
 
 
@@ -624,10 +624,10 @@ COMMIT
 COMMIT
 """)
     t = trace_packet(rs, Packet("10.1.0.1", "10.2.0.1", "udp", 1, 53, "eth0"), [])
-    # nat PREROUTING (not in the dump: empty, policy ACCEPT), then REJECT in FORWARD: the
-    # packet never reaches POSTROUTING (no MASQUERADE step)
+    # (nat PREROUTING is not declared: not traversed) REJECT in FORWARD: the packet never
+    # reaches POSTROUTING (no MASQUERADE step)
     assert t.verdicts == {"REJECT": 1.0}
-    assert [(s.hook, s.action) for s in t.branches[0].steps] == [("PREROUTING", "policy:ACCEPT"), ("FORWARD", "REJECT")]
+    assert [(s.hook, s.action) for s in t.branches[0].steps] == [("FORWARD", "REJECT")]
     assert t.branches[0].masquerade is False
 
 
@@ -672,14 +672,12 @@ def test_index_gives_the_same_matched_path_as_a_full_walk():
         slow = Tracer(rs).trace(p, ["10.0.0.1"])
     finally:
         tr.INDEX_MIN_RULES = old
-    # hand: rule 7 (MARK) and the final ACCEPT (rule n+1) match, nothing else; then mangle
-    # POSTROUTING (not in the dump, empty in the kernel) gives its policy
+    # hand: rule 7 (MARK) and the final ACCEPT (rule n+1) match, nothing else (mangle
+    # POSTROUTING is not declared)
     assert fast.branches[0].matched_path() == slow.branches[0].matched_path() == [
-        ("mangle", "OUTPUT", 1, "JUMP:C"), ("mangle", "C", 7, "MARK"), ("mangle", "C", n + 1, "ACCEPT"),
-        ("mangle", "POSTROUTING", None, "policy:ACCEPT")]
-    # full walk: OUTPUT 1 + n + 1 rules of C + the POSTROUTING policy; indexed: the same with
-    # rules 1-6 and 8-n as two summary steps
-    assert len(slow.branches[0].steps) == n + 3 and len(fast.branches[0].steps) == 6
+        ("mangle", "OUTPUT", 1, "JUMP:C"), ("mangle", "C", 7, "MARK"), ("mangle", "C", n + 1, "ACCEPT")]
+    # full walk: OUTPUT 1 + n + 1 rules of C; indexed: the same with rules 1-6 and 8-n as two summary steps
+    assert len(slow.branches[0].steps) == n + 2 and len(fast.branches[0].steps) == 5
 
 
 def test_netfilter_model_tables_and_paths():
@@ -689,3 +687,30 @@ def test_netfilter_model_tables_and_paths():
     assert [(t.table, t.priority) for t in TABLES_AT_HOOK["INPUT"]] == [
         ("mangle", -150), ("filter", 0), ("security", 50), ("nat", 100)]
     assert packet_path(False, False) == ["PREROUTING", "FORWARD", "POSTROUTING"]
+
+
+def test_missing_builtin_chain_legacy_mode():
+    rs = parse_save("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n")
+    p = Packet("10.1.0.1", "10.2.0.1", "udp", 1, 53, "eth0")
+    # default (iptables-nft): nat POSTROUTING is not declared → not traversed
+    t = Tracer(rs).trace(p)
+    assert [(s.hook, s.table) for s in t.branches[0].steps] == [("PREROUTING", "nat"), ("FORWARD", "filter")]
+    # iptables-legacy: every built-in chain of a loaded table exists: nat POSTROUTING gives its policy
+    t = Tracer(rs, missing_builtins="empty").trace(p)
+    assert matched(t.branches[0])[-1] == ("POSTROUTING", "POSTROUTING", None, "policy:ACCEPT")
+
+
+def test_jump_loop_is_a_clear_error_and_branch_limit_holds():
+    from workbook.model import InputError
+    rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A INPUT -j A\n-A A -j B\n-A B -j A\nCOMMIT\n")
+    # A → B → A → ... the kernel refuses such a ruleset at load time; the tracer stops with a clear error
+    with pytest.raises(InputError, match="nested deeper"):
+        trace_packet(rs, Packet("10.0.0.9", "10.0.0.1", "tcp", 1, 2), ["10.0.0.1"])
+    # 20 random rules of probability 0.5 in a row could make 21 branches; with max_branches=4
+    # the tracer stops splitting after 3 splits (4 branches) and says so
+    rules = "".join("-A C -m statistic --mode random --probability 0.50000000000 -j RETURN\n" for _ in range(20))
+    rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n:C - [0:0]\n-A INPUT -j C\n" + rules + "COMMIT\n")
+    t = Tracer(rs, ["10.0.0.1"], max_branches=4).trace(Packet("10.0.0.9", "10.0.0.1", "tcp", 1, 2))
+    assert len(t.branches) == 4
+    assert any("more than 4 branches" in n for n in t.notes)
+    assert sum(b.probability for b in t.branches) == pytest.approx(1.0)

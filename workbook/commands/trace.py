@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="interface the packet leaves on (for -o matches; unknown otherwise: assumed)")
     p.add_argument("--ipset", action="append", default=[], type=_ipset, metavar="NAME=CIDR,...",
                    help="members of an ipset used by -m set (repeatable; sets not given are assumed to match)")
+    p.add_argument("--ipset-save", metavar="FILE", default=None,
+                   help="members of every set from an `ipset save` output file")
     p.add_argument("--all-steps", action="store_true",
                    help="text output: list every rule evaluated with the reason it did not match")
     p.add_argument("--fail-on-drop", action="store_true", help="exit 1 when any branch ends in DROP or REJECT")
@@ -40,8 +42,19 @@ def run(args: argparse.Namespace) -> int:
     packet = packet_from_args(args)
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
-    ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
-    ipsets = dict(args.ipset) if args.ipset else None
+    ruleset, node_ips = _load(args.dump, args.node_ip, packet)
+    ipsets = None
+    if args.ipset_save:
+        from pathlib import Path
+
+        from ..model import InputError
+        from ..trace import ipsets_from_save
+        try:
+            ipsets = ipsets_from_save(Path(args.ipset_save).read_text())
+        except OSError as e:
+            raise InputError(f"{args.ipset_save}: {e.strerror or e}") from None
+    if args.ipset:
+        ipsets = {**(ipsets or {}), **dict(args.ipset)}
     trace = trace_packet(ruleset, packet, node_ips, ipsets=ipsets)
     if args.json:
         json.dump(trace.to_json(), sys.stdout, indent=1)
@@ -51,6 +64,21 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on_drop and any(b.verdict in ("DROP", "REJECT") for b in trace.branches):
         return 1
     return 0
+
+
+def _load(dump: str, node_ips: list[str], packet):
+    """DUMP's ruleset for the packet's family: a node dump's ip6tables rules for an IPv6 packet."""
+    import ipaddress
+    from pathlib import Path
+    ruleset, ips = load_ruleset(dump, node_ips)
+    if ipaddress.ip_address(packet.src).version == 6 and ruleset.family != "ipv6" and Path(dump).is_dir():
+        from ..dump import load_dump
+        from ..model import InputError
+        v6 = load_dump(dump).rulesets.get("ip6tables")
+        if v6 is None:
+            raise InputError(f"{dump}: an IPv6 packet, but the dump has no ip6tables rules")
+        ruleset = v6
+    return ruleset, ips
 
 
 def write_text(trace, out: TextIO, *, all_steps: bool = False, node_ips=()) -> None:
