@@ -263,9 +263,21 @@ class _Compiler:
 
     def __init__(self, ctx_ref: list):
         self.ctx_ref = ctx_ref  # [ _Ctx ] set per trace
+        self._memo: dict[tuple, Check] = {}  # the same test in many rules is one closure
+
+    def _shared(self, key: tuple, make: Callable[[], Check]) -> Check:
+        chk = self._memo.get(key)
+        if chk is None:
+            if len(self._memo) > 200_000:
+                self._memo.clear()
+            chk = self._memo[key] = make()
+        return chk
 
     # ---- basic header fields --------------------------------------------------------
     def addr(self, which: str, text: str, neg: bool) -> Check:
+        return self._shared(("addr", which, text, neg), lambda: self._make_addr(which, text, neg))
+
+    def _make_addr(self, which: str, text: str, neg: bool) -> Check:
         v, base, mask = _net(text)
         flag = f"{'! ' if neg else ''}{'-s' if which == 'src' else '-d'} {text}"
         if which == "src":
@@ -283,6 +295,9 @@ class _Compiler:
         return chk
 
     def iface(self, which: str, name: str, neg: bool) -> Check:
+        return self._shared(("iface", which, name, neg), lambda: self._make_iface(which, name, neg))
+
+    def _make_iface(self, which: str, name: str, neg: bool) -> Check:
         wild = name.endswith("+")
         stem = name[:-1] if wild else name
         flag = f"{'! ' if neg else ''}{'-i' if which == 'in' else '-o'} {name}"
@@ -300,6 +315,9 @@ class _Compiler:
         return chk
 
     def proto(self, text: str, neg: bool) -> Check:
+        return self._shared(("proto", text, neg), lambda: self._make_proto(text, neg))
+
+    def _make_proto(self, text: str, neg: bool) -> Check:
         t = text.lower()
         num = int(t) if t.isdigit() else PROTOCOLS.get(t)
         flag = f"{'! ' if neg else ''}-p {text}"
@@ -338,6 +356,9 @@ class _Compiler:
     m_nfacct = m_comment
 
     def _ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
+        return self._shared(("ports", flag, text, neg, field), lambda: self._make_ports(flag, text, neg, field))
+
+    def _make_ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
         ranges = [_port_range(p) for p in text.split(",")]
         desc = f"{'! ' if neg else ''}{flag} {text}"
 
