@@ -23,6 +23,8 @@ def _ipset(text: str) -> tuple[str, list[str]]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = ("exit status: 0 trace printed; 1 with --fail-on-drop when a branch ends in DROP/REJECT; "
+                "2 bad input (one line naming file:line)")
     add_packet_arguments(p)
     p.add_argument("--out-iface", metavar="IF", default=None,
                    help="interface the packet leaves on (for -o matches; unknown otherwise: assumed)")
