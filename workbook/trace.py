@@ -1013,7 +1013,12 @@ class Tracer:
                 return "INPUT"
             return None
         if h == "PREROUTING":
-            return "INPUT" if _is_local_i(ctx, *s.dst_i) else "FORWARD"
+            v, x = s.dst_i
+            if v == 4 and (x >> 24) == 127 and s.in_iface != "lo":
+                s.note(f"{s.dst} arrived on {s.in_iface}: the kernel delivers a loopback destination from "
+                       f"another interface only with net.ipv4.conf.{s.in_iface}.route_localnet=1 (kube-proxy "
+                       f"sets it for localhost NodePorts); otherwise routing drops it as a martian")
+            return "INPUT" if _is_local_i(ctx, v, x) else "FORWARD"
         if h == "FORWARD":
             return "POSTROUTING"
         return None
