@@ -42,7 +42,7 @@ _missing_cache: dict[str, bool] = {}
 
 
 def have(req: str) -> bool:
-    """``"workbook.trace:trace_packet"`` (module[:name]) or ``"datasets/eks-node"`` (a path)."""
+    """``"workbook.trace:trace_packet"`` (module[:name]) or ``"datasets/eks-node/MANIFEST.json"`` (a path)."""
     if req in _missing_cache:
         return _missing_cache[req]
     if "/" in req or req.startswith("datasets"):
@@ -78,6 +78,8 @@ try:
 except ModuleNotFoundError:  # a plain checkout without `pip install -e .`: use the repository next door
     import sys; sys.path.insert(0, str(Path.cwd().parent)); import workbook as wb
 from workbook.exercises import check_answer
+import pandas as pd
+pd.set_option("display.max_colwidth", 160)   # show whole rules, not "-A INPUT -m conn..."
 
 DATASETS = Path.cwd().parent / "datasets"
 '''
@@ -409,12 +411,20 @@ nftables can use; iptables works on the five boxes in between.
         md("The workbook draws the same picture, with the tables that sit on each hook:"),
         code("wb.draw_hooks()"),
     ])
-    cells += needs(["workbook.netfilter:HOOKS,packet_path"], [
-        md("The library keeps these facts in `workbook.netfilter`; the table below is read from it."),
+    cells += needs(["workbook.netfilter:HOOKS,TABLES_AT_HOOK,packet_path,tables_at"], [
+        md("""
+The library keeps the same facts in `workbook.netfilter`. The kernel names are the ones the
+seed post lists (`NF_IP_…`); the tables are those that register on each hook, in the order a
+packet meets them:
+"""),
         code('''
+import pandas as pd
 from workbook import netfilter
-hooks = netfilter.hooks_frame() if hasattr(netfilter, "hooks_frame") else None
-hooks if hooks is not None else list(netfilter.HOOKS)
+
+KERNEL_NAME = {"PREROUTING": "NF_IP_PRE_ROUTING", "INPUT": "NF_IP_LOCAL_IN", "FORWARD": "NF_IP_FORWARD",
+               "OUTPUT": "NF_IP_LOCAL_OUT", "POSTROUTING": "NF_IP_POST_ROUTING"}
+pd.DataFrame([{"hook": h, "kernel name": KERNEL_NAME[h], "tables, in order": " → ".join(netfilter.tables_at(h))}
+              for h in netfilter.HOOKS])
 '''),
         md("""
 ### Exercise 1.1
@@ -424,7 +434,7 @@ port 10250). Which hooks does it pass, **in order**? Give a list of hook names.
         code("answer = ...  # e.g. [\"HOOK1\", \"HOOK2\"]"),
         code('''
 check_answer("1.1 local delivery", answer,
-             expected=list(netfilter.packet_path(local=True, from_node=False)), ordered=True,
+             expected=netfilter.packet_path(from_node=False, local=True), ordered=True,
              hint="Look at the diagram: from the network card up to the local process.")
 '''),
     ])
@@ -445,10 +455,13 @@ the lowest runs first (raw −300, mangle −150, nat-for-destination −100, fi
 security 50, nat-for-source 100).
 """),
     ]
-    cells += needs(["workbook.netfilter:HOOKS"], [
+    cells += needs(["workbook.netfilter:TABLES_AT_HOOK,tables_at"], [
+        md("Each hook with its tables and their priorities (an empty cell: that table is not on that hook):"),
         code('''
-order = netfilter.priority_frame() if hasattr(netfilter, "priority_frame") else None
-order
+prio = pd.DataFrame([{"hook": h, "table": t.table, "priority": t.priority}
+                     for h, entries in netfilter.TABLES_AT_HOOK.items() for t in entries])
+prio.pivot(index="hook", columns="table", values="priority").reindex(
+    index=list(netfilter.HOOKS), columns=["raw", "mangle", "nat", "filter", "security"]).astype("Int64")
 '''),
         md("""
 ### Exercise 1.2
@@ -457,9 +470,20 @@ In PREROUTING, which table sees a packet **first**?
         code("answer = ...  # a table name"),
         code('''
 check_answer("1.2 first table in PREROUTING", answer,
-             expected=netfilter.tables_for("PREROUTING")[0],
+             expected=netfilter.tables_at("PREROUTING")[0],
              hint="The lowest priority number runs first.",
              explain="raw runs before connection tracking, which is what it is for.")
+'''),
+        md("""
+### Exercise 1.3
+On how many of the five hooks does the **nat** table have a chain?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("1.3 hooks with nat", answer,
+             expected=sum("nat" in netfilter.tables_at(h) for h in netfilter.HOOKS),
+             hint="Count the hooks whose row has a nat priority in the table above.",
+             explain="Not FORWARD: nat rewrites addresses before routing (DNAT) or after it (SNAT).")
 '''),
     ])
     cells += [
@@ -485,15 +509,15 @@ pd.DataFrame([{"journey": name, "hooks": " → ".join(netfilter.packet_path(**kw
               for name, kw in journeys.items()])
 '''),
         md("""
-### Exercise 1.3
+### Exercise 1.4
 A pod on this node sends a DNS query to a pod on another node. The query leaves the pod's
 network namespace, enters the node through the pod's veth interface and leaves through
 `eth0`. For the **node's** netfilter, which hooks does it pass, in order?
 """),
         code("answer = ...  # a list of hook names"),
         code('''
-check_answer("1.3 pod to remote pod", answer,
-             expected=list(netfilter.packet_path(local=False, from_node=False)), ordered=True,
+check_answer("1.4 pod to remote pod", answer,
+             expected=netfilter.packet_path(from_node=False, local=False), ordered=True,
              hint="For the node, the pod is just another host behind an interface: the packet is forwarded.")
 '''),
     ])
@@ -525,18 +549,25 @@ COMMIT
 """)
 first = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53))
 later = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53, ctstate="ESTABLISHED"))
-first
+wb.draw_hooks(tiny, trace=first) if hasattr(wb, "draw_hooks") else None
 '''),
-        code("later"),
+        md("The first packet, step by step: nat PREROUTING rewrites the destination to the pod."),
+        code("first"),
+        md("And the later packet of the same connection:"),
+        code('''
+print(later.branches[0].notes)
+later.steps
+'''),
         md("""
-### Exercise 1.4
+### Exercise 1.5
 True or false: for the **later** packet, the tracer evaluated at least one rule of the nat table.
 """),
         code("answer = ...  # True or False"),
         code('''
-check_answer("1.4 nat and ESTABLISHED", answer,
-             expected=bool((later.steps["table"] == "nat").any() & later.steps["spec"].notna().any()),
-             hint="Compare the two traces above: which one lists the DNAT rule?")
+check_answer("1.5 nat and ESTABLISHED", answer,
+             expected=bool((later.steps["table"] == "nat").any()),
+             hint="Compare the two traces above: which one lists the DNAT rule?",
+             explain="conntrack already knows this connection and applies the DNAT chosen for its first packet.")
 '''),
     ])
     cells += [md("Next: [02 · tables and chains](02-tables-and-chains.ipynb).")]
@@ -601,6 +632,19 @@ check_answer("2.1 user-defined chains", answer,
              explain="All eight belong to kube-proxy or the kubelet (KUBE-…).")
 '''),
             md("""
+### Exercise 2.2
+Two user chains are declared but **nothing jumps to them** and they hold no rules. Which?
+(They are *canaries*: the kubelet and kube-proxy create them and check now and then that they
+still exist. If one disappears, someone flushed the table, and they rewrite their rules.)
+"""),
+            code("answer = ...  # a list of two chain names"),
+            code('''
+c = flt.chains
+check_answer("2.2 canary chains", answer,
+             expected=c[~c["builtin"] & (c["references"] == 0) & (c["rules"] == 0)]["chain"].tolist(),
+             hint="Rows of flt.chains with builtin False, references 0 and rules 0.")
+'''),
+            md("""
 ## 3 · One rule, taken apart
 
 The post's node had two hand-written rules in INPUT: log UDP port 9999 at most five times a
@@ -619,14 +663,14 @@ print(log_rule.spec)
 [(m.module, [(o.flag, o.args) for o in m.options]) for m in log_rule.matches]
 '''),
             md("""
-### Exercise 2.2
+### Exercise 2.3
 `LOG` does not stop a packet: it writes a kernel log line and the packet moves on to the next
 rule. At which **rule position** in INPUT is a UDP packet to port 9999 finally dropped?
 """),
             code("answer = ...  # a number"),
             code('''
 inp = rules[(rules["chain"] == "INPUT")]
-check_answer("2.2 where 9999 is dropped", answer,
+check_answer("2.3 where 9999 is dropped", answer,
              expected=int(inp[inp["target"] == "DROP"]["position"].iloc[0]),
              hint="Positions start at 1, as in `iptables -L --line-numbers`.")
 '''),
@@ -645,12 +689,12 @@ t
             md("Every step as a table (✘ rows did not match; `why` says which match failed):"),
             code('t.steps[["hook", "table", "chain", "position", "matched", "action", "why"]]'),
             md("""
-### Exercise 2.3
+### Exercise 2.4
 What is the final verdict for this packet?
 """),
             code("answer = ...  # ACCEPT or DROP"),
             code('''
-check_answer("2.3 verdict for udp/9999", answer, expected=next(iter(t.verdicts)),
+check_answer("2.4 verdict for udp/9999", answer, expected=next(iter(t.verdicts)),
              hint="Look at the last matched step of the trace.")
 '''),
         ])
@@ -664,14 +708,16 @@ table. The workbook reads all three into the same model, and can write the save 
 """),
             code('print(flt.to_save())'),
             md("""
-### Exercise 2.4
-In the save form, how many lines start with `-A`?
+### Exercise 2.5
+In the save form, a chain line reads `:NAME POLICY [packets:bytes]`. What does a
+**user-defined** chain show where the policy would be?
 """),
-            code("answer = ...  # a number"),
+            code("answer = ...  # one character"),
             code('''
-check_answer("2.4 rules in the save form", answer,
-             expected=sum(line.startswith("-A ") for line in flt.to_save().splitlines()),
-             hint="It is the number of rules: len(flt.rules).")
+user_line = next(l for l in flt.to_save().splitlines() if l.startswith(":KUBE-FIREWALL "))
+check_answer("2.5 policy of a user chain", answer, expected=user_line.split()[1],
+             hint="Find the line that starts with :KUBE-FIREWALL.",
+             explain="A user chain has no policy: when its rules run out, the packet returns to the caller.")
 '''),
             md("Next: [03 · the Service DNAT path](03-service-dnat-path.ipynb)."),
         ]
@@ -730,7 +776,7 @@ check_answer("3.1 kube-dns udp chain", answer, expected=dns["target"].iloc[0],
              explain="Its comment says it: kube-system/kube-dns:dns.")
 '''),
     ])
-    cells += needs(["datasets/eks-node", "workbook.dump:load_dump"], [
+    cells += needs(["datasets/eks-node/MANIFEST.json", "workbook.dump:load_dump"], [
         md("""
 ## 2 · The whole node
 
@@ -743,7 +789,7 @@ rs = eks.ruleset
 rs
 '''),
     ])
-    full = have("datasets/eks-node") and have("workbook.dump:load_dump")
+    full = have("datasets/eks-node/MANIFEST.json") and have("workbook.dump:load_dump")
     if full:
         cells += needs(["workbook.draw:draw_chains"], [
             md("""
@@ -760,7 +806,7 @@ port, its `KUBE-SVC` chain, the endpoints and the probability each endpoint rule
             code('''
 from workbook import kube
 svcs = kube.services(rs)
-svcs
+svcs[["service", "protocol", "cluster_ip", "port", "chain", "endpoints", "probabilities"]]
 '''),
             md("""
 ### Exercise 3.2
@@ -853,21 +899,23 @@ landing
 '''),
             md("""
 ### Exercise 3.5
-How many of these Service ports have **no** endpoint (a packet to them is not DNATed to any pod)?
+How many of these Service ports have only **one** endpoint, so that every new connection goes
+to the same pod (no `statistic` rule, a single branch)?
 """),
             code("answer = ...  # a number"),
             code('''
-check_answer("3.5 services without endpoints", answer, expected=int((landing["endpoints"] == 0).sum()),
-             hint="Count the rows with 0 endpoints.")
+check_answer("3.5 single-endpoint services", answer, expected=int((landing["branches"] == 1).sum()),
+             hint="Count the rows with 1 branch.",
+             explain="If that one pod is down, the Service is down: worth a look in a real incident.")
 '''),
         ])
-        cells += needs(["workbook.widgets:ServiceExplorer"], [
+        cells += needs(["workbook.widgets:ServiceExplorer", "workbook.kube:services"], [
             md("""
 ## 6 · Explore
 
 Pick a Service to see its chains, endpoints and a trace:
 """),
-            code("wb.widgets.ServiceExplorer(rs) if hasattr(wb, 'widgets') else __import__('workbook.widgets').widgets.ServiceExplorer(rs)"),
+            code("from workbook.widgets import ServiceExplorer\nServiceExplorer(rs)"),
         ])
     cells += [md("Next: [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb).")]
     _ = listing_ok
@@ -947,7 +995,7 @@ Kubernetes 1.24 removed dockershim, so the problem is specific to clusters that 
 dockershim (up to 1.23) or move from 1.23 to 1.24.
 """),
     ]
-    cells += needs([f"{ds}/before", f"{ds}/after", "workbook.dump:load_dump"], [
+    cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump"], [
         md("""
 ## 4 · Before and after, from two node dumps
 
@@ -960,7 +1008,7 @@ after = wb.load_dump(DATASETS / "onprem-dup-hostport" / "after")
 before.ruleset, after.ruleset
 '''),
     ])
-    both = have(f"{ds}/before") and have(f"{ds}/after") and have("workbook.dump:load_dump")
+    both = have(f"{ds}/before/MANIFEST.json") and have(f"{ds}/after/MANIFEST.json") and have("workbook.dump:load_dump")
     if both:
         cells += needs(["workbook.draw:draw_chains"], [
             md("nat PREROUTING after the restart, drawn (look for two arrows into `CNI-HOSTPORT-DNAT`):"),
@@ -1192,7 +1240,7 @@ check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
              explain="The count grows once istio-init creates its nat rules with the legacy backend.")
 '''),
     ])
-    cells += needs([f"{ds}/before", f"{ds}/after", "workbook.dump:load_dump", "workbook.checks:check"], [
+    cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump", "workbook.checks:check"], [
         md("""
 ## 4 · Let the checks find it
 
@@ -1219,13 +1267,14 @@ check_answer("5.3 findings after the fix", answer, expected=len(fixed_findings),
              hint="len(fixed_findings)")
 '''),
     ])
-    cells += needs(["workbook.widgets:ModuleChecker"], [
+    cells += needs(["workbook.widgets:ModuleChecker", "workbook.parse.lsmod:parse_lsmod"], [
         md("""
 ## 5 · Check your own node
 
-Paste the output of `lsmod` from one of your nodes:
+The checker below starts with the post's lsmod. Replace it with the output of `lsmod` from one of
+your nodes and press **Check**:
 """),
-        code("from workbook.widgets import ModuleChecker\nModuleChecker()"),
+        code("from workbook.widgets import ModuleChecker\nModuleChecker(lsmod_before)"),
     ])
     cells += [md("Next: [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb).")]
     return cells
@@ -1255,7 +1304,7 @@ Choose the dump here (this notebook is written for `datasets/eks-node`; any dump
 """),
         code('DUMP = DATASETS / "eks-node"', "parameters"),
     ]
-    cells += needs(["datasets/eks-node", "workbook.dump:load_dump"], [
+    cells += needs(["datasets/eks-node/MANIFEST.json", "workbook.dump:load_dump"], [
         code('''
 dump = wb.load_dump(DUMP)
 print(dump.layout, "dump of", dump.manifest.get("host") if dump.manifest else "?", "—", len(dump.rulesets), "ruleset(s)")
@@ -1292,7 +1341,7 @@ check_answer("6.2 biggest chain", answer, expected=biggest["chain"],
              hint="Sort rs.chains by the rules column.")
 '''),
     ])
-    ok = have("datasets/eks-node") and have("workbook.dump:load_dump")
+    ok = have("datasets/eks-node/MANIFEST.json") and have("workbook.dump:load_dump")
     if ok:
         cells += needs(["workbook.draw:draw_hooks"], [
             md("## 3 · The node's hooks\n\nWhich chains of this node hang on which hook:"),
@@ -1311,14 +1360,28 @@ findings
 '''),
             code("findings.frame"),
             md("""
-### Exercise 6.3
-How many findings have severity `error` or worse?
+A healthy node gives few or no findings. The other datasets are not healthy: check every dump
+of the `datasets` folder in one go (with a progress bar):
 """),
-            code("answer = ...  # a number"),
             code('''
-sev = findings.frame["severity"].astype(str).str.lower()
-check_answer("6.3 serious findings", answer, expected=int(sev.isin(["error", "critical"]).sum()),
-             hint="Count the rows of findings.frame by severity.")
+from tqdm.auto import tqdm
+rows = []
+for manifest in tqdm(sorted(DATASETS.glob("**/MANIFEST.json")), desc="checking dumps"):
+    found = wb.check(wb.load_dump(manifest.parent))
+    by_severity = found.frame["severity"].astype(str).value_counts().to_dict()
+    rows.append({"dump": str(manifest.parent.relative_to(DATASETS)), "findings": len(found), **by_severity,
+                 "titles": "; ".join(found.frame["title"].astype(str))})
+sweep = pd.DataFrame(rows).fillna(0)
+sweep
+'''),
+            md("""
+### Exercise 6.3
+Which dump has the **most** findings? (Its folder name as in the `dump` column.)
+"""),
+            code("answer = ...  # e.g. \"eks-node\""),
+            code('''
+check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings", ascending=False).iloc[0]["dump"],
+             hint="Sort the sweep table by findings.")
 '''),
         ])
         cells += needs(["workbook.trace:trace_packet", "workbook.kube:services"], [
@@ -1346,7 +1409,7 @@ pd.DataFrame(rows)
         ])
         cells += needs(["workbook.widgets:TracerForm"], [
             md("Or trace a packet of your own:"),
-            code("from workbook.widgets import TracerForm\nTracerForm(dump)"),
+            code('from workbook.widgets import TracerForm\nTracerForm(dump, src="192.168.1.50", dst="10.100.0.10", proto="udp", dport=53)'),
         ])
         cells += needs(["workbook.report:write_report"], [
             md("## 7 · A report to share\n\nOne self-contained HTML file with everything above:"),
@@ -1404,20 +1467,20 @@ def nb07() -> list:
 # 07 · Live kernel lab: the same packet, the real kernel
 
 The tracer in these notebooks is a **simulator**: it reads the rules and reasons about them.
-Is it right? This notebook loads the node's rules into a throw-away **network namespace**
-with the real `iptables-restore`, sends the same packet through the real kernel, and reads
-the kernel's own trace of which rules it hit. Then it puts both traces side by side.
+Is it right? Here the node's rules are loaded into throw-away **network namespaces** with the
+real `iptables-restore`, the same packet is sent through the real kernel, and the kernel's own
+trace says which rules it hit. Then both traces go side by side.
 """),
         code(SETUP),
         md("""
 ## 1 · Can this machine run the lab?
 
-The lab needs **root on Linux** (to create a network namespace and load rules into it) and a
-real kernel: on Binder you are not root, so this notebook shows a **recorded run** instead,
-made on a Linux machine with the same rules and saved in `recorded/`.
+The lab needs **root on Linux**: it creates network namespaces and loads rules into them. On
+Binder you are not root, so this notebook then shows a **recorded run**, made with the same
+rules and the same packet on a Linux machine and stored in `recorded/lab-kube-dns.json`.
 """),
         code('''
-import json, os, platform
+import dataclasses, json, os, platform
 IS_LINUX = platform.system() == "Linux"
 IS_ROOT = IS_LINUX and os.geteuid() == 0
 ON_BINDER = "BINDER_SERVICE_HOST" in os.environ or "BINDER_LAUNCH_HOST" in os.environ
@@ -1426,115 +1489,128 @@ print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
       + ("running the live lab" if RUN_LAB else "showing the recorded run"))
 '''),
     ]
-    ok = have("datasets/eks-node") and have("workbook.dump:load_dump") and have("workbook.trace:trace_packet")
-    rec = (HERE / "recorded" / "lab-kube-dns.json").exists()
-    cells += needs(["datasets/eks-node", "workbook.dump:load_dump", "workbook.trace:trace_packet"], [
+    base = ["datasets/eks-node/MANIFEST.json", "workbook.dump:load_dump", "workbook.trace:trace_packet"]
+    cells += needs(base, [
         md("""
-## 2 · The packet and the simulator
+## 2 · The rules and the packet
 
 The DNS query of notebook 03: a pod (`192.168.1.50`) asks kube-dns at `10.100.0.10:53`.
+
+One adjustment, for the kernel and the simulator alike: rules with `-m nfacct` are left out,
+because the kernel refuses them unless a named accounting object exists first (only one rule,
+in filter `KUBE-FORWARD`, which drops invalid packets).
 """),
         code('''
 dump = wb.load_dump(DATASETS / "eks-node")
-rs = dump.ruleset
+rs = wb.parse("\\n".join(l for l in dump.ruleset.to_save().splitlines() if " -m nfacct " not in l) + "\\n")
 query = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
+print(len(dump.ruleset.rules) - len(rs.rules), "rule(s) left out of", len(dump.ruleset.rules))
+'''),
+        md("The simulator's answer: two branches, one per kube-dns pod, half the time each."),
+        code('''
 sim = wb.trace_packet(rs, query, node_ips=dump.node_ips)
 sim
 '''),
     ])
+    ok = all(have(r) for r in base)
+    rec = (HERE / "recorded" / "lab-kube-dns.json").exists()
     if ok:
-        live = needs(["workbook.lab:lab_trace"], [
+        cells += [md("""
+## 3 · The kernel's answer
+
+Each run sends the query from a new source port, so it is a new connection and the kernel draws
+its random number again. Eight runs (a fraction of a second each):
+""")]
+        cells += needs(["workbook.lab:Lab"], [
             code('''
 from tqdm.auto import tqdm
-if RUN_LAB:
-    runs = []
-    for _ in tqdm(range(4), desc="kernel runs"):   # the kernel picks an endpoint at random each time
-        runs.append(wb.lab_trace(rs, query, node_ips=dump.node_ips))
-    kernel = runs[0]
-    print("kernel paths seen:", len({tuple(b.dnat for b in r.branches) for r in runs}))
-else:
-    kernel = None
-    print("Not running the live lab here (see above).")
-'''),
-        ], instead=[code('''
-kernel = None
-print("The live lab needs workbook.lab, which this checkout does not have yet.")
-''')])
-        cells += [md("## 3 · The kernel's trace\n\nOn a root Linux machine, four real runs (each takes a second or two):")]
-        cells += live
-        cells += [
-            md("""
-Otherwise, the recorded run. It is plain JSON in the same shape as `nfwb lab trace --json`,
-plus a note of the machine it was recorded on:
-"""),
-            code('''
 from workbook.packet import Trace
-recorded = json.loads((Path("recorded") / "lab-kube-dns.json").read_text())
-print({k: v for k, v in recorded.items() if k not in ("trace",)})
-if kernel is None:
-    kernel = Trace.from_json(recorded["trace"], source="kernel")
+if RUN_LAB:
+    from workbook.lab import Lab
+    lab_ips = [ip for ip in dump.node_ips if ":" not in ip and not ip.startswith("127.")]  # its IPv4 addresses
+    with Lab(rs, lab_ips) as lab:
+        runs = [lab.trace(dataclasses.replace(query, sport=40000 + i)) for i in tqdm(range(8), desc="kernel runs")]
+    print("live run on kernel", platform.release())
+else:
+    recorded = json.loads((Path("recorded") / "lab-kube-dns.json").read_text())
+    runs = [Trace.from_json(r, source="kernel") for r in recorded["runs"]]
+    print("recorded run:", {k: recorded[k] for k in ("recorded_at", "kernel", "iptables")})
+kernel = runs[0]
 kernel
 ''') if rec else md("> 🚧 *No recorded run is stored yet (`recorded/lab-kube-dns.json`).*"),
-        ]
-        if rec:
-            cells += [
-                md("""
+        ])
+    if ok and rec and have("workbook.lab:Lab"):
+        cells += needs(["workbook.draw:draw_trace"], [
+            md("The first run, drawn: the kernel took exactly one of the two ways."),
+            code("wb.draw_trace(kernel, rs)"),
+        ])
+        cells += [
+            md("""
 ## 4 · Side by side
 
-The kernel took one branch (it picked one endpoint). The simulator lists every branch with
-its probability. They agree when the kernel's matched path equals one of the simulator's:
+Two traces "agree" when they hit the same rules in the same order. One difference in style: when
+a packet falls off the end of a user chain, the simulator writes a `RETURN` step without a rule
+number, and the kernel's trace says nothing. Leave those out, then compare:
 """),
-                code('''
-import pandas as pd
-k_path = kernel.branches[0].matched_path()
+            code('''
+def rules_hit(branch):
+    """(table, chain, rule number, action) of every step that matched, implicit returns left out."""
+    return [(s.table, s.chain, s.position, s.action) for s in branch.steps
+            if s.matched and not (s.position is None and s.action == "RETURN")]
+
 rows = []
-for i, b in enumerate(sim.branches):
-    rows.append({"simulator branch": i, "probability": b.probability, "DNAT": b.dnat,
-                 "same path as the kernel": b.matched_path() == k_path})
+for i, run in enumerate(runs):
+    same = [j for j, b in enumerate(sim.branches) if rules_hit(b) == rules_hit(run.branches[0])]
+    rows.append({"run": i, "kernel DNAT": run.branches[0].dnat,
+                 "simulator branch with the same path": same[0] if same else None,
+                 "that branch's probability": sim.branches[same[0]].probability if same else None})
 side = pd.DataFrame(rows)
 side
 '''),
-                code('''
-width = max(len(k_path), max(len(b.matched_path()) for b in sim.branches))
-match = next((b for b in sim.branches if b.matched_path() == k_path), sim.branches[0])
-pd.DataFrame({
-    "kernel": [" ".join(map(str, s)) for s in k_path] + [""] * (width - len(k_path)),
-    "simulator": [" ".join(map(str, s)) for s in match.matched_path()] + [""] * (width - len(match.matched_path())),
-})
+            md("The first run, rule by rule, next to the simulator's matching branch:"),
+            code('''
+k_path = rules_hit(kernel.branches[0])
+s_path = rules_hit(sim.branches[int(side.iloc[0]["simulator branch with the same path"] or 0)])
+width = max(len(k_path), len(s_path))
+fmt = lambda p: [f"{t} {c} #{n}: {a}" if n is not None else f"{t} {c}: {a}" for t, c, n, a in p] + [""] * (width - len(p))
+pd.DataFrame({"kernel": fmt(k_path), "simulator": fmt(s_path)})
 '''),
-                md("""
+            md("""
 ### Exercise 7.1
-To which endpoint (`ip:port`) did the kernel send the packet in this run?
+In how many of the runs did the kernel send the query to `192.168.1.77:53`?
 """),
-                code("answer = ...  # \"ip:port\""),
-                code('''
-check_answer("7.1 kernel's endpoint", answer, expected=kernel.branches[0].dnat,
-             hint="Look at the DNAT of the kernel trace above.")
+            code("answer = ...  # a number"),
+            code('''
+check_answer("7.1 runs to 192.168.1.77", answer, expected=int((side["kernel DNAT"] == "192.168.1.77:53").sum()),
+             hint="Count the rows of the side-by-side table.",
+             explain="With probability 0.5 per run, anything from 0 to 8 can happen; around 4 is most likely.")
 '''),
-                md("""
+            md("""
 ### Exercise 7.2
-True or false: the simulator predicted the kernel's path (one of its branches is the same).
+True or false: every kernel run followed one of the simulator's branches exactly.
 """),
-                code("answer = ...  # True or False"),
-                code('''
-check_answer("7.2 do they agree", answer, expected=bool(side["same path as the kernel"].any()),
-             hint="Look at the last column of the side-by-side table.")
+            code("answer = ...  # True or False"),
+            code('''
+check_answer("7.2 do they agree", answer, expected=bool(side["simulator branch with the same path"].notna().all()),
+             hint="Look for an empty cell in the side-by-side table.")
 '''),
-            ]
+        ]
     cells += [
         md("""
 ## How the lab works
 
-1. create a network namespace and two veth pairs (one plays the pod's interface, one `eth0`),
-   and give it the node's addresses;
-2. load the dump's rules with `iptables-restore`, then add `-j TRACE` in the raw table for the
-   test packet only;
-3. send the packet into the namespace and read the kernel's trace events
-   (`xtables-monitor --trace`): one line per rule the packet hit;
-4. delete the namespace; nothing on the host is touched.
+1. It creates a few throw-away namespaces: a *client* per input interface (here one named like
+   the pod's `eni…` interface), the *node* with the dump's rules and addresses, and a *sink*
+   that answers for every address, so a DNATed packet has somewhere to go.
+2. It loads the rules with `iptables-restore` and adds one `-j TRACE` rule in the raw table that
+   matches only the test packet.
+3. It sends the packet from the client and reads the kernel's trace events with
+   `xtables-monitor --trace`: one line per rule the packet hit, with its verdict.
+4. It deletes every namespace. Nothing on the host is touched.
 
-From a shell the same thing is `nfwb lab trace datasets/eks-node --src 192.168.1.50 --dst
-10.100.0.10 --proto udp --dport 53 --in-iface eni0a1b2c3d4e5` (root only).
+From a shell (root only):
+`nfwb lab trace datasets/eks-node --src 192.168.1.50 --dst 10.100.0.10 --proto udp --dport 53 --in-iface eni0a1b2c3d4e5`.
+The recording above was made with `notebooks/record_lab_run.py`.
 
 That is the end of the workbook. Back to [00 · start here](00-start-here.ipynb).
 """),

@@ -31,6 +31,13 @@ class RulesetDiff:
     b: Ruleset
     rows: list[dict] = field(default_factory=list)
     _hunks: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
+    label_a: str | None = None
+    label_b: str | None = None
+
+    @property
+    def names(self) -> tuple[str, str]:
+        """What to call the two sides (the dump folders when diffing NodeDumps, else the sources)."""
+        return (self.label_a or self.a.source, self.label_b or self.b.source)
 
     def __bool__(self) -> bool:
         return any(r["change"] != "counters" for r in self.rows)
@@ -55,13 +62,13 @@ class RulesetDiff:
     def summary(self) -> str:
         c = self.counts()
         if not c:
-            return f"no differences between {self.a.source} and {self.b.source}"
+            return f"no differences between {self.names[0]} and {self.names[1]}"
         return ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
 
     def text(self, context: int = 2) -> str:
         """A unified-diff-like text, one hunk group per chain (``@@ table chain @@``), with moved
         rules and counter changes noted after each chain's hunks."""
-        out = [f"--- {self.a.source}", f"+++ {self.b.source}"]
+        out = [f"--- {self.names[0]}", f"+++ {self.names[1]}"]
         by_chain: dict[tuple[str, str], list[dict]] = {}
         for r in self.rows:
             by_chain.setdefault((r["table"], r["chain"]), []).append(r)
@@ -81,7 +88,7 @@ class RulesetDiff:
         return "\n".join(out) + "\n"
 
     def to_json(self, **kw) -> str:
-        return json.dumps({"a": self.a.source, "b": self.b.source, "summary": self.counts(),
+        return json.dumps({"a": self.names[0], "b": self.names[1], "summary": self.counts(),
                            "changes": json.loads(self.frame.to_json(orient="records"))}, **kw)
 
     def __repr__(self) -> str:
@@ -89,7 +96,7 @@ class RulesetDiff:
 
     def _repr_html_(self) -> str:
         if not self.rows:
-            return f"<div><b>No differences</b> between <code>{html.escape(self.a.source)}</code> and <code>{html.escape(self.b.source)}</code>.</div>"
+            return f"<div><b>No differences</b> between <code>{html.escape(self.names[0])}</code> and <code>{html.escape(self.names[1])}</code>.</div>"
         colours = {"added": "#e6ffec", "removed": "#ffebe9", "moved": "#fff8c5", "counters": "#f6f8fa",
                    "chain-added": "#e6ffec", "chain-removed": "#ffebe9", "policy": "#fff8c5"}
         rows = []
@@ -100,8 +107,8 @@ class RulesetDiff:
                                             "d_pkts", "d_bytes"))
                         + "</tr>")
         head = "".join(f"<th>{c}</th>" for c in ("change", "table", "chain", "pos a", "pos b", "spec", "Δ pkts", "Δ bytes"))
-        return (f"<div><b>{html.escape(self.summary())}</b><br><small>{html.escape(self.a.source)} → "
-                f"{html.escape(self.b.source)}</small><table><thead><tr>{head}</tr></thead>"
+        return (f"<div><b>{html.escape(self.summary())}</b><br><small>{html.escape(self.names[0])} → "
+                f"{html.escape(self.names[1])}</small><table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
@@ -191,6 +198,12 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
     >>> d.frame[["change", "position_b", "spec", "d_pkts"]].values.tolist()
     [['added', 2, '-A PREROUTING -j DOCKER', <NA>], ['counters', 1, '-A PREROUTING -j KUBE-SERVICES', 4]]
     """
+    def label(x) -> str | None:
+        path = getattr(x, "path", None)
+        rs = getattr(x, "ruleset", None)
+        return f"{path}/{rs.source}" if path is not None and rs is not None and not str(rs.source).startswith("/") else None
+
+    label_a, label_b = label(a), label(b)
     a = getattr(a, "ruleset", a)
     b = getattr(b, "ruleset", b)
     rows: list[dict] = []
@@ -212,4 +225,4 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
                 hunks[(t, name)] = [f"@@ -1,{len(ca.rules)} +0,0 @@"] + ["-" + r.spec for r in ca.rules] if ca.rules else []
             else:
                 _diff_chain(ca, cb, rows, hunks, context)
-    return RulesetDiff(a, b, rows, hunks)
+    return RulesetDiff(a, b, rows, hunks, label_a, label_b)

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .packet import Branch, Packet, Step, Trace
@@ -25,13 +25,13 @@ __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent",
 NAMED_ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE",
                            "REDIRECT", "MARK"})
 
-#: nf_tables verdict codes as xtables-monitor prints unknown ones (``0xfffffffb`` = NFT_RETURN).
 #: Target extensions of iptables 1.8 (a target not listed here and not a named action is a chain).
 EXTENSION_TARGETS = frozenset({
     "AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNMARK", "CONNSECMARK", "CT", "DSCP", "ECN", "HMARK",
     "IDLETIMER", "LED", "LOG", "NETMAP", "NFLOG", "NFQUEUE", "NOTRACK", "QUEUE", "RATEEST", "SECMARK",
     "SET", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL", "ULOG"})
 
+#: nf_tables verdict codes as xtables-monitor prints unknown ones (``0xfffffffb`` = NFT_RETURN).
 _VERDICT_CODES = {0xFFFFFFFB: "RETURN", 0xFFFFFFFC: "GOTO", 0xFFFFFFFD: "JUMP", 0xFFFFFFFE: "BREAK",
                   0xFFFFFFFF: "CONTINUE"}
 
@@ -55,6 +55,9 @@ class MonitorEvent:
     'RETURN'
     >>> MonitorEvent.parse(" TRACE: 2 fc475095 filter:FORWARD:policy:DROP ").verdict
     'DROP'
+    >>> e = MonitorEvent.parse(" TRACE: 2 00000000 filter:KUBE-SERVICES:return:#2")  # from the nflog listener
+    >>> (e.kind, e.number, e.handle, e.verdict)
+    ('return', 2, None, '')
     """
 
     trace_id: str
@@ -64,6 +67,7 @@ class MonitorEvent:
     handle: int | None
     verdict: str
     text: str | None
+    number: int | None = None  # iptables-legacy's TRACE names the rule (or policy) by number
 
     @classmethod
     def parse(cls, line: str) -> "MonitorEvent | None":
@@ -76,8 +80,12 @@ class MonitorEvent:
             return None
         table, chain, kind, rest = parts[0], parts[1], parts[2], parts[3:]
         handle = None
+        number = None
         if kind == "rule" and rest and rest[0].startswith("0x"):
             handle = int(rest[0], 16)
+            rest = rest[1:]
+        elif rest and rest[0].startswith("#") and rest[0][1:].isdigit():
+            number = int(rest[0][1:])
             rest = rest[1:]
         verdict = ":".join(rest)
         if verdict.startswith("0x"):
@@ -87,7 +95,7 @@ class MonitorEvent:
             # "-4 -t nat -A PREROUTING ..." → "-A PREROUTING ..."
             t = re.sub(r"^-4\s+-t\s+\S+\s+", "", tail.strip())
             text = t or None
-        return cls(tid, table, chain, kind, handle, verdict, text)
+        return cls(tid, table, chain, kind, handle, verdict, text, number)
 
 
 def parse_monitor(text: str) -> list[MonitorEvent]:
@@ -100,6 +108,35 @@ def parse_monitor(text: str) -> list[MonitorEvent]:
     [('raw', 'PREROUTING', 'policy', 'ACCEPT'), ('nat', 'X', 'rule', 'ACCEPT')]
     """
     return [e for e in (MonitorEvent.parse(l) for l in text.splitlines()) if e is not None]
+
+
+_OUT_RE = re.compile(r"\bOUT=(\S+)")
+
+
+def trace_finished(lines: list[str]) -> bool:
+    """Do these monitor lines show the packet's last hook (INPUT, POSTROUTING not to lo, a DROP)?
+
+    >>> trace_finished(["PACKET: 2 a IN=eth0 OUT=lxn1 SRC=10.0.0.2", " TRACE: 2 a nat:POSTROUTING:policy:ACCEPT "])
+    True
+    >>> trace_finished(["PACKET: 2 a OUT=lo SRC=127.0.0.1", " TRACE: 2 a nat:POSTROUTING:policy:ACCEPT "])
+    False
+    >>> trace_finished([" TRACE: 2 a filter:KUBE-SERVICES:rule:0x7:DROP  -4 -t filter -A KUBE-SERVICES -j REJECT"])
+    True
+    """
+    out = None
+    for line in lines:
+        if line.startswith("PACKET:"):
+            m = _OUT_RE.search(line)
+            out = m.group(1) if m else None
+            continue
+        ev = MonitorEvent.parse(line)
+        if ev is None:
+            continue
+        if ev.verdict == "DROP":
+            return True
+        if ev.chain == "INPUT" or (ev.chain == "POSTROUTING" and out not in (None, "lo")):
+            return True
+    return False
 
 
 def nft_handles(listing: str) -> dict[str, list[int]]:
@@ -170,8 +207,10 @@ def lab_available(backend: str = "nft") -> tuple[bool, str]:
     """(True, "") when this process can run the lab: root, ip, iptables-restore, xtables-monitor, conntrack."""
     if os.geteuid() != 0:
         return False, "the kernel lab needs root (network namespaces and iptables)"
-    need = ["ip", "nft", "conntrack", "xtables-monitor",
-            "iptables-legacy-restore" if backend == "legacy" else "iptables-nft-restore"]
+    if backend == "legacy":
+        need = ["ip", "conntrack", "iptables-legacy", "iptables-legacy-restore"]
+    else:
+        need = ["ip", "nft", "conntrack", "xtables-monitor", "iptables-nft", "iptables-nft-restore"]
     missing = [n for n in need if not _which(n)]
     if missing:
         return False, f"the kernel lab needs {', '.join(missing)} (Debian: iptables, iproute2, nftables, conntrack)"
@@ -192,11 +231,36 @@ def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
     return ~s & 0xffff
+def frame(r):
+    # a whole Ethernet frame, for packets routing would keep inside this namespace (to 127.0.0.0/8)
+    p = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}[r["proto"]]
+    src, dst = socket.inet_aton(r["src"]), socket.inet_aton(r["dst"])
+    if p == 6:
+        l4 = struct.pack("!HHIIBBHHH", r["sport"] or 40000, r["dport"], 1, 0, 5 << 4, 2, 64240, 0, 0)
+    elif p == 17:
+        l4 = struct.pack("!HHHH", r["sport"] or 40000, r["dport"], 12, 0) + b"nfwb"
+    elif p == 1:
+        l4 = struct.pack("!BBHHH", 8, 0, 0, (r["sport"] or 4242) & 0xffff, 1) + b"nfwb"
+    else:
+        raise ValueError("raw frames for tcp, udp and icmp only")
+    if p in (6, 17):
+        c = csum(src + dst + struct.pack("!BBH", 0, p, len(l4)) + l4)
+        at = 16 if p == 6 else 6
+        l4 = l4[:at] + struct.pack("!H", c) + l4[at + 2:]
+    else:
+        l4 = l4[:2] + struct.pack("!H", csum(l4)) + l4[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0x4000, 64, p, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return bytes.fromhex(r["mac"].replace(":", "")) + bytes.fromhex(r["own_mac"].replace(":", "")) + b"\x08\x00" + ip + l4
 for line in sys.stdin:
     r = json.loads(line)
     try:
         p = r["proto"]
-        if p == "tcp":
+        if r.get("mac"):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind((r["dev"], 0))
+            s.send(frame(r)); socks = [s]
+        elif p == "tcp":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT: any source address
@@ -231,14 +295,68 @@ for line in sys.stdin:
 """
 
 
-class _Monitor:
-    """``xtables-monitor --trace`` inside a namespace, read by a thread into a list of lines."""
+# iptables-legacy's TRACE goes to nf_log; with nfnetlink_log as the namespace's IPv4 logger it
+# arrives on NFLOG group 0. This listener prints it in xtables-monitor's shape, the rule number
+# as "#N" (legacy names rules by number and prints no verdict).
+_NFLOG = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+s.bind((0, 0))
+seq = 0
+def attr(t, data):
+    n = 4 + len(data)
+    return struct.pack("=HH", n, t) + data + b"\0" * ((4 - n % 4) % 4)
+def cfg(family, body):
+    global seq
+    seq += 1
+    msg = struct.pack("BBH", family, 0, 0) + body
+    s.send(struct.pack("=IHHII", 16 + len(msg), (4 << 8) | 1, 1 | 4, seq, 0) + msg)
+    r = s.recv(65536)
+    if struct.unpack("=IHHII", r[:16])[1] == 2 and struct.unpack("=i", r[16:20])[0]:
+        raise SystemExit("nfnetlink_log config error %d" % struct.unpack("=i", r[16:20])[0])
+cfg(socket.AF_INET, attr(1, bytes([4, 0, 0, 0])))    # PF_UNBIND
+cfg(socket.AF_INET, attr(1, bytes([3, 0, 0, 0])))    # PF_BIND
+cfg(socket.AF_UNSPEC, attr(1, bytes([1, 0, 0, 0])))  # BIND group 0
+cfg(socket.AF_UNSPEC, attr(2, struct.pack(">IBB", 0, 1, 0)))  # copy mode: meta data only
+while True:
+    data = s.recv(1 << 20)
+    off = 0
+    while off + 16 <= len(data):
+        ln, typ = struct.unpack("=IH", data[off:off + 6])
+        if ln < 16:
+            break
+        if typ == (4 << 8):
+            a, prefix, dev = off + 20, None, {4: None, 5: None}
+            while a + 4 <= off + ln:
+                al, at = struct.unpack("=HH", data[a:a + 4])
+                if al < 4:
+                    break
+                at &= 0x7FFF
+                if at == 10:
+                    prefix = data[a + 4:a + al].rstrip(b"\0").decode(errors="replace")
+                elif at in dev:
+                    dev[at] = struct.unpack(">I", data[a + 4:a + 8])[0]
+                a += (al + 3) & ~3
+            if prefix and prefix.startswith("TRACE: "):
+                t, c, kind, num = prefix[7:].strip().rsplit(":", 3)[-4:]
+                out = "lo" if dev[5] == 1 else ("if%d" % dev[5] if dev[5] else None)
+                print("PACKET: 2 00000000" + (" OUT=" + out if out else ""))
+                print(" TRACE: 2 00000000 %s:%s:%s:#%s" % (t, c, kind, num), flush=True)
+        off += (ln + 3) & ~3
+"""
 
-    def __init__(self, ns: str):
+
+class _Monitor:
+    """``xtables-monitor --trace`` (or the legacy NFLOG listener) in a namespace, read by a thread."""
+
+    def __init__(self, ns: str, legacy: bool = False):
         cmd = ["ip", "netns", "exec", ns]
-        if _which("stdbuf"):
-            cmd += ["stdbuf", "-oL"]
-        cmd += [_which("xtables-monitor") or "xtables-monitor", "--trace"]
+        if legacy:
+            cmd += [sys.executable, "-I", "-S", "-u", "-c", _NFLOG]
+        else:
+            if _which("stdbuf"):
+                cmd += ["stdbuf", "-oL"]
+            cmd += [_which("xtables-monitor") or "xtables-monitor", "--trace"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      bufsize=1, start_new_session=True)
         self.lines: list[str] = []
@@ -262,19 +380,26 @@ class _Monitor:
         with self.lock:
             return self.lines[mark:]
 
-    def wait_quiet(self, mark: int, *, quiet: float, timeout: float, need: int = 1) -> list[str]:
-        """Wait until at least ``need`` lines arrived after ``mark`` and none came for ``quiet`` seconds."""
+    def wait_quiet(self, mark: int, *, quiet: float, timeout: float, need: int = 1,
+                   settle: float | None = None) -> list[str]:
+        """Wait until at least ``need`` lines arrived after ``mark`` and none came for ``quiet`` seconds.
+
+        With ``settle``, a shorter quiet time applies once the lines show the packet's last hook
+        (see :func:`trace_finished`).
+        """
         end = time.monotonic() + timeout
         while True:
             now = time.monotonic()
             with self.lock:
                 n = len(self.lines) - mark
                 last = self.last
-            if n >= need and now - last >= quiet:
+                lines = self.lines[mark:] if settle is not None and n >= need else None
+            q = settle if lines is not None and trace_finished(lines) else quiet
+            if n >= need and now - last >= q:
                 break
             if now >= end:
                 break
-            time.sleep(0.01)
+            time.sleep(0.005)
         return self.since(mark)
 
     def stop(self) -> None:
@@ -299,11 +424,17 @@ class _Sender:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, bufsize=1, start_new_session=True)
 
-    def send(self, packet: Packet) -> str:
-        """Send one packet; "ok", or the error the socket call gave (EPERM: dropped on the way out)."""
+    def send(self, packet: Packet, frame_to: tuple[str, str, str] | None = None) -> str:
+        """Send one packet; "ok", or the error the socket call gave (EPERM: dropped on the way out).
+
+        ``frame_to`` = (device, its MAC, the peer's MAC): write the packet as a raw Ethernet frame
+        on that device instead of through routing.
+        """
         assert self.proc.stdin and self.proc.stdout
         req = {"proto": packet.proto, "src": packet.src, "dst": packet.dst, "sport": packet.sport,
                "dport": packet.dport}
+        if frame_to:
+            req.update(dev=frame_to[0], own_mac=frame_to[1], mac=frame_to[2])
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         answer = self.proc.stdout.readline().strip()
@@ -333,6 +464,10 @@ def _as_ruleset(ruleset: Ruleset | str) -> Ruleset:
     return parse(ruleset)
 
 
+def _iface_ok(name: str) -> bool:
+    return 0 < len(name) <= 15 and not any(c in name for c in "+/ :") and name not in (".", "..", "lo")
+
+
 def _check_packet(packet: Packet) -> None:
     for a in (packet.src, packet.dst):
         try:
@@ -345,11 +480,9 @@ def _check_packet(packet: Packet) -> None:
         raise InputError(f"lab: protocol must be tcp, udp, sctp or icmp, not {packet.proto!r}")
     if packet.proto in ("tcp", "udp", "sctp") and not packet.dport:
         raise InputError(f"lab: a {packet.proto} packet needs a destination port (--dport)")
-    if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
-        raise InputError(f"lab: a packet arriving on an interface cannot be addressed to {packet.dst} "
-                         "(use --from-node for the node's own loopback traffic)")
-    if not packet.from_node and packet.in_iface and (len(packet.in_iface) > 15 or "+" in packet.in_iface
-                                                     or "/" in packet.in_iface or " " in packet.in_iface):
+    if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback and packet.proto == "sctp":
+        raise InputError(f"lab: an sctp packet arriving on an interface cannot be addressed to {packet.dst}")
+    if not packet.from_node and packet.in_iface and not _iface_ok(packet.in_iface):
         raise InputError(f"lab: {packet.in_iface!r} is not a usable interface name (max 15 characters, no '+')")
 
 
@@ -373,8 +506,9 @@ class Lab:
     keep: bool = False
     conntrack: bool = True
     sysctls: dict[str, str] = field(default_factory=dict)
+    #: name of the node's interface towards the sink (where forwarded and DNATed packets leave)
+    out_iface: str = "nfwb-sink"
     prefix: str = field(default_factory=lambda: f"nfwb-lab-{os.getpid()}-{next(_lab_counter)}")
-    ifprefix: str = field(default_factory=lambda: f"nfl{os.getpid() % 10000}{next(_lab_counter) % 1000}")
     _made_ns: list[str] = field(default_factory=list, init=False, repr=False)
     _ifaces: dict[str, str] = field(default_factory=dict, init=False, repr=False)  # in_iface → client ns
     _senders: dict[str, _Sender] = field(default_factory=dict, init=False, repr=False)
@@ -382,16 +516,20 @@ class Lab:
     _handles: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict, init=False, repr=False)
     _open: bool = field(default=False, init=False, repr=False)
     _recent: bool = field(default=False, init=False, repr=False)
+    _macs: dict[str, tuple[str, str, str]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ruleset = _as_ruleset(self.ruleset)
+        if not _iface_ok(self.out_iface):
+            raise InputError(f"lab: {self.out_iface!r} is not a usable interface name (max 15 characters, no '+')")
         self.node_ips = tuple(self.node_ips or ())
         self._recent = any(r.match("recent") is not None for r in self.ruleset.iter_rules())
         if self.backend not in ("nft", "legacy"):
             raise InputError(f"lab: backend must be 'nft' or 'legacy', not {self.backend!r}")
-        if self.backend == "legacy":
-            raise InputError("lab: the legacy backend loads but cannot be traced here: x_tables TRACE logs "
-                             "through nf_log, which xtables-monitor does not read; use backend='nft'")
+
+    @property
+    def _iptables(self) -> str:
+        return "iptables-legacy" if self.backend == "legacy" else "iptables-nft"
 
     @property
     def node(self) -> str:
@@ -433,21 +571,23 @@ class Lab:
                      *self.sysctls.items()):
             self._ns(n, "sysctl", "-qw", f"{k}={v}")
         # node ─ sink: the sink owns every address (AnyIP), so DNATed endpoints answer.
-        a, b = f"{self.ifprefix}a", f"{self.ifprefix}b"
-        _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
-        _run(["ip", "link", "set", a, "netns", n])
-        _run(["ip", "link", "set", b, "netns", s])
-        _run(["ip", "-n", n, "link", "set", a, "name", "nfwb-sink"])
-        _run(["ip", "-n", s, "link", "set", b, "name", "up0"])
-        _run(["ip", "-n", n, "link", "set", "nfwb-sink", "up"])
+        # veth pairs are made inside the namespaces, with their final names: nothing of the lab is
+        # ever in the host namespace, and names only need to be unique within each namespace
+        _run(["ip", "-n", n, "link", "add", self.out_iface, "type", "veth", "peer", "name", "up0", "netns", s])
+        _run(["ip", "-n", n, "link", "set", self.out_iface, "up"])
         _run(["ip", "-n", s, "link", "set", "up0", "up"])
         _run(["ip", "-n", s, "route", "add", "local", "0.0.0.0/0", "dev", "lo"])
-        _run(["ip", "-n", n, "route", "add", "default", "dev", "nfwb-sink"])
+        _run(["ip", "-n", n, "route", "add", "default", "dev", self.out_iface])
+        if not self.node_ips:
+            # a node always has an address on its way out (MASQUERADE needs one)
+            _run(["ip", "-n", n, "addr", "add", "169.254.0.1/32", "dev", self.out_iface])
         self._iface(first_iface)
         for ip in self.node_ips:
             _run(["ip", "-n", n, "addr", "add", f"{ip}/32", "dev", first_iface])
+        if self.backend == "legacy":
+            self._ns(n, "sysctl", "-qw", "net.netfilter.nf_log.2=nfnetlink_log")
         self._load()
-        self._monitor = _Monitor(n)
+        self._monitor = _Monitor(n, legacy=self.backend == "legacy")
         self._wait_monitor()
 
     def _iface(self, name: str) -> str:
@@ -458,16 +598,13 @@ class Lab:
         c = f"{self.prefix}-c{i}"
         self._add_ns(c)
         self._ns(c, "sysctl", "-qw", "net.ipv4.ip_nonlocal_bind=1")
-        a, b = f"{self.ifprefix}c{i}", f"{self.ifprefix}d{i}"
-        _run(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
-        _run(["ip", "link", "set", a, "netns", self.node])
-        _run(["ip", "link", "set", b, "netns", c])
-        _run(["ip", "-n", self.node, "link", "set", a, "name", name])
-        _run(["ip", "-n", c, "link", "set", b, "name", "up0"])
+        _run(["ip", "-n", self.node, "link", "add", name, "type", "veth", "peer", "name", "up0", "netns", c])
         _run(["ip", "-n", self.node, "link", "set", name, "up"])
         _run(["ip", "-n", c, "link", "set", "up0", "up"])
         info = json.loads(_run(["ip", "-n", self.node, "-j", "link", "show", "dev", name]).stdout)
         mac = info[0]["address"]
+        own = json.loads(_run(["ip", "-n", c, "-j", "link", "show", "dev", "up0"]).stdout)[0]["address"]
+        self._macs[name] = ("up0", own, mac)
         _run(["ip", "-n", c, "route", "add", "169.254.1.1", "dev", "up0", "scope", "link"])
         _run(["ip", "-n", c, "neigh", "replace", "169.254.1.1", "lladdr", mac, "dev", "up0", "nud", "permanent"])
         _run(["ip", "-n", c, "route", "add", "default", "via", "169.254.1.1", "dev", "up0", "onlink"])
@@ -488,8 +625,8 @@ class Lab:
             # ruleset without any conntrack user would leave it off and skip the nat table.
             # An unreachable chain is enough: initialising a ct match switches conntrack on, and
             # an unreachable rule never shows up in a trace.
-            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
-            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
+            self._ns(self.node, self._iptables, "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
+            self._ns(self.node, self._iptables, "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
                      "--ctstate", "NEW")
         # Empty mangle base chains at every hook the ruleset leaves out: their (hidden) policy events
         # show how far the packet got, so a packet the kernel lost outside the rules (routing) is
@@ -504,10 +641,15 @@ class Lab:
     def _visible(self, table: str, chain: str) -> bool:
         """Is this table/chain part of the ruleset (not one the lab added to watch the packet)?"""
         t = self.ruleset.tables.get(table)
-        return t is not None and (chain in t.chains or chain not in BUILTIN_CHAINS.get(table, ()))
+        if t is None:
+            return False
+        # legacy tables always have all their built-in chains; iptables-nft only the declared ones
+        return self.backend == "legacy" or chain in t.chains or chain not in BUILTIN_CHAINS.get(table, ())
 
     def _read_handles(self) -> None:
         self._handles.clear()
+        if self.backend == "legacy":
+            return  # legacy TRACE names rules by number
         for table in self.ruleset.tables:
             p = self._ns(self.node, "nft", "-a", "list", "table", "ip", table, check=False)
             if p.returncode != 0:
@@ -520,7 +662,7 @@ class Lab:
         """Send probe packets until the monitor shows a trace: then it is subscribed."""
         assert self._monitor is not None
         probe = ["-s", "127.0.0.1", "-d", "127.0.0.1", "-p", "udp", "--sport", "9", "--dport", "9", "-j", "TRACE"]
-        self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-I", "OUTPUT", "1", *probe)
+        self._ns(self.node, self._iptables, "-w", "-t", "raw", "-I", "OUTPUT", "1", *probe)
         sender = self._sender(self.node)
         try:
             end = time.monotonic() + 5
@@ -533,7 +675,7 @@ class Lab:
                 raise RuntimeError("xtables-monitor --trace showed nothing within 5 s")
             time.sleep(0.05)
         finally:
-            self._ns(self.node, "iptables-nft", "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
+            self._ns(self.node, self._iptables, "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
         self._monitor.wait_quiet(self._monitor.mark(), quiet=0.1, timeout=1, need=0)
         if "raw" in self.ruleset.tables:
             self._read_handles()
@@ -544,8 +686,13 @@ class Lab:
         return self._senders[ns]
 
     # -- tracing --------------------------------------------------------------------------
-    def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 0.15) -> Trace:
-        """Send ``packet`` once through the node and return the kernel's path as a Trace."""
+    def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 0.3, settle: float = 0.04) -> Trace:
+        """Send ``packet`` once through the node and return the kernel's path as a Trace.
+
+        The trace is complete when no event came for ``settle`` seconds after the packet reached
+        its last hook (INPUT, POSTROUTING to a real device, or a DROP), or for ``quiet`` seconds
+        otherwise (a packet lost to routing shows no last hook).
+        """
         _check_packet(packet)
         if not self._open:
             self.open(packet.in_iface or "eth0")
@@ -556,6 +703,9 @@ class Lab:
             chain = "OUTPUT"
         else:
             iface = packet.in_iface or "eth0"
+            if iface == self.out_iface:
+                raise InputError(f"lab: {iface!r} is the interface this lab sends forwarded packets out of; "
+                                 "the packet cannot arrive on it too")
             sender_ns = self._iface(iface)
             chain = "PREROUTING"
             # The client does not own packet.src (IP_TRANSPARENT lets it send from any address): an address of the client would
@@ -572,19 +722,24 @@ class Lab:
             # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
             self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
                      check=False)
-        self._ns(n, "iptables-nft", "-w", "-t", "raw", "-I", chain, "1", *rule)
+        self._ns(n, self._iptables, "-w", "-t", "raw", "-I", chain, "1", *rule)
         try:
             mark = self._monitor.mark()
-            sent = self._sender(sender_ns).send(packet)
-            lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout)
+            raw = None
+            if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
+                raw = self._macs[packet.in_iface or "eth0"]  # routing would keep it in the client
+            sent = self._sender(sender_ns).send(packet, raw)
+            lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle)
             dnat = self._conntrack_dnat(packet)
         finally:
-            self._ns(n, "iptables-nft", "-w", "-t", "raw", "-D", chain, *rule, check=False)
+            self._ns(n, self._iptables, "-w", "-t", "raw", "-D", chain, *rule, check=False)
         events = parse_monitor("\n".join(lines))
+        if not events and sent != "ok":
+            raise InputError(f"lab: could not send {packet.proto} {packet.src} -> {packet.dst}: {sent[6:] or sent}")
         if not events:
             raise RuntimeError(f"lab: the kernel showed no trace for {packet.proto} {packet.src}:{packet.sport} -> "
                                f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
-        return self._to_trace(packet, events, dnat)
+        return self._to_trace(packet, events, dnat, chain)
 
     def _conntrack_dnat(self, packet: Packet) -> tuple[str, int | None] | None:
         """The reply tuple's source when it differs from the original destination (DNAT happened)."""
@@ -603,20 +758,33 @@ class Lab:
                 return None
         return None
 
-    def _to_trace(self, packet: Packet, events: list[MonitorEvent], ct_dnat) -> Trace:
+    def _to_trace(self, packet: Packet, events: list[MonitorEvent], ct_dnat, trace_chain: str = "") -> Trace:
         rs = self.ruleset
         steps: list[Step] = []
         hook = "OUTPUT" if packet.from_node else "PREROUTING"
         notes: list[str] = []
+        kernel_drop = False
         for ev in events:
             if ev.chain in BUILTIN_CHAINS.get(ev.table, ()):
                 hook = ev.chain
             if not self._visible(ev.table, ev.chain):
                 continue  # raw holding the TRACE rule, or a mangle chain the lab added as a witness
-            if ev.kind == "policy":
-                steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{ev.verdict}"))
+            kind = ev.kind
+            if ev.number is not None and kind in ("policy", "return"):
+                # legacy labels every unconditional -j ACCEPT/DROP/RETURN rule a chain "tail" (policy or
+                # return): it is a real rule when its number is within the chain
+                c = rs.tables[ev.table].chains.get(ev.chain)
+                n = ev.number - (1 if ev.table == "raw" and ev.chain == trace_chain else 0)
+                if c is not None and 1 <= n <= len(c.rules):
+                    kind = "rule"
+            if kind == "policy":
+                verdict = ev.verdict
+                if ev.number is not None:  # legacy prints no verdict: the chain's policy it is
+                    c = rs.tables[ev.table].chains.get(ev.chain)
+                    verdict = (c.policy if c is not None else None) or "ACCEPT"
+                steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{verdict}"))
                 continue
-            if ev.kind == "return":
+            if kind == "return":
                 steps.append(Step(hook, ev.table, ev.chain, None, None, True, "RETURN"))
                 continue
             loc = self._handles.get((ev.table, ev.handle)) if ev.handle is not None else None
@@ -624,18 +792,27 @@ class Lab:
                 continue  # our own TRACE rule (every rule of the ruleset had its handle read at load)
             rule = None
             pos = None
+            if ev.number is not None:
+                # legacy: the rule number, counting our TRACE rule at the top of raw's chain
+                loc = (ev.chain, ev.number - (1 if ev.table == "raw" and ev.chain == trace_chain else 0))
             if loc is not None:
                 chain, pos = loc
                 try:
                     rule = rs.chain(ev.table, chain).rules[pos - 1]
                 except (KeyError, IndexError):
                     rule = None
-            steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec if rule else ev.text, True,
-                              rule_action(rule, rs) if rule is not None else ev.verdict))
+            action = rule_action(rule, rs) if rule is not None else ev.verdict
+            steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec if rule else ev.text, True, action))
+            if ev.verdict == "DROP" and action not in ("DROP", "REJECT"):
+                kernel_drop = True
+                notes.append(f"{ev.table} {ev.chain} rule {pos}: the kernel dropped the packet here "
+                             f"({action} failed: e.g. MASQUERADE with no address on the way out)")
         verdict = "ACCEPT"
         for s in steps:
             if s.action in ("DROP", "REJECT", "policy:DROP"):
                 verdict = "REJECT" if s.action == "REJECT" else "DROP"
+        if kernel_drop and verdict == "ACCEPT":
+            verdict = "DROP"
         if verdict == "ACCEPT" and hook not in ("INPUT", "POSTROUTING"):
             # Every hook has a (maybe hidden) chain, so an accepted packet ends in INPUT or POSTROUTING.
             verdict = "DROP"
@@ -693,20 +870,29 @@ class Lab:
 
 
 def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | None = None, *,
-              timeout: float = 5.0, keep: bool = False, backend: str = "nft") -> Trace:
+              timeout: float = 5.0, keep: bool = False, backend: str = "nft",
+              sysctls: dict[str, str] | None = None) -> Trace:
     """Send ``packet`` through ``ruleset`` in the real kernel; the Trace of what the kernel did.
 
     Root only: makes throw-away namespaces, loads the ruleset with ``iptables-restore``, sends one
     packet and reads ``xtables-monitor --trace``; everything is deleted afterwards (``keep`` leaves
-    the namespaces for a look with ``ip netns exec``).
+    the namespaces for a look with ``ip netns exec``). ``backend`` is ``"nft"`` (iptables-nft,
+    read with xtables-monitor) or ``"legacy"`` (iptables-legacy, read from nfnetlink_log);
+    ``sysctls`` are set in the node namespace (e.g. ``{"net.ipv4.conf.all.route_localnet": "1"}``,
+    as kube-proxy sets). Forwarded packets leave on ``packet.out_iface`` when given.
     """
     _check_packet(packet)
     ips = list(node_ips or ())
     if packet.from_node and packet.src not in ips and not ipaddress.ip_address(packet.src).is_loopback:
         ips.append(packet.src)
-    lab = Lab(ruleset, tuple(ips), backend=backend, keep=keep)
+    out = getattr(packet, "out_iface", None)
+    in_ = packet.in_iface if (packet.in_iface and not packet.from_node) else "eth0"
+    if out and out == in_:
+        raise InputError(f"lab: the packet cannot arrive and leave on the same interface {out!r} here")
+    lab = Lab(ruleset, tuple(ips), backend=backend, keep=keep, sysctls=dict(sysctls or {}),
+              out_iface=out or "nfwb-sink")
     try:
-        lab.open(packet.in_iface if (packet.in_iface and not packet.from_node) else "eth0")
+        lab.open(in_)
         return lab.trace(packet, timeout=timeout)
     finally:
         lab.close()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -166,6 +166,22 @@ class Rule:
     origin: str | None = None
     #: True when pkts/bytes came from a listing's K/M/G/T abbreviation (rounded, decimal ×1000).
     counters_approx: bool = False
+    # Parsers may create a rule whose fields are filled on first access (a large iptables-save
+    # is read much faster that way): ``_lazy`` then holds ``(fill, ...)`` and ``fill(rule)`` sets
+    # every field. Not part of the rule's value (no init, eq, hash or repr).
+    _lazy: Any = field(default=None, init=False, repr=False, compare=False, hash=False)
+
+    def __getattr__(self, name: str):
+        # Only reached when a field's slot is still empty, i.e. for a lazily created rule.
+        if name in _RULE_FIELD_NAMES:
+            try:
+                lazy = _RULE_LAZY_GET(self)
+            except AttributeError:
+                lazy = None
+            if lazy is not None:
+                lazy[0](self)
+                return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- lookups -----------------------------------------------------------------------
     def match(self, module: str) -> Match | None:
@@ -244,6 +260,10 @@ class Rule:
 
     def __str__(self) -> str:
         return self.spec
+
+
+_RULE_FIELD_NAMES = frozenset(f.name for f in fields(Rule) if f.name != "_lazy")
+_RULE_LAZY_GET = Rule.__dict__["_lazy"].__get__
 
 
 @dataclass(slots=True)

@@ -25,6 +25,7 @@ th{background:#f6f8fa}
 .sev-error{background:#ffebe9!important}.sev-warning{background:#fff8c5!important}.sev-info{background:#ddf4ff!important}
 .diagram{overflow:auto;border:1px solid #d0d7de;padding:6px;margin:8px 0;max-height:900px}
 .diagram svg{max-width:none}
+details,.nfwb-finding>div{overflow-x:auto}
 nav a{margin-right:14px}
 small.muted{color:#57606a}
 """

@@ -56,3 +56,17 @@ def test_modules_option(capsys):
     assert main(["check", str(AFTER), "--modules", str(CHECKS_DATA / "seed-lsmod-before.txt"), "--json"]) == 0
     ids = sorted(f["id"] for f in json.loads(capsys.readouterr().out)["findings"])
     assert ids == ["duplicate-rule", "missing-kernel-modules"]
+
+
+def test_every_finding_id_is_documented():
+    # ids produced anywhere in the package must be listed in FINDING_IDS (stable ids are an API)
+    import re
+    from pathlib import Path
+
+    import workbook.checks as checks
+    produced = set()
+    for p in Path(checks.__file__).parent.glob("*.py"):
+        if p.name == "finding.py":   # its doctests make example findings "a", "b", "x"
+            continue
+        produced |= set(re.findall(r'Finding\(\s*"([a-z-]+)"', p.read_text()))
+    assert produced == set(checks.FINDING_IDS)

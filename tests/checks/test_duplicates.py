@@ -121,16 +121,24 @@ def _independent_tum_count(path):
     return {k: v for k, v in lines.items() if v > 1}
 
 
-def test_tum_has_exactly_the_50_genuine_duplicates():
-    path = RULESETS / "tum-i8-2016-06-27.iptables-save"
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("name,genuine", [
+    # PROVENANCE.md #1: 143 byte-identical duplicate lines, 93 from MAC anonymisation, 50 real.
+    ("tum-i8-2016-06-27.iptables-save", 50),
+    # PROVENANCE.md #2: 187 duplicate lines, 178 from MAC anonymisation, 9 real.
+    ("tum-i8-2016-06-27.ip6tables-save", 9),
+])
+def test_tum_has_exactly_the_genuine_duplicates(name, genuine):
+    path = RULESETS / name
     need(path.exists(), f"{path} (CC BY-NC-SA, not shipped) is not available")
     groups = _independent_tum_count(path)
-    # PROVENANCE.md #1: 143 byte-identical duplicate lines, 93 from MAC anonymisation, 50 real.
-    assert sum(v - 1 for v in groups.values()) == 50
+    assert sum(v - 1 for v in groups.values()) == genuine
     fs = dups(parse(path))
     found = {(f.table, f.evidence["spec"].iloc[0]): len(f.evidence) for f in fs}
-    assert found == {k: v for k, v in groups.items()}
-    assert sum(len(f.evidence) - 1 for f in fs) == 50
+    assert found == groups
+    assert sum(len(f.evidence) - 1 for f in fs) == genuine
 
 
 def test_seed_listing_after_shows_the_duplicate_with_its_zero_counters():
@@ -147,3 +155,42 @@ def test_seed_listing_after_shows_the_duplicate_with_its_zero_counters():
     # the listing shows PREROUTING only: its jump targets are reported once, as info
     assert [(f.id, f.severity) for f in fs if f.id != "duplicate-rule"] == [("jump-to-missing-chain", "info")]
     assert dups(parse(CHECKS_DATA / "seed-prerouting-before.iptables-Lnv")) == []
+
+
+CALICO = '''*filter
+:INPUT ACCEPT [0:0]
+:cali-INPUT - [0:0]
+:cali-wl-to-host - [0:0]
+:cali-from-host-endpoint - [0:0]
+-A INPUT -m comment --comment "cali:Cz_u1IQiXIMmKD4c" -j cali-INPUT
+-A cali-INPUT -i cali+ -m comment --comment "cali:FewJpBykm9iJ-YNH" -g cali-wl-to-host
+-A cali-INPUT -m comment --comment "cali:hder3ARWznqqv8Va" -m mark --mark 0x10000/0x10000 -j ACCEPT
+-A cali-INPUT -m comment --comment "cali:rQeMeUu-8BPylH6B" -j MARK --set-xmark 0x0/0xf0000
+-A cali-INPUT -m comment --comment "cali:flKEKhHrAJVbH-Um" -j cali-from-host-endpoint
+-A cali-INPUT -m comment --comment "cali:i1GOlXqjyP6vGTkD" -m comment --comment "Host endpoint policy accepted packet." -m mark --mark 0x10000/0x10000 -j ACCEPT
+COMMIT
+'''
+
+
+def test_calico_repeated_mark_accept_is_not_a_duplicate():
+    # Calico felix's cali-INPUT (CHAINS.md §5): the mark test is repeated after the mark is reset
+    # and the host-endpoint chain may set it again; distinct cali: hashes, deliberate.
+    assert dups(parse_save(CALICO)) == []
+
+
+def test_exact_copies_with_a_mark_rule_between_carry_a_caveat():
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m mark --mark 0x1/0x1 -j ACCEPT\n"
+            "-A PREROUTING -j MARK --set-xmark 0x1/0x1\n-A PREROUTING -m mark --mark 0x1/0x1 -j ACCEPT\nCOMMIT\n")
+    f = dups(parse_save(text))[0]
+    assert "position 2: -j MARK" in f.explanation
+
+
+def test_tum_listing_and_save_agree():
+    # the same host's `iptables -L -n -v` (filter only) must show the same duplicate groups, at the
+    # same positions, as the filter part of its iptables-save
+    lnv = RULESETS / "tum-i8-2016-06-27.iptables-Lnv"
+    save = RULESETS / "tum-i8-2016-06-27.iptables-save"
+    need(lnv.exists() and save.exists(), "TUM dumps (CC BY-NC-SA, not shipped) are not available")
+    a = {(f.chain, tuple(f.evidence["position"])) for f in dups(parse(lnv))}
+    b = {(f.chain, tuple(f.evidence["position"])) for f in dups(parse(save)) if f.table == "filter"}
+    assert a == b and len(a) == 13   # 14 groups in the save, one of them in raw

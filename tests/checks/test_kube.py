@@ -94,3 +94,32 @@ def test_stale_hostport_entry_is_an_error():
 
 def test_hostport_entries_for_different_ports_are_fine():
     assert kube(HOSTPORT.replace("--dports 80,443 -j CNI-DN-29d", "--dports 8080 -j CNI-DN-29d")) == []
+
+
+KUBENET = '''*nat
+:PREROUTING ACCEPT [0:0]
+:KUBE-HOSTPORTS - [0:0]
+:KUBE-HP-AAAAAAAAAAAAAAAA - [0:0]
+:KUBE-HP-BBBBBBBBBBBBBBBB - [0:0]
+-A PREROUTING -m comment --comment "kube hostport portals" -m addrtype --dst-type LOCAL -j KUBE-HOSTPORTS
+-A KUBE-HOSTPORTS -p tcp -m comment --comment "nginx-new_default hostport 8080" -m tcp --dport 8080 -j KUBE-HP-AAAAAAAAAAAAAAAA
+-A KUBE-HOSTPORTS -p tcp -m comment --comment "nginx-old_default hostport 8080" -m tcp --dport 8080 -j KUBE-HP-BBBBBBBBBBBBBBBB
+-A KUBE-HP-AAAAAAAAAAAAAAAA -p tcp -m comment --comment "nginx-new_default hostport 8080" -m tcp -j DNAT --to-destination 10.244.1.9:80
+-A KUBE-HP-BBBBBBBBBBBBBBBB -p tcp -m comment --comment "nginx-old_default hostport 8080" -m tcp -j DNAT --to-destination 10.244.1.5:80
+COMMIT
+'''
+
+
+def test_kubenet_hostports_leak_is_a_warning_about_the_later_entry():
+    # CHAINS.md §3.1/§3.3: dockershim inserts new KUBE-HOSTPORTS entries on top, so the later one leaked
+    fs = kube(KUBENET)
+    assert [(f.id, f.severity, f.owner) for f in fs] == [("stale-hostport-entry", "warning", "kubelet")]
+    assert "iptables -t nat -F KUBE-HP-BBBBBBBBBBBBBBBB && iptables -t nat -X KUBE-HP-BBBBBBBBBBBBBBBB" in fs[0].fix
+
+
+def test_ip6tables_dump_gets_ip6tables_commands():
+    text = ("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00::/8 -p tcp -m tcp --dport 22 -j ACCEPT\n"
+            "-A INPUT -s fd00::/8 -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n")
+    rs = parse_save(text, family="ipv6")
+    f = check(rs, families=["duplicates"])[0]
+    assert "ip6tables -t filter -D INPUT 2" in f.fix

@@ -97,3 +97,12 @@ def test_mixed_backends_same_owner_in_both_is_error():
     assert "kube-proxy" in fs[0].title
     assert "dump/kernel/ip_tables_names.txt:1" in fs[0].evidence["origin"].tolist()
     assert "iptables-legacy -t nat -F && iptables-legacy -t nat -X" in fs[0].fix
+
+
+def test_legacy_host_missing_only_mangle_raw_is_info():
+    # a legacy host: ip_tables with iptable_nat/filter in use; mangle/raw load on first use
+    lsmod = ("Module Size Used by\nip_tables 32768 2 iptable_filter,iptable_nat\n"
+             "iptable_nat 16384 1\niptable_filter 16384 1\nnf_nat 57344 1 iptable_nat\n")
+    fs = mods(lsmod)
+    assert [(f.id, f.severity) for f in fs] == [("missing-kernel-modules", "info")]
+    assert "iptable_mangle, iptable_raw" in fs[0].title

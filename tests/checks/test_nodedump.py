@@ -67,3 +67,23 @@ def test_corrupt_archive_exits_2(tmp_path, capsys):
     assert main(["check", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "node.tar.gz" in err[0]
+
+
+def test_lenient_load_of_tampered_dump_reports_it(tmp_path):
+    need(EKS.is_dir(), f"{EKS} not present")
+    copy = tmp_path / "eks"
+    shutil.copytree(EKS, copy)
+    save = copy / "iptables" / "iptables-version.txt"
+    save.write_text(save.read_text().replace("1.8.9", "1.8.8"))
+    fs = check(load_dump(copy, strict=False))
+    # the version file was edited after collection: one error naming it
+    t = fs.by_id("tampered-evidence")
+    assert len(t) == 1 and t[0].severity == "error"
+    assert t[0].evidence["file"].tolist() == ["iptables/iptables-version.txt"]
+
+
+def test_lenient_parse_problems_are_listed():
+    from workbook.parse import parse_save
+    rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"x -j ACCEPT\nCOMMIT\n", "x.rules", strict=False)
+    f = check(rs, families=["integrity"])
+    assert [(x.id, x.evidence["origin"].tolist()) for x in f] == [("unreadable-lines", ["x.rules:3"])]

@@ -9,11 +9,15 @@ import pytest
 from tests.realparts import need
 
 
+def need_lab(backend: str = "nft") -> None:
+    from workbook.lab import lab_available
+    ok, why = lab_available(backend)
+    need(ok, why)
+
+
 @pytest.fixture
 def lab_ok():
-    from workbook.lab import lab_available
-    ok, why = lab_available()
-    need(ok, why)
+    need_lab("nft")
 
 
 def lab_namespaces(prefix: str = "nfwb-lab-") -> list[str]:

@@ -9,7 +9,7 @@ Two sources of cases:
 
 * freshly generated kube-proxy rulesets (:mod:`workbook.generate`, random seeds, 5-30 services,
   some without endpoints), with pod-origin flows arriving on an interface and node-origin flows;
-* the kube-proxy conformance rulesets (``/work/shared/conformance/kube-proxy/cases``), put
+* the kube-proxy conformance rulesets (``tests/data/kube-proxy/cases``), put
   through our parser and ``Ruleset.to_save()`` (two files have unquoted multi-word comments),
   with the base-chain jumps kube-proxy installs added (the meta files name nat PREROUTING ->
   KUBE-SERVICES; a kernel walk needs the others too: see KUBE_PROXY_JUMPS).
@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from workbook.generate import Service, generate_services, kube_proxy_save
+from tests.realparts import DATA, SHARED
+from workbook.generate import generate_services, kube_proxy_save
 from workbook.lab import Lab
 from workbook.model import Ruleset
 from workbook.packet import Branch, Packet, Trace
 from workbook.parse import parse_save
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-CONFORMANCE = Path("/work/shared/conformance/kube-proxy/cases")
-if not CONFORMANCE.is_dir():  # a checkout elsewhere: next to the repository
+#: the kube-proxy conformance cases (copied into the repository with their PROVENANCE.md)
+CONFORMANCE = DATA / "kube-proxy" / "cases"
+if not CONFORMANCE.is_dir():
     CONFORMANCE = SHARED / "conformance" / "kube-proxy" / "cases"
 
 NODE_IP = "192.168.0.2"
@@ -247,10 +248,6 @@ def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[d
                 skipped.append({"case": stem, "flow": f["name"], "why": "no SCTP in this kernel"})
                 continue
             local = f["sourceIP"] in (f.get("nodeIPs") or []) or f["sourceIP"].startswith("127.")
-            if f["destIP"].startswith("127.") and not local:
-                skipped.append({"case": stem, "flow": f["name"], "why": "an outside source to 127.0.0.0/8 "
-                                "cannot be sent over a veth (the sending namespace keeps it)"})
-                continue
             node_ips.update(f.get("nodeIPs") or ([f["nodeIP"]] if f.get("nodeIP") else []))
             pkts.append(Packet(f["sourceIP"], f["destIP"], proto, 41000 + i, int(f["destPort"]),
                                None if local else "eth0", local, extra={"flow": f["name"]}))
@@ -262,15 +259,16 @@ def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[d
 
 # -- running ------------------------------------------------------------------------------------
 
-def run_case(case: Case, simulate=None) -> list[dict]:
+def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
     """Send every packet of ``case`` through one Lab; compare with ``simulate`` (trace_packet) if given."""
     results = []
-    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls) as lab:
+    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls, backend=backend) as lab:
         for p in case.packets:
             k = lab.trace(p)
             sim = simulate(case.ruleset, p, case.node_ips) if simulate else None
             ok, why = agrees(k, sim) if sim is not None else (None, "no simulator")
             results.append(record(case, p, k, sim, ok, why))
+            results[-1]["backend"] = backend
     return results
 
 
@@ -283,11 +281,11 @@ def simulator():
     return lambda rs, p, ips: trace_packet(rs, p, ips)
 
 
-def run_all(cases: Iterable[Case], simulate=None, progress=None) -> dict:
+def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = "nft") -> dict:
     t0 = time.monotonic()
     results: list[dict] = []
     for c in cases:
-        results.extend(run_case(c, simulate))
+        results.extend(run_case(c, simulate, backend))
         if progress:
             progress(c, results)
     compared = [r for r in results if r["agree"] is not None]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.lab.conftest import lab_namespaces
+from tests.lab.conftest import lab_namespaces, need_lab
 from tests.realparts import ROOT
 from workbook.lab import Lab, lab_trace
 from workbook.model import InputError
@@ -83,8 +83,12 @@ COMMIT
 
 
 def path(trace):
+    """The matched path without implicit returns (iptables-legacy's TRACE shows them, nf_tables' not)."""
     (branch,) = trace.branches
-    return branch.matched_path()
+    return [p for p in branch.matched_path() if not (p[2] is None and p[3] == "RETURN")]
+
+
+BACKENDS = pytest.mark.parametrize("backend", ["nft", "legacy"])
 
 
 def test_random_split_takes_one_of_two_paths(lab_ok):
@@ -126,9 +130,11 @@ def test_both_endpoints_show_up_over_many_flows(lab_ok):
     assert seen == {"10.244.1.5:8080", "10.244.1.6:8080"}
 
 
-def test_mark_return_goto_and_forward_policy_drop(lab_ok):
+@BACKENDS
+def test_mark_return_goto_and_forward_policy_drop(lab_ok, backend):
+    need_lab(backend)
     rs = parse_save(RULES_FORWARD_DROP, "fwd.rules")
-    t = lab_trace(rs, Packet("10.0.0.2", "10.96.0.10", "udp", 40001, 53))
+    t = lab_trace(rs, Packet("10.0.0.2", "10.96.0.10", "udp", 40001, 53), backend=backend)
     # By hand, for a UDP packet arriving on eth0:
     #  mangle PREROUTING 1 jumps to M; M 1 (-p udp) MARKs and continues; M 2 RETURNs (so M 3 is
     #  never reached); mangle PREROUTING falls to its policy ACCEPT.
@@ -144,11 +150,17 @@ def test_mark_return_goto_and_forward_policy_drop(lab_ok):
     br = t.branches[0]
     assert (br.verdict, br.dnat, br.masquerade) == ("DROP", "10.244.1.5:53", False)
     assert [s.hook for s in br.steps][-2:] == ["FORWARD", "FORWARD"]
+    # falling off the end of Y: legacy's TRACE says "return", nf_tables' says nothing
+    implicit = [(s.table, s.chain) for s in br.steps if s.position is None and s.action == "RETURN"]
+    assert implicit == ([("nat", "Y")] if backend == "legacy" else [])
 
 
-def test_from_node_goes_output_then_postrouting(lab_ok):
+@BACKENDS
+def test_from_node_goes_output_then_postrouting(lab_ok, backend):
+    need_lab(backend)
     rs = parse_save(RULES_FORWARD_DROP, "fwd.rules")
-    t = lab_trace(rs, Packet("192.168.0.2", "10.96.0.10", "udp", 40002, 53, None, True), ["192.168.0.2"])
+    t = lab_trace(rs, Packet("192.168.0.2", "10.96.0.10", "udp", 40002, 53, None, True), ["192.168.0.2"],
+                  backend=backend)
     # By hand, for a UDP packet the node sends itself:
     #  mangle OUTPUT 1 -> M; M 1 MARK; M 2 RETURN; mangle OUTPUT policy ACCEPT;
     #  nat OUTPUT 1 goes to X, X 1 DNAT; filter OUTPUT policy ACCEPT;
@@ -166,9 +178,11 @@ def test_from_node_goes_output_then_postrouting(lab_ok):
     assert t.to_json()["packet"]["from_node"] is True
 
 
-def test_input_interface_name_and_local_delivery(lab_ok):
+@BACKENDS
+def test_input_interface_name_and_local_delivery(lab_ok, backend):
+    need_lab(backend)
     rs = parse_save(RULES_LOCAL, "local.rules")
-    with Lab(rs, ("192.168.0.2",)) as lab:
+    with Lab(rs, ("192.168.0.2",), backend=backend) as lab:
         # Arriving on eni1a2b3c to the node's own address, port 22 (by hand): filter INPUT 1 jumps to
         # KUBE-SERVICES, whose only rule is for 10.96.0.11 -> back (no event); INPUT 2 (! -i eni+)
         # does not match; INPUT 3 (-i eni+ --dport 22) ACCEPTs.
@@ -193,23 +207,31 @@ def test_input_interface_name_and_local_delivery(lab_ok):
 
 def test_namespaces_are_gone_afterwards_even_on_interrupt(lab_ok):
     rs = parse_save(RULES_LOCAL, "local.rules")
-    before = set(lab_namespaces())
     lab = Lab(rs, ("192.168.0.2",))
+    mine = lambda: [n for n in lab_namespaces() if n.startswith(lab.prefix + "-")]  # others may run labs too
     with pytest.raises(KeyboardInterrupt):
         with lab:
-            assert len(set(lab_namespaces()) - before) == 3  # node, sink, client of eth0
+            assert len(mine()) == 3  # node, sink, client of eth0
+            monitor = lab._monitor.proc
             raise KeyboardInterrupt
-    assert set(lab_namespaces()) - before == set()
-    assert lab._monitor is None
+    assert mine() == []
+    assert lab._monitor is None and monitor.poll() is not None  # xtables-monitor stopped
 
 
-def test_a_ruleset_the_kernel_refuses_is_a_clear_input_error(lab_ok):
-    before = set(lab_namespaces())
+def test_a_ruleset_the_kernel_refuses_is_a_clear_input_error(lab_ok, monkeypatch):
+    made = []
+    real_init = Lab.__post_init__
+
+    def spy(self):
+        real_init(self)
+        made.append(self.prefix)
+    monkeypatch.setattr(Lab, "__post_init__", spy)
     # DNAT with a port needs -p tcp/udp: iptables-restore refuses the line.
     rs = parse_save("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j DNAT --to-destination 10.0.0.1:80\nCOMMIT\n", "bad.rules")
     with pytest.raises(InputError, match="refused bad.rules"):
         lab_trace(rs, Packet("10.0.0.2", "10.96.0.10", "tcp", 40000, 80))
-    assert set(lab_namespaces()) - before == set()
+    assert len(made) == 1
+    assert [n for n in lab_namespaces() if n.startswith(made[0] + "-")] == []
 
 
 def test_bad_packet_is_refused_before_any_namespace():
@@ -246,3 +268,26 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 2
     assert len(p.stderr.strip().splitlines()) == 1 and "missing.rules" in p.stderr
+
+
+def test_cli_text_backend_sysctl_out_iface_fail_on_drop(lab_ok, tmp_path):
+    need_lab("legacy")
+    f = tmp_path / "localnet.rules"
+    # nat OUTPUT DNATs localhost:3001 to a pod, and POSTROUTING masquerades what leaves on eth1 only
+    f.write_text("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+                 "-A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.180.0.1:80\n"
+                 "-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n")
+    base = [sys.executable, "-m", "workbook", "lab", "trace", str(f), "--src", "127.0.0.1", "--dst", "127.0.0.1",
+            "--proto", "tcp", "--dport", "3001", "--from-node", "--node-ip", "192.168.0.2", "--fail-on-drop"]
+    # route_localnet=0 (default): dropped by routing after the DNAT -> exit 1 and a note saying why
+    p = subprocess.run(base, capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 1, p.stderr
+    assert "DROP" in p.stdout and "route_localnet" in p.stdout
+    # route_localnet=1, legacy backend, leaving on eth1: POSTROUTING 1 (-o eth1) masquerades -> exit 0
+    p = subprocess.run(base + ["--sysctl", "net.ipv4.conf.all.route_localnet=1", "--backend", "legacy",
+                               "--out-iface", "eth1", "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    (b,) = json.loads(p.stdout)["branches"]
+    assert (b["verdict"], b["dnat"], b["masquerade"]) == ("ACCEPT", "10.180.0.1:80", True)
+    assert [(s["table"], s["chain"], s["position"], s["action"]) for s in b["steps"]] == [
+        ("nat", "OUTPUT", 1, "DNAT"), ("nat", "POSTROUTING", 1, "MASQUERADE")]

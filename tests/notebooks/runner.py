@@ -46,7 +46,11 @@ def run(name: str, timeout: int = 300) -> tuple[object, float, list[str]]:
 def main(argv: list[str]) -> int:
     results = {}
     for name in argv or NOTEBOOKS:
-        _, secs, errs = run(name)
+        nb, secs, errs = run(name)
+        if os.environ.get("NFWB_SAVE_EXECUTED"):  # keep the executed copy for a look (never into notebooks/)
+            out = Path(os.environ["NFWB_SAVE_EXECUTED"])
+            out.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, out / f"{name}.ipynb")
         results[name] = {"seconds": round(secs, 2), "errors": errs}
     print(json.dumps(results))
     return 1 if any(r["errors"] for r in results.values()) else 0

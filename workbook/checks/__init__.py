@@ -19,16 +19,40 @@ from typing import Callable, Iterable
 from .context import Context
 from .finding import SEVERITIES, Finding, Findings
 
-__all__ = ["check", "Finding", "Findings", "SEVERITIES", "FAMILIES"]
+__all__ = ["check", "Finding", "Findings", "SEVERITIES", "FAMILIES", "FINDING_IDS"]
+
+#: Every finding id, the family that produces it, its usual severity and what it means.
+FINDING_IDS: dict[str, tuple[str, str, str]] = {
+    "tampered-evidence": ("integrity", "error", "a file no longer matches the dump's MANIFEST.json sha256/size"),
+    "unreadable-lines": ("integrity", "info", "lines a lenient parse skipped (their rules are not checked)"),
+    "duplicate-rule": ("duplicates", "warning", "the same rule twice or more in one chain (exact, or equal "
+                       "ignoring comments/counters/option order); the seed's CNI-HOSTPORT-DNAT case"),
+    "missing-kernel-modules": ("modules", "warning/error", "legacy iptable_nat/mangle/filter/raw not loaded "
+                               "(istio #44118); error when the dump shows Istio"),
+    "legacy-and-nft-tables": ("backends", "warning/error", "rules in both iptables-legacy and iptables-nft; "
+                              "error when one agent wrote into both"),
+    "jump-to-missing-chain": ("references", "error/info", "a -j/-g to a chain the dump does not have "
+                              "(info for partial -L listings)"),
+    "unreferenced-chain": ("references", "info", "user chains nothing jumps to (canaries/hint/mark chains "
+                           "excepted)"),
+    "service-without-endpoints": ("kube", "warning", "a KUBE-SVC/SVL chain with no KUBE-SEP jump"),
+    "stale-endpoint-chain": ("kube", "warning", "KUBE-SEP chains no service chain jumps to"),
+    "nodeports-not-last": ("kube", "warning", "rules below the KUBE-NODEPORTS jump in nat KUBE-SERVICES"),
+    "stale-hostport-entry": ("kube", "error/warning", "two CNI-HOSTPORT-DNAT (error) or KUBE-HOSTPORTS "
+                             "(warning) entries for one host port"),
+    "shadowed-rule": ("shadowing", "warning", "a rule an earlier terminal rule provably always pre-empts"),
+}
 
 
 def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .duplicates import find_duplicates
+    from .integrity import find_integrity_problems
     from .kube import find_kube_problems
     from .modules import find_missing_modules, find_mixed_backends
     from .references import find_reference_problems
     from .shadowing import find_shadowed
     return {
+        "integrity": find_integrity_problems,
         "duplicates": find_duplicates,
         "modules": find_missing_modules,
         "backends": find_mixed_backends,
@@ -39,7 +63,7 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
 
 
 #: Names of the finding families :func:`check` runs (pass a subset as ``families=``).
-FAMILIES: tuple[str, ...] = ("duplicates", "modules", "backends", "references", "kube", "shadowing")
+FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing")
 
 
 def check(target, modules=None, *, families: Iterable[str] | None = None) -> Findings:

@@ -93,19 +93,19 @@ def _fingerprint(rs: Ruleset) -> tuple:
 
 def _distinct(rss: dict[str, Ruleset]) -> dict[str, Ruleset]:
     """Drop rulesets that repeat an earlier one (``iptables-save`` and ``iptables-nft-save`` of the
-    same node print the same rules); prefer the backend-specific name for the fix commands."""
+    same node print the same rules; ``-L``/``-S`` files are other views of the saved rules). The
+    first name is kept, so fix commands say ``iptables`` when that is what prints these rules."""
     out: dict[str, Ruleset] = {}
     seen: dict[tuple, str] = {}
+    saved = {rs.family for rs in rss.values() if rs is not None and rs.format == "save" and rs.tables}
     for name, rs in rss.items():
         if rs is None or not len(rs) and not rs.tables:
             continue
+        if rs.format in ("listing", "spec") and rs.family in saved:
+            continue   # '-L'/'-S' views of rules the dump also has in iptables-save form
         fp = _fingerprint(rs)
         if fp in seen:
-            kept = seen[fp]
-            if kept in ("iptables", "ip6tables") and name != kept:   # keep the specific tool name
-                out = {(name if k == kept else k): v for k, v in out.items()}
-                seen[fp] = name
-            continue
+            continue   # the same rules under another tool's name: keep the first (plain 'iptables')
         seen[fp] = name
         out[name] = rs
     return out

@@ -18,6 +18,10 @@ _REDACTED = re.compile(r"(?<![\w])X+(?:[:.]X+){2,}(?![\w])")
 # Options whose comma lists are sets (order does not change what they match).
 _SET_OPTIONS = frozenset({"--ctstate", "--state", "--dports", "--sports", "--ports",
                           "--destination-ports", "--source-ports", "--src-type", "--dst-type"})
+# Targets after which a packet may come back changed (marks, addresses, conntrack) or that run
+# other chains: a rule between two equal rules with such a target can make the second one match.
+_HARMLESS_BETWEEN = frozenset({"ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "NFLOG", "ULOG", "AUDIT",
+                               "TRACE", "QUEUE", "NFQUEUE", None})
 _PROTO_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "132": "sctp", "58": "ipv6-icmp", "0": "all", "all": "all"}
 
 
@@ -75,10 +79,22 @@ def normalized_key(rule: Rule) -> tuple:
             rule.target, rule.goto, tuple(sorted(_opt_key(o) for o in rule.target_options)))
 
 
+def changers_between(rules: list[Rule], group: list[Rule]) -> list[Rule]:
+    """Rules between the first and last member of ``group`` that may change the packet or its
+    marks before the later copies are reached (MARK, CONNMARK, NAT, jumps to user chains…)."""
+    lo, hi = group[0].position, group[-1].position
+    members = {id(r) for r in group}
+    return [r for r in rules[lo:hi - 1] if id(r) not in members and not r.goto
+            and r.target not in _HARMLESS_BETWEEN]
+
+
 def duplicate_groups(rules: list[Rule]) -> Iterator[tuple[str, list[Rule]]]:
     """Groups of ≥2 rules of one chain that are the same: ``("exact", rules)`` for byte-identical
     rules, ``("normalized", rules)`` for rules equal only after normalising. Rules holding a
-    redacted value are left out. Linear time (hashing)."""
+    redacted value are left out. A normalised group (the copies differ in comments or option
+    order) is kept only when no rule between the copies can change what they match: Calico, for
+    one, repeats ``-m mark --mark 0x10000/0x10000 -j ACCEPT`` on purpose, with a distinct
+    ``cali:`` comment, after rules that reset the mark. Linear time (hashing)."""
     by_norm: dict[tuple, list[Rule]] = {}
     for r in rules:
         if is_redacted(r):
@@ -88,7 +104,10 @@ def duplicate_groups(rules: list[Rule]) -> Iterator[tuple[str, list[Rule]]]:
         if len(group) < 2:
             continue
         specs = {r.spec for r in group}
-        yield ("exact" if len(specs) == 1 else "normalized"), group
+        if len(specs) == 1:
+            yield "exact", group
+        elif not changers_between(rules, group):
+            yield "normalized", group
 
 
 def _cni_hostport_case(rule: Rule) -> bool:
@@ -96,7 +115,7 @@ def _cni_hostport_case(rule: Rule) -> bool:
             and rule.target in ("CNI-HOSTPORT-DNAT", "KUBE-HOSTPORTS") and rule.match("addrtype") is not None)
 
 
-def _explain(kind: str, group: list[Rule], owner: str | None) -> str:
+def _explain(kind: str, group: list[Rule], owner: str | None, between: list[Rule] | None = None) -> str:
     first = group[0]
     n = len(group)
     where = f"{first.table} {first.chain}"
@@ -132,6 +151,10 @@ def _explain(kind: str, group: list[Rule], owner: str | None) -> str:
         text += ("Typical causes: an agent's check-then-insert ('iptables -C' then '-A/-I') racing with "
                  "another instance of itself, a broken 'iptables -C' (iptables-nft 1.8.0–1.8.2 comment "
                  "reordering, fixed in 1.8.3), or hand-made rules added twice.")
+    if between:
+        text += (f" Careful: {len(between)} rule(s) between the copies can change the packet or its marks "
+                 f"(e.g. position {between[0].position}: -j {between[0].target}), so a later copy may still "
+                 f"match packets the first one did not; check before deleting.")
     if owner:
         text += f" Owner by chain/target/comment: {owner}."
     return text
@@ -186,5 +209,6 @@ def find_duplicates(ctx: Context) -> Iterator[Finding]:
                     title += f" [{name}]"
                 ev = rule_evidence(group, copy=list(range(1, n + 1)),
                                    action=["keep"] + ["remove"] * (n - 1))
-                yield Finding("duplicate-rule", "warning", title, _explain(kind, group, owner), ev,
+                between = changers_between(chain.rules, group)
+                yield Finding("duplicate-rule", "warning", title, _explain(kind, group, owner, between), ev,
                               _fix(kind, group, binary, chain.rules), owner, first.table, first.chain)

@@ -17,7 +17,7 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 _COLOURS = {"error": "#b00020", "warning": "#9a6700", "info": "#0b5394"}
 
 
-@dataclass
+@dataclass(eq=False)
 class Finding:
     """One problem found in a dump.
 

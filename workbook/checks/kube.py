@@ -45,7 +45,7 @@ def find_kube_problems(ctx: Context) -> Iterator[Finding]:
         yield from _no_endpoints(rs, idx, binary)
         yield from _stale_seps(rs, idx, binary)
         yield from _nodeports_not_last(rs, binary)
-        yield from _stale_hostports(rs, binary)
+        yield from _stale_hostports(rs, binary, _checkpoints(ctx))
 
 
 def _no_endpoints(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
@@ -167,7 +167,32 @@ def _ports(r: Rule) -> frozenset[str]:
     return frozenset(o.value.split(","))
 
 
-def _stale_hostports(rs: Ruleset, binary: str) -> Iterator[Finding]:
+_SANDBOX_ID = re.compile(r"^[0-9a-f]{64}$")
+_CONTAINER_ID = re.compile(r'id: "([0-9a-f]{12,64})"')
+SANDBOX_LISTING = "kubelet/dockershim-sandbox.txt"
+
+
+def _checkpoints(ctx: Context) -> dict[str, str] | None:
+    """Sandbox IDs with a dockershim checkpoint (``ls -la /var/lib/dockershim/sandbox`` in the dump)
+    → file:line; None when the dump has no such listing."""
+    text = ctx.text(SANDBOX_LISTING)
+    if text is None:
+        return None
+    origin = ctx.origin_of(SANDBOX_LISTING)
+    out: dict[str, str] = {}
+    for i, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if parts and _SANDBOX_ID.match(parts[-1]):
+            out[parts[-1]] = f"{origin}:{i}"
+    return out
+
+
+def _container_id(r: Rule) -> str | None:
+    m = _CONTAINER_ID.search(r.comment or "")
+    return m.group(1) if m else None
+
+
+def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | None = None) -> Iterator[Finding]:
     nat = rs.tables["nat"]
     for chain_name, winner_is_stale in (("CNI-HOSTPORT-DNAT", True), ("KUBE-HOSTPORTS", False)):
         ch = nat.chains.get(chain_name)
@@ -200,7 +225,21 @@ def _stale_hostports(rs: Ruleset, binary: str) -> Iterator[Finding]:
                 to = [x.target_option("--to-destination").value for x in (sub.rules if sub else [])
                       if x.target == "DNAT" and x.target_option("--to-destination")]
                 dnat.append(", ".join(to) or None)
-        ev = rule_evidence(rules, role=roles, dnat_to=dnat)
+        extra = {}
+        lost: list[Rule] = []
+        if checkpoints is not None and chain_name == "CNI-HOSTPORT-DNAT":
+            col = []
+            for r in rules:
+                cid = _container_id(r)
+                if cid is None:
+                    col.append(None)
+                elif cid in checkpoints:
+                    col.append(f"present ({checkpoints[cid]})")
+                else:
+                    col.append("MISSING")
+                    lost.append(r)
+            extra["checkpoint"] = col
+        ev = rule_evidence(rules, role=roles, dnat_to=dnat, **extra)
         ports = sorted({f"{a.protocol}/{p}" for a, _, p in clashes})
         if winner_is_stale:
             expl = (f"{chain_name} has more than one entry for host port(s) {', '.join(ports)}, each "
@@ -212,6 +251,11 @@ def _stale_hostports(rs: Ruleset, binary: str) -> Iterator[Finding]:
                     f"/var/lib/dockershim/sandbox lost, rancher/rke #2999; portmap ≥ v0.8.7 then does "
                     f"nothing on DEL). Delete the stale entry and its chain; persist the checkpoints "
                     f"(kubelet extra_binds /var/lib/dockershim) so it does not come back.")
+            if lost:
+                expl += (f" The dump's listing of /var/lib/dockershim/sandbox ({SANDBOX_LISTING}) has no "
+                         f"checkpoint for the sandbox of {len(lost)} of these entries (id "
+                         f"{', '.join((_container_id(r) or '')[:12] for r in lost)}…): that is the lost "
+                         f"checkpoint, and those are the entries to delete.")
             sev = "error"
             owner = "CNI portmap"
         else:
@@ -224,7 +268,10 @@ def _stale_hostports(rs: Ruleset, binary: str) -> Iterator[Finding]:
             owner = "kubelet"
         fix = ["# Check which pod IPs are alive on this node first:",
                "crictl pods -o json | grep -E '\"(id|ip)\"'   # or: kubectl get pods -A -o wide --field-selector spec.nodeName=$(hostname)"]
-        stale_rules = [a for a, _, _ in clashes] if winner_is_stale else [b for _, b, _ in clashes]
+        if lost:
+            stale_rules = lost
+        else:
+            stale_rules = [a for a, _, _ in clashes] if winner_is_stale else [b for _, b, _ in clashes]
         done: set[str] = set()
         for r in stale_rules:
             if r.spec in done:

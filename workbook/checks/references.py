@@ -20,9 +20,12 @@ CT TPROXY TCPMSS TOS DSCP TTL HL CLASSIFY CHECKSUM SET AUDIT TRACE NFQUEUE TEE S
 IDLETIMER LED RATEEST SYNPROXY HMARK CLUSTERIP ECN TCPOPTSTRIP SAME MIRROR NOTRACK IPV4OPTSSTRIP
 """.split())
 
-#: User chains that are empty and unreferenced by design (kube-proxy/kubelet canaries, kubelet's
-#: backend hint for iptables-wrappers).
-EXPECTED_UNREFERENCED = frozenset({"KUBE-PROXY-CANARY", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"})
+#: User chains that are unreferenced by design: kube-proxy/kubelet canaries and kubelet's backend
+#: hint for iptables-wrappers (always empty), and the mark chains kubelet/kube-proxy create ahead of
+#: use (KUBE-MARK-DROP is jumped to only by load-balancer chains of kube-proxy ≤1.24, KUBE-MARK-MASQ
+#: only once a service exists); deleting those would only make kubelet re-create them.
+EXPECTED_UNREFERENCED = frozenset({"KUBE-PROXY-CANARY", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT",
+                                   "KUBE-MARK-DROP", "KUBE-MARK-MASQ"})
 
 
 def jump_index(rs: Ruleset) -> dict[tuple[str, str], list]:

@@ -37,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(f"nfwb check {args.dump}: {findings.summary()}")
+        from ..checks.context import Context
+        ctx = Context.of(target, modules)
+        for name, rs in ctx.rulesets.items():
+            print(f"  checked {name}: {len(rs)} rules from {rs.source}")
+        if ctx.modules is not None:
+            print(f"  checked modules: {len(ctx.modules)} from {ctx.modules_source or 'lsmod'}")
         for p in getattr(getattr(target, "ruleset", target), "problems", [])[:20]:
             print(f"  note: {p}")
         if shown:

@@ -1,4 +1,9 @@
-"""``nfwb lab trace DUMP ...``: run one packet through the real kernel (root; throw-away namespaces)."""
+"""``nfwb lab trace DUMP ...``: run one packet through the real kernel (root; throw-away namespaces).
+
+Same arguments and JSON as ``nfwb trace``; exit 0 after printing the trace, 2 for bad input
+(or when the lab cannot run: not root, iptables/xtables-monitor missing), and with
+``--fail-on-drop`` 1 when the kernel dropped or rejected the packet.
+"""
 
 from __future__ import annotations
 
@@ -9,30 +14,60 @@ import sys
 from .packet_args import add_packet_arguments, load_ruleset, packet_from_args, print_trace
 
 
+def _sysctl(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.startswith("net."):
+        raise argparse.ArgumentTypeError(f"expected net.KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
     t = sub.add_parser("trace", help="trace one packet through DUMP's rules in the real kernel",
                        description="Load DUMP's rules into throw-away network namespaces with iptables-restore, "
                                    "send one real packet and print the kernel's TRACE (same JSON as nfwb trace).")
     add_packet_arguments(t)
+    t.add_argument("--out-iface", metavar="IF", default=None,
+                   help="name of the node interface forwarded packets leave on (default nfwb-sink)")
+    t.add_argument("--backend", choices=["nft", "legacy"], default="nft",
+                   help="load with iptables-nft (default) or iptables-legacy")
+    t.add_argument("--sysctl", action="append", default=[], type=_sysctl, metavar="net.KEY=VALUE",
+                   help="set in the node namespace, e.g. net.ipv4.conf.all.route_localnet=1 (repeatable)")
     t.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the kernel's trace (default 5)")
     t.add_argument("--keep", action="store_true", help="leave the namespaces in place for a look (ip netns list)")
+    t.add_argument("--fail-on-drop", action="store_true", help="exit 1 when the kernel drops or rejects the packet")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from ..model import InputError
     if getattr(args, "lab_command", None) != "trace":
         raise InputError("usage: nfwb lab trace DUMP --src IP --dst IP --proto P [--dport N] ...")
     from ..lab import lab_available, lab_trace
     packet = packet_from_args(args)
-    ok, why = lab_available()
+    if args.out_iface:
+        packet = replace(packet, out_iface=args.out_iface)
+    ok, why = lab_available(args.backend)
     if not ok:
         raise InputError(why)
     ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
-    trace = lab_trace(ruleset, packet, node_ips, timeout=args.timeout, keep=args.keep)
+    trace = lab_trace(ruleset, packet, node_ips, timeout=args.timeout, keep=args.keep, backend=args.backend,
+                      sysctls=dict(args.sysctl))
     if args.json:
         json.dump(trace.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        print_trace(trace, sys.stdout)
+        try:  # the same text as nfwb trace when the engine's writer is there
+            from .trace import write_text
+        except ImportError:
+            print_trace(trace, sys.stdout)
+        else:
+            sys.stdout.write("kernel trace (one real packet):\n")
+            write_text(trace, sys.stdout, node_ips=node_ips)
+        for b in trace.branches:
+            for note in b.notes:
+                print(f"note: {note}")
+    if args.fail_on_drop and any(b.verdict in ("DROP", "REJECT") for b in trace.branches):
+        return 1
     return 0

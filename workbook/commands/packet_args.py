@@ -36,8 +36,9 @@ def add_packet_arguments(p: argparse.ArgumentParser) -> None:
 
     >>> p = argparse.ArgumentParser(); add_packet_arguments(p)
     >>> a = p.parse_args(["rules.txt", "--src", "10.0.0.2", "--dst", "10.96.0.10", "--proto", "udp", "--dport", "53"])
-    >>> packet_from_args(a)
-    Packet(src='10.0.0.2', dst='10.96.0.10', proto='udp', sport=40000, dport=53, in_iface='eth0', from_node=False, mark=0, ctstate='NEW', extra={}, out_iface=None)
+    >>> pk = packet_from_args(a)
+    >>> (pk.src, pk.dst, pk.proto, pk.sport, pk.dport, pk.in_iface, pk.from_node)
+    ('10.0.0.2', '10.96.0.10', 'udp', 40000, 53, 'eth0', False)
     """
     p.add_argument("dump", metavar="DUMP", help="a rules file (iptables-save, -S, -L -n -v) or a node dump folder/archive")
     p.add_argument("--src", required=True, type=_ip, help="source address")

@@ -73,13 +73,13 @@ def detect_format(text: str, source: str = "<text>") -> str:
     ...
     workbook.parse.detect.UnsupportedFormat: x.nft:1: unsupported format: nftables ruleset (nft list ruleset) (nfwb parses iptables-save, iptables -S, iptables -L and lsmod output)
     """
-    head = text.lstrip()[:200]
+    head = text[:4096].lstrip()[:200]
     if head.startswith("{") and '"nftables"' in head:
         raise _unsupported(source, 1, "nftables JSON (nft -j list ...)")
     if head.startswith("<?xml") or head.startswith("<iptables-rules"):
         raise _unsupported(source, 1, "XML (iptables-xml output)")
     bare_saves = 0
-    for lineno, raw in enumerate(text.splitlines()[:2000], 1):
+    for lineno, raw in enumerate(text[:400_000].splitlines()[:2000], 1):
         line = raw.strip()
         if not line:
             continue

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ..model import BUILTIN_CHAINS, Chain, ParseError, Problem, Rule, Ruleset, Table
-from .rule import KNOWN_TABLES, RuleSyntaxError, build_rule, tokenize
+from ..model import Match, Option
+from .rule import KNOWN_TABLES, RuleSyntaxError, _norm_addr, build_rule, tokenize
 
 __all__ = ["parse_save", "check_text"]
 
@@ -33,6 +35,149 @@ def check_text(text: str | bytes, source: str) -> str:
     return text
 
 
+# -- the fast path ---------------------------------------------------------------------
+# A rule line this regex accepts is one build_rule() is known to accept (plain iptables-save
+# grammar: basic fields, "-m NAME --opt args", "-j TARGET --opt args", double-quoted args).
+# Such lines are checked here, at parse time, but turned into fields only when the rule is
+# first looked at (Rule._lazy); every other line goes through tokenize()/build_rule() at once,
+# so bad lines are still reported by parse_save. Keep the two in step: anything the regex
+# lets through must be a line build_rule() parses without error.
+_V = r"""(?:[^\s"'!\-][^\s"']*|-\d[^\s"']*)"""
+_Q = r'''"[^"\\]*"'''
+_OPT = (r"(?:! )?--(?!(?:fragment|set-counters|source|src|destination|dst|protocol|in-interface|out-interface"
+        rf"|match|jump|goto)(?![\w-]))[A-Za-z][\w-]*(?: +(?:{_Q}|{_V}))*")
+_ITEM = rf"(?:(?:! )?-[sdpio] {_V}|(?:! )?-f|-m {_V}(?: +{_OPT})*)"
+_TARGET = rf"-[jg] {_V}(?: +{_OPT})*"
+_BODY = rf"(?:{_ITEM}(?: +{_ITEM})*(?: +{_TARGET})?|{_TARGET})"
+_FAST_LINE = re.compile(rf"(?:\[(\d+):(\d+)\] )?-A ([^\s\"'\[]+)(?: +({_BODY}))? *").fullmatch
+
+_new_rule = object.__new__
+_set_lazy = Rule.__dict__["_lazy"].__set__
+_get_lazy = Rule.__dict__["_lazy"].__get__
+
+
+_FIELD_OF = {"-s": "source", "-d": "destination", "-p": "protocol", "-i": "in_interface", "-o": "out_interface"}
+_NEG_OF = {"-s": "source_negated", "-d": "destination_negated", "-p": "protocol_negated",
+           "-i": "in_interface_negated", "-o": "out_interface_negated"}
+_S = {name: Rule.__dict__[name].__set__ for name in Rule.__dataclass_fields__}
+_S_table, _S_chain, _S_position, _S_pkts, _S_bytes = _S["table"], _S["chain"], _S["position"], _S["pkts"], _S["bytes"]
+_S_family, _S_origin, _S_approx, _S_matches = _S["family"], _S["origin"], _S["counters_approx"], _S["matches"]
+_S_target, _S_goto, _S_topts, _S_frag = _S["target"], _S["goto"], _S["target_options"], _S["fragment"]
+_BASIC_SETTERS = [(_S[name], _S[name + "_negated"], flag) for flag, name in _FIELD_OF.items()]
+
+
+def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache: dict):
+    """rule_fields() for a line _FAST_LINE accepted (same result, less work): options only
+    after ``-m``/``-j``, arguments never start with ``!`` or ``-x``. Equal Option/Match
+    objects are shared through ``cache`` (they are immutable)."""
+    basic: dict[str, tuple[str, bool]] = {}
+    frag = None
+    matches: list = []
+    target = None
+    goto = False
+    topts: tuple = ()
+    opts: list = []
+    module = None
+    in_target = False
+    neg = False
+    n = len(toks)
+    i = 0
+    while i < n:
+        t = toks[i]
+        if t == "!" and not (quoted and quoted[i]):
+            neg = True
+            i += 1
+            continue
+        if len(t) == 2:  # -s -d -p -i -o -f -m -j -g (the regex allows nothing else with one dash)
+            if t == "-m" or t == "-j" or t == "-g":
+                if module is not None:
+                    key = (module, tuple(opts))
+                    m = cache.get(key)
+                    if m is None:
+                        m = cache[key] = Match(module, key[1])
+                    matches.append(m)
+                    module = None
+                if t == "-m":
+                    module = toks[i + 1]
+                    opts = []
+                else:
+                    target = toks[i + 1]
+                    goto = t == "-g"
+                    in_target = True
+                    opts = []
+                i += 2
+                continue
+            if t == "-f":
+                frag = not neg
+                neg = False
+                i += 1
+                continue
+            value = toks[i + 1]
+            if t == "-s" or t == "-d":
+                value = _norm_addr(value, family)
+            basic[t] = (value, neg)
+            neg = False
+            i += 2
+            continue
+        j = i + 1
+        while j < n:
+            a = toks[j]
+            if quoted and quoted[j]:
+                j += 1
+                continue
+            if a == "!" or (len(a) > 1 and a[0] == "-" and not a[1].isdigit()):
+                break
+            j += 1
+        key = (t, tuple(toks[i + 1:j]), neg)
+        o = cache.get(key)
+        if o is None:
+            o = cache[key] = Option(*key)
+        opts.append(o)
+        neg = False
+        i = j
+    if module is not None:
+        key = (module, tuple(opts))
+        m = cache.get(key)
+        if m is None:
+            m = cache[key] = Match(module, key[1])
+        matches.append(m)
+    if in_target:
+        topts = tuple(opts)
+    return basic, frag, tuple(matches), target, goto, topts
+
+
+def _fill(rule: Rule) -> None:
+    """Turn a lazily created rule into a complete one (see ``Rule._lazy``)."""
+    _, table, chain, position, body, family, source, lineno, pkts, bytes_, cache = _get_lazy(rule)
+    if body:
+        toks, quoted = tokenize(body)
+    else:
+        toks, quoted = [], None
+    basic, frag, matches, target, goto, topts = _fast_fields(toks, quoted, family, cache)
+    _S_table(rule, table)
+    _S_chain(rule, chain)
+    _S_position(rule, position)
+    _S_pkts(rule, None if pkts is None else int(pkts))
+    _S_bytes(rule, None if bytes_ is None else int(bytes_))
+    _S_family(rule, family)
+    _S_origin(rule, f"{source}:{lineno}")
+    _S_approx(rule, False)
+    _S_matches(rule, matches)
+    _S_target(rule, target)
+    _S_goto(rule, goto)
+    _S_topts(rule, topts)
+    _S_frag(rule, frag)
+    for set_value, set_neg, flag in _BASIC_SETTERS:
+        v = basic.get(flag)
+        if v is None:
+            set_value(rule, None)
+            set_neg(rule, False)
+        else:
+            set_value(rule, v[0])
+            set_neg(rule, v[1])
+    _set_lazy(rule, None)
+
+
 def _counters(tok: str) -> tuple[int, int] | None:
     # "[123:4567]"
     if len(tok) < 5 or tok[0] != "[" or tok[-1] != "]":
@@ -44,11 +189,13 @@ def _counters(tok: str) -> tuple[int, int] | None:
 
 
 def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True,
-               family: str | None = None) -> Ruleset:
+               family: str | None = None, lazy: bool = True) -> Ruleset:
     """Parse iptables-save text into a :class:`~workbook.model.Ruleset`.
 
     Accepts ``iptables-save``, ``iptables-save -c``, ``ip6tables-save`` and restore input
-    (``-N``, ``-I chain [n]``, ``-P``, ``-F``, ``-X``, ``* nat``). With ``strict`` the first
+    (``-N``, ``-I chain [n]``, ``-P``, ``-F``, ``-X``, ``* nat``). Plain iptables-save rule lines
+    are checked at once but their fields are filled on first access (``lazy=False`` fills every
+    rule immediately; the rules are equal either way). With ``strict`` the first
     bad line raises :class:`~workbook.model.ParseError` naming ``source:line``; otherwise the
     bad lines are skipped and listed in ``ruleset.problems``.
 
@@ -77,9 +224,23 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
             raise ParseError(source, lineno, msg)
         problems.append(Problem(source, lineno, msg, line_text))
 
+    fast = _FAST_LINE if lazy else (lambda line: None)
+    shared: dict = {}  # equal Option/Match objects of the lazily filled rules are shared
     for lineno, line in enumerate(text.splitlines(), 1):
         c0 = line[:1]
         if c0 == "-" or c0 == "[":
+            if table is not None:
+                m = fast(line)
+                if m is not None:
+                    pk, by, cname, body = m.groups()
+                    chain = table.chains.get(cname)
+                    if chain is not None:
+                        rules = chain.rules
+                        rule = _new_rule(Rule)
+                        _set_lazy(rule, (_fill, table.name, cname, len(rules) + 1, body, fam, source, lineno, pk, by,
+                                         shared))
+                        rules.append(rule)
+                        continue
             if table is None:
                 if c0 == "[" and not line[1:2].isdigit():
                     from .session import prompt_command
@@ -166,6 +327,11 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
                 problem("chain declaration outside a table", line)
                 continue
             parts = line[1:].split()
+            if len(parts) == 3 and parts[1] == "-" and parts[2] == "[0:0]":  # the usual user chain line
+                name = parts[0]
+                if name not in table.chains and name not in BUILTIN_CHAINS.get(table.name, ()):
+                    table.chains[name] = Chain(table.name, name, origin=f"{source}:{lineno}")
+                    continue
             if not parts:
                 problem("empty chain declaration", line)
                 continue
@@ -242,7 +408,7 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
 def _looks_v6(text: str) -> bool:
     # an ip6tables dump has ':'-addresses after -s/-d; sample the first rules cheaply
     seen = 0
-    for line in text.splitlines():
+    for line in text[:400_000].splitlines():
         if line.startswith("-A") or line.startswith("["):
             seen += 1
             if " -s " in line or " -d " in line:

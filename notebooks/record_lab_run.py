@@ -1,0 +1,68 @@
+"""Record the kernel lab run that notebook 07 shows where it cannot run the lab (Binder, not root).
+
+Root only:   sudo .venv/bin/python notebooks/record_lab_run.py      → notebooks/recorded/lab-kube-dns.json
+
+The packet, the dataset and the rules are exactly those of notebook 07; the file holds every
+kernel trace (``nfwb lab trace --json`` shape) plus a note of the machine that made them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import workbook as wb  # noqa: E402
+from workbook.lab import Lab  # noqa: E402
+
+DATASET = "datasets/eks-node"
+PACKET = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
+RUNS = 8
+
+
+def lab_ruleset(ruleset):
+    """The rules the lab loads: all of them except ``-m nfacct`` (the kernel refuses those unless
+    the named accounting object exists), for the kernel and the simulator alike."""
+    kept = [line for line in ruleset.to_save().splitlines() if " -m nfacct " not in line]
+    return wb.parse("\n".join(kept) + "\n")
+
+
+def lab_addresses(node_ips):
+    """The node's IPv4 addresses the lab gives its node namespace (loopback and IPv6 left out)."""
+    return [ip for ip in node_ips if ":" not in ip and not ip.startswith("127.")]
+
+
+def main() -> int:
+    dump = wb.load_dump(HERE.parent / DATASET)
+    rs = lab_ruleset(dump.ruleset)
+    runs = []
+    with Lab(rs, lab_addresses(dump.node_ips)) as lab:
+        for i in range(RUNS):  # a new source port each time: a new connection, a new random choice
+            runs.append(lab.trace(dataclasses.replace(PACKET, sport=PACKET.sport + i)).to_json())
+    version = subprocess.run(["iptables", "-V"], capture_output=True, text=True).stdout.strip()
+    out = {
+        "what": "kernel lab runs of notebook 07: one DNS query per run through datasets/eks-node",
+        "recorded_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "kernel": platform.release(),
+        "iptables": version,
+        "dataset": DATASET,
+        "left_out": "rules with -m nfacct (see lab_ruleset)",
+        "source": "kernel",
+        "runs": runs,
+    }
+    path = HERE / "recorded" / "lab-kube-dns.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {path} ({RUNS} runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
