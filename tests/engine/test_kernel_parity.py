@@ -76,7 +76,19 @@ COMMIT
 COMMIT
 """
 
+LOCALNET_PRE = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.180.0.1:80
+COMMIT
+"""
+
 SCENARIOS = [
+    # route_localnet=0 (the lab's and the kernel's default): routing drops it after nat PREROUTING
+    ("pod-to-localhost", LOCALNET_PRE, Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3002, "eth0"), ["192.168.0.2"]),
+    ("pod-to-localhost-dnat", LOCALNET_PRE, Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3001, "eth0"), ["192.168.0.2"]),
     ("misc-tcp-syn", MISC, Packet("10.1.1.7", "10.50.0.1", "tcp", 40000, 80, "eth0"), ["192.168.0.10"]),
     ("misc-notrack", MISC, Packet("10.1.1.7", "10.50.0.1", "udp", 40000, 9999, "eth0"), ["192.168.0.10"]),
     ("misc-dnat-snat", MISC, Packet("10.1.1.7", "10.50.0.1", "udp", 40000, 53, "eth0"), ["192.168.0.10"]),
@@ -113,6 +125,8 @@ def test_simulator_matches_the_kernel(name, text, packet, node_ips):
         "\n".join(map(str, k.matched_path()))
     assert (b.verdict, b.masquerade) == (k.verdict, k.masquerade)
     assert not sim.assumed
+    if name == "pod-to-localhost":  # the case the kernel decides without a rule
+        assert b.verdict == "DROP"
 
 
 # kube-proxy's own test dumps through the kernel too. Extracted cases 05 (LoadBalancer: source
