@@ -414,8 +414,8 @@ nftables can use; iptables works on the five boxes in between.
     cells += needs(["workbook.netfilter:HOOKS,TABLES_AT_HOOK,packet_path,tables_at"], [
         md("""
 The library keeps the same facts in `workbook.netfilter`. The kernel names are the ones the
-seed post lists (`NF_IP_…`); the tables are those that register on each hook, in the order a
-packet meets them:
+seed post lists (`NF_IP_…`; today's kernels say `NF_INET_…`, as in the diagram); the tables are
+those that register on each hook, in the order a packet meets them:
 """),
         code('''
 import pandas as pd
@@ -1014,19 +1014,7 @@ before.ruleset, after.ruleset
             md("nat PREROUTING after the restart, drawn (look for two arrows into `CNI-HOSTPORT-DNAT`):"),
             code('wb.draw_chains(after.ruleset, "nat", "PREROUTING")'),
         ])
-        cells += needs(["workbook.diff:diff_rulesets"], [
-            md("What changed between the two dumps, rule by rule:"),
-            code('''
-changes = wb.diff_rulesets(before.ruleset, after.ruleset)
-changes.frame
-'''),
-        ])
         cells += [
-            md("The checkpoint folder, as the dump recorded it (`ls -la /var/lib/dockershim/sandbox`):"),
-            code('''
-for name, d in [("before", before), ("after", after)]:
-    print(f"--- {name}:"); print(d.text("kubelet/dockershim-sandbox.txt") or "(not collected)")
-'''),
             md("""
 ### Exercise 4.2
 In the `after` dump, how many rules in nat PREROUTING jump to `CNI-HOSTPORT-DNAT`?
@@ -1037,85 +1025,156 @@ pre = after.ruleset.rules.query("table == 'nat' and chain == 'PREROUTING'")
 check_answer("4.2 jumps after", answer, expected=int((pre["target"] == "CNI-HOSTPORT-DNAT").sum()),
              hint="Filter after.ruleset.rules to table nat, chain PREROUTING.")
 '''),
+            md("""
+## 5 · The real damage is one level down
+
+The duplicated jump only makes the kernel walk `CNI-HOSTPORT-DNAT` twice with the same result.
+What breaks the ingress is **inside** that chain: one entry per container, each tagged with the
+container id. Compare the two dumps (note the packet counters):
+"""),
+            code('''
+import re
+def hostport_entries(d):
+    r = d.ruleset.rules.query("table == 'nat' and chain == 'CNI-HOSTPORT-DNAT'").copy()
+    r["container id"] = r["comment"].str.extract(r'id: "([0-9a-f]+)"', expand=False).str[:12]
+    return r[["position", "container id", "target", "pkts"]]
+
+pd.concat({"before": hostport_entries(before), "after": hostport_entries(after)})
+'''),
+            md("""
+In `after` there are two entries for the same ports. The first one still counts connections;
+the new one has counted none: the kernel uses the **first** entry that matches.
+
+Which containers does the kubelet still know? The dump kept `ls -la /var/lib/dockershim/sandbox`,
+one checkpoint file per live pod sandbox:
+"""),
+            code('''
+for name, d in [("before", before), ("after", after)]:
+    print(f"--- {name}:"); print(d.text("kubelet/dockershim-sandbox.txt") or "(not collected)")
+'''),
+            md("""
+### Exercise 4.3
+Which container id (its first 12 characters) has an entry in `CNI-HOSTPORT-DNAT` in `after`,
+but **no** checkpoint file any more? That is the stale entry.
+"""),
+            code("answer = ...  # 12 hex characters"),
+            code('''
+live = set(re.findall(r"\\b([0-9a-f]{64})\\b", after.text("kubelet/dockershim-sandbox.txt") or ""))
+stale = [cid for cid in hostport_entries(after)["container id"] if not any(l.startswith(cid) for l in live)]
+check_answer("4.3 the stale container", answer, expected=stale[0] if stale else None,
+             hint="Compare the container ids of the entries with the file names in the sandbox listing.",
+             explain="Its pod is gone, but its DNAT rule is still first in line.")
+'''),
         ]
+        cells += needs(["workbook.trace:trace_packet"], [
+            md("""
+## 6 · Where does a request to port 80 go?
+
+Trace a new connection from a client (`10.10.10.10`) to the node's port 80 in both dumps, and
+look at the address the first packet is DNATed to:
+"""),
+            code('''
+node_ip = next(ip for ip in after.node_ips if ip.startswith("10.10."))   # the node's address on its LAN
+rows = []
+for name, d in [("before", before), ("after", after)]:
+    t = wb.trace_packet(d.ruleset, wb.Packet("10.10.10.10", node_ip, "tcp", dport=80, in_iface="eth0"),
+                        node_ips=d.node_ips)
+    chains = [s.chain for s in t.branches[0].steps if s.chain.startswith("CNI-DN-") and s.matched]
+    rows.append({"dump": name, "DNAT to": ", ".join(map(str, t.destinations)), "via": chains[-1] if chains else None})
+where = pd.DataFrame(rows)
+where
+'''),
+            md("And the address the **new** pod's entry would have used:"),
+            code('''
+new_chain = hostport_entries(after).iloc[-1]["target"]
+after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")[["chain", "target_args"]]
+'''),
+            md("""
+### Exercise 4.4
+True or false: in `after`, new connections to port 80 reach the pod that is running now.
+"""),
+            code("answer = ...  # True or False"),
+            code('''
+new_dnat = after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")["target_args"].iloc[0]
+check_answer("4.4 does port 80 reach the new pod", answer,
+             expected=where.iloc[1]["DNAT to"].split(":")[0] in new_dnat,
+             hint="Compare the DNAT address of the after trace with the new pod's DNAT rule.",
+             explain="They go to the old pod's address: the ingress is down while the new pod looks healthy.")
+'''),
+        ])
         cells += needs(["workbook.checks:check"], [
             md("""
-## 5 · What the checks say
+## 7 · What the checks say
 
-`wb.check` looks for known problems and proposes exact commands. It never runs them: you
-read them, decide and run them on the node.
+`wb.check` finds both problems and proposes exact commands. It never runs them: you read
+them, decide, and run them on the node.
 """),
             code('''
 findings = wb.check(after)
 findings
 '''),
             md("""
-### Exercise 4.3
-The safe fix deletes the **later** copy by its position. Which rule number would you give
-to `iptables -t nat -D PREROUTING <number>`?
+### Exercise 4.5
+To delete the duplicated jump by its **rule number** (which keeps the counters of the original),
+which number would you give to `iptables -t nat -D PREROUTING <number>`?
 """),
             code("answer = ...  # a number"),
             code('''
 jumps = pre[pre["target"] == "CNI-HOSTPORT-DNAT"]["position"].tolist()
-check_answer("4.3 which position to delete", answer, expected=int(jumps[-1]),
-             hint="Keep the first jump (it carries the traffic); delete the later one.",
-             explain="Delete from the highest number down, so the positions above do not shift.")
+check_answer("4.5 which number to delete", answer, expected=int(jumps[-1]),
+             hint="Keep the first jump (it has the counters); delete the later one.",
+             explain="Deleting by number from the highest down keeps the positions above it.")
 '''),
         ])
-        cells += needs(["workbook.trace:trace_packet"], [
-            md("""
-## 6 · Does the duplicate change where packets go?
-
-Trace a request to the node's hostPort in both dumps and compare where it is DNATed:
-"""),
+        cells += needs(["workbook.diff:diff_rulesets"], [
+            md("Everything that changed between the two dumps, rule by rule (counters aside). Calico and kube-proxy followed the pod to its new address; portmap added, and forgot to remove:"),
             code('''
-import pandas as pd
-node_ip = after.node_ips[0]
-rows = []
-for name, d in [("before", before), ("after", after)]:
-    t = wb.trace_packet(d.ruleset, wb.Packet("10.10.10.10", node_ip, "tcp", dport=80), node_ips=d.node_ips)
-    rows.append({"dump": name, "verdict": ", ".join(t.verdicts), "DNAT to": ", ".join(map(str, t.destinations)),
-                 "rules evaluated": len(t.steps)})
-pd.DataFrame(rows)
+changes = wb.diff_rulesets(before.ruleset, after.ruleset).frame
+print(len(changes), "changes; the nat ones:")
+changes.query("table == 'nat'")[["change", "chain", "spec"]]
 '''),
         ])
         cells += needs(["workbook.widgets:HostportLab"], [
-            md("Try it yourself: restart pods with and without the bind mount and watch the rules."),
+            md("Replay the incident step by step, from the first pod start to the fix:"),
             code("from workbook.widgets import HostportLab\nHostportLab()"),
         ])
     cells += [
         md("""
-## 7 · The fix
+## 8 · The fix
 
-**Prevent** it: bind-mount the checkpoint folder into the kubelet container. In RKE's
-`cluster.yml` (the post's fix; for cri-dockerd on 1.24+ RKE mounts `/var/lib/cri-dockerd` itself):
+**Prevent** it: bind-mount the checkpoint folder into the kubelet container, so that checkpoints
+survive when the container is re-created. In RKE's `cluster.yml` (the post's fix; `:z` relabels
+the folder for SELinux hosts; for 1.24+ with cri-dockerd, RKE ≥ v1.3.13 mounts
+`/var/lib/cri-dockerd` itself):
 
 ```yaml
 services:
   kubelet:
     extra_binds:
-      - "/var/lib/dockershim:/var/lib/dockershim"
+      - "/var/lib/dockershim:/var/lib/dockershim:z"
 ```
 
-**Clean up** what already leaked: the bind mount stops new duplicates but does not remove
-old ones. Delete them by position (highest first), or reboot the node so that the rules are
-rebuilt from scratch:
+**Clean up** what already leaked, once: the duplicated jump, the stale entry and its chain (or
+reboot the node, which rebuilds every rule from scratch):
 
 ```bash
-iptables -t nat -L PREROUTING -n --line-numbers    # find the duplicate's number
-iptables -t nat -D PREROUTING <number>
+iptables -t nat -L PREROUTING -n --line-numbers    # find the copy's number
+iptables -t nat -D PREROUTING <number>             # the same for OUTPUT
+iptables -t nat -L CNI-HOSTPORT-DNAT -n --line-numbers
+iptables -t nat -D CNI-HOSTPORT-DNAT <number of the stale entry>
+iptables -t nat -F CNI-DN-<its hash>; iptables -t nat -X CNI-DN-<its hash>
 ```
 """),
         md("""
-### Exercise 4.4
-True or false: after adding `extra_binds` and restarting the kubelet, the duplicate that was
+### Exercise 4.6
+True or false: after adding `extra_binds` and re-creating the kubelet, the stale entry that was
 already there disappears on its own.
 """),
         code("answer = ...  # True or False"),
         code('''
-check_answer("4.4 does the bind mount clean up", answer, expected=False,
+check_answer("4.6 does the bind mount clean up", answer, expected=False,
              hint="The bind mount protects future checkpoints. Who would delete a rule that is already there?",
-             explain="Old copies stay until you delete them or reboot the node.")
+             explain="Old entries stay until you delete them or reboot the node.")
 '''),
         md("Next: [05 · Istio and missing modules](05-istio-iptables-modules.ipynb)."),
     ]
@@ -1240,36 +1299,96 @@ check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
              explain="The count grows once istio-init creates its nat rules with the legacy backend.")
 '''),
     ])
-    cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump", "workbook.checks:check"], [
+    cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump"], [
         md("""
-## 4 · Let the checks find it
+## 4 · The same node as two dumps
 
-`datasets/istio-missing-modules` holds dumps of such a node before and after the fix. The
-checks compare the modules with what the rules need, and explain the fix:
+`datasets/istio-missing-modules` holds the EKS worker before and after the fix. First, what the
+failing pod said (`kubectl logs <pod> -c istio-init`, kept in the dump's notes):
 """),
         code('''
 broken = wb.load_dump(DATASETS / "istio-missing-modules" / "before")
 fixed = wb.load_dump(DATASETS / "istio-missing-modules" / "after")
-broken_findings = wb.check(broken)
-broken_findings
+print(broken.text("notes/istio-init-error.txt"))
 '''),
+        md("""
+The dump holds the host's rules as each tool shows them: `iptables` (the node's default binary,
+which here is iptables-nft), `iptables-legacy`, and the same rules again in the `-L` and `-S`
+notations. Count the rules in each:
+"""),
         code('''
-fixed_findings = wb.check(fixed)
-fixed_findings
+{name: len(r) for name, r in broken.rulesets.items()}
 '''),
         md("""
 ### Exercise 5.3
-How many findings are left after the fix?
+Which backend holds this node's own rules: `nft` or `legacy`?
+"""),
+        code('answer = ...  # "nft" or "legacy"'),
+        code('''
+counts = {name: len(r) for name, r in broken.rulesets.items()}
+legacy = sum(n for name, n in counts.items() if "legacy" in name)
+check_answer("5.3 host backend", answer, expected="legacy" if legacy > 0 else "nft",
+             hint="iptables-legacy-save shows nothing on this node.",
+             explain="The kubelet even leaves a hint: its KUBE-IPTABLES-HINT chain sits in the nft mangle table.")
+'''),
+        md("""
+What the fix changed in the kernel's module list (the rules did not change at all):
+"""),
+        code('''
+added = sorted(fixed.modules.names - broken.modules.names)
+added
+'''),
+        md("""
+### Exercise 5.4
+How many modules does the `after` lsmod list that the `before` one does not?
 """),
         code("answer = ...  # a number"),
         code('''
-check_answer("5.3 findings after the fix", answer, expected=len(fixed_findings),
-             hint="len(fixed_findings)")
+check_answer("5.4 modules added by the fix", answer, expected=len(added),
+             hint="Four were loaded by hand; one more came along as their dependency.",
+             explain="ip_tables, the legacy core, is loaded as a dependency of the iptable_* modules.")
 '''),
     ])
+    both = have(f"{ds}/before/MANIFEST.json") and have(f"{ds}/after/MANIFEST.json") and have("workbook.dump:load_dump")
+    if both:
+        cells += needs(["workbook.draw:draw_chains"], [
+            md("""
+Once the modules were there, istio-init succeeded. Its rules live in the **pod's** network
+namespace, not the host's; the dump kept them (`iptables-legacy-save` in the pod). Every
+outgoing TCP connection is redirected to the sidecar on port 15001, every incoming one to 15006:
+"""),
+            code('''
+pod = wb.parse(fixed.text("notes/istio-init-pod-iptables-legacy-save.txt"))
+wb.draw_chains(pod, "nat")
+'''),
+        ])
+        cells += needs(["workbook.checks:check"], [
+            md("""
+## 5 · Let the checks find it
+
+The checks compare the modules with what the node's tools need, and explain the fix:
+"""),
+            code('''
+broken_findings = wb.check(broken)
+broken_findings
+'''),
+            code('''
+fixed_findings = wb.check(fixed)
+fixed_findings
+'''),
+            md("""
+### Exercise 5.5
+How many findings are left after the fix?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+check_answer("5.5 findings after the fix", answer, expected=len(fixed_findings),
+             hint="len(fixed_findings)")
+'''),
+        ])
     cells += needs(["workbook.widgets:ModuleChecker", "workbook.parse.lsmod:parse_lsmod"], [
         md("""
-## 5 · Check your own node
+## 6 · Check your own node
 
 The checker below starts with the post's lsmod. Replace it with the output of `lsmod` from one of
 your nodes and press **Check**:
@@ -1371,8 +1490,10 @@ for manifest in tqdm(sorted(DATASETS.glob("**/MANIFEST.json")), desc="checking d
     by_severity = found.frame["severity"].astype(str).value_counts().to_dict()
     rows.append({"dump": str(manifest.parent.relative_to(DATASETS)), "findings": len(found), **by_severity,
                  "titles": "; ".join(found.frame["title"].astype(str))})
-sweep = pd.DataFrame(rows).fillna(0)
-sweep
+sweep = pd.DataFrame(rows)
+counts = [c for c in sweep.columns if c not in ("dump", "titles")]
+sweep[counts] = sweep[counts].fillna(0).astype(int)
+sweep[["dump", *counts, "titles"]]
 '''),
             md("""
 ### Exercise 6.3
@@ -1384,27 +1505,8 @@ check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings",
              hint="Sort the sweep table by findings.")
 '''),
         ])
-        cells += needs(["workbook.trace:trace_packet", "workbook.kube:services"], [
-            md("""
-## 5 · Sweep: can every Service be reached?
-
-Trace one packet from a pod to every Service port, with a progress bar:
-"""),
-            code('''
-from tqdm.auto import tqdm
-from workbook import kube
-svcs = kube.services(rs)
-src = "192.168.1.50"
-rows = []
-for s in tqdm(svcs.itertuples(), total=len(svcs), desc="services"):
-    t = wb.trace_packet(rs, wb.Packet(src, s.cluster_ip, s.protocol, dport=int(s.port), in_iface="eni0a1b2c3d4e5"),
-                        node_ips=dump.node_ips)
-    rows.append({"service": s.service, "verdicts": t.verdicts, "DNAT": sorted(map(str, t.destinations))})
-pd.DataFrame(rows)
-'''),
-        ])
         cells += needs(["workbook.widgets:DumpExplorer"], [
-            md("## 6 · Explore the dump\n\nBrowse tables, chains and rules, and filter them:"),
+            md("## 5 · Explore the dump\n\nBrowse tables, chains and rules, and filter them:"),
             code("from workbook.widgets import DumpExplorer\nDumpExplorer(dump)"),
         ])
         cells += needs(["workbook.widgets:TracerForm"], [
@@ -1412,7 +1514,7 @@ pd.DataFrame(rows)
             code('from workbook.widgets import TracerForm\nTracerForm(dump, src="192.168.1.50", dst="10.100.0.10", proto="udp", dport=53)'),
         ])
         cells += needs(["workbook.report:write_report"], [
-            md("## 7 · A report to share\n\nOne self-contained HTML file with everything above:"),
+            md("## 6 · A report to share\n\nOne self-contained HTML file with everything above:"),
             code('''
 from workbook.report import write_report
 report = write_report(dump, Path("eks-node-report.html"))
@@ -1421,27 +1523,29 @@ print("written:", Path("eks-node-report.html").resolve())
         ])
     cells += [
         md("""
-## 8 · Collect from your own node
+## 7 · Collect from your own node
 
-`workbook.collect` runs the same commands on a node over SSH (with paramiko) and writes the
-same layout. Nothing on the node is changed: it only reads (`iptables-save -c`, `lsmod`,
-`ip -o addr`, …).
+`workbook.collect` runs the same commands on your nodes over SSH (with paramiko) and writes the
+same layout, one folder per host. Nothing on a node is changed: it only reads
+(`iptables-save -c`, both backends, `lsmod`, `ip -o addr`, …).
 
 The cell below is **off by default**: set `COLLECT = True` and fill in the host when you want
 to use it. Collecting needs SSH access, usually as root or with `--sudo`.
 """),
         code('''
-COLLECT = False
-HOST = "root@192.0.2.10"          # user@host[:port] of one of your nodes
+COLLECT = False                      # set to True to collect
+HOSTS = ["root@192.0.2.10"]          # [user@]host[:port] of your nodes; several are collected in parallel
 KEY = Path.home() / ".ssh" / "id_ed25519"
 
 if COLLECT:
-    from workbook import collect
-    out = collect.collect_ssh(HOST, "my-node-dump", identity=KEY) if hasattr(collect, "collect_ssh") else None
-    print("collected into", out)
+    from workbook.collect import collect_ssh
+    results = collect_ssh(HOSTS, "my-node-dumps", identity=KEY)   # host keys checked against ~/.ssh/known_hosts
+    for r in results:
+        print(r)
+    dump = results[0].load() if results[0].ok else dump   # then re-run the cells above on it
 else:
-    print("Collection is off (COLLECT = False). From a shell, the same thing:")
-    print(f"  nfwb collect --ssh {HOST} --identity {KEY} -o my-node-dump")
+    print("Collection is off (COLLECT = False). The same from a shell:")
+    print(f"  nfwb collect --ssh {HOSTS[0]} --identity {KEY} -o my-node-dumps")
 '''),
         md("""
 ### Exercise 6.4
@@ -1483,7 +1587,7 @@ rules and the same packet on a Linux machine and stored in `recorded/lab-kube-dn
 import dataclasses, json, os, platform
 IS_LINUX = platform.system() == "Linux"
 IS_ROOT = IS_LINUX and os.geteuid() == 0
-ON_BINDER = "BINDER_SERVICE_HOST" in os.environ or "BINDER_LAUNCH_HOST" in os.environ
+ON_BINDER = any(k in os.environ for k in ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "BINDER_REPO_URL"))
 RUN_LAB = IS_ROOT and not ON_BINDER and os.environ.get("NFWB_NOTEBOOK_LAB", "1") != "0"
 print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
       + ("running the live lab" if RUN_LAB else "showing the recorded run"))
