@@ -764,6 +764,15 @@ probability 0.50000000000`). The workbook turns them back into the exact rule sp
 listed.rules[["chain", "position", "target", "comment", "spec"]]
 '''),
         md("""
+Read the last chain, `KUBE-SEP-4JJWD7DPDSPAPXRS` (one endpoint), from the bottom up:
+
+* the **DNAT** rule rewrites the destination to the pod, `192.168.1.77:53`;
+* the rule above it catches the one odd case where the **source is that same pod**: a pod that
+  reaches itself through its own Service. It marks the packet (`KUBE-MARK-MASQ`) so that
+  POSTROUTING masquerades it. Without that, the pod would answer itself directly, from its own
+  address instead of the Service's, and would not recognise the answer.
+"""),
+        md("""
 ### Exercise 3.1
 A pod sends a UDP packet to `10.100.0.10:53`. To which chain does `KUBE-SERVICES` send it?
 """),
@@ -1011,8 +1020,8 @@ before.ruleset, after.ruleset
     both = have(f"{ds}/before/MANIFEST.json") and have(f"{ds}/after/MANIFEST.json") and have("workbook.dump:load_dump")
     if both:
         cells += needs(["workbook.draw:draw_chains"], [
-            md("nat PREROUTING after the restart, drawn (look for two arrows into `CNI-HOSTPORT-DNAT`):"),
-            code('wb.draw_chains(after.ruleset, "nat", "PREROUTING")'),
+            md("nat PREROUTING after the restart and the chains it jumps to (the red arrow is the copy):"),
+            code('wb.draw_chains(after.ruleset, "nat", "PREROUTING", depth=1)'),
         ])
         cells += [
             md("""
