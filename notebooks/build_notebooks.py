@@ -309,6 +309,17 @@ def show_goal(change=None):
 goal.observe(show_goal, names="value"); show_goal()
 widgets.VBox([goal, where])
 '''),
+        md("""
+### Exercise 0.0
+Use the drop-down: which notebook explains Istio's `unable to initialize table 'nat'`? Answer
+with its number.
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("0.0 where is Istio", answer,
+             expected=int(next(nb for g, nb in GOALS.items() if "Istio" in g)[:2]),
+             hint="Pick the goal that mentions Istio and read the file name it shows.")
+'''),
     ]
     cells += needs(["workbook.parse.spec:parse_spec"], [
         md("""
@@ -610,10 +621,8 @@ flt
     if ok:
         cells += needs(["workbook.draw:draw_chains"], [
             md("""
-## 2 · Chains and jumps, drawn
-
-Each box is a chain; an arrow is a rule that jumps to another chain. Built-in chains are the
-entry points, user chains hang below them.
+Drawn: each box is a chain; an arrow is a rule that jumps to another chain. Built-in chains are
+the entry points, user chains hang below them.
 """),
             code('wb.draw_chains(flt, "filter")'),
         ])
@@ -645,7 +654,7 @@ check_answer("2.2 canary chains", answer,
              hint="Rows of flt.chains with builtin False, references 0 and rules 0.")
 '''),
             md("""
-## 3 · One rule, taken apart
+## 2 · One rule, taken apart
 
 The post's node had two hand-written rules in INPUT: log UDP port 9999 at most five times a
 minute, then drop it. Every rule becomes a row with the same columns:
@@ -677,7 +686,7 @@ check_answer("2.3 where 9999 is dropped", answer,
         ]
         cells += needs(["workbook.trace:trace_packet"], [
             md("""
-## 4 · Let the tracer walk the chains
+## 3 · Let the tracer walk the chains
 
 The tracer follows a packet through every rule and jump, just as the kernel would. A UDP
 packet to port 9999 arriving from outside:
@@ -700,7 +709,7 @@ check_answer("2.4 verdict for udp/9999", answer, expected=next(iter(t.verdicts))
         ])
         cells += [
             md("""
-## 5 · The same table in three notations
+## 4 · The same table in three notations
 
 `iptables -S` prints rules the way you would type them; `iptables-save` adds the table header,
 `:CHAIN POLICY [packets:bytes]` lines and `COMMIT`; `iptables -L -n -v` is the wide, human
@@ -925,6 +934,16 @@ check_answer("3.5 single-endpoint services", answer, expected=int((landing["bran
 Pick a Service to see its chains, endpoints and a trace:
 """),
             code("from workbook.widgets import ServiceExplorer\nServiceExplorer(rs)"),
+            md("""
+### Exercise 3.6
+One ClusterIP of this node carries **three** Service ports (search the explorer by IP). Which IP?
+"""),
+            code("answer = ...  # an IP address"),
+            code('''
+per_ip = svcs["cluster_ip"].value_counts()
+check_answer("3.6 the busy ClusterIP", answer, expected=per_ip.index[per_ip == 3][0],
+             hint="Three ports of the same Service: DNS over UDP, DNS over TCP, and metrics.")
+'''),
         ])
     cells += [md("Next: [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb).")]
     _ = listing_ok
@@ -946,7 +965,7 @@ traffic failed, and `iptables -t nat -L PREROUTING` showed the same jump **twice
 """),
         code(SETUP),
         md("""
-## 1 · How a hostPort works
+### Background: how a hostPort works
 
 A pod with `hostPort: 80` asks the CNI **portmap** plugin to forward the node's port 80 to the
 pod. portmap writes nat rules:
@@ -964,7 +983,7 @@ removes nothing.
     ]
     cells += needs(["workbook.parse.listing:parse_listing"], [
         md("""
-## 2 · What the post saw
+## 1 · What the post saw
 
 nat PREROUTING on the worker, after the incident (quoted from the post; the last line is the
 duplicate):
@@ -988,7 +1007,7 @@ check_answer("4.1 jumps to CNI-HOSTPORT-DNAT", answer,
     ])
     cells += [
         md("""
-## 3 · Why the mappings were lost
+### Background: why the mappings were lost
 
 Up to Kubernetes 1.23 the kubelet contained **dockershim**. For each pod sandbox it kept a
 checkpoint file with the pod's port mappings in `/var/lib/dockershim/sandbox/<sandbox-id>`.
@@ -1006,7 +1025,7 @@ dockershim (up to 1.23) or move from 1.23 to 1.24.
     ]
     cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump"], [
         md("""
-## 4 · Before and after, from two node dumps
+## 2 · Before and after, from two node dumps
 
 `datasets/onprem-dup-hostport` holds two dumps of such a worker: `before` the kubelet
 container was re-created, and `after` the hostPort pod was restarted.
@@ -1035,7 +1054,7 @@ check_answer("4.2 jumps after", answer, expected=int((pre["target"] == "CNI-HOST
              hint="Filter after.ruleset.rules to table nat, chain PREROUTING.")
 '''),
             md("""
-## 5 · The real damage is one level down
+## 3 · The real damage is one level down
 
 The duplicated jump only makes the kernel walk `CNI-HOSTPORT-DNAT` twice with the same result.
 What breaks the ingress is **inside** that chain: one entry per container, each tagged with the
@@ -1077,7 +1096,7 @@ check_answer("4.3 the stale container", answer, expected=stale[0] if stale else 
         ]
         cells += needs(["workbook.trace:trace_packet"], [
             md("""
-## 6 · Where does a request to port 80 go?
+## 4 · Where does a request to port 80 go?
 
 Trace a new connection from a client (`10.10.10.10`) to the node's port 80 in both dumps, and
 look at the address the first packet is DNATed to:
@@ -1113,7 +1132,7 @@ check_answer("4.4 does port 80 reach the new pod", answer,
         ])
         cells += needs(["workbook.checks:check"], [
             md("""
-## 7 · What the checks say
+## 5 · What the checks say
 
 `wb.check` finds both problems and proposes exact commands. It never runs them: you read
 them, decide, and run them on the node.
@@ -1149,7 +1168,7 @@ changes.query("table == 'nat'")[["change", "chain", "spec"]]
         ])
     cells += [
         md("""
-## 8 · The fix
+## 6 · The fix
 
 **Prevent** it: bind-mount the checkpoint folder into the kubelet container, so that checkpoints
 survive when the container is re-created. In RKE's `cluster.yml` (the post's fix; `:z` relabels
@@ -1208,7 +1227,7 @@ xtables parameter problem: iptables-restore: unable to initialize table 'nat'
 """),
         code(SETUP),
         md("""
-## 1 · Two iptables in one kernel
+### Background: two iptables in one kernel
 
 `iptables` is a command; two different kernel subsystems can sit behind it:
 
@@ -1236,7 +1255,7 @@ g
     ]
     cells += needs(["workbook.parse.lsmod:parse_lsmod,Modules"], [
         md("""
-## 2 · Read the node's modules
+## 1 · Read the node's modules
 
 The post's `lsmod` on the EKS worker before the fix (quoted from the post; the post shows
 these lines):
@@ -1267,7 +1286,7 @@ check_answer("5.1 missing legacy tables", answer, expected=[m for m in LEGACY_TA
     ])
     cells += [
         md("""
-## 3 · The fix: load the modules at every boot
+## 2 · The fix: load the modules at every boot
 
 `systemd-modules-load` reads `/etc/modules-load.d/*.conf` at boot and loads every module
 named there. The post writes one file and loads the modules once by hand so that no reboot
@@ -1310,7 +1329,7 @@ check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
     ])
     cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump"], [
         md("""
-## 4 · The same node as two dumps
+## 3 · The same node as two dumps
 
 `datasets/istio-missing-modules` holds the EKS worker before and after the fix. First, what the
 failing pod said (`kubectl logs <pod> -c istio-init`, kept in the dump's notes):
@@ -1373,7 +1392,7 @@ wb.draw_chains(pod, "nat")
         ])
         cells += needs(["workbook.checks:check"], [
             md("""
-## 5 · Let the checks find it
+## 4 · Let the checks find it
 
 The checks compare the modules with what the node's tools need, and explain the fix:
 """),
@@ -1395,14 +1414,25 @@ check_answer("5.5 findings after the fix", answer, expected=len(fixed_findings),
              hint="len(fixed_findings)")
 '''),
         ])
-    cells += needs(["workbook.widgets:ModuleChecker", "workbook.parse.lsmod:parse_lsmod"], [
+    cells += needs(["workbook.widgets:ModuleChecker,missing_modules", "workbook.parse.lsmod:parse_lsmod"], [
         md("""
-## 6 · Check your own node
+## 5 · Check your own node
 
 The checker below starts with the post's lsmod. Replace it with the output of `lsmod` from one of
 your nodes and press **Check**:
 """),
         code("from workbook.widgets import ModuleChecker\nModuleChecker(lsmod_before)"),
+        md("""
+### Exercise 5.6
+Replace the text in the checker with the post's second lsmod (print it with
+`print(lsmod_after)`), press **Check**: how many modules does it report missing now?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+from workbook.widgets import missing_modules
+check_answer("5.6 missing after the fix", answer, expected=len(missing_modules(lsmod_after)),
+             hint="The second lsmod lists the four iptable_* modules.")
+'''),
     ])
     cells += [md("Next: [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb).")]
     return cells
@@ -1472,12 +1502,12 @@ check_answer("6.2 biggest chain", answer, expected=biggest["chain"],
     ok = have("datasets/eks-node/MANIFEST.json") and have("workbook.dump:load_dump")
     if ok:
         cells += needs(["workbook.draw:draw_hooks"], [
-            md("## 3 · The node's hooks\n\nWhich chains of this node hang on which hook:"),
+            md("### The node's hooks\n\nWhich chains of this node hang on which hook, drawn from its own tables:"),
             code("wb.draw_hooks(rs)"),
         ])
         cells += needs(["workbook.checks:check"], [
             md("""
-## 4 · Findings
+## 3 · Findings
 
 Each finding names the evidence (the rules or files that show it), who owns the rules, and
 the exact commands that would fix it. Nothing is ever run for you.
@@ -1515,7 +1545,7 @@ check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings",
 '''),
         ])
         cells += needs(["workbook.widgets:DumpExplorer"], [
-            md("## 5 · Explore the dump\n\nBrowse tables, chains and rules, and filter them:"),
+            md("## 4 · Explore and share\n\nBrowse tables, chains and rules, and filter them:"),
             code("from workbook.widgets import DumpExplorer\nDumpExplorer(dump)"),
         ])
         cells += needs(["workbook.widgets:TracerForm"], [
@@ -1523,16 +1553,27 @@ check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings",
             code('from workbook.widgets import TracerForm\nTracerForm(dump, src="192.168.1.50", dst="10.100.0.10", proto="udp", dport=53)'),
         ])
         cells += needs(["workbook.report:write_report"], [
-            md("## 6 · A report to share\n\nOne self-contained HTML file with everything above:"),
+            md("One self-contained HTML report with everything above, to attach to a ticket:"),
             code('''
 from workbook.report import write_report
 report = write_report(dump, Path("eks-node-report.html"))
-print("written:", Path("eks-node-report.html").resolve())
+print("written:", Path(report).resolve(), f"({Path(report).stat().st_size // 1024} KiB)")
+'''),
+            md("""
+### Exercise 6.4
+With the explorer, open the nat table's `AWS-SNAT-CHAIN-0` (the AWS VPC CNI's source NAT for
+traffic leaving the VPC). How many rules does it have?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+snat = rs.chains.query("table == 'nat' and chain == 'AWS-SNAT-CHAIN-0'")
+check_answer("6.4 AWS-SNAT-CHAIN-0", answer, expected=int(snat["rules"].iloc[0]) if len(snat) else None,
+             hint="Pick table nat and the chain in the explorer, or look in rs.chains.")
 '''),
         ])
     cells += [
         md("""
-## 7 · Collect from your own node
+## 5 · Collect from your own node
 
 `workbook.collect` runs the same commands on your nodes over SSH (with paramiko) and writes the
 same layout, one folder per host. Nothing on a node is changed: it only reads
@@ -1557,13 +1598,13 @@ else:
     print(f"  nfwb collect --ssh {HOSTS[0]} --identity {KEY} -o my-node-dumps")
 '''),
         md("""
-### Exercise 6.4
+### Exercise 6.5
 Which file of an nfwb dump would you open to see the exact command that produced
 `iptables/iptables-save.txt`?
 """),
         code("answer = ...  # a file name"),
         code('''
-check_answer("6.4 which file", answer, expected="MANIFEST.json",
+check_answer("6.5 which file", answer, expected="MANIFEST.json",
              hint="It lists every file with its command, time and exit code.")
 '''),
         md("Next: [07 · live kernel lab](07-live-kernel-lab.ipynb)."),
@@ -1586,7 +1627,7 @@ trace says which rules it hit. Then both traces go side by side.
 """),
         code(SETUP),
         md("""
-## 1 · Can this machine run the lab?
+### Can this machine run the lab?
 
 The lab needs **root on Linux**: it creates network namespaces and loads rules into them. On
 Binder you are not root, so this notebook then shows a **recorded run**, made with the same
@@ -1605,7 +1646,7 @@ print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
     base = ["datasets/eks-node/MANIFEST.json", "workbook.dump:load_dump", "workbook.trace:trace_packet"]
     cells += needs(base, [
         md("""
-## 2 · The rules and the packet
+## 1 · The rules and the packet
 
 The DNS query of notebook 03: a pod (`192.168.1.50`) asks kube-dns at `10.100.0.10:53`.
 
@@ -1619,22 +1660,31 @@ rs = wb.parse("\\n".join(l for l in dump.ruleset.to_save().splitlines() if " -m 
 query = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
 print(len(dump.ruleset.rules) - len(rs.rules), "rule(s) left out of", len(dump.ruleset.rules))
 '''),
-        md("The simulator's answer: two branches, one per kube-dns pod, half the time each."),
+        md("The simulator's answer:"),
         code('''
 sim = wb.trace_packet(rs, query, node_ips=dump.node_ips)
 sim
+'''),
+        md("""
+### Exercise 7.1
+How many different ways (branches) does the simulator say this query can go?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("7.1 simulator branches", answer, expected=len(sim.branches),
+             hint="One branch per kube-dns pod.")
 '''),
     ])
     ok = all(have(r) for r in base)
     rec = (HERE / "recorded" / "lab-kube-dns.json").exists()
     if ok:
         cells += [md("""
-## 3 · The kernel's answer
+## 2 · The kernel's answer
 
 Each run sends the query from a new source port, so it is a new connection and the kernel draws
 its random number again. Eight runs (a fraction of a second each):
 """)]
-        cells += needs(["workbook.lab:Lab"], [
+        cells += needs(["workbook.lab:Lab", "workbook.draw:draw_trace"], [
             code('''
 from tqdm.auto import tqdm
 from workbook.packet import Trace
@@ -1650,16 +1700,24 @@ else:
     print("recorded run:", {k: recorded[k] for k in ("recorded_at", "kernel", "iptables")})
 kernel = runs[0]
 kernel
-''') if rec else md("> 🚧 *No recorded run is stored yet (`recorded/lab-kube-dns.json`).*"),
-        ])
-    if ok and rec and have("workbook.lab:Lab"):
-        cells += needs(["workbook.draw:draw_trace"], [
+'''),
             md("The first run, drawn: the kernel took exactly one of the two ways."),
             code("wb.draw_trace(kernel, rs)"),
+            md("""
+### Exercise 7.2
+How many branches does **one** kernel trace have?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+check_answer("7.2 kernel branches", answer, expected=len(kernel.branches),
+             hint="A real packet cannot take both ways.",
+             explain="The kernel drew its random number once: the simulator lists every possible future, the kernel lives one.")
+'''),
         ])
+    if ok and rec and have("workbook.lab:Lab"):
         cells += [
             md("""
-## 4 · Side by side
+## 3 · Side by side
 
 Two traces "agree" when they hit the same rules in the same order. One difference in style: when
 a packet falls off the end of a user chain, the simulator writes a `RETURN` step without a rule
@@ -1689,28 +1747,28 @@ fmt = lambda p: [f"{t} {c} #{n}: {a}" if n is not None else f"{t} {c}: {a}" for 
 pd.DataFrame({"kernel": fmt(k_path), "simulator": fmt(s_path)})
 '''),
             md("""
-### Exercise 7.1
+### Exercise 7.3
 In how many of the runs did the kernel send the query to `192.168.1.77:53`?
 """),
             code("answer = ...  # a number"),
             code('''
-check_answer("7.1 runs to 192.168.1.77", answer, expected=int((side["kernel DNAT"] == "192.168.1.77:53").sum()),
+check_answer("7.3 runs to 192.168.1.77", answer, expected=int((side["kernel DNAT"] == "192.168.1.77:53").sum()),
              hint="Count the rows of the side-by-side table.",
              explain="With probability 0.5 per run, anything from 0 to 8 can happen; around 4 is most likely.")
 '''),
             md("""
-### Exercise 7.2
+### Exercise 7.4
 True or false: every kernel run followed one of the simulator's branches exactly.
 """),
             code("answer = ...  # True or False"),
             code('''
-check_answer("7.2 do they agree", answer, expected=bool(side["simulator branch with the same path"].notna().all()),
+check_answer("7.4 do they agree", answer, expected=bool(side["simulator branch with the same path"].notna().all()),
              hint="Look for an empty cell in the side-by-side table.")
 '''),
         ]
     cells += [
         md("""
-## How the lab works
+### How the lab works
 
 1. It creates a few throw-away namespaces: a *client* per input interface (here one named like
    the pod's `eni…` interface), the *node* with the dump's rules and addresses, and a *sink*
