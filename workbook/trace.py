@@ -39,6 +39,7 @@ PROTOCOLS: dict[str, int] = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 4
                              "mh": 135, "ipip": 4}
 
 _TERMINAL_VERDICTS = frozenset({"DROP", "REJECT"})
+_ROUTING_DROP = "(dropped by routing)"
 _NON_TERMINATING = frozenset({"LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "CLASSIFY", "CHECKSUM", "DSCP", "TOS",
                               "TTL", "HL", "TCPMSS", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "NFACCT",
                               "TEE", "RATEEST", "SET", "HMARK", "ECN", "CONNMARK", "NOTRACK", "CT"})
@@ -263,9 +264,21 @@ class _Compiler:
 
     def __init__(self, ctx_ref: list):
         self.ctx_ref = ctx_ref  # [ _Ctx ] set per trace
+        self._memo: dict[tuple, Check] = {}  # the same test in many rules is one closure
+
+    def _shared(self, key: tuple, make: Callable[[], Check]) -> Check:
+        chk = self._memo.get(key)
+        if chk is None:
+            if len(self._memo) > 200_000:
+                self._memo.clear()
+            chk = self._memo[key] = make()
+        return chk
 
     # ---- basic header fields --------------------------------------------------------
     def addr(self, which: str, text: str, neg: bool) -> Check:
+        return self._shared(("addr", which, text, neg), lambda: self._make_addr(which, text, neg))
+
+    def _make_addr(self, which: str, text: str, neg: bool) -> Check:
         v, base, mask = _net(text)
         flag = f"{'! ' if neg else ''}{'-s' if which == 'src' else '-d'} {text}"
         if which == "src":
@@ -283,6 +296,9 @@ class _Compiler:
         return chk
 
     def iface(self, which: str, name: str, neg: bool) -> Check:
+        return self._shared(("iface", which, name, neg), lambda: self._make_iface(which, name, neg))
+
+    def _make_iface(self, which: str, name: str, neg: bool) -> Check:
         wild = name.endswith("+")
         stem = name[:-1] if wild else name
         flag = f"{'! ' if neg else ''}{'-i' if which == 'in' else '-o'} {name}"
@@ -300,6 +316,9 @@ class _Compiler:
         return chk
 
     def proto(self, text: str, neg: bool) -> Check:
+        return self._shared(("proto", text, neg), lambda: self._make_proto(text, neg))
+
+    def _make_proto(self, text: str, neg: bool) -> Check:
         t = text.lower()
         num = int(t) if t.isdigit() else PROTOCOLS.get(t)
         flag = f"{'! ' if neg else ''}-p {text}"
@@ -338,6 +357,9 @@ class _Compiler:
     m_nfacct = m_comment
 
     def _ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
+        return self._shared(("ports", flag, text, neg, field), lambda: self._make_ports(flag, text, neg, field))
+
+    def _make_ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
         ranges = [_port_range(p) for p in text.split(",")]
         desc = f"{'! ' if neg else ''}{flag} {text}"
 
@@ -869,6 +891,10 @@ class Tracer:
     real dumps always declare them). ``missing_builtins="empty"`` treats it as iptables-legacy
     does: present, empty, policy ACCEPT.
 
+    ``route_localnet`` is the sysctl ``net.ipv4.conf.*.route_localnet``: 0 (the kernel's
+    default) makes routing drop loopback addresses arriving on another interface and a
+    loopback source DNATed off the host; kube-proxy sets 1 for localhost NodePorts.
+
     >>> from workbook.parse import parse_save
     >>> rs = parse_save("*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
     >>> t = Tracer(rs, node_ips=["10.0.0.1"])
@@ -879,7 +905,8 @@ class Tracer:
     """
 
     def __init__(self, ruleset: Ruleset, node_ips: Iterable[str] = (), *, ipsets: dict[str, list[str]] | None = None,
-                 max_branches: int = 10000, missing_builtins: str = "absent"):
+                 max_branches: int = 10000, missing_builtins: str = "absent", route_localnet: bool = False):
+        self.route_localnet = route_localnet
         if missing_builtins not in ("absent", "empty"):
             raise ValueError("missing_builtins is 'absent' (iptables-nft) or 'empty' (iptables-legacy)")
         self.missing_builtins = missing_builtins
@@ -976,6 +1003,7 @@ class Tracer:
 
     # ---- hook sequence ------------------------------------------------------------------
     def _next_hook(self, s: _State, ctx: _Ctx) -> str | None:
+        """The next hook after ``s.hook`` (the routing decisions), None at the end, or a routing drop."""
         h = s.hook
         if h is None:
             return "OUTPUT" if s.from_node else "PREROUTING"
@@ -992,7 +1020,17 @@ class Tracer:
                 return "INPUT"
             return None
         if h == "PREROUTING":
-            return "INPUT" if _is_local_i(ctx, *s.dst_i) else "FORWARD"
+            v, x = s.dst_i
+            sv, sx = s.src_i
+            if s.in_iface != "lo" and ((v == 4 and (x >> 24) == 127) or (sv == 4 and (sx >> 24) == 127)):
+                which = "destination" if v == 4 and (x >> 24) == 127 else "source"
+                if not self.route_localnet:
+                    s.note(f"dropped by routing after PREROUTING: a loopback {which} ({s.dst if which == 'destination' else s.src}) "
+                           f"arriving on {s.in_iface} is a martian unless route_localnet=1 (kube-proxy sets it for "
+                           f"localhost NodePorts; trace with route_localnet=True / --route-localnet)")
+                    return _ROUTING_DROP
+                s.note(f"a loopback {which} arriving on {s.in_iface}: routed because route_localnet=1")
+            return "INPUT" if _is_local_i(ctx, v, x) else "FORWARD"
         if h == "FORWARD":
             return "POSTROUTING"
         return None
@@ -1020,6 +1058,14 @@ class Tracer:
                 if verdict in _TERMINAL_VERDICTS:
                     s.verdict = verdict
                     return
+                if (s.hook == "OUTPUT" and s.table == "nat" and s.ct_dnat and not self.route_localnet
+                        and s.src_i[0] == 4 and (s.src_i[1] >> 24) == 127 and not _is_local_i(ctx, *s.dst_i)):
+                    # the re-route after nat OUTPUT: a loopback source may not leave the host
+                    s.note(f"dropped by the re-route after nat OUTPUT: source {s.src} may only leave lo with "
+                           f"route_localnet=1 (kube-proxy sets it for localhost NodePorts; trace with "
+                           f"route_localnet=True / --route-localnet)")
+                    s.verdict = "DROP"
+                    return
                 s.table = self._next_table(s, s.table)
                 if s.table is not None:
                     self._enter_table(s, tables)
@@ -1028,6 +1074,9 @@ class Tracer:
                 nxt = self._next_hook(s, ctx)
                 if nxt is None:
                     s.verdict = "ACCEPT"
+                    return
+                if nxt is _ROUTING_DROP:
+                    s.verdict = "DROP"
                     return
                 s.hook = nxt
                 self._set_ifaces(s, ctx)
@@ -1351,11 +1400,13 @@ def _tracer_for(ruleset: Ruleset) -> Tracer:
 
 
 def trace_packet(ruleset: Ruleset, packet: Packet, node_ips: Iterable[str] = (), *,
-                 ipsets: dict[str, list[str]] | None = None, max_branches: int = 10000) -> Trace:
+                 ipsets: dict[str, list[str]] | None = None, max_branches: int = 10000,
+                 route_localnet: bool = False) -> Trace:
     """Trace ``packet`` through ``ruleset``: every rule evaluated, branch by branch.
 
     ``node_ips`` are the node's addresses (local: INPUT, ``--dst-type LOCAL``); ``ipsets``
-    gives set contents as ``{name: [cidr, ...]}``. The compiled form of a ruleset is cached
+    gives set contents as ``{name: [cidr, ...]}``; ``route_localnet`` as in :class:`Tracer`
+    (kube-proxy nodes run with it on). The compiled form of a ruleset is cached
     per Ruleset object (build a :class:`Tracer` yourself after changing a ruleset in place).
 
     >>> from workbook.parse import parse_save
@@ -1375,4 +1426,5 @@ def trace_packet(ruleset: Ruleset, packet: Packet, node_ips: Iterable[str] = (),
     """
     tr = _tracer_for(ruleset)
     tr.max_branches = max_branches
+    tr.route_localnet = route_localnet
     return tr.trace(packet, node_ips, ipsets=ipsets)

@@ -76,7 +76,19 @@ COMMIT
 COMMIT
 """
 
+LOCALNET_PRE = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.180.0.1:80
+COMMIT
+"""
+
 SCENARIOS = [
+    # route_localnet=0 (the lab's and the kernel's default): routing drops it after nat PREROUTING
+    ("pod-to-localhost", LOCALNET_PRE, Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3002, "eth0"), ["192.168.0.2"]),
+    ("pod-to-localhost-dnat", LOCALNET_PRE, Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3001, "eth0"), ["192.168.0.2"]),
     ("misc-tcp-syn", MISC, Packet("10.1.1.7", "10.50.0.1", "tcp", 40000, 80, "eth0"), ["192.168.0.10"]),
     ("misc-notrack", MISC, Packet("10.1.1.7", "10.50.0.1", "udp", 40000, 9999, "eth0"), ["192.168.0.10"]),
     ("misc-dnat-snat", MISC, Packet("10.1.1.7", "10.50.0.1", "udp", 40000, 53, "eth0"), ["192.168.0.10"]),
@@ -113,38 +125,44 @@ def test_simulator_matches_the_kernel(name, text, packet, node_ips):
         "\n".join(map(str, k.matched_path()))
     assert (b.verdict, b.masquerade) == (k.verdict, k.masquerade)
     assert not sim.assumed
+    if name == "pod-to-localhost":  # the case the kernel decides without a rule
+        assert b.verdict == "DROP"
 
 
-# kube-proxy's own test dumps through the kernel too (flows whose source is not a node or
-# loopback address, nor the destination itself: the kernel would drop those as martians when
-# they arrive on an interface). Two cases keep the run short: v1 LoadBalancer (source ranges,
-# FW chains) and v2 externalTrafficPolicy Local (SVL chains, KUBE-FIREWALL).
+# kube-proxy's own test dumps through the kernel too. Extracted cases 05 (LoadBalancer: source
+# ranges, FW chains) and 34 (v2 externalTrafficPolicy Local: SVL chains, KUBE-FIREWALL) with the
+# flows that can arrive on an interface (a node or loopback source would be a martian there);
+# reconstructed R1 (internal/external masquerade) with every flow, those from node addresses
+# sent by the node itself (OUTPUT, and back in over lo for its own addresses).
+_KUBE_CASES = [("cases", "05-TestLoadBalancer", False), ("cases", "34-TestExternalTrafficPolicyLocal-v2", False),
+               ("cases-reconstructed", "R1-TestInternalExternalMasquerade-base", True)]
+
+
 def _kube_flows():
     from tests.realparts import DATA
 
-    from .kube_proxy_adapter import load_case
+    from .kube_proxy_adapter import is_local_source, load_case
     out = []
-    for stem in ("05-TestLoadBalancer", "34-TestExternalTrafficPolicyLocal-v2"):
-        case = load_case(DATA / "kube-proxy" / "cases" / f"{stem}.rules")
+    for sub, stem, node_origin in _KUBE_CASES:
+        case = load_case(DATA / "kube-proxy" / sub / f"{stem}.rules")
         for i, f in enumerate(case.flows):
-            local = set(f["nodeIPs"]) | {"127.0.0.1"}
-            if f["sourceIP"] in local or f["sourceIP"] == f["destIP"]:
+            if f["sourceIP"] == f["destIP"] or (is_local_source(f) and not node_origin):
                 continue
-            out.append(pytest.param(stem, i, id=f"{stem[:24]}#{i}:{f['name'][:30]}"))
+            out.append(pytest.param(sub, stem, i, id=f"{stem[:24]}#{i}:{f['name'][:30]}"))
     return out
 
 
-@pytest.mark.parametrize("stem,i", _kube_flows())
-def test_kube_proxy_flows_match_the_kernel(stem, i):
+@pytest.mark.parametrize("sub,stem,i", _kube_flows())
+def test_kube_proxy_flows_match_the_kernel(sub, stem, i):
     from tests.realparts import DATA
     from workbook.lab import lab_available, lab_trace
 
-    from .kube_proxy_adapter import flow_packet, load_case
+    from .kube_proxy_adapter import flow_packet, is_local_source, load_case
     ok, why = lab_available()
     need(ok, why)
-    case = load_case(DATA / "kube-proxy" / "cases" / f"{stem}.rules")
+    case = load_case(DATA / "kube-proxy" / sub / f"{stem}.rules")
     flow = case.flows[i]
-    packet = flow_packet(flow)
+    packet = flow_packet(flow, from_node=is_local_source(flow))
     kernel = lab_trace(case.ruleset, packet, flow["nodeIPs"])
     sim = trace_packet(case.ruleset, packet, flow["nodeIPs"])
     k = kernel.branches[0]

@@ -714,3 +714,38 @@ def test_jump_loop_is_a_clear_error_and_branch_limit_holds():
     assert len(t.branches) == 4
     assert any("more than 4 branches" in n for n in t.notes)
     assert sum(b.probability for b in t.branches) == pytest.approx(1.0)
+
+
+LOCALNET = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.180.0.1:80
+-A OUTPUT -d 127.0.0.1/32 -p tcp -m tcp --dport 3001 -j DNAT --to-destination 10.180.0.1:80
+-A POSTROUTING -s 127.0.0.0/8 -j MASQUERADE
+COMMIT
+"""
+
+
+def test_route_localnet():
+    # Kernel facts (pinned by the lab's regression tests against the real kernel):
+    # route_localnet=0 (default): a packet from outside to 127.0.0.1 without DNAT is dropped by
+    # routing right after nat PREROUTING; a node packet 127.0.0.1 → 127.0.0.1:3001 DNATed to a pod
+    # is dropped by the re-route after nat OUTPUT. With route_localnet=1 both go on.
+    rs = parse_save(LOCALNET)
+    pod_to_lo = Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3002, "eth0")
+    t = trace_packet(rs, pod_to_lo, ["192.168.0.2"])
+    assert (t.branches[0].verdict, matched(t.branches[0])) == ("DROP", [("PREROUTING", "PREROUTING", None, "policy:ACCEPT")])
+    assert any("route_localnet" in n for n in t.notes)
+    t = trace_packet(rs, pod_to_lo, ["192.168.0.2"], route_localnet=True)
+    assert (t.branches[0].verdict, matched(t.branches[0])[-1]) == ("ACCEPT", ("INPUT", "INPUT", None, "policy:ACCEPT"))
+    # DNAT in PREROUTING happens before routing: the pod address is routed, nothing is dropped
+    t = trace_packet(rs, Packet("10.0.0.2", "127.0.0.1", "tcp", 40000, 3001, "eth0"), ["192.168.0.2"])
+    assert (t.branches[0].verdict, t.branches[0].dnat) == ("ACCEPT", "10.180.0.1:80")
+    node = Packet("127.0.0.1", "127.0.0.1", "tcp", 40000, 3001, None, True)
+    t = trace_packet(rs, node, ["192.168.0.2"])
+    assert (t.branches[0].verdict, matched(t.branches[0])) == ("DROP", [("OUTPUT", "OUTPUT", 1, "DNAT")])
+    t = trace_packet(rs, node, ["192.168.0.2"], route_localnet=True)
+    b = t.branches[0]
+    assert (b.verdict, b.masquerade, matched(b)[-1]) == ("ACCEPT", True, ("POSTROUTING", "POSTROUTING", 1, "MASQUERADE"))

@@ -23,6 +23,8 @@ def _ipset(text: str) -> tuple[str, list[str]]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = ("exit status: 0 trace printed; 1 with --fail-on-drop when a branch ends in DROP/REJECT; "
+                "2 bad input (one line naming file:line)")
     add_packet_arguments(p)
     p.add_argument("--out-iface", metavar="IF", default=None,
                    help="interface the packet leaves on (for -o matches; unknown otherwise: assumed)")
@@ -30,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="members of an ipset used by -m set (repeatable; sets not given are assumed to match)")
     p.add_argument("--ipset-save", metavar="FILE", default=None,
                    help="members of every set from an `ipset save` output file")
+    p.add_argument("--route-localnet", action="store_true",
+                   help="the node runs with net.ipv4.conf.*.route_localnet=1 (kube-proxy sets it for localhost "
+                        "NodePorts); default: the kernel's 0, loopback addresses do not cross interfaces")
     p.add_argument("--all-steps", action="store_true",
                    help="text output: list every rule evaluated with the reason it did not match")
     p.add_argument("--fail-on-drop", action="store_true", help="exit 1 when any branch ends in DROP or REJECT")
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.ipset_save}: {e.strerror or e}") from None
     if args.ipset:
         ipsets = {**(ipsets or {}), **dict(args.ipset)}
-    trace = trace_packet(ruleset, packet, node_ips, ipsets=ipsets)
+    trace = trace_packet(ruleset, packet, node_ips, ipsets=ipsets, route_localnet=args.route_localnet)
     if args.json:
         json.dump(trace.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
