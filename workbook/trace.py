@@ -15,6 +15,14 @@ destination address (or exact ``--dport``): only rules that can match are evalua
 run of skipped rules is one summarised step (``matched: false``, ``position`` = the first
 skipped rule, ``why`` = "N rules skipped (positions a-b): their -d does not match X").
 Chains shorter than :data:`INDEX_MIN_RULES` are always walked rule by rule.
+
+Kernel behaviour the tracer copies (each checked against the real kernel in the lab, see
+tests/engine/test_kernel_parity.py): nat is consulted only while a connection is NEW and once
+per direction (a node's packet to itself passes OUTPUT, POSTROUTING, then PREROUTING and INPUT
+over ``lo`` without nat there); DNAT changes the routing decision; ``--ctstate DNAT`` holds after
+a DNAT; a built-in chain the dump does not declare is not traversed (iptables-nft); loopback
+addresses do not cross interfaces unless ``route_localnet``; the end of a user chain returns
+without a kernel trace event (the step is kept, ``Branch.matched_path()`` leaves it out).
 """
 
 from __future__ import annotations
