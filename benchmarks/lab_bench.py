@@ -47,7 +47,7 @@ def main() -> int:
     print(f"lab set-up {t1 - t0:.2f} s, {len(c.packets)} flows {1000 * (t2 - t1) / len(c.packets):.0f} ms/flow, "
           f"tear-down {t3 - t2:.2f} s")
 
-    res = run_all(cases, simulator(), backend=a.backend)
+    res = run_all(cases, simulator(a.backend), backend=a.backend)
     flows = res["flows"]
     print(f"rulesets {len(cases)} ({len(seeds)} generated), flows {flows}, {res['seconds']} s "
           f"({1000 * res['seconds'] / max(flows, 1):.0f} ms/flow incl. set-up)")

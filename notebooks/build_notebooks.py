@@ -309,6 +309,17 @@ def show_goal(change=None):
 goal.observe(show_goal, names="value"); show_goal()
 widgets.VBox([goal, where])
 '''),
+        md("""
+### Exercise 0.0
+Use the drop-down: which notebook explains Istio's `unable to initialize table 'nat'`? Answer
+with its number.
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("0.0 where is Istio", answer,
+             expected=int(next(nb for g, nb in GOALS.items() if "Istio" in g)[:2]),
+             hint="Pick the goal that mentions Istio and read the file name it shows.")
+'''),
     ]
     cells += needs(["workbook.parse.spec:parse_spec"], [
         md("""
@@ -414,8 +425,8 @@ nftables can use; iptables works on the five boxes in between.
     cells += needs(["workbook.netfilter:HOOKS,TABLES_AT_HOOK,packet_path,tables_at"], [
         md("""
 The library keeps the same facts in `workbook.netfilter`. The kernel names are the ones the
-seed post lists (`NF_IP_…`); the tables are those that register on each hook, in the order a
-packet meets them:
+seed post lists (`NF_IP_…`; today's kernels say `NF_INET_…`, as in the diagram); the tables are
+those that register on each hook, in the order a packet meets them:
 """),
         code('''
 import pandas as pd
@@ -610,10 +621,8 @@ flt
     if ok:
         cells += needs(["workbook.draw:draw_chains"], [
             md("""
-## 2 · Chains and jumps, drawn
-
-Each box is a chain; an arrow is a rule that jumps to another chain. Built-in chains are the
-entry points, user chains hang below them.
+Drawn: each box is a chain; an arrow is a rule that jumps to another chain. Built-in chains are
+the entry points, user chains hang below them.
 """),
             code('wb.draw_chains(flt, "filter")'),
         ])
@@ -645,7 +654,7 @@ check_answer("2.2 canary chains", answer,
              hint="Rows of flt.chains with builtin False, references 0 and rules 0.")
 '''),
             md("""
-## 3 · One rule, taken apart
+## 2 · One rule, taken apart
 
 The post's node had two hand-written rules in INPUT: log UDP port 9999 at most five times a
 minute, then drop it. Every rule becomes a row with the same columns:
@@ -677,7 +686,7 @@ check_answer("2.3 where 9999 is dropped", answer,
         ]
         cells += needs(["workbook.trace:trace_packet"], [
             md("""
-## 4 · Let the tracer walk the chains
+## 3 · Let the tracer walk the chains
 
 The tracer follows a packet through every rule and jump, just as the kernel would. A UDP
 packet to port 9999 arriving from outside:
@@ -700,7 +709,7 @@ check_answer("2.4 verdict for udp/9999", answer, expected=next(iter(t.verdicts))
         ])
         cells += [
             md("""
-## 5 · The same table in three notations
+## 4 · The same table in three notations
 
 `iptables -S` prints rules the way you would type them; `iptables-save` adds the table header,
 `:CHAIN POLICY [packets:bytes]` lines and `COMMIT`; `iptables -L -n -v` is the wide, human
@@ -763,6 +772,15 @@ probability 0.50000000000`). The workbook turns them back into the exact rule sp
         code('''
 listed.rules[["chain", "position", "target", "comment", "spec"]]
 '''),
+        md("""
+Read the last chain, `KUBE-SEP-4JJWD7DPDSPAPXRS` (one endpoint), from the bottom up:
+
+* the **DNAT** rule rewrites the destination to the pod, `192.168.1.77:53`;
+* the rule above it catches the one odd case where the **source is that same pod**: a pod that
+  reaches itself through its own Service. It marks the packet (`KUBE-MARK-MASQ`) so that
+  POSTROUTING masquerades it. Without that, the pod would answer itself directly, from its own
+  address instead of the Service's, and would not recognise the answer.
+"""),
         md("""
 ### Exercise 3.1
 A pod sends a UDP packet to `10.100.0.10:53`. To which chain does `KUBE-SERVICES` send it?
@@ -916,6 +934,16 @@ check_answer("3.5 single-endpoint services", answer, expected=int((landing["bran
 Pick a Service to see its chains, endpoints and a trace:
 """),
             code("from workbook.widgets import ServiceExplorer\nServiceExplorer(rs)"),
+            md("""
+### Exercise 3.6
+One ClusterIP of this node carries **three** Service ports (search the explorer by IP). Which IP?
+"""),
+            code("answer = ...  # an IP address"),
+            code('''
+per_ip = svcs["cluster_ip"].value_counts()
+check_answer("3.6 the busy ClusterIP", answer, expected=per_ip.index[per_ip == 3][0],
+             hint="Three ports of the same Service: DNS over UDP, DNS over TCP, and metrics.")
+'''),
         ])
     cells += [md("Next: [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb).")]
     _ = listing_ok
@@ -937,7 +965,7 @@ traffic failed, and `iptables -t nat -L PREROUTING` showed the same jump **twice
 """),
         code(SETUP),
         md("""
-## 1 · How a hostPort works
+### Background: how a hostPort works
 
 A pod with `hostPort: 80` asks the CNI **portmap** plugin to forward the node's port 80 to the
 pod. portmap writes nat rules:
@@ -955,7 +983,7 @@ removes nothing.
     ]
     cells += needs(["workbook.parse.listing:parse_listing"], [
         md("""
-## 2 · What the post saw
+## 1 · What the post saw
 
 nat PREROUTING on the worker, after the incident (quoted from the post; the last line is the
 duplicate):
@@ -979,7 +1007,7 @@ check_answer("4.1 jumps to CNI-HOSTPORT-DNAT", answer,
     ])
     cells += [
         md("""
-## 3 · Why the mappings were lost
+### Background: why the mappings were lost
 
 Up to Kubernetes 1.23 the kubelet contained **dockershim**. For each pod sandbox it kept a
 checkpoint file with the pod's port mappings in `/var/lib/dockershim/sandbox/<sandbox-id>`.
@@ -997,7 +1025,7 @@ dockershim (up to 1.23) or move from 1.23 to 1.24.
     ]
     cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump"], [
         md("""
-## 4 · Before and after, from two node dumps
+## 2 · Before and after, from two node dumps
 
 `datasets/onprem-dup-hostport` holds two dumps of such a worker: `before` the kubelet
 container was re-created, and `after` the hostPort pod was restarted.
@@ -1011,22 +1039,10 @@ before.ruleset, after.ruleset
     both = have(f"{ds}/before/MANIFEST.json") and have(f"{ds}/after/MANIFEST.json") and have("workbook.dump:load_dump")
     if both:
         cells += needs(["workbook.draw:draw_chains"], [
-            md("nat PREROUTING after the restart, drawn (look for two arrows into `CNI-HOSTPORT-DNAT`):"),
-            code('wb.draw_chains(after.ruleset, "nat", "PREROUTING")'),
-        ])
-        cells += needs(["workbook.diff:diff_rulesets"], [
-            md("What changed between the two dumps, rule by rule:"),
-            code('''
-changes = wb.diff_rulesets(before.ruleset, after.ruleset)
-changes.frame
-'''),
+            md("nat PREROUTING after the restart and the chains it jumps to (the red arrow is the copy):"),
+            code('wb.draw_chains(after.ruleset, "nat", "PREROUTING", depth=1)'),
         ])
         cells += [
-            md("The checkpoint folder, as the dump recorded it (`ls -la /var/lib/dockershim/sandbox`):"),
-            code('''
-for name, d in [("before", before), ("after", after)]:
-    print(f"--- {name}:"); print(d.text("kubelet/dockershim-sandbox.txt") or "(not collected)")
-'''),
             md("""
 ### Exercise 4.2
 In the `after` dump, how many rules in nat PREROUTING jump to `CNI-HOSTPORT-DNAT`?
@@ -1037,85 +1053,156 @@ pre = after.ruleset.rules.query("table == 'nat' and chain == 'PREROUTING'")
 check_answer("4.2 jumps after", answer, expected=int((pre["target"] == "CNI-HOSTPORT-DNAT").sum()),
              hint="Filter after.ruleset.rules to table nat, chain PREROUTING.")
 '''),
+            md("""
+## 3 · The real damage is one level down
+
+The duplicated jump only makes the kernel walk `CNI-HOSTPORT-DNAT` twice with the same result.
+What breaks the ingress is **inside** that chain: one entry per container, each tagged with the
+container id. Compare the two dumps (note the packet counters):
+"""),
+            code('''
+import re
+def hostport_entries(d):
+    r = d.ruleset.rules.query("table == 'nat' and chain == 'CNI-HOSTPORT-DNAT'").copy()
+    r["container id"] = r["comment"].str.extract(r'id: "([0-9a-f]+)"', expand=False).str[:12]
+    return r[["position", "container id", "target", "pkts"]]
+
+pd.concat({"before": hostport_entries(before), "after": hostport_entries(after)})
+'''),
+            md("""
+In `after` there are two entries for the same ports. The first one still counts connections;
+the new one has counted none: the kernel uses the **first** entry that matches.
+
+Which containers does the kubelet still know? The dump kept `ls -la /var/lib/dockershim/sandbox`,
+one checkpoint file per live pod sandbox:
+"""),
+            code('''
+for name, d in [("before", before), ("after", after)]:
+    print(f"--- {name}:"); print(d.text("kubelet/dockershim-sandbox.txt") or "(not collected)")
+'''),
+            md("""
+### Exercise 4.3
+Which container id (its first 12 characters) has an entry in `CNI-HOSTPORT-DNAT` in `after`,
+but **no** checkpoint file any more? That is the stale entry.
+"""),
+            code("answer = ...  # 12 hex characters"),
+            code('''
+live = set(re.findall(r"\\b([0-9a-f]{64})\\b", after.text("kubelet/dockershim-sandbox.txt") or ""))
+stale = [cid for cid in hostport_entries(after)["container id"] if not any(l.startswith(cid) for l in live)]
+check_answer("4.3 the stale container", answer, expected=stale[0] if stale else None,
+             hint="Compare the container ids of the entries with the file names in the sandbox listing.",
+             explain="Its pod is gone, but its DNAT rule is still first in line.")
+'''),
         ]
+        cells += needs(["workbook.trace:trace_packet"], [
+            md("""
+## 4 · Where does a request to port 80 go?
+
+Trace a new connection from a client (`10.10.10.10`) to the node's port 80 in both dumps, and
+look at the address the first packet is DNATed to:
+"""),
+            code('''
+node_ip = next(ip for ip in after.node_ips if ip.startswith("10.10."))   # the node's address on its LAN
+rows = []
+for name, d in [("before", before), ("after", after)]:
+    t = wb.trace_packet(d.ruleset, wb.Packet("10.10.10.10", node_ip, "tcp", dport=80, in_iface="eth0"),
+                        node_ips=d.node_ips)
+    chains = [s.chain for s in t.branches[0].steps if s.chain.startswith("CNI-DN-") and s.matched]
+    rows.append({"dump": name, "DNAT to": ", ".join(map(str, t.destinations)), "via": chains[-1] if chains else None})
+where = pd.DataFrame(rows)
+where
+'''),
+            md("And the address the **new** pod's entry would have used:"),
+            code('''
+new_chain = hostport_entries(after).iloc[-1]["target"]
+after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")[["chain", "target_args"]]
+'''),
+            md("""
+### Exercise 4.4
+True or false: in `after`, new connections to port 80 reach the pod that is running now.
+"""),
+            code("answer = ...  # True or False"),
+            code('''
+new_dnat = after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")["target_args"].iloc[0]
+check_answer("4.4 does port 80 reach the new pod", answer,
+             expected=where.iloc[1]["DNAT to"].split(":")[0] in new_dnat,
+             hint="Compare the DNAT address of the after trace with the new pod's DNAT rule.",
+             explain="They go to the old pod's address: the ingress is down while the new pod looks healthy.")
+'''),
+        ])
         cells += needs(["workbook.checks:check"], [
             md("""
 ## 5 · What the checks say
 
-`wb.check` looks for known problems and proposes exact commands. It never runs them: you
-read them, decide and run them on the node.
+`wb.check` finds both problems and proposes exact commands. It never runs them: you read
+them, decide, and run them on the node.
 """),
             code('''
 findings = wb.check(after)
 findings
 '''),
             md("""
-### Exercise 4.3
-The safe fix deletes the **later** copy by its position. Which rule number would you give
-to `iptables -t nat -D PREROUTING <number>`?
+### Exercise 4.5
+To delete the duplicated jump by its **rule number** (which keeps the counters of the original),
+which number would you give to `iptables -t nat -D PREROUTING <number>`?
 """),
             code("answer = ...  # a number"),
             code('''
 jumps = pre[pre["target"] == "CNI-HOSTPORT-DNAT"]["position"].tolist()
-check_answer("4.3 which position to delete", answer, expected=int(jumps[-1]),
-             hint="Keep the first jump (it carries the traffic); delete the later one.",
-             explain="Delete from the highest number down, so the positions above do not shift.")
+check_answer("4.5 which number to delete", answer, expected=int(jumps[-1]),
+             hint="Keep the first jump (it has the counters); delete the later one.",
+             explain="Deleting by number from the highest down keeps the positions above it.")
 '''),
         ])
-        cells += needs(["workbook.trace:trace_packet"], [
-            md("""
-## 6 · Does the duplicate change where packets go?
-
-Trace a request to the node's hostPort in both dumps and compare where it is DNATed:
-"""),
+        cells += needs(["workbook.diff:diff_rulesets"], [
+            md("Everything that changed between the two dumps, rule by rule (counters aside). Calico and kube-proxy followed the pod to its new address; portmap added, and forgot to remove:"),
             code('''
-import pandas as pd
-node_ip = after.node_ips[0]
-rows = []
-for name, d in [("before", before), ("after", after)]:
-    t = wb.trace_packet(d.ruleset, wb.Packet("10.10.10.10", node_ip, "tcp", dport=80), node_ips=d.node_ips)
-    rows.append({"dump": name, "verdict": ", ".join(t.verdicts), "DNAT to": ", ".join(map(str, t.destinations)),
-                 "rules evaluated": len(t.steps)})
-pd.DataFrame(rows)
+changes = wb.diff_rulesets(before.ruleset, after.ruleset).frame
+print(len(changes), "changes; the nat ones:")
+changes.query("table == 'nat'")[["change", "chain", "spec"]]
 '''),
         ])
         cells += needs(["workbook.widgets:HostportLab"], [
-            md("Try it yourself: restart pods with and without the bind mount and watch the rules."),
+            md("Replay the incident step by step, from the first pod start to the fix:"),
             code("from workbook.widgets import HostportLab\nHostportLab()"),
         ])
     cells += [
         md("""
-## 7 · The fix
+## 6 · The fix
 
-**Prevent** it: bind-mount the checkpoint folder into the kubelet container. In RKE's
-`cluster.yml` (the post's fix; for cri-dockerd on 1.24+ RKE mounts `/var/lib/cri-dockerd` itself):
+**Prevent** it: bind-mount the checkpoint folder into the kubelet container, so that checkpoints
+survive when the container is re-created. In RKE's `cluster.yml` (the post's fix; `:z` relabels
+the folder for SELinux hosts; for 1.24+ with cri-dockerd, RKE ≥ v1.3.13 mounts
+`/var/lib/cri-dockerd` itself):
 
 ```yaml
 services:
   kubelet:
     extra_binds:
-      - "/var/lib/dockershim:/var/lib/dockershim"
+      - "/var/lib/dockershim:/var/lib/dockershim:z"
 ```
 
-**Clean up** what already leaked: the bind mount stops new duplicates but does not remove
-old ones. Delete them by position (highest first), or reboot the node so that the rules are
-rebuilt from scratch:
+**Clean up** what already leaked, once: the duplicated jump, the stale entry and its chain (or
+reboot the node, which rebuilds every rule from scratch):
 
 ```bash
-iptables -t nat -L PREROUTING -n --line-numbers    # find the duplicate's number
-iptables -t nat -D PREROUTING <number>
+iptables -t nat -L PREROUTING -n --line-numbers    # find the copy's number
+iptables -t nat -D PREROUTING <number>             # the same for OUTPUT
+iptables -t nat -L CNI-HOSTPORT-DNAT -n --line-numbers
+iptables -t nat -D CNI-HOSTPORT-DNAT <number of the stale entry>
+iptables -t nat -F CNI-DN-<its hash>; iptables -t nat -X CNI-DN-<its hash>
 ```
 """),
         md("""
-### Exercise 4.4
-True or false: after adding `extra_binds` and restarting the kubelet, the duplicate that was
+### Exercise 4.6
+True or false: after adding `extra_binds` and re-creating the kubelet, the stale entry that was
 already there disappears on its own.
 """),
         code("answer = ...  # True or False"),
         code('''
-check_answer("4.4 does the bind mount clean up", answer, expected=False,
+check_answer("4.6 does the bind mount clean up", answer, expected=False,
              hint="The bind mount protects future checkpoints. Who would delete a rule that is already there?",
-             explain="Old copies stay until you delete them or reboot the node.")
+             explain="Old entries stay until you delete them or reboot the node.")
 '''),
         md("Next: [05 · Istio and missing modules](05-istio-iptables-modules.ipynb)."),
     ]
@@ -1140,7 +1227,7 @@ xtables parameter problem: iptables-restore: unable to initialize table 'nat'
 """),
         code(SETUP),
         md("""
-## 1 · Two iptables in one kernel
+### Background: two iptables in one kernel
 
 `iptables` is a command; two different kernel subsystems can sit behind it:
 
@@ -1168,7 +1255,7 @@ g
     ]
     cells += needs(["workbook.parse.lsmod:parse_lsmod,Modules"], [
         md("""
-## 2 · Read the node's modules
+## 1 · Read the node's modules
 
 The post's `lsmod` on the EKS worker before the fix (quoted from the post; the post shows
 these lines):
@@ -1199,7 +1286,7 @@ check_answer("5.1 missing legacy tables", answer, expected=[m for m in LEGACY_TA
     ])
     cells += [
         md("""
-## 3 · The fix: load the modules at every boot
+## 2 · The fix: load the modules at every boot
 
 `systemd-modules-load` reads `/etc/modules-load.d/*.conf` at boot and loads every module
 named there. The post writes one file and loads the modules once by hand so that no reboot
@@ -1240,34 +1327,94 @@ check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
              explain="The count grows once istio-init creates its nat rules with the legacy backend.")
 '''),
     ])
-    cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump", "workbook.checks:check"], [
+    cells += needs([f"{ds}/before/MANIFEST.json", f"{ds}/after/MANIFEST.json", "workbook.dump:load_dump"], [
         md("""
-## 4 · Let the checks find it
+## 3 · The same node as two dumps
 
-`datasets/istio-missing-modules` holds dumps of such a node before and after the fix. The
-checks compare the modules with what the rules need, and explain the fix:
+`datasets/istio-missing-modules` holds the EKS worker before and after the fix. First, what the
+failing pod said (`kubectl logs <pod> -c istio-init`, kept in the dump's notes):
 """),
         code('''
 broken = wb.load_dump(DATASETS / "istio-missing-modules" / "before")
 fixed = wb.load_dump(DATASETS / "istio-missing-modules" / "after")
-broken_findings = wb.check(broken)
-broken_findings
+print(broken.text("notes/istio-init-error.txt"))
 '''),
+        md("""
+The dump holds the host's rules as each tool shows them: `iptables` (the node's default binary,
+which here is iptables-nft), `iptables-legacy`, and the same rules again in the `-L` and `-S`
+notations. Count the rules in each:
+"""),
         code('''
-fixed_findings = wb.check(fixed)
-fixed_findings
+{name: len(r) for name, r in broken.rulesets.items()}
 '''),
         md("""
 ### Exercise 5.3
-How many findings are left after the fix?
+Which backend holds this node's own rules: `nft` or `legacy`?
+"""),
+        code('answer = ...  # "nft" or "legacy"'),
+        code('''
+counts = {name: len(r) for name, r in broken.rulesets.items()}
+legacy = sum(n for name, n in counts.items() if "legacy" in name)
+check_answer("5.3 host backend", answer, expected="legacy" if legacy > 0 else "nft",
+             hint="iptables-legacy-save shows nothing on this node.",
+             explain="The kubelet even leaves a hint: its KUBE-IPTABLES-HINT chain sits in the nft mangle table.")
+'''),
+        md("""
+What the fix changed in the kernel's module list (the rules did not change at all):
+"""),
+        code('''
+added = sorted(fixed.modules.names - broken.modules.names)
+added
+'''),
+        md("""
+### Exercise 5.4
+How many modules does the `after` lsmod list that the `before` one does not?
 """),
         code("answer = ...  # a number"),
         code('''
-check_answer("5.3 findings after the fix", answer, expected=len(fixed_findings),
-             hint="len(fixed_findings)")
+check_answer("5.4 modules added by the fix", answer, expected=len(added),
+             hint="Four were loaded by hand; one more came along as their dependency.",
+             explain="ip_tables, the legacy core, is loaded as a dependency of the iptable_* modules.")
 '''),
     ])
-    cells += needs(["workbook.widgets:ModuleChecker", "workbook.parse.lsmod:parse_lsmod"], [
+    both = have(f"{ds}/before/MANIFEST.json") and have(f"{ds}/after/MANIFEST.json") and have("workbook.dump:load_dump")
+    if both:
+        cells += needs(["workbook.draw:draw_chains"], [
+            md("""
+Once the modules were there, istio-init succeeded. Its rules live in the **pod's** network
+namespace, not the host's; the dump kept them (`iptables-legacy-save` in the pod). Every
+outgoing TCP connection is redirected to the sidecar on port 15001, every incoming one to 15006:
+"""),
+            code('''
+pod = wb.parse(fixed.text("notes/istio-init-pod-iptables-legacy-save.txt"))
+wb.draw_chains(pod, "nat")
+'''),
+        ])
+        cells += needs(["workbook.checks:check"], [
+            md("""
+## 4 · Let the checks find it
+
+The checks compare the modules with what the node's tools need, and explain the fix:
+"""),
+            code('''
+broken_findings = wb.check(broken)
+broken_findings
+'''),
+            code('''
+fixed_findings = wb.check(fixed)
+fixed_findings
+'''),
+            md("""
+### Exercise 5.5
+How many findings are left after the fix?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+check_answer("5.5 findings after the fix", answer, expected=len(fixed_findings),
+             hint="len(fixed_findings)")
+'''),
+        ])
+    cells += needs(["workbook.widgets:ModuleChecker,missing_modules", "workbook.parse.lsmod:parse_lsmod"], [
         md("""
 ## 5 · Check your own node
 
@@ -1275,6 +1422,17 @@ The checker below starts with the post's lsmod. Replace it with the output of `l
 your nodes and press **Check**:
 """),
         code("from workbook.widgets import ModuleChecker\nModuleChecker(lsmod_before)"),
+        md("""
+### Exercise 5.6
+Replace the text in the checker with the post's second lsmod (print it with
+`print(lsmod_after)`), press **Check**: how many modules does it report missing now?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+from workbook.widgets import missing_modules
+check_answer("5.6 missing after the fix", answer, expected=len(missing_modules(lsmod_after)),
+             hint="The second lsmod lists the four iptable_* modules.")
+'''),
     ])
     cells += [md("Next: [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb).")]
     return cells
@@ -1344,12 +1502,12 @@ check_answer("6.2 biggest chain", answer, expected=biggest["chain"],
     ok = have("datasets/eks-node/MANIFEST.json") and have("workbook.dump:load_dump")
     if ok:
         cells += needs(["workbook.draw:draw_hooks"], [
-            md("## 3 · The node's hooks\n\nWhich chains of this node hang on which hook:"),
+            md("### The node's hooks\n\nWhich chains of this node hang on which hook, drawn from its own tables:"),
             code("wb.draw_hooks(rs)"),
         ])
         cells += needs(["workbook.checks:check"], [
             md("""
-## 4 · Findings
+## 3 · Findings
 
 Each finding names the evidence (the rules or files that show it), who owns the rules, and
 the exact commands that would fix it. Nothing is ever run for you.
@@ -1371,8 +1529,10 @@ for manifest in tqdm(sorted(DATASETS.glob("**/MANIFEST.json")), desc="checking d
     by_severity = found.frame["severity"].astype(str).value_counts().to_dict()
     rows.append({"dump": str(manifest.parent.relative_to(DATASETS)), "findings": len(found), **by_severity,
                  "titles": "; ".join(found.frame["title"].astype(str))})
-sweep = pd.DataFrame(rows).fillna(0)
-sweep
+sweep = pd.DataFrame(rows)
+counts = [c for c in sweep.columns if c not in ("dump", "titles")]
+sweep[counts] = sweep[counts].fillna(0).astype(int)
+sweep[["dump", *counts, "titles"]]
 '''),
             md("""
 ### Exercise 6.3
@@ -1384,27 +1544,8 @@ check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings",
              hint="Sort the sweep table by findings.")
 '''),
         ])
-        cells += needs(["workbook.trace:trace_packet", "workbook.kube:services"], [
-            md("""
-## 5 · Sweep: can every Service be reached?
-
-Trace one packet from a pod to every Service port, with a progress bar:
-"""),
-            code('''
-from tqdm.auto import tqdm
-from workbook import kube
-svcs = kube.services(rs)
-src = "192.168.1.50"
-rows = []
-for s in tqdm(svcs.itertuples(), total=len(svcs), desc="services"):
-    t = wb.trace_packet(rs, wb.Packet(src, s.cluster_ip, s.protocol, dport=int(s.port), in_iface="eni0a1b2c3d4e5"),
-                        node_ips=dump.node_ips)
-    rows.append({"service": s.service, "verdicts": t.verdicts, "DNAT": sorted(map(str, t.destinations))})
-pd.DataFrame(rows)
-'''),
-        ])
         cells += needs(["workbook.widgets:DumpExplorer"], [
-            md("## 6 · Explore the dump\n\nBrowse tables, chains and rules, and filter them:"),
+            md("## 4 · Explore and share\n\nBrowse tables, chains and rules, and filter them:"),
             code("from workbook.widgets import DumpExplorer\nDumpExplorer(dump)"),
         ])
         cells += needs(["workbook.widgets:TracerForm"], [
@@ -1412,45 +1553,58 @@ pd.DataFrame(rows)
             code('from workbook.widgets import TracerForm\nTracerForm(dump, src="192.168.1.50", dst="10.100.0.10", proto="udp", dport=53)'),
         ])
         cells += needs(["workbook.report:write_report"], [
-            md("## 7 · A report to share\n\nOne self-contained HTML file with everything above:"),
+            md("One self-contained HTML report with everything above, to attach to a ticket:"),
             code('''
 from workbook.report import write_report
 report = write_report(dump, Path("eks-node-report.html"))
-print("written:", Path("eks-node-report.html").resolve())
+print("written:", Path(report).resolve(), f"({Path(report).stat().st_size // 1024} KiB)")
+'''),
+            md("""
+### Exercise 6.4
+With the explorer, open the nat table's `AWS-SNAT-CHAIN-0` (the AWS VPC CNI's source NAT for
+traffic leaving the VPC). How many rules does it have?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+snat = rs.chains.query("table == 'nat' and chain == 'AWS-SNAT-CHAIN-0'")
+check_answer("6.4 AWS-SNAT-CHAIN-0", answer, expected=int(snat["rules"].iloc[0]) if len(snat) else None,
+             hint="Pick table nat and the chain in the explorer, or look in rs.chains.")
 '''),
         ])
     cells += [
         md("""
-## 8 · Collect from your own node
+## 5 · Collect from your own node
 
-`workbook.collect` runs the same commands on a node over SSH (with paramiko) and writes the
-same layout. Nothing on the node is changed: it only reads (`iptables-save -c`, `lsmod`,
-`ip -o addr`, …).
+`workbook.collect` runs the same commands on your nodes over SSH (with paramiko) and writes the
+same layout, one folder per host. Nothing on a node is changed: it only reads
+(`iptables-save -c`, both backends, `lsmod`, `ip -o addr`, …).
 
 The cell below is **off by default**: set `COLLECT = True` and fill in the host when you want
 to use it. Collecting needs SSH access, usually as root or with `--sudo`.
 """),
         code('''
-COLLECT = False
-HOST = "root@192.0.2.10"          # user@host[:port] of one of your nodes
+COLLECT = False                      # set to True to collect
+HOSTS = ["root@192.0.2.10"]          # [user@]host[:port] of your nodes; several are collected in parallel
 KEY = Path.home() / ".ssh" / "id_ed25519"
 
 if COLLECT:
-    from workbook import collect
-    out = collect.collect_ssh(HOST, "my-node-dump", identity=KEY) if hasattr(collect, "collect_ssh") else None
-    print("collected into", out)
+    from workbook.collect import collect_ssh
+    results = collect_ssh(HOSTS, "my-node-dumps", identity=KEY)   # host keys checked against ~/.ssh/known_hosts
+    for r in results:
+        print(r)
+    dump = results[0].load() if results[0].ok else dump   # then re-run the cells above on it
 else:
-    print("Collection is off (COLLECT = False). From a shell, the same thing:")
-    print(f"  nfwb collect --ssh {HOST} --identity {KEY} -o my-node-dump")
+    print("Collection is off (COLLECT = False). The same from a shell:")
+    print(f"  nfwb collect --ssh {HOSTS[0]} --identity {KEY} -o my-node-dumps")
 '''),
         md("""
-### Exercise 6.4
+### Exercise 6.5
 Which file of an nfwb dump would you open to see the exact command that produced
 `iptables/iptables-save.txt`?
 """),
         code("answer = ...  # a file name"),
         code('''
-check_answer("6.4 which file", answer, expected="MANIFEST.json",
+check_answer("6.5 which file", answer, expected="MANIFEST.json",
              hint="It lists every file with its command, time and exit code.")
 '''),
         md("Next: [07 · live kernel lab](07-live-kernel-lab.ipynb)."),
@@ -1473,7 +1627,7 @@ trace says which rules it hit. Then both traces go side by side.
 """),
         code(SETUP),
         md("""
-## 1 · Can this machine run the lab?
+### Can this machine run the lab?
 
 The lab needs **root on Linux**: it creates network namespaces and loads rules into them. On
 Binder you are not root, so this notebook then shows a **recorded run**, made with the same
@@ -1483,7 +1637,7 @@ rules and the same packet on a Linux machine and stored in `recorded/lab-kube-dn
 import dataclasses, json, os, platform
 IS_LINUX = platform.system() == "Linux"
 IS_ROOT = IS_LINUX and os.geteuid() == 0
-ON_BINDER = "BINDER_SERVICE_HOST" in os.environ or "BINDER_LAUNCH_HOST" in os.environ
+ON_BINDER = any(k in os.environ for k in ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "BINDER_REPO_URL"))
 RUN_LAB = IS_ROOT and not ON_BINDER and os.environ.get("NFWB_NOTEBOOK_LAB", "1") != "0"
 print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
       + ("running the live lab" if RUN_LAB else "showing the recorded run"))
@@ -1492,7 +1646,7 @@ print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
     base = ["datasets/eks-node/MANIFEST.json", "workbook.dump:load_dump", "workbook.trace:trace_packet"]
     cells += needs(base, [
         md("""
-## 2 · The rules and the packet
+## 1 · The rules and the packet
 
 The DNS query of notebook 03: a pod (`192.168.1.50`) asks kube-dns at `10.100.0.10:53`.
 
@@ -1506,22 +1660,31 @@ rs = wb.parse("\\n".join(l for l in dump.ruleset.to_save().splitlines() if " -m 
 query = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
 print(len(dump.ruleset.rules) - len(rs.rules), "rule(s) left out of", len(dump.ruleset.rules))
 '''),
-        md("The simulator's answer: two branches, one per kube-dns pod, half the time each."),
+        md("The simulator's answer:"),
         code('''
 sim = wb.trace_packet(rs, query, node_ips=dump.node_ips)
 sim
+'''),
+        md("""
+### Exercise 7.1
+How many different ways (branches) does the simulator say this query can go?
+"""),
+        code("answer = ...  # a number"),
+        code('''
+check_answer("7.1 simulator branches", answer, expected=len(sim.branches),
+             hint="One branch per kube-dns pod.")
 '''),
     ])
     ok = all(have(r) for r in base)
     rec = (HERE / "recorded" / "lab-kube-dns.json").exists()
     if ok:
         cells += [md("""
-## 3 · The kernel's answer
+## 2 · The kernel's answer
 
 Each run sends the query from a new source port, so it is a new connection and the kernel draws
 its random number again. Eight runs (a fraction of a second each):
 """)]
-        cells += needs(["workbook.lab:Lab"], [
+        cells += needs(["workbook.lab:Lab", "workbook.draw:draw_trace"], [
             code('''
 from tqdm.auto import tqdm
 from workbook.packet import Trace
@@ -1537,16 +1700,24 @@ else:
     print("recorded run:", {k: recorded[k] for k in ("recorded_at", "kernel", "iptables")})
 kernel = runs[0]
 kernel
-''') if rec else md("> 🚧 *No recorded run is stored yet (`recorded/lab-kube-dns.json`).*"),
-        ])
-    if ok and rec and have("workbook.lab:Lab"):
-        cells += needs(["workbook.draw:draw_trace"], [
+'''),
             md("The first run, drawn: the kernel took exactly one of the two ways."),
             code("wb.draw_trace(kernel, rs)"),
+            md("""
+### Exercise 7.2
+How many branches does **one** kernel trace have?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+check_answer("7.2 kernel branches", answer, expected=len(kernel.branches),
+             hint="A real packet cannot take both ways.",
+             explain="The kernel drew its random number once: the simulator lists every possible future, the kernel lives one.")
+'''),
         ])
+    if ok and rec and have("workbook.lab:Lab"):
         cells += [
             md("""
-## 4 · Side by side
+## 3 · Side by side
 
 Two traces "agree" when they hit the same rules in the same order. One difference in style: when
 a packet falls off the end of a user chain, the simulator writes a `RETURN` step without a rule
@@ -1576,28 +1747,28 @@ fmt = lambda p: [f"{t} {c} #{n}: {a}" if n is not None else f"{t} {c}: {a}" for 
 pd.DataFrame({"kernel": fmt(k_path), "simulator": fmt(s_path)})
 '''),
             md("""
-### Exercise 7.1
+### Exercise 7.3
 In how many of the runs did the kernel send the query to `192.168.1.77:53`?
 """),
             code("answer = ...  # a number"),
             code('''
-check_answer("7.1 runs to 192.168.1.77", answer, expected=int((side["kernel DNAT"] == "192.168.1.77:53").sum()),
+check_answer("7.3 runs to 192.168.1.77", answer, expected=int((side["kernel DNAT"] == "192.168.1.77:53").sum()),
              hint="Count the rows of the side-by-side table.",
              explain="With probability 0.5 per run, anything from 0 to 8 can happen; around 4 is most likely.")
 '''),
             md("""
-### Exercise 7.2
+### Exercise 7.4
 True or false: every kernel run followed one of the simulator's branches exactly.
 """),
             code("answer = ...  # True or False"),
             code('''
-check_answer("7.2 do they agree", answer, expected=bool(side["simulator branch with the same path"].notna().all()),
+check_answer("7.4 do they agree", answer, expected=bool(side["simulator branch with the same path"].notna().all()),
              hint="Look for an empty cell in the side-by-side table.")
 '''),
         ]
     cells += [
         md("""
-## How the lab works
+### How the lab works
 
 1. It creates a few throw-away namespaces: a *client* per input interface (here one named like
    the pod's `eni…` interface), the *node* with the dump's rules and addresses, and a *sink*

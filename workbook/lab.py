@@ -1,7 +1,22 @@
-"""Kernel lab: run one real packet through a ruleset loaded into throw-away network namespaces."""
+"""Kernel lab: run one real packet through a ruleset loaded into throw-away network namespaces.
+
+The kernel is the oracle: :func:`lab_trace` loads the rules with the real ``iptables-restore``
+(iptables-nft, or iptables-legacy with ``backend="legacy"``) into a node namespace, inserts a
+``-j TRACE`` rule that matches only the flow at the top of raw PREROUTING (or raw OUTPUT for a
+packet from the node), sends one real packet, and turns the kernel's own trace
+(``xtables-monitor --trace``; nfnetlink_log for legacy) into a :class:`~workbook.packet.Trace`
+with ``source="kernel"`` and one branch. The kernel reports only what matched (rules and
+policies), so every step has ``matched=True``; it shows no step for falling off the end of a
+user chain. ``dnat`` comes from conntrack. Root only; nothing outside the lab's namespaces is
+touched, and they are deleted afterwards (also on errors and Ctrl-C).
+
+Stateful matches start clean for every packet: conntrack is flushed and ``-m recent`` lists are
+emptied; ``-m limit``/``hashlimit``/``quota`` keep their state within one :class:`Lab`.
+"""
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import itertools
 import json
@@ -12,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -19,7 +35,7 @@ from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .packet import Branch, Packet, Step, Trace
 
 __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",
-           "rule_action"]
+           "rule_action", "trace_finished"]
 
 #: Targets whose name is the action (everything else that is not a chain is ``CONTINUE``).
 NAMED_ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE",
@@ -40,6 +56,17 @@ _HANDLE_RE = re.compile(r"#\s*handle\s+(\d+)\s*$")
 _CHAIN_RE = re.compile(r"^\s*chain\s+(\S+)\s*\{")
 
 _lab_counter = itertools.count()
+_open_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_labs() -> None:
+    """Whatever happens to the process (short of SIGKILL), its namespaces do not outlive it."""
+    for lab in list(_open_labs):
+        try:
+            lab.close()
+        except Exception:
+            pass
 
 
 # -- parsing the kernel's words ----------------------------------------------------------------
@@ -346,6 +373,22 @@ while True:
 """
 
 
+# `nfacct add NAME...` over nfnetlink (NFNL_SUBSYS_ACCT, NFNL_MSG_ACCT_NEW, NFACCT_NAME).
+_NFACCT = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+s.bind((0, 0))
+for i, name in enumerate(sys.argv[1:], 1):
+    v = name.encode()[:31] + b"\0"
+    a = struct.pack("=HH", 4 + len(v), 1) + v + b"\0" * ((4 - len(v) % 4) % 4)
+    body = struct.pack("BBH", socket.AF_UNSPEC, 0, 0) + a
+    s.send(struct.pack("=IHHII", 16 + len(body), (7 << 8) | 0, 1 | 4 | 0x400, i, 0) + body)  # REQUEST|ACK|CREATE
+    r = s.recv(4096)
+    if struct.unpack("=IHHII", r[:16])[1] == 2 and struct.unpack("=i", r[16:20])[0] not in (0, -17):
+        raise SystemExit("nfacct %s: error %d" % (name, struct.unpack("=i", r[16:20])[0]))
+"""
+
+
 class _Monitor:
     """``xtables-monitor --trace`` (or the legacy NFLOG listener) in a namespace, read by a thread."""
 
@@ -488,7 +531,7 @@ def _check_packet(packet: Packet) -> None:
 
 # -- the lab -------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class Lab:
     """Throw-away namespaces holding one ruleset: reuse it to trace many packets, then close it.
 
@@ -506,6 +549,8 @@ class Lab:
     keep: bool = False
     conntrack: bool = True
     sysctls: dict[str, str] = field(default_factory=dict)
+    #: ipsets the rules use (``-m set --match-set NAME``): name → member addresses/CIDRs
+    ipsets: dict[str, list[str]] | None = None
     #: name of the node's interface towards the sink (where forwarded and DNATed packets leave)
     out_iface: str = "nfwb-sink"
     prefix: str = field(default_factory=lambda: f"nfwb-lab-{os.getpid()}-{next(_lab_counter)}")
@@ -555,6 +600,7 @@ class Lab:
         if self._open:
             return self
         self._open = True
+        _open_labs.add(self)
         try:
             self._setup(first_iface)
         except BaseException:
@@ -616,6 +662,22 @@ class Lab:
 
     def _load(self) -> None:
         restore = "iptables-legacy-restore" if self.backend == "legacy" else "iptables-nft-restore"
+        for name, members in (self.ipsets or {}).items():
+            # ipset is per network namespace: the node's own sets, made before the rules that use them
+            nets = [m for m in members if "," not in m]
+            if len(nets) != len(members):
+                raise InputError(f"lab: ipset {name}: only address/CIDR members are supported here")
+            script = f"create {name} hash:net family inet\n" + "".join(f"add {name} {m}\n" for m in nets)
+            p = self._ns(self.node, "ipset", "restore", input=script, check=False)
+            if p.returncode != 0:
+                raise InputError(f"lab: ipset {name}: {(p.stderr or p.stdout).strip()}")
+        acct = sorted({o.value for r in self.ruleset.iter_rules() for m in r.matches if m.module == "nfacct"
+                       for o in m.options if o.flag == "--nfacct-name"})
+        if acct:
+            # -m nfacct needs its accounting object to exist (`nfacct add NAME`)
+            p = self._ns(self.node, sys.executable, "-I", "-S", "-c", _NFACCT, *acct, check=False)
+            if p.returncode != 0:
+                raise InputError(f"lab: could not create nfacct objects {', '.join(acct)}: {p.stderr.strip()}")
         p = self._ns(self.node, restore, input=self._restore_text(), check=False)
         if p.returncode != 0:
             msg = (p.stderr or p.stdout).strip().splitlines()
@@ -854,6 +916,7 @@ class Lab:
                 subprocess.run(["ip", "netns", "del", ns], capture_output=True)
             self._made_ns.clear()
         self._open = False
+        _open_labs.discard(self)
 
     def __enter__(self) -> "Lab":
         return self.open()
@@ -871,7 +934,7 @@ class Lab:
 
 def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | None = None, *,
               timeout: float = 5.0, keep: bool = False, backend: str = "nft",
-              sysctls: dict[str, str] | None = None) -> Trace:
+              sysctls: dict[str, str] | None = None, ipsets: dict[str, list[str]] | None = None) -> Trace:
     """Send ``packet`` through ``ruleset`` in the real kernel; the Trace of what the kernel did.
 
     Root only: makes throw-away namespaces, loads the ruleset with ``iptables-restore``, sends one
@@ -879,7 +942,9 @@ def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | 
     the namespaces for a look with ``ip netns exec``). ``backend`` is ``"nft"`` (iptables-nft,
     read with xtables-monitor) or ``"legacy"`` (iptables-legacy, read from nfnetlink_log);
     ``sysctls`` are set in the node namespace (e.g. ``{"net.ipv4.conf.all.route_localnet": "1"}``,
-    as kube-proxy sets). Forwarded packets leave on ``packet.out_iface`` when given.
+    as kube-proxy sets); ``ipsets`` (name → CIDRs) are created in the node namespace before the
+    rules, as ``trace_packet(..., ipsets=...)`` takes them. Forwarded packets leave on
+    ``packet.out_iface`` when given.
     """
     _check_packet(packet)
     ips = list(node_ips or ())
@@ -890,7 +955,7 @@ def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | 
     if out and out == in_:
         raise InputError(f"lab: the packet cannot arrive and leave on the same interface {out!r} here")
     lab = Lab(ruleset, tuple(ips), backend=backend, keep=keep, sysctls=dict(sysctls or {}),
-              out_iface=out or "nfwb-sink")
+              out_iface=out or "nfwb-sink", ipsets=ipsets)
     try:
         lab.open(in_)
         return lab.trace(packet, timeout=timeout)

@@ -159,6 +159,8 @@ def test_notebook_in_jupyterlab(name, lab, browser):
                   wait_until="domcontentloaded")
         page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
         page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
+        if page.locator("#jp-left-stack:not(.lm-mod-hidden)").count():
+            page.keyboard.press("Control+b")  # hide the file browser: wider notebooks in the screenshots
         _run_all_until_done(page, n_code)
         page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
         panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")

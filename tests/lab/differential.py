@@ -22,7 +22,7 @@ import json
 import random
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -78,6 +78,11 @@ class Case:
     origin: dict = field(default_factory=dict)
     #: kube-proxy sets route_localnet=1 (localhost NodePorts, on by default in iptables mode)
     sysctls: dict = field(default_factory=lambda: {"net.ipv4.conf.all.route_localnet": "1"})
+    #: the node's interface towards the sink: forwarded and outgoing packets leave on it (the
+    #: simulator is told, so that -o rules are judged, not assumed)
+    out_iface: str = "nfwb-sink"
+    #: ipsets made in the node namespace and given to the simulator
+    ipsets: dict | None = None
 
 
 # -- the comparison -------------------------------------------------------------------------------
@@ -115,7 +120,9 @@ def record(case: Case, packet: Packet, kernel: Trace, sim: Trace | None, ok: boo
            "kernel": {"verdict": kb.verdict, "dnat": kb.dnat, "path": comparable_path(kb)}}
     if sim is not None and not ok:
         out["simulator"] = [{"probability": b.probability, "verdict": b.verdict, "dnat": b.dnat,
-                             "path": comparable_path(b)} for b in sim.branches]
+                             "path": comparable_path(b), "notes": list(b.notes),
+                             "assumed": [[s.table, s.chain, s.position, s.why or s.action] for s in b.steps if s.assumed]}
+                            for b in sim.branches]
         out["ruleset"] = case.ruleset.to_save()
     return out
 
@@ -262,23 +269,36 @@ def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[d
 def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
     """Send every packet of ``case`` through one Lab; compare with ``simulate`` (trace_packet) if given."""
     results = []
-    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls, backend=backend) as lab:
+    with Lab(case.ruleset, case.node_ips, sysctls=case.sysctls, backend=backend, out_iface=case.out_iface,
+             ipsets=case.ipsets) as lab:
         for p in case.packets:
-            k = lab.trace(p)
-            sim = simulate(case.ruleset, p, case.node_ips) if simulate else None
+            try:
+                k = lab.trace(p)
+            except RuntimeError as e:  # the kernel showed nothing (e.g. the sending side refused it)
+                results.append({"case": case.name, "origin": case.origin, "packet": p.to_json(), "agree": None,
+                                "why": f"no kernel trace: {e}", "backend": backend})
+                continue
+            sim = simulate(case.ruleset, replace(p, out_iface=case.out_iface), case.node_ips, case.ipsets) \
+                if simulate else None
             ok, why = agrees(k, sim) if sim is not None else (None, "no simulator")
             results.append(record(case, p, k, sim, ok, why))
             results[-1]["backend"] = backend
     return results
 
 
-def simulator():
-    """``workbook.trace.trace_packet`` when the engine has landed, else None."""
+def simulator(backend: str = "nft"):
+    """``workbook.trace`` as a function (ruleset, packet, node_ips, ipsets) → Trace, or None.
+
+    For iptables-legacy a built-in chain the dump leaves out exists in the kernel (empty, policy
+    ACCEPT); for iptables-nft it does not (the simulator's default).
+    """
     try:
-        from workbook.trace import trace_packet
+        from workbook.trace import Tracer, trace_packet
     except ImportError:
         return None
-    return lambda rs, p, ips: trace_packet(rs, p, ips)
+    if backend == "legacy":
+        return lambda rs, p, ips, ipsets=None: Tracer(rs, ips, ipsets=ipsets, missing_builtins="empty").trace(p)
+    return lambda rs, p, ips, ipsets=None: trace_packet(rs, p, ips, ipsets=ipsets)
 
 
 def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = "nft") -> dict:
@@ -293,3 +313,121 @@ def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = 
     return {"agreement": f"{agree}/{len(compared)}", "agree": agree, "compared": len(compared),
             "flows": len(results), "seconds": round(time.monotonic() - t0, 1),
             "disagreements": [r for r in results if r["agree"] is False], "results": results}
+
+
+# -- real dumps: the EKS node of the seed post, and public firewalls ---------------------------
+
+#: public dumps: the ones copied into the repository, and the shared folder's when it is there
+PUBLIC_DIRS = (DATA / "rulesets", SHARED / "rulesets", Path("/work/shared/rulesets"))
+
+
+def dataset_case(path: Path) -> Case:
+    """A node dump (datasets/<name>): its kube-proxy services from pods, the node and outside."""
+    from workbook.dump import load_dump
+    from workbook.kube import services
+    d = load_dump(path)
+    rs = d.ruleset
+    ips = [a for a in d.node_ips if ":" not in a and not a.startswith("127.")]
+    node = ips[0]
+    rnd = random.Random(path.name)
+    pod_if = next((r.in_interface.replace("+", "1a2b3c4d5e6") for r in rs.iter_rules()
+                   if r.in_interface and r.in_interface.endswith("+") and not r.in_interface_negated), "cni0")
+    net = ipaddress.ip_network(f"{node}/24", strict=False)
+    pod = str(net.network_address + 100) if str(net.network_address + 100) != node else str(net.network_address + 101)
+    pkts: list[Packet] = []
+    svc = services(rs)
+    for _, row in svc.head(6).iterrows():
+        if not row.cluster_ip or ":" in str(row.cluster_ip):
+            continue
+        pkts.append(Packet(pod, row.cluster_ip, row.protocol, rnd.randrange(32768, 60999), int(row.port), pod_if))
+    for _, row in svc.head(2).iterrows():
+        pkts.append(Packet(node, row.cluster_ip, row.protocol, rnd.randrange(32768, 60999), int(row.port), None, True))
+    pkts += [Packet(pod, "8.8.8.8", "udp", 40000, 53, pod_if),          # pod to the internet (SNAT?)
+             Packet("203.0.113.7", node, "tcp", 40001, 22, "eth0"),     # ssh to the node
+             Packet("203.0.113.7", node, "udp", 40002, 9999, "eth0"),   # a port with a DROP rule on the seed node
+             Packet(node, "8.8.8.8", "tcp", 40003, 443, None, True)]
+    return Case(f"dataset-{path.name}", rs, tuple(ips), pkts, {"kind": "dataset", "path": str(path)})
+
+
+def _iface(name: str) -> str:
+    return name.replace("+", "0") if name.endswith("+") else name
+
+
+def public_case(path: Path) -> Case:
+    """A public firewall dump: packets to the node's ports its rules name, through it, and out of it."""
+    from workbook.parse import parse
+    rs = parse(str(path))
+    rnd = random.Random(path.name)
+    ifaces = [r.in_interface for r in rs.iter_rules() if r.in_interface and not r.in_interface_negated
+              and r.in_interface != "lo"]
+    iface = _iface(max(set(ifaces), key=ifaces.count)) if ifaces else "eth0"
+    other = sorted({_iface(i) for i in ifaces} - {iface, "lo"})
+    outs = [_iface(r.out_interface) for r in rs.iter_rules() if r.out_interface and not r.out_interface_negated
+            and r.out_interface != "lo" and _iface(r.out_interface) != iface]
+    out_iface = max(set(outs), key=outs.count) if outs else "nfwb-sink"
+    other = [o for o in other if o != out_iface]
+    hosts = lambda chain: [r.destination.split("/")[0] for r in rs.iter_rules()
+                           if r.chain == chain and r.destination and r.destination.endswith("/32")
+                           and not r.destination_negated]
+    local = [a for a in hosts("INPUT") if not a.startswith("127.")]
+    node = local[0] if local else "192.168.0.2"
+    local = local or [node]
+    def usable(a: str) -> bool:  # a source a real packet from outside could have
+        ip = ipaddress.ip_address(a)
+        return a not in local and not (ip.is_multicast or ip.is_loopback or ip.is_unspecified or ip.is_reserved
+                                       or ip.is_link_local or a.endswith(".255") or a.endswith(".0"))
+    srcs = [r.source.split("/")[0] for r in rs.iter_rules() if r.source and not r.source_negated]
+    srcs = [a for a in srcs if usable(a)] + [str(ipaddress.ip_network(r.source, strict=False).network_address + 5)
+                                              for r in rs.iter_rules() if r.source and not r.source_negated
+                                              and "/" in r.source and int(r.source.split("/")[1]) <= 29]
+    srcs = [a for a in srcs if usable(a)]
+    src = rnd.choice(srcs) if srcs else "203.0.113.7"
+    ports = []
+    for r in rs.iter_rules():
+        o = r.option("--dport") or r.option("--dports")
+        if o and r.protocol in ("tcp", "udp") and o.args and o.args[0].split(",")[0].isdigit():
+            ports.append((r.protocol, int(o.args[0].split(",")[0].split(":")[0])))
+    picked = rnd.sample(sorted(set(ports)), min(4, len(set(ports)))) if ports else [("tcp", 22)]
+    pkts = [Packet(src, node, proto, 40000 + i, port, iface) for i, (proto, port) in enumerate(picked)]
+    pkts.append(Packet("203.0.113.7", node, "tcp", 40010, 31337, iface))
+    fwd = hosts("FORWARD")
+    pkts.append(Packet(src, fwd[0] if fwd else "198.51.100.20", "tcp", 40011, picked[0][1], iface))
+    if other:
+        pkts.append(Packet("203.0.113.8", node, "tcp", 40012, picked[0][1], other[0]))
+    pkts += [Packet(node, "8.8.8.8", "udp", 40013, 53, None, True), Packet(node, "8.8.8.8", "tcp", 40014, 443, None, True)]
+    # every set the rules name holds 198.51.100.0/25: one packet from inside it, the others outside
+    sets = sorted({o.args[0] for r in rs.iter_rules() for m in r.matches if m.module == "set"
+                   for o in m.options if o.flag == "--match-set" and o.args})
+    ipsets = {n: ["198.51.100.0/25"] for n in sets} or None
+    if ipsets:
+        pkts += [Packet("198.51.100.7", node, proto, 40020 + i, port, iface) for i, (proto, port) in enumerate(picked)]
+    return Case(f"public-{path.name}", rs, (node,), pkts, {"kind": "public", "path": str(path)},
+                out_iface=out_iface, ipsets=ipsets)
+
+
+def real_cases() -> tuple[list[Case], list[dict]]:
+    """The datasets' node dumps and every public IPv4 save file that iptables-restore takes."""
+    from workbook.lab import Lab
+    from workbook.model import InputError
+    cases, skipped = [], []
+    root = DATA.parent.parent / "datasets"
+    for m in sorted(root.glob("*/MANIFEST.json")):
+        try:
+            cases.append(dataset_case(m.parent))
+        except Exception as e:  # a dataset without an IPv4 ruleset or node address
+            skipped.append({"case": m.parent.name, "why": f"{type(e).__name__}: {e}"})
+    files: dict[str, Path] = {}
+    for d in PUBLIC_DIRS:
+        for f in sorted(d.glob("*.iptables-save*")) if d.is_dir() else []:
+            files.setdefault(f.name, f)
+    for f in files.values():
+        try:
+            c = public_case(f)
+        except Exception as e:
+            skipped.append({"case": f.name, "why": f"{type(e).__name__}: {e}"})
+            continue
+        if c.ruleset.family != "ipv4":
+            skipped.append({"case": f.name, "why": "IPv6"})
+            continue
+        cases.append(c)
+    return cases, skipped

@@ -291,3 +291,19 @@ def test_cli_text_backend_sysctl_out_iface_fail_on_drop(lab_ok, tmp_path):
     assert (b["verdict"], b["dnat"], b["masquerade"]) == ("ACCEPT", "10.180.0.1:80", True)
     assert [(s["table"], s["chain"], s["position"], s["action"]) for s in b["steps"]] == [
         ("nat", "OUTPUT", 1, "DNAT"), ("nat", "POSTROUTING", 1, "MASQUERADE")]
+
+
+def test_ipsets_are_made_in_the_node(lab_ok, tmp_path):
+    f = tmp_path / "set.rules"
+    f.write_text("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+                 "-A INPUT -p tcp -m tcp --dport 22 -m set --match-set allow src -j ACCEPT\nCOMMIT\n")
+    got = {}
+    for src in ("10.1.2.3", "10.2.0.1"):
+        p = subprocess.run([sys.executable, "-m", "workbook", "lab", "trace", str(f), "--src", src, "--dst", "192.168.0.2",
+                            "--proto", "tcp", "--dport", "22", "--node-ip", "192.168.0.2", "--ipset", "allow=10.1.0.0/16",
+                            "--json"], capture_output=True, text=True, cwd=ROOT)
+        assert p.returncode == 0, p.stderr
+        (b,) = json.loads(p.stdout)["branches"]
+        got[src] = [(s["chain"], s["position"], s["action"]) for s in b["steps"]]
+    # 10.1.2.3 is in the set: INPUT 1 ACCEPTs; 10.2.0.1 is not: INPUT's policy DROP
+    assert got == {"10.1.2.3": [("INPUT", 1, "ACCEPT")], "10.2.0.1": [("INPUT", None, "policy:DROP")]}

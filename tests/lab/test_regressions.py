@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.lab.conftest import need_lab
 from tests.lab.differential import agrees, comparable_path
 from workbook.lab import Lab, lab_trace
 from workbook.packet import Packet
@@ -19,8 +20,9 @@ pytestmark = pytest.mark.root
 # 1. A built-in chain the dump leaves out (found on conformance 07-TestHealthCheckNodePort and
 #    33-...-v2: their nat table declares no INPUT chain). iptables-nft creates only the base
 #    chains a ruleset declares, so the kernel has no nat INPUT chain and shows no step for it;
-#    the simulator assumes "the kernel always has the built-in chains of a loaded table" (true for
-#    iptables-legacy, whose save output always lists them all) and adds nat INPUT policy:ACCEPT.
+#    the simulator assumed "the kernel always has the built-in chains of a loaded table" (true for
+#    iptables-legacy, whose save output always lists them all) and added nat INPUT policy:ACCEPT.
+#    The engine fixed it (trace_packet(missing_builtins="absent") by default, "empty" for legacy).
 ABSENT_NAT_INPUT = """*nat
 :PREROUTING ACCEPT [0:0]
 :X - [0:0]
@@ -46,12 +48,24 @@ def test_absent_builtin_chain_kernel(lab_ok):
     assert (b.verdict, b.dnat) == ("ACCEPT", "192.168.0.2:8080")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: workbook.trace walks built-in chains the dump does not declare "
-                                       "(_enter_table adds policy:ACCEPT); the kernel (iptables-nft) has no such chain")
 def test_absent_builtin_chain_simulator():
+    # fixed in the engine (missing_builtins="absent", the default): no step for nat INPUT
     from workbook.trace import trace_packet
     sim = trace_packet(parse_save(ABSENT_NAT_INPUT, "absent.rules"), ABSENT_PACKET, ["192.168.0.2"])
     assert [comparable_path(b) for b in sim.branches] == [ABSENT_KERNEL_PATH]
+
+
+def test_absent_builtin_chain_legacy(lab_ok):
+    # iptables-legacy's nat table always has all four built-in chains: there the kernel does walk
+    # nat INPUT (empty, policy ACCEPT), as the simulator does with missing_builtins="empty".
+    need_lab("legacy")
+    rs = parse_save(ABSENT_NAT_INPUT, "absent.rules")
+    k = lab_trace(rs, ABSENT_PACKET, ["192.168.0.2"], backend="legacy")
+    legacy_path = ABSENT_KERNEL_PATH + [("nat", "INPUT", None, "policy:ACCEPT")]
+    assert comparable_path(k.branches[0]) == legacy_path
+    from workbook.trace import Tracer
+    sim = Tracer(rs, ["192.168.0.2"], missing_builtins="empty").trace(ABSENT_PACKET)
+    assert agrees(k, sim) == (True, "")
 
 
 # 2. -m recent state outliving a flow (found on conformance 13-TestOnlyLocalLoadBalancing: the
@@ -191,3 +205,56 @@ def test_pod_to_localhost_simulator_default_route_localnet():
     sim = trace_packet(parse_save(LOCALHOST_RULES, "localnet-pre.rules"), TO_LOCALHOST, ["192.168.0.2"])
     # the kernel's answer at route_localnet=0, from test_pod_to_localhost_kernel
     assert [(b.verdict, comparable_path(b)) for b in sim.branches] == [("DROP", [("nat", "PREROUTING", None, "policy:ACCEPT")])]
+
+
+# 6. A packet arriving from outside with the node's own address as its source (found on the public
+#    moby-bridge dump, whose -s list holds the node address): routing drops it as a martian source
+#    (accept_local=0) right after PREROUTING; the simulator delivers or forwards it.
+MARTIAN = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+"""
+SPOOFED = Packet("192.168.0.2", "192.168.0.2", "tcp", 40000, 80, "eth0")
+
+
+def test_martian_source_kernel(lab_ok):
+    k = lab_trace(parse_save(MARTIAN, "martian.rules"), SPOOFED, ["192.168.0.2"])
+    # By hand: there is no PREROUTING chain in this ruleset; routing refuses the packet (its source
+    # is a local address) before INPUT, so no step at all, and the kernel dropped it.
+    assert k.branches[0].matched_path() == []
+    assert k.branches[0].verdict == "DROP"
+
+
+@pytest.mark.xfail(strict=True, reason="engine: a packet arriving on a non-lo interface with a local source "
+                                       "address is a martian (dropped by routing after PREROUTING)")
+def test_martian_source_simulator():
+    from workbook.trace import trace_packet
+    sim = trace_packet(parse_save(MARTIAN, "martian.rules"), SPOOFED, ["192.168.0.2"])
+    assert [(b.verdict, comparable_path(b)) for b in sim.branches] == [("DROP", [])]
+
+
+# 7. -m rpfilter (found on the public medium-company dump: `-t raw -A PREROUTING -m rpfilter --invert
+#    -j DROP`): in the lab the source has a route back through the interface it came in on, so the
+#    kernel's rpfilter passes and --invert does not match. The simulator cannot judge rpfilter; it
+#    assumes the match holds (so --invert DROPs everything) and says so on the step and in a note.
+RPFILTER = """*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -m rpfilter --invert -j DROP
+COMMIT
+"""
+
+
+def test_rpfilter_kernel_and_simulator_assumption(lab_ok):
+    rs = parse_save(RPFILTER, "rpfilter.rules")
+    p = Packet("172.16.2.223", "192.168.0.2", "tcp", 40000, 80, "eth0")
+    k = lab_trace(rs, p, ["192.168.0.2"])
+    # By hand: the reverse path of 172.16.2.223 is eth0, where it came in: rpfilter holds, the
+    # inverted match fails, raw PREROUTING ends in its policy ACCEPT.
+    assert k.branches[0].matched_path() == [("raw", "PREROUTING", None, "policy:ACCEPT")]
+    from workbook.trace import trace_packet
+    (b,) = trace_packet(rs, p, ["192.168.0.2"]).branches
+    first = next(s for s in b.steps if s.position == 1)
+    assert first.assumed and any("rpfilter" in n for n in b.notes)

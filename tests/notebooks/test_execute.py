@@ -34,6 +34,18 @@ def test_stored_without_outputs(name):
     for i, s in enumerate(srcs):
         if s.startswith("answer = ..."):
             assert "check_answer(" in srcs[i + 1], f"cell {i + 1} should self-check the answer of cell {i}"
+            assert srcs[i - 1].startswith("### Exercise"), f"cell {i - 1} should state the exercise"
+    # every numbered section (## n · …) ends with an exercise (00 is orientation and has one at its end)
+    sections: list[list[str]] = []
+    for s in srcs:
+        if s.startswith("## "):
+            sections.append([s])
+        elif sections:
+            sections[-1].append(s)
+    if name != "00-start-here":
+        for sec in sections:
+            assert any(c.startswith("answer = ...") for c in sec), f"section without an exercise: {sec[0][:60]}"
+    assert any(c.startswith("answer = ...") for c in sections[-1]) or name == "07-live-kernel-lab"
 
 
 @pytest.mark.slow

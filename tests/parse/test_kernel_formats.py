@@ -174,3 +174,18 @@ def test_eks_collector_trailer_is_checked(netns):
     with pytest.raises(Exception) as e:
         parse_listing(truncated, "iptables-nat.txt", table="nat")
     assert "Total Number of Rules" in str(e.value)
+
+
+def test_ip6tables_save_and_listing_agree(netns):
+    ns = netns("v6")
+    text = ("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A INPUT -s 2001:db8::1/128 -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT\n"
+            "-A INPUT -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -j ACCEPT\n"
+            "-A INPUT ! -s 2001:db8::/32 -i eth0 -j DROP\n"
+            "-A INPUT -p tcp -m multiport --dports 1,2\nCOMMIT\n")
+    assert restore(ns, text, family="ipv6").returncode == 0
+    saved = parse_save(save(ns, family="ipv6"), "ip6tables-save")
+    assert saved.family == "ipv6"
+    lst = parse_listing(run(ns, "-L", "-n", "-v", "--line-numbers", family="ipv6"), "ip6tables -L")
+    assert lst.family == "ipv6" and list(lst.tables) == ["filter"]
+    assert [_key(r) for r in lst.iter_rules()] == [_key(r) for r in saved.iter_rules()]

@@ -21,6 +21,13 @@ def _sysctl(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _ipset(text: str) -> tuple[str, list[str]]:
+    name, sep, members = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=CIDR[,CIDR...], got {text!r}")
+    return name, [m for m in members.split(",") if m]
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
     t = sub.add_parser("trace", help="trace one packet through DUMP's rules in the real kernel",
@@ -33,6 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="load with iptables-nft (default) or iptables-legacy")
     t.add_argument("--sysctl", action="append", default=[], type=_sysctl, metavar="net.KEY=VALUE",
                    help="set in the node namespace, e.g. net.ipv4.conf.all.route_localnet=1 (repeatable)")
+    t.add_argument("--ipset", action="append", default=[], type=_ipset, metavar="NAME=CIDR,...",
+                   help="create this ipset in the node namespace (repeatable), as nfwb trace --ipset")
     t.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the kernel's trace (default 5)")
     t.add_argument("--keep", action="store_true", help="leave the namespaces in place for a look (ip netns list)")
     t.add_argument("--fail-on-drop", action="store_true", help="exit 1 when the kernel drops or rejects the packet")
@@ -53,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(why)
     ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
     trace = lab_trace(ruleset, packet, node_ips, timeout=args.timeout, keep=args.keep, backend=args.backend,
-                      sysctls=dict(args.sysctl))
+                      sysctls=dict(args.sysctl), ipsets=dict(args.ipset) or None)
     if args.json:
         json.dump(trace.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")

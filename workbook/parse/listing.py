@@ -1051,6 +1051,13 @@ def parse_listing(text: str | bytes, source: str = "<text>", strict: bool = True
     lists it in ``problems`` while ``strict=True`` only counts it in ``notes``. Lines that are
     not a listing at all raise :class:`~workbook.model.ParseError` with ``strict``.
 
+    What a listing cannot show, so a listed rule's ``spec`` can differ from iptables-save:
+    in/out interfaces without ``-v``; exact counters without ``-x``; numbers for names
+    without ``-n`` (ports are resolved through ``/etc/services``, user/host names are kept as
+    printed); defaults that save prints but ``-L`` hides (hashlimit burst/mode, connlimit
+    mask, time's datestop: such rules keep their text as ``-m ?``); the original spacing of a
+    comment in ``| column -t`` output (runs of blanks become one space).
+
     >>> rs = parse_listing('''Chain KUBE-MARK-MASQ (9 references)
     ...  pkts bytes target     prot opt in     out     source               destination
     ...     3   180 MARK       all  --  *      *       0.0.0.0/0            0.0.0.0/0            MARK or 0x4000
