@@ -1179,20 +1179,20 @@ class Tracer:
                 why = r
                 break
             if why is not None:
-                append(_Step(hook, table, c.name, cr.position, cr.spec, False, None, why, assumed))
+                append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None, why, assumed))
                 continue
             if cr.stat is not None:
                 p = cr.stat
                 if p < 1.0:
                     if p <= 0.0:
-                        append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                        append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None,
                                      "statistic: probability 0 never matches", assumed))
                         continue
                     if budget[0] > 0:
                         budget[0] -= 1
                         other = s.clone()
                         other.prob *= (1.0 - p)
-                        other.steps.append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                        other.steps.append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None,
                                                  f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
                                                  assumed))
                         pending.append(other)
@@ -1204,7 +1204,7 @@ class Tracer:
             if kind == "unknown":
                 assumed = True
                 s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
-            append(_Step(hook, table, c.name, cr.position, cr.spec, True, cr.action, None, assumed))
+            append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, True, cr.action, None, assumed))
             if kind == "jump":
                 if len(stack) >= MAX_DEPTH:
                     raise InputError(f"chain jumps nested deeper than {MAX_DEPTH} at {table} {c.name} "
