@@ -819,7 +819,7 @@ everything it jumps to):
         cells += needs(["workbook.kube:services"], [
             md("""
 `workbook.kube.services` reads every Service port out of the kube-proxy chains: ClusterIP,
-port, its `KUBE-SVC` chain, the endpoints and the probability each endpoint rule carries.
+port, its `KUBE-SVC` chain, the endpoints and each endpoint's share of new connections.
 """),
             code('''
 from workbook import kube
