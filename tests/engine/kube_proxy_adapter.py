@@ -24,6 +24,10 @@ needed to compare the two lives HERE, not in workbook.trace:
    branch order = endpoint order) and the verdict words of matched rules in those four
    filter chains on the first branch.
 4. ``masq``: true when some branch matched a rule jumping to KUBE-MARK-MASQ.
+5. Routing. The Go tracer has none: a flow from a node address sent in on eth0 goes on to
+   the filter chains there, where the kernel (accept_local=0) drops it as a martian source
+   right after PREROUTING. The comparison traces with :data:`GO_TRACER_ROUTING`
+   (``accept_local=True``) so routing lets such a packet through, as the Go tracer does.
 """
 
 from __future__ import annotations
@@ -61,6 +65,9 @@ JUMP_RULES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("nat", "OUTPUT"): [("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES')],
     ("nat", "POSTROUTING"): [("KUBE-POSTROUTING", '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING')],
 }
+
+#: Tracer options standing for the Go tracer's lack of routing (see 5. above).
+GO_TRACER_ROUTING = {"accept_local": True}
 
 FILTER_VERDICT_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL")
 

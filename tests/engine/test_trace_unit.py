@@ -749,3 +749,23 @@ def test_route_localnet():
     t = trace_packet(rs, node, ["192.168.0.2"], route_localnet=True)
     b = t.branches[0]
     assert (b.verdict, b.masquerade, matched(b)[-1]) == ("ACCEPT", True, ("POSTROUTING", "POSTROUTING", 1, "MASQUERADE"))
+
+
+MARTIANS = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"
+
+
+def test_martian_sources():
+    # ip_route_input_slow: a multicast, limited-broadcast or 0.0.0.0/8 source arriving on an
+    # interface is a martian, and so is one of the node's own addresses unless accept_local=1
+    # (fib_validate_source). Dropped by routing after PREROUTING: no filter step at all.
+    rs = parse_save(MARTIANS)
+    for src in ("224.0.0.5", "255.255.255.255", "0.0.0.7", "192.168.0.2"):
+        t = trace_packet(rs, Packet(src, "10.0.0.9", "tcp", 40000, 80, "eth0"), ["192.168.0.2"])
+        assert [(b.verdict, matched(b)) for b in t.branches] == [("DROP", [])], src
+        assert any("martian source" in n for n in t.notes)
+    # accept_local=1 lets the node's own address in: forwarded, FORWARD policy ACCEPT
+    t = trace_packet(rs, Packet("192.168.0.2", "10.0.0.9", "tcp", 40000, 80, "eth0"), ["192.168.0.2"], accept_local=True)
+    assert [(b.verdict, matched(b)) for b in t.branches] == [("ACCEPT", [("FORWARD", "FORWARD", None, "policy:ACCEPT")])]
+    # the same address sent by the node itself and delivered back over lo is no martian
+    t = trace_packet(rs, Packet("192.168.0.2", "192.168.0.2", "tcp", 40000, 80, None, True), ["192.168.0.2"])
+    assert [(b.verdict, matched(b)) for b in t.branches] == [("ACCEPT", [("INPUT", "INPUT", None, "policy:ACCEPT")])]

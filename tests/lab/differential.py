@@ -273,15 +273,24 @@ def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
                 continue
             localnet = case.sysctls.get("net.ipv4.conf.all.route_localnet") == "1"
             sim = simulate(case.ruleset, replace(p, out_iface=case.out_iface), case.node_ips, case.ipsets,
-                           localnet) if simulate else None
+                           localnet, lab_routes(case, p)) if simulate else None
             ok, why = agrees(k, sim) if sim is not None else (None, "no simulator")
             results.append(record(case, p, k, sim, ok, why))
             results[-1]["backend"] = backend
     return results
 
 
+def lab_routes(case: Case, packet: Packet) -> list[str]:
+    """The node namespace's routes that matter for ``packet`` (what ``Lab`` sets up): the route
+    back to the source through the interface it arrives on, and the default route to the sink."""
+    out = [] if packet.from_node else [f"{packet.src} dev {packet.in_iface or 'eth0'} scope link"]
+    return out + [f"default dev {case.out_iface}"]
+
+
 def simulator(backend: str = "nft"):
-    """``workbook.trace`` as a function (ruleset, packet, node_ips, ipsets, route_localnet) → Trace, or None.
+    """``workbook.trace`` as a function (ruleset, packet, node_ips, ipsets, route_localnet, routes) → Trace.
+
+    None when the simulator is not importable.
 
     For iptables-legacy a built-in chain the dump leaves out exists in the kernel (empty, policy
     ACCEPT); for iptables-nft it does not (the simulator's default).
@@ -291,10 +300,10 @@ def simulator(backend: str = "nft"):
     except ImportError:
         return None
     if backend == "legacy":
-        return lambda rs, p, ips, ipsets=None, localnet=False: Tracer(
-            rs, ips, ipsets=ipsets, missing_builtins="empty", route_localnet=localnet).trace(p)
-    return lambda rs, p, ips, ipsets=None, localnet=False: trace_packet(rs, p, ips, ipsets=ipsets,
-                                                                         route_localnet=localnet)
+        return lambda rs, p, ips, ipsets=None, localnet=False, routes=None: Tracer(
+            rs, ips, ipsets=ipsets, backend="legacy", route_localnet=localnet, routes=routes).trace(p)
+    return lambda rs, p, ips, ipsets=None, localnet=False, routes=None: trace_packet(
+        rs, p, ips, ipsets=ipsets, route_localnet=localnet, routes=routes)
 
 
 def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = "nft") -> dict:
