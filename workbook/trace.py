@@ -354,6 +354,12 @@ def _addr_types(ctx: _Ctx, v: int, x: int) -> set[str]:
     return {"UNICAST"}
 
 
+#: port options of -m tcp/udp/... (singular) and -m multiport (plural): (flag shown, packet field)
+_PORT_OPTIONS = {"--dport": ("--dport", "dport"), "--destination-port": ("--dport", "dport"),
+                 "--sport": ("--sport", "sport"), "--source-port": ("--sport", "sport"),
+                 "--dports": ("--dports", "dport"), "--destination-ports": ("--dports", "dport"),
+                 "--sports": ("--sports", "sport"), "--source-ports": ("--sports", "sport")}
+
 _KNOWN_ADDRTYPES = frozenset({"LOCAL", "UNICAST", "UNSPEC", "BROADCAST", "MULTICAST"})
 
 
@@ -471,13 +477,19 @@ class _Compiler:
             return f"{desc} does not match {p}"
         return chk
 
+    def _port_option(self, o, checks: list) -> bool:
+        """A --dport/--sport/--dports/--sports option (or a long name of one) as a check; False otherwise."""
+        known = _PORT_OPTIONS.get(o.flag)
+        if known is None:
+            return False
+        checks.append(self._ports(known[0], o.value, o.negated, known[1]))
+        return True
+
     def m_tcp(self, rule, m, checks, stats):
         for o in m.options:
-            if o.flag in ("--dport", "--destination-port"):
-                checks.append(self._ports("--dport", o.value, o.negated, "dport"))
-            elif o.flag in ("--sport", "--source-port"):
-                checks.append(self._ports("--sport", o.value, o.negated, "sport"))
-            elif o.flag in ("--tcp-flags", "--syn") and m.module == "tcp":
+            if not o.flag.endswith("ports") and self._port_option(o, checks):
+                continue
+            if o.flag in ("--tcp-flags", "--syn") and m.module == "tcp":
                 if o.flag == "--syn":
                     mask, comp = {"SYN", "RST", "ACK", "FIN"}, {"SYN"}
                 else:
@@ -508,11 +520,9 @@ class _Compiler:
 
     def m_multiport(self, rule, m, checks, stats):
         for o in m.options:
-            if o.flag in ("--dports", "--destination-ports"):
-                checks.append(self._ports("--dports", o.value, o.negated, "dport"))
-            elif o.flag in ("--sports", "--source-ports"):
-                checks.append(self._ports("--sports", o.value, o.negated, "sport"))
-            elif o.flag == "--ports":
+            if o.flag.endswith("ports") and self._port_option(o, checks):
+                continue
+            if o.flag == "--ports":
                 d = self._ports("--ports", o.value, False, "dport")
                 sp = self._ports("--ports", o.value, False, "sport")
                 desc, neg = o.to_save(), o.negated

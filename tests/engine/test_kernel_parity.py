@@ -108,12 +108,12 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.parametrize("name,text,packet,node_ips", SCENARIOS, ids=[s[0] for s in SCENARIOS])
-def test_simulator_matches_the_kernel(name, text, packet, node_ips):
+def _same_as_the_kernel(rs, packet, node_ips):
+    """The kernel's one branch and the simulator's trace, after checking that the simulator's
+    branch with the kernel's DNAT destination has the kernel's path, verdict and masquerade."""
     from workbook.lab import lab_available, lab_trace
     ok, why = lab_available()
     need(ok, why)
-    rs = parse_save(text, name)
     kernel = lab_trace(rs, packet, node_ips)
     sim = trace_packet(rs, packet, node_ips)
     assert len(kernel.branches) == 1
@@ -124,9 +124,15 @@ def test_simulator_matches_the_kernel(name, text, packet, node_ips):
     assert b.matched_path() == k.matched_path(), "\n".join(map(str, b.matched_path())) + "\n--- kernel:\n" + \
         "\n".join(map(str, k.matched_path()))
     assert (b.verdict, b.masquerade) == (k.verdict, k.masquerade)
+    return k, sim
+
+
+@pytest.mark.parametrize("name,text,packet,node_ips", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_simulator_matches_the_kernel(name, text, packet, node_ips):
+    k, sim = _same_as_the_kernel(parse_save(text, name), packet, node_ips)
     assert not sim.assumed
     if name == "pod-to-localhost":  # the case the kernel decides without a rule
-        assert b.verdict == "DROP"
+        assert k.verdict == "DROP"
 
 
 # kube-proxy's own test dumps through the kernel too. Extracted cases 05 (LoadBalancer: source
@@ -155,18 +161,8 @@ def _kube_flows():
 @pytest.mark.parametrize("sub,stem,i", _kube_flows())
 def test_kube_proxy_flows_match_the_kernel(sub, stem, i):
     from tests.realparts import DATA
-    from workbook.lab import lab_available, lab_trace
 
     from .kube_proxy_adapter import flow_packet, is_local_source, load_case
-    ok, why = lab_available()
-    need(ok, why)
     case = load_case(DATA / "kube-proxy" / sub / f"{stem}.rules")
     flow = case.flows[i]
-    packet = flow_packet(flow, from_node=is_local_source(flow))
-    kernel = lab_trace(case.ruleset, packet, flow["nodeIPs"])
-    sim = trace_packet(case.ruleset, packet, flow["nodeIPs"])
-    k = kernel.branches[0]
-    same = [b for b in sim.branches if b.dnat == k.dnat]
-    assert same, f"kernel DNAT {k.dnat} is none of the simulator's {[b.dnat for b in sim.branches]}"
-    assert same[0].matched_path() == k.matched_path()
-    assert (same[0].verdict, same[0].masquerade) == (k.verdict, k.masquerade)
+    _same_as_the_kernel(case.ruleset, flow_packet(flow, from_node=is_local_source(flow)), flow["nodeIPs"])
