@@ -11,7 +11,7 @@ first (``why``). An option the tracer cannot judge (an unknown match, the uid of
 unknown set) is assumed to hold and the step is marked ``assumed``; the branch notes say why.
 
 Big chains (``KUBE-SERVICES`` with thousands of rules) are indexed on the rules' exact
-destination address (or exact ``--dport``): only rules that can match are evaluated, and each
+destination address (or exact ``--dport``): only rules that can match are compiled and evaluated, and each
 run of skipped rules is one summarised step (``matched: false``, ``position`` = the first
 skipped rule, ``why`` = "N rules skipped (positions a-b): their -d does not match X").
 Chains shorter than :data:`INDEX_MIN_RULES` are always walked rule by rule.
@@ -905,8 +905,7 @@ def _set_hit(entry: tuple, dirs: list[str], s: _State) -> bool:
 
 
 class _CRule:
-    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "dst_key", "dport_key",
-                 "action")
+    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "action")
 
     @property
     def spec(self) -> str:
@@ -941,19 +940,6 @@ class _CRule:
         for x in stats:
             p *= x
         self.stat = p if stats else None
-        # index keys
-        self.dst_key = None
-        if rule.destination and not rule.destination_negated:
-            v, base, mask = _net(rule.destination)
-            if mask == (0xFFFFFFFF if v == 4 else (1 << 128) - 1):
-                self.dst_key = (v, base)
-        self.dport_key = None
-        if rule.protocol in ("tcp", "udp", "sctp") and not rule.protocol_negated:
-            for m in rule.matches:
-                if m.module == rule.protocol:
-                    o = m.get("--dport") or m.get("--destination-port")
-                    if o is not None and not o.negated and o.value.isdigit():
-                        self.dport_key = int(o.value)
         # target
         t = rule.target
         self.target = t
@@ -969,30 +955,76 @@ class _CRule:
             self.kind, self.action = "unknown", "CONTINUE"
 
 
+def _dst_key(rule: Rule) -> tuple[int, int] | None:
+    """The index key of a rule's exact destination (``-d 10.96.0.10/32``), or None."""
+    if rule.destination and not rule.destination_negated:
+        v, base, mask = _net(rule.destination)
+        if mask == (0xFFFFFFFF if v == 4 else (1 << 128) - 1):
+            return v, base
+    return None
+
+
+def _dport_key(rule: Rule) -> int | None:
+    """The index key of a rule's one exact ``--dport`` (of -p tcp/udp/sctp), or None."""
+    if rule.protocol in ("tcp", "udp", "sctp") and not rule.protocol_negated:
+        for m in rule.matches:
+            if m.module == rule.protocol:
+                o = m.get("--dport") or m.get("--destination-port")
+                if o is not None and not o.negated and o.value.isdigit():
+                    return int(o.value)
+    return None
+
+
+class _LazyRules:
+    """The compiled rules of an indexed chain, each compiled when a packet first reaches it:
+    a packet meets only the few rules the index names, so entering a 10,000-rule
+    KUBE-SERVICES does not compile 10,000 rules."""
+
+    __slots__ = ("src", "comp", "chains", "done")
+
+    def __init__(self, src: list[Rule], comp: "_Compiler", chains: dict):
+        self.src, self.comp, self.chains = src, comp, chains
+        self.done: list = [None] * len(src)
+
+    def __len__(self) -> int:
+        return len(self.done)
+
+    def __getitem__(self, i: int) -> _CRule:
+        r = self.done[i]
+        if r is None:
+            r = self.done[i] = _CRule(self.src[i], self.comp, self.chains)
+        return r
+
+
 class _CChain:
-    __slots__ = ("table", "name", "builtin", "policy", "rules", "index_kind", "index", "generic")
+    __slots__ = ("table", "name", "builtin", "policy", "rules", "positions", "index_kind", "index", "generic")
 
     def __init__(self, chain, comp: _Compiler, chains: dict):
         self.table = chain.table
         self.name = chain.name
         self.builtin = chain.builtin
         self.policy = chain.policy or "ACCEPT"
-        self.rules = [_CRule(r, comp, chains) for r in chain.rules]
+        src = chain.rules
+        self.positions = [r.position for r in src]
         self.index_kind = None
         self.index: dict = {}
         self.generic: list[int] = []
-        if len(self.rules) >= INDEX_MIN_RULES:
-            by_dst = sum(1 for r in self.rules if r.dst_key is not None)
-            by_port = sum(1 for r in self.rules if r.dport_key is not None)
-            if max(by_dst, by_port) >= len(self.rules) // 2:
+        if len(src) >= INDEX_MIN_RULES:
+            dst = [_dst_key(r) for r in src]
+            port = [_dport_key(r) for r in src]
+            by_dst = len(src) - dst.count(None)
+            by_port = len(src) - port.count(None)
+            if max(by_dst, by_port) >= len(src) // 2:
                 kind = "dst" if by_dst >= by_port else "dport"
                 self.index_kind = kind
-                for i, r in enumerate(self.rules):
-                    key = r.dst_key if kind == "dst" else r.dport_key
+                for i, key in enumerate(dst if kind == "dst" else port):
                     if key is None:
                         self.generic.append(i)
                     else:
                         self.index.setdefault(key, []).append(i)
+                self.rules = _LazyRules(src, comp, chains)
+                return
+        self.rules = [_CRule(r, comp, chains) for r in src]
 
     def candidates(self, s: _State) -> list[int] | None:
         if self.index_kind is None:
@@ -1037,7 +1069,9 @@ class _Compiled:
         """Compile every chain now (a rule the tracer cannot read raises here, not mid-trace)."""
         for chains in self.tables.values():
             for name in chains.src:
-                chains[name]
+                c = chains[name]
+                for i in range(len(c.rules)):
+                    c.rules[i]
 
 
 # -----------------------------------------------------------------------------------------
@@ -1456,7 +1490,7 @@ class Tracer:
 
     def _skipped(self, s: _State, c: _CChain, a: int, b: int, steps: list) -> None:
         n = b - a
-        first, last = c.rules[a].position, c.rules[b - 1].position
+        first, last = c.positions[a], c.positions[b - 1]
         if c.index_kind == "dst":
             what = f"their -d does not match {s.dst}"
         elif s.dport is None:

@@ -658,6 +658,23 @@ def test_big_chain_index_summarises_skipped_rules():
     assert s[1].why == f"{n} rules skipped (positions 1-{n}): their -d does not match 10.97.0.1"
 
 
+def test_big_chain_compiles_only_the_rules_a_packet_reaches():
+    n = INDEX_MIN_RULES * 4
+    rules = "".join(f"-A KUBE-SERVICES -d 10.96.0.{i + 1}/32 -p tcp -m tcp --dport 80 -j ACCEPT\n" for i in range(n))
+    # rule n+1 parses but cannot be compiled: its --probability is no number
+    rs = parse_save("*filter\n:OUTPUT DROP [0:0]\n:KUBE-SERVICES - [0:0]\n-A OUTPUT -j KUBE-SERVICES\n" + rules
+                    + "-A KUBE-SERVICES -d 10.97.0.1/32 -m statistic --mode random --probability x -j ACCEPT\nCOMMIT\n")
+    tr = Tracer(rs, ["10.0.0.1"])
+    # rule 5 has 10.96.0.5: the only rule the index names for it, the only one compiled
+    t = tr.trace(Packet("10.0.0.1", "10.96.0.5", "tcp", 1, 80, from_node=True))
+    assert t.branches[0].matched_path()[-1] == ("filter", "KUBE-SERVICES", 5, "ACCEPT")
+    done = tr.compiled.tables["filter"]["KUBE-SERVICES"].rules.done
+    assert [i + 1 for i, r in enumerate(done) if r is not None] == [5]
+    # compile_all reaches the broken last rule
+    with pytest.raises(ValueError):
+        tr.compiled.compile_all()
+
+
 def test_index_gives_the_same_matched_path_as_a_full_walk():
     from workbook import trace as tr
     n = INDEX_MIN_RULES * 2
