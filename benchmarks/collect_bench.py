@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbook.collect import collect_ssh  # noqa: E402
+from workbook.collect import collect_local, collect_ssh  # noqa: E402
 from workbook.dump import load_dump  # noqa: E402
 from workbook.generate import generate_services, kube_proxy_save  # noqa: E402
 
@@ -37,6 +37,8 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--services", type=int, default=200, help="kube-proxy services per node")
     ap.add_argument("--mode", choices=("both", "session", "per-command"), default="both")
+    ap.add_argument("--local-runs", type=int, default=5,
+                    help="also collect node 1 with --local --netns this many times per mode (median printed)")
     args = ap.parse_args()
     if os.geteuid() != 0 or not os.path.exists(SSHD):
         print("needs root and OpenSSH's sshd", file=sys.stderr)
@@ -117,6 +119,18 @@ def main() -> int:
             print(f"[{mode}] parallel ({args.nodes} workers): {t_par:.2f} s  ({t_par / args.nodes:.2f} s per node)")
             print(f"[{mode}] serial   (1 worker):  {t_ser:.2f} s  ({t_ser / args.nodes:.2f} s per node)")
             print(f"[{mode}] speed-up parallel vs serial: {t_ser / t_par:.1f}x")
+        for mode in modes if args.local_runs else ():
+            times = []
+            for k in range(args.local_runs):
+                t0 = time.monotonic()
+                r = collect_local(tmp / f"local-{mode}-{k}", netns=namespaces[0], progress=False, session=mode == "session")
+                times.append(time.monotonic() - t0)
+                if not r.ok or r.mode != mode:
+                    print(r, r.mode, file=sys.stderr)
+                    return 1
+            times.sort()
+            print(f"[{mode}] local --netns (one node, {args.local_runs} runs): median {times[len(times) // 2]:.2f} s, "
+                  f"best {times[0]:.2f} s")
         return 0
     finally:
         for p in procs:

@@ -750,12 +750,14 @@ def _fresh(out: Path) -> Path:
 
 def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: bool = False, timeout: float = 30.0,
                   extra: Mapping[str, str] | None = None, progress: bool | None = None,
-                  channels: int = 4, session: bool = True) -> CollectResult:
+                  channels: int = 4, session: bool = False) -> CollectResult:
     """Collect this machine (or network namespace ``netns``, via ``ip netns exec``) into the new
     folder ``out``. ``extra`` adds ``{relative path: shell command}`` to the standard set.
 
-    All commands run in one ``sh`` (``session=False``: one ``sh`` per command, ``channels`` at
-    once); MANIFEST.json's ``collection`` says which way it went."""
+    Each command runs in its own ``sh``, ``channels`` at once; ``session=True`` runs them all,
+    one after the other, in one ``sh`` as over SSH (measured slower here: local processes are
+    cheap and lose the parallelism, see benchmarks/collect_bench.py). MANIFEST.json's
+    ``collection`` says which way it went."""
     out = _fresh(Path(out))
     _check_extra(extra)
     if netns and not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
