@@ -260,7 +260,6 @@ _PRELUDE = r"""umask 077
 nfwb_d=$(mktemp -d 2>/dev/null) || { nfwb_d=/tmp/nfwb.$$.$(date +%s); mkdir "$nfwb_d"; } || exit 97
 trap 'rm -rf "$nfwb_d"' EXIT
 trap 'exit 129' HUP PIPE
-trap 'exit 143' TERM
 if timeout -k 2 5 true </dev/null >/dev/null 2>&1; then nfwb_to=timeout; else nfwb_to=sh; fi
 nfwb_run() {
   if [ "$nfwb_to" = timeout ]; then
@@ -268,7 +267,7 @@ nfwb_run() {
     case $nfwb_rc in 124|137) : >"$nfwb_d/t$1" ;; esac
   else
     sh -c "$3" </dev/null >"$nfwb_d/o" 2>"$nfwb_d/e" & nfwb_p=$!
-    ( trap - TERM; sleep "$2" & echo $! >"$nfwb_d/s$1"; wait $! || exit 0
+    ( sleep "$2" & echo $! >"$nfwb_d/s$1"; wait $! || exit 0
       : >"$nfwb_d/t$1"; kill -TERM $nfwb_p; sleep 2; kill -KILL $nfwb_p ) </dev/null >/dev/null 2>&1 &
     nfwb_w=$!
     wait $nfwb_p; nfwb_rc=$?
@@ -282,6 +281,8 @@ nfwb_run() {
 }
 printf '%s ready %s\n' "$nfwb_b" "$nfwb_to"
 """
+# (No TERM trap in that shell: dash lets a just-forked child inherit it for a moment, and the
+# watchdog subshell, killed in that moment, would live on.)
 #: Seconds (beyond the per-command timeout) to wait for a frame before the session counts as stuck.
 _SESSION_GRACE = 10.0
 
@@ -295,12 +296,15 @@ class _ChannelStream:
     """A shell's stdin/stdout over one SSH channel."""
 
     def __init__(self, chan):
-        self.chan = chan
+        self.chan, self.err = chan, bytearray()
 
     def send(self, data: bytes) -> None:
         self.chan.sendall(data)
 
     def recv(self, seconds: float) -> bytes:
+        while self.chan.recv_stderr_ready():  # the shell's own stderr: read, so it never holds the window
+            self.err.extend(self.chan.recv_stderr(1 << 16)[-(1 << 16):])
+            del self.err[:-(1 << 16)]
         self.chan.settimeout(max(seconds, 0.01))
         try:
             return self.chan.recv(1 << 16)
@@ -314,10 +318,9 @@ class _ChannelStream:
         return self.chan.recv_exit_status() if self.chan.status_event.wait(seconds) else None
 
     def errors(self) -> bytes:
-        err = bytearray()
         while self.chan.recv_stderr_ready():
-            err.extend(self.chan.recv_stderr(1 << 16))
-        return bytes(err)
+            self.err.extend(self.chan.recv_stderr(1 << 16))
+        return bytes(self.err)
 
     def close(self) -> None:
         self.chan.close()
@@ -421,17 +424,18 @@ class _Session:
             self._fill(deadline)
 
     def _frame(self, ident: int, seconds: float) -> tuple[int, bool, bytes, bytes]:
-        """Read the frame of command ``ident``: (exit code, timed out?, stdout, stderr)."""
+        """Read the frame of command ``ident``: (exit code, timed out?, stdout, stderr); its header
+        must come within ``seconds``, and then no pause in its output may last longer."""
         deadline = time.monotonic() + seconds
         head = self._line(deadline).decode("ascii", "replace").split()
-        if len(head) != 6 or head[0] != self.boundary or head[1] != str(ident) or head[3] not in "-T":
+        if len(head) != 6 or head[0] != self.boundary or head[1] != str(ident) or head[3] not in ("-", "T"):
             raise _SessionFailed(f"unexpected header line from the shell: {' '.join(head)[:80]!r}")
         try:
             rc, nout, nerr = int(head[2]), int(head[4]), int(head[5])
         except ValueError:
             raise _SessionFailed(f"unexpected header line from the shell: {' '.join(head)[:80]!r}") from None
-        while len(self.buf) < nout + nerr:
-            self._fill(deadline)
+        while len(self.buf) < nout + nerr:  # the output is on its way: wait while it keeps coming
+            self._fill(time.monotonic() + seconds)
         out, err = bytes(self.buf[:nout]), bytes(self.buf[nout:nout + nerr])
         del self.buf[:nout + nerr]
         return rc, head[3] == "T", out, err
@@ -676,11 +680,12 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
         if found is not None and found[0] is not None:
             code, disc, err = found[:3]
         else:  # no session, or it could not even discover: everything one session per command
-            if sess is not None:
-                sess.close()
-                sess = None
-                mode.update(mode="per-command", note=f"discovery failed in the shell session ({found[2].decode()}): "
-                                                     "one session per command")
+            if found is not None:  # the session took it but did not finish it (timed out, or broke)
+                if sess is not None:
+                    sess.close()
+                    sess = None
+                mode.update(mode="per-command", note="discovery failed in the shell session "
+                            f"({found[2].decode('utf-8', 'replace')}): one session per command")
             try:
                 code, disc, err = runner.run(_DISCOVER, timeout)
             except _Timeout:

@@ -169,3 +169,18 @@ def test_shell_that_will_not_run_the_script_falls_back_to_one_channel_per_comman
                                "note": "one shell session failed to start (the shell exited (exit 3): "
                                        "sh: no such feature): one session per command"}
     assert _rules_only((res.path / "iptables" / "iptables-save.txt").read_text()) == _rules_only(node.save())
+
+
+def test_shell_watchdog_never_flags_quick_commands(netns, tmp_path, monkeypatch):
+    # regression: the watchdog of a command that ends at once used to survive being killed (a signal
+    # trap inherited for a moment after fork) and flag the command as timed out, about 1 in 15
+    monkeypatch.setattr(wc, "_PATH", _farm_without_timeout(tmp_path / "bin"))
+    ns = netns("wd")
+    quick = {f"notes/quick-{k:02d}.txt": f"echo {k}" for k in range(60)}
+    res = collect_local(tmp_path / "d", netns=ns, extra=quick, session=True, timeout=20, progress=False)
+    assert res.ok and res.mode == "session"
+    m = json.loads((res.path / "MANIFEST.json").read_text())
+    assert m["collection"]["timeouts"] == "shell watchdog (no timeout command)"
+    assert [e for e in m["errors"] if "timed out" in e["error"]] == []
+    for k in range(60):
+        assert (res.path / f"notes/quick-{k:02d}.txt").read_text() == f"{k}\n"
