@@ -613,8 +613,7 @@ class Lab:
         self._add_ns(n)
         self._add_ns(s)
         for k, v in (("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.rp_filter", "0"),
-                     ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.ip_nonlocal_bind", "1"),
-                     *self.sysctls.items()):
+                     ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.ip_nonlocal_bind", "1")):
             self._ns(n, "sysctl", "-qw", f"{k}={v}")
         # node ─ sink: the sink owns every address (AnyIP), so DNATed endpoints answer.
         # veth pairs are made inside the namespaces, with their final names: nothing of the lab is
@@ -630,6 +629,10 @@ class Lab:
         self._iface(first_iface)
         for ip in self.node_ips:
             _run(["ip", "-n", n, "addr", "add", f"{ip}/32", "dev", first_iface])
+        for k, v in self.sysctls.items():  # after the interfaces, so net.ipv4.conf.<if>.* work too
+            p = self._ns(n, "sysctl", "-qw", f"{k}={v}", check=False)
+            if p.returncode != 0:
+                raise InputError(f"lab: sysctl {k}={v}: {(p.stderr or p.stdout).strip()}")
         if self.backend == "legacy":
             self._ns(n, "sysctl", "-qw", "net.netfilter.nf_log.2=nfnetlink_log")
         self._load()
@@ -734,7 +737,8 @@ class Lab:
                 if self._monitor.wait_quiet(m, quiet=0.05, timeout=0.3):
                     break
             else:
-                raise RuntimeError("xtables-monitor --trace showed nothing within 5 s")
+                raise RuntimeError("the kernel's trace (" + ("nfnetlink_log" if self.backend == "legacy" else
+                                   "xtables-monitor --trace") + ") showed nothing within 5 s")
             time.sleep(0.05)
         finally:
             self._ns(self.node, self._iptables, "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
