@@ -224,12 +224,14 @@ def nb00() -> list:
 This workbook shows how Linux **netfilter** and **iptables** move packets on a Kubernetes node,
 and how to take apart the rules you find on a real node when something breaks.
 
-Everything here runs on real data. The story and its command outputs come from
-{SEED_CREDIT}. The post walks from netfilter hooks to kube-proxy's Service rules and then
-to two production incidents. We quote its command outputs (they were captured on an EKS
-worker node and on an on-prem cluster) and credit the post wherever they appear; the
-explanations and exercises are our own. (The post also borrows a Service diagram from
-velog.io/@gyomang; we draw our own diagrams instead.)
+The story and its command outputs come from {SEED_CREDIT}. The post walks from netfilter
+hooks to kube-proxy's Service rules and then to two production incidents. We quote its
+command outputs (captured on an EKS worker node and on an on-prem cluster) and credit the post
+wherever they appear; the explanations and exercises are our own. (The post also borrows a
+Service diagram from velog.io/@gyomang; we draw our own diagrams instead.)
+
+The node dumps in `datasets/` are built around those real outputs; `datasets/README.md` says
+file by file what is copied from the post and what is reconstructed.
 """),
         md("""
 ## The map
@@ -239,7 +241,7 @@ velog.io/@gyomang; we draw our own diagrams instead.)
 | [01 · netfilter hooks](01-netfilter-hooks.ipynb) | Where in the kernel do iptables rules run, and in which order? |
 | [02 · tables and chains](02-tables-and-chains.ipynb) | How do I read `iptables -S` output? What is a policy, a chain, a jump? |
 | [03 · the Service DNAT path](03-service-dnat-path.ipynb) | How does a packet to a ClusterIP reach a pod? (`KUBE-SERVICES → KUBE-SVC → KUBE-SEP`) |
-| [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb) | Why did hostPort traffic break after moving from Kubernetes 1.23 to 1.24? |
+| [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb) | Why did hostPort (ingress) traffic break around the Kubernetes 1.23 → 1.24 upgrade? |
 | [05 · Istio and missing modules](05-istio-iptables-modules.ipynb) | What does `unable to initialize table 'nat'` mean, and how is it fixed? |
 | [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb) | I have a folder of command outputs from a node: what is wrong? |
 | [07 · live kernel lab](07-live-kernel-lab.ipynb) | Does the real kernel agree with the simulator? |
@@ -1472,7 +1474,8 @@ pd.DataFrame(dump.manifest["files"])[["path", "command", "exit_code", "size"]] i
 '''),
         md("""
 ### Exercise 6.1
-Which addresses does this node own? (`dump.node_ips` reads them from `ip -o addr`.) How many are there?
+`dump.node_ips` lists the addresses this node owns, read from `ip -o addr`. How many are there
+(loopback and IPv6 included)? Print `dump.node_ips` to see them.
 """),
         code("answer = ...  # a number"),
         code('''
