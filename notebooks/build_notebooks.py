@@ -1653,16 +1653,12 @@ print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
 ## 1 · The rules and the packet
 
 The DNS query of notebook 03: the kube-ops-view pod (`192.168.3.98`, behind `eni5d1d36193a1`) asks kube-dns at `10.100.0.10:53`.
-
-One adjustment, for the kernel and the simulator alike: rules with `-m nfacct` are left out,
-because the kernel refuses them unless a named accounting object exists first (only one rule,
-in filter `KUBE-FORWARD`, which drops invalid packets).
 """),
         code('''
 dump = wb.load_dump(DATASETS / "eks-node")
-rs = wb.parse("\\n".join(l for l in dump.ruleset.to_save().splitlines() if " -m nfacct " not in l) + "\\n")
+rs = dump.ruleset
 query = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
-print(len(dump.ruleset.rules) - len(rs.rules), "rule(s) left out of", len(dump.ruleset.rules))
+print(rs.summary())
 '''),
         md("The simulator's answer:"),
         code('''
@@ -1688,13 +1684,13 @@ check_answer("7.1 simulator branches", answer, expected=len(sim.branches),
 Each run sends the query from a new source port, so it is a new connection and the kernel draws
 its random number again. Eight runs (a fraction of a second each):
 """)]
-        cells += needs(["workbook.lab:Lab", "workbook.draw:draw_trace"], [
+        cells += needs(["workbook.lab:Lab,kernel_agrees", "workbook.draw:draw_trace"], [
             code('''
 from tqdm.auto import tqdm
 from workbook.packet import Trace
 if RUN_LAB:
     from workbook.lab import Lab
-    lab_ips = [ip for ip in dump.node_ips if ":" not in ip and not ip.startswith("127.")]  # its IPv4 addresses
+    lab_ips = [ip for ip in dump.node_ips if ":" not in ip and not ip.startswith("127.")]  # the node's IPv4 address(es)
     with Lab(rs, lab_ips) as lab:
         runs = [lab.trace(dataclasses.replace(query, sport=40000 + i)) for i in tqdm(range(8), desc="kernel runs")]
     print("live run on kernel", platform.release())
@@ -1718,14 +1714,15 @@ check_answer("7.2 kernel branches", answer, expected=len(kernel.branches),
              explain="The kernel drew its random number once: the simulator lists every possible future, the kernel lives one.")
 '''),
         ])
-    if ok and rec and have("workbook.lab:Lab"):
+    if ok and rec and have("workbook.lab:Lab,kernel_agrees"):
         cells += [
             md("""
 ## 3 · Side by side
 
-Two traces "agree" when they hit the same rules in the same order. One difference in style: when
-a packet falls off the end of a user chain, the simulator writes a `RETURN` step without a rule
-number, and the kernel's trace says nothing. Leave those out, then compare:
+Two traces "agree" when they hit the same rules in the same order and DNAT to the same address.
+One difference in style: when a packet falls off the end of a user chain, the simulator writes a
+`RETURN` step without a rule number, and the kernel's trace says nothing. Leave those out, then
+compare (`workbook.lab.kernel_agrees` does exactly this):
 """),
             code('''
 def rules_hit(branch):
@@ -1733,12 +1730,14 @@ def rules_hit(branch):
     return [(s.table, s.chain, s.position, s.action) for s in branch.steps
             if s.matched and not (s.position is None and s.action == "RETURN")]
 
+from workbook.lab import kernel_agrees
 rows = []
 for i, run in enumerate(runs):
     same = [j for j, b in enumerate(sim.branches) if rules_hit(b) == rules_hit(run.branches[0])]
     rows.append({"run": i, "kernel DNAT": run.branches[0].dnat,
                  "simulator branch with the same path": same[0] if same else None,
-                 "that branch's probability": sim.branches[same[0]].probability if same else None})
+                 "that branch's probability": sim.branches[same[0]].probability if same else None,
+                 "agree": kernel_agrees(run, sim)[0]})
 side = pd.DataFrame(rows)
 side
 '''),
@@ -1766,8 +1765,8 @@ True or false: every kernel run followed one of the simulator's branches exactly
 """),
             code("answer = ...  # True or False"),
             code('''
-check_answer("7.4 do they agree", answer, expected=bool(side["simulator branch with the same path"].notna().all()),
-             hint="Look for an empty cell in the side-by-side table.")
+check_answer("7.4 do they agree", answer, expected=bool(side["agree"].all()),
+             hint="Look at the agree column of the side-by-side table.")
 '''),
         ]
     cells += [
@@ -1784,7 +1783,7 @@ check_answer("7.4 do they agree", answer, expected=bool(side["simulator branch w
 4. It deletes every namespace. Nothing on the host is touched.
 
 From a shell (root only):
-`nfwb lab trace datasets/eks-node --src 192.168.3.98 --dst 10.100.0.10 --proto udp --dport 53 --in-iface eni5d1d36193a1`.
+`nfwb lab trace datasets/eks-node --src 192.168.3.98 --dst 10.100.0.10 --proto udp --dport 53 --in-iface eni5d1d36193a1 --node-ip 192.168.3.215`.
 The recording above was made with `notebooks/record_lab_run.py`.
 
 That is the end of the workbook. Back to [00 · start here](00-start-here.ipynb).
