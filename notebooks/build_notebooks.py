@@ -510,7 +510,19 @@ The routing decision splits the picture into three paths:
 3. **from this node**: OUTPUT → POSTROUTING.
 """),
     ]
+    cells += needs(["workbook.trace:trace_packet", "workbook.draw:draw_hooks"], [
+        md("""
+The journey **through** this node, drawn: a packet from `192.168.3.10` to `10.0.0.9`, on a node
+whose address is `192.168.3.215` and whose filter table has no rules (so only the policies speak):
+"""),
+        code('''
+no_rules = wb.parse("*filter\\n:INPUT ACCEPT [0:0]\\n:FORWARD ACCEPT [0:0]\\n:OUTPUT ACCEPT [0:0]\\nCOMMIT\\n")
+through = wb.trace_packet(no_rules, wb.Packet("192.168.3.10", "10.0.0.9", "tcp", dport=80), node_ips=["192.168.3.215"])
+wb.draw_hooks(no_rules, trace=through)
+'''),
+    ])
     cells += needs(["workbook.netfilter:packet_path"], [
+        md("All three journeys, as the library computes them:"),
         code('''
 import pandas as pd
 journeys = {
