@@ -742,8 +742,35 @@ check_answer("2.5 policy of a user chain", answer, expected=user_line.split()[1]
              hint="Find the line that starts with :KUBE-FIREWALL.",
              explain="A user chain has no policy: when its rules run out, the packet returns to the caller.")
 '''),
-            md("Next: [03 · the Service DNAT path](03-service-dnat-path.ipynb)."),
         ]
+        cells += needs(["datasets/eks-node/MANIFEST.json", "workbook.dump:load_dump", "workbook.parse.listing:parse_listing"], [
+            md("""
+The node dump in `datasets/eks-node` kept this filter table as `iptables -S` **and** as
+`iptables -L -n -v -x --line-numbers`. Read both and compare rule by rule:
+"""),
+            code('''
+eks = wb.load_dump(DATASETS / "eks-node")
+listing_text = eks.text("iptables/iptables-L-filter.txt")
+print("\\n".join(listing_text.splitlines()[:8]))
+as_L = wb.parse(listing_text, format="listing")
+as_S = wb.parse(eks.text("iptables/iptables-S-filter.txt"), format="spec")
+print("same rules, same order:", [r.spec for r in as_L.iter_rules()] == [r.spec for r in as_S.iter_rules()])
+'''),
+            md("""
+### Exercise 2.6
+In this listing the `prot` column of the two port-9999 rules is not `udp` but a number:
+iptables 1.8.9 and 1.8.10 print protocol numbers there (the post's own listings, from another
+version, print `udp` and `all`). Which number stands for UDP?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+drop_line = next(l for l in listing_text.splitlines() if " DROP " in l and "dpt:9999" in l)
+check_answer("2.6 udp's number", answer, expected=int(drop_line.split()[4]),
+             hint="Read the prot column of the DROP line (num, pkts, bytes, target, prot, …).",
+             explain="6 is tcp, 17 is udp, 0 means all; the numbers of /etc/protocols.")
+'''),
+        ])
+        cells += [md("Next: [03 · the Service DNAT path](03-service-dnat-path.ipynb).")]
     return cells
 
 

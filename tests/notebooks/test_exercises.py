@@ -35,6 +35,7 @@ ANSWERS = {
         6,                                               # 2.3: the DROP is the 6th -A INPUT line
         "DROP",                                          # 2.4: LOG continues, DROP ends it
         "-",                                             # 2.5: iptables-save prints ":CHAIN - [0:0]"
+        17,                                              # 2.6: IANA protocol number of udp
     ],
     "03-service-dnat-path": [
         "KUBE-SVC-TCOU7JCQXEZGVUNU",              # 3.1: the post's KUBE-SERVICES, udp dpt:53 row
