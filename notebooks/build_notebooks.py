@@ -953,7 +953,8 @@ for s in tqdm(svcs.itertuples(), total=len(svcs), desc="tracing services"):
                                       in_iface="eni5d1d36193a1"), node_ips=eks.node_ips)
     rows.append({"service": s.service, "clusterIP": f"{s.cluster_ip}:{s.port}/{s.protocol}",
                  "endpoints": len(s.endpoints), "branches": len(t.branches),
-                 "lands on": ", ".join(sorted(str(d) for d in t.destinations))})
+                 "lands on": ", ".join(sorted(str(d) for d in t.destinations)),
+                 "masqueraded": any(b.masquerade for b in t.branches)})
 landing = pd.DataFrame(rows)
 landing
 '''),
@@ -968,6 +969,17 @@ check_answer("3.5 single-endpoint services", answer, expected=int((landing["bran
              hint="Count the rows with 1 branch.",
              explain="If that one pod is down, the Service is down: worth a look in a real incident.")
 '''),
+            md("""
+### Exercise 3.6
+For one Service the packet is also **masqueraded** (look at the last column): the hairpin case
+of section 1. Which Service is it, and why this one?
+"""),
+            code("answer = ...  # the service name, as in the service column"),
+            code('''
+check_answer("3.6 the hairpin service", answer, expected=landing[landing["masqueraded"]]["service"].tolist()[0],
+             hint="The query comes from 192.168.3.98. Which Service has that pod as its endpoint?",
+             explain="The kube-ops-view pod asked its own Service and was picked as the endpoint: KUBE-MARK-MASQ.")
+'''),
         ])
         cells += needs(["workbook.widgets:ServiceExplorer", "workbook.kube:services"], [
             md("""
@@ -977,13 +989,13 @@ Pick a Service to see its chains, endpoints and a trace:
 """),
             code("from workbook.widgets import ServiceExplorer\nServiceExplorer(rs)"),
             md("""
-### Exercise 3.6
+### Exercise 3.7
 One ClusterIP of this node carries **three** Service ports (search the explorer by IP). Which IP?
 """),
             code("answer = ...  # an IP address"),
             code('''
 per_ip = svcs["cluster_ip"].value_counts()
-check_answer("3.6 the busy ClusterIP", answer, expected=per_ip.index[per_ip == 3][0],
+check_answer("3.7 the busy ClusterIP", answer, expected=per_ip.index[per_ip == 3][0],
              hint="Three ports of the same Service: DNS over UDP, DNS over TCP, and metrics.")
 '''),
         ])

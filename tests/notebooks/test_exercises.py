@@ -43,7 +43,8 @@ ANSWERS = {
         0.5,                                      # 3.3: two endpoints, 1/2 each
         0.5,                                      # 3.4: second of three: 1/(3-1)
         P,                                        # 3.5: depends on the dataset's endpoints
-        "10.100.0.10",                            # 3.6: dns, dns-tcp and metrics in the post's KUBE-SERVICES
+        "kube-system/kube-ops-view:http",         # 3.6: its endpoint is 192.168.3.98:8080, the querying pod
+        "10.100.0.10",                            # 3.7: dns, dns-tcp and metrics in the post's KUBE-SERVICES
     ],
     "04-dockershim-duplicate-hostport": [
         2,      # 4.1: the post's PREROUTING shows CNI-HOSTPORT-DNAT twice
