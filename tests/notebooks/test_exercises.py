@@ -62,7 +62,13 @@ ANSWERS = {
         P,      # 5.5: depends on the checks
         0,      # 5.6: the second lsmod has all four iptable_* modules
     ],
-    "06-forensics-of-a-node-dump": [P, P, P, P, "MANIFEST.json"],  # 6.5: the nfwb-dump/1 layout
+    "06-forensics-of-a-node-dump": [
+        4,                  # 6.1: eks-node/network/ip-addr.txt: 127.0.0.1, ::1, 192.168.3.215, one fe80::
+        "KUBE-SERVICES",    # 6.2: the post's KUBE-SERVICES listing has 9 rules (8 services + nodeports)
+        P,                  # 6.3: depends on the checks
+        2,                  # 6.4: VPC CNI ≥1.16.2: one RETURN for the VPC CIDR, then the SNAT (CHAINS.md §4.1)
+        "MANIFEST.json",    # 6.5: the nfwb-dump/1 layout
+    ],
     "07-live-kernel-lab": [
         2,      # 7.1: two kube-dns endpoints in the post's KUBE-SVC chain
         1,      # 7.2: a real packet takes one way
