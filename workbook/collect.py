@@ -3,6 +3,10 @@
 Nothing is changed on the node: every command only reads (``iptables-save``, ``iptables -L``,
 ``lsmod``, ``cat``, ``ls``). A command that fails is recorded in MANIFEST.json (``exit_code`` on
 its file, or an entry in ``errors``) and the rest is still collected.
+
+Over SSH all of a host's commands run in one remote ``sh`` (each under ``timeout``, results framed
+back byte for byte), falling back to one SSH channel per command when that shell cannot be used;
+MANIFEST.json's ``collection`` records which (benchmarks/collect_bench.py measures both).
 """
 
 from __future__ import annotations
