@@ -389,11 +389,15 @@ class _Session:
     def __init__(self, stream, boundary: str, timeout: float):
         self.stream, self.boundary, self.buf = stream, boundary, bytearray()
         self.broken: str | None = None
+        deadline = time.monotonic() + timeout + _SESSION_GRACE
         try:
             stream.send(f"nfwb_b={boundary}\n{_PATH.strip()}\nexport PATH\n{_PRELUDE}".encode())
-            line = self._line(time.monotonic() + timeout + _SESSION_GRACE).decode("utf-8", "replace").split()
+            for _ in range(100):  # a login shell may print a banner first (.bashrc): skip it
+                line = self._line(deadline).decode("utf-8", "replace").split()
+                if line[:1] == [boundary]:
+                    break
         except (_Timeout, _SessionFailed, OSError, EOFError) as e:
-            raise _SessionFailed(self._why(e)) from None
+            raise _SessionFailed(str(e) if isinstance(e, _SessionFailed) else self._why(e)) from None
         if line[:2] != [boundary, "ready"] or len(line) != 3:
             raise _SessionFailed("the shell did not start the collection script")
         #: how per-command time limits are enforced on the node

@@ -184,3 +184,12 @@ def test_shell_watchdog_never_flags_quick_commands(netns, tmp_path, monkeypatch)
     assert [e for e in m["errors"] if "timed out" in e["error"]] == []
     for k in range(60):
         assert (res.path / f"notes/quick-{k:02d}.txt").read_text() == f"{k}\n"
+
+
+def test_banner_before_the_script_is_skipped(netns, tmp_path, monkeypatch):
+    # a shell start-up file that prints (e.g. an echo in .bashrc) comes before the ready line
+    monkeypatch.setattr(wc, "_PRELUDE", "echo 'Welcome to node-1'; printf 'no newline'\n" + wc._PRELUDE)
+    ns = netns("ban")
+    res = collect_local(tmp_path / "d", netns=ns, extra={"notes/x.txt": "echo x"}, session=True, progress=False)
+    assert res.ok and res.mode == "session"
+    assert (res.path / "notes/x.txt").read_text() == "x\n"
