@@ -393,9 +393,12 @@ class _Session:
         try:
             stream.send(f"nfwb_b={boundary}\n{_PATH.strip()}\nexport PATH\n{_PRELUDE}".encode())
             for _ in range(100):  # a login shell may print a banner first (.bashrc): skip it
-                line = self._line(deadline).decode("utf-8", "replace").split()
-                if line[:1] == [boundary]:
+                text = self._line(deadline).decode("utf-8", "replace")
+                if boundary in text:
+                    line = text[text.index(boundary):].split()
                     break
+            else:
+                raise _SessionFailed("the shell did not start the collection script")
         except (_Timeout, _SessionFailed, OSError, EOFError) as e:
             raise _SessionFailed(str(e) if isinstance(e, _SessionFailed) else self._why(e)) from None
         if line[:2] != [boundary, "ready"] or len(line) != 3:
