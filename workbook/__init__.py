@@ -52,6 +52,10 @@ _LAZY = {
     "draw_chains": "workbook.draw",
     "draw_trace": "workbook.draw",
     "lab_trace": "workbook.lab",
+    "Lab": "workbook.lab",
+    "lab_available": "workbook.lab",
+    "kernel_agrees": "workbook.lab",
+    "check_answer": "workbook.exercises",
     "generate_services": "workbook.generate",
     "kube_proxy_save": "workbook.generate",
 }
