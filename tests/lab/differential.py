@@ -326,6 +326,8 @@ def public_case(path: Path) -> Case:
     if other:
         pkts.append(Packet("203.0.113.8", node, "tcp", 40012, picked[0][1], other[0]))
     pkts += [Packet(node, "8.8.8.8", "udp", 40013, 53, None, True), Packet(node, "8.8.8.8", "tcp", 40014, 443, None, True)]
+    # the node's own address coming in from outside: a martian source (accept_local=0)
+    pkts.append(Packet(node, node, "tcp", 40015, picked[0][1], iface))
     # every set the rules name holds 198.51.100.0/25: one packet from inside it, the others outside
     sets = sorted({o.args[0] for r in rs.iter_rules() for m in r.matches if m.module == "set"
                    for o in m.options if o.flag == "--match-set" and o.args})
