@@ -23,7 +23,9 @@ over ``lo`` without nat there); DNAT changes the routing decision; ``--ctstate D
 a DNAT; a built-in chain the dump does not declare is not traversed (iptables-nft); loopback
 addresses do not cross interfaces unless ``route_localnet``; a packet from outside with one of
 the node's addresses as its source is a martian (``accept_local``=0); ``-m rpfilter`` looks the
-source up in the node's routes; the end of a user chain returns
+source up in the node's routes; with the node's routes the routing lookup after PREROUTING (and
+before OUTPUT, again after nat OUTPUT) gives the output interface ``-o`` sees, and a destination
+without a route (or with a blackhole/unreachable/prohibit route) is dropped; the end of a user chain returns
 without a kernel trace event (the step is kept, ``Branch.matched_path()`` leaves it out).
 """
 
@@ -163,19 +165,19 @@ class _State:
                  "out_iface", "user_out", "mark", "ctmark", "ctstate", "ct_dnat", "ct_snat", "nat_done",
                  "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
                  "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
-                 "recent", "verdict", "assumed", "hook_in", "hook_out")
+                 "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out")
 
     def clone(self) -> "_State":
         c = _State.__new__(_State)
         (c.src, c.dst, c.src_i, c.dst_i, c.sport, c.dport, c.proto, c.proto_num, c.in_iface, c.out_iface,
          c.user_out, c.mark, c.ctmark, c.ctstate, c.ct_dnat, c.ct_snat, c.orig_src, c.orig_dst, c.orig_sport,
          c.orig_dport, c.icmp, c.prob, c.hook, c.table, c.base, c.from_node, c.lo, c.routed, c.dnat, c.snat,
-         c.masq, c.verdict, c.assumed, c.hook_in, c.hook_out) = (
+         c.masq, c.verdict, c.assumed, c.hook_in, c.hook_out, c.route_out) = (
             self.src, self.dst, self.src_i, self.dst_i, self.sport, self.dport, self.proto, self.proto_num,
             self.in_iface, self.out_iface, self.user_out, self.mark, self.ctmark, self.ctstate, self.ct_dnat,
             self.ct_snat, self.orig_src, self.orig_dst, self.orig_sport, self.orig_dport, self.icmp, self.prob,
             self.hook, self.table, self.base, self.from_node, self.lo, self.routed, self.dnat, self.snat,
-            self.masq, self.verdict, self.assumed, self.hook_in, self.hook_out)
+            self.masq, self.verdict, self.assumed, self.hook_in, self.hook_out, self.route_out)
         c.steps = self.steps[:]
         c.notes = self.notes[:]
         c.stack = [f[:] for f in self.stack]
@@ -223,7 +225,7 @@ Check = Callable[[_State], Any]
 class _Ctx:
     """What checks may read that is fixed for one trace: local addresses, ipset contents, routes."""
 
-    __slots__ = ("local", "local_i", "ipsets", "ipsets_obj", "routes", "routes_obj")
+    __slots__ = ("local", "local_i", "ipsets", "ipsets_obj", "routes", "routes_obj", "route_families", "local_nets")
 
     def __init__(self, node_ips: Iterable[str], ipsets: dict[str, list[str]] | None,
                  routes: Iterable | str | None = None):
@@ -233,6 +235,9 @@ class _Ctx:
         self.ipsets = {k: [_set_entry(e) for e in v] for k, v in (ipsets or {}).items()}
         self.routes_obj = routes
         self.routes = None if routes is None else parse_routes(routes)
+        self.route_families = frozenset(r.version for r in self.routes or ())
+        # `local` routes (table local: the node's addresses, AnyIP prefixes) are local like node_ips
+        self.local_nets = tuple((r.version, r.base, r.mask) for r in self.routes or () if r.type == "local")
 
     def route(self, v: int, x: int) -> "Route | None":
         """The longest-prefix route towards an address (None: no route); only when routes were given."""
@@ -240,6 +245,50 @@ class _Ctx:
             if r.version == v and (x & r.mask) == r.base:
                 return r
         return None
+
+    def lookup(self, v: int, x: int) -> tuple[str, "Route | None"]:
+        """The kernel's routing lookup (``fib_lookup``) of a destination, as (kind, route).
+
+        kind: ``"local"`` (delivered to the node: INPUT), ``"out"`` (leaves on ``route.dev``;
+        None when the route names no device), ``"none"`` (no route: ENETUNREACH), ``"error"``
+        (a blackhole, unreachable or prohibit route) or ``"unknown"`` (no routes of this address
+        family were given; also multicast).
+        """
+        if _is_local_i(self, v, x):
+            return "local", None
+        if v not in self.route_families:
+            return "unknown", None
+        if v == 4 and ((x >> 28) == 0xE or x == 0xFFFFFFFF) or v == 6 and (x >> 120) == 0xFF:
+            return ("local", None) if x == 0xFFFFFFFF else ("unknown", None)
+        r = self.route(v, x)
+        if r is None or r.type == "throw":
+            return "none", r
+        if r.type in ("local", "broadcast", "anycast"):
+            return "local", r
+        if r.type == "unicast":
+            return "out", r
+        if r.type in _ROUTE_ERRORS:
+            return "error", r
+        return "unknown", r
+
+
+#: what the kernel does with a packet whose route is an error route (fib_props / ip_error):
+#: (errno a local sender gets, what happens to a forwarded packet)
+_ROUTE_ERRORS = {"blackhole": ("EINVAL", "dropped silently"),
+                 "unreachable": ("EHOSTUNREACH", "dropped; the sender gets ICMP host unreachable"),
+                 "prohibit": ("EACCES", "dropped; the sender gets ICMP communication administratively prohibited")}
+
+
+def _no_route(kind: str, r: "Route | None", dst: str, forwarded: bool) -> str:
+    """Why routing drops a packet to ``dst`` (kind "none" or "error" of :meth:`_Ctx.lookup`)."""
+    if kind == "none":
+        what = f"no route to {dst}" + (f" (the {r.prefix} route is a throw route)" if r is not None else "")
+        return what + (": dropped; the sender gets ICMP net unreachable" if forwarded
+                       else ": the kernel refuses it with ENETUNREACH (Network is unreachable)")
+    assert r is not None
+    errno, fate = _ROUTE_ERRORS[r.type]
+    return (f"the route to {dst} is `{r.type} {r.prefix}`: " +
+            (fate if forwarded else f"the kernel refuses it with {errno}"))
 
 
 @dataclass(frozen=True)
@@ -339,7 +388,12 @@ def _is_local_i(ctx: _Ctx, v: int, x: int) -> bool:
         return True
     if v == 6 and x == 1:
         return True
-    return (v, x) in ctx.local_i
+    if (v, x) in ctx.local_i:
+        return True
+    for lv, base, mask in ctx.local_nets:
+        if lv == v and (x & mask) == base:
+            return True
+    return False
 
 
 def _addr_types(ctx: _Ctx, v: int, x: int) -> set[str]:
@@ -411,7 +465,8 @@ class _Compiler:
             have = s.hook_in if which == "in" else s.hook_out
             if have is None:
                 if which == "out" and s.hook in ("FORWARD", "POSTROUTING", "OUTPUT") and not s.lo:
-                    return _Assume(f"{flag}: the output interface is not known (give out_iface); assumed to match")
+                    return _Assume(f"{flag}: the output interface is not known (give out_iface or the node's "
+                                   f"routes); assumed to match")
                 have = ""
             ok = have.startswith(stem) if wild else have == stem
             if ok != neg:
@@ -1096,7 +1151,11 @@ class Tracer:
     a packet arriving on an interface other than ``lo`` whose source is one of the node's own
     addresses (a martian source). ``routes`` are the node's routes (``ip route`` text, its
     lines, or (prefix, dev) pairs: :func:`parse_routes`); ``-m rpfilter`` looks the source up
-    in them (without routes it assumes the path back is the arrival interface, and says so).
+    in them (without routes it assumes the path back is the arrival interface, and says so), and
+    the destination is looked up after PREROUTING and before OUTPUT (again after a DNAT in nat
+    OUTPUT): the route's device is what ``-o`` matches in FORWARD, OUTPUT and POSTROUTING (a
+    packet's own ``out_iface`` wins), and no route drops the packet. Without routes (or none of
+    the packet's address family) ``-o`` is assumed to match, and the notes say so.
 
     >>> from workbook.parse import parse_save
     >>> rs = parse_save("*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
@@ -1210,6 +1269,7 @@ class Tracer:
         s.verdict = None
         s.assumed = False
         s.hook_in = s.hook_out = None
+        s.route_out = None
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
                    f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
@@ -1220,9 +1280,18 @@ class Tracer:
         """The next hook after ``s.hook`` (the routing decisions), None at the end, or a routing drop."""
         h = s.hook
         if h is None:
-            return "OUTPUT" if s.from_node else "PREROUTING"
+            if not s.from_node:
+                return "PREROUTING"
+            # a socket's packet is routed before OUTPUT: no route, and it is never sent
+            why = self._route(s, ctx, forwarded=False)
+            if why:
+                s.note(f"not sent: {why}; no hook sees the packet")
+                return _ROUTING_DROP
+            return "OUTPUT"
         if s.from_node:
             if h == "OUTPUT":
+                # the route POSTROUTING sees: re-done after nat OUTPUT when it changed the destination
+                self._route(s, ctx, forwarded=False, quiet=s.dst == s.orig_dst)
                 s.lo = _is_local_i(ctx, *s.dst_i)
                 return "POSTROUTING"
             if h == "POSTROUTING":
@@ -1249,9 +1318,37 @@ class Tracer:
                 if martian:
                     s.note(f"dropped by routing after PREROUTING: martian source: {martian}")
                     return _ROUTING_DROP
-            return "INPUT" if _is_local_i(ctx, v, x) else "FORWARD"
+            if _is_local_i(ctx, v, x):
+                return "INPUT"
+            why = self._route(s, ctx, forwarded=True)
+            if why == "local":
+                return "INPUT"
+            if why:
+                s.note(f"dropped by routing after PREROUTING: {why}")
+                return _ROUTING_DROP
+            return "FORWARD"
         if h == "FORWARD":
             return "POSTROUTING"
+        return None
+
+    def _route(self, s: _State, ctx: _Ctx, forwarded: bool, quiet: bool = False) -> str | None:
+        """Route the packet's current destination (when routes are given): sets ``s.route_out``.
+
+        Returns None (routed, or routes not known), ``"local"`` (a local route of a forwarded
+        packet's destination: INPUT) or why routing drops it.
+        """
+        kind, r = ctx.lookup(*s.dst_i)
+        s.route_out = None
+        if kind == "local":
+            return "local" if forwarded else None
+        if kind == "out":
+            s.route_out = r.dev
+            if not quiet:
+                via = f"{r.prefix} dev {r.dev}" if r.dev else f"{r.prefix} (no device named: -o is assumed)"
+                s.note(f"routing: {s.dst} goes out of {r.dev or 'an unknown interface'} (route {via})")
+            return None
+        if kind in ("none", "error"):
+            return _no_route(kind, r, s.dst, forwarded)
         return None
 
     def _martian_source(self, s: _State, ctx: _Ctx) -> str | None:
@@ -1272,10 +1369,12 @@ class Tracer:
         if h in ("PREROUTING", "INPUT"):
             s.hook_in, s.hook_out = s.in_iface, None
         elif h == "FORWARD":
-            s.hook_in, s.hook_out = s.in_iface, s.user_out
+            s.hook_in, s.hook_out = s.in_iface, s.user_out or s.route_out
         else:  # OUTPUT, POSTROUTING
+            # OUTPUT's -o is the route found before OUTPUT, for every table there (the hook's
+            # state->out): a re-route after nat OUTPUT shows only from POSTROUTING on
             local = s.lo if h == "POSTROUTING" else _is_local_i(ctx, *s.dst_i)
-            s.hook_in, s.hook_out = None, ("lo" if local else s.user_out)
+            s.hook_in, s.hook_out = None, ("lo" if local else s.user_out or s.route_out)
 
     # ---- running one branch to its end -----------------------------------------------------
     def _run(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> None:
@@ -1298,6 +1397,13 @@ class Tracer:
                            f"route_localnet=True / --route-localnet)")
                     s.verdict = "DROP"
                     return
+                if s.hook == "OUTPUT" and s.table == "nat" and s.ct_dnat and s.dst != s.orig_dst:
+                    # the re-route after nat OUTPUT (ip_route_me_harder): no route now drops it
+                    why = self._route(s, ctx, forwarded=False, quiet=True)
+                    if why:
+                        s.note(f"dropped by the re-route after nat OUTPUT: {why}")
+                        s.verdict = "DROP"
+                        return
                 s.table = self._next_table(s, s.table)
                 if s.table is not None:
                     self._enter_table(s, tables)

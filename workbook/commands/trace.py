@@ -21,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 "2 bad input (one line naming file:line)")
     add_packet_arguments(p)
     p.add_argument("--out-iface", metavar="IF", default=None,
-                   help="interface the packet leaves on (for -o matches; unknown otherwise: assumed)")
+                   help="interface the packet leaves on (for -o matches; default: the routing lookup in --routes, "
+                        "else unknown and -o assumed to match)")
     p.add_argument("--ipset", action="append", default=[], type=ipset_arg, metavar="NAME=CIDR,...",
                    help="members of an ipset used by -m set (repeatable; sets not given are assumed to match)")
     p.add_argument("--ipset-save", metavar="FILE", default=None,
@@ -33,8 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the node runs with net.ipv4.conf.*.accept_local=1; default: the kernel's 0, a packet "
                         "arriving with one of the node's own addresses as source is dropped (martian source)")
     p.add_argument("--routes", metavar="FILE", default=None,
-                   help="the node's `ip route` output, for -m rpfilter (default: the dump's own, if it has one; "
-                        "without routes rpfilter assumes the packet's way back is the interface it came in on)")
+                   help="the node's `ip route` output (default: the dump's own, if it has one): the routing lookup "
+                        "after PREROUTING / before OUTPUT gives the output interface for -o (no route: dropped) and "
+                        "-m rpfilter's way back; without routes -o is assumed to match and rpfilter assumes the way "
+                        "back is the interface the packet came in on")
     p.add_argument("--backend", choices=["nft", "legacy"], default="nft",
                    help="how the rules were loaded: iptables-nft (default) or iptables-legacy (built-in chains the "
                         "dump leaves out exist, empty; security before nat at INPUT)")
