@@ -1153,19 +1153,49 @@ check_answer("4.3 the stale container", answer, expected=stale[0] if stale else 
 ## 4 · Where does a request to port 80 go?
 
 Trace a new connection from a client (`10.10.10.10`) to the node's port 80 in both dumps, and
-look at the address the first packet is DNATed to:
+look at the address the first packet is DNATed to. The tracer is also given the node's routes
+(`network/ip-route.txt` of each dump, what `ip route` printed): after PREROUTING the kernel looks
+the (DNATed) destination up in them, like the tracer does, to choose the interface the packet
+leaves on, or to drop it when there is no usable route.
 """),
             code('''
 node_ip = next(ip for ip in after.node_ips if ip.startswith("10.10."))   # the node's address on its LAN
-rows = []
+print(after.text("network/ip-route.txt"))
+
+def routing(t):
+    """The tracer's note on the routing decision after PREROUTING."""
+    return next((n for n in t.notes if n.startswith(("routing:", "dropped by routing"))), None)
+
+rows, traces = [], {}
 for name, d in [("before", before), ("after", after)]:
-    t = wb.trace_packet(d.ruleset, wb.Packet("10.10.10.10", node_ip, "tcp", dport=80, in_iface="eth0"),
-                        node_ips=d.node_ips)
+    t = traces[name] = wb.trace_packet(d.ruleset, wb.Packet("10.10.10.10", node_ip, "tcp", dport=80, in_iface="eth0"),
+                                       node_ips=d.node_ips, routes=d.text("network/ip-route.txt"))
     chains = [s.chain for s in t.branches[0].steps if s.chain.startswith("CNI-DN-") and s.matched]
-    rows.append({"dump": name, "DNAT to": ", ".join(map(str, t.destinations)), "via": chains[-1] if chains else None})
+    rows.append({"dump": name, "DNAT to": ", ".join(map(str, t.destinations)), "via": chains[-1] if chains else None,
+                 "routing": routing(t)})
 where = pd.DataFrame(rows)
 where
 '''),
+            md("""
+Before, `10.42.134.75` is the ingress pod and has its own route, `10.42.134.75 dev cali6968104dfaa`:
+the packet leaves towards the pod's veth. After the restart the old pod and its veth are gone, so
+is its `/32` route. The longest prefix that still matches is Calico's route for the node's whole
+address block, `blackhole 10.42.134.64/26` (Calico adds it so that addresses of the block that
+no pod holds go nowhere). The verdict of the `after` trace:
+"""),
+            code('''
+t = traces["after"]
+print(t.verdicts)
+last = [s for s in t.branches[0].steps if s.matched][-1]
+print("last rule hit:", last.hook, last.table, last.chain, f"#{last.position}", last.action)
+print("then:", routing(t))
+'''),
+            md("""
+The kernel drops the first packet (the SYN) right after PREROUTING, without a rule and without
+an answer: a blackhole route sends no ICMP error back, so clients of the ingress **time out**
+instead of being refused. No FORWARD rule, no counter in the filter table shows it; only the
+counter of the stale `CNI-DN-…` chain keeps growing.
+"""),
             md("And the address the **new** pod's entry would have used:"),
             code('''
 new_chain = hostport_entries(after).iloc[-1]["target"]
