@@ -176,3 +176,29 @@ def test_accept_local_and_backend(tmp_path, capsys):
     out = capsys.readouterr().out
     # iptables-legacy: security INPUT (50) before nat INPUT (100)
     assert out.index("security INPUT") < out.index("nat      INPUT")
+
+
+ONPREM = ROOT / "datasets" / "onprem-dup-hostport"
+HOSTPORT_ARGS = ["--src", "10.10.20.50", "--dst", "10.10.20.21", "--proto", "tcp", "--dport", "80"]
+
+
+def test_hostport_verdict_from_the_dumps_routes(tmp_path, capsys):
+    # the dump's network/ip-route.txt is used by default (tests/lab/test_hostport_dataset_lab.py
+    # checks the same flows in the kernel). By hand from the dataset's README and routes:
+    # after/ DNATs port 80 to the deleted pod 10.42.134.75, whose /32 route is gone: the longest
+    # match is Calico's `blackhole 10.42.134.64/26`, so routing drops it after PREROUTING.
+    assert main(["trace", str(ONPREM / "after"), *HOSTPORT_ARGS, "--fail-on-drop"]) == 1
+    out = capsys.readouterr().out
+    assert "DNAT→10.42.134.75:80" in out and "blackhole 10.42.134.64/26" in out and "FORWARD " not in out
+    # before/: the same address is the live pod, routed out of its veth cali6968104dfaa: FORWARD
+    # goes through Calico's to-workload chain of that veth, nothing about -o is assumed
+    assert main(["trace", str(ONPREM / "before"), *HOSTPORT_ARGS, "--json"]) == 0
+    (b,) = json.loads(capsys.readouterr().out)["branches"]
+    assert b["dnat"] == "10.42.134.75:80"
+    hit = [(s["chain"], s["position"]) for s in b["steps"] if s["matched"]]
+    assert ("cali-to-wl-dispatch", 2) in hit and not any(s.get("assumed") for s in b["steps"])
+    # a routes file of our own wins over the dump's: the old pod's /32 route back -> forwarded again
+    routes = _write(tmp_path, (ONPREM / "after" / "network" / "ip-route.txt").read_text()
+                    + "10.42.134.75 dev cali6968104dfaa scope link\n", "routes.txt")
+    assert main(["trace", str(ONPREM / "after"), *HOSTPORT_ARGS, "--routes", routes]) == 0
+    assert "goes out of cali6968104dfaa" in capsys.readouterr().out
