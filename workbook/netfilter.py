@@ -111,13 +111,22 @@ def is_local(addr: str, node_ips: Iterable[str] = ()) -> bool:
     return str(a) in locals_
 
 
-def routing_decision(dst: str, node_ips: Iterable[str] = ()) -> str:
+def routing_decision(dst: str, node_ips: Iterable[str] = (), routes=None) -> str:
     """The routing decision after PREROUTING: ``"INPUT"`` (local delivery) or ``"FORWARD"``.
+
+    With the node's ``routes`` (``ip route`` text, see :func:`workbook.trace.parse_routes`) a
+    destination without a usable route (none, blackhole, unreachable, prohibit) is ``"DROP"``.
 
     >>> routing_decision("10.100.0.10", ["192.168.3.215"]), routing_decision("192.168.3.215", ["192.168.3.215"])
     ('FORWARD', 'INPUT')
+    >>> routing_decision("10.42.134.75", routes=["blackhole 10.42.134.64/26", "default dev eth0"])
+    'DROP'
     """
-    return "INPUT" if is_local(dst, node_ips) else "FORWARD"
+    if routes is None:
+        return "INPUT" if is_local(dst, node_ips) else "FORWARD"
+    from .trace import _Ctx, _ip
+    kind, _ = _Ctx(node_ips, None, routes).lookup(*_ip(dst))
+    return {"local": "INPUT", "out": "FORWARD", "unknown": "FORWARD"}.get(kind, "DROP")
 
 
 def packet_path(from_node: bool, local: bool) -> list[str]:
