@@ -219,7 +219,7 @@ def _m_proto(t, i, neg, ctx):
 
 
 def _m_multiport(t, i, neg, ctx):
-    if i + 2 >= len(t) + 1 or i + 1 >= len(t) or t[i + 1] not in ("sports", "dports", "ports"):
+    if i + 1 >= len(t) or t[i + 1] not in ("sports", "dports", "ports"):
         raise _Unknown
     kind = t[i + 1]
     j = i + 2
@@ -315,7 +315,7 @@ def _m_conntrack(t, i, neg, ctx):
 
 def _m_mark(t, i, neg, ctx):
     mod = t[i]
-    if i + 2 >= len(t) + 1 or i + 1 >= len(t) or t[i + 1] != "match":
+    if i + 1 >= len(t) or t[i + 1] != "match":
         raise _Unknown
     j = i + 2
     inv = neg
@@ -551,36 +551,26 @@ _TTL_OPS = {"==": ("--ttl-eq", False), "!=": ("--ttl-eq", True), "<": ("--ttl-lt
 
 
 def _m_ttl(t, i, neg, ctx):
-    if i + 4 >= len(t) + 1 or i + 3 >= len(t) or t[i + 1] != "match" or t[i + 2] != "TTL" or t[i + 3] not in _TTL_OPS:
+    if i + 4 >= len(t) or t[i + 1] != "match" or t[i + 2] != "TTL" or t[i + 3] not in _TTL_OPS:
         raise _Unknown
     flag, inv = _TTL_OPS[t[i + 3]]
-    if i + 4 >= len(t):
-        raise _Unknown
     return Match("ttl", (Option(flag, (t[i + 4],), inv),)), i + 5
 
 
-def _m_dscp(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    v = t[i + 2]
-    inv = v.startswith("!")
-    return Match("dscp", (Option("--dscp", (v[1:] if inv else v,), inv),)), i + 3
+def _m_match_value(module: str, flag: str):
+    """The reader of ``<word> match [!]VALUE`` (how dscp, tos and tcpmss print) for ``module --flag``."""
+    def read(t, i, neg, ctx):
+        if i + 2 >= len(t) or t[i + 1] != "match":
+            raise _Unknown
+        v = t[i + 2]
+        inv = v.startswith("!")
+        return Match(module, (Option(flag, (v[1:] if inv else v,), inv),)), i + 3
+    return read
 
 
-def _m_tos(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    v = t[i + 2]
-    inv = v.startswith("!")
-    return Match("tos", (Option("--tos", (v[1:] if inv else v,), inv),)), i + 3
-
-
-def _m_tcpmss(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    v = t[i + 2]
-    inv = v.startswith("!")
-    return Match("tcpmss", (Option("--mss", (v[1:] if inv else v,), inv),)), i + 3
+_m_dscp = _m_match_value("dscp", "--dscp")
+_m_tos = _m_match_value("tos", "--tos")
+_m_tcpmss = _m_match_value("tcpmss", "--mss")
 
 
 def _m_policy(t, i, neg, ctx):
@@ -617,9 +607,7 @@ def _m_devgroup(t, i, neg, ctx):
 
 
 def _m_connbytes(t, i, neg, ctx):
-    if i + 7 >= len(t) + 1 or i + 6 >= len(t):
-        raise _Unknown
-    if (t[i + 2], t[i + 3], t[i + 5]) != ("connbytes", "mode", "connbytes") or t[i + 6] != "direction" or i + 7 >= len(t):
+    if i + 7 >= len(t) or (t[i + 2], t[i + 3], t[i + 5], t[i + 6]) != ("connbytes", "mode", "connbytes", "direction"):
         raise _Unknown
     v = t[i + 1]
     inv = v.startswith("!")
@@ -774,7 +762,7 @@ def _t_log(t, i, target, ctx):
 
 
 def _xmark(t, i, word):
-    if t[i] != word or i + 2 >= len(t) + 1 or i + 1 >= len(t):
+    if t[i] != word or i + 1 >= len(t):
         raise _Unknown
     op = t[i + 1]
     if op == "xset" and i + 2 < len(t):
