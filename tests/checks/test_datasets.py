@@ -68,3 +68,13 @@ def test_onprem_after_names_the_entry_whose_checkpoint_is_gone():
     assert ev.loc[2, "checkpoint"].startswith("present (") and "dockershim-sandbox.txt:5" in ev.loc[2, "checkpoint"]
     delete = [c for c in f.fix if " -D CNI-HOSTPORT-DNAT " in c]
     assert len(delete) == 1 and "15541f38534d5690770c02a604e3340d688db14b0c311092fce43c44260310e8" in delete[0]
+
+
+def test_each_finding_once_though_the_dump_has_save_L_and_S():
+    d = _load("onprem-dup-hostport/after")
+    # the dump holds iptables-save, iptables -L -n -v and iptables -S of the same rules: three views
+    assert {"iptables", "iptables-L", "iptables-S"} <= set(d.rulesets)
+    keys = sorted((f.id, f.table, f.chain) for f in check(d))
+    # each problem once (from the save): the two duplicated CNI-HOSTPORT-DNAT jumps and the stale entry
+    assert keys == [("duplicate-rule", "nat", "OUTPUT"), ("duplicate-rule", "nat", "PREROUTING"),
+                    ("stale-hostport-entry", "nat", "CNI-HOSTPORT-DNAT")]

@@ -87,3 +87,11 @@ def test_lenient_parse_problems_are_listed():
     rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"x -j ACCEPT\nCOMMIT\n", "x.rules", strict=False)
     f = check(rs, families=["integrity"])
     assert [(x.id, x.evidence["origin"].tolist()) for x in f] == [("unreadable-lines", ["x.rules:3"])]
+
+
+def test_sosreport_host_listing_is_checked_beside_a_pod_namespace():
+    from workbook.checks.context import Context
+    d = load_dump(ROOT / "tests" / "data" / "dumps" / "sosreport-master1-2019-07-01-kzqtnrm")
+    # The host's rules are only in `iptables -t <table> -nvL` listings; netns/cni-0f1e2d is a pod's own
+    # network namespace (its iptables-save), another ruleset and not a view of the host's: both are checked.
+    assert list(Context.of(d).rulesets) == ["iptables-L", "netns/cni-0f1e2d"]

@@ -91,23 +91,49 @@ def _fingerprint(rs: Ruleset) -> tuple:
                  for t in rs.tables.values() for c in t.chains.values())
 
 
+#: Names a dump gives the other views of one backend's rules (``-L -n -v``, ``-S``), best first.
+_VIEWS = ("-L", "-S")
+
+
 def _distinct(rss: dict[str, Ruleset]) -> dict[str, Ruleset]:
-    """Drop rulesets that repeat an earlier one (``iptables-save`` and ``iptables-nft-save`` of the
-    same node print the same rules; ``-L``/``-S`` files are other views of the saved rules). The
-    first name is kept, so fix commands say ``iptables`` when that is what prints these rules."""
+    """The rulesets to check: one view of each backend's rules.
+
+    ``iptables-L``/``iptables-S`` (``ip6tables-L``, …) print the same rules as ``iptables-save``
+    (``ip6tables-save``): a listing is checked only when the dump has no save of that tool
+    (``iptables``, ``iptables-nft`` or ``iptables-legacy``), and ``-S`` only when there is neither. A save that repeats an earlier one (``iptables-save`` and
+    ``iptables-nft-save`` of the same node) is dropped too; the first name is kept, so fix
+    commands say ``iptables`` when that is what prints these rules. Other rulesets (another
+    network namespace's ``netns/<name>``) are checked on their own.
+
+    >>> from workbook.parse import parse_save
+    >>> a, b = parse_save("*nat\\n:A - [0:0]\\nCOMMIT\\n"), parse_save("*nat\\n:B - [0:0]\\nCOMMIT\\n")
+    >>> L = Ruleset(tables=dict(a.tables), format="listing")
+    >>> list(_distinct({"iptables": a, "iptables-L": L, "netns/x": b}))
+    ['iptables', 'netns/x']
+    >>> list(_distinct({"iptables-L": L, "netns/x": b}))
+    ['iptables-L', 'netns/x']
+    """
+    present = {name for name, rs in rss.items() if rs is not None and (len(rs) or rs.tables)}
+
+    def better_view(name: str) -> bool:
+        """Is there a save, or a better view, of the backend ``name`` is a view of?"""
+        for i, view in enumerate(_VIEWS):
+            if name.endswith(view):
+                base = name[: -len(view)]
+                saves = (base, base + "-nft", base + "-legacy")
+                return any(n in present for n in saves) or any(base + v in present for v in _VIEWS[:i])
+        return False
+
     out: dict[str, Ruleset] = {}
-    seen: dict[tuple, str] = {}
-    saved = {rs.family for rs in rss.values() if rs is not None and rs.format == "save" and rs.tables}
-    for name, rs in rss.items():
-        if rs is None or not len(rs) and not rs.tables:
+    seen: set[tuple] = set()
+    for name in rss:
+        if name not in present or better_view(name):
             continue
-        if rs.format in ("listing", "spec") and rs.family in saved:
-            continue   # '-L'/'-S' views of rules the dump also has in iptables-save form
-        fp = _fingerprint(rs)
+        fp = _fingerprint(rss[name])
         if fp in seen:
             continue   # the same rules under another tool's name: keep the first (plain 'iptables')
-        seen[fp] = name
-        out[name] = rs
+        seen.add(fp)
+        out[name] = rss[name]
     return out
 
 
