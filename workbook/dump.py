@@ -280,6 +280,26 @@ def _is_archive(path: Path) -> bool:
     return path.is_file() and (path.name.endswith(ARCHIVE_SUFFIXES) or tarfile.is_tarfile(path))
 
 
+#: The first bytes of each compression tarfile reads, and its mode suffix.
+_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def _compression(path: Path) -> str:
+    """``gz``, ``bz2``, ``xz`` or ``""`` (plain tar), from the file's first bytes.
+
+    Opening with that one mode (rather than ``r:*``, which tries every method and reports each
+    failure on its own line) gives one error for a corrupt archive.
+    """
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return next((mode for magic, mode in _COMPRESSION_MAGIC if head.startswith(magic)), "")
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception's text with its line breaks folded (error messages here are one line)."""
+    return " ".join(str(e).split())
+
+
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *,
                     limits: ExtractLimits = ExtractLimits()) -> Path:
     """Extract a tar archive (plain, gzip, xz, bzip2) into the new folder ``dest``, refusing
@@ -292,11 +312,13 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *,
     total = 0
     members: list[tuple[tarfile.TarInfo, str]] = []
     try:
-        tf = tarfile.open(archive, "r:*")
+        compression = _compression(archive)
+        tf = tarfile.open(archive, f"r:{compression}")
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
     except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
-        raise InputError(f"{name}: corrupt or unsupported archive ({e})") from None
+        kind = f"{compression} compressed tar" if compression else "tar"
+        raise InputError(f"{name}: corrupt or unsupported archive (read as {kind}: {_one_line(e)})") from None
     with tf:
         try:
             seen: set[str] = set()
@@ -363,7 +385,7 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *,
             raise
         except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
             shutil.rmtree(dest, ignore_errors=True)
-            raise InputError(f"{name}: corrupt archive ({type(e).__name__}: {e})") from None
+            raise InputError(f"{name}: corrupt archive ({type(e).__name__}: {_one_line(e)})") from None
     return dest
 
 

@@ -183,9 +183,6 @@ def chain_word(name: str) -> str:
     return name if all(c.isalnum() or c in "-_.:+@%" for c in name) else shlex.quote(name)
 
 
-_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".zip", ".tar.bz2")
-
-
 def load_target(path: str | Path):
     """What ``nfwb check/diff/report`` accept: a rules file in any format (→ Ruleset), an lsmod file
     (→ empty Ruleset + modules), or a NodeDump folder/archive (→ NodeDump via workbook.dump).
@@ -195,18 +192,9 @@ def load_target(path: str | Path):
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file or directory")
-    if p.is_dir() or p.name.endswith(_ARCHIVES):
-        try:
-            from ..dump import load_dump
-        except ImportError:
-            raise InputError(f"{p}: node dump folders/archives need workbook.dump, which is not installed") from None
-        try:
-            return load_dump(p)
-        except InputError as e:
-            msg = str(e)
-            if "\n" in msg:   # the CLI promises one line
-                raise InputError(" ".join(msg.split())) from None
-            raise
+    from ..dump import ARCHIVE_SUFFIXES, load_dump
+    if p.is_dir() or p.name.endswith((*ARCHIVE_SUFFIXES, ".zip")):   # load_dump says what a .zip is not
+        return load_dump(p)
     from ..parse import parse
     from ..parse.detect import detect_format, read_input
     text, source = read_input(p)
@@ -214,8 +202,6 @@ def load_target(path: str | Path):
     try:
         obj = parse(p, format=fmt)
     except ModuleNotFoundError as e:
-        if fmt == "lsmod":   # the lsmod parser is optional here: the checks read lsmod text themselves
-            return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), p)
         raise InputError(f"{p}: {fmt} format needs {e.name}, which is not installed") from None
     if not isinstance(obj, Ruleset):
         rs = Ruleset(source=str(p), format="lsmod")
