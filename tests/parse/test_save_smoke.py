@@ -7,8 +7,7 @@ import pytest
 from workbook.parse import parse_save
 from workbook.model import ParseError
 
-from tests.realparts import need
-from tests.parse.shared import SHARED_DIR as SHARED
+from tests.realparts import SHARED, need
 
 
 CANONICAL = ["tum-i8-2016-06-27.iptables-save", "tum-i8-2016-06-27.ip6tables-save",

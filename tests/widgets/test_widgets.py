@@ -6,8 +6,6 @@ import html
 import re
 import shutil
 
-import pytest
-
 from workbook.generate import generate_services, kube_proxy_save
 from workbook.parse import parse_save
 from workbook.widgets import DumpExplorer, HostportLab, ModuleChecker, ServiceExplorer
