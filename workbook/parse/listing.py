@@ -6,7 +6,7 @@ import re
 import socket
 from dataclasses import dataclass, field, replace
 
-from ..model import BUILTIN_CHAINS, Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
+from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
 from .rule import KNOWN_TABLES
 from .save import check_text
 from .session import parse_command, prompt_command
