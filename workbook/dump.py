@@ -968,7 +968,8 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
     Integrity: with ``strict`` (the default) a file whose sha256/size differs from MANIFEST.json,
     or is missing, raises :class:`InputError` (``MANIFEST.json: sha256 mismatch for
     iptables/iptables-save.txt``); otherwise the files are listed in ``.tampered`` and ``.problems``.
-    A file that does not parse is always a problem, never fatal: the rest still loads.
+    A file that does not parse is always a problem, never fatal: the rest still loads. A folder
+    of none of these layouts with no rules or lsmod output in any file is not a dump (InputError).
 
     >>> from pathlib import Path
     >>> d = load_dump(Path("tests/data/dumps/nfwb-minimal"))
@@ -1027,6 +1028,10 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
             d.notes.append("modinfo/ip_vs is `lsmod | grep -e ip_vs -e nf_conntrack`, not a full module list: modules unknown")
     else:
         loader.loose()
+        if not d.rulesets and d.modules is None:
+            first = f"; {d.problems[0]}" if d.problems else ""
+            raise InputError(f"{p}: not a node dump: no MANIFEST.json, EKS or sosreport layout, and no "
+                             f"iptables-save, iptables -L/-S or lsmod output among its {len(d.files)} file(s){first}")
     if "iptables" not in d.rulesets and d.ruleset is not None:
         d.notes.append(f"no iptables-save output: the main ruleset comes from {d.ruleset.source} ({d.ruleset.format})")
     if d.ruleset is None:
