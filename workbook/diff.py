@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .model import Chain, Rule, Ruleset
+from .model import Chain, InputError, Rule, Ruleset
 
 __all__ = ["diff_rulesets", "RulesetDiff", "DIFF_COLUMNS"]
 
@@ -184,6 +184,16 @@ def _counters_differ(ra: Rule, rb: Rule) -> bool:
     return (ra.pkts is not None and rb.pkts is not None and (ra.pkts != rb.pkts or ra.bytes != rb.bytes))
 
 
+def _main_ruleset(x) -> Ruleset:
+    """``x`` itself, or the main IPv4 ruleset of a NodeDump (InputError when it has none)."""
+    if isinstance(x, Ruleset):
+        return x
+    rs = getattr(x, "ruleset", None)
+    if rs is None:
+        raise InputError(f"{getattr(x, 'path', x)}: no IPv4 ruleset in this dump to compare")
+    return rs
+
+
 def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
     """Order-aware differences from ``a`` to ``b`` (a NodeDump is taken by its main ruleset).
 
@@ -204,8 +214,7 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
         return f"{path}/{rs.source}" if path is not None and rs is not None and not str(rs.source).startswith("/") else None
 
     label_a, label_b = label(a), label(b)
-    a = getattr(a, "ruleset", a)
-    b = getattr(b, "ruleset", b)
+    a, b = _main_ruleset(a), _main_ruleset(b)
     rows: list[dict] = []
     hunks: dict[tuple[str, str], list[str]] = {}
     tables = list(a.tables) + [t for t in b.tables if t not in a.tables]
