@@ -53,7 +53,11 @@ QUOTED_OPTIONS = frozenset({"--comment", "--log-prefix", "--nflog-prefix", "--nf
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Something a lenient parse could not use: where it was and why."""
+    """Something a lenient parse could not use: where it was and why (line 0: the whole file).
+
+    >>> str(Problem("rules.txt", 7, "unterminated quote")), str(Problem("dump/", 0, "is a directory"))
+    ('rules.txt:7: unterminated quote', 'dump/: is a directory')
+    """
 
     source: str
     line: int
@@ -61,7 +65,12 @@ class Problem:
     text: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.message}"
+        return _where(self.source, self.line, self.message)
+
+
+def _where(source: str, line: int, message: str) -> str:
+    """``file:line: message``, or ``file: message`` for line 0 (about the whole file)."""
+    return f"{source}:{line}: {message}" if line else f"{source}: {message}"
 
 
 class InputError(ValueError):
@@ -74,14 +83,14 @@ class InputError(ValueError):
 class ParseError(InputError):
     """Bad input, named by file and line: ``str(err)`` is the one-line message the CLI prints.
 
-    >>> str(ParseError("rules.txt", 7, "unterminated quote"))
-    'rules.txt:7: unterminated quote'
+    >>> str(ParseError("rules.txt", 7, "unterminated quote")), str(ParseError("rules.txt", 0, "empty file"))
+    ('rules.txt:7: unterminated quote', 'rules.txt: empty file')
     """
 
     def __init__(self, source: str, line: int, message: str, problems: list[Problem] | None = None):
         self.source, self.line, self.message = source, line, message
         self.problems = problems or [Problem(source, line, message)]
-        super().__init__(f"{source}:{line}: {message}")
+        super().__init__(_where(source, line, message))
 
 
 @dataclass(frozen=True, slots=True)
