@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import html
-import inspect
 import json
 import lzma
 import os
@@ -199,55 +198,6 @@ def _listing_rows(text: str) -> int:
     # what the collector's sed keeps: everything but num/blank/Chain/header lines
     return sum(1 for l in text.split("\n") if l and not l.startswith(("num", "Chain"))
                and not re.match(r"^ *pkts.*destination", l))
-
-
-# --------------------------------------------------------------------------------------------
-# Parsing with the peers' parsers (tolerating their absence)
-# --------------------------------------------------------------------------------------------
-
-def _parse_listing(text: str, source: str, table: str, family: str | None = None) -> Ruleset:
-    from .parse.listing import parse_listing  # written by the parsers helper
-    kw: dict[str, Any] = {}
-    try:
-        params = inspect.signature(parse_listing).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        params = {}
-    if "table" in params:
-        kw["table"] = table
-    if family and "family" in params:
-        kw["family"] = family
-    rs = parse_listing(text, source, strict=False, **kw)
-    if "table" not in kw and len(rs.tables) == 1:
-        (only,) = rs.tables
-        if only != table:
-            _rename_table(rs, only, table)
-    return rs
-
-
-def _parse_spec(text: str, source: str, table: str) -> Ruleset:
-    from .parse.spec import parse_spec
-    kw: dict[str, Any] = {}
-    try:
-        if "table" in inspect.signature(parse_spec).parameters:
-            kw["table"] = table
-    except (TypeError, ValueError):  # pragma: no cover
-        pass
-    rs = parse_spec(text, source, strict=False, **kw)
-    if not kw and len(rs.tables) == 1:
-        (only,) = rs.tables
-        if only != table:
-            _rename_table(rs, only, table)
-    return rs
-
-
-def _rename_table(rs: Ruleset, old: str, new: str) -> None:
-    from dataclasses import replace
-    t = rs.tables.pop(old)
-    t.name = new
-    for ch in t.chains.values():
-        ch.table = new
-        ch.rules[:] = [replace(r, table=new) for r in ch.rules]
-    rs.tables[new] = t
 
 
 def _merge(parts: list[tuple[str, Ruleset]], source: str, fmt: str, family: str) -> Ruleset:
@@ -708,6 +658,23 @@ class _Loader:
         self.d.problems.extend(rs.problems)
         return rs
 
+    def parse_view(self, kind: str, text: str, rel: str, table: str, family: str | None = None) -> Ruleset | None:
+        """One table's ``-L -n -v`` (``kind="listing"``) or ``-S`` (``"spec"``) file, its problems
+        recorded; None when it does not parse."""
+        from .parse.listing import parse_listing
+        from .parse.spec import parse_spec
+        parse = parse_listing if kind == "listing" else parse_spec
+        try:
+            rs = parse(text, rel, strict=False, table=table, family=family)
+        except ParseError as e:
+            self.d.problems.extend(e.problems)
+            return None
+        except Exception as e:  # a parser bug must not lose the rest of the dump
+            self.problem(rel, 0, f"{kind} parser failed: {type(e).__name__}: {e}")
+            return None
+        self.d.problems.extend(rs.problems)
+        return rs
+
     def parse_tables(self, name: str, places: list[str], kind: str) -> Ruleset | None:
         parts: list[tuple[str, Ruleset]] = []
         family = "ipv6" if name.startswith("ip6") else "ipv4"
@@ -725,20 +692,9 @@ class _Loader:
                 text, total = _strip_trailer(text)
                 if total is not None and _listing_rows(text) != total:
                     self.problem(rel, 0, f"trailer says {total} rules but the file has {_listing_rows(text)} rule lines: truncated?")
-                try:
-                    rs = (_parse_listing(text, rel, table, family) if kind == "listing"
-                          else _parse_spec(text, rel, table))
-                except ImportError:
-                    self.d.notes.append(f"{rel}: no {kind} parser available yet (workbook.parse.{kind})")
-                    break
-                except ParseError as e:
-                    self.d.problems.extend(e.problems)
-                    break
-                except Exception as e:  # a parser bug must not lose the rest of the dump
-                    self.problem(rel, 0, f"{kind} parser failed: {type(e).__name__}: {e}")
-                    break
-                self.d.problems.extend(rs.problems)
-                parts.append((rel, rs))
+                rs = self.parse_view(kind, text, rel, table, family)
+                if rs is not None:
+                    parts.append((rel, rs))
                 break
         if not parts:
             return None
@@ -750,14 +706,10 @@ class _Loader:
             text = self.read(rel)
             if text is None:
                 continue
-            try:
-                from .parse.lsmod import parse_lsmod
-            except ImportError:
-                self.d.notes.append(f"{rel}: no lsmod parser available yet (workbook.parse.lsmod)")
-                return
+            from .parse.lsmod import parse_lsmod
             try:
                 self.d.modules = parse_lsmod(text, rel, strict=False)
-                self.d.problems.extend(getattr(self.d.modules, "problems", []) or [])
+                self.d.problems.extend(self.d.modules.problems)
                 self.d.sources["modules"] = [rel]
             except ParseError as e:
                 self.d.problems.extend(e.problems)
@@ -873,18 +825,9 @@ class _Loader:
             text = self.read(rel) or ""
             text, _ = _strip_trailer(text)
             table = _guess_table(rel, text)
-            try:
-                rs = _parse_listing(text, rel, table) if fmt == "listing" else _parse_spec(text, rel, table)
-            except ImportError:
-                d.notes.append(f"{rel}: no {fmt} parser available yet (workbook.parse.{fmt})")
+            rs = self.parse_view(fmt, text, rel, table)
+            if rs is None:
                 continue
-            except ParseError as e:
-                d.problems.extend(e.problems)
-                continue
-            except Exception as e:
-                self.problem(rel, 0, f"{fmt} parser failed: {type(e).__name__}: {e}")
-                continue
-            d.problems.extend(rs.problems)
             fam = "ip6tables" if rs.family == "ipv6" or "ip6" in rel.lower() else "iptables"
             name = f"{fam}-{'L' if fmt == 'listing' else 'S'}"
             if name in d.rulesets:
