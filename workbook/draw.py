@@ -510,17 +510,7 @@ def _hook_label(hook: str, tables: tuple[HookTable, ...], ruleset: Ruleset | Non
 
 
 def _verdict_text(trace) -> str:
-    parts = []
-    for b in trace.branches:
-        t = f"{b.probability:.0%} {b.verdict}"
-        if b.dnat:
-            t += f" DNAT→{b.dnat}"
-        if b.snat:
-            t += f" SNAT→{b.snat}"
-        if b.masquerade:
-            t += " MASQUERADE"
-        parts.append(t)
-    # Merge identical outcomes.
+    """One line per outcome (verdict and NAT) with its total probability (equal branches merged)."""
     merged: dict[str, float] = {}
     for b in trace.branches:
         key = b.verdict + (f" DNAT→{b.dnat}" if b.dnat else "") + (f" SNAT→{b.snat}" if b.snat else "") + \
