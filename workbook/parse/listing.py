@@ -177,6 +177,19 @@ class _Unknown(Exception):
     pass
 
 
+def _value(t: list[str], j: int, inv: bool, *, glued: bool = True) -> tuple[bool, str, int]:
+    """``(negated, value, next index)`` for the value at ``t[j]``, after an optional ``!`` word
+    (and, with ``glued``, a ``!`` stuck to the value, as ``!0x4000``); :class:`_Unknown` when there is none."""
+    if j < len(t) and t[j] == "!":
+        inv, j = True, j + 1
+    if j >= len(t):
+        raise _Unknown
+    v = t[j]
+    if glued and v.startswith("!"):
+        inv, v = True, v[1:]
+    return inv, v, j + 1
+
+
 # --------------------------------------------------------------------------- match printers
 # Each takes (tokens, i, negated, ctx) with tokens[i] the keyword and returns (Match, next_i).
 
@@ -222,16 +235,8 @@ def _m_multiport(t, i, neg, ctx):
     if i + 1 >= len(t) or t[i + 1] not in ("sports", "dports", "ports"):
         raise _Unknown
     kind = t[i + 1]
-    j = i + 2
-    inv = False
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    v = t[j]
-    if v.startswith("!"):
-        inv, v = True, v[1:]
-    return Match("multiport", (Option("--" + kind, (_port(v, ctx.protocol or "tcp", ctx),), inv),)), j + 1
+    inv, v, j = _value(t, i + 2, False)
+    return Match("multiport", (Option("--" + kind, (_port(v, ctx.protocol or "tcp", ctx),), inv),)), j
 
 
 def _m_icmp(t, i, neg, ctx):
@@ -317,16 +322,8 @@ def _m_mark(t, i, neg, ctx):
     mod = t[i]
     if i + 1 >= len(t) or t[i + 1] != "match":
         raise _Unknown
-    j = i + 2
-    inv = neg
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    v = t[j]
-    if v.startswith("!"):
-        inv, v = True, v[1:]
-    return Match(mod, (Option("--mark", (v,), inv),)), j + 1
+    inv, v, j = _value(t, i + 2, neg)
+    return Match(mod, (Option("--mark", (v,), inv),)), j
 
 
 def _m_statistic(t, i, neg, ctx):
@@ -504,13 +501,8 @@ def _m_iprange(t, i, neg, ctx):
 
 
 def _m_mac(t, i, neg, ctx):
-    j = i + 1
-    inv = neg
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    return Match("mac", (Option("--mac-source", (t[j],), inv),)), j + 1
+    inv, v, j = _value(t, i + 1, neg, glued=False)
+    return Match("mac", (Option("--mac-source", (v,), inv),)), j
 
 
 def _m_pkttype(t, i, neg, ctx):
@@ -520,31 +512,17 @@ def _m_pkttype(t, i, neg, ctx):
 
 
 def _m_length(t, i, neg, ctx):
-    if i + 1 >= len(t):
-        raise _Unknown
-    v = t[i + 1]
-    inv = neg
-    j = i + 1
-    if v == "!":
-        inv, j = True, j + 1
-        v = t[j] if j < len(t) else ""
-    if v.startswith("!"):
-        inv, v = True, v[1:]
+    inv, v, j = _value(t, i + 1, neg)
     if not re.match(r"^\d+(:\d+)?$", v):
         raise _Unknown
-    return Match("length", (Option("--length", (v,), inv),)), j + 1
+    return Match("length", (Option("--length", (v,), inv),)), j
 
 
 def _m_helper(t, i, neg, ctx):
     if i + 2 >= len(t) or t[i + 1] != "match":
         raise _Unknown
-    j = i + 2
-    inv = neg
-    if t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    return Match("helper", (Option("--helper", (_unquote(t[j]),), inv),)), j + 1
+    inv, v, j = _value(t, i + 2, neg, glued=False)
+    return Match("helper", (Option("--helper", (_unquote(v),), inv),)), j
 
 
 _TTL_OPS = {"==": ("--ttl-eq", False), "!=": ("--ttl-eq", True), "<": ("--ttl-lt", False), ">": ("--ttl-gt", False)}
