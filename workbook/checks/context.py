@@ -86,9 +86,20 @@ class Context:
         return iter(self.rulesets.items())
 
 
-def _fingerprint(rs: Ruleset) -> tuple:
-    return tuple((t.name, c.name, len(c.rules), c.rules[0].spec if c.rules else "")
-                 for t in rs.tables.values() for c in t.chains.values())
+def _same_rules(a: Ruleset, b: Ruleset) -> bool:
+    """Do ``a`` and ``b`` hold the same rules (``iptables-save`` and ``iptables-nft-save`` of one node)?
+
+    The same tables, chains and rule counts, and the same first rule in each chain. Only ever
+    asked when a dump has two rulesets, so a lone ruleset's rules are not built for it.
+    """
+    def shape(rs: Ruleset) -> list[tuple[str, str, int]]:
+        return [(t.name, c.name, len(c.rules)) for t in rs.tables.values() for c in t.chains.values()]
+
+    if a.family != b.family or shape(a) != shape(b):
+        return False
+    return all(ca.rules[0].spec == cb.rules[0].spec
+               for ta, tb in zip(a.tables.values(), b.tables.values())
+               for ca, cb in zip(ta.chains.values(), tb.chains.values()) if ca.rules)
 
 
 #: Names a dump gives the other views of one backend's rules (``-L -n -v``, ``-S``), best first.
@@ -125,14 +136,11 @@ def _distinct(rss: dict[str, Ruleset]) -> dict[str, Ruleset]:
         return False
 
     out: dict[str, Ruleset] = {}
-    seen: set[tuple] = set()
     for name in rss:
         if name not in present or better_view(name):
             continue
-        fp = _fingerprint(rss[name])
-        if fp in seen:
+        if any(_same_rules(rss[name], kept) for kept in out.values()):
             continue   # the same rules under another tool's name: keep the first (plain 'iptables')
-        seen.add(fp)
         out[name] = rss[name]
     return out
 
