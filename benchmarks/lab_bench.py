@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.lab.differential import conformance_cases, generated_case, run_all, simulator  # noqa: E402
+from tests.lab.differential import (classify, conformance_cases, generated_case, loadable,  # noqa: E402
+                                    real_cases, run_all, simulator)
 from workbook.lab import Lab, lab_available  # noqa: E402
 
 
@@ -23,6 +24,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=20, help="generated rulesets (random seeds)")
     ap.add_argument("--seed", type=int, action="append", help="use these seeds instead")
     ap.add_argument("--no-conformance", action="store_true")
+    ap.add_argument("--no-real", action="store_true", help="leave out the EKS dataset and the public dumps")
     ap.add_argument("--backend", choices=["nft", "legacy"], default="nft")
     ap.add_argument("--json", help="write the full result here")
     a = ap.parse_args()
@@ -34,6 +36,11 @@ def main() -> int:
     cases = [generated_case(s) for s in seeds]
     if not a.no_conformance:
         cases += conformance_cases()[0]
+    if not a.no_real:
+        skipped: list[dict] = []
+        cases += loadable(real_cases()[0], skipped, a.backend)
+        for sk in skipped:
+            print(f"left out {sk['case']}: {sk['why'][:120]}")
 
     # set-up cost of one Lab (namespaces, veths, iptables-restore, monitor) and cost per flow
     c = cases[0]
@@ -53,7 +60,7 @@ def main() -> int:
           f"({1000 * res['seconds'] / max(flows, 1):.0f} ms/flow incl. set-up)")
     print(f"backend {a.backend}; agreement: {res['agreement']}")
     for d in res["disagreements"]:
-        print(f"  disagree ({d['why']}): {d['case']} {d['packet']}")
+        print(f"  disagree ({d['why']}, {classify(d) or 'new'}): {d['case']} {d['packet']}")
     if a.json:
         Path(a.json).write_text(json.dumps(dict(res, seeds=seeds), indent=1))
     return 0

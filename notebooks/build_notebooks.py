@@ -819,7 +819,7 @@ everything it jumps to):
         cells += needs(["workbook.kube:services"], [
             md("""
 `workbook.kube.services` reads every Service port out of the kube-proxy chains: ClusterIP,
-port, its `KUBE-SVC` chain, the endpoints and the probability each endpoint rule carries.
+port, its `KUBE-SVC` chain, the endpoints and each endpoint's share of new connections.
 """),
             code('''
 from workbook import kube
@@ -841,12 +841,13 @@ check_answer("3.2 kube-dns endpoints", answer, expected=list(row["endpoints"]),
             md("""
 ## 3 · Follow one DNS query
 
-A pod on this node (`192.168.1.50`) asks kube-dns. The packet enters the node from the pod's
-interface, so it starts in PREROUTING. The `statistic` rule splits the trace into two
+The kube-ops-view pod on this node (`192.168.3.98`) asks kube-dns. The node's `ip route` says
+that pod sits behind the interface `eni5d1d36193a1`; its packet enters the node there, so it
+starts in PREROUTING. The `statistic` rule splits the trace into two
 **branches**, one per endpoint, each with its probability:
 """),
             code('''
-query = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
+query = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
 dns_trace = wb.trace_packet(rs, query, node_ips=eks.node_ips)
 dns_trace
 '''),
@@ -907,8 +908,8 @@ shows how far it got):
 from tqdm.auto import tqdm
 rows = []
 for s in tqdm(svcs.itertuples(), total=len(svcs), desc="tracing services"):
-    t = wb.trace_packet(rs, wb.Packet("192.168.1.50", s.cluster_ip, s.protocol, dport=int(s.port),
-                                      in_iface="eni0a1b2c3d4e5"), node_ips=eks.node_ips)
+    t = wb.trace_packet(rs, wb.Packet("192.168.3.98", s.cluster_ip, s.protocol, dport=int(s.port),
+                                      in_iface="eni5d1d36193a1"), node_ips=eks.node_ips)
     rows.append({"service": s.service, "clusterIP": f"{s.cluster_ip}:{s.port}/{s.protocol}",
                  "endpoints": len(s.endpoints), "branches": len(t.branches),
                  "lands on": ", ".join(sorted(str(d) for d in t.destinations))})
@@ -1550,7 +1551,7 @@ check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings",
         ])
         cells += needs(["workbook.widgets:TracerForm"], [
             md("Or trace a packet of your own:"),
-            code('from workbook.widgets import TracerForm\nTracerForm(dump, src="192.168.1.50", dst="10.100.0.10", proto="udp", dport=53)'),
+            code('from workbook.widgets import TracerForm\nTracerForm(dump, src="192.168.3.98", dst="10.100.0.10", proto="udp", dport=53)'),
         ])
         cells += needs(["workbook.report:write_report"], [
             md("One self-contained HTML report with everything above, to attach to a ticket:"),
@@ -1648,7 +1649,7 @@ print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
         md("""
 ## 1 · The rules and the packet
 
-The DNS query of notebook 03: a pod (`192.168.1.50`) asks kube-dns at `10.100.0.10:53`.
+The DNS query of notebook 03: the kube-ops-view pod (`192.168.3.98`, behind `eni5d1d36193a1`) asks kube-dns at `10.100.0.10:53`.
 
 One adjustment, for the kernel and the simulator alike: rules with `-m nfacct` are left out,
 because the kernel refuses them unless a named accounting object exists first (only one rule,
@@ -1657,7 +1658,7 @@ in filter `KUBE-FORWARD`, which drops invalid packets).
         code('''
 dump = wb.load_dump(DATASETS / "eks-node")
 rs = wb.parse("\\n".join(l for l in dump.ruleset.to_save().splitlines() if " -m nfacct " not in l) + "\\n")
-query = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
+query = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
 print(len(dump.ruleset.rules) - len(rs.rules), "rule(s) left out of", len(dump.ruleset.rules))
 '''),
         md("The simulator's answer:"),
@@ -1780,7 +1781,7 @@ check_answer("7.4 do they agree", answer, expected=bool(side["simulator branch w
 4. It deletes every namespace. Nothing on the host is touched.
 
 From a shell (root only):
-`nfwb lab trace datasets/eks-node --src 192.168.1.50 --dst 10.100.0.10 --proto udp --dport 53 --in-iface eni0a1b2c3d4e5`.
+`nfwb lab trace datasets/eks-node --src 192.168.3.98 --dst 10.100.0.10 --proto udp --dport 53 --in-iface eni5d1d36193a1`.
 The recording above was made with `notebooks/record_lab_run.py`.
 
 That is the end of the workbook. Back to [00 · start here](00-start-here.ipynb).

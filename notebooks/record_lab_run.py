@@ -23,7 +23,7 @@ import workbook as wb  # noqa: E402
 from workbook.lab import Lab  # noqa: E402
 
 DATASET = "datasets/eks-node"
-PACKET = wb.Packet("192.168.1.50", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni0a1b2c3d4e5")
+PACKET = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
 RUNS = 8
 
 

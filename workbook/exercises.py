@@ -17,9 +17,9 @@ PLACEHOLDER = ...
 _attempts: Counter[str] = Counter()
 
 _STYLE = {
-    "correct": ("#e6f4ea", "#1e8e3e", "✅"),
-    "wrong": ("#fdecea", "#c5221f", "❌"),
-    "unanswered": ("#fff8e1", "#b06000", "💡"),
+    "correct": ("#e6f4ea", "#1e8e3e", "✔"),
+    "wrong": ("#fdecea", "#c5221f", "✘"),
+    "unanswered": ("#fff8e1", "#b06000", "✎"),
 }
 
 
@@ -32,7 +32,7 @@ class Feedback:
     >>> bool(Feedback("q", "correct", "Right."))
     True
     >>> Feedback("q", "unanswered", "Fill in the answer.")
-    💡 q: Fill in the answer.
+    ✎ q: Fill in the answer.
     """
 
     question: str
@@ -147,14 +147,14 @@ def check_answer(question: str, answer: Any, expected: Any, *, hint: str | None 
 
     >>> reset()
     >>> check_answer("q1", ..., 4, hint="Count the -P lines.")
-    💡 q1: Replace ... with your answer and run this cell again. Hint: Count the -P lines.
+    ✎ q1: Replace ... with your answer and run this cell again. Hint: Count the -P lines.
     >>> check_answer("q1", 3, 4, hint="Count the -P lines.")
-    ❌ q1: Not yet (you answered 3). Hint: Count the -P lines.
+    ✘ q1: Not yet (you answered 3). Hint: Count the -P lines.
     >>> check_answer("q1", "4", 4, explain="nat has four built-in chains.")
-    ✅ q1: Correct! nat has four built-in chains.
+    ✔ q1: Correct! nat has four built-in chains.
     >>> for guess in (1, 2): _ = check_answer("q2", guess, ["a", "b"])
     >>> check_answer("q2", 3, ["a", "b"])
-    ❌ q2: Not yet (you answered 3). I expected several values (a list). The data says: ['a', 'b'].
+    ✘ q2: Not yet (you answered 3). I expected several values (a list). The data says: ['a', 'b'].
     """
     if answer is PLACEHOLDER or answer is None:
         msg = "Replace ... with your answer and run this cell again."

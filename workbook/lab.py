@@ -35,7 +35,7 @@ from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .packet import Branch, Packet, Step, Trace
 
 __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",
-           "rule_action", "trace_finished"]
+           "rule_action", "trace_finished", "kernel_agrees"]
 
 #: Targets whose name is the action (everything else that is not a chain is ``CONTINUE``).
 NAMED_ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE",
@@ -613,8 +613,7 @@ class Lab:
         self._add_ns(n)
         self._add_ns(s)
         for k, v in (("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.rp_filter", "0"),
-                     ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.ip_nonlocal_bind", "1"),
-                     *self.sysctls.items()):
+                     ("net.ipv4.conf.default.rp_filter", "0"), ("net.ipv4.ip_nonlocal_bind", "1")):
             self._ns(n, "sysctl", "-qw", f"{k}={v}")
         # node ─ sink: the sink owns every address (AnyIP), so DNATed endpoints answer.
         # veth pairs are made inside the namespaces, with their final names: nothing of the lab is
@@ -630,6 +629,10 @@ class Lab:
         self._iface(first_iface)
         for ip in self.node_ips:
             _run(["ip", "-n", n, "addr", "add", f"{ip}/32", "dev", first_iface])
+        for k, v in self.sysctls.items():  # after the interfaces, so net.ipv4.conf.<if>.* work too
+            p = self._ns(n, "sysctl", "-qw", f"{k}={v}", check=False)
+            if p.returncode != 0:
+                raise InputError(f"lab: sysctl {k}={v}: {(p.stderr or p.stdout).strip()}")
         if self.backend == "legacy":
             self._ns(n, "sysctl", "-qw", "net.netfilter.nf_log.2=nfnetlink_log")
         self._load()
@@ -734,7 +737,8 @@ class Lab:
                 if self._monitor.wait_quiet(m, quiet=0.05, timeout=0.3):
                     break
             else:
-                raise RuntimeError("xtables-monitor --trace showed nothing within 5 s")
+                raise RuntimeError("the kernel's trace (" + ("nfnetlink_log" if self.backend == "legacy" else
+                                   "xtables-monitor --trace") + ") showed nothing within 5 s")
             time.sleep(0.05)
         finally:
             self._ns(self.node, self._iptables, "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
@@ -961,3 +965,30 @@ def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | 
         return lab.trace(packet, timeout=timeout)
     finally:
         lab.close()
+
+
+def kernel_agrees(kernel: Trace, simulated: Trace) -> tuple[bool, str]:
+    """Is the kernel's path one of the simulator's branches, with the same DNAT destination?
+
+    (True, "") when it is; else (False, "path") or (False, "dnat"). A random split is one draw
+    in the kernel, so one matching branch is enough.
+
+    >>> from workbook.packet import Branch, Step
+    >>> p = Packet("10.0.0.2", "10.96.0.10", "udp", 40000, 53)
+    >>> k = Trace(p, [Branch(1.0, "ACCEPT", [Step("PREROUTING", "nat", "X", 2, None, True, "DNAT")], "10.1.0.2:53")], "kernel")
+    >>> sim = Trace(p, [Branch(0.5, "ACCEPT", [Step("PREROUTING", "nat", "X", 1, None, True, "DNAT")], "10.1.0.1:53"),
+    ...                 Branch(0.5, "ACCEPT", [Step("PREROUTING", "nat", "X", 1, None, False, None),
+    ...                                        Step("PREROUTING", "nat", "X", 2, None, True, "DNAT")], "10.1.0.2:53")])
+    >>> kernel_agrees(k, sim)
+    (True, '')
+    """
+    def path(b: Branch) -> list:
+        return [x for x in b.matched_path() if not (x[2] is None and x[3] == "RETURN")]
+    (kb,) = kernel.branches
+    same = [b for b in simulated.branches if path(b) == path(kb)]
+    if not same:
+        return False, "path"
+    if not any(b.dnat == kb.dnat for b in same):
+        return False, "dnat"
+    return True, ""
+

@@ -15,6 +15,14 @@ destination address (or exact ``--dport``): only rules that can match are evalua
 run of skipped rules is one summarised step (``matched: false``, ``position`` = the first
 skipped rule, ``why`` = "N rules skipped (positions a-b): their -d does not match X").
 Chains shorter than :data:`INDEX_MIN_RULES` are always walked rule by rule.
+
+Kernel behaviour the tracer copies (each checked against the real kernel in the lab, see
+tests/engine/test_kernel_parity.py): nat is consulted only while a connection is NEW and once
+per direction (a node's packet to itself passes OUTPUT, POSTROUTING, then PREROUTING and INPUT
+over ``lo`` without nat there); DNAT changes the routing decision; ``--ctstate DNAT`` holds after
+a DNAT; a built-in chain the dump does not declare is not traversed (iptables-nft); loopback
+addresses do not cross interfaces unless ``route_localnet``; the end of a user chain returns
+without a kernel trace event (the step is kept, ``Branch.matched_path()`` leaves it out).
 """
 
 from __future__ import annotations
@@ -1171,20 +1179,20 @@ class Tracer:
                 why = r
                 break
             if why is not None:
-                append(_Step(hook, table, c.name, cr.position, cr.spec, False, None, why, assumed))
+                append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None, why, assumed))
                 continue
             if cr.stat is not None:
                 p = cr.stat
                 if p < 1.0:
                     if p <= 0.0:
-                        append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                        append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None,
                                      "statistic: probability 0 never matches", assumed))
                         continue
                     if budget[0] > 0:
                         budget[0] -= 1
                         other = s.clone()
                         other.prob *= (1.0 - p)
-                        other.steps.append(_Step(hook, table, c.name, cr.position, cr.spec, False, None,
+                        other.steps.append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None,
                                                  f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
                                                  assumed))
                         pending.append(other)
@@ -1196,7 +1204,7 @@ class Tracer:
             if kind == "unknown":
                 assumed = True
                 s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
-            append(_Step(hook, table, c.name, cr.position, cr.spec, True, cr.action, None, assumed))
+            append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, True, cr.action, None, assumed))
             if kind == "jump":
                 if len(stack) >= MAX_DEPTH:
                     raise InputError(f"chain jumps nested deeper than {MAX_DEPTH} at {table} {c.name} "

@@ -14,15 +14,12 @@ import random
 import pytest
 
 from tests.lab.conftest import need_lab
-from tests.lab.differential import Case, conformance_cases, generated_case, real_cases, run_all, simulator
-from workbook.lab import Lab
-from workbook.model import InputError
+from tests.lab.differential import classify, conformance_cases, generated_case, loadable, real_cases, run_all, simulator
 from tests.realparts import ROOT, need
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 ARTIFACT = ROOT / "test-artifacts" / "differential.json"
-KNOWN = "builtin-chain-not-in-dump"
 
 
 def seeds() -> list[int]:
@@ -31,52 +28,6 @@ def seeds() -> list[int]:
         return [int(x) for x in env.split(",") if x.strip()]
     rnd = random.SystemRandom()
     return [rnd.randrange(1, 2**31) for _ in range(20)]
-
-
-def classify(d: dict) -> str | None:
-    """Name a disagreement that is a known limit of the simulator (see test_regressions), else None.
-
-    builtin-chain-not-in-dump: the simulator walks a built-in chain the dump does not declare
-    ("the kernel always has the built-in chains of a loaded table"); iptables-nft creates only
-    the base chains a ruleset declares, so the kernel has no such chain and shows no step. The
-    kernel path is then the simulator's with those policy steps taken out.
-
-    simulator-assumed: the simulator could not judge a match (it says so: the step is marked
-    ``assumed`` and a branch note names it) and the paths part at that very step.
-    """
-    rs_chains = set()
-    table = None
-    for line in d["ruleset"].splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif line.startswith(":"):
-            rs_chains.add((table, line[1:].split()[0]))
-    kp = d["kernel"]["path"]
-    for b in d["simulator"]:
-        extra = [p for p in b["path"] if p[2] is None and str(p[3]).startswith("policy:")
-                 and (p[0], p[1]) not in rs_chains]
-        if extra and [p for p in b["path"] if p not in extra] == kp and b["dnat"] == d["kernel"]["dnat"]:
-            return KNOWN
-    assumed = {(a[0], a[1], a[2]) for b in d["simulator"] for a in b["assumed"]}
-    for b in d["simulator"]:
-        sp = b["path"]
-        i = next((i for i, (x, y) in enumerate(zip(kp, sp)) if list(x) != list(y)), min(len(kp), len(sp)))
-        if i < len(sp) and tuple(sp[i][:3]) in assumed:
-            return "simulator-assumed"
-    return None
-
-
-def loadable(cases: list[Case], skipped: list[dict]) -> list[Case]:
-    """The cases iptables-restore takes (a public dump may use a set, MAC or option this host lacks)."""
-    out = []
-    for c in cases:
-        try:
-            Lab(c.ruleset, c.node_ips, ipsets=c.ipsets, out_iface=c.out_iface).open().close()
-        except InputError as e:
-            skipped.append({"case": c.name, "why": str(e)[:300]})
-            continue
-        out.append(c)
-    return out
 
 
 def test_kernel_path_is_a_simulator_branch(lab_ok):

@@ -307,3 +307,9 @@ def test_ipsets_are_made_in_the_node(lab_ok, tmp_path):
         got[src] = [(s["chain"], s["position"], s["action"]) for s in b["steps"]]
     # 10.1.2.3 is in the set: INPUT 1 ACCEPTs; 10.2.0.1 is not: INPUT's policy DROP
     assert got == {"10.1.2.3": [("INPUT", 1, "ACCEPT")], "10.2.0.1": [("INPUT", None, "policy:DROP")]}
+
+
+def test_cli_lab_without_subcommand_is_usage_exit_2():
+    p = subprocess.run([sys.executable, "-m", "workbook", "lab"], capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 2 and "usage: nfwb lab trace" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1

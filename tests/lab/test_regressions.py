@@ -105,8 +105,8 @@ def test_recent_lists_are_emptied_between_flows(lab_ok):
 #    nodePort"): a packet from 127.0.0.1 DNATed to a pod leaves the host only when
 #    net.ipv4.conf.*.route_localnet=1; otherwise the re-route after nat OUTPUT fails and the kernel
 #    drops it with no further hook. kube-proxy (iptables mode, localhost NodePorts on by default)
-#    sets route_localnet=1, so the differential suite runs with it; the simulator has no such
-#    knob and always lets the packet go on (a note there would help).
+#    sets route_localnet=1, so the differential suite runs with it (and tells the simulator:
+#    trace_packet(route_localnet=True), which the engine added after this was found).
 LOCALNET = """*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
@@ -131,10 +131,10 @@ def test_localhost_dnat_needs_route_localnet(lab_ok):
     # route_localnet=1: it goes on to POSTROUTING, where rule 1 (-s 127.0.0.0/8) masquerades it
     assert on.branches[0].matched_path() == [("nat", "OUTPUT", 1, "DNAT"), ("nat", "POSTROUTING", 1, "MASQUERADE")]
     assert (on.branches[0].verdict, on.branches[0].dnat, on.branches[0].masquerade) == ("ACCEPT", "10.180.0.1:80", True)
-    # the simulator takes the route_localnet=1 path
+    # the simulator models the sysctl (engine: route_localnet=False by default, as the kernel)
     from workbook.trace import trace_packet
-    sim = trace_packet(rs, LOCALNET_PACKET, ["192.168.0.2"])
-    assert agrees(on, sim) == (True, "")
+    assert agrees(on, trace_packet(rs, LOCALNET_PACKET, ["192.168.0.2"], route_localnet=True)) == (True, "")
+    assert agrees(off, trace_packet(rs, LOCALNET_PACKET, ["192.168.0.2"])) == (True, "")
 
 
 # 4. Implicit returns: the kernel's TRACE shows no event when a packet falls off the end of a user
@@ -194,13 +194,12 @@ def test_pod_to_localhost_kernel(lab_ok):
     assert k3.branches[0].verdict == "ACCEPT"
     from workbook.trace import trace_packet
     assert agrees(k1, trace_packet(rs, TO_LOCALHOST_DNAT, ["192.168.0.2"])) == (True, "")
-    # the simulator behaves like route_localnet=1 (what kube-proxy sets)
-    assert agrees(k3, trace_packet(rs, TO_LOCALHOST, ["192.168.0.2"])) == (True, "")
+    assert agrees(k2, trace_packet(rs, TO_LOCALHOST, ["192.168.0.2"])) == (True, "")
+    assert agrees(k3, trace_packet(rs, TO_LOCALHOST, ["192.168.0.2"], route_localnet=True)) == (True, "")
 
 
-@pytest.mark.xfail(strict=True, reason="engine: the simulator behaves as if route_localnet=1; the kernel default "
-                                       "(0) drops a packet from outside to 127.0.0.0/8 at routing (martian)")
 def test_pod_to_localhost_simulator_default_route_localnet():
+    # found by the lab; fixed in the engine (route_localnet=False by default, as the kernel)
     from workbook.trace import trace_packet
     sim = trace_packet(parse_save(LOCALHOST_RULES, "localnet-pre.rules"), TO_LOCALHOST, ["192.168.0.2"])
     # the kernel's answer at route_localnet=0, from test_pod_to_localhost_kernel

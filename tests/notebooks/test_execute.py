@@ -60,7 +60,7 @@ def test_notebook_runs_without_errors(name, monkeypatch):
     checks = [c for c in nb.cells if c.cell_type == "code" and "check_answer(" in c.source]
     for c in checks:
         text = json.dumps(c.outputs, ensure_ascii=False)
-        assert "💡" in text, f"self-check without the placeholder hint: {c.source[:60]}"
+        assert "✎" in text, f"self-check without the placeholder hint: {c.source[:60]}"
 
 
 def test_report_total_time():

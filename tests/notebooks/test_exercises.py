@@ -89,5 +89,5 @@ def test_right_answers_are_accepted(name, monkeypatch):
     assert len(checks) == len(answers)
     for cell, value in zip(checks, answers):
         said = json.dumps(cell.outputs, ensure_ascii=False)
-        want = "💡" if value is P else "✅"
+        want = "✎" if value is P else "✔"
         assert want in said, f"{cell.source.splitlines()[0]} with answer {value!r}: {said[:300]}"

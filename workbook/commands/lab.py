@@ -57,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
     packet = packet_from_args(args)
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
+    ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
     ok, why = lab_available(args.backend)
     if not ok:
         raise InputError(why)
-    ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
     trace = lab_trace(ruleset, packet, node_ips, timeout=args.timeout, keep=args.keep, backend=args.backend,
                       sysctls=dict(args.sysctl), ipsets=dict(args.ipset) or None)
     if args.json:
