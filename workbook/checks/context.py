@@ -65,7 +65,7 @@ class Context:
             raise InputError(f"check() needs a Ruleset or a NodeDump, not {type(target).__name__}")
         ctx.rulesets = _distinct(ctx.all_rulesets)
         if modules is not None:
-            ctx.modules, ctx.modules_source = _module_table(modules, ctx)
+            ctx.modules, ctx.modules_source = _module_table(modules)
         return ctx
 
     # -- access -----------------------------------------------------------------------
@@ -252,68 +252,27 @@ def rule_evidence(rules: Iterable[Rule], **extra: list) -> pd.DataFrame:
 
 # -- modules ---------------------------------------------------------------------------------------
 
-def _lsmod_lines(text: str, source: str) -> dict[str, ModuleInfo]:
-    """Read lsmod or /proc/modules text: module name, size, use count, users, and the line."""
-    out: dict[str, ModuleInfo] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
-        if len(parts) < 2 or not parts[1].isdigit() or parts[0] == "Module":
-            continue
-        count = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
-        users: tuple[str, ...] = ()
-        if len(parts) > 3 and parts[3] not in ("-", "Live"):
-            users = tuple(u for u in parts[3].rstrip(",").split(",") if u and u != "[permanent]")
-        out.setdefault(parts[0], ModuleInfo(parts[0], int(parts[1]), count, users, f"{source}:{lineno}"))
-    return out
+def _module_table(modules) -> tuple[dict[str, ModuleInfo], str | None]:
+    """Module name → :class:`ModuleInfo`, and the lsmod source, from what :func:`check` was given:
+    a :class:`~workbook.parse.lsmod.Modules`, lsmod text or a path to it, a ready table, or names.
 
-
-def _module_table(modules, ctx: Context) -> tuple[dict[str, ModuleInfo], str | None]:
+    >>> table, source = _module_table("Module Size Used by\\nnf_nat 57344 3 xt_nat,nft_chain_nat\\n")
+    >>> table["nf_nat"]
+    ModuleInfo(name='nf_nat', size=57344, used_by_count=3, used_by=('xt_nat', 'nft_chain_nat'), origin='<lsmod>:2')
+    """
+    from ..parse.lsmod import Modules, parse_lsmod
     if isinstance(modules, dict) and all(isinstance(v, ModuleInfo) for v in modules.values()):
         return modules, None
     if isinstance(modules, (str, Path)):
-        p = Path(modules) if isinstance(modules, Path) or "\n" not in modules else None
-        if p is not None and p.exists():
-            return _lsmod_lines(p.read_text(errors="replace"), str(p)), str(p)
-        return _lsmod_lines(str(modules), "<lsmod>"), "<lsmod>"
-    items = getattr(modules, "modules", None)
-    if isinstance(items, list) and all(hasattr(m, "name") for m in items):
-        # workbook.parse.lsmod.Modules: each Module knows its line in the source file
-        source = getattr(modules, "source", None) or "<lsmod>"
-        out = {}
-        for m in items:
-            line = getattr(m, "line", 0) or 0
-            out.setdefault(m.name, ModuleInfo(m.name, _int(getattr(m, "size", None)),
-                                              _int(getattr(m, "used_by_count", None)),
-                                              tuple(getattr(m, "used_by", ()) or ()),
-                                              f"{source}:{line}" if line else source))
-        return out, source
-    frame = getattr(modules, "frame", None)
-    if isinstance(frame, pd.DataFrame):
-        source = getattr(modules, "source", None) or "<lsmod>"
-        # line numbers: from the lsmod file in the dump when there is one, else the frame's own
-        lines: dict[str, ModuleInfo] = {}
-        text = ctx.text("kernel/lsmod.txt")
-        if text is not None:
-            lines = _lsmod_lines(text, ctx.origin_of("kernel/lsmod.txt"))
+        path = Path(modules) if isinstance(modules, Path) or "\n" not in modules else None
+        if path is not None and path.exists():
+            modules = parse_lsmod(path.read_text(errors="replace"), str(path), strict=False)
+        else:
+            modules = parse_lsmod(str(modules), "<lsmod>", strict=False)
+    if isinstance(modules, Modules):
         out: dict[str, ModuleInfo] = {}
-        for i, row in enumerate(frame.itertuples(index=False)):
-            d = row._asdict()
-            name = d.get("module")
-            origin = d.get("origin") or (lines[name].origin if name in lines else None)
-            if origin is None and "line" in d:
-                origin = f"{source}:{d['line']}"
-            used_by = d.get("used_by")
-            out[name] = ModuleInfo(name, _int(d.get("size")), _int(d.get("used_by_count")),
-                                   tuple(used_by) if isinstance(used_by, (list, tuple)) else (), origin or source)
-        return out, source
-    names = getattr(modules, "names", None)
-    if names is None:
-        names = list(modules)
-    return {n: ModuleInfo(n, None, None, (), None) for n in names}, None
-
-
-def _int(v) -> int | None:
-    try:
-        return None if v is None or pd.isna(v) else int(v)
-    except (TypeError, ValueError):
-        return None
+        for m in modules:
+            origin = f"{modules.source}:{m.line}" if m.line else modules.source
+            out.setdefault(m.name, ModuleInfo(m.name, m.size, m.used_by_count, m.used_by, origin))
+        return out, modules.source
+    return {n: ModuleInfo(n, None, None, (), None) for n in modules}, None

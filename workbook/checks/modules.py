@@ -37,10 +37,10 @@ def detect_backend(modules: dict[str, ModuleInfo] | None, version_text: str | No
 
     >>> detect_backend({}, "iptables v1.8.9 (nf_tables)")
     'nft'
-    >>> from workbook.checks.context import _lsmod_lines
-    >>> detect_backend(_lsmod_lines("nft_compat 20480 169\\nnf_tables 311296 354 nft_compat", "lsmod"))
+    >>> from workbook.checks.context import _module_table
+    >>> detect_backend(_module_table("nft_compat 20480 169\\nnf_tables 311296 354 nft_compat")[0])
     'nft'
-    >>> detect_backend(_lsmod_lines("iptable_nat 16384 1\\nip_tables 32768 1 iptable_nat", "lsmod"))
+    >>> detect_backend(_module_table("iptable_nat 16384 1\\nip_tables 32768 1 iptable_nat")[0])
     'legacy'
     """
     if version_text:
