@@ -84,14 +84,19 @@ def _modules_frame(ctx) -> pd.DataFrame | None:
 
 # -- page -------------------------------------------------------------------------------------------
 
-def render_report(target, *, title: str | None = None) -> str:
-    """The report for a NodeDump or Ruleset as one HTML string (no external references)."""
+def render_report(target, *, title: str | None = None, findings=None) -> str:
+    """The report for a NodeDump or Ruleset as one HTML string (no external references).
+
+    ``findings``: what :func:`workbook.checks.check` returned for ``target``, when the caller
+    has it already (otherwise the checks are run here).
+    """
     from .checks import check
     from .checks.context import Context
     from .checks.finding import SEVERITIES
     from .kube import services
     ctx = Context.of(target)
-    findings = check(target)
+    if findings is None:
+        findings = check(target)
     main = getattr(target, "ruleset", None) if not isinstance(target, Ruleset) else target
     if main is None:
         main = next(iter(ctx.all_rulesets.values()), Ruleset())
@@ -140,8 +145,9 @@ def render_report(target, *, title: str | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_report(target, path: str | Path, *, title: str | None = None) -> Path:
-    """Write the standalone HTML report for ``target`` (NodeDump, Ruleset, or a path to either).
+def write_report(target, path: str | Path, *, title: str | None = None, findings=None) -> Path:
+    """Write the standalone HTML report for ``target`` (NodeDump, Ruleset, or a path to either);
+    ``findings`` as in :func:`render_report`.
 
     >>> from workbook.parse import parse_save
     >>> import tempfile, os
@@ -154,5 +160,5 @@ def write_report(target, path: str | Path, *, title: str | None = None) -> Path:
         from .checks.context import load_target
         target = load_target(target)
     out = Path(path)
-    out.write_text(render_report(target, title=title), encoding="utf-8")
+    out.write_text(render_report(target, title=title, findings=findings), encoding="utf-8")
     return out
