@@ -301,10 +301,17 @@ class Chain:
         return iter(self.rules)
 
     def declaration(self, counters: bool = True) -> str:
-        pol = self.policy or "-"
+        """The chain's line in iptables-save output (policy counters only with ``counters``).
+
+        >>> Chain("filter", "INPUT", "DROP", 12, 720).declaration(), Chain("filter", "INPUT", "DROP", 12, 720).declaration(False)
+        (':INPUT DROP [12:720]', ':INPUT DROP [0:0]')
+        >>> Chain("nat", "KUBE-SERVICES").declaration()
+        ':KUBE-SERVICES - [0:0]'
+        """
         if self.policy is None and not self.builtin:
             return f":{self.name} - [0:0]"
-        return f":{self.name} {pol} [{self.pkts or 0}:{self.bytes or 0}]" if counters or self.policy else f":{self.name} {pol}"
+        counts = f"[{self.pkts or 0}:{self.bytes or 0}]" if counters else "[0:0]"
+        return f":{self.name} {self.policy or 'ACCEPT'} {counts}"
 
 
 @dataclass(slots=True)
@@ -381,12 +388,7 @@ class Ruleset:
         out: list[str] = []
         for t in self.tables.values():
             out.append(f"*{t.name}")
-            for c in t.chains.values():
-                if c.builtin or c.policy is not None:
-                    pol = c.policy or "ACCEPT"
-                    out.append(f":{c.name} {pol} [{c.pkts or 0}:{c.bytes or 0}]" if counters else f":{c.name} {pol} [0:0]")
-                else:
-                    out.append(f":{c.name} - [0:0]")
+            out.extend(c.declaration(counters) for c in t.chains.values())
             for c in t.chains.values():
                 for r in c.rules:
                     out.append(r.to_save(counters))
