@@ -645,13 +645,14 @@ class _Loader:
             return None
         return data.decode("utf-8", errors="replace")
 
-    def parse_save(self, rel: str) -> Ruleset | None:
+    def parse_save(self, rel: str, ipv6: bool = False) -> Ruleset | None:
+        """An iptables-save file (``ipv6``: ip6tables-save's, even when it is empty); problems recorded."""
         from .parse.save import parse_save
         text = self.read(rel)
         if text is None:
             return None
         try:
-            rs = parse_save(text, rel, strict=False)
+            rs = parse_save(text, rel, strict=False, family="ipv6" if ipv6 else None)
         except ParseError as e:
             self.d.problems.extend(e.problems)
             return None
@@ -733,7 +734,7 @@ class _Loader:
         d = self.d
         for name, cands in places["save"].items():
             for rel in cands:
-                rs = self.parse_save(rel)
+                rs = self.parse_save(rel, ipv6=name.startswith("ip6"))
                 if rs is not None:
                     d.rulesets[name] = rs
                     d.sources[name] = [rel]
@@ -755,7 +756,7 @@ class _Loader:
             for fam, fn in (("", f"ip_netns_exec_{ns}_iptables-save"), ("6", f"ip_netns_exec_{ns}_ip6tables-save")):
                 rel = f"sos_commands/networking/namespaces/{ns}/{fn}"
                 if (self.d.path / rel).is_file():
-                    rs = self.parse_save(rel)
+                    rs = self.parse_save(rel, ipv6=fam == "6")
                     if rs is not None:
                         self.d.rulesets[f"netns{fam}/{ns}"] = rs
 

@@ -19,6 +19,8 @@ def test_eks_layout():
     assert d.host == "i-0f1e2d3c4b5a69788" and d.collected_at == "2026-01-01T00:00:00Z"
     assert d.ruleset is d.rulesets["iptables"]
     assert d.sources["iptables"] == ["networking/iptables-save.txt"]
+    # the node printed nothing for ip6tables-save (an empty file): still the IPv6 ruleset, by its command
+    assert d.rulesets["ip6tables"].family == "ipv6" and len(d.rulesets["ip6tables"]) == 0
     pre = [r.spec for r in d.ruleset.chain("nat", "PREROUTING").rules]
     # the fixture script appended portmap's jump twice after kube-proxy's
     assert pre == ['-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
