@@ -65,9 +65,10 @@ class RulesetDiff:
             return f"no differences between {self.names[0]} and {self.names[1]}"
         return ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
 
-    def text(self, context: int = 2) -> str:
+    def text(self) -> str:
         """A unified-diff-like text, one hunk group per chain (``@@ table chain @@``), with moved
-        rules and counter changes noted after each chain's hunks."""
+        rules and counter changes noted after each chain's hunks (the hunks have the ``context``
+        that :func:`diff_rulesets` was given)."""
         out = [f"--- {self.names[0]}", f"+++ {self.names[1]}"]
         by_chain: dict[tuple[str, str], list[dict]] = {}
         for r in self.rows:
