@@ -7,14 +7,13 @@ from workbook.cli import main
 from workbook.dump import load_dump
 from workbook.report import write_report
 
-from tests.realparts import ROOT, need
+from tests.realparts import ROOT
 
 DATASETS = ROOT / "datasets"
 EKS = DATASETS / "eks-node"
 
 
 def test_eks_node_is_clean():
-    need(EKS.is_dir(), f"{EKS} not present")
     d = load_dump(EKS)
     # The seed's EKS worker after its Istio fix: kube-proxy 1.31 + VPC CNI rules as the post shows
     # them, lsmod with iptable_nat/mangle/filter/raw loaded, no duplicated or stray rules: nothing fires.
@@ -22,7 +21,6 @@ def test_eks_node_is_clean():
 
 
 def test_eks_node_without_the_modules_fix_fires(tmp_path):
-    need(EKS.is_dir(), f"{EKS} not present")
     copy = tmp_path / "eks"
     shutil.copytree(EKS, copy)
     lsmod = copy / "kernel" / "lsmod.txt"
@@ -42,14 +40,12 @@ def test_eks_node_without_the_modules_fix_fires(tmp_path):
 
 
 def test_report_of_a_node_dump(tmp_path):
-    need(EKS.is_dir(), f"{EKS} not present")
     out = write_report(load_dump(EKS), tmp_path / "eks.html")
     text = out.read_text()
     assert "<svg" in text and "nft_compat" in text and "No findings." in text
 
 
 def test_tampered_dump_exits_2(tmp_path, capsys):
-    need(EKS.is_dir(), f"{EKS} not present")
     copy = tmp_path / "eks"
     shutil.copytree(EKS, copy)
     save = copy / "iptables" / "iptables-save.txt"
@@ -70,7 +66,6 @@ def test_corrupt_archive_exits_2(tmp_path, capsys):
 
 
 def test_lenient_load_of_tampered_dump_reports_it(tmp_path):
-    need(EKS.is_dir(), f"{EKS} not present")
     copy = tmp_path / "eks"
     shutil.copytree(EKS, copy)
     save = copy / "iptables" / "iptables-version.txt"
