@@ -204,17 +204,10 @@ def load_target(path: str | Path):
     if p.is_dir() or p.name.endswith((*ARCHIVE_SUFFIXES, ".zip")):   # load_dump says what a .zip is not
         return load_dump(p)
     from ..parse import parse
-    from ..parse.detect import detect_format, read_input
-    text, source = read_input(p)
-    fmt = detect_format(text, source)
-    try:
-        obj = parse(p, format=fmt)
-    except ModuleNotFoundError as e:
-        raise InputError(f"{p}: {fmt} format needs {e.name}, which is not installed") from None
-    if not isinstance(obj, Ruleset):
-        rs = Ruleset(source=str(p), format="lsmod")
-        return _RulesetWithModules(rs, obj)
-    return obj
+    obj = parse(p)
+    if isinstance(obj, Ruleset):
+        return obj
+    return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), obj)   # an lsmod file
 
 
 class _RulesetWithModules:
