@@ -6,10 +6,12 @@ import difflib
 import html
 import json
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .model import Chain, InputError, Rule, Ruleset
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["diff_rulesets", "RulesetDiff", "DIFF_COLUMNS"]
 
@@ -46,8 +48,9 @@ class RulesetDiff:
         return len(self.rows)
 
     @property
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> "pd.DataFrame":
         """One row per change, columns :data:`DIFF_COLUMNS` (positions 1-based, counters ``Int64``)."""
+        import pandas as pd
         df = pd.DataFrame(self.rows, columns=DIFF_COLUMNS)
         for c in _INT_COLUMNS:
             df[c] = pd.array(df[c].tolist(), dtype="Int64")
