@@ -1,7 +1,9 @@
 """Collect 10 namespace "nodes" over SSH: each runs its own OpenSSH sshd and holds a real kube-proxy
-ruleset; print the wall time collecting all 10 in parallel, and one after the other for comparison.
+ruleset; print the wall time collecting all 10 in parallel, and one after the other for comparison,
+both with one remote shell per host (the default) and with one SSH channel + shell per command.
 
-Run as root from the repository root:  .venv/bin/python benchmarks/collect_bench.py [--nodes 10] [--services 200]
+Run as root from the repository root:
+    .venv/bin/python benchmarks/collect_bench.py [--nodes 10] [--services 200] [--mode both|session|per-command]
 Everything it creates (namespaces, veth pairs, sshd processes, keys) is removed at the end.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbook.collect import collect_ssh  # noqa: E402
+from workbook.collect import collect_local, collect_ssh  # noqa: E402
 from workbook.dump import load_dump  # noqa: E402
 from workbook.generate import generate_services, kube_proxy_save  # noqa: E402
 
@@ -34,6 +36,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--services", type=int, default=200, help="kube-proxy services per node")
+    ap.add_argument("--mode", choices=("both", "session", "per-command"), default="both")
+    ap.add_argument("--local-runs", type=int, default=5,
+                    help="also collect node 1 with --local --netns this many times per mode (median printed)")
     args = ap.parse_args()
     if os.geteuid() != 0 or not os.path.exists(SSHD):
         print("needs root and OpenSSH's sshd", file=sys.stderr)
@@ -87,26 +92,45 @@ def main() -> int:
                     time.sleep(0.05)
         setup = time.monotonic() - t0
 
-        t0 = time.monotonic()
-        par = collect_ssh(targets, tmp / "parallel", identity=key, known_hosts=known, workers=args.nodes, progress=False)
-        t_par = time.monotonic() - t0
-        t0 = time.monotonic()
-        ser = collect_ssh(targets, tmp / "serial", identity=key, known_hosts=known, workers=1, progress=False)
-        t_ser = time.monotonic() - t0
-        bad = [r for r in par + ser if not r.ok]
-        if bad:
-            for r in bad:
-                print(r, file=sys.stderr)
-            return 1
-        dumps = [load_dump(r.path) for r in par]
-        rules = sum(len(d.ruleset) for d in dumps)
-        size = sum(f.stat().st_size for r in par for f in r.path.rglob("*") if f.is_file())
-        print(f"nodes: {args.nodes}, kube-proxy services per node: {args.services}, "
-              f"rules collected: {rules} ({rules // args.nodes} per node), bytes: {size}")
+        print(f"nodes: {args.nodes}, kube-proxy services per node: {args.services}, CPU cores: {os.cpu_count()}, "
+              f"load average before: {os.getloadavg()[0]:.1f}")
         print(f"set-up (namespaces, sshd, iptables-restore): {setup:.2f} s")
-        print(f"parallel ({args.nodes} workers): {t_par:.2f} s  ({t_par / args.nodes:.2f} s per node)")
-        print(f"serial   (1 worker):  {t_ser:.2f} s  ({t_ser / args.nodes:.2f} s per node)")
-        print(f"speed-up: {t_ser / t_par:.1f}x  (CPU cores: {os.cpu_count()})")
+        modes = ("session", "per-command") if args.mode == "both" else (args.mode,)
+        for mode in modes:
+            t0 = time.monotonic()
+            par = collect_ssh(targets, tmp / f"parallel-{mode}", identity=key, known_hosts=known, workers=args.nodes,
+                              progress=False, session=mode == "session")
+            t_par = time.monotonic() - t0
+            t0 = time.monotonic()
+            ser = collect_ssh(targets, tmp / f"serial-{mode}", identity=key, known_hosts=known, workers=1,
+                              progress=False, session=mode == "session")
+            t_ser = time.monotonic() - t0
+            bad = [r for r in par + ser if not r.ok or r.mode != mode]
+            if bad:
+                for r in bad:
+                    print(r, r.mode, r.failed, file=sys.stderr)
+                return 1
+            dumps = [load_dump(r.path) for r in par]
+            rules = sum(len(d.ruleset) for d in dumps)
+            size = sum(f.stat().st_size for r in par for f in r.path.rglob("*") if f.is_file())
+            failed = sorted({f["command"] for r in par + ser for f in r.failed})
+            print(f"[{mode}] rules collected: {rules} ({rules // args.nodes} per node), bytes: {size}, "
+                  f"commands failing on the nodes: {failed or 'none'}")
+            print(f"[{mode}] parallel ({args.nodes} workers): {t_par:.2f} s  ({t_par / args.nodes:.2f} s per node)")
+            print(f"[{mode}] serial   (1 worker):  {t_ser:.2f} s  ({t_ser / args.nodes:.2f} s per node)")
+            print(f"[{mode}] speed-up parallel vs serial: {t_ser / t_par:.1f}x")
+        for mode in modes if args.local_runs else ():
+            times = []
+            for k in range(args.local_runs):
+                t0 = time.monotonic()
+                r = collect_local(tmp / f"local-{mode}-{k}", netns=namespaces[0], progress=False, session=mode == "session")
+                times.append(time.monotonic() - t0)
+                if not r.ok or r.mode != mode:
+                    print(r, r.mode, file=sys.stderr)
+                    return 1
+            times.sort()
+            print(f"[{mode}] local --netns (one node, {args.local_runs} runs): median {times[len(times) // 2]:.2f} s, "
+                  f"best {times[0]:.2f} s")
         return 0
     finally:
         for p in procs:

@@ -224,12 +224,14 @@ def nb00() -> list:
 This workbook shows how Linux **netfilter** and **iptables** move packets on a Kubernetes node,
 and how to take apart the rules you find on a real node when something breaks.
 
-Everything here runs on real data. The story and its command outputs come from
-{SEED_CREDIT}. The post walks from netfilter hooks to kube-proxy's Service rules and then
-to two production incidents. We quote its command outputs (they were captured on an EKS
-worker node and on an on-prem cluster) and credit the post wherever they appear; the
-explanations and exercises are our own. (The post also borrows a Service diagram from
-velog.io/@gyomang; we draw our own diagrams instead.)
+The story and its command outputs come from {SEED_CREDIT}. The post walks from netfilter
+hooks to kube-proxy's Service rules and then to two production incidents. We quote its
+command outputs (captured on an EKS worker node and on an on-prem cluster) and credit the post
+wherever they appear; the explanations and exercises are our own. (The post also borrows a
+Service diagram from velog.io/@gyomang; we draw our own diagrams instead.)
+
+The node dumps in `datasets/` are built around those real outputs; `datasets/README.md` says
+file by file what is copied from the post and what is reconstructed.
 """),
         md("""
 ## The map
@@ -239,7 +241,7 @@ velog.io/@gyomang; we draw our own diagrams instead.)
 | [01 · netfilter hooks](01-netfilter-hooks.ipynb) | Where in the kernel do iptables rules run, and in which order? |
 | [02 · tables and chains](02-tables-and-chains.ipynb) | How do I read `iptables -S` output? What is a policy, a chain, a jump? |
 | [03 · the Service DNAT path](03-service-dnat-path.ipynb) | How does a packet to a ClusterIP reach a pod? (`KUBE-SERVICES → KUBE-SVC → KUBE-SEP`) |
-| [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb) | Why did hostPort traffic break after moving from Kubernetes 1.23 to 1.24? |
+| [04 · duplicated CNI-HOSTPORT-DNAT](04-dockershim-duplicate-hostport.ipynb) | Why did hostPort (ingress) traffic break around the Kubernetes 1.23 → 1.24 upgrade? |
 | [05 · Istio and missing modules](05-istio-iptables-modules.ipynb) | What does `unable to initialize table 'nat'` mean, and how is it fixed? |
 | [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb) | I have a folder of command outputs from a node: what is wrong? |
 | [07 · live kernel lab](07-live-kernel-lab.ipynb) | Does the real kernel agree with the simulator? |
@@ -508,7 +510,19 @@ The routing decision splits the picture into three paths:
 3. **from this node**: OUTPUT → POSTROUTING.
 """),
     ]
+    cells += needs(["workbook.trace:trace_packet", "workbook.draw:draw_hooks"], [
+        md("""
+The journey **through** this node, drawn: a packet from `192.168.3.10` to `10.0.0.9`, on a node
+whose address is `192.168.3.215` and whose filter table has no rules (so only the policies speak):
+"""),
+        code('''
+no_rules = wb.parse("*filter\\n:INPUT ACCEPT [0:0]\\n:FORWARD ACCEPT [0:0]\\n:OUTPUT ACCEPT [0:0]\\nCOMMIT\\n")
+through = wb.trace_packet(no_rules, wb.Packet("192.168.3.10", "10.0.0.9", "tcp", dport=80), node_ips=["192.168.3.215"])
+wb.draw_hooks(no_rules, trace=through)
+'''),
+    ])
     cells += needs(["workbook.netfilter:packet_path"], [
+        md("All three journeys, as the library computes them:"),
         code('''
 import pandas as pd
 journeys = {
@@ -728,8 +742,35 @@ check_answer("2.5 policy of a user chain", answer, expected=user_line.split()[1]
              hint="Find the line that starts with :KUBE-FIREWALL.",
              explain="A user chain has no policy: when its rules run out, the packet returns to the caller.")
 '''),
-            md("Next: [03 · the Service DNAT path](03-service-dnat-path.ipynb)."),
         ]
+        cells += needs(["datasets/eks-node/MANIFEST.json", "workbook.dump:load_dump", "workbook.parse.listing:parse_listing"], [
+            md("""
+The node dump in `datasets/eks-node` kept this filter table as `iptables -S` **and** as
+`iptables -L -n -v -x --line-numbers`. Read both and compare rule by rule:
+"""),
+            code('''
+eks = wb.load_dump(DATASETS / "eks-node")
+listing_text = eks.text("iptables/iptables-L-filter.txt")
+print("\\n".join(listing_text.splitlines()[:8]))
+as_L = wb.parse(listing_text, format="listing")
+as_S = wb.parse(eks.text("iptables/iptables-S-filter.txt"), format="spec")
+print("same rules, same order:", [r.spec for r in as_L.iter_rules()] == [r.spec for r in as_S.iter_rules()])
+'''),
+            md("""
+### Exercise 2.6
+In this listing the `prot` column of the two port-9999 rules is not `udp` but a number:
+iptables 1.8.9 and 1.8.10 print protocol numbers there (the post's own listings, from another
+version, print `udp` and `all`). Which number stands for UDP?
+"""),
+            code("answer = ...  # a number"),
+            code('''
+drop_line = next(l for l in listing_text.splitlines() if " DROP " in l and "dpt:9999" in l)
+check_answer("2.6 udp's number", answer, expected=int(drop_line.split()[4]),
+             hint="Read the prot column of the DROP line (num, pkts, bytes, target, prot, …).",
+             explain="6 is tcp, 17 is udp, 0 means all; the numbers of /etc/protocols.")
+'''),
+        ])
+        cells += [md("Next: [03 · the Service DNAT path](03-service-dnat-path.ipynb).")]
     return cells
 
 
@@ -912,7 +953,8 @@ for s in tqdm(svcs.itertuples(), total=len(svcs), desc="tracing services"):
                                       in_iface="eni5d1d36193a1"), node_ips=eks.node_ips)
     rows.append({"service": s.service, "clusterIP": f"{s.cluster_ip}:{s.port}/{s.protocol}",
                  "endpoints": len(s.endpoints), "branches": len(t.branches),
-                 "lands on": ", ".join(sorted(str(d) for d in t.destinations))})
+                 "lands on": ", ".join(sorted(str(d) for d in t.destinations)),
+                 "masqueraded": any(b.masquerade for b in t.branches)})
 landing = pd.DataFrame(rows)
 landing
 '''),
@@ -927,6 +969,17 @@ check_answer("3.5 single-endpoint services", answer, expected=int((landing["bran
              hint="Count the rows with 1 branch.",
              explain="If that one pod is down, the Service is down: worth a look in a real incident.")
 '''),
+            md("""
+### Exercise 3.6
+For one Service the packet is also **masqueraded** (look at the last column): the hairpin case
+of section 1. Which Service is it, and why this one?
+"""),
+            code("answer = ...  # the service name, as in the service column"),
+            code('''
+check_answer("3.6 the hairpin service", answer, expected=landing[landing["masqueraded"]]["service"].tolist()[0],
+             hint="The query comes from 192.168.3.98. Which Service has that pod as its endpoint?",
+             explain="The kube-ops-view pod asked its own Service and was picked as the endpoint: KUBE-MARK-MASQ.")
+'''),
         ])
         cells += needs(["workbook.widgets:ServiceExplorer", "workbook.kube:services"], [
             md("""
@@ -936,13 +989,13 @@ Pick a Service to see its chains, endpoints and a trace:
 """),
             code("from workbook.widgets import ServiceExplorer\nServiceExplorer(rs)"),
             md("""
-### Exercise 3.6
+### Exercise 3.7
 One ClusterIP of this node carries **three** Service ports (search the explorer by IP). Which IP?
 """),
             code("answer = ...  # an IP address"),
             code('''
 per_ip = svcs["cluster_ip"].value_counts()
-check_answer("3.6 the busy ClusterIP", answer, expected=per_ip.index[per_ip == 3][0],
+check_answer("3.7 the busy ClusterIP", answer, expected=per_ip.index[per_ip == 3][0],
              hint="Three ports of the same Service: DNS over UDP, DNS over TCP, and metrics.")
 '''),
         ])
@@ -1472,7 +1525,8 @@ pd.DataFrame(dump.manifest["files"])[["path", "command", "exit_code", "size"]] i
 '''),
         md("""
 ### Exercise 6.1
-Which addresses does this node own? (`dump.node_ips` reads them from `ip -o addr`.) How many are there?
+`dump.node_ips` lists the addresses this node owns, read from `ip -o addr`. How many are there
+(loopback and IPv6 included)? Print `dump.node_ips` to see them.
 """),
         code("answer = ...  # a number"),
         code('''
@@ -1650,16 +1704,12 @@ print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
 ## 1 · The rules and the packet
 
 The DNS query of notebook 03: the kube-ops-view pod (`192.168.3.98`, behind `eni5d1d36193a1`) asks kube-dns at `10.100.0.10:53`.
-
-One adjustment, for the kernel and the simulator alike: rules with `-m nfacct` are left out,
-because the kernel refuses them unless a named accounting object exists first (only one rule,
-in filter `KUBE-FORWARD`, which drops invalid packets).
 """),
         code('''
 dump = wb.load_dump(DATASETS / "eks-node")
-rs = wb.parse("\\n".join(l for l in dump.ruleset.to_save().splitlines() if " -m nfacct " not in l) + "\\n")
+rs = dump.ruleset
 query = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
-print(len(dump.ruleset.rules) - len(rs.rules), "rule(s) left out of", len(dump.ruleset.rules))
+print(rs.summary())
 '''),
         md("The simulator's answer:"),
         code('''
@@ -1685,13 +1735,13 @@ check_answer("7.1 simulator branches", answer, expected=len(sim.branches),
 Each run sends the query from a new source port, so it is a new connection and the kernel draws
 its random number again. Eight runs (a fraction of a second each):
 """)]
-        cells += needs(["workbook.lab:Lab", "workbook.draw:draw_trace"], [
+        cells += needs(["workbook.lab:Lab,kernel_agrees", "workbook.draw:draw_trace"], [
             code('''
 from tqdm.auto import tqdm
 from workbook.packet import Trace
 if RUN_LAB:
     from workbook.lab import Lab
-    lab_ips = [ip for ip in dump.node_ips if ":" not in ip and not ip.startswith("127.")]  # its IPv4 addresses
+    lab_ips = [ip for ip in dump.node_ips if ":" not in ip and not ip.startswith("127.")]  # the node's IPv4 address(es)
     with Lab(rs, lab_ips) as lab:
         runs = [lab.trace(dataclasses.replace(query, sport=40000 + i)) for i in tqdm(range(8), desc="kernel runs")]
     print("live run on kernel", platform.release())
@@ -1715,14 +1765,15 @@ check_answer("7.2 kernel branches", answer, expected=len(kernel.branches),
              explain="The kernel drew its random number once: the simulator lists every possible future, the kernel lives one.")
 '''),
         ])
-    if ok and rec and have("workbook.lab:Lab"):
+    if ok and rec and have("workbook.lab:Lab,kernel_agrees"):
         cells += [
             md("""
 ## 3 · Side by side
 
-Two traces "agree" when they hit the same rules in the same order. One difference in style: when
-a packet falls off the end of a user chain, the simulator writes a `RETURN` step without a rule
-number, and the kernel's trace says nothing. Leave those out, then compare:
+Two traces "agree" when they hit the same rules in the same order and DNAT to the same address.
+One difference in style: when a packet falls off the end of a user chain, the simulator writes a
+`RETURN` step without a rule number, and the kernel's trace says nothing. Leave those out, then
+compare (`workbook.lab.kernel_agrees` does exactly this):
 """),
             code('''
 def rules_hit(branch):
@@ -1730,12 +1781,14 @@ def rules_hit(branch):
     return [(s.table, s.chain, s.position, s.action) for s in branch.steps
             if s.matched and not (s.position is None and s.action == "RETURN")]
 
+from workbook.lab import kernel_agrees
 rows = []
 for i, run in enumerate(runs):
     same = [j for j, b in enumerate(sim.branches) if rules_hit(b) == rules_hit(run.branches[0])]
     rows.append({"run": i, "kernel DNAT": run.branches[0].dnat,
                  "simulator branch with the same path": same[0] if same else None,
-                 "that branch's probability": sim.branches[same[0]].probability if same else None})
+                 "that branch's probability": sim.branches[same[0]].probability if same else None,
+                 "agree": kernel_agrees(run, sim)[0]})
 side = pd.DataFrame(rows)
 side
 '''),
@@ -1763,8 +1816,8 @@ True or false: every kernel run followed one of the simulator's branches exactly
 """),
             code("answer = ...  # True or False"),
             code('''
-check_answer("7.4 do they agree", answer, expected=bool(side["simulator branch with the same path"].notna().all()),
-             hint="Look for an empty cell in the side-by-side table.")
+check_answer("7.4 do they agree", answer, expected=bool(side["agree"].all()),
+             hint="Look at the agree column of the side-by-side table.")
 '''),
         ]
     cells += [
@@ -1781,7 +1834,7 @@ check_answer("7.4 do they agree", answer, expected=bool(side["simulator branch w
 4. It deletes every namespace. Nothing on the host is touched.
 
 From a shell (root only):
-`nfwb lab trace datasets/eks-node --src 192.168.3.98 --dst 10.100.0.10 --proto udp --dport 53 --in-iface eni5d1d36193a1`.
+`nfwb lab trace datasets/eks-node --src 192.168.3.98 --dst 10.100.0.10 --proto udp --dport 53 --in-iface eni5d1d36193a1 --node-ip 192.168.3.215`.
 The recording above was made with `notebooks/record_lab_run.py`.
 
 That is the end of the workbook. Back to [00 · start here](00-start-here.ipynb).

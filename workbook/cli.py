@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -53,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as e:  # a bug or an environment failure: one line, the traceback on request
+        if os.environ.get("NFWB_DEBUG"):
+            raise
+        print(f"nfwb {args.command}: internal error: {type(e).__name__}: {e} "
+              f"(set NFWB_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,10 @@
 Nothing is changed on the node: every command only reads (``iptables-save``, ``iptables -L``,
 ``lsmod``, ``cat``, ``ls``). A command that fails is recorded in MANIFEST.json (``exit_code`` on
 its file, or an entry in ``errors``) and the rest is still collected.
+
+Over SSH all of a host's commands run in one remote ``sh`` (each under ``timeout``, results framed
+back byte for byte), falling back to one SSH channel per command when that shell cannot be used;
+MANIFEST.json's ``collection`` records which (benchmarks/collect_bench.py measures both).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import datetime as _dt
 import html
 import os
 import re
+import secrets
 import select
 import shlex
 import socket
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -111,6 +117,23 @@ class LocalRunner:
             raise _Timeout() from None
         return p.returncode, p.stdout, p.stderr
 
+    def session(self, timeout: float) -> "_Session":
+        """Start one ``sh`` (in the namespace, through ``sudo -n`` if asked) for all commands."""
+        argv = ["sh", "-s"]
+        if self.sudo:
+            argv = ["sudo", "-n", *argv]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns, *argv]
+        try:
+            stream = _ProcessStream(argv)
+        except OSError as e:
+            raise _SessionFailed(f"cannot start {argv[0]}: {e.strerror}") from None
+        try:
+            return _Session(stream, _boundary(), timeout)
+        except _SessionFailed:
+            stream.close()
+            raise
+
     def close(self) -> None:
         pass
 
@@ -205,8 +228,273 @@ class SSHRunner:
         finally:
             chan.close()
 
+    def session(self, timeout: float) -> "_Session":
+        """Start one remote ``sh -s`` (through ``sudo -n`` if asked) for all commands: one SSH
+        channel and one shell instead of one of each per command."""
+        try:
+            chan = self.client.get_transport().open_session(timeout=timeout)
+            chan.exec_command("sudo -n sh -s" if self.sudo else "sh -s")
+        except Exception as e:
+            raise _SessionFailed(f"cannot open a shell session: {e}") from None
+        stream = _ChannelStream(chan)
+        try:
+            return _Session(stream, _boundary(), timeout)
+        except _SessionFailed:
+            stream.close()
+            raise
+
     def close(self) -> None:
         self.client.close()
+
+
+# --------------------------------------------------------------------------------------------
+# One shell for all commands: the script, the framing, the streams it runs over
+# --------------------------------------------------------------------------------------------
+
+class _SessionFailed(Exception):
+    """The one-shell session could not start or broke; the caller runs commands one by one instead."""
+
+
+#: Defines ``nfwb_run ID SECONDS COMMAND``: runs COMMAND under a time limit (coreutils ``timeout``
+#: -- its exit 124, or 137 when TERM was ignored and KILL followed, counts as timed out -- else a
+#: shell watchdog) with stdout/stderr into files, then prints one header line
+#: ``BOUNDARY ID EXIT_CODE FLAG STDOUT_BYTES STDERR_BYTES`` followed by exactly those bytes (binary
+#: safe: the lengths, not the boundary, delimit the data; FLAG is T when the limit was hit).
+_PRELUDE = r"""umask 077
+nfwb_d=$(mktemp -d 2>/dev/null) || { nfwb_d=/tmp/nfwb.$$.$(date +%s); mkdir "$nfwb_d"; } || exit 97
+trap 'rm -rf "$nfwb_d"' EXIT
+trap 'exit 129' HUP PIPE
+if timeout -k 2 5 true </dev/null >/dev/null 2>&1; then nfwb_to=timeout; else nfwb_to=sh; fi
+nfwb_run() {
+  if [ "$nfwb_to" = timeout ]; then
+    timeout -k 2 "$2" sh -c "$3" </dev/null >"$nfwb_d/o" 2>"$nfwb_d/e"; nfwb_rc=$?
+    case $nfwb_rc in 124|137) : >"$nfwb_d/t$1" ;; esac
+  else
+    sh -c "$3" </dev/null >"$nfwb_d/o" 2>"$nfwb_d/e" & nfwb_p=$!
+    ( sleep "$2" & echo $! >"$nfwb_d/s$1"; wait $! || exit 0
+      : >"$nfwb_d/t$1"; kill -TERM $nfwb_p; sleep 2; kill -KILL $nfwb_p ) </dev/null >/dev/null 2>&1 &
+    nfwb_w=$!
+    wait $nfwb_p; nfwb_rc=$?
+    read nfwb_s 2>/dev/null <"$nfwb_d/s$1" && kill $nfwb_s 2>/dev/null
+    kill $nfwb_w 2>/dev/null; wait $nfwb_w 2>/dev/null
+  fi
+  if [ -f "$nfwb_d/t$1" ]; then nfwb_f=T; else nfwb_f=-; fi
+  set -- $(wc -c "$nfwb_d/o" "$nfwb_d/e")
+  printf '%s %s %s %s %s %s\n' "$nfwb_b" "$nfwb_id" "$nfwb_rc" "$nfwb_f" "$1" "$3"
+  cat "$nfwb_d/o" "$nfwb_d/e"
+}
+printf '%s ready %s\n' "$nfwb_b" "$nfwb_to"
+"""
+# (No TERM trap in that shell: dash lets a just-forked child inherit it for a moment, and the
+# watchdog subshell, killed in that moment, would live on.)
+#: Seconds (beyond the per-command timeout) to wait for a frame before the session counts as stuck.
+_SESSION_GRACE = 10.0
+
+
+def _boundary() -> str:
+    """A fresh, unguessable marker for one session's header lines."""
+    return "nfwb-" + secrets.token_hex(16)
+
+
+class _ChannelStream:
+    """A shell's stdin/stdout over one SSH channel."""
+
+    def __init__(self, chan):
+        self.chan, self.err = chan, bytearray()
+
+    def send(self, data: bytes) -> None:
+        self.chan.sendall(data)
+
+    def recv(self, seconds: float) -> bytes:
+        while self.chan.recv_stderr_ready():  # the shell's own stderr: read, so it never holds the window
+            self.err.extend(self.chan.recv_stderr(1 << 16)[-(1 << 16):])
+            del self.err[:-(1 << 16)]
+        self.chan.settimeout(max(seconds, 0.01))
+        try:
+            return self.chan.recv(1 << 16)
+        except socket.timeout:
+            raise _Timeout() from None
+
+    def end_input(self) -> None:
+        self.chan.shutdown_write()
+
+    def status(self, seconds: float) -> int | None:
+        return self.chan.recv_exit_status() if self.chan.status_event.wait(seconds) else None
+
+    def errors(self) -> bytes:
+        while self.chan.recv_stderr_ready():
+            self.err.extend(self.chan.recv_stderr(1 << 16))
+        return bytes(self.err)
+
+    def close(self) -> None:
+        self.chan.close()
+
+
+class _ProcessStream:
+    """A shell's stdin/stdout as a local child process."""
+
+    def __init__(self, argv: list[str]):
+        self.err = tempfile.TemporaryFile()
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err)
+
+    def send(self, data: bytes) -> None:
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def recv(self, seconds: float) -> bytes:
+        ready, _, _ = select.select([self.p.stdout], [], [], max(seconds, 0.0))
+        if not ready:
+            raise _Timeout()
+        return os.read(self.p.stdout.fileno(), 1 << 16)
+
+    def end_input(self) -> None:
+        self.p.stdin.close()
+
+    def status(self, seconds: float) -> int | None:
+        try:
+            return self.p.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def errors(self) -> bytes:
+        self.err.seek(0)
+        return self.err.read()
+
+    def close(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        for f in (self.p.stdin, self.p.stdout, self.err):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class _Session:
+    """One ``sh`` on the node running every command in turn; results come back framed.
+
+    Each result is a header line ``BOUNDARY ID EXIT_CODE FLAG OUT_BYTES ERR_BYTES`` and then
+    exactly ``OUT_BYTES + ERR_BYTES`` bytes, so any output (NULs, no final newline, text that
+    looks like a header) comes back unchanged:
+
+    >>> s = _Session.__new__(_Session)        # (no shell: frames as the node would print them)
+    >>> s.buf, s.boundary = bytearray(b"B 0 3 - 12 4\\nB 1 0 - 0 0\\n\\0errB 1 0 T 0 0\\n"), "B"
+    >>> s._frame(0, 1.0)
+    (3, False, b'B 1 0 - 0 0\\n', b'\\x00err')
+    >>> s._frame(1, 1.0)
+    (0, True, b'', b'')
+    """
+
+    def __init__(self, stream, boundary: str, timeout: float):
+        self.stream, self.boundary, self.buf = stream, boundary, bytearray()
+        self.broken: str | None = None
+        deadline = time.monotonic() + timeout + _SESSION_GRACE
+        try:
+            stream.send(f"nfwb_b={boundary}\n{_PATH.strip()}\nexport PATH\n{_PRELUDE}".encode())
+            for _ in range(100):  # a login shell may print a banner first (.bashrc): skip it
+                text = self._line(deadline).decode("utf-8", "replace")
+                if boundary in text:
+                    line = text[text.index(boundary):].split()
+                    break
+            else:
+                raise _SessionFailed("the shell did not start the collection script")
+        except (_Timeout, _SessionFailed, OSError, EOFError) as e:
+            raise _SessionFailed(str(e) if isinstance(e, _SessionFailed) else self._why(e)) from None
+        if line[:2] != [boundary, "ready"] or len(line) != 3:
+            raise _SessionFailed("the shell did not start the collection script")
+        #: how per-command time limits are enforced on the node
+        self.timeouts = "coreutils timeout" if line[2] == "timeout" else "shell watchdog (no timeout command)"
+
+    def _why(self, e: BaseException) -> str:
+        if isinstance(e, _Timeout):
+            return "no answer from the shell"
+        code = self.stream.status(2.0)
+        err = self.stream.errors().decode("utf-8", "replace").strip().splitlines()
+        what = f"the shell exited (exit {code})" if code is not None else "the shell's output ended"
+        return what + (f": {err[-1]}" if err else "")
+
+    def _fill(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Timeout()
+        data = self.stream.recv(left)
+        if not data:
+            raise EOFError()
+        self.buf.extend(data)
+
+    def _line(self, deadline: float) -> bytes:
+        while True:
+            i = self.buf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 1]
+                return line
+            if len(self.buf) > 4096:
+                raise _SessionFailed("garbage instead of a header line")
+            self._fill(deadline)
+
+    def _frame(self, ident: int, seconds: float) -> tuple[int, bool, bytes, bytes]:
+        """Read the frame of command ``ident``: (exit code, timed out?, stdout, stderr); its header
+        must come within ``seconds``, and then no pause in its output may last longer."""
+        deadline = time.monotonic() + seconds
+        head = self._line(deadline).decode("ascii", "replace").split()
+        if len(head) != 6 or head[0] != self.boundary or head[1] != str(ident) or head[3] not in ("-", "T"):
+            raise _SessionFailed(f"unexpected header line from the shell: {' '.join(head)[:80]!r}")
+        try:
+            rc, nout, nerr = int(head[2]), int(head[4]), int(head[5])
+        except ValueError:
+            raise _SessionFailed(f"unexpected header line from the shell: {' '.join(head)[:80]!r}") from None
+        while len(self.buf) < nout + nerr:  # the output is on its way: wait while it keeps coming
+            self._fill(time.monotonic() + seconds)
+        out, err = bytes(self.buf[:nout]), bytes(self.buf[nout:nout + nerr])
+        del self.buf[:nout + nerr]
+        return rc, head[3] == "T", out, err
+
+    def run_many(self, items: Sequence[tuple[str, str]], timeout: float):
+        """Send every command at once, then yield ``(key, (exit code | None, stdout, stderr), at)``
+        as each finishes. A command the node does not finish in time is yielded as timed out; if
+        the shell gets stuck or dies, the command it was running is yielded as failed, ``broken``
+        says why, and the rest are not yielded (the caller runs them another way)."""
+        if self.broken or not items:
+            return
+        first = getattr(self, "_next", 0)
+        self._next = first + len(items)
+        limit = f"{timeout:g}"
+        script = "".join(f"nfwb_id={first + k}; nfwb_run {first + k} {limit} {shlex.quote(cmd)}\n"
+                         for k, (_, cmd) in enumerate(items))
+        try:
+            self.stream.send(script.encode())
+        except OSError as e:
+            self.broken = f"cannot send the commands: {e}"
+            return
+        for k, (key, _) in enumerate(items):
+            at = _now()
+            try:
+                rc, timed_out, out, err = self._frame(first + k, timeout + _SESSION_GRACE)
+            except _Timeout:
+                self.broken = f"no result for {key} within {timeout + _SESSION_GRACE:g} s"
+                yield key, (None, b"", f"timed out after {timeout:g} s".encode()), at
+                return
+            except (_SessionFailed, OSError, EOFError) as e:
+                self.broken = str(e) if isinstance(e, _SessionFailed) else self._why(e)
+                yield key, (None, b"", f"the collection shell broke: {self.broken}".encode()), at
+                return
+            if timed_out:
+                yield key, (None, b"", f"timed out after {timeout:g} s".encode()), at
+            else:
+                yield key, (rc, out, err), at
+
+    def close(self) -> None:
+        try:
+            if not self.broken:
+                self.stream.send(b"exit 0\n")
+                self.stream.end_input()
+                self.stream.status(5.0)
+        except OSError:
+            pass
+        finally:
+            self.stream.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,6 +593,8 @@ class CollectResult:
     files: int = 0
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    #: how the commands ran: "session" (one shell for all), "per-command", or "session+per-command"
+    mode: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -319,7 +609,7 @@ class CollectResult:
 
     def to_dict(self) -> dict:
         return {"target": self.target, "path": str(self.path) if self.path else None, "ok": self.ok,
-                "error": self.error, "files": self.files, "failed": self.failed, "seconds": round(self.seconds, 3)}
+                "error": self.error, "files": self.files, "failed": self.failed, "seconds": round(self.seconds, 3), "mode": self.mode}
 
     def __str__(self) -> str:
         if not self.ok:
@@ -337,23 +627,24 @@ class CollectResult:
 # --------------------------------------------------------------------------------------------
 
 def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mapping[str, str] | None,
-                  channels: int = 4, tick: Callable[[int], None] = lambda n: None, total_hint: Callable[[int], None] = lambda n: None) -> CollectResult:
+                  channels: int = 4, tick: Callable[[int], None] = lambda n: None,
+                  total_hint: Callable[[int], None] = lambda n: None, session: bool = True) -> CollectResult:
     start = time.monotonic()
     result = CollectResult(target=host)
-    try:
-        code, disc, err = runner.run(_DISCOVER, timeout)
-    except _Timeout:
-        raise CollectError(f"no answer to the first command within {timeout:g} s") from None
-    if code != 0:
-        last = err.decode("utf-8", "replace").strip().splitlines()
-        raise CollectError(f"cannot run commands (exit {code}): {last[-1] if last else 'no error output'}")
-    discovered = disc.decode("utf-8", "replace")
     commands: dict[str, dict] = {}
     errors: list[dict] = []
-    # the save output decides which tables to list when /proc/net/ip_tables_names is empty (nft)
-    plan = plan_commands(discovered)
-    save_item = next(((f, c) for f, c in plan.items if f == "iptables/iptables-save.txt"), None)
     outputs: dict[str, tuple[int | None, bytes, bytes, str, str]] = {}
+    # one shell for every command when the node allows it; else (or for what a broken session
+    # left) one shell per command, as before
+    mode: dict = {"mode": "per-command", "timeouts": None, "note": None}
+    sess: _Session | None = None
+    if session:
+        try:
+            sess = runner.session(timeout)
+            mode = {"mode": "session", "timeouts": sess.timeouts, "note": None}
+        except _SessionFailed as e:
+            mode["note"] = f"one shell session failed to start ({e}): one session per command"
+    per_command: list[str] = []
 
     def run_one(rel: str, cmd: str) -> None:
         at = _now()
@@ -366,22 +657,73 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
             outputs[rel] = (None, b"", f"{type(e).__name__}: {e}".encode(), cmd, at)
         tick(1)
 
-    if save_item:
-        run_one(*save_item)
-        rc, so = outputs[save_item[0]][:2]
-        tables = re.findall(r"^\*(\w+)", so.decode("utf-8", "replace"), re.M) if rc == 0 else []
-        plan = plan_commands(discovered, tables)
-    items = [(f, c) for f, c in plan.items if f not in outputs]
-    for rel, cmd in (extra or {}).items():
-        if rel not in outputs and all(rel != f for f, _ in items):
-            items.append((rel, cmd))
-    total_hint(len(items) + len(outputs))
-    if channels <= 1 or len(items) <= 1:
-        for rel, cmd in items:
-            run_one(rel, cmd)
-    else:  # several commands at once over the same connection (one SSH channel each)
-        with ThreadPoolExecutor(max_workers=channels) as pool:
-            list(pool.map(lambda item: run_one(*item), items))
+    def in_session(items: list[tuple[str, str]], count: bool = True) -> list[tuple[str, str]]:
+        """Run ``items`` in the session while it works; return those left to run one by one."""
+        nonlocal sess
+        if sess is None:
+            return items
+        cmds = dict(items)
+        for rel, (rc, so, se), at in sess.run_many(items, timeout):
+            outputs[rel] = (rc, so, se, cmds[rel], at)
+            if count:
+                tick(1)
+        if sess.broken:
+            mode["mode"] = "session+per-command"
+            mode["note"] = f"the shell session broke ({sess.broken}): the remaining commands ran one session each"
+            sess.close()
+            sess = None
+        return [(rel, cmd) for rel, cmd in items if rel not in outputs]
+
+    def run_items(items: list[tuple[str, str]]) -> None:
+        items = in_session(items)
+        per_command.extend(rel for rel, _ in items)
+        if channels <= 1 or len(items) <= 1:
+            for rel, cmd in items:
+                run_one(rel, cmd)
+        else:  # several commands at once over the same connection (one SSH channel each)
+            with ThreadPoolExecutor(max_workers=channels) as pool:
+                list(pool.map(lambda item: run_one(*item), items))
+
+    try:
+        code = None
+        in_session([(" discover", _DISCOVER)], count=False)
+        found = outputs.pop(" discover", None)
+        if found is not None and found[0] is not None:
+            code, disc, err = found[:3]
+        else:  # no session, or it could not even discover: everything one session per command
+            if found is not None:  # the session took it but did not finish it (timed out, or broke)
+                if sess is not None:
+                    sess.close()
+                    sess = None
+                mode.update(mode="per-command", note="discovery failed in the shell session "
+                            f"({found[2].decode('utf-8', 'replace')}): one session per command")
+            try:
+                code, disc, err = runner.run(_DISCOVER, timeout)
+            except _Timeout:
+                raise CollectError(f"no answer to the first command within {timeout:g} s") from None
+        if code != 0:
+            last = err.decode("utf-8", "replace").strip().splitlines()
+            raise CollectError(f"cannot run commands (exit {code}): {last[-1] if last else 'no error output'}")
+        discovered = disc.decode("utf-8", "replace")
+        # the save output decides which tables to list when /proc/net/ip_tables_names is empty (nft)
+        plan = plan_commands(discovered)
+        save_item = next(((f, c) for f, c in plan.items if f == "iptables/iptables-save.txt"), None)
+        if save_item:
+            run_items([save_item])
+            rc, so = outputs[save_item[0]][:2]
+            tables = re.findall(r"^\*(\w+)", so.decode("utf-8", "replace"), re.M) if rc == 0 else []
+            plan = plan_commands(discovered, tables)
+        items = [(f, c) for f, c in plan.items if f not in outputs]
+        for rel, cmd in (extra or {}).items():
+            if rel not in outputs and all(rel != f for f, _ in items):
+                items.append((rel, cmd))
+        total_hint(len(items) + len(outputs))
+        run_items(items)
+    finally:
+        if sess is not None:
+            sess.close()
+    if per_command and mode["mode"] != "per-command":
+        mode["per_command"] = sorted(per_command)
     outputs = {rel: outputs[rel] for rel in sorted(outputs)}
 
     out.mkdir(parents=True, exist_ok=True)
@@ -404,8 +746,9 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
                          "stderr": se.decode("utf-8", "replace").strip()[:2000] or None}
         written += 1
     write_manifest(out, host=host, commands=commands, errors=errors,
-                   extra={"hostname": plan.hostname, "skipped": plan.skipped})
+                   extra={"hostname": plan.hostname, "skipped": plan.skipped, "collection": mode})
     result.path, result.files, result.seconds = out, written, time.monotonic() - start
+    result.mode = mode["mode"]
     return result
 
 
@@ -423,9 +766,14 @@ def _fresh(out: Path) -> Path:
 
 def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: bool = False, timeout: float = 30.0,
                   extra: Mapping[str, str] | None = None, progress: bool | None = None,
-                  channels: int = 4) -> CollectResult:
+                  channels: int = 4, session: bool = False) -> CollectResult:
     """Collect this machine (or network namespace ``netns``, via ``ip netns exec``) into the new
-    folder ``out``. ``extra`` adds ``{relative path: shell command}`` to the standard set."""
+    folder ``out``. ``extra`` adds ``{relative path: shell command}`` to the standard set.
+
+    Each command runs in its own ``sh``, ``channels`` at once; ``session=True`` runs them all,
+    one after the other, in one ``sh`` as over SSH (measured slower here: local processes are
+    cheap and lose the parallelism, see benchmarks/collect_bench.py). MANIFEST.json's
+    ``collection`` says which way it went."""
     out = _fresh(Path(out))
     _check_extra(extra)
     if netns and not re.fullmatch(r"[A-Za-z0-9_.-]+", netns):
@@ -434,7 +782,8 @@ def collect_local(out: str | os.PathLike, *, netns: str | None = None, sudo: boo
     bar = _bar(progress, 1, "collect")
     try:
         return _collect_with(LocalRunner(netns, sudo), out, host=host, timeout=timeout, extra=extra,
-                             channels=channels, tick=bar.update, total_hint=lambda n: _set_total(bar, n))
+                             channels=channels, tick=bar.update, total_hint=lambda n: _set_total(bar, n),
+                             session=session)
     finally:
         bar.close()
 
@@ -459,14 +808,19 @@ def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str
                 known_hosts: str | os.PathLike | None = None, accept_new_host_key: bool = False,
                 sudo: bool = False, timeout: float = 30.0, connect_timeout: float = 10.0, workers: int = 8,
                 extra: Mapping[str, str] | None = None, progress: bool | None = None,
-                channels: int = 4) -> list[CollectResult]:
+                channels: int = 4, session: bool = True) -> list[CollectResult]:
     """Collect each ``[USER@]HOST[:PORT]`` over SSH into ``out/<host>/``, in parallel.
 
     Host keys are checked against ``known_hosts`` (default ``~/.ssh/known_hosts``): an unknown
     key is refused unless ``accept_new_host_key`` (then it is recorded in ``known_hosts``), a
     changed key is always refused. A host that cannot be reached gives a result with ``error``;
-    the other hosts are still collected. ``workers`` hosts are collected at once, each running
-    ``channels`` commands at once over its one connection.
+    the other hosts are still collected. ``workers`` hosts are collected at once.
+
+    Each host's commands run one after the other in ONE remote shell (``sh -s`` over one SSH
+    channel; each under ``timeout`` with its stdout, stderr and exit code framed back), which
+    spares sshd a session and a shell per command. If that shell cannot start or breaks, the
+    commands left run one SSH channel each (``channels`` at once), as with ``session=False``;
+    MANIFEST.json's ``collection`` records the mode.
     """
     out = Path(out)
     _check_extra(extra)
@@ -501,7 +855,7 @@ def collect_ssh(targets: Sequence[str], out: str | os.PathLike, *, identity: str
                     totals[target] = n
                     bar.refresh()
             return _collect_with(runner, out / name, host=target, timeout=timeout, extra=extra, channels=channels,
-                                 tick=tick,
+                                 tick=tick, session=session,
                                  total_hint=hint)
         except CollectError as e:
             return CollectResult(target=target, error=str(e), seconds=time.monotonic() - start)

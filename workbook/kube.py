@@ -144,6 +144,22 @@ def _suffix(chain: str) -> str | None:
     return None
 
 
+#: the row list an address goes to, by the kind of KUBE-SERVICES rule (its comment's last words)
+_IP_LISTS = {"external IP": "external_ips", "loadbalancer IP": "load_balancer_ips"}
+#: the row field a service rule's jump target fills, by the target's prefix
+_TARGET_FIELDS = (("KUBE-SVC-", "chain"), ("KUBE-SVL-", "local_chain"), ("KUBE-XLB-", "local_chain"),
+                  ("KUBE-EXT-", "ext_chain"), ("KUBE-FW-", "fw_chain"))
+
+
+def _take_target(row: dict, target: str) -> None:
+    """Put a service rule's jump target in the row field its prefix names (the cluster chain once)."""
+    for prefix, name in _TARGET_FIELDS:
+        if target.startswith(prefix):
+            if name != "chain" or row["chain"] is None:
+                row[name] = target
+            return
+
+
 def services(ruleset: Ruleset) -> "pd.DataFrame":
     """One row per Service port kube-proxy programmed (columns :data:`SERVICE_COLUMNS`).
 
@@ -192,28 +208,10 @@ def services(ruleset: Ruleset) -> "pd.DataFrame":
             if kind == "cluster IP":
                 r["cluster_ip"] = ip
                 r["port"] = _dport(rule)
-                if t.startswith("KUBE-SVC-"):
-                    r["chain"] = t
-                elif t.startswith("KUBE-SVL-"):
-                    r["local_chain"] = t
-            elif kind == "external IP":
-                if ip and ip not in r["external_ips"]:
-                    r["external_ips"].append(ip)
-                if t.startswith("KUBE-EXT-"):
-                    r["ext_chain"] = t
-                elif t.startswith("KUBE-XLB-"):
-                    r["local_chain"] = t
-                elif t.startswith("KUBE-SVC-") and r["chain"] is None:
-                    r["chain"] = t
-            elif kind == "loadbalancer IP":
-                if ip and ip not in r["load_balancer_ips"]:
-                    r["load_balancer_ips"].append(ip)
-                if t.startswith("KUBE-FW-"):
-                    r["fw_chain"] = t
-                elif t.startswith("KUBE-EXT-"):
-                    r["ext_chain"] = t
-                elif t.startswith("KUBE-XLB-"):
-                    r["local_chain"] = t
+            elif kind in _IP_LISTS and ip and ip not in r[_IP_LISTS[kind]]:
+                r[_IP_LISTS[kind]].append(ip)
+            if kind in ("cluster IP", *_IP_LISTS):
+                _take_target(r, t)
             sfx = _suffix(t)
             if sfx:
                 by_suffix[sfx] = r
@@ -228,12 +226,7 @@ def services(ruleset: Ruleset) -> "pd.DataFrame":
             if r is None:
                 r = row(name, rule.protocol)
             r["node_port"] = _dport(rule)
-            if t.startswith("KUBE-EXT-"):
-                r["ext_chain"] = t
-            elif t.startswith("KUBE-XLB-"):
-                r["local_chain"] = t
-            elif t.startswith("KUBE-SVC-") and r["chain"] is None:
-                r["chain"] = t
+            _take_target(r, t)
             if sfx:
                 by_suffix.setdefault(sfx, r)
         # fill in the chains that share the service's hash

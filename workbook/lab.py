@@ -567,7 +567,7 @@ class Lab:
         self.ruleset = _as_ruleset(self.ruleset)
         if not _iface_ok(self.out_iface):
             raise InputError(f"lab: {self.out_iface!r} is not a usable interface name (max 15 characters, no '+')")
-        self.node_ips = tuple(self.node_ips or ())
+        self.node_ips = tuple(_lab_addresses(self.node_ips or ()))
         self._recent = any(r.match("recent") is not None for r in self.ruleset.iter_rules())
         if self.backend not in ("nft", "legacy"):
             raise InputError(f"lab: backend must be 'nft' or 'legacy', not {self.backend!r}")
@@ -934,6 +934,24 @@ class Lab:
                 self.close()
         except Exception:
             pass
+
+
+def _lab_addresses(ips: Iterable[str]) -> list[str]:
+    """The node addresses the lab gives its node: IPv4 only, without loopback (``lo`` has those)
+    and link-local ones — a dump's ``ip addr`` lists ``127.0.0.1``, ``::1`` and ``fe80::…`` too.
+
+    >>> _lab_addresses(["127.0.0.1", "::1", "192.168.3.215", "fe80::1", "169.254.1.1", "10.0.0.1/24"])
+    ['192.168.3.215', '10.0.0.1']
+    """
+    out: list[str] = []
+    for ip in ips:
+        try:
+            a = ipaddress.ip_address(str(ip).split("/")[0])
+        except ValueError:
+            raise InputError(f"lab: node address {ip!r} is not an IP address") from None
+        if a.version == 4 and not a.is_loopback and not a.is_link_local and str(a) not in out:
+            out.append(str(a))
+    return out
 
 
 def lab_trace(ruleset: Ruleset | str, packet: Packet, node_ips: Iterable[str] | None = None, *,

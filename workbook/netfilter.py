@@ -6,7 +6,7 @@ import ipaddress
 from typing import Iterable, NamedTuple
 
 __all__ = [
-    "HOOKS", "PRIORITY", "TABLES_AT_HOOK", "HookTable", "tables_at", "is_local", "local_addresses",
+    "HOOKS", "PRIORITY", "TABLES_AT_HOOK", "TABLES_AT_HOOK_NFT", "HookTable", "tables_at", "is_local", "local_addresses",
     "routing_decision", "packet_path", "path_for", "NAT_MANIP",
 ]
 
@@ -41,6 +41,17 @@ TABLES_AT_HOOK: dict[str, tuple[HookTable, ...]] = {
                HookTable("filter", 0), HookTable("security", 50)),
     "POSTROUTING": (HookTable("mangle", -150), HookTable("nat", 100)),
 }
+
+#: The same for rules loaded by iptables-nft, which registers the security table's base chains
+#: at priority 150 (iptables ``nft.c``), not the kernel's NF_IP_PRI_SECURITY 50: at INPUT the
+#: security table then comes after nat (100). Checked in the lab (tests/lab/test_regressions.py).
+#:
+#: >>> [t.table for t in TABLES_AT_HOOK_NFT["INPUT"]]
+#: ['mangle', 'filter', 'nat', 'security']
+TABLES_AT_HOOK_NFT: dict[str, tuple[HookTable, ...]] = {
+    hook: tuple(sorted((HookTable(t.table, 150 if t.table == "security" else t.priority) for t in tables),
+                       key=lambda t: t.priority))
+    for hook, tables in TABLES_AT_HOOK.items()}
 
 #: Which NAT manipulation the nat table does at a hook ("DNAT" before routing, "SNAT" after).
 NAT_MANIP: dict[str, str] = {"PREROUTING": "DNAT", "OUTPUT": "DNAT", "INPUT": "SNAT", "POSTROUTING": "SNAT"}

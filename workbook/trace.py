@@ -11,7 +11,7 @@ first (``why``). An option the tracer cannot judge (an unknown match, the uid of
 unknown set) is assumed to hold and the step is marked ``assumed``; the branch notes say why.
 
 Big chains (``KUBE-SERVICES`` with thousands of rules) are indexed on the rules' exact
-destination address (or exact ``--dport``): only rules that can match are evaluated, and each
+destination address (or exact ``--dport``): only rules that can match are compiled and evaluated, and each
 run of skipped rules is one summarised step (``matched: false``, ``position`` = the first
 skipped rule, ``why`` = "N rules skipped (positions a-b): their -d does not match X").
 Chains shorter than :data:`INDEX_MIN_RULES` are always walked rule by rule.
@@ -21,7 +21,9 @@ tests/engine/test_kernel_parity.py): nat is consulted only while a connection is
 per direction (a node's packet to itself passes OUTPUT, POSTROUTING, then PREROUTING and INPUT
 over ``lo`` without nat there); DNAT changes the routing decision; ``--ctstate DNAT`` holds after
 a DNAT; a built-in chain the dump does not declare is not traversed (iptables-nft); loopback
-addresses do not cross interfaces unless ``route_localnet``; the end of a user chain returns
+addresses do not cross interfaces unless ``route_localnet``; a packet from outside with one of
+the node's addresses as its source is a martian (``accept_local``=0); ``-m rpfilter`` looks the
+source up in the node's routes; the end of a user chain returns
 without a kernel trace event (the step is kept, ``Branch.matched_path()`` leaves it out).
 """
 
@@ -32,10 +34,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .model import InputError, Rule, Ruleset
-from .netfilter import NAT_MANIP, TABLES_AT_HOOK, is_local, local_addresses
+from .netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT, is_local, local_addresses
 from .packet import Branch, Packet, Step, Trace
 
-__all__ = ["trace_packet", "Tracer", "ipsets_from_save", "INDEX_MIN_RULES", "PROTOCOLS"]
+__all__ = ["trace_packet", "Tracer", "ipsets_from_save", "parse_routes", "Route", "INDEX_MIN_RULES", "PROTOCOLS"]
 
 #: Chains with at least this many rules are indexed (see the module docstring).
 INDEX_MIN_RULES = 32
@@ -206,6 +208,10 @@ class _Assume(str):
     """A check result meaning: could not judge; assumed to hold (the text says why)."""
 
 
+class _AssumeFail(str):
+    """A check result meaning: could not judge; assumed NOT to hold (the text says why)."""
+
+
 # A check takes the state and returns None (holds), a str (fails: why) or an _Assume (assumed).
 Check = Callable[[_State], Any]
 
@@ -215,15 +221,99 @@ Check = Callable[[_State], Any]
 
 
 class _Ctx:
-    """What checks may read that is fixed for one trace: local addresses and ipset contents."""
+    """What checks may read that is fixed for one trace: local addresses, ipset contents, routes."""
 
-    __slots__ = ("local", "local_i", "ipsets", "ipsets_obj")
+    __slots__ = ("local", "local_i", "ipsets", "ipsets_obj", "routes", "routes_obj")
 
-    def __init__(self, node_ips: Iterable[str], ipsets: dict[str, list[str]] | None):
+    def __init__(self, node_ips: Iterable[str], ipsets: dict[str, list[str]] | None,
+                 routes: Iterable | str | None = None):
         self.ipsets_obj = ipsets
         self.local = local_addresses(node_ips)
         self.local_i = frozenset(_ip(a) for a in self.local)
         self.ipsets = {k: [_set_entry(e) for e in v] for k, v in (ipsets or {}).items()}
+        self.routes_obj = routes
+        self.routes = None if routes is None else parse_routes(routes)
+
+    def route(self, v: int, x: int) -> "Route | None":
+        """The longest-prefix route towards an address (None: no route); only when routes were given."""
+        for r in self.routes or ():
+            if r.version == v and (x & r.mask) == r.base:
+                return r
+        return None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of the node: ``type`` (unicast, local, blackhole, unreachable, ...), destination
+    prefix and output device (None for a route without ``dev``)."""
+
+    type: str
+    prefix: str
+    dev: str | None
+    version: int
+    base: int
+    mask: int
+    plen: int
+
+
+_ROUTE_TYPES = frozenset({"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit",
+                          "blackhole", "nat", "anycast"})
+
+
+def parse_routes(routes: Iterable | str) -> list[Route]:
+    """Routes from ``ip route`` / ``ip route show table all`` text, its lines, or (prefix, dev) pairs.
+
+    Only the main and local tables count (a line naming another table is left out); a bare
+    address is a /32 (/128) prefix; ``default`` is 0.0.0.0/0. Longest prefix first, the local
+    table first at equal length (it is consulted first).
+
+    >>> text = '''default via 192.168.3.1 dev eth0 proto dhcp
+    ... 192.168.3.0/24 dev eth0 proto kernel scope link src 192.168.3.215
+    ... 192.168.3.98 dev eni5d1d36193a1 scope link
+    ... blackhole 10.9.0.0/16
+    ... 10.1.0.0/16 via 10.0.0.1 dev tun0 table 100
+    ... local 192.168.3.215 dev eth0 table local proto kernel scope host src 192.168.3.215'''
+    >>> for r in parse_routes(text): print(r.type, r.prefix, r.dev)
+    local 192.168.3.215/32 eth0
+    unicast 192.168.3.98/32 eni5d1d36193a1
+    unicast 192.168.3.0/24 eth0
+    blackhole 10.9.0.0/16 None
+    unicast 0.0.0.0/0 eth0
+    >>> [r.prefix for r in parse_routes([("10.0.0.0/8", "eth1")])]
+    ['10.0.0.0/8']
+    """
+    if isinstance(routes, str):
+        items: list = routes.splitlines()
+    else:
+        items = list(routes)
+    out: list[Route] = []
+    for item in items:
+        if isinstance(item, Route):
+            out.append(item)
+            continue
+        if isinstance(item, (tuple, list)):
+            words = [str(item[0])] + (["dev", str(item[1])] if len(item) > 1 and item[1] else [])
+        else:
+            words = str(item).split()
+        kind = "unicast"
+        if words and words[0] in _ROUTE_TYPES:
+            kind, words = words[0], words[1:]
+        if not words:
+            continue
+        if "table" in words[:-1] and words[words.index("table") + 1] not in ("main", "local", "254", "255"):
+            continue
+        dest = words[0]
+        dev = words[words.index("dev") + 1] if "dev" in words[:-1] else None
+        if dest == "default":
+            dest = "::/0" if any(":" in w for w in words[1:3]) else "0.0.0.0/0"
+        try:
+            v, base, mask = _net(dest)
+        except (InputError, ValueError):
+            continue
+        plen = bin(mask).count("1")
+        out.append(Route(kind, dest if "/" in dest else f"{dest}/{32 if v == 4 else 128}", dev, v, base, mask, plen))
+    out.sort(key=lambda r: (-r.plen, r.type != "local"))
+    return out
 
 
 def _set_entry(text: str) -> tuple:
@@ -263,6 +353,12 @@ def _addr_types(ctx: _Ctx, v: int, x: int) -> set[str]:
         return {"MULTICAST"}
     return {"UNICAST"}
 
+
+#: port options of -m tcp/udp/... (singular) and -m multiport (plural): (flag shown, packet field)
+_PORT_OPTIONS = {"--dport": ("--dport", "dport"), "--destination-port": ("--dport", "dport"),
+                 "--sport": ("--sport", "sport"), "--source-port": ("--sport", "sport"),
+                 "--dports": ("--dports", "dport"), "--destination-ports": ("--dports", "dport"),
+                 "--sports": ("--sports", "sport"), "--source-ports": ("--sports", "sport")}
 
 _KNOWN_ADDRTYPES = frozenset({"LOCAL", "UNICAST", "UNSPEC", "BROADCAST", "MULTICAST"})
 
@@ -381,13 +477,19 @@ class _Compiler:
             return f"{desc} does not match {p}"
         return chk
 
+    def _port_option(self, o, checks: list) -> bool:
+        """A --dport/--sport/--dports/--sports option (or a long name of one) as a check; False otherwise."""
+        known = _PORT_OPTIONS.get(o.flag)
+        if known is None:
+            return False
+        checks.append(self._ports(known[0], o.value, o.negated, known[1]))
+        return True
+
     def m_tcp(self, rule, m, checks, stats):
         for o in m.options:
-            if o.flag in ("--dport", "--destination-port"):
-                checks.append(self._ports("--dport", o.value, o.negated, "dport"))
-            elif o.flag in ("--sport", "--source-port"):
-                checks.append(self._ports("--sport", o.value, o.negated, "sport"))
-            elif o.flag in ("--tcp-flags", "--syn") and m.module == "tcp":
+            if not o.flag.endswith("ports") and self._port_option(o, checks):
+                continue
+            if o.flag in ("--tcp-flags", "--syn") and m.module == "tcp":
                 if o.flag == "--syn":
                     mask, comp = {"SYN", "RST", "ACK", "FIN"}, {"SYN"}
                 else:
@@ -418,11 +520,9 @@ class _Compiler:
 
     def m_multiport(self, rule, m, checks, stats):
         for o in m.options:
-            if o.flag in ("--dports", "--destination-ports"):
-                checks.append(self._ports("--dports", o.value, o.negated, "dport"))
-            elif o.flag in ("--sports", "--source-ports"):
-                checks.append(self._ports("--sports", o.value, o.negated, "sport"))
-            elif o.flag == "--ports":
+            if o.flag.endswith("ports") and self._port_option(o, checks):
+                continue
+            if o.flag == "--ports":
                 d = self._ports("--ports", o.value, False, "dport")
                 sp = self._ports("--ports", o.value, False, "sport")
                 desc, neg = o.to_save(), o.negated
@@ -682,9 +782,28 @@ class _Compiler:
         desc = m.to_save()
         checks.append(lambda s, d=desc: _Assume(f"{d}: not evaluated by the tracer; assumed to match"))
 
-    m_physdev = m_socket = m_rpfilter = m_mac = m_length = m_ttl = m_hl = m_tos = m_dscp = _assumed_module
+    m_physdev = m_socket = m_mac = m_length = m_ttl = m_hl = m_tos = m_dscp = _assumed_module
     m_helper = m_cgroup = m_u32 = m_bpf = m_string = m_time = m_devgroup = m_connlimit = _assumed_module
     m_connbytes = m_ipvs = m_cpu = m_realm = m_ecn = m_tcpmss = m_esp = m_ah = m_osf = m_cluster = _assumed_module
+
+    def m_rpfilter(self, rule, m, checks, stats):
+        """Reverse-path filter (``xt_rpfilter``): is the source reachable back through the arrival interface?"""
+        flags = {o.flag for o in m.options}
+        if flags - {"--loose", "--validmark", "--accept-local", "--invert"}:
+            self._assumed_module(rule, m, checks, stats)
+            return
+        invert, loose, accept_local = "--invert" in flags, "--loose" in flags, "--accept-local" in flags
+        desc = m.to_save()
+        ctx_ref = self.ctx_ref
+
+        def chk(s: _State):
+            valid, why, sure = _reverse_path(ctx_ref[0], s, loose, accept_local)
+            ok = valid != invert
+            text = f"{desc}: {why}"
+            if not sure:
+                return _Assume(text) if ok else _AssumeFail(text)
+            return None if ok else text
+        checks.append(chk)
 
     def m_pkttype(self, rule, m, checks, stats):
         for o in m.options:
@@ -713,6 +832,41 @@ class _Compiler:
             s.note("-m policy: the packet is assumed not to be IPsec-protected")
             return None if want_none != neg else f"{desc}: the packet is not IPsec-protected"
         checks.append(chk)
+
+
+def _reverse_path(ctx: _Ctx, s: _State, loose: bool, accept_local: bool) -> tuple[bool, str, bool]:
+    """(valid, why, sure): ``xt_rpfilter``'s reverse lookup of the source (``rpfilter_mt``).
+
+    Without routes (``routes=None``) a non-local source is assumed to route back through the
+    interface it came in on (valid, not sure); a local source is a local route: invalid
+    unless ``--accept-local``.
+    """
+    iface = s.in_iface
+    if iface is None or iface == "lo":
+        return True, "a packet from the node (loopback) always passes", True
+    v, x = s.src_i
+    if v == 4 and x >> 24 == 0 and (s.dst_i[1] == 0xFFFFFFFF or (s.dst_i[1] >> 8) == 0xE00000):
+        return True, f"source {s.src} to a broadcast or link-local multicast address passes", True
+    if _is_local_i(ctx, v, x):
+        if not accept_local:
+            return False, (f"source {s.src} is a local address: the reverse lookup finds a local route, "
+                           f"not a valid path without --accept-local"), True
+        r = ctx.route(v, x)
+        if r is None or r.type != "local" or r.dev is None:
+            return True, (f"source {s.src} is local and --accept-local is given (the interface of that "
+                          f"address is not known: assumed {iface})"), False
+        return loose or r.dev == iface, f"source {s.src} is local on {r.dev}, the packet came in on {iface}", True
+    if ctx.routes is None:
+        return True, (f"no routes given (routes=... / the dump's ip route): the reverse path of {s.src} is "
+                      f"assumed to be {iface}, where it came in"), False
+    r = ctx.route(v, x)
+    if r is None:
+        return False, f"no route back to {s.src}", True
+    if r.type != "unicast":
+        return False, f"the route back to {s.src} is {r.type} {r.prefix}", True
+    if loose:
+        return True, f"a route back to {s.src} exists ({r.prefix} dev {r.dev}); --loose takes any interface", True
+    return r.dev == iface, f"the route back to {s.src} is {r.prefix} dev {r.dev}, the packet came in on {iface}", True
 
 
 def _set_key(dirs: list[str], s: _State) -> str:
@@ -751,8 +905,7 @@ def _set_hit(entry: tuple, dirs: list[str], s: _State) -> bool:
 
 
 class _CRule:
-    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "dst_key", "dport_key",
-                 "action")
+    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "action")
 
     @property
     def spec(self) -> str:
@@ -787,19 +940,6 @@ class _CRule:
         for x in stats:
             p *= x
         self.stat = p if stats else None
-        # index keys
-        self.dst_key = None
-        if rule.destination and not rule.destination_negated:
-            v, base, mask = _net(rule.destination)
-            if mask == (0xFFFFFFFF if v == 4 else (1 << 128) - 1):
-                self.dst_key = (v, base)
-        self.dport_key = None
-        if rule.protocol in ("tcp", "udp", "sctp") and not rule.protocol_negated:
-            for m in rule.matches:
-                if m.module == rule.protocol:
-                    o = m.get("--dport") or m.get("--destination-port")
-                    if o is not None and not o.negated and o.value.isdigit():
-                        self.dport_key = int(o.value)
         # target
         t = rule.target
         self.target = t
@@ -815,30 +955,76 @@ class _CRule:
             self.kind, self.action = "unknown", "CONTINUE"
 
 
+def _dst_key(rule: Rule) -> tuple[int, int] | None:
+    """The index key of a rule's exact destination (``-d 10.96.0.10/32``), or None."""
+    if rule.destination and not rule.destination_negated:
+        v, base, mask = _net(rule.destination)
+        if mask == (0xFFFFFFFF if v == 4 else (1 << 128) - 1):
+            return v, base
+    return None
+
+
+def _dport_key(rule: Rule) -> int | None:
+    """The index key of a rule's one exact ``--dport`` (of -p tcp/udp/sctp), or None."""
+    if rule.protocol in ("tcp", "udp", "sctp") and not rule.protocol_negated:
+        for m in rule.matches:
+            if m.module == rule.protocol:
+                o = m.get("--dport") or m.get("--destination-port")
+                if o is not None and not o.negated and o.value.isdigit():
+                    return int(o.value)
+    return None
+
+
+class _LazyRules:
+    """The compiled rules of an indexed chain, each compiled when a packet first reaches it:
+    a packet meets only the few rules the index names, so entering a 10,000-rule
+    KUBE-SERVICES does not compile 10,000 rules."""
+
+    __slots__ = ("src", "comp", "chains", "done")
+
+    def __init__(self, src: list[Rule], comp: "_Compiler", chains: dict):
+        self.src, self.comp, self.chains = src, comp, chains
+        self.done: list = [None] * len(src)
+
+    def __len__(self) -> int:
+        return len(self.done)
+
+    def __getitem__(self, i: int) -> _CRule:
+        r = self.done[i]
+        if r is None:
+            r = self.done[i] = _CRule(self.src[i], self.comp, self.chains)
+        return r
+
+
 class _CChain:
-    __slots__ = ("table", "name", "builtin", "policy", "rules", "index_kind", "index", "generic")
+    __slots__ = ("table", "name", "builtin", "policy", "rules", "positions", "index_kind", "index", "generic")
 
     def __init__(self, chain, comp: _Compiler, chains: dict):
         self.table = chain.table
         self.name = chain.name
         self.builtin = chain.builtin
         self.policy = chain.policy or "ACCEPT"
-        self.rules = [_CRule(r, comp, chains) for r in chain.rules]
+        src = chain.rules
+        self.positions = [r.position for r in src]
         self.index_kind = None
         self.index: dict = {}
         self.generic: list[int] = []
-        if len(self.rules) >= INDEX_MIN_RULES:
-            by_dst = sum(1 for r in self.rules if r.dst_key is not None)
-            by_port = sum(1 for r in self.rules if r.dport_key is not None)
-            if max(by_dst, by_port) >= len(self.rules) // 2:
+        if len(src) >= INDEX_MIN_RULES:
+            dst = [_dst_key(r) for r in src]
+            port = [_dport_key(r) for r in src]
+            by_dst = len(src) - dst.count(None)
+            by_port = len(src) - port.count(None)
+            if max(by_dst, by_port) >= len(src) // 2:
                 kind = "dst" if by_dst >= by_port else "dport"
                 self.index_kind = kind
-                for i, r in enumerate(self.rules):
-                    key = r.dst_key if kind == "dst" else r.dport_key
+                for i, key in enumerate(dst if kind == "dst" else port):
                     if key is None:
                         self.generic.append(i)
                     else:
                         self.index.setdefault(key, []).append(i)
+                self.rules = _LazyRules(src, comp, chains)
+                return
+        self.rules = [_CRule(r, comp, chains) for r in src]
 
     def candidates(self, s: _State) -> list[int] | None:
         if self.index_kind is None:
@@ -883,7 +1069,9 @@ class _Compiled:
         """Compile every chain now (a rule the tracer cannot read raises here, not mid-trace)."""
         for chains in self.tables.values():
             for name in chains.src:
-                chains[name]
+                c = chains[name]
+                for i in range(len(c.rules)):
+                    c.rules[i]
 
 
 # -----------------------------------------------------------------------------------------
@@ -893,15 +1081,22 @@ class _Compiled:
 class Tracer:
     """A ruleset compiled for tracing many packets (what :func:`trace_packet` uses and caches).
 
-    A built-in chain the dump does not declare (e.g. kube-proxy's restore input, or a
-    hand-written snippet) is not traversed by default, as with iptables-nft, which creates a
-    base chain only when it is declared (``iptables-nft-save`` prints all of them anyway, so
-    real dumps always declare them). ``missing_builtins="empty"`` treats it as iptables-legacy
-    does: present, empty, policy ACCEPT.
+    ``backend`` is how the rules were loaded: ``"nft"`` (iptables-nft, the default) or
+    ``"legacy"``. They differ twice. A built-in chain the dump does not declare (e.g.
+    kube-proxy's restore input, or a hand-written snippet) does not exist with iptables-nft,
+    which creates a base chain only when it is declared (``iptables-nft-save`` prints all of
+    them anyway, so real dumps always declare them); iptables-legacy has it, empty, policy
+    ACCEPT (``missing_builtins="absent"``/``"empty"`` chooses this alone). And iptables-nft
+    puts the security table after nat at INPUT (:data:`~workbook.netfilter.TABLES_AT_HOOK_NFT`).
 
     ``route_localnet`` is the sysctl ``net.ipv4.conf.*.route_localnet``: 0 (the kernel's
     default) makes routing drop loopback addresses arriving on another interface and a
     loopback source DNATed off the host; kube-proxy sets 1 for localhost NodePorts.
+    ``accept_local`` is ``net.ipv4.conf.*.accept_local``: 0 (the default) makes routing drop
+    a packet arriving on an interface other than ``lo`` whose source is one of the node's own
+    addresses (a martian source). ``routes`` are the node's routes (``ip route`` text, its
+    lines, or (prefix, dev) pairs: :func:`parse_routes`); ``-m rpfilter`` looks the source up
+    in them (without routes it assumes the path back is the arrival interface, and says so).
 
     >>> from workbook.parse import parse_save
     >>> rs = parse_save("*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
@@ -913,8 +1108,16 @@ class Tracer:
     """
 
     def __init__(self, ruleset: Ruleset, node_ips: Iterable[str] = (), *, ipsets: dict[str, list[str]] | None = None,
-                 max_branches: int = 10000, missing_builtins: str = "absent", route_localnet: bool = False):
+                 max_branches: int = 10000, missing_builtins: str | None = None, route_localnet: bool = False,
+                 accept_local: bool = False, routes: Iterable | str | None = None, backend: str = "nft"):
         self.route_localnet = route_localnet
+        self.accept_local = accept_local
+        if backend not in ("nft", "legacy"):
+            raise ValueError("backend is 'nft' (iptables-nft) or 'legacy' (iptables-legacy)")
+        self.backend = backend
+        self._hook_tables = TABLES_AT_HOOK_NFT if backend == "nft" else TABLES_AT_HOOK
+        if missing_builtins is None:
+            missing_builtins = "absent" if backend == "nft" else "empty"
         if missing_builtins not in ("absent", "empty"):
             raise ValueError("missing_builtins is 'absent' (iptables-nft) or 'empty' (iptables-legacy)")
         self.missing_builtins = missing_builtins
@@ -922,23 +1125,26 @@ class Tracer:
         self.compiled = _Compiled(ruleset)
         self.node_ips = tuple(node_ips)
         self.ipsets = ipsets
-        self.ctx = _Ctx(self.node_ips, ipsets)
+        self.routes = routes
+        self.ctx = _Ctx(self.node_ips, ipsets, routes)
         self._ctxs: dict[tuple, _Ctx] = {}
         self._order: dict[str, list[str]] = {}
         self.max_branches = max_branches
 
     def trace(self, packet: Packet, node_ips: Iterable[str] | None = None, *,
-              ipsets: dict[str, list[str]] | None = None) -> Trace:
+              ipsets: dict[str, list[str]] | None = None, routes: Iterable | str | None = None) -> Trace:
         ctx = self.ctx
-        if node_ips is not None and tuple(node_ips) != self.node_ips or ipsets is not None and ipsets is not self.ipsets:
+        if (node_ips is not None and tuple(node_ips) != self.node_ips or ipsets is not None and ipsets is not self.ipsets
+                or routes is not None and routes is not self.routes):
             ips = self.node_ips if node_ips is None else tuple(node_ips)
             sets = self.ipsets if ipsets is None else ipsets
-            key = (ips, id(sets))
+            rts = self.routes if routes is None else routes
+            key = (ips, id(sets), id(rts))
             ctx = self._ctxs.get(key)
-            if ctx is None or ctx.ipsets_obj is not sets:
+            if ctx is None or ctx.ipsets_obj is not sets or ctx.routes_obj is not rts:
                 if len(self._ctxs) > 16:
                     self._ctxs.clear()
-                ctx = self._ctxs[key] = _Ctx(ips, sets)
+                ctx = self._ctxs[key] = _Ctx(ips, sets, rts)
         self.compiled.ctx_ref[0] = ctx
         s0 = self._initial(packet, ctx)
         pending = [s0]
@@ -1038,9 +1244,27 @@ class Tracer:
                            f"localhost NodePorts; trace with route_localnet=True / --route-localnet)")
                     return _ROUTING_DROP
                 s.note(f"a loopback {which} arriving on {s.in_iface}: routed because route_localnet=1")
+            if s.in_iface != "lo" and sv == 4:
+                martian = self._martian_source(s, ctx)
+                if martian:
+                    s.note(f"dropped by routing after PREROUTING: martian source: {martian}")
+                    return _ROUTING_DROP
             return "INPUT" if _is_local_i(ctx, v, x) else "FORWARD"
         if h == "FORWARD":
             return "POSTROUTING"
+        return None
+
+    def _martian_source(self, s: _State, ctx: _Ctx) -> str | None:
+        """Why routing refuses the IPv4 source of a packet arriving on ``s.in_iface`` (not lo), or None."""
+        sx = s.src_i[1]
+        if (sx >> 28) == 0xE or sx == 0xFFFFFFFF:
+            return f"{s.src} is a multicast or broadcast address"
+        if (sx >> 24) == 0 and not (s.dst_i[1] == 0xFFFFFFFF or sx == 0 and s.dst_i[1] == 0):
+            return f"{s.src} is in 0.0.0.0/8"
+        if s.src_i in ctx.local_i and not self.accept_local:
+            return (f"{s.src} is one of the node's own addresses, arriving on {s.in_iface} "
+                    f"(accept_local=0, the kernel's default; trace with accept_local=True / --accept-local "
+                    f"for a node that sets net.ipv4.conf.*.accept_local=1)")
         return None
 
     def _set_ifaces(self, s: _State, ctx: _Ctx) -> None:
@@ -1101,7 +1325,7 @@ class Tracer:
         order = self._order.get(s.hook)
         if order is None:
             tables = self.compiled.tables
-            order = self._order[s.hook] = [ht.table for ht in TABLES_AT_HOOK[s.hook] if ht.table in tables]
+            order = self._order[s.hook] = [ht.table for ht in self._hook_tables[s.hook] if ht.table in tables]
         k = 0 if after is None else order.index(after) + 1
         while k < len(order):
             t = order[k]
@@ -1176,6 +1400,9 @@ class Tracer:
                     assumed = True
                     s.note(str(r))
                     continue
+                if type(r) is _AssumeFail:
+                    assumed = True
+                    s.note(str(r))
                 why = r
                 break
             if why is not None:
@@ -1263,7 +1490,7 @@ class Tracer:
 
     def _skipped(self, s: _State, c: _CChain, a: int, b: int, steps: list) -> None:
         n = b - a
-        first, last = c.rules[a].position, c.rules[b - 1].position
+        first, last = c.positions[a], c.positions[b - 1]
         if c.index_kind == "dst":
             what = f"their -d does not match {s.dst}"
         elif s.dport is None:
@@ -1409,12 +1636,13 @@ def _tracer_for(ruleset: Ruleset) -> Tracer:
 
 def trace_packet(ruleset: Ruleset, packet: Packet, node_ips: Iterable[str] = (), *,
                  ipsets: dict[str, list[str]] | None = None, max_branches: int = 10000,
-                 route_localnet: bool = False) -> Trace:
+                 route_localnet: bool = False, accept_local: bool = False,
+                 routes: Iterable | str | None = None) -> Trace:
     """Trace ``packet`` through ``ruleset``: every rule evaluated, branch by branch.
 
     ``node_ips`` are the node's addresses (local: INPUT, ``--dst-type LOCAL``); ``ipsets``
-    gives set contents as ``{name: [cidr, ...]}``; ``route_localnet`` as in :class:`Tracer`
-    (kube-proxy nodes run with it on). The compiled form of a ruleset is cached
+    gives set contents as ``{name: [cidr, ...]}``; ``route_localnet``, ``accept_local`` and
+    ``routes`` as in :class:`Tracer` (kube-proxy nodes run with route_localnet on). The compiled form of a ruleset is cached
     per Ruleset object (build a :class:`Tracer` yourself after changing a ruleset in place).
 
     >>> from workbook.parse import parse_save
@@ -1435,4 +1663,5 @@ def trace_packet(ruleset: Ruleset, packet: Packet, node_ips: Iterable[str] = (),
     tr = _tracer_for(ruleset)
     tr.max_branches = max_branches
     tr.route_localnet = route_localnet
-    return tr.trace(packet, node_ips, ipsets=ipsets)
+    tr.accept_local = accept_local
+    return tr.trace(packet, node_ips, ipsets=ipsets, routes=routes)

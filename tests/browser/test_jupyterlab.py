@@ -109,8 +109,21 @@ def browser(lab):
 
 
 def _run_all(page) -> None:
-    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    """Run menu → Run All Cells (a dialog in the way, e.g. the kernel picker, is accepted first)."""
+    for attempt in range(3):
+        dialogs = page.locator(".jp-Dialog .jp-mod-accept")
+        if dialogs.count():
+            dialogs.first.click(timeout=5_000)
+        try:
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
+            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
+            return
+        except Exception:
+            page.keyboard.press("Escape")
+            if attempt == 2:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(SHOTS / "RUN-MENU-FAILED.png"))
+                raise
 
 
 PROMPTS_JS = """() => [...document.querySelectorAll(
@@ -184,10 +197,15 @@ def test_notebook_in_jupyterlab(name, lab, browser):
         TIMES[name] = time.perf_counter() - start
 
 
-def test_report_browser_time():
-    if TIMES:
-        out = ROOT / "test-artifacts"
-        out.mkdir(exist_ok=True)
-        (out / "browser-times.json").write_text(json.dumps({k: round(v, 1) for k, v in TIMES.items()}, indent=1))
-        print(f"\nbrowser: {sum(TIMES.values()):.1f} s for {len(TIMES)} notebooks")
-        assert all(v > 0 for v in TIMES.values())
+@pytest.fixture(scope="module", autouse=True)
+def report_browser_time(request):
+    """After the module: print (and store) how long each notebook took in the browser."""
+    yield
+    if not TIMES:
+        return
+    out = ROOT / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    (out / "browser-times.json").write_text(json.dumps({k: round(v, 1) for k, v in TIMES.items()}, indent=1))
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(f"browser: {sum(TIMES.values()):.1f} s for {len(TIMES)} notebooks")

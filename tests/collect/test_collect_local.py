@@ -57,6 +57,7 @@ def test_cli_local_netns_json(netns, tmp_path):
     assert p.returncode == 0, p.stderr
     [r] = json.loads(p.stdout)
     assert r["ok"] and r["path"] == str(tmp_path / "o" / ns)
+    assert r["mode"] == "per-command"  # --mode auto: one shell per command locally (measured faster there)
     d = load_dump(r["path"])
     assert [x.spec for x in d.ruleset.chain("filter", "INPUT").rules] == ["-A INPUT -p udp -m udp --dport 9999 -j DROP"]
     # the same folder again: refused, evidence is never overwritten

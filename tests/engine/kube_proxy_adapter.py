@@ -24,6 +24,10 @@ needed to compare the two lives HERE, not in workbook.trace:
    branch order = endpoint order) and the verdict words of matched rules in those four
    filter chains on the first branch.
 4. ``masq``: true when some branch matched a rule jumping to KUBE-MARK-MASQ.
+5. Routing. The Go tracer has none: a flow from a node address sent in on eth0 goes on to
+   the filter chains there, where the kernel (accept_local=0) drops it as a martian source
+   right after PREROUTING. The comparison traces with :data:`GO_TRACER_ROUTING`
+   (``accept_local=True``) so routing lets such a packet through, as the Go tracer does.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from pathlib import Path
 from workbook.model import Ruleset
 from workbook.packet import Packet, Trace
 from workbook.parse import parse_save
-from workbook.parse.rule import build_rule, tokenize
 
 #: kube-proxy's base-chain jump rules (proxier.go ``iptablesJumpChains``), in the order a
 #: node shows them (kube-proxy prepends each one, so the list reads bottom-up there).
@@ -62,6 +65,9 @@ JUMP_RULES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("nat", "POSTROUTING"): [("KUBE-POSTROUTING", '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING')],
 }
 
+#: Tracer options standing for the Go tracer's lack of routing (see 5. above).
+GO_TRACER_ROUTING = {"accept_local": True}
+
 FILTER_VERDICT_CHAINS = ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL")
 
 
@@ -82,27 +88,60 @@ def load_case(rules_path: Path) -> Case:
     rs = parse_save(rules_path.read_text(), str(rules_path))
     added: list[str] = []
     if not meta.get("rulesAreFullFakeState"):
-        from workbook.model import Chain
-        for (table, chain), rules in JUMP_RULES.items():
-            if table not in rs.tables:
-                continue
-            t = rs.tables[table]
-            if chain in t.chains and t.chains[chain].rules:
-                continue
-            want = [(target, body) for target, body in rules if target in t.chains]
-            if not want:
-                continue
-            if chain not in t.chains:
-                t.chains = {chain: Chain(table, chain, "ACCEPT"), **t.chains}
-            c = t.chains[chain]
-            for target, body in want:
-                toks, quoted = tokenize(body)
-                c.rules.append(build_rule(toks, quoted, table, chain, position=len(c.rules) + 1))
-                added.append(f"{table} -A {chain} {body}")
-        # the meta's own list must be a subset of what we added
+        rs, added = with_kube_proxy_jumps(rs, meta)
+        # the meta's own list must be a subset of what JUMP_RULES added
         for j in meta.get("implicitBaseJumps", []):
             assert any(a.startswith(f"{j['table']} -A {j['chain']}") and a.endswith("-j KUBE-SERVICES") for a in added), j
     return Case(stem, rs, meta, flows, added)
+
+
+def with_kube_proxy_jumps(rs: Ruleset, meta: dict) -> tuple[Ruleset, list[str]]:
+    """The ruleset (as iptables-restore text re-parsed) plus the base jumps kube-proxy installs."""
+    text = rs.to_save()
+    added: list[str] = []
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for (table, chain), jumps in JUMP_RULES.items():
+        if table not in rs.tables:
+            continue
+        t = rs.table(table)
+        if chain in t and len(t.chain(chain)):
+            continue  # the case has this built-in chain with rules: it is the complete state
+        for target, body in jumps:
+            if target in t:
+                wanted.setdefault((table, chain), []).append(f"-A {chain} {body}")
+    for j in meta.get("implicitBaseJumps", []):
+        # the meta files name nat PREROUTING -> KUBE-SERVICES, which the list above already has
+        key, target = (j["table"], j["chain"]), j["rule"].split()[-1]
+        t = rs.tables.get(j["table"])
+        complete = t is not None and j["chain"] in t and len(t.chain(j["chain"]))
+        if not complete and not any(r.endswith(f"-j {target}") for r in wanted.get(key, [])):
+            wanted.setdefault(key, []).append(j["rule"])
+    out: list[str] = []
+    table = None
+    declared: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+            declared = set()
+            out.append(line)
+            continue
+        if line.startswith(":"):
+            declared.add(line[1:].split()[0])
+        if line == "COMMIT" and table:
+            for (t, chain), rules in wanted.items():
+                if t != table:
+                    continue
+                if chain not in declared:
+                    # a built-in chain the file left out: declare it after the table line
+                    idx = max(i for i, l in enumerate(out) if l == f"*{table}")
+                    out.insert(idx + 1, f":{chain} ACCEPT [0:0]")
+                    declared.add(chain)
+                for r in rules:
+                    # keep existing rules in front only for complete states; here the chain is empty
+                    out.append(r)
+                    added.append(f"{t} {r}")
+        out.append(line)
+    return parse_save("\n".join(out) + "\n", rs.source), added
 
 
 def flow_packet(flow: dict, from_node: bool = False) -> Packet:

@@ -128,3 +128,51 @@ def test_ipv6_packet_uses_the_dumps_ip6tables_rules(capsys):
     assert rc == 0
     assert [(s["hook"], s["table"], s["action"]) for s in out["branches"][0]["steps"]] == [
         ("INPUT", "filter", "policy:ACCEPT")]
+
+
+RPF = "*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m rpfilter --invert -j DROP\nCOMMIT\n"
+RPF_ARGS = ["--src", "198.51.100.7", "--dst", "10.0.0.1", "--proto", "tcp", "--dport", "22", "--in-iface", "eth1",
+            "--node-ip", "10.0.0.1", "--fail-on-drop"]
+
+
+def test_rpfilter_routes_file_and_dump(tmp_path, capsys):
+    f = _write(tmp_path, RPF)
+    # no routes: the way back is assumed to be eth1, where the packet came in -> passes, [assumed]
+    assert main(["trace", f, *RPF_ARGS]) == 0
+    assert "[assumed]" not in capsys.readouterr().out  # only matched steps are listed; the note says it
+    assert main(["trace", f, *RPF_ARGS, "--all-steps"]) == 0
+    assert "[assumed]" in capsys.readouterr().out
+    # By hand: the only route back to 198.51.100.7 is the default via eth0, not eth1: reverse path
+    # invalid, --invert matches, raw PREROUTING 1 drops -> exit 1 with --fail-on-drop
+    routes = _write(tmp_path, "default via 10.0.0.254 dev eth0\n10.0.0.0/24 dev eth0 scope link\n", "routes.txt")
+    assert main(["trace", f, *RPF_ARGS, "--routes", routes]) == 1
+    assert "PREROUTING   raw      PREROUTING                      #1    DROP" in capsys.readouterr().out
+    # the same routes read from a node dump folder (our layout's network/ip-route.txt)
+    d = tmp_path / "dump"
+    (d / "iptables").mkdir(parents=True)
+    (d / "network").mkdir()
+    (d / "iptables" / "iptables-save.txt").write_text(RPF)
+    (d / "network" / "ip-route.txt").write_text((tmp_path / "routes.txt").read_text())
+    assert main(["trace", str(d), *RPF_ARGS]) == 1
+    capsys.readouterr()
+    # By hand: a route 198.51.100.0/24 dev eth1 makes eth1 the way back: valid, no drop
+    (d / "network" / "ip-route.txt").write_text("default via 10.0.0.254 dev eth0\n198.51.100.0/24 dev eth1\n")
+    assert main(["trace", str(d), *RPF_ARGS]) == 0
+
+
+def test_accept_local_and_backend(tmp_path, capsys):
+    f = _write(tmp_path, "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n*security\n:INPUT ACCEPT [0:0]\nCOMMIT\n"
+                         "*nat\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
+    spoofed = ["trace", f, "--src", "10.0.0.1", "--dst", "10.0.0.1", "--proto", "tcp", "--dport", "22",
+               "--node-ip", "10.0.0.1"]
+    # the node's own address arriving on eth0: a martian source (accept_local=0) -> dropped
+    assert main(spoofed + ["--fail-on-drop"]) == 1
+    assert "martian source" in capsys.readouterr().out
+    assert main(spoofed + ["--fail-on-drop", "--accept-local"]) == 0
+    out = capsys.readouterr().out
+    # iptables-nft (default): nat INPUT (priority 100) before security INPUT (150)
+    assert out.index("nat      INPUT") < out.index("security INPUT")
+    assert main(spoofed + ["--accept-local", "--backend", "legacy"]) == 0
+    out = capsys.readouterr().out
+    # iptables-legacy: security INPUT (50) before nat INPUT (100)
+    assert out.index("security INPUT") < out.index("nat      INPUT")

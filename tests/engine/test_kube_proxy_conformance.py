@@ -14,7 +14,7 @@ import pytest
 from tests.realparts import DATA
 from workbook.trace import Tracer
 
-from .kube_proxy_adapter import flow_packet, go_output, is_local_source, load_case
+from .kube_proxy_adapter import GO_TRACER_ROUTING, flow_packet, go_output, is_local_source, load_case
 
 CASES = DATA / "kube-proxy" / "cases"
 RECONSTRUCTED = DATA / "kube-proxy" / "cases-reconstructed"
@@ -25,7 +25,7 @@ _loaded: dict[Path, object] = {}
 def _case(path: Path):
     if path not in _loaded:
         c = load_case(path)
-        _loaded[path] = (c, Tracer(c.ruleset))
+        _loaded[path] = (c, Tracer(c.ruleset, **GO_TRACER_ROUTING))
     return _loaded[path]
 
 

@@ -658,6 +658,23 @@ def test_big_chain_index_summarises_skipped_rules():
     assert s[1].why == f"{n} rules skipped (positions 1-{n}): their -d does not match 10.97.0.1"
 
 
+def test_big_chain_compiles_only_the_rules_a_packet_reaches():
+    n = INDEX_MIN_RULES * 4
+    rules = "".join(f"-A KUBE-SERVICES -d 10.96.0.{i + 1}/32 -p tcp -m tcp --dport 80 -j ACCEPT\n" for i in range(n))
+    # rule n+1 parses but cannot be compiled: its --probability is no number
+    rs = parse_save("*filter\n:OUTPUT DROP [0:0]\n:KUBE-SERVICES - [0:0]\n-A OUTPUT -j KUBE-SERVICES\n" + rules
+                    + "-A KUBE-SERVICES -d 10.97.0.1/32 -m statistic --mode random --probability x -j ACCEPT\nCOMMIT\n")
+    tr = Tracer(rs, ["10.0.0.1"])
+    # rule 5 has 10.96.0.5: the only rule the index names for it, the only one compiled
+    t = tr.trace(Packet("10.0.0.1", "10.96.0.5", "tcp", 1, 80, from_node=True))
+    assert t.branches[0].matched_path()[-1] == ("filter", "KUBE-SERVICES", 5, "ACCEPT")
+    done = tr.compiled.tables["filter"]["KUBE-SERVICES"].rules.done
+    assert [i + 1 for i, r in enumerate(done) if r is not None] == [5]
+    # compile_all reaches the broken last rule
+    with pytest.raises(ValueError):
+        tr.compiled.compile_all()
+
+
 def test_index_gives_the_same_matched_path_as_a_full_walk():
     from workbook import trace as tr
     n = INDEX_MIN_RULES * 2
@@ -749,3 +766,23 @@ def test_route_localnet():
     t = trace_packet(rs, node, ["192.168.0.2"], route_localnet=True)
     b = t.branches[0]
     assert (b.verdict, b.masquerade, matched(b)[-1]) == ("ACCEPT", True, ("POSTROUTING", "POSTROUTING", 1, "MASQUERADE"))
+
+
+MARTIANS = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"
+
+
+def test_martian_sources():
+    # ip_route_input_slow: a multicast, limited-broadcast or 0.0.0.0/8 source arriving on an
+    # interface is a martian, and so is one of the node's own addresses unless accept_local=1
+    # (fib_validate_source). Dropped by routing after PREROUTING: no filter step at all.
+    rs = parse_save(MARTIANS)
+    for src in ("224.0.0.5", "255.255.255.255", "0.0.0.7", "192.168.0.2"):
+        t = trace_packet(rs, Packet(src, "10.0.0.9", "tcp", 40000, 80, "eth0"), ["192.168.0.2"])
+        assert [(b.verdict, matched(b)) for b in t.branches] == [("DROP", [])], src
+        assert any("martian source" in n for n in t.notes)
+    # accept_local=1 lets the node's own address in: forwarded, FORWARD policy ACCEPT
+    t = trace_packet(rs, Packet("192.168.0.2", "10.0.0.9", "tcp", 40000, 80, "eth0"), ["192.168.0.2"], accept_local=True)
+    assert [(b.verdict, matched(b)) for b in t.branches] == [("ACCEPT", [("FORWARD", "FORWARD", None, "policy:ACCEPT")])]
+    # the same address sent by the node itself and delivered back over lo is no martian
+    t = trace_packet(rs, Packet("192.168.0.2", "192.168.0.2", "tcp", 40000, 80, None, True), ["192.168.0.2"])
+    assert [(b.verdict, matched(b)) for b in t.branches] == [("ACCEPT", [("INPUT", "INPUT", None, "policy:ACCEPT")])]

@@ -12,7 +12,7 @@ Two sources of cases:
 * the kube-proxy conformance rulesets (``tests/data/kube-proxy/cases``), put
   through our parser and ``Ruleset.to_save()`` (two files have unquoted multi-word comments),
   with the base-chain jumps kube-proxy installs added (the meta files name nat PREROUTING ->
-  KUBE-SERVICES; a kernel walk needs the others too: see KUBE_PROXY_JUMPS).
+  KUBE-SERVICES; a kernel walk needs the others too: see kube_proxy_adapter.JUMP_RULES).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
+from tests.engine.kube_proxy_adapter import with_kube_proxy_jumps
 from tests.realparts import DATA, SHARED
 from workbook.generate import generate_services, kube_proxy_save
 from workbook.lab import Lab, kernel_agrees
@@ -40,32 +41,6 @@ if not CONFORMANCE.is_dir():
 
 NODE_IP = "192.168.0.2"
 POD_IFACES = ("eth0", "eni1a2b3c4d5e6", "cni0", "cali12ab34cd56e")
-
-#: kube-proxy's base-chain jumps (proxier.go ``iptablesJumpChains``), in the order a node shows
-#: them; added to a built-in chain the case leaves out or empty, for target chains the case has.
-KUBE_PROXY_JUMPS: dict[tuple[str, str], list[tuple[str, str]]] = {
-    ("filter", "INPUT"): [
-        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
-        ("KUBE-NODEPORTS", '-m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS'),
-        ("KUBE-EXTERNAL-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES'),
-        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
-    ],
-    ("filter", "FORWARD"): [
-        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
-        ("KUBE-FORWARD", '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD'),
-        ("KUBE-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
-        ("KUBE-EXTERNAL-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES'),
-    ],
-    ("filter", "OUTPUT"): [
-        ("KUBE-PROXY-FIREWALL", '-m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall" -j KUBE-PROXY-FIREWALL'),
-        ("KUBE-SERVICES", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'),
-        ("KUBE-FIREWALL", "-j KUBE-FIREWALL"),
-    ],
-    ("nat", "PREROUTING"): [("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES')],
-    ("nat", "OUTPUT"): [("KUBE-SERVICES", '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES')],
-    ("nat", "POSTROUTING"): [("KUBE-POSTROUTING", '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING')],
-}
-
 
 @dataclass
 class Case:
@@ -177,55 +152,6 @@ def _sctp_available() -> bool:
         return False
 
 
-def with_kube_proxy_jumps(rs: Ruleset, meta: dict) -> tuple[Ruleset, list[str]]:
-    """The ruleset (as iptables-restore text re-parsed) plus the base jumps kube-proxy installs."""
-    text = rs.to_save()
-    added: list[str] = []
-    wanted: dict[tuple[str, str], list[str]] = {}
-    for (table, chain), jumps in KUBE_PROXY_JUMPS.items():
-        if table not in rs.tables:
-            continue
-        t = rs.table(table)
-        if chain in t and len(t.chain(chain)):
-            continue  # the case has this built-in chain with rules: it is the complete state
-        for target, body in jumps:
-            if target in t:
-                wanted.setdefault((table, chain), []).append(f"-A {chain} {body}")
-    for j in meta.get("implicitBaseJumps", []):
-        # the meta files name nat PREROUTING -> KUBE-SERVICES, which the list above already has
-        key, target = (j["table"], j["chain"]), j["rule"].split()[-1]
-        t = rs.tables.get(j["table"])
-        complete = t is not None and j["chain"] in t and len(t.chain(j["chain"]))
-        if not complete and not any(r.endswith(f"-j {target}") for r in wanted.get(key, [])):
-            wanted.setdefault(key, []).append(j["rule"])
-    out: list[str] = []
-    table = None
-    declared: set[str] = set()
-    for line in text.splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-            declared = set()
-            out.append(line)
-            continue
-        if line.startswith(":"):
-            declared.add(line[1:].split()[0])
-        if line == "COMMIT" and table:
-            for (t, chain), rules in wanted.items():
-                if t != table:
-                    continue
-                if chain not in declared:
-                    # a built-in chain the file left out: declare it after the table line
-                    idx = max(i for i, l in enumerate(out) if l == f"*{table}")
-                    out.insert(idx + 1, f":{chain} ACCEPT [0:0]")
-                    declared.add(chain)
-                for r in rules:
-                    # keep existing rules in front only for complete states; here the chain is empty
-                    out.append(r)
-                    added.append(f"{t} {r}")
-        out.append(line)
-    return parse_save("\n".join(out) + "\n", rs.source), added
-
-
 def conformance_cases(directory: Path = CONFORMANCE) -> tuple[list[Case], list[dict]]:
     """Every case that iptables can hold: its IPv4 flows as packets. Also what was left out, and why."""
     cases: list[Case] = []
@@ -273,15 +199,24 @@ def run_case(case: Case, simulate=None, backend: str = "nft") -> list[dict]:
                 continue
             localnet = case.sysctls.get("net.ipv4.conf.all.route_localnet") == "1"
             sim = simulate(case.ruleset, replace(p, out_iface=case.out_iface), case.node_ips, case.ipsets,
-                           localnet) if simulate else None
+                           localnet, lab_routes(case, p)) if simulate else None
             ok, why = agrees(k, sim) if sim is not None else (None, "no simulator")
             results.append(record(case, p, k, sim, ok, why))
             results[-1]["backend"] = backend
     return results
 
 
+def lab_routes(case: Case, packet: Packet) -> list[str]:
+    """The node namespace's routes that matter for ``packet`` (what ``Lab`` sets up): the route
+    back to the source through the interface it arrives on, and the default route to the sink."""
+    out = [] if packet.from_node else [f"{packet.src} dev {packet.in_iface or 'eth0'} scope link"]
+    return out + [f"default dev {case.out_iface}"]
+
+
 def simulator(backend: str = "nft"):
-    """``workbook.trace`` as a function (ruleset, packet, node_ips, ipsets, route_localnet) → Trace, or None.
+    """``workbook.trace`` as a function (ruleset, packet, node_ips, ipsets, route_localnet, routes) → Trace.
+
+    None when the simulator is not importable.
 
     For iptables-legacy a built-in chain the dump leaves out exists in the kernel (empty, policy
     ACCEPT); for iptables-nft it does not (the simulator's default).
@@ -291,10 +226,10 @@ def simulator(backend: str = "nft"):
     except ImportError:
         return None
     if backend == "legacy":
-        return lambda rs, p, ips, ipsets=None, localnet=False: Tracer(
-            rs, ips, ipsets=ipsets, missing_builtins="empty", route_localnet=localnet).trace(p)
-    return lambda rs, p, ips, ipsets=None, localnet=False: trace_packet(rs, p, ips, ipsets=ipsets,
-                                                                         route_localnet=localnet)
+        return lambda rs, p, ips, ipsets=None, localnet=False, routes=None: Tracer(
+            rs, ips, ipsets=ipsets, backend="legacy", route_localnet=localnet, routes=routes).trace(p)
+    return lambda rs, p, ips, ipsets=None, localnet=False, routes=None: trace_packet(
+        rs, p, ips, ipsets=ipsets, route_localnet=localnet, routes=routes)
 
 
 def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = "nft") -> dict:
@@ -391,6 +326,8 @@ def public_case(path: Path) -> Case:
     if other:
         pkts.append(Packet("203.0.113.8", node, "tcp", 40012, picked[0][1], other[0]))
     pkts += [Packet(node, "8.8.8.8", "udp", 40013, 53, None, True), Packet(node, "8.8.8.8", "tcp", 40014, 443, None, True)]
+    # the node's own address coming in from outside: a martian source (accept_local=0)
+    pkts.append(Packet(node, node, "tcp", 40015, picked[0][1], iface))
     # every set the rules name holds 198.51.100.0/25: one packet from inside it, the others outside
     sets = sorted({o.args[0] for r in rs.iter_rules() for m in r.matches if m.module == "set"
                    for o in m.options if o.flag == "--match-set" and o.args})

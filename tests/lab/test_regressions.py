@@ -208,7 +208,8 @@ def test_pod_to_localhost_simulator_default_route_localnet():
 
 # 6. A packet arriving from outside with the node's own address as its source (found on the public
 #    moby-bridge dump, whose -s list holds the node address): routing drops it as a martian source
-#    (accept_local=0) right after PREROUTING; the simulator delivers or forwards it.
+#    (accept_local=0) right after PREROUTING; the simulator delivered or forwarded it. Fixed in the
+#    engine (Tracer._martian_source; accept_local=True for a node that sets the sysctl).
 MARTIAN = """*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
@@ -226,18 +227,32 @@ def test_martian_source_kernel(lab_ok):
     assert k.branches[0].verdict == "DROP"
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a packet arriving on a non-lo interface with a local source "
-                                       "address is a martian (dropped by routing after PREROUTING)")
 def test_martian_source_simulator():
     from workbook.trace import trace_packet
     sim = trace_packet(parse_save(MARTIAN, "martian.rules"), SPOOFED, ["192.168.0.2"])
+    # the kernel's answer, from test_martian_source_kernel: no step, dropped
     assert [(b.verdict, comparable_path(b)) for b in sim.branches] == [("DROP", [])]
+    assert any("martian source" in n and "accept_local" in n for n in sim.notes)
+
+
+def test_martian_source_accept_local(lab_ok):
+    rs = parse_save(MARTIAN, "martian.rules")
+    with Lab(rs, ("192.168.0.2",), sysctls={"net.ipv4.conf.all.accept_local": "1",
+                                           "net.ipv4.conf.eth0.accept_local": "1"}) as lab:
+        k = lab.trace(SPOOFED)
+    # By hand: with accept_local=1 routing takes the node's own source; the destination is local,
+    # so the packet is delivered: filter INPUT policy ACCEPT.
+    assert k.branches[0].matched_path() == [("filter", "INPUT", None, "policy:ACCEPT")]
+    from workbook.trace import trace_packet
+    assert agrees(k, trace_packet(rs, SPOOFED, ["192.168.0.2"], accept_local=True)) == (True, "")
 
 
 # 7. -m rpfilter (found on the public medium-company dump: `-t raw -A PREROUTING -m rpfilter --invert
 #    -j DROP`): in the lab the source has a route back through the interface it came in on, so the
-#    kernel's rpfilter passes and --invert does not match. The simulator cannot judge rpfilter; it
-#    assumes the match holds (so --invert DROPs everything) and says so on the step and in a note.
+#    kernel's rpfilter passes and --invert does not match. The simulator took every rpfilter match
+#    as holding (so --invert DROPped everything). Fixed in the engine: with the node's routes it
+#    looks the source up; without them it assumes the path back is the arrival interface (valid),
+#    marks the step assumed and says so; a local source is never a valid path (no --accept-local).
 RPFILTER = """*raw
 :PREROUTING ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
@@ -246,14 +261,108 @@ COMMIT
 """
 
 
-def test_rpfilter_kernel_and_simulator_assumption(lab_ok):
-    rs = parse_save(RPFILTER, "rpfilter.rules")
-    p = Packet("172.16.2.223", "192.168.0.2", "tcp", 40000, 80, "eth0")
-    k = lab_trace(rs, p, ["192.168.0.2"])
-    # By hand: the reverse path of 172.16.2.223 is eth0, where it came in: rpfilter holds, the
-    # inverted match fails, raw PREROUTING ends in its policy ACCEPT.
-    assert k.branches[0].matched_path() == [("raw", "PREROUTING", None, "policy:ACCEPT")]
+RPFILTER_PACKET = Packet("172.16.2.223", "192.168.0.2", "tcp", 40000, 80, "eth0")
+# By hand: the reverse path of 172.16.2.223 is eth0, where it came in: rpfilter holds, the
+# inverted match fails, raw PREROUTING ends in its policy ACCEPT; then INPUT (no filter table).
+RPFILTER_PATH = [("raw", "PREROUTING", None, "policy:ACCEPT")]
+
+
+def test_rpfilter_kernel(lab_ok):
+    k = lab_trace(parse_save(RPFILTER, "rpfilter.rules"), RPFILTER_PACKET, ["192.168.0.2"])
+    assert k.branches[0].matched_path() == RPFILTER_PATH
+
+
+def test_rpfilter_simulator_without_routes_assumes_valid():
     from workbook.trace import trace_packet
-    (b,) = trace_packet(rs, p, ["192.168.0.2"]).branches
+    (b,) = trace_packet(parse_save(RPFILTER, "rpfilter.rules"), RPFILTER_PACKET, ["192.168.0.2"]).branches
+    assert comparable_path(b) == RPFILTER_PATH and b.verdict == "ACCEPT"
     first = next(s for s in b.steps if s.position == 1)
-    assert first.assumed and any("rpfilter" in n for n in b.notes)
+    # not matched, but only because the reverse path was assumed: the step and a note say so
+    assert not first.matched and first.assumed and any("rpfilter" in n and "assumed" in n for n in b.notes)
+
+
+def test_rpfilter_simulator_with_routes():
+    from workbook.trace import trace_packet
+    rs = parse_save(RPFILTER, "rpfilter.rules")
+    # the lab's routes: 172.16.2.223/32 dev eth0 (the client behind eth0), default dev nfwb-sink
+    lab_routes = ["172.16.2.223 dev eth0 scope link", "default dev nfwb-sink"]
+    (b,) = trace_packet(rs, RPFILTER_PACKET, ["192.168.0.2"], routes=lab_routes).branches
+    assert comparable_path(b) == RPFILTER_PATH and not any(s.assumed for s in b.steps)
+    # By hand: only the default route leads back to 172.16.2.223 and it leaves on nfwb-sink, not
+    # eth0: the reverse path is not valid, --invert matches, raw PREROUTING 1 drops.
+    (b,) = trace_packet(rs, RPFILTER_PACKET, ["192.168.0.2"], routes=["default dev nfwb-sink"]).branches
+    assert (comparable_path(b), b.verdict) == ([("raw", "PREROUTING", 1, "DROP")], "DROP")
+    # By hand: --loose accepts any interface with a route back: the default route is enough.
+    loose = parse_save(RPFILTER.replace("--invert", "--loose --invert"), "rpfilter-loose.rules")
+    (b,) = trace_packet(loose, RPFILTER_PACKET, ["192.168.0.2"], routes=["default dev nfwb-sink"]).branches
+    assert comparable_path(b) == RPFILTER_PATH
+    # By hand: a blackhole route back is no valid path (rpfilter_lookup_reverse wants RTN_UNICAST)
+    (b,) = trace_packet(rs, RPFILTER_PACKET, ["192.168.0.2"], routes=["blackhole 172.16.0.0/12"]).branches
+    assert b.verdict == "DROP"
+
+
+RPFILTER_SPOOFED = Packet("192.168.0.2", "192.168.0.2", "tcp", 40000, 80, "eth0")
+
+
+def test_rpfilter_local_source(lab_ok):
+    rs = parse_save(RPFILTER, "rpfilter.rules")
+    accept_local = parse_save(RPFILTER.replace("--invert", "--accept-local --invert"), "rpfilter-al.rules")
+    with Lab(rs, ("192.168.0.2",)) as lab:
+        k1 = lab.trace(RPFILTER_SPOOFED)
+    with Lab(accept_local, ("192.168.0.2",)) as lab:
+        k2 = lab.trace(RPFILTER_SPOOFED)
+    # By hand: the reverse lookup of the node's own 192.168.0.2 finds a local route, which is no
+    # valid path without --accept-local: --invert matches and raw PREROUTING 1 drops ...
+    assert (k1.branches[0].matched_path(), k1.branches[0].verdict) == ([("raw", "PREROUTING", 1, "DROP")], "DROP")
+    # ... with --accept-local the local route counts (the address sits on eth0, where the packet
+    # came in): no match, policy ACCEPT, and then routing drops the martian source (accept_local=0).
+    assert (k2.branches[0].matched_path(), k2.branches[0].verdict) == (RPFILTER_PATH, "DROP")
+    from workbook.trace import trace_packet
+    # the simulator needs no routes to know the node's own address is local
+    assert agrees(k1, trace_packet(rs, RPFILTER_SPOOFED, ["192.168.0.2"])) == (True, "")
+    assert agrees(k2, trace_packet(accept_local, RPFILTER_SPOOFED, ["192.168.0.2"])) == (True, "")
+
+
+# 8. The security table at INPUT (found on the public medium-company dump, which has all five
+#    tables): iptables-nft registers the security base chains at priority 150 (iptables nft.c),
+#    iptables-legacy at the kernel's NF_IP_PRI_SECURITY 50, so with nft security INPUT comes
+#    AFTER nat INPUT (100) and with legacy before it. The simulator used the legacy order for
+#    both; fixed (Tracer(backend="nft") by default, netfilter.TABLES_AT_HOOK_NFT).
+SECURITY = """*security
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+COMMIT
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+COMMIT
+"""
+TO_NODE = Packet("10.0.0.2", "192.168.0.2", "tcp", 40000, 80, "eth0")
+# By hand, for a packet delivered to the node: nat PREROUTING, filter INPUT, then security and
+# nat INPUT in the backend's priority order (nft: nat 100 < security 150; legacy: security 50 < nat 100).
+SECURITY_NFT = [("nat", "PREROUTING", None, "policy:ACCEPT"), ("filter", "INPUT", None, "policy:ACCEPT"),
+                ("nat", "INPUT", None, "policy:ACCEPT"), ("security", "INPUT", None, "policy:ACCEPT")]
+SECURITY_LEGACY = [("nat", "PREROUTING", None, "policy:ACCEPT"), ("filter", "INPUT", None, "policy:ACCEPT"),
+                   ("security", "INPUT", None, "policy:ACCEPT"), ("nat", "INPUT", None, "policy:ACCEPT")]
+
+
+def test_security_table_order_kernel(lab_ok):
+    rs = parse_save(SECURITY, "security.rules")
+    assert lab_trace(rs, TO_NODE, ["192.168.0.2"]).branches[0].matched_path() == SECURITY_NFT
+    need_lab("legacy")
+    assert lab_trace(rs, TO_NODE, ["192.168.0.2"], backend="legacy").branches[0].matched_path() == SECURITY_LEGACY
+
+
+def test_security_table_order_simulator():
+    from workbook.trace import Tracer, trace_packet
+    rs = parse_save(SECURITY, "security.rules")
+    (b,) = trace_packet(rs, TO_NODE, ["192.168.0.2"]).branches
+    assert comparable_path(b) == SECURITY_NFT
+    (b,) = Tracer(rs, ["192.168.0.2"], backend="legacy").trace(TO_NODE).branches
+    assert comparable_path(b) == SECURITY_LEGACY

@@ -35,6 +35,7 @@ ANSWERS = {
         6,                                               # 2.3: the DROP is the 6th -A INPUT line
         "DROP",                                          # 2.4: LOG continues, DROP ends it
         "-",                                             # 2.5: iptables-save prints ":CHAIN - [0:0]"
+        17,                                              # 2.6: IANA protocol number of udp
     ],
     "03-service-dnat-path": [
         "KUBE-SVC-TCOU7JCQXEZGVUNU",              # 3.1: the post's KUBE-SERVICES, udp dpt:53 row
@@ -42,7 +43,8 @@ ANSWERS = {
         0.5,                                      # 3.3: two endpoints, 1/2 each
         0.5,                                      # 3.4: second of three: 1/(3-1)
         P,                                        # 3.5: depends on the dataset's endpoints
-        "10.100.0.10",                            # 3.6: dns, dns-tcp and metrics in the post's KUBE-SERVICES
+        "kube-system/kube-ops-view:http",         # 3.6: its endpoint is 192.168.3.98:8080, the querying pod
+        "10.100.0.10",                            # 3.7: dns, dns-tcp and metrics in the post's KUBE-SERVICES
     ],
     "04-dockershim-duplicate-hostport": [
         2,      # 4.1: the post's PREROUTING shows CNI-HOSTPORT-DNAT twice
@@ -60,7 +62,13 @@ ANSWERS = {
         P,      # 5.5: depends on the checks
         0,      # 5.6: the second lsmod has all four iptable_* modules
     ],
-    "06-forensics-of-a-node-dump": [P, P, P, P, "MANIFEST.json"],  # 6.5: the nfwb-dump/1 layout
+    "06-forensics-of-a-node-dump": [
+        4,                  # 6.1: eks-node/network/ip-addr.txt: 127.0.0.1, ::1, 192.168.3.215, one fe80::
+        "KUBE-SERVICES",    # 6.2: the post's KUBE-SERVICES listing has 9 rules (8 services + nodeports)
+        P,                  # 6.3: depends on the checks
+        2,                  # 6.4: VPC CNI ≥1.16.2: one RETURN for the VPC CIDR, then the SNAT (CHAINS.md §4.1)
+        "MANIFEST.json",    # 6.5: the nfwb-dump/1 layout
+    ],
     "07-live-kernel-lab": [
         2,      # 7.1: two kube-dns endpoints in the post's KUBE-SVC chain
         1,      # 7.2: a real packet takes one way

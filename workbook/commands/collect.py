@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=30.0, metavar="S", help="per-command timeout in seconds (default 30)")
     p.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="SSH connect timeout (default 10)")
     p.add_argument("--workers", type=int, default=8, help="hosts collected at once (default 8)")
+    p.add_argument("--mode", choices=("auto", "session", "per-command"), default="auto",
+                   help="session: all of a host's commands in one shell (one SSH channel); per-command: one shell "
+                        "(SSH channel) each, 4 at once; auto (default): session over SSH, per-command with --local")
     p.add_argument("--json", action="store_true", help="print one JSON object per host (a JSON list)")
 
 
@@ -48,14 +51,16 @@ def run(args: argparse.Namespace) -> int:
     if args.local:
         name = args.netns or socket.gethostname()
         results = [collect_local(Path(args.output) / name, netns=args.netns, sudo=args.sudo,
-                                 timeout=args.timeout, progress=progress)]
+                                 timeout=args.timeout, progress=progress,
+                                 session=args.mode == "session")]
     else:
         if args.netns:
             raise InputError("--netns works with --local only")
         targets = [t if "@" in t else f"{args.user}@{t}" for t in args.ssh]
         results = collect_ssh(targets, args.output, identity=args.identity, known_hosts=args.known_hosts,
                               accept_new_host_key=args.accept_new_host_key, sudo=args.sudo, timeout=args.timeout,
-                              connect_timeout=args.connect_timeout, workers=args.workers, progress=progress)
+                              connect_timeout=args.connect_timeout, workers=args.workers, progress=progress,
+                              session=args.mode != "per-command")
     if args.json:
         json.dump([r.to_dict() for r in results], sys.stdout, indent=1)
         sys.stdout.write("\n")

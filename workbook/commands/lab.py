@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from .packet_args import add_packet_arguments, load_ruleset, packet_from_args, print_trace
+from .packet_args import add_packet_arguments, ipset_arg, load_ruleset, packet_from_args, write_text
 
 
 def _sysctl(text: str) -> tuple[str, str]:
@@ -19,13 +19,6 @@ def _sysctl(text: str) -> tuple[str, str]:
     if not sep or not key.startswith("net."):
         raise argparse.ArgumentTypeError(f"expected net.KEY=VALUE, got {text!r}")
     return key, value
-
-
-def _ipset(text: str) -> tuple[str, list[str]]:
-    name, sep, members = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=CIDR[,CIDR...], got {text!r}")
-    return name, [m for m in members.split(",") if m]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="load with iptables-nft (default) or iptables-legacy")
     t.add_argument("--sysctl", action="append", default=[], type=_sysctl, metavar="net.KEY=VALUE",
                    help="set in the node namespace, e.g. net.ipv4.conf.all.route_localnet=1 (repeatable)")
-    t.add_argument("--ipset", action="append", default=[], type=_ipset, metavar="NAME=CIDR,...",
+    t.add_argument("--ipset", action="append", default=[], type=ipset_arg, metavar="NAME=CIDR,...",
                    help="create this ipset in the node namespace (repeatable), as nfwb trace --ipset")
     t.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the kernel's trace (default 5)")
     t.add_argument("--keep", action="store_true", help="leave the namespaces in place for a look (ip netns list)")
@@ -67,13 +60,8 @@ def run(args: argparse.Namespace) -> int:
         json.dump(trace.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        try:  # the same text as nfwb trace when the engine's writer is there
-            from .trace import write_text
-        except ImportError:
-            print_trace(trace, sys.stdout)
-        else:
-            sys.stdout.write("kernel trace (one real packet):\n")
-            write_text(trace, sys.stdout, node_ips=node_ips)
+        sys.stdout.write("kernel trace (one real packet):\n")
+        write_text(trace, sys.stdout, node_ips=node_ips)
         for b in trace.branches:
             for note in b.notes:
                 print(f"note: {note}")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 from pathlib import Path
+from typing import Any, NamedTuple, TextIO
 
 from ..model import InputError, Ruleset
 from ..packet import Packet
 
-__all__ = ["add_packet_arguments", "packet_from_args", "load_ruleset", "print_trace"]
+__all__ = ["add_packet_arguments", "packet_from_args", "load", "Loaded", "load_ruleset", "ipset_arg", "nat_summary",
+           "write_text"]
 
 PROTOCOLS = ("tcp", "udp", "sctp", "icmp")
 
@@ -62,8 +64,22 @@ def packet_from_args(args: argparse.Namespace) -> Packet:
                   None if args.from_node else args.in_iface, bool(args.from_node))
 
 
-def load_ruleset(dump: str, node_ips: list[str] | None = None) -> tuple[Ruleset, list[str]]:
-    """The IPv4 ruleset of DUMP (a file, or a node dump folder/archive) and the node's addresses.
+class Loaded(NamedTuple):
+    """What DUMP gave: its IPv4 ruleset, the node's addresses, its ``ip route`` text, the NodeDump."""
+
+    ruleset: Ruleset
+    node_ips: list[str]
+    routes: str | None
+    dump: Any
+
+
+#: Where the node's routes (``ip route`` output) sit in each dump layout.
+ROUTE_FILES = ("network/ip-route.txt", "networking/iproute.txt", "sos_commands/networking/ip_route_show_table_all",
+               "ip_route")
+
+
+def load(dump: str, node_ips: list[str] | None = None) -> Loaded:
+    """DUMP (a rules file, or a node dump folder/archive): see :class:`Loaded`.
 
     ``node_ips`` given on the command line win over the dump's own addresses.
     """
@@ -71,39 +87,90 @@ def load_ruleset(dump: str, node_ips: list[str] | None = None) -> tuple[Ruleset,
     if not path.exists():
         raise InputError(f"{dump}: no such file or directory")
     if path.is_dir() or path.name.endswith((".tar.gz", ".tgz", ".tar", ".zip")):
-        try:
-            from ..dump import load_dump
-        except ImportError:
-            raise InputError(f"{dump}: reading node dump folders needs workbook.dump (not installed)") from None
+        from ..dump import load_dump
         d = load_dump(path)
         rs = d.ruleset
         if rs is None:
             raise InputError(f"{dump}: no IPv4 ruleset found in this dump")
-        return rs, list(node_ips or d.node_ips or [])
+        routes = next((t for t in map(d.text, ROUTE_FILES) if t), None)
+        return Loaded(rs, list(node_ips or d.node_ips or []), routes, d)
     from ..parse import parse
     rs = parse(str(path))
     if not isinstance(rs, Ruleset):
         raise InputError(f"{dump}: not a ruleset (lsmod output?)")
-    return rs, list(node_ips or [])
+    return Loaded(rs, list(node_ips or []), None, None)
 
 
-def print_trace(trace, out) -> None:
-    """A plain-text rendering of a Trace: one block per branch, one line per step."""
+def load_ruleset(dump: str, node_ips: list[str] | None = None) -> tuple[Ruleset, list[str]]:
+    """The IPv4 ruleset of DUMP and the node's addresses (:func:`load` without the rest)."""
+    got = load(dump, node_ips)
+    return got.ruleset, got.node_ips
+
+
+def ipset_arg(text: str) -> tuple[str, list[str]]:
+    """``--ipset NAME=CIDR[,CIDR...]`` as (name, members).
+
+    >>> ipset_arg("allow=10.0.0.0/8,192.168.1.5")
+    ('allow', ['10.0.0.0/8', '192.168.1.5'])
+    """
+    name, sep, members = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=CIDR[,CIDR...], got {text!r}")
+    return name, [m for m in members.split(",") if m]
+
+
+def nat_summary(branch, arrow: str = "→") -> str:
+    """What NAT did on a branch, e.g. ``"  DNAT→10.244.1.5:53  MASQUERADE"`` ("" when nothing).
+
+    >>> from workbook.packet import Branch
+    >>> nat_summary(Branch(1.0, "ACCEPT", [], "10.244.1.5:53", None, True))
+    '  DNAT→10.244.1.5:53  MASQUERADE'
+    """
+    out = ""
+    if branch.dnat:
+        out += f"  DNAT{arrow}{branch.dnat}"
+    if branch.snat:
+        out += f"  SNAT{arrow}{branch.snat}"
+    if branch.masquerade:
+        out += "  MASQUERADE"
+    return out
+
+
+def write_text(trace, out: TextIO, *, all_steps: bool = False, node_ips=()) -> None:
+    """A readable path per branch: the hooks and the rules that matched (all steps with ``all_steps``).
+
+    >>> import sys
+    >>> from workbook.parse import parse_save
+    >>> from workbook.trace import trace_packet
+    >>> rs = parse_save("*filter\\n:INPUT DROP [0:0]\\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n")
+    >>> write_text(trace_packet(rs, Packet("10.0.0.9", "10.0.0.1", "tcp", dport=22), ["10.0.0.1"]), sys.stdout)
+    tcp 10.0.0.9:40000 -> 10.0.0.1:22, in on eth0
+    branch 1/1  probability 1  ACCEPT
+      INPUT        filter   INPUT                           #1    ACCEPT  -p tcp -m tcp --dport 22 -j ACCEPT
+    """
     p = trace.packet
     where = "from the node" if p.from_node else f"in on {p.in_iface}"
-    ports = f":{p.sport} -> {p.dst}:{p.dport}" if p.dport else f" -> {p.dst}"
-    out.write(f"{trace.source} trace: {p.proto} {p.src}{ports} ({where})\n")
-    for i, b in enumerate(trace.branches):
-        nat = ""
-        if b.dnat:
-            nat += f"  DNAT to {b.dnat}"
-        if b.snat:
-            nat += f"  SNAT to {b.snat}"
-        if b.masquerade:
-            nat += "  MASQUERADE"
-        out.write(f"branch {i}: p={b.probability:.4g}  {b.verdict}{nat}\n")
+    ports = f":{p.sport} -> {p.dst}:{p.dport}" if p.dport is not None else f" -> {p.dst}"
+    nodes = f" (node addresses: {', '.join(node_ips)})" if node_ips else ""
+    out.write(f"{p.proto} {p.src}{ports}, {where}{nodes}\n")
+    n = len(trace.branches)
+    for i, b in enumerate(trace.branches, 1):
+        out.write(f"branch {i}/{n}  probability {b.probability:.4g}  {b.verdict}{nat_summary(b)}\n")
         for s in b.steps:
-            mark = "+" if s.matched else " "
-            pos = "-" if s.position is None else str(s.position)
-            spec = s.spec or ""
-            out.write(f"  {mark} {s.hook:<11} {s.table:<8} {s.chain:<28} {pos:>4}  {s.action or '':<24} {spec}\n")
+            if not s.matched and not all_steps:
+                continue
+            pos = "" if s.position is None else f"#{s.position}"
+            flag = "" if s.matched else "✗ "
+            body = ""
+            if s.spec:
+                body = s.spec.split(" ", 2)[2] if s.spec.count(" ") >= 2 else s.spec
+            line = f"  {s.hook:<12} {s.table:<8} {s.chain:<31} {pos:<5} {flag}{s.action or ''}"
+            if s.matched:
+                line += f"  {body}" if body else ""
+            else:
+                line += f"{s.why or ''}"
+            if s.assumed:
+                line += "  [assumed]"
+            out.write(line.rstrip() + "\n")
+    for note in trace.notes:
+        out.write(f"note: {note}\n")
