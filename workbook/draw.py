@@ -146,33 +146,22 @@ class _ChainFacts:
 
 
 def _analyse(chain: Chain, table_chains: dict[str, Chain]) -> _ChainFacts:
-    """Jumps of a chain, and its duplicates: rules whose ``Rule.normalized()`` equals an earlier one's.
+    """Jumps of a chain, and its duplicates as ``nfwb check`` sees them
+    (:func:`workbook.checks.duplicates.duplicate_groups`): a drawing marks red exactly the
+    rules the duplicate-rule finding reports."""
+    from .checks.duplicates import duplicate_groups
 
-    Rules are first bucketed by a cheap key (target, addresses, protocol, interfaces, number of
-    matches); ``normalized()`` is computed only inside buckets holding more than one rule.
-    """
     facts = _ChainFacts(chain)
-    buckets: dict[tuple, Rule | dict[str, Rule]] = {}
+    dup_of: dict[int, int] = {}
+    if len(chain.rules) > 1:
+        for _kind, group in duplicate_groups(chain.rules):
+            for r in group[1:]:
+                dup_of[r.position] = group[0].position
+        facts.duplicates.extend(sorted(dup_of.items()))
     for r in chain.rules:
-        ck = (r.target, r.goto, r.destination, r.source, r.protocol, r.in_interface, r.out_interface,
-              len(r.matches))
-        dup = None
-        b = buckets.get(ck)
-        if b is None:
-            buckets[ck] = r
-        else:
-            if not isinstance(b, dict):
-                b = buckets[ck] = {b.normalized()[2]: b}
-            key = r.normalized()[2]
-            first = b.get(key)
-            if first is not None:
-                dup = first.position
-                facts.duplicates.append((r.position, first.position))
-            else:
-                b[key] = r
         t = r.target
         if t and (t in table_chains or t not in STANDARD_TARGETS):
-            facts.jumps.append(_Jump(r, t, dup))
+            facts.jumps.append(_Jump(r, t, dup_of.get(r.position)))
     return facts
 
 
