@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import subprocess
@@ -11,9 +10,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+#: shared/ (the project's reference material): beside the checkout (CI, /work/main), or two levels up
+#: from a helper's worktree (/work/wt/<name>); NFWB_SHARED names another place.
+SHARED: Path = next((p for p in ([Path(os.environ["NFWB_SHARED"])] if os.environ.get("NFWB_SHARED") else [])
+                     + [ROOT.parent / "shared", ROOT.parent.parent / "shared"] if p.is_dir()),
+                    ROOT.parent / "shared")
 DATA = ROOT / "tests" / "data"
+#: The public dumps in shared/ (some are copied into tests/data/rulesets: see :func:`public_ruleset`).
+RULESETS = SHARED / "rulesets"
 IN_CI = os.environ.get("CI") == "true"
+
+
+def public_ruleset(name: str) -> Path:
+    """A public dump by file name: the copy in tests/data/rulesets when there is one, else shared/'s."""
+    local = DATA / "rulesets" / name
+    return local if local.exists() else RULESETS / name
 
 
 def need(ok: bool, reason: str) -> None:

@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 
+from . import __version__
 from .model import InputError
 
 __all__ = ["main", "SUBCOMMANDS"]
@@ -25,15 +26,10 @@ SUBCOMMANDS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nfwb", description="netfilter-workbook: take apart iptables state of a Kubernetes node.")
-    p.add_argument("--version", action="version", version=f"nfwb {__import__('workbook').__version__}")
+    p.add_argument("--version", action="version", version=f"nfwb {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_ in SUBCOMMANDS.items():
-        try:
-            mod = importlib.import_module(f"workbook.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"workbook.commands.{name}":
-                raise
-            continue
+        mod = importlib.import_module(f"workbook.commands.{name}")
         sp = sub.add_parser(name, help=help_, description=help_)
         mod.add_arguments(sp)
         sp.set_defaults(_run=mod.run)

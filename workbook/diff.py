@@ -6,10 +6,12 @@ import difflib
 import html
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from .model import Chain, InputError, Rule, Ruleset
 
-from .model import Chain, Rule, Ruleset
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["diff_rulesets", "RulesetDiff", "DIFF_COLUMNS"]
 
@@ -46,8 +48,9 @@ class RulesetDiff:
         return len(self.rows)
 
     @property
-    def frame(self) -> pd.DataFrame:
+    def frame(self) -> "pd.DataFrame":
         """One row per change, columns :data:`DIFF_COLUMNS` (positions 1-based, counters ``Int64``)."""
+        import pandas as pd
         df = pd.DataFrame(self.rows, columns=DIFF_COLUMNS)
         for c in _INT_COLUMNS:
             df[c] = pd.array(df[c].tolist(), dtype="Int64")
@@ -65,9 +68,10 @@ class RulesetDiff:
             return f"no differences between {self.names[0]} and {self.names[1]}"
         return ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
 
-    def text(self, context: int = 2) -> str:
+    def text(self) -> str:
         """A unified-diff-like text, one hunk group per chain (``@@ table chain @@``), with moved
-        rules and counter changes noted after each chain's hunks."""
+        rules and counter changes noted after each chain's hunks (the hunks have the ``context``
+        that :func:`diff_rulesets` was given)."""
         out = [f"--- {self.names[0]}", f"+++ {self.names[1]}"]
         by_chain: dict[tuple[str, str], list[dict]] = {}
         for r in self.rows:
@@ -184,6 +188,16 @@ def _counters_differ(ra: Rule, rb: Rule) -> bool:
     return (ra.pkts is not None and rb.pkts is not None and (ra.pkts != rb.pkts or ra.bytes != rb.bytes))
 
 
+def _main_ruleset(x) -> Ruleset:
+    """``x`` itself, or the main IPv4 ruleset of a NodeDump (InputError when it has none)."""
+    if isinstance(x, Ruleset):
+        return x
+    rs = getattr(x, "ruleset", None)
+    if rs is None:
+        raise InputError(f"{getattr(x, 'path', x)}: no IPv4 ruleset in this dump to compare")
+    return rs
+
+
 def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
     """Order-aware differences from ``a`` to ``b`` (a NodeDump is taken by its main ruleset).
 
@@ -204,8 +218,7 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
         return f"{path}/{rs.source}" if path is not None and rs is not None and not str(rs.source).startswith("/") else None
 
     label_a, label_b = label(a), label(b)
-    a = getattr(a, "ruleset", a)
-    b = getattr(b, "ruleset", b)
+    a, b = _main_ruleset(a), _main_ruleset(b)
     rows: list[dict] = []
     hunks: dict[tuple[str, str], list[str]] = {}
     tables = list(a.tables) + [t for t in b.tables if t not in a.tables]

@@ -11,8 +11,9 @@ import graphviz
 
 from .listing_print import format_count, match_text
 from .model import Chain, Rule, Ruleset
+from .netfilter import HOOKS, TABLES_AT_HOOK, HookTable
 
-__all__ = ["HOOK_ORDER", "tables_at_hook", "draw_hooks", "draw_chains", "draw_trace", "to_svg",
+__all__ = ["draw_hooks", "draw_chains", "draw_trace", "to_svg",
            "rule_summary", "chain_group", "STANDARD_TARGETS"]
 
 FONT = "Helvetica"
@@ -22,22 +23,10 @@ HOT = "#e65100"          # the packet's path
 HOT_FILL = "#ffe0b2"
 PRESENT_FILL = "#e3f2fd"
 
-#: The five netfilter hooks (iptables' built-in chains), in the order the kernel numbers them.
-HOOK_ORDER: tuple[str, ...] = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
-
+#: The kernel's name of each hook (include/uapi/linux/netfilter.h).
 _KERNEL_HOOK = {"PREROUTING": "NF_INET_PRE_ROUTING", "INPUT": "NF_INET_LOCAL_IN",
                 "FORWARD": "NF_INET_FORWARD", "OUTPUT": "NF_INET_LOCAL_OUT",
                 "POSTROUTING": "NF_INET_POST_ROUTING"}
-
-# Kernel priorities (include/uapi/linux/netfilter_ipv4.h): raw -300, mangle -150, nat DNAT -100,
-# filter 0, security 50, nat SNAT 100.  Used only until workbook.netfilter provides the table.
-_OWN_TABLES_AT_HOOK: dict[str, tuple[tuple[str, int], ...]] = {
-    "PREROUTING": (("raw", -300), ("mangle", -150), ("nat", -100)),
-    "INPUT": (("mangle", -150), ("filter", 0), ("security", 50), ("nat", 100)),
-    "FORWARD": (("mangle", -150), ("filter", 0), ("security", 50)),
-    "OUTPUT": (("raw", -300), ("mangle", -150), ("nat", -100), ("filter", 0), ("security", 50)),
-    "POSTROUTING": (("mangle", -150), ("nat", 100)),
-}
 
 #: Targets that are extensions or verdicts, not chains (a jump to anything else must be a chain).
 STANDARD_TARGETS = frozenset("""
@@ -47,41 +36,6 @@ AUDIT CHECKSUM CLUSTERIP IDLETIMER LED MIRROR RATEEST SYNPROXY TEE SAME BALANCE 
 """.split())
 
 _TERMINAL = frozenset({"ACCEPT", "DROP", "REJECT", "QUEUE", "NFQUEUE"})
-
-
-def tables_at_hook() -> dict[str, tuple[tuple[str, int], ...]]:
-    """Hook → ``((table, priority), ...)`` in traversal order (lowest priority first).
-
-    Taken from :mod:`workbook.netfilter` when it provides ``TABLES_AT_HOOK``.
-
-    >>> [t for t, _ in tables_at_hook()["INPUT"]]
-    ['mangle', 'filter', 'security', 'nat']
-    >>> tables_at_hook()["OUTPUT"][2]
-    ('nat', -100)
-    """
-    try:
-        from . import netfilter  # type: ignore[attr-defined]
-        raw = getattr(netfilter, "TABLES_AT_HOOK", None)
-    except ImportError:
-        raw = None
-    if not raw:
-        return dict(_OWN_TABLES_AT_HOOK)
-    prio = {"raw": -300, "mangle": -150, "filter": 0, "security": 50}
-    out: dict[str, tuple[tuple[str, int], ...]] = {}
-    for hook in HOOK_ORDER:
-        items = []
-        for item in raw.get(hook, ()):
-            if isinstance(item, str):
-                name = item
-                p = prio.get(name, -100 if hook in ("PREROUTING", "OUTPUT") else 100)
-            elif isinstance(item, tuple):
-                name, p = item[0], int(item[1])
-            else:
-                name = getattr(item, "table", None) or getattr(item, "name")
-                p = int(getattr(item, "priority"))
-            items.append((name, p))
-        out[hook] = tuple(sorted(items, key=lambda tp: tp[1]))
-    return out
 
 
 def _esc(text: str) -> str:
@@ -192,33 +146,22 @@ class _ChainFacts:
 
 
 def _analyse(chain: Chain, table_chains: dict[str, Chain]) -> _ChainFacts:
-    """Jumps of a chain, and its duplicates: rules whose ``Rule.normalized()`` equals an earlier one's.
+    """Jumps of a chain, and its duplicates as ``nfwb check`` sees them
+    (:func:`workbook.checks.duplicates.duplicate_groups`): a drawing marks red exactly the
+    rules the duplicate-rule finding reports."""
+    from .checks.duplicates import duplicate_groups
 
-    Rules are first bucketed by a cheap key (target, addresses, protocol, interfaces, number of
-    matches); ``normalized()`` is computed only inside buckets holding more than one rule.
-    """
     facts = _ChainFacts(chain)
-    buckets: dict[tuple, Rule | dict[str, Rule]] = {}
+    dup_of: dict[int, int] = {}
+    if len(chain.rules) > 1:
+        for _kind, group in duplicate_groups(chain.rules):
+            for r in group[1:]:
+                dup_of[r.position] = group[0].position
+        facts.duplicates.extend(sorted(dup_of.items()))
     for r in chain.rules:
-        ck = (r.target, r.goto, r.destination, r.source, r.protocol, r.in_interface, r.out_interface,
-              len(r.matches))
-        dup = None
-        b = buckets.get(ck)
-        if b is None:
-            buckets[ck] = r
-        else:
-            if not isinstance(b, dict):
-                b = buckets[ck] = {b.normalized()[2]: b}
-            key = r.normalized()[2]
-            first = b.get(key)
-            if first is not None:
-                dup = first.position
-                facts.duplicates.append((r.position, first.position))
-            else:
-                b[key] = r
         t = r.target
         if t and (t in table_chains or t not in STANDARD_TARGETS):
-            facts.jumps.append(_Jump(r, t, dup))
+            facts.jumps.append(_Jump(r, t, dup_of.get(r.position)))
     return facts
 
 
@@ -523,7 +466,7 @@ def _trace_facts(trace) -> tuple[set[str], set[tuple[str, str]], set[tuple[str, 
     return nodes, edges, cells
 
 
-def _hook_label(hook: str, tables: tuple[tuple[str, int], ...], ruleset: Ruleset | None,
+def _hook_label(hook: str, tables: tuple[HookTable, ...], ruleset: Ruleset | None,
                 cells: set[tuple[str, str]], family: str) -> str:
     visited_hook = any(h == hook for h, _ in cells)
     head_bg = HOT_FILL if visited_hook else "#eceff1"
@@ -556,17 +499,7 @@ def _hook_label(hook: str, tables: tuple[tuple[str, int], ...], ruleset: Ruleset
 
 
 def _verdict_text(trace) -> str:
-    parts = []
-    for b in trace.branches:
-        t = f"{b.probability:.0%} {b.verdict}"
-        if b.dnat:
-            t += f" DNAT→{b.dnat}"
-        if b.snat:
-            t += f" SNAT→{b.snat}"
-        if b.masquerade:
-            t += " MASQUERADE"
-        parts.append(t)
-    # Merge identical outcomes.
+    """One line per outcome (verdict and NAT) with its total probability (equal branches merged)."""
     merged: dict[str, float] = {}
     for b in trace.branches:
         key = b.verdict + (f" DNAT→{b.dnat}" if b.dnat else "") + (f" SNAT→{b.snat}" if b.snat else "") + \
@@ -576,7 +509,6 @@ def _verdict_text(trace) -> str:
 
 
 def _add_hooks(g: graphviz.Digraph, ruleset: Ruleset | None, trace, family: str) -> None:
-    tah = tables_at_hook()
     nodes, edges, cells = _trace_facts(trace)
 
     def mark(name: str, attrs: dict) -> dict:
@@ -590,8 +522,8 @@ def _add_hooks(g: graphviz.Digraph, ruleset: Ruleset | None, trace, family: str)
     g.node("routing_out", label="routing\\ndecision", **mark("routing_out", {"shape": "diamond", "class": "routing"}))
     g.node("local", label="local process\\n(hostNetwork process / socket)",
            **mark("local", {"shape": "box", "style": "rounded,filled", "fillcolor": "#fffde7", "class": "local"}))
-    for hook in HOOK_ORDER:
-        g.node(hook, label=_hook_label(hook, tah[hook], ruleset, cells, family),
+    for hook in HOOKS:
+        g.node(hook, label=_hook_label(hook, TABLES_AT_HOOK[hook], ruleset, cells, family),
                **mark(hook, {"shape": "plain", "class": "hook"}))
     flow = [("ingress", "PREROUTING", ""), ("PREROUTING", "routing_in", ""),
             ("routing_in", "INPUT", "for this host"), ("routing_in", "FORWARD", "for another host"),
@@ -743,8 +675,7 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
     by_hook: dict[str, list[tuple[str, str, str]]] = {}
     for k in visits:
         by_hook.setdefault(k[0], []).append(k)
-    tah = tables_at_hook()
-    for hook in HOOK_ORDER:
+    for hook in HOOKS:
         keys = by_hook.get(hook)
         if not keys:
             continue
@@ -754,7 +685,7 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
                 c.node(nid[k], label=_visit_label(k[0], k[1], k[2], visits[k], max_rules), shape="box",
                        style="rounded", color=HOT, penwidth="3", **{"class": "visited chain"})
             # The built-in chains of the tables met at this hook, in priority order.
-            order = [t for t, _ in tah.get(hook, ())]
+            order = [t.table for t in TABLES_AT_HOOK[hook]]
             builtins = [k for k in keys if k[2] == hook]
             builtins.sort(key=lambda k: order.index(k[1]) if k[1] in order else 99)
             if builtins:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import html
-import inspect
 import json
 import lzma
 import os
@@ -201,55 +200,6 @@ def _listing_rows(text: str) -> int:
                and not re.match(r"^ *pkts.*destination", l))
 
 
-# --------------------------------------------------------------------------------------------
-# Parsing with the peers' parsers (tolerating their absence)
-# --------------------------------------------------------------------------------------------
-
-def _parse_listing(text: str, source: str, table: str, family: str | None = None) -> Ruleset:
-    from .parse.listing import parse_listing  # written by the parsers helper
-    kw: dict[str, Any] = {}
-    try:
-        params = inspect.signature(parse_listing).parameters
-    except (TypeError, ValueError):  # pragma: no cover
-        params = {}
-    if "table" in params:
-        kw["table"] = table
-    if family and "family" in params:
-        kw["family"] = family
-    rs = parse_listing(text, source, strict=False, **kw)
-    if "table" not in kw and len(rs.tables) == 1:
-        (only,) = rs.tables
-        if only != table:
-            _rename_table(rs, only, table)
-    return rs
-
-
-def _parse_spec(text: str, source: str, table: str) -> Ruleset:
-    from .parse.spec import parse_spec
-    kw: dict[str, Any] = {}
-    try:
-        if "table" in inspect.signature(parse_spec).parameters:
-            kw["table"] = table
-    except (TypeError, ValueError):  # pragma: no cover
-        pass
-    rs = parse_spec(text, source, strict=False, **kw)
-    if not kw and len(rs.tables) == 1:
-        (only,) = rs.tables
-        if only != table:
-            _rename_table(rs, only, table)
-    return rs
-
-
-def _rename_table(rs: Ruleset, old: str, new: str) -> None:
-    from dataclasses import replace
-    t = rs.tables.pop(old)
-    t.name = new
-    for ch in t.chains.values():
-        ch.table = new
-        ch.rules[:] = [replace(r, table=new) for r in ch.rules]
-    rs.tables[new] = t
-
-
 def _merge(parts: list[tuple[str, Ruleset]], source: str, fmt: str, family: str) -> Ruleset:
     out = Ruleset(source=source, format=fmt, family=family)
     for tname in sorted((t for _, rs in parts for t in rs.tables),
@@ -280,6 +230,26 @@ def _is_archive(path: Path) -> bool:
     return path.is_file() and (path.name.endswith(ARCHIVE_SUFFIXES) or tarfile.is_tarfile(path))
 
 
+#: The first bytes of each compression tarfile reads, and its mode suffix.
+_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def _compression(path: Path) -> str:
+    """``gz``, ``bz2``, ``xz`` or ``""`` (plain tar), from the file's first bytes.
+
+    Opening with that one mode (rather than ``r:*``, which tries every method and reports each
+    failure on its own line) gives one error for a corrupt archive.
+    """
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return next((mode for magic, mode in _COMPRESSION_MAGIC if head.startswith(magic)), "")
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception's text with its line breaks folded (error messages here are one line)."""
+    return " ".join(str(e).split())
+
+
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *,
                     limits: ExtractLimits = ExtractLimits()) -> Path:
     """Extract a tar archive (plain, gzip, xz, bzip2) into the new folder ``dest``, refusing
@@ -292,11 +262,13 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *,
     total = 0
     members: list[tuple[tarfile.TarInfo, str]] = []
     try:
-        tf = tarfile.open(archive, "r:*")
+        compression = _compression(archive)
+        tf = tarfile.open(archive, f"r:{compression}")
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
     except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
-        raise InputError(f"{name}: corrupt or unsupported archive ({e})") from None
+        kind = f"{compression} compressed tar" if compression else "tar"
+        raise InputError(f"{name}: corrupt or unsupported archive (read as {kind}: {_one_line(e)})") from None
     with tf:
         try:
             seen: set[str] = set()
@@ -363,7 +335,7 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *,
             raise
         except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
             shutil.rmtree(dest, ignore_errors=True)
-            raise InputError(f"{name}: corrupt archive ({type(e).__name__}: {e})") from None
+            raise InputError(f"{name}: corrupt archive ({type(e).__name__}: {_one_line(e)})") from None
     return dest
 
 
@@ -673,15 +645,33 @@ class _Loader:
             return None
         return data.decode("utf-8", errors="replace")
 
-    def parse_save(self, rel: str) -> Ruleset | None:
+    def parse_save(self, rel: str, ipv6: bool = False) -> Ruleset | None:
+        """An iptables-save file (``ipv6``: ip6tables-save's, even when it is empty); problems recorded."""
         from .parse.save import parse_save
         text = self.read(rel)
         if text is None:
             return None
         try:
-            rs = parse_save(text, rel, strict=False)
+            rs = parse_save(text, rel, strict=False, family="ipv6" if ipv6 else None)
         except ParseError as e:
             self.d.problems.extend(e.problems)
+            return None
+        self.d.problems.extend(rs.problems)
+        return rs
+
+    def parse_view(self, kind: str, text: str, rel: str, table: str, family: str | None = None) -> Ruleset | None:
+        """One table's ``-L -n -v`` (``kind="listing"``) or ``-S`` (``"spec"``) file, its problems
+        recorded; None when it does not parse."""
+        from .parse.listing import parse_listing
+        from .parse.spec import parse_spec
+        parse = parse_listing if kind == "listing" else parse_spec
+        try:
+            rs = parse(text, rel, strict=False, table=table, family=family)
+        except ParseError as e:
+            self.d.problems.extend(e.problems)
+            return None
+        except Exception as e:  # a parser bug must not lose the rest of the dump
+            self.problem(rel, 0, f"{kind} parser failed: {type(e).__name__}: {e}")
             return None
         self.d.problems.extend(rs.problems)
         return rs
@@ -703,20 +693,9 @@ class _Loader:
                 text, total = _strip_trailer(text)
                 if total is not None and _listing_rows(text) != total:
                     self.problem(rel, 0, f"trailer says {total} rules but the file has {_listing_rows(text)} rule lines: truncated?")
-                try:
-                    rs = (_parse_listing(text, rel, table, family) if kind == "listing"
-                          else _parse_spec(text, rel, table))
-                except ImportError:
-                    self.d.notes.append(f"{rel}: no {kind} parser available yet (workbook.parse.{kind})")
-                    break
-                except ParseError as e:
-                    self.d.problems.extend(e.problems)
-                    break
-                except Exception as e:  # a parser bug must not lose the rest of the dump
-                    self.problem(rel, 0, f"{kind} parser failed: {type(e).__name__}: {e}")
-                    break
-                self.d.problems.extend(rs.problems)
-                parts.append((rel, rs))
+                rs = self.parse_view(kind, text, rel, table, family)
+                if rs is not None:
+                    parts.append((rel, rs))
                 break
         if not parts:
             return None
@@ -728,14 +707,10 @@ class _Loader:
             text = self.read(rel)
             if text is None:
                 continue
-            try:
-                from .parse.lsmod import parse_lsmod
-            except ImportError:
-                self.d.notes.append(f"{rel}: no lsmod parser available yet (workbook.parse.lsmod)")
-                return
+            from .parse.lsmod import parse_lsmod
             try:
                 self.d.modules = parse_lsmod(text, rel, strict=False)
-                self.d.problems.extend(getattr(self.d.modules, "problems", []) or [])
+                self.d.problems.extend(self.d.modules.problems)
                 self.d.sources["modules"] = [rel]
             except ParseError as e:
                 self.d.problems.extend(e.problems)
@@ -759,7 +734,7 @@ class _Loader:
         d = self.d
         for name, cands in places["save"].items():
             for rel in cands:
-                rs = self.parse_save(rel)
+                rs = self.parse_save(rel, ipv6=name.startswith("ip6"))
                 if rs is not None:
                     d.rulesets[name] = rs
                     d.sources[name] = [rel]
@@ -781,7 +756,7 @@ class _Loader:
             for fam, fn in (("", f"ip_netns_exec_{ns}_iptables-save"), ("6", f"ip_netns_exec_{ns}_ip6tables-save")):
                 rel = f"sos_commands/networking/namespaces/{ns}/{fn}"
                 if (self.d.path / rel).is_file():
-                    rs = self.parse_save(rel)
+                    rs = self.parse_save(rel, ipv6=fam == "6")
                     if rs is not None:
                         self.d.rulesets[f"netns{fam}/{ns}"] = rs
 
@@ -851,18 +826,9 @@ class _Loader:
             text = self.read(rel) or ""
             text, _ = _strip_trailer(text)
             table = _guess_table(rel, text)
-            try:
-                rs = _parse_listing(text, rel, table) if fmt == "listing" else _parse_spec(text, rel, table)
-            except ImportError:
-                d.notes.append(f"{rel}: no {fmt} parser available yet (workbook.parse.{fmt})")
+            rs = self.parse_view(fmt, text, rel, table)
+            if rs is None:
                 continue
-            except ParseError as e:
-                d.problems.extend(e.problems)
-                continue
-            except Exception as e:
-                self.problem(rel, 0, f"{fmt} parser failed: {type(e).__name__}: {e}")
-                continue
-            d.problems.extend(rs.problems)
             fam = "ip6tables" if rs.family == "ipv6" or "ip6" in rel.lower() else "iptables"
             name = f"{fam}-{'L' if fmt == 'listing' else 'S'}"
             if name in d.rulesets:
@@ -946,7 +912,8 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
     Integrity: with ``strict`` (the default) a file whose sha256/size differs from MANIFEST.json,
     or is missing, raises :class:`InputError` (``MANIFEST.json: sha256 mismatch for
     iptables/iptables-save.txt``); otherwise the files are listed in ``.tampered`` and ``.problems``.
-    A file that does not parse is always a problem, never fatal: the rest still loads.
+    A file that does not parse is always a problem, never fatal: the rest still loads. A folder
+    of none of these layouts with no rules or lsmod output in any file is not a dump (InputError).
 
     >>> from pathlib import Path
     >>> d = load_dump(Path("tests/data/dumps/nfwb-minimal"))
@@ -1005,6 +972,10 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
             d.notes.append("modinfo/ip_vs is `lsmod | grep -e ip_vs -e nf_conntrack`, not a full module list: modules unknown")
     else:
         loader.loose()
+        if not d.rulesets and d.modules is None:
+            first = f"; {d.problems[0]}" if d.problems else ""
+            raise InputError(f"{p}: not a node dump: no MANIFEST.json, EKS or sosreport layout, and no "
+                             f"iptables-save, iptables -L/-S or lsmod output among its {len(d.files)} file(s){first}")
     if "iptables" not in d.rulesets and d.ruleset is not None:
         d.notes.append(f"no iptables-save output: the main ruleset comes from {d.ruleset.source} ({d.ruleset.format})")
     if d.ruleset is None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import pandas as pd
 
 from .model import Ruleset
+from .owners import owner_of
 
 __all__ = ["RULE_COLUMNS", "CHAIN_COLUMNS", "rules_frame", "chains_frame"]
 
@@ -15,6 +18,8 @@ RULE_COLUMNS = [
     "out_interface", "out_interface_negated",
     "matches", "target", "goto", "target_args", "comment", "pkts", "bytes", "owner", "spec", "origin",
 ]
+#: The rule columns that are the :class:`~workbook.model.Rule` attribute of the same name.
+_ATTRIBUTE_COLUMNS = tuple(c for c in RULE_COLUMNS if c not in ("matches", "target_args", "owner"))
 CHAIN_COLUMNS = ["table", "chain", "builtin", "policy", "pkts", "bytes", "references", "rules"]
 
 
@@ -33,37 +38,15 @@ def rules_frame(ruleset: Ruleset) -> pd.DataFrame:
     >>> (row.chain, int(row.position), row.target, int(row.pkts))
     ('PREROUTING', 1, 'CNI-HOSTPORT-DNAT', 3)
     """
-    try:
-        from .owners import owner_of
-    except ImportError:  # pragma: no cover - owners arrive with the forensics module
-        def owner_of(rule):
-            return None
     cols: dict[str, list] = {c: [] for c in RULE_COLUMNS}
+    attribute_lists = [cols[c] for c in _ATTRIBUTE_COLUMNS]
+    attributes = attrgetter(*_ATTRIBUTE_COLUMNS)
     for r in ruleset.iter_rules():
-        cols["table"].append(r.table)
-        cols["chain"].append(r.chain)
-        cols["position"].append(r.position)
-        cols["family"].append(r.family)
-        cols["source"].append(r.source)
-        cols["source_negated"].append(r.source_negated)
-        cols["destination"].append(r.destination)
-        cols["destination_negated"].append(r.destination_negated)
-        cols["protocol"].append(r.protocol)
-        cols["protocol_negated"].append(r.protocol_negated)
-        cols["in_interface"].append(r.in_interface)
-        cols["in_interface_negated"].append(r.in_interface_negated)
-        cols["out_interface"].append(r.out_interface)
-        cols["out_interface_negated"].append(r.out_interface_negated)
+        for column, value in zip(attribute_lists, attributes(r)):
+            column.append(value)
         cols["matches"].append(_matches(r))
-        cols["target"].append(r.target)
-        cols["goto"].append(r.goto)
         cols["target_args"].append(" ".join(o.to_save() for o in r.target_options))
-        cols["comment"].append(r.comment)
-        cols["pkts"].append(r.pkts)
-        cols["bytes"].append(r.bytes)
         cols["owner"].append(owner_of(r))
-        cols["spec"].append(r.spec)
-        cols["origin"].append(r.origin)
     df = pd.DataFrame(cols, columns=RULE_COLUMNS)
     df["position"] = df["position"].astype("int64")
     df["pkts"] = pd.array(cols["pkts"], dtype="Int64")

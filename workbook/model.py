@@ -53,7 +53,11 @@ QUOTED_OPTIONS = frozenset({"--comment", "--log-prefix", "--nflog-prefix", "--nf
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Something a lenient parse could not use: where it was and why."""
+    """Something a lenient parse could not use: where it was and why (line 0: the whole file).
+
+    >>> str(Problem("rules.txt", 7, "unterminated quote")), str(Problem("dump/", 0, "is a directory"))
+    ('rules.txt:7: unterminated quote', 'dump/: is a directory')
+    """
 
     source: str
     line: int
@@ -61,7 +65,12 @@ class Problem:
     text: str = ""
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.line}: {self.message}"
+        return _where(self.source, self.line, self.message)
+
+
+def _where(source: str, line: int, message: str) -> str:
+    """``file:line: message``, or ``file: message`` for line 0 (about the whole file)."""
+    return f"{source}:{line}: {message}" if line else f"{source}: {message}"
 
 
 class InputError(ValueError):
@@ -74,14 +83,14 @@ class InputError(ValueError):
 class ParseError(InputError):
     """Bad input, named by file and line: ``str(err)`` is the one-line message the CLI prints.
 
-    >>> str(ParseError("rules.txt", 7, "unterminated quote"))
-    'rules.txt:7: unterminated quote'
+    >>> str(ParseError("rules.txt", 7, "unterminated quote")), str(ParseError("rules.txt", 0, "empty file"))
+    ('rules.txt:7: unterminated quote', 'rules.txt: empty file')
     """
 
     def __init__(self, source: str, line: int, message: str, problems: list[Problem] | None = None):
         self.source, self.line, self.message = source, line, message
         self.problems = problems or [Problem(source, line, message)]
-        super().__init__(f"{source}:{line}: {message}")
+        super().__init__(_where(source, line, message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,10 +301,17 @@ class Chain:
         return iter(self.rules)
 
     def declaration(self, counters: bool = True) -> str:
-        pol = self.policy or "-"
+        """The chain's line in iptables-save output (policy counters only with ``counters``).
+
+        >>> Chain("filter", "INPUT", "DROP", 12, 720).declaration(), Chain("filter", "INPUT", "DROP", 12, 720).declaration(False)
+        (':INPUT DROP [12:720]', ':INPUT DROP [0:0]')
+        >>> Chain("nat", "KUBE-SERVICES").declaration()
+        ':KUBE-SERVICES - [0:0]'
+        """
         if self.policy is None and not self.builtin:
             return f":{self.name} - [0:0]"
-        return f":{self.name} {pol} [{self.pkts or 0}:{self.bytes or 0}]" if counters or self.policy else f":{self.name} {pol}"
+        counts = f"[{self.pkts or 0}:{self.bytes or 0}]" if counters else "[0:0]"
+        return f":{self.name} {self.policy or 'ACCEPT'} {counts}"
 
 
 @dataclass(slots=True)
@@ -372,12 +388,7 @@ class Ruleset:
         out: list[str] = []
         for t in self.tables.values():
             out.append(f"*{t.name}")
-            for c in t.chains.values():
-                if c.builtin or c.policy is not None:
-                    pol = c.policy or "ACCEPT"
-                    out.append(f":{c.name} {pol} [{c.pkts or 0}:{c.bytes or 0}]" if counters else f":{c.name} {pol} [0:0]")
-                else:
-                    out.append(f":{c.name} - [0:0]")
+            out.extend(c.declaration(counters) for c in t.chains.values())
             for c in t.chains.values():
                 for r in c.rules:
                     out.append(r.to_save(counters))

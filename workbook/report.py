@@ -11,7 +11,7 @@ import pandas as pd
 
 from .model import Ruleset
 
-__all__ = ["write_report", "render_report", "chain_graph"]
+__all__ = ["write_report", "render_report"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;max-width:1400px}
@@ -42,60 +42,10 @@ def _table(df: pd.DataFrame, max_rows: int = 500) -> str:
     return df.head(max_rows).to_html(index=False, na_rep="", border=0, escape=True) + more
 
 
-# -- chain graph -------------------------------------------------------------------------------------
+# -- chains ----------------------------------------------------------------------------------------------
 
-_HASHY = re.compile(r"^(.*?[-_])([A-Za-z0-9]{8,})$")
-
-
-def _group(name: str) -> str:
-    """``KUBE-SEP-4JJWD7DPDSPAPXRS`` → ``KUBE-SEP-*``; names without a hash-like tail stay."""
-    m = _HASHY.match(name)
-    if m and any(c.isdigit() for c in m.group(2)):
-        return m.group(1) + "*"
-    return name
-
-
-def chain_graph(ruleset: Ruleset, table: str, *, max_nodes: int = 60):
-    """A graphviz Digraph of which chain jumps to which in ``table`` (built-in chains as boxes).
-
-    Tables with more than ``max_nodes`` chains are folded: chains whose names end in a hash
-    (``KUBE-SVC-…``, ``KUBE-SEP-…``, ``CNI-DN-…``) become one node per prefix, labelled with the count.
-
-    >>> from workbook.parse import parse_save
-    >>> g = chain_graph(parse_save('*nat\\n:PREROUTING ACCEPT [0:0]\\n:X - [0:0]\\n-A PREROUTING -j X\\nCOMMIT\\n'), "nat")
-    >>> "PREROUTING" in g.source and "-> X" in g.source.replace('"', '')
-    True
-    """
-    import graphviz
-    t = ruleset.table(table)
-    fold = len(t.chains) > max_nodes
-    name_of = (lambda n: _group(n)) if fold else (lambda n: n)
-    members: dict[str, list[str]] = {}
-    for c in t.chains.values():
-        members.setdefault(name_of(c.name), []).append(c.name)
-    g = graphviz.Digraph(name=f"{table}", graph_attr={"rankdir": "LR", "fontsize": "10", "label": f"table {table}"},
-                         node_attr={"fontsize": "10", "fontname": "Helvetica"}, edge_attr={"fontsize": "9"})
-    for node, names in members.items():
-        builtin = any(t.chains[n].builtin for n in names)
-        rules = sum(len(t.chains[n].rules) for n in names)
-        pol = t.chains[names[0]].policy if builtin else None
-        label = f"{node}\n{len(names)} chains, {rules} rules" if len(names) > 1 else (
-            f"{node}\n{rules} rules" + (f", policy {pol}" if pol else ""))
-        g.node(node, label=label, shape="box" if builtin else "ellipse",
-               style="filled", fillcolor="#ddf4ff" if builtin else "#ffffff")
-    edges: dict[tuple[str, str], int] = {}
-    for c in t.chains.values():
-        for r in c.rules:
-            if r.target and r.target in t.chains:
-                k = (name_of(c.name), name_of(r.target))
-                edges[k] = edges.get(k, 0) + 1
-    for (a, b), n in edges.items():
-        g.edge(a, b, label=str(n) if n > 1 else "")
-    return g
-
-
-def _svg(graph) -> str:
-    svg = graph.pipe(format="svg").decode("utf-8", "replace")
+def _inline(svg: str) -> str:
+    """SVG text from :func:`workbook.draw.to_svg` made fit to stand inside an HTML page."""
     svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
     svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
@@ -103,65 +53,18 @@ def _svg(graph) -> str:
 
 
 def _diagrams(ruleset: Ruleset) -> list[tuple[str, str]]:
+    """(table, inline SVG of :func:`workbook.draw.draw_chains`) for each table."""
+    import graphviz
+
+    from .draw import draw_chains, to_svg
     out = []
-    try:
-        from .draw import draw_chains   # the draw helper's diagrams when they exist
-    except ImportError:
-        draw_chains = None
     for table in ruleset.tables:
-        graph = None
-        if draw_chains is not None:
-            try:
-                graph = draw_chains(ruleset, table)
-            except Exception:   # noqa: BLE001 - a drawing problem must not cost the whole report
-                graph = None
-        if graph is None:
-            graph = chain_graph(ruleset, table)
         try:
-            out.append((table, _svg(graph)))
-        except Exception as e:  # noqa: BLE001 - e.g. graphviz 'dot' missing
-            out.append((table, f"<p><small class=\"muted\">diagram not drawn: {_esc(e)}</small></p>"))
+            svg = _inline(to_svg(draw_chains(ruleset, table)))
+        except graphviz.ExecutableNotFound as e:   # no `dot` here: the rest of the report still stands
+            svg = f"<p><small class=\"muted\">diagram not drawn: {_esc(e)}</small></p>"
+        out.append((table, svg))
     return out
-
-
-# -- services ---------------------------------------------------------------------------------------
-
-def _services(ruleset: Ruleset) -> tuple[pd.DataFrame | None, str]:
-    try:
-        from .kube import services
-    except ImportError:
-        return _services_fallback(ruleset), ("workbook.kube is not available: a simple table read from nat "
-                                             "KUBE-SERVICES '… cluster IP' rules is shown instead.")
-    try:
-        return services(ruleset), ""
-    except Exception as e:  # noqa: BLE001
-        return _services_fallback(ruleset), f"workbook.kube.services failed ({e}); simple table shown."
-
-
-def _services_fallback(ruleset: Ruleset) -> pd.DataFrame | None:
-    nat = ruleset.tables.get("nat")
-    if nat is None or "KUBE-SERVICES" not in nat.chains:
-        return None
-    rows = []
-    for r in nat.chains["KUBE-SERVICES"].rules:
-        c = r.comment or ""
-        if not r.target or not r.target.startswith(("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-XLB-")):
-            continue
-        svc_chain = nat.chains.get(r.target)
-        eps = []
-        if svc_chain is not None:
-            for x in svc_chain.rules:
-                if x.target and x.target.startswith("KUBE-SEP-") and x.target in nat.chains:
-                    for y in nat.chains[x.target].rules:
-                        o = y.target_option("--to-destination")
-                        if o:
-                            eps.append(o.value)
-        dport = r.option("--dport")
-        rows.append({"service": c.rsplit(" ", 2)[0] if c.endswith(("cluster IP", "external IP", "loadbalancer IP")) else c,
-                     "protocol": r.protocol, "ip": (r.destination or "").removesuffix("/32"),
-                     "port": dport.value if dport else None, "chain": r.target, "endpoints": ", ".join(eps),
-                     "origin": r.origin})
-    return pd.DataFrame(rows, columns=["service", "protocol", "ip", "port", "chain", "endpoints", "origin"])
 
 
 # -- modules ----------------------------------------------------------------------------------------
@@ -181,13 +84,19 @@ def _modules_frame(ctx) -> pd.DataFrame | None:
 
 # -- page -------------------------------------------------------------------------------------------
 
-def render_report(target, *, title: str | None = None) -> str:
-    """The report for a NodeDump or Ruleset as one HTML string (no external references)."""
+def render_report(target, *, title: str | None = None, findings=None) -> str:
+    """The report for a NodeDump or Ruleset as one HTML string (no external references).
+
+    ``findings``: what :func:`workbook.checks.check` returned for ``target``, when the caller
+    has it already (otherwise the checks are run here).
+    """
     from .checks import check
     from .checks.context import Context
     from .checks.finding import SEVERITIES
+    from .kube import services
     ctx = Context.of(target)
-    findings = check(target)
+    if findings is None:
+        findings = check(target)
     main = getattr(target, "ruleset", None) if not isinstance(target, Ruleset) else target
     if main is None:
         main = next(iter(ctx.all_rulesets.values()), Ruleset())
@@ -210,11 +119,9 @@ def render_report(target, *, title: str | None = None) -> str:
         parts.extend(f._repr_html_() for f in findings)
     else:
         parts.append("<p>No findings.</p>")
-    svc, note = _services(main)
+    svc = services(main)
     parts.append("<h2 id=\"services\">Services</h2>")
-    if note:
-        parts.append(f"<p><small class=\"muted\">{_esc(note)}</small></p>")
-    parts.append(_table(svc) if svc is not None else "<p><small class=\"muted\">No kube-proxy KUBE-SERVICES chain in this dump.</small></p>")
+    parts.append(_table(svc) if len(svc) else "<p><small class=\"muted\">No kube-proxy KUBE-SERVICES chain in this dump.</small></p>")
     parts.append("<h2 id=\"chains\">Chains</h2>")
     for table, svg in _diagrams(main):
         parts.append(f"<h3>table {_esc(table)}</h3><div class=\"diagram\">{svg}</div>")
@@ -238,8 +145,9 @@ def render_report(target, *, title: str | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_report(target, path: str | Path, *, title: str | None = None) -> Path:
-    """Write the standalone HTML report for ``target`` (NodeDump, Ruleset, or a path to either).
+def write_report(target, path: str | Path, *, title: str | None = None, findings=None) -> Path:
+    """Write the standalone HTML report for ``target`` (NodeDump, Ruleset, or a path to either);
+    ``findings`` as in :func:`render_report`.
 
     >>> from workbook.parse import parse_save
     >>> import tempfile, os
@@ -252,5 +160,5 @@ def write_report(target, path: str | Path, *, title: str | None = None) -> Path:
         from .checks.context import load_target
         target = load_target(target)
     out = Path(path)
-    out.write_text(render_report(target, title=title), encoding="utf-8")
+    out.write_text(render_report(target, title=title, findings=findings), encoding="utf-8")
     return out

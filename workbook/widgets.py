@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import html
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import ipywidgets as w
 
@@ -59,7 +58,7 @@ def _as_ruleset(obj: Any) -> Ruleset:
     if isinstance(obj, (str, Path)):
         p = Path(obj) if isinstance(obj, Path) or "\n" not in str(obj) else None
         if p is not None and p.is_dir():
-            from .dump import load_dump  # type: ignore
+            from .dump import load_dump
             return load_dump(p).ruleset
         from .parse import parse
         return parse(obj)
@@ -145,14 +144,6 @@ class DumpExplorer(_Displayable):
 
 # ---------------------------------------------------------------------------------------------
 
-def _default_tracer() -> Callable | None:
-    try:
-        from .trace import trace_packet  # type: ignore
-        return trace_packet
-    except ImportError:
-        return None
-
-
 class TracerForm(_Displayable):
     """A form for one packet (src, dst, proto, ports, where it comes from) → trace drawing + steps.
 
@@ -196,14 +187,11 @@ class TracerForm(_Displayable):
 
     def refresh(self) -> None:
         """Trace the packet and draw it (what the Trace button does)."""
-        tracer = _default_tracer()
-        if tracer is None:
-            self.summary_out.value = _err("workbook.trace is not available in this installation")
-            return
+        from .trace import trace_packet
         try:
             pkt = self.packet()
             self.node_ips = [x.strip() for x in self.node_ips_text.value.replace(",", " ").split() if x.strip()]
-            self.trace = tracer(self.ruleset, pkt, self.node_ips)
+            self.trace = trace_packet(self.ruleset, pkt, self.node_ips)
         except (InputError, ValueError) as e:
             self.summary_out.value = _err(str(e))
             return
@@ -221,23 +209,11 @@ class TracerForm(_Displayable):
 
 # ---------------------------------------------------------------------------------------------
 
-_EP_COMMENT = re.compile(r"->\s*(\S+)\s*$")
-
-
-def _effective(probs: list[float | None]) -> list[float]:
-    """Stated ``--probability`` per rule (None = unconditional) → share of traffic of each rule."""
-    out, left = [], 1.0
-    for p in probs:
-        share = left * (1.0 if p is None else p)
-        out.append(share)
-        left -= share
-    return out
-
-
 def service_rows(ruleset: Ruleset) -> list[dict[str, Any]]:
-    """One dict per service port read from KUBE-SERVICES → KUBE-SVC-* → KUBE-SEP-* (comments and matches).
+    """One dict per service port: the rows of :func:`workbook.kube.services` (KUBE-SERVICES → KUBE-SVC → KUBE-SEP).
 
-    Keys: service, protocol, cluster_ip, port, chain, endpoints, probabilities (effective share).
+    Keys: its columns (service, protocol, cluster_ip, port, chain, endpoints, probabilities — each
+    endpoint's share of the traffic — ...).
 
     >>> from workbook.parse import parse_save
     >>> rs = parse_save('''*nat
@@ -252,44 +228,8 @@ def service_rows(ruleset: Ruleset) -> list[dict[str, Any]]:
     >>> r["service"], r["cluster_ip"], r["port"], r["endpoints"], r["probabilities"]
     ('kube-system/kube-dns:dns', '10.100.0.10', 53, ['192.168.1.77:53', '192.168.2.64:53'], [0.5, 0.5])
     """
-    try:
-        from .kube import services  # type: ignore
-    except ImportError:
-        services = None
-    if services is not None:
-        df = services(ruleset)
-        return [dict(r) for r in df.to_dict("records")]
-    if "nat" not in ruleset or "KUBE-SERVICES" not in ruleset.table("nat").chains:
-        return []
-    nat = ruleset.table("nat")
-    rows = []
-    for r in nat.chain("KUBE-SERVICES").rules:
-        if not (r.target or "").startswith("KUBE-SVC-"):
-            continue
-        comment = r.comment or r.target
-        name = comment.removesuffix(" cluster IP").strip()
-        port = r.option("--dport")
-        eps, probs, seps = [], [], []
-        if r.target in nat.chains:
-            for er in nat.chain(r.target).rules:
-                if not (er.target or "").startswith("KUBE-SEP-"):
-                    continue
-                m = _EP_COMMENT.search(er.comment or "")
-                ep = m.group(1) if m else None
-                if ep is None and er.target in nat.chains:
-                    for dr in nat.chain(er.target).rules:
-                        if dr.target == "DNAT" and dr.target_option("--to-destination"):
-                            ep = dr.target_option("--to-destination").value
-                eps.append(ep or er.target)
-                p = er.option("--probability")
-                probs.append(float(p.value) if p is not None else None)
-                seps.append(er.target)
-        rows.append({"service": name, "protocol": r.protocol,
-                     "cluster_ip": (r.destination or "").removesuffix("/32"),
-                     "port": int(port.value) if port is not None and port.value.isdigit() else None,
-                     "chain": r.target, "endpoints": eps, "probabilities": _effective(probs),
-                     "sep_chains": seps})
-    return rows
+    from .kube import services
+    return services(ruleset).to_dict("records")
 
 
 def _bars(endpoints: Sequence[str], probs: Sequence[float]) -> str:
@@ -552,23 +492,11 @@ ISTIO_MODULES: tuple[str, ...] = ("iptable_nat", "iptable_mangle", "iptable_filt
 
 
 def _module_names(obj: Any) -> set[str]:
-    if hasattr(obj, "names"):
-        names = obj.names
-        return set(names() if callable(names) else names)
-    text = obj.decode() if isinstance(obj, bytes) else str(obj)
-    try:
-        from .parse.lsmod import parse_lsmod  # type: ignore
-        mods = parse_lsmod(text, strict=False)
-        names = mods.names
-        return set(names() if callable(names) else names)
-    except ImportError:
-        pass
-    out = set()
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] != "Module" and parts[1].isdigit():
-            out.add(parts[0])
-    return out
+    """Module names from a :class:`~workbook.parse.lsmod.Modules` or pasted ``lsmod`` text."""
+    from .parse.lsmod import Modules, parse_lsmod
+    if not isinstance(obj, Modules):
+        obj = parse_lsmod(obj.decode() if isinstance(obj, bytes) else str(obj), strict=False)
+    return set(obj.names)
 
 
 def missing_modules(lsmod: Any, required: Iterable[str] = ISTIO_MODULES) -> list[str]:

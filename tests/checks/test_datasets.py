@@ -6,15 +6,13 @@ from workbook.checks import check
 from workbook.cli import main
 from workbook.dump import load_dump
 
-from tests.realparts import ROOT, need
+from tests.realparts import ROOT
 
 DATASETS = ROOT / "datasets"
 
 
 def _load(rel):
-    path = DATASETS / rel
-    need((path / "MANIFEST.json").is_file(), f"dataset {path} not present yet")
-    return load_dump(path)
+    return load_dump(DATASETS / rel)
 
 
 def test_onprem_after_has_the_duplicate_and_the_stale_entry(capsys):
@@ -68,3 +66,13 @@ def test_onprem_after_names_the_entry_whose_checkpoint_is_gone():
     assert ev.loc[2, "checkpoint"].startswith("present (") and "dockershim-sandbox.txt:5" in ev.loc[2, "checkpoint"]
     delete = [c for c in f.fix if " -D CNI-HOSTPORT-DNAT " in c]
     assert len(delete) == 1 and "15541f38534d5690770c02a604e3340d688db14b0c311092fce43c44260310e8" in delete[0]
+
+
+def test_each_finding_once_though_the_dump_has_save_L_and_S():
+    d = _load("onprem-dup-hostport/after")
+    # the dump holds iptables-save, iptables -L -n -v and iptables -S of the same rules: three views
+    assert {"iptables", "iptables-L", "iptables-S"} <= set(d.rulesets)
+    keys = sorted((f.id, f.table, f.chain) for f in check(d))
+    # each problem once (from the save): the two duplicated CNI-HOSTPORT-DNAT jumps and the stale entry
+    assert keys == [("duplicate-rule", "nat", "OUTPUT"), ("duplicate-rule", "nat", "PREROUTING"),
+                    ("stale-hostport-entry", "nat", "CNI-HOSTPORT-DNAT")]

@@ -5,8 +5,8 @@ from collections import Counter
 from workbook.checks import check
 from workbook.parse import parse, parse_save
 
-from tests.checks.shared import CHECKS_DATA, RULESETS
-from tests.realparts import need
+from tests.checks.shared import CHECKS_DATA
+from tests.realparts import RULESETS, need
 
 
 def dups(rs):

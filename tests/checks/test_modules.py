@@ -3,6 +3,7 @@
 from workbook.checks import check
 from workbook.checks.context import Context
 from workbook.checks.modules import detect_backend
+from workbook.dump import load_dump, save_dump
 from workbook.model import Ruleset
 from workbook.parse import parse_save
 
@@ -71,31 +72,16 @@ def test_mixed_backends_near_miss():
     assert check(parse_save(text), families=["backends"]) == []
 
 
-class FakeDump:
-    """Stands in for workbook.dump.NodeDump (attributes per the agreed API) until it lands."""
-
-    def __init__(self, rulesets, texts, modules=None):
-        self.rulesets = rulesets
-        self.ruleset = rulesets.get("iptables")
-        self.modules = modules
-        self.node_ips = []
-        self.path = "dump"
-        self._texts = texts
-        self.manifest = {"files": [{"path": p} for p in texts]}
-
-    def text(self, rel):
-        return self._texts.get(rel)
-
-
-def test_mixed_backends_same_owner_in_both_is_error():
+def test_mixed_backends_same_owner_in_both_is_error(tmp_path):
     kube = "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\nCOMMIT\n"
-    legacy = parse_save(kube, "iptables/iptables-legacy-save.txt")
-    nft = parse_save(kube.replace("PREROUTING -m", "PREROUTING -i eth0 -m"), "iptables/iptables-nft-save.txt")
-    dump = FakeDump({"iptables-legacy": legacy, "iptables-nft": nft}, {"kernel/ip_tables_names.txt": "nat\n"})
-    fs = check(dump, families=["backends"])
+    folder = tmp_path / "dump"
+    save_dump({"iptables/iptables-legacy-save.txt": kube,
+               "iptables/iptables-nft-save.txt": kube.replace("PREROUTING -m", "PREROUTING -i eth0 -m"),
+               "kernel/ip_tables_names.txt": "nat\n"}, folder, host="node-a")
+    fs = check(load_dump(folder), families=["backends"])
     assert [(f.id, f.severity) for f in fs] == [("legacy-and-nft-tables", "error")]
     assert "kube-proxy" in fs[0].title
-    assert "dump/kernel/ip_tables_names.txt:1" in fs[0].evidence["origin"].tolist()
+    assert f"{folder / 'kernel' / 'ip_tables_names.txt'}:1" in fs[0].evidence["origin"].tolist()
     assert "iptables-legacy -t nat -F && iptables-legacy -t nat -X" in fs[0].fix
 
 

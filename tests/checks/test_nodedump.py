@@ -7,14 +7,13 @@ from workbook.cli import main
 from workbook.dump import load_dump
 from workbook.report import write_report
 
-from tests.realparts import ROOT, need
+from tests.realparts import ROOT
 
 DATASETS = ROOT / "datasets"
 EKS = DATASETS / "eks-node"
 
 
 def test_eks_node_is_clean():
-    need(EKS.is_dir(), f"{EKS} not present")
     d = load_dump(EKS)
     # The seed's EKS worker after its Istio fix: kube-proxy 1.31 + VPC CNI rules as the post shows
     # them, lsmod with iptable_nat/mangle/filter/raw loaded, no duplicated or stray rules: nothing fires.
@@ -22,7 +21,6 @@ def test_eks_node_is_clean():
 
 
 def test_eks_node_without_the_modules_fix_fires(tmp_path):
-    need(EKS.is_dir(), f"{EKS} not present")
     copy = tmp_path / "eks"
     shutil.copytree(EKS, copy)
     lsmod = copy / "kernel" / "lsmod.txt"
@@ -42,14 +40,12 @@ def test_eks_node_without_the_modules_fix_fires(tmp_path):
 
 
 def test_report_of_a_node_dump(tmp_path):
-    need(EKS.is_dir(), f"{EKS} not present")
     out = write_report(load_dump(EKS), tmp_path / "eks.html")
     text = out.read_text()
     assert "<svg" in text and "nft_compat" in text and "No findings." in text
 
 
 def test_tampered_dump_exits_2(tmp_path, capsys):
-    need(EKS.is_dir(), f"{EKS} not present")
     copy = tmp_path / "eks"
     shutil.copytree(EKS, copy)
     save = copy / "iptables" / "iptables-save.txt"
@@ -70,7 +66,6 @@ def test_corrupt_archive_exits_2(tmp_path, capsys):
 
 
 def test_lenient_load_of_tampered_dump_reports_it(tmp_path):
-    need(EKS.is_dir(), f"{EKS} not present")
     copy = tmp_path / "eks"
     shutil.copytree(EKS, copy)
     save = copy / "iptables" / "iptables-version.txt"
@@ -87,3 +82,11 @@ def test_lenient_parse_problems_are_listed():
     rs = parse_save("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"x -j ACCEPT\nCOMMIT\n", "x.rules", strict=False)
     f = check(rs, families=["integrity"])
     assert [(x.id, x.evidence["origin"].tolist()) for x in f] == [("unreadable-lines", ["x.rules:3"])]
+
+
+def test_sosreport_host_listing_is_checked_beside_a_pod_namespace():
+    from workbook.checks.context import Context
+    d = load_dump(ROOT / "tests" / "data" / "dumps" / "sosreport-master1-2019-07-01-kzqtnrm")
+    # The host's rules are only in `iptables -t <table> -nvL` listings; netns/cni-0f1e2d is a pod's own
+    # network namespace (its iptables-save), another ruleset and not a view of the host's: both are checked.
+    assert list(Context.of(d).rulesets) == ["iptables-L", "netns/cni-0f1e2d"]

@@ -21,11 +21,8 @@ _OPT = {"--", "-f", "!f"}
 
 
 def seed_path() -> Path | None:
-    for base in (SHARED, ROOT.parent.parent / "shared"):
-        path = base / "seed" / SEED_NAME
-        if path.exists():
-            return path
-    return None
+    path = SHARED / "seed" / SEED_NAME
+    return path if path.exists() else None
 
 
 def names_for_numbers(listing: str) -> str:

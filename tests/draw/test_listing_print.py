@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from workbook.listing_print import format_count, format_listing
 from workbook.parse import parse_save
-from pathlib import Path
 
 from tests.realparts import SHARED, need
 
-# shared/ sits beside the checkout (CI, /work/main); a helper's worktree reads the one in /work.
-_NAME = Path("seed") / "000_81fac245e6421696.txt"
-SEED = next((p for p in (SHARED / _NAME, Path("/work/shared") / _NAME) if p.exists()), SHARED / _NAME)
+SEED = SHARED / "seed" / "000_81fac245e6421696.txt"
 
 # The same rules in iptables-save form, with counters chosen to round like the seed's
 # (42M = 42,000,000 packets, 5365M = 5,365,000,000 bytes; xtables_print_num rounds half up per step).

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import shutil
 
-
 from workbook.dump import load_dump
 
 from tests.realparts import DATA
 
 EKS = DATA / "dumps" / "eks_i-0f1e2d3c4b5a69788_2026-01-01_0000-UTC_0.7.9"
 SOS = DATA / "dumps" / "sosreport-master1-2019-07-01-kzqtnrm"
-
-
-def _have(module: str) -> bool:
-    import importlib.util
-    return importlib.util.find_spec(module) is not None
 
 
 def test_eks_layout():
@@ -25,6 +19,8 @@ def test_eks_layout():
     assert d.host == "i-0f1e2d3c4b5a69788" and d.collected_at == "2026-01-01T00:00:00Z"
     assert d.ruleset is d.rulesets["iptables"]
     assert d.sources["iptables"] == ["networking/iptables-save.txt"]
+    # the node printed nothing for ip6tables-save (an empty file): still the IPv6 ruleset, by its command
+    assert d.rulesets["ip6tables"].family == "ipv6" and len(d.rulesets["ip6tables"]) == 0
     pre = [r.spec for r in d.ruleset.chain("nat", "PREROUTING").rules]
     # the fixture script appended portmap's jump twice after kube-proxy's
     assert pre == ['-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
@@ -41,11 +37,7 @@ def test_eks_layout():
 
 
 def test_eks_listings_with_trailer():
-    ok = _have("workbook.parse.listing")
     d = load_dump(EKS)
-    if not ok:
-        assert any("no listing parser" in n for n in d.notes)
-        return
     L = d.rulesets["iptables-L"]
     assert set(L.tables) == {"mangle", "filter", "nat"}
     # same kernel, same moment: the nat listing has as many rules as the save file's nat table (70,
@@ -64,8 +56,7 @@ def test_eks_truncated_listing_is_a_problem(tmp_path):
     i = next(k for k, l in enumerate(lines) if l.lstrip()[:1].isdigit() and not l.startswith("Chain"))
     f.write_text("".join(lines[:i] + lines[i + 1:]))
     d = load_dump(dst)
-    if _have("workbook.parse.listing"):
-        assert any(p.source == "networking/iptables-filter.txt" and "trailer says" in p.message for p in d.problems)
+    assert any(p.source == "networking/iptables-filter.txt" and "trailer says" in p.message for p in d.problems)
     # the save form still loads: one bad file never loses the rest
     assert len(d.ruleset.table("nat").chain("PREROUTING").rules) == 3
 
@@ -85,21 +76,15 @@ def test_sosreport_layout():
 
 def test_sosreport_listing_and_modules():
     d = load_dump(SOS)
-    if _have("workbook.parse.listing"):
-        # no iptables-save on the host: the main ruleset comes from the nat listing
-        assert d.ruleset is d.rulesets["iptables-L"]
-        assert list(d.ruleset.tables) == ["nat"]
-        # k8s-flannel listing: PREROUTING has 2 rules, 20 chains (PROVENANCE of the public file)
-        assert [r.target for r in d.ruleset.chain("nat", "PREROUTING").rules] == ["KUBE-SERVICES", "DOCKER"]
-        assert len(d.ruleset.tables["nat"].chains) == 20
-    else:
-        assert d.ruleset is None and "no IPv4 ruleset found in this dump" in d.notes
-    if _have("workbook.parse.lsmod"):
-        # ocp4 lsmod: 81 modules, iptables-nft set, no iptable_nat
-        assert len(d.modules.names) == 81
-        assert "nft_compat" in d.modules and "iptable_nat" not in d.modules
-    else:
-        assert d.modules is None
+    # no iptables-save on the host: the main ruleset comes from the nat listing
+    assert d.ruleset is d.rulesets["iptables-L"]
+    assert list(d.ruleset.tables) == ["nat"]
+    # k8s-flannel listing: PREROUTING has 2 rules, 20 chains (PROVENANCE of the public file)
+    assert [r.target for r in d.ruleset.chain("nat", "PREROUTING").rules] == ["KUBE-SERVICES", "DOCKER"]
+    assert len(d.ruleset.tables["nat"].chains) == 20
+    # ocp4 lsmod: 81 modules, iptables-nft set, no iptable_nat
+    assert len(d.modules.names) == 81
+    assert "nft_compat" in d.modules and "iptable_nat" not in d.modules
 
 
 def test_loose_folder_detects_by_content(tmp_path):

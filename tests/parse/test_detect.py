@@ -13,8 +13,7 @@ from workbook.parse import parse
 from workbook.parse.detect import detect_format, read_input
 from workbook.parse.lsmod import Modules
 
-from tests.realparts import DATA, ROOT, need
-from tests.parse.shared import RULESETS
+from tests.realparts import DATA, ROOT, need, public_ruleset
 
 # format by how each file was produced (PROVENANCE.md), not by what the detector says
 EXPECTED = {
@@ -42,14 +41,9 @@ COUNTS = {"tum-i8-2016-06-27.iptables-save": 5556, "tum-i8-2016-06-27.ip6tables-
           "moby-bridge-portmap-wsl2.iptables-save": 19}
 
 
-def _path(name):
-    local = DATA / "rulesets" / name
-    return local if local.exists() else RULESETS / name
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_public_dump_detected_and_parsed(name):
-    path = _path(name)
+    path = public_ruleset(name)
     need(path.exists(), f"{path} not present (../shared is only on the project machine)")
     text, source = read_input(path)
     assert detect_format(text, source) == EXPECTED[name]

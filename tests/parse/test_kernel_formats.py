@@ -7,7 +7,6 @@ iptables -L), never what the parser under test produced.
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 
@@ -16,9 +15,8 @@ from workbook.parse import parse, parse_save
 from workbook.parse.listing import parse_listing
 from workbook.parse.spec import parse_spec
 
-from tests.realparts import DATA, nsexec, need
-from tests.parse.kernel import TABLES, canonical, restore, run, save, tables_in
-from tests.parse.shared import RULESETS
+from tests.realparts import DATA, RULESETS, nsexec, need, public_ruleset
+from tests.parse.kernel import canonical, restore, run, save, tables_in
 
 PROBE = DATA / "rulesets" / "probe-extensions.rules"
 
@@ -83,7 +81,7 @@ def test_public_dump_roundtrip(netns, name, backend):
 
 def test_unloadable_dumps_are_recorded():
     for name, why in NOT_LOADABLE.items():
-        path = RULESETS / name if not (DATA / "rulesets" / name).exists() else DATA / "rulesets" / name
+        path = public_ruleset(name)
         need(path.exists(), f"{path} not present")
         rs = parse(path)  # they still parse; only the kernel refuses them
         assert len(rs) > 0, why

@@ -12,8 +12,7 @@ from workbook.generate import generate_services, kube_proxy_save
 from workbook.model import ParseError, Rule
 from workbook.parse import parse_save
 
-from tests.realparts import DATA, need
-from tests.parse.shared import RULESETS
+from tests.realparts import DATA, need, public_ruleset
 
 SAVES = ["fffuu-parser-test.iptables-save", "fffuu-parser-test.ip6tables-save",
          "iptables-tests-fedora27-firewalld.iptables-save-c", "iptables-tests-wireless.iptables-save",
@@ -24,8 +23,7 @@ SAVES = ["fffuu-parser-test.iptables-save", "fffuu-parser-test.ip6tables-save",
 
 
 def _text(name):
-    local = DATA / "rulesets" / name
-    path = local if local.exists() else RULESETS / name
+    path = public_ruleset(name)
     need(path.exists(), f"{path} not present (../shared is only on the project machine)")
     return path.read_text()
 

@@ -11,8 +11,7 @@ from workbook.parse import parse_save
 from workbook.parse.listing import listed_options, parse_count, parse_listing
 from workbook.parse.spec import parse_spec
 
-from tests.realparts import DATA, need
-from tests.parse.shared import RULESETS
+from tests.realparts import DATA, RULESETS, need
 
 SEED = DATA / "seed"
 LOCAL = DATA / "rulesets"

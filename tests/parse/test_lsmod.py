@@ -7,8 +7,7 @@ import pytest
 from workbook.model import ParseError
 from workbook.parse.lsmod import parse_lsmod
 
-from tests.realparts import DATA, need
-from tests.parse.shared import RULESETS
+from tests.realparts import DATA, RULESETS, need
 
 SEED = DATA / "seed"
 

@@ -7,8 +7,7 @@ import pytest
 from workbook.parse import parse_save
 from workbook.model import ParseError
 
-from tests.realparts import need
-from tests.parse.shared import SHARED_DIR as SHARED
+from tests.realparts import RULESETS, need
 
 
 CANONICAL = ["tum-i8-2016-06-27.iptables-save", "tum-i8-2016-06-27.ip6tables-save",
@@ -18,7 +17,7 @@ CANONICAL = ["tum-i8-2016-06-27.iptables-save", "tum-i8-2016-06-27.ip6tables-sav
 
 @pytest.mark.parametrize("name", CANONICAL)
 def test_rule_lines_print_back_identically(name):
-    path = SHARED / "rulesets" / name
+    path = RULESETS / name
     need(path.exists(), f"{path} not present (../shared is only on the project machine)")
     text = path.read_text()
     rs = parse_save(text, str(path))

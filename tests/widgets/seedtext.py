@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tests.realparts import SHARED, need
 
-_NAME = Path("seed") / "000_81fac245e6421696.txt"
+SEED = SHARED / "seed" / "000_81fac245e6421696.txt"
 
 
 def seed_lines() -> list[str]:
-    # shared/ sits beside the checkout (CI, /work/main); a helper's worktree reads the one in /work.
-    path = next((p for p in (SHARED / _NAME, Path("/work/shared") / _NAME) if p.exists()), SHARED / _NAME)
-    need(path.exists(), f"the seed post {path} (shared material)")
-    return path.read_text(encoding="utf-8").splitlines()
+    need(SEED.exists(), f"the seed post {SEED} (shared material)")
+    return SEED.read_text(encoding="utf-8").splitlines()
 
 
 def lsmod_block(nth: int) -> str:

@@ -6,17 +6,17 @@ import html
 import re
 import shutil
 
-import pytest
-
 from workbook.generate import generate_services, kube_proxy_save
 from workbook.parse import parse_save
 from workbook.widgets import DumpExplorer, HostportLab, ModuleChecker, ServiceExplorer
 
+from tests.realparts import need
 from tests.draw.kube_dns_trace import KUBE_DNS_SAVE, SEP_A, SEP_B, SVC
 from tests.draw.small import SMALL_NAT
 from .seedtext import lsmod_block, seed_lines
 
 DOT = shutil.which("dot") is not None
+DOT_REASON = "needs graphviz's dot (Debian package graphviz)"
 
 
 def _text(value: str) -> str:
@@ -24,6 +24,7 @@ def _text(value: str) -> str:
 
 
 def test_dump_explorer_chain_pick():
+    need(DOT, DOT_REASON)  # the widget shows real graphviz drawings
     ex = DumpExplorer(parse_save(SMALL_NAT, "small.rules", strict=False))
     assert ex.table.options == ("nat",)
     ex.chain.value = "KUBE-SVC-A"
@@ -35,11 +36,9 @@ def test_dump_explorer_chain_pick():
     # one rule (in KUBE-SERVICES) jumps to KUBE-SVC-A
     assert "Chain KUBE-SVC-A (1 references)" in listing
     assert "statistic mode random probability 0.50000000000" in listing
-    if DOT:
-        assert "<svg" in ex.graph_out.value and "KUBE-SEP-2" in html.unescape(ex.graph_out.value)
-    if DOT:
-        # the hooks tab: nat PREROUTING present (bold), raw absent (grey)
-        assert "<svg" in ex.hooks_out.value and "PREROUTING" in ex.hooks_out.value
+    assert "<svg" in ex.graph_out.value and "KUBE-SEP-2" in html.unescape(ex.graph_out.value)
+    # the hooks tab: nat PREROUTING present (bold), raw absent (grey)
+    assert "<svg" in ex.hooks_out.value and "PREROUTING" in ex.hooks_out.value
     ex.chain.value = "NOPE"
     ex.show.click()
     assert "no chain 'NOPE'" in html.unescape(ex.status.value)
@@ -61,6 +60,7 @@ def test_dump_explorer_big_dump_keeps_picker_small():
 
 
 def test_service_explorer_bars():
+    need(DOT, DOT_REASON)  # the widget shows real graphviz drawings
     ex = ServiceExplorer(parse_save(KUBE_DNS_SAVE, "kube-dns.rules"))
     labels = [l for l, _ in ex.service.options]
     # KUBE-SERVICES jumps to two KUBE-SVC chains: dns-tcp and dns
@@ -71,9 +71,8 @@ def test_service_explorer_bars():
     # two endpoints: first rule probability 0.5, second unconditional → 50 % / 50 %
     assert re.findall(r"(\S+)\s+([\d.]+%)", text) == [("192.168.1.77:53", "50.0%"), ("192.168.2.64:53", "50.0%")]
     assert SVC in ex.info_out.value
-    if DOT:
-        svg = html.unescape(ex.graph_out.value)
-        assert SEP_A in svg and SEP_B in svg
+    svg = html.unescape(ex.graph_out.value)
+    assert SEP_A in svg and SEP_B in svg
 
 
 def test_service_explorer_three_endpoints():
@@ -87,6 +86,7 @@ def test_service_explorer_three_endpoints():
 
 
 def test_hostport_lab_replays_the_seed():
+    need(DOT, DOT_REASON)  # the widget shows real graphviz drawings
     lab = HostportLab()
     seed = seed_lines()
     assert lab.step.value == 0
@@ -105,8 +105,7 @@ def test_hostport_lab_replays_the_seed():
     # blog ("  0   0 ..."), so that one is compared with spacing normalised.
     assert got[:6] == want[:6]
     assert got[6].split() == want[6].split()
-    if DOT:
-        assert "DUPLICATE of #4" in html.unescape(lab.graph_out.value)
+    assert "DUPLICATE of #4" in html.unescape(lab.graph_out.value)
     lab.next.click()
     fixed = html.unescape(lab.listing_out.value)
     assert fixed.count("CNI-HOSTPORT-DNAT  all") == 1

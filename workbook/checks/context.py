@@ -65,7 +65,7 @@ class Context:
             raise InputError(f"check() needs a Ruleset or a NodeDump, not {type(target).__name__}")
         ctx.rulesets = _distinct(ctx.all_rulesets)
         if modules is not None:
-            ctx.modules, ctx.modules_source = _module_table(modules, ctx)
+            ctx.modules, ctx.modules_source = _module_table(modules)
         return ctx
 
     # -- access -----------------------------------------------------------------------
@@ -86,28 +86,62 @@ class Context:
         return iter(self.rulesets.items())
 
 
-def _fingerprint(rs: Ruleset) -> tuple:
-    return tuple((t.name, c.name, len(c.rules), c.rules[0].spec if c.rules else "")
-                 for t in rs.tables.values() for c in t.chains.values())
+def _same_rules(a: Ruleset, b: Ruleset) -> bool:
+    """Do ``a`` and ``b`` hold the same rules (``iptables-save`` and ``iptables-nft-save`` of one node)?
+
+    The same tables, chains and rule counts, and the same first rule in each chain. Only ever
+    asked when a dump has two rulesets, so a lone ruleset's rules are not built for it.
+    """
+    def shape(rs: Ruleset) -> list[tuple[str, str, int]]:
+        return [(t.name, c.name, len(c.rules)) for t in rs.tables.values() for c in t.chains.values()]
+
+    if a.family != b.family or shape(a) != shape(b):
+        return False
+    return all(ca.rules[0].spec == cb.rules[0].spec
+               for ta, tb in zip(a.tables.values(), b.tables.values())
+               for ca, cb in zip(ta.chains.values(), tb.chains.values()) if ca.rules)
+
+
+#: Names a dump gives the other views of one backend's rules (``-L -n -v``, ``-S``), best first.
+_VIEWS = ("-L", "-S")
 
 
 def _distinct(rss: dict[str, Ruleset]) -> dict[str, Ruleset]:
-    """Drop rulesets that repeat an earlier one (``iptables-save`` and ``iptables-nft-save`` of the
-    same node print the same rules; ``-L``/``-S`` files are other views of the saved rules). The
-    first name is kept, so fix commands say ``iptables`` when that is what prints these rules."""
+    """The rulesets to check: one view of each backend's rules.
+
+    ``iptables-L``/``iptables-S`` (``ip6tables-L``, …) print the same rules as ``iptables-save``
+    (``ip6tables-save``): a listing is checked only when the dump has no save of that tool
+    (``iptables``, ``iptables-nft`` or ``iptables-legacy``), and ``-S`` only when there is neither. A save that repeats an earlier one (``iptables-save`` and
+    ``iptables-nft-save`` of the same node) is dropped too; the first name is kept, so fix
+    commands say ``iptables`` when that is what prints these rules. Other rulesets (another
+    network namespace's ``netns/<name>``) are checked on their own.
+
+    >>> from workbook.parse import parse_save
+    >>> a, b = parse_save("*nat\\n:A - [0:0]\\nCOMMIT\\n"), parse_save("*nat\\n:B - [0:0]\\nCOMMIT\\n")
+    >>> L = Ruleset(tables=dict(a.tables), format="listing")
+    >>> list(_distinct({"iptables": a, "iptables-L": L, "netns/x": b}))
+    ['iptables', 'netns/x']
+    >>> list(_distinct({"iptables-L": L, "netns/x": b}))
+    ['iptables-L', 'netns/x']
+    """
+    present = {name for name, rs in rss.items() if rs is not None and (len(rs) or rs.tables)}
+
+    def better_view(name: str) -> bool:
+        """Is there a save, or a better view, of the backend ``name`` is a view of?"""
+        for i, view in enumerate(_VIEWS):
+            if name.endswith(view):
+                base = name[: -len(view)]
+                saves = (base, base + "-nft", base + "-legacy")
+                return any(n in present for n in saves) or any(base + v in present for v in _VIEWS[:i])
+        return False
+
     out: dict[str, Ruleset] = {}
-    seen: dict[tuple, str] = {}
-    saved = {rs.family for rs in rss.values() if rs is not None and rs.format == "save" and rs.tables}
-    for name, rs in rss.items():
-        if rs is None or not len(rs) and not rs.tables:
+    for name in rss:
+        if name not in present or better_view(name):
             continue
-        if rs.format in ("listing", "spec") and rs.family in saved:
-            continue   # '-L'/'-S' views of rules the dump also has in iptables-save form
-        fp = _fingerprint(rs)
-        if fp in seen:
+        if any(_same_rules(rss[name], kept) for kept in out.values()):
             continue   # the same rules under another tool's name: keep the first (plain 'iptables')
-        seen[fp] = name
-        out[name] = rs
+        out[name] = rss[name]
     return out
 
 
@@ -157,9 +191,6 @@ def chain_word(name: str) -> str:
     return name if all(c.isalnum() or c in "-_.:+@%" for c in name) else shlex.quote(name)
 
 
-_ARCHIVES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".txz", ".zip", ".tar.bz2")
-
-
 def load_target(path: str | Path):
     """What ``nfwb check/diff/report`` accept: a rules file in any format (→ Ruleset), an lsmod file
     (→ empty Ruleset + modules), or a NodeDump folder/archive (→ NodeDump via workbook.dump).
@@ -169,32 +200,14 @@ def load_target(path: str | Path):
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file or directory")
-    if p.is_dir() or p.name.endswith(_ARCHIVES):
-        try:
-            from ..dump import load_dump
-        except ImportError:
-            raise InputError(f"{p}: node dump folders/archives need workbook.dump, which is not installed") from None
-        try:
-            return load_dump(p)
-        except InputError as e:
-            msg = str(e)
-            if "\n" in msg:   # the CLI promises one line
-                raise InputError(" ".join(msg.split())) from None
-            raise
+    from ..dump import ARCHIVE_SUFFIXES, load_dump
+    if p.is_dir() or p.name.endswith((*ARCHIVE_SUFFIXES, ".zip")):   # load_dump says what a .zip is not
+        return load_dump(p)
     from ..parse import parse
-    from ..parse.detect import detect_format, read_input
-    text, source = read_input(p)
-    fmt = detect_format(text, source)
-    try:
-        obj = parse(p, format=fmt)
-    except ModuleNotFoundError as e:
-        if fmt == "lsmod":   # the lsmod parser is optional here: the checks read lsmod text themselves
-            return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), p)
-        raise InputError(f"{p}: {fmt} format needs {e.name}, which is not installed") from None
-    if not isinstance(obj, Ruleset):
-        rs = Ruleset(source=str(p), format="lsmod")
-        return _RulesetWithModules(rs, obj)
-    return obj
+    obj = parse(p)
+    if isinstance(obj, Ruleset):
+        return obj
+    return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), obj)   # an lsmod file
 
 
 class _RulesetWithModules:
@@ -232,68 +245,27 @@ def rule_evidence(rules: Iterable[Rule], **extra: list) -> pd.DataFrame:
 
 # -- modules ---------------------------------------------------------------------------------------
 
-def _lsmod_lines(text: str, source: str) -> dict[str, ModuleInfo]:
-    """Read lsmod or /proc/modules text: module name, size, use count, users, and the line."""
-    out: dict[str, ModuleInfo] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
-        if len(parts) < 2 or not parts[1].isdigit() or parts[0] == "Module":
-            continue
-        count = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else None
-        users: tuple[str, ...] = ()
-        if len(parts) > 3 and parts[3] not in ("-", "Live"):
-            users = tuple(u for u in parts[3].rstrip(",").split(",") if u and u != "[permanent]")
-        out.setdefault(parts[0], ModuleInfo(parts[0], int(parts[1]), count, users, f"{source}:{lineno}"))
-    return out
+def _module_table(modules) -> tuple[dict[str, ModuleInfo], str | None]:
+    """Module name → :class:`ModuleInfo`, and the lsmod source, from what :func:`check` was given:
+    a :class:`~workbook.parse.lsmod.Modules`, lsmod text or a path to it, a ready table, or names.
 
-
-def _module_table(modules, ctx: Context) -> tuple[dict[str, ModuleInfo], str | None]:
+    >>> table, source = _module_table("Module Size Used by\\nnf_nat 57344 3 xt_nat,nft_chain_nat\\n")
+    >>> table["nf_nat"]
+    ModuleInfo(name='nf_nat', size=57344, used_by_count=3, used_by=('xt_nat', 'nft_chain_nat'), origin='<lsmod>:2')
+    """
+    from ..parse.lsmod import Modules, parse_lsmod
     if isinstance(modules, dict) and all(isinstance(v, ModuleInfo) for v in modules.values()):
         return modules, None
     if isinstance(modules, (str, Path)):
-        p = Path(modules) if isinstance(modules, Path) or "\n" not in modules else None
-        if p is not None and p.exists():
-            return _lsmod_lines(p.read_text(errors="replace"), str(p)), str(p)
-        return _lsmod_lines(str(modules), "<lsmod>"), "<lsmod>"
-    items = getattr(modules, "modules", None)
-    if isinstance(items, list) and all(hasattr(m, "name") for m in items):
-        # workbook.parse.lsmod.Modules: each Module knows its line in the source file
-        source = getattr(modules, "source", None) or "<lsmod>"
-        out = {}
-        for m in items:
-            line = getattr(m, "line", 0) or 0
-            out.setdefault(m.name, ModuleInfo(m.name, _int(getattr(m, "size", None)),
-                                              _int(getattr(m, "used_by_count", None)),
-                                              tuple(getattr(m, "used_by", ()) or ()),
-                                              f"{source}:{line}" if line else source))
-        return out, source
-    frame = getattr(modules, "frame", None)
-    if isinstance(frame, pd.DataFrame):
-        source = getattr(modules, "source", None) or "<lsmod>"
-        # line numbers: from the lsmod file in the dump when there is one, else the frame's own
-        lines: dict[str, ModuleInfo] = {}
-        text = ctx.text("kernel/lsmod.txt")
-        if text is not None:
-            lines = _lsmod_lines(text, ctx.origin_of("kernel/lsmod.txt"))
+        path = Path(modules) if isinstance(modules, Path) or "\n" not in modules else None
+        if path is not None and path.exists():
+            modules = parse_lsmod(path.read_text(errors="replace"), str(path), strict=False)
+        else:
+            modules = parse_lsmod(str(modules), "<lsmod>", strict=False)
+    if isinstance(modules, Modules):
         out: dict[str, ModuleInfo] = {}
-        for i, row in enumerate(frame.itertuples(index=False)):
-            d = row._asdict()
-            name = d.get("module")
-            origin = d.get("origin") or (lines[name].origin if name in lines else None)
-            if origin is None and "line" in d:
-                origin = f"{source}:{d['line']}"
-            used_by = d.get("used_by")
-            out[name] = ModuleInfo(name, _int(d.get("size")), _int(d.get("used_by_count")),
-                                   tuple(used_by) if isinstance(used_by, (list, tuple)) else (), origin or source)
-        return out, source
-    names = getattr(modules, "names", None)
-    if names is None:
-        names = list(modules)
-    return {n: ModuleInfo(n, None, None, (), None) for n in names}, None
-
-
-def _int(v) -> int | None:
-    try:
-        return None if v is None or pd.isna(v) else int(v)
-    except (TypeError, ValueError):
-        return None
+        for m in modules:
+            origin = f"{modules.source}:{m.line}" if m.line else modules.source
+            out.setdefault(m.name, ModuleInfo(m.name, m.size, m.used_by_count, m.used_by, origin))
+        return out, modules.source
+    return {n: ModuleInfo(n, None, None, (), None) for n in modules}, None

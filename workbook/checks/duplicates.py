@@ -95,14 +95,20 @@ def duplicate_groups(rules: list[Rule]) -> Iterator[tuple[str, list[Rule]]]:
     order) is kept only when no rule between the copies can change what they match: Calico, for
     one, repeats ``-m mark --mark 0x10000/0x10000 -j ACCEPT`` on purpose, with a distinct
     ``cali:`` comment, after rules that reset the mark. Linear time (hashing)."""
-    by_norm: dict[tuple, list[Rule]] = {}
+    # equal rules share target, addresses and interfaces verbatim: bucket on those first, so the
+    # full key is computed only where two rules could be equal (a 10,000-rule KUBE-SERVICES has
+    # a different -d on every rule)
+    buckets: dict[tuple, list[Rule]] = {}
     for r in rules:
-        if is_redacted(r):
+        buckets.setdefault((r.target, r.destination, r.source, r.in_interface, r.out_interface), []).append(r)
+    by_norm: dict[tuple, list[Rule]] = {}
+    for bucket in buckets.values():
+        if len(bucket) < 2:
             continue
-        by_norm.setdefault(normalized_key(r), []).append(r)
-    for group in by_norm.values():
-        if len(group) < 2:
-            continue
+        for r in bucket:
+            if not is_redacted(r):
+                by_norm.setdefault(normalized_key(r), []).append(r)
+    for group in sorted((g for g in by_norm.values() if len(g) > 1), key=lambda g: g[0].position):
         specs = {r.spec for r in group}
         if len(specs) == 1:
             yield "exact", group

@@ -27,15 +27,16 @@ def find_integrity_problems(ctx: Context) -> Iterator[Finding]:
             "archive before acting on anything below.",
             ev, [f"sha256sum {base}/{f}   # compare with MANIFEST.json" for f in tampered], None)
     rows = []
-    for name, rs in ctx.all_rulesets.items():
-        for p in rs.problems:
-            rows.append({"ruleset": name, "origin": f"{p.source}:{p.line}", "problem": p.message,
-                         "text": getattr(p, "text", "")})
-    for p in (getattr(dump, "problems", None) or []) if dump is not None else []:
-        origin = f"{getattr(p, 'source', '?')}:{getattr(p, 'line', 0)}"
-        if not any(r["origin"] == origin and r["problem"] == getattr(p, "message", str(p)) for r in rows):
-            rows.append({"ruleset": None, "origin": origin, "problem": getattr(p, "message", str(p)),
-                         "text": getattr(p, "text", "")})
+    seen: set[tuple[str, int, str]] = set()
+    # each ruleset's problems, then the dump's own (which repeat the rulesets' as well)
+    named = [(name, p) for name, rs in ctx.all_rulesets.items() for p in rs.problems]
+    named += [(None, p) for p in (getattr(dump, "problems", None) or [])]
+    for name, p in named:
+        key = (p.source, p.line, p.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append({"ruleset": name, "origin": f"{p.source}:{p.line}", "problem": p.message, "text": p.text})
     if rows:
         ev = pd.DataFrame(rows, columns=["ruleset", "origin", "problem", "text"])
         yield Finding(

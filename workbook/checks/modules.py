@@ -37,10 +37,10 @@ def detect_backend(modules: dict[str, ModuleInfo] | None, version_text: str | No
 
     >>> detect_backend({}, "iptables v1.8.9 (nf_tables)")
     'nft'
-    >>> from workbook.checks.context import _lsmod_lines
-    >>> detect_backend(_lsmod_lines("nft_compat 20480 169\\nnf_tables 311296 354 nft_compat", "lsmod"))
+    >>> from workbook.checks.context import _module_table
+    >>> detect_backend(_module_table("nft_compat 20480 169\\nnf_tables 311296 354 nft_compat")[0])
     'nft'
-    >>> detect_backend(_lsmod_lines("iptable_nat 16384 1\\nip_tables 32768 1 iptable_nat", "lsmod"))
+    >>> detect_backend(_module_table("iptable_nat 16384 1\\nip_tables 32768 1 iptable_nat")[0])
     'legacy'
     """
     if version_text:
@@ -58,27 +58,8 @@ def detect_backend(modules: dict[str, ModuleInfo] | None, version_text: str | No
 
 
 def _list_files(ctx: Context, prefix: str) -> list[str]:
-    """Relative paths of dump files under ``prefix`` (from the manifest, else the folder)."""
-    dump = ctx.dump
-    if dump is None:
-        return []
-    found: list[str] = []
-    manifest = getattr(dump, "manifest", None)
-    if isinstance(manifest, dict):
-        for f in manifest.get("files", []) or []:
-            p = f.get("path") if isinstance(f, dict) else None
-            if p and p.startswith(prefix):
-                found.append(p)
-    if not found:
-        files = getattr(dump, "files", None)
-        if isinstance(files, (list, tuple, dict)):
-            found = [p for p in files if isinstance(p, str) and p.startswith(prefix)]
-    if not found:
-        from pathlib import Path
-        base = getattr(dump, "path", None)
-        if base and Path(base).is_dir() and (Path(base) / prefix).is_dir():
-            found = sorted(str(p.relative_to(base)) for p in (Path(base) / prefix).iterdir() if p.is_file())
-    return sorted(set(found))
+    """Relative paths of the dump's files under ``prefix`` (none when checking a bare ruleset)."""
+    return sorted(p for p in getattr(ctx.dump, "files", ()) if p.startswith(prefix))
 
 
 def _istio_evidence(ctx: Context) -> list[str]:

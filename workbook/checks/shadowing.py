@@ -287,7 +287,7 @@ def find_shadowed(ctx: Context) -> Iterator[Finding]:
                     f"meant to come first and the order is wrong. This is proved only for rules whose "
                     f"matches are fully understood (addresses, protocol, interfaces, ports, conntrack "
                     f"state, identical other matches).")
-            fix = [f"# Delete a rule that is not needed (iptables -D by spec removes exactly this rule):"]
+            fix = ["# Delete a rule that is not needed (iptables -D by spec removes exactly this rule):"]
             for b, a in pairs[:100]:
                 fix.append(f"{binary} -t {chain.table} -D {chain_word(chain.name)} {b.body()}")
             fix.append(f"# …or, if it was meant to win, re-insert it above the rule that shadows it, e.g. "

@@ -25,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"nfwb diff: {d.summary()}")
         if d.rows:
-            sys.stdout.write(d.text(args.context))
+            sys.stdout.write(d.text())
     return 1 if d else 0

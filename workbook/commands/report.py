@@ -19,8 +19,9 @@ def run(args: argparse.Namespace) -> int:
     from ..checks.context import load_target
     from ..report import write_report
     target = load_target(args.dump)
-    path = write_report(target, args.output, title=args.title)
-    counts = check(target).counts()
+    findings = check(target)
+    path = write_report(target, args.output, title=args.title, findings=findings)
+    counts = findings.counts()
     if args.json:
         json.dump({"report": str(path), "findings": counts}, sys.stdout)
         sys.stdout.write("\n")

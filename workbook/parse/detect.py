@@ -68,6 +68,10 @@ def detect_format(text: str, source: str = "<text>") -> str:
     'lsmod'
     >>> detect_format("[root@node ~]# iptables -t nat -S\\n-P PREROUTING ACCEPT\\n")
     'spec'
+    >>> detect_format("\\n", "empty.txt")
+    Traceback (most recent call last):
+    ...
+    workbook.model.ParseError: empty.txt: empty: no iptables-save, iptables -S, iptables -L or lsmod output
     >>> detect_format("table ip nat {\\n}\\n", "x.nft")
     Traceback (most recent call last):
     ...
@@ -117,4 +121,6 @@ def detect_format(text: str, source: str = "<text>") -> str:
             raise _unsupported(source, lineno, "ipset save output")
         if _LSMOD_LINE.match(line):
             return "lsmod"  # /proc/modules or lsmod without its header
+    if not text.strip():
+        raise ParseError(source, 0, "empty: no iptables-save, iptables -S, iptables -L or lsmod output")
     raise ParseError(source, 1, "unrecognised format: not iptables-save, iptables -S, iptables -L, or lsmod output")

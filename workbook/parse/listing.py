@@ -6,7 +6,7 @@ import re
 import socket
 from dataclasses import dataclass, field, replace
 
-from ..model import BUILTIN_CHAINS, Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
+from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
 from .rule import KNOWN_TABLES
 from .save import check_text
 from .session import parse_command, prompt_command
@@ -177,6 +177,19 @@ class _Unknown(Exception):
     pass
 
 
+def _value(t: list[str], j: int, inv: bool, *, glued: bool = True) -> tuple[bool, str, int]:
+    """``(negated, value, next index)`` for the value at ``t[j]``, after an optional ``!`` word
+    (and, with ``glued``, a ``!`` stuck to the value, as ``!0x4000``); :class:`_Unknown` when there is none."""
+    if j < len(t) and t[j] == "!":
+        inv, j = True, j + 1
+    if j >= len(t):
+        raise _Unknown
+    v = t[j]
+    if glued and v.startswith("!"):
+        inv, v = True, v[1:]
+    return inv, v, j + 1
+
+
 # --------------------------------------------------------------------------- match printers
 # Each takes (tokens, i, negated, ctx) with tokens[i] the keyword and returns (Match, next_i).
 
@@ -219,19 +232,11 @@ def _m_proto(t, i, neg, ctx):
 
 
 def _m_multiport(t, i, neg, ctx):
-    if i + 2 >= len(t) + 1 or i + 1 >= len(t) or t[i + 1] not in ("sports", "dports", "ports"):
+    if i + 1 >= len(t) or t[i + 1] not in ("sports", "dports", "ports"):
         raise _Unknown
     kind = t[i + 1]
-    j = i + 2
-    inv = False
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    v = t[j]
-    if v.startswith("!"):
-        inv, v = True, v[1:]
-    return Match("multiport", (Option("--" + kind, (_port(v, ctx.protocol or "tcp", ctx),), inv),)), j + 1
+    inv, v, j = _value(t, i + 2, False)
+    return Match("multiport", (Option("--" + kind, (_port(v, ctx.protocol or "tcp", ctx),), inv),)), j
 
 
 def _m_icmp(t, i, neg, ctx):
@@ -315,18 +320,10 @@ def _m_conntrack(t, i, neg, ctx):
 
 def _m_mark(t, i, neg, ctx):
     mod = t[i]
-    if i + 2 >= len(t) + 1 or i + 1 >= len(t) or t[i + 1] != "match":
+    if i + 1 >= len(t) or t[i + 1] != "match":
         raise _Unknown
-    j = i + 2
-    inv = neg
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    v = t[j]
-    if v.startswith("!"):
-        inv, v = True, v[1:]
-    return Match(mod, (Option("--mark", (v,), inv),)), j + 1
+    inv, v, j = _value(t, i + 2, neg)
+    return Match(mod, (Option("--mark", (v,), inv),)), j
 
 
 def _m_statistic(t, i, neg, ctx):
@@ -504,13 +501,8 @@ def _m_iprange(t, i, neg, ctx):
 
 
 def _m_mac(t, i, neg, ctx):
-    j = i + 1
-    inv = neg
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    return Match("mac", (Option("--mac-source", (t[j],), inv),)), j + 1
+    inv, v, j = _value(t, i + 1, neg, glued=False)
+    return Match("mac", (Option("--mac-source", (v,), inv),)), j
 
 
 def _m_pkttype(t, i, neg, ctx):
@@ -520,67 +512,43 @@ def _m_pkttype(t, i, neg, ctx):
 
 
 def _m_length(t, i, neg, ctx):
-    if i + 1 >= len(t):
-        raise _Unknown
-    v = t[i + 1]
-    inv = neg
-    j = i + 1
-    if v == "!":
-        inv, j = True, j + 1
-        v = t[j] if j < len(t) else ""
-    if v.startswith("!"):
-        inv, v = True, v[1:]
+    inv, v, j = _value(t, i + 1, neg)
     if not re.match(r"^\d+(:\d+)?$", v):
         raise _Unknown
-    return Match("length", (Option("--length", (v,), inv),)), j + 1
+    return Match("length", (Option("--length", (v,), inv),)), j
 
 
 def _m_helper(t, i, neg, ctx):
     if i + 2 >= len(t) or t[i + 1] != "match":
         raise _Unknown
-    j = i + 2
-    inv = neg
-    if t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    return Match("helper", (Option("--helper", (_unquote(t[j]),), inv),)), j + 1
+    inv, v, j = _value(t, i + 2, neg, glued=False)
+    return Match("helper", (Option("--helper", (_unquote(v),), inv),)), j
 
 
 _TTL_OPS = {"==": ("--ttl-eq", False), "!=": ("--ttl-eq", True), "<": ("--ttl-lt", False), ">": ("--ttl-gt", False)}
 
 
 def _m_ttl(t, i, neg, ctx):
-    if i + 4 >= len(t) + 1 or i + 3 >= len(t) or t[i + 1] != "match" or t[i + 2] != "TTL" or t[i + 3] not in _TTL_OPS:
+    if i + 4 >= len(t) or t[i + 1] != "match" or t[i + 2] != "TTL" or t[i + 3] not in _TTL_OPS:
         raise _Unknown
     flag, inv = _TTL_OPS[t[i + 3]]
-    if i + 4 >= len(t):
-        raise _Unknown
     return Match("ttl", (Option(flag, (t[i + 4],), inv),)), i + 5
 
 
-def _m_dscp(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    v = t[i + 2]
-    inv = v.startswith("!")
-    return Match("dscp", (Option("--dscp", (v[1:] if inv else v,), inv),)), i + 3
+def _m_match_value(module: str, flag: str):
+    """The reader of ``<word> match [!]VALUE`` (how dscp, tos and tcpmss print) for ``module --flag``."""
+    def read(t, i, neg, ctx):
+        if i + 2 >= len(t) or t[i + 1] != "match":
+            raise _Unknown
+        v = t[i + 2]
+        inv = v.startswith("!")
+        return Match(module, (Option(flag, (v[1:] if inv else v,), inv),)), i + 3
+    return read
 
 
-def _m_tos(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    v = t[i + 2]
-    inv = v.startswith("!")
-    return Match("tos", (Option("--tos", (v[1:] if inv else v,), inv),)), i + 3
-
-
-def _m_tcpmss(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    v = t[i + 2]
-    inv = v.startswith("!")
-    return Match("tcpmss", (Option("--mss", (v[1:] if inv else v,), inv),)), i + 3
+_m_dscp = _m_match_value("dscp", "--dscp")
+_m_tos = _m_match_value("tos", "--tos")
+_m_tcpmss = _m_match_value("tcpmss", "--mss")
 
 
 def _m_policy(t, i, neg, ctx):
@@ -617,9 +585,7 @@ def _m_devgroup(t, i, neg, ctx):
 
 
 def _m_connbytes(t, i, neg, ctx):
-    if i + 7 >= len(t) + 1 or i + 6 >= len(t):
-        raise _Unknown
-    if (t[i + 2], t[i + 3], t[i + 5]) != ("connbytes", "mode", "connbytes") or t[i + 6] != "direction" or i + 7 >= len(t):
+    if i + 7 >= len(t) or (t[i + 2], t[i + 3], t[i + 5], t[i + 6]) != ("connbytes", "mode", "connbytes", "direction"):
         raise _Unknown
     v = t[i + 1]
     inv = v.startswith("!")
@@ -774,7 +740,7 @@ def _t_log(t, i, target, ctx):
 
 
 def _xmark(t, i, word):
-    if t[i] != word or i + 2 >= len(t) + 1 or i + 1 >= len(t):
+    if t[i] != word or i + 1 >= len(t):
         raise _Unknown
     op = t[i + 1]
     if op == "xset" and i + 2 < len(t):

@@ -66,6 +66,15 @@ _S_target, _S_goto, _S_topts, _S_frag = _S["target"], _S["goto"], _S["target_opt
 _BASIC_SETTERS = [(_S[name], _S[name + "_negated"], flag) for flag, name in _FIELD_OF.items()]
 
 
+def _shared_match(cache: dict, module: str, opts: list) -> Match:
+    """``Match(module, opts)``, the same object for equal matches (they are immutable)."""
+    key = (module, tuple(opts))
+    m = cache.get(key)
+    if m is None:
+        m = cache[key] = Match(module, key[1])
+    return m
+
+
 def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache: dict):
     """rule_fields() for a line _FAST_LINE accepted (same result, less work): options only
     after ``-m``/``-j``, arguments never start with ``!`` or ``-x``. Equal Option/Match
@@ -91,11 +100,7 @@ def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache:
         if len(t) == 2:  # -s -d -p -i -o -f -m -j -g (the regex allows nothing else with one dash)
             if t == "-m" or t == "-j" or t == "-g":
                 if module is not None:
-                    key = (module, tuple(opts))
-                    m = cache.get(key)
-                    if m is None:
-                        m = cache[key] = Match(module, key[1])
-                    matches.append(m)
+                    matches.append(_shared_match(cache, module, opts))
                     module = None
                 if t == "-m":
                     module = toks[i + 1]
@@ -136,11 +141,7 @@ def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache:
         neg = False
         i = j
     if module is not None:
-        key = (module, tuple(opts))
-        m = cache.get(key)
-        if m is None:
-            m = cache[key] = Match(module, key[1])
-        matches.append(m)
+        matches.append(_shared_match(cache, module, opts))
     if in_target:
         topts = tuple(opts)
     return basic, frag, tuple(matches), target, goto, topts

@@ -102,13 +102,8 @@ def parse_command(cmd: str) -> Command | None:
             continue
         if w.startswith("--table="):
             table = w.split("=", 1)[1]
-        elif w in ("-S", "--list-rules"):
-            kind = "spec"
-            if nxt and not nxt.startswith("-"):
-                chain = nxt
-                i += 1
-        elif w in ("-L", "--list"):
-            kind = "listing"
+        elif w in ("-S", "--list-rules", "-L", "--list"):
+            kind = "spec" if w in ("-S", "--list-rules") else "listing"
             if nxt and not nxt.startswith("-"):
                 chain = nxt
                 i += 1
