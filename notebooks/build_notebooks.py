@@ -1172,7 +1172,7 @@ for name, d in [("before", before), ("after", after)]:
                                        node_ips=d.node_ips, routes=d.text("network/ip-route.txt"))
     chains = [s.chain for s in t.branches[0].steps if s.chain.startswith("CNI-DN-") and s.matched]
     rows.append({"dump": name, "DNAT to": ", ".join(map(str, t.destinations)), "via": chains[-1] if chains else None,
-                 "routing": routing(t)})
+                 "routing": routing(t), "verdict": ", ".join(t.verdicts)})
 where = pd.DataFrame(rows)
 where
 '''),

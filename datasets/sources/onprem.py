@@ -304,6 +304,13 @@ def ruleset(state: str) -> str:
     c.add("filter", "FORWARD", "-o docker0 -j DOCKER")
     c.add("filter", "FORWARD", "-i docker0 ! -o docker0 -j ACCEPT")
     c.add("filter", "FORWARD", "-i docker0 -o docker0 -j ACCEPT")
+    # felix appends these two at the end of FORWARD (CHAINS.md §5.2, StaticFilterForwardAppendRules):
+    # a packet that a Calico policy accepted (mark 0x10000) is accepted here, before Docker's DROP policy
+    c.felix("filter", "FORWARD", [
+        ('-m comment --comment "Policy explicitly accepted packet." -m mark --mark 0x10000/0x10000 --jump ACCEPT',
+         '{c} -m comment --comment "Policy explicitly accepted packet." -m mark --mark 0x10000/0x10000 -j ACCEPT'),
+        ("--jump MARK --set-mark 0x10000/0x10000", "{c} -j MARK --set-xmark 0x10000/0x10000"),
+    ], {0: (4398120, 1209530112)})
     c.felix("filter", "OUTPUT", [("--jump cali-OUTPUT", "{c} -j cali-OUTPUT")], {0: (2746113, 1325109119)})
     c.add("filter", "OUTPUT", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES', (121044, 7262640))
     c.add("filter", "OUTPUT", "-j KUBE-FIREWALL", (2730511, 1322907661))

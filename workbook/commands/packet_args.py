@@ -71,9 +71,11 @@ class Loaded(NamedTuple):
     node_ips: list[str]
     routes: str | None
     dump: Any
+    ipsets: dict[str, list[str]] | None = None
 
 
 #: Where the node's routes (``ip route`` output) sit in each dump layout.
+IPSET_FILES = ("network/ipset.txt", "network/ipset-save.txt")
 ROUTE_FILES = ("network/ip-route.txt", "networking/iproute.txt", "sos_commands/networking/ip_route_show_table_all",
                "ip_route")
 
@@ -93,7 +95,12 @@ def load(dump: str, node_ips: list[str] | None = None) -> Loaded:
         if rs is None:
             raise InputError(f"{dump}: no IPv4 ruleset found in this dump")
         routes = next((t for t in map(d.text, ROUTE_FILES) if t), None)
-        return Loaded(rs, list(node_ips or d.node_ips or []), routes, d)
+        ipset_text = next((t for t in map(d.text, IPSET_FILES) if t), None)
+        ipsets = None
+        if ipset_text:  # the dump's own `ipset save`: -m set is decided, not assumed
+            from ..trace import ipsets_from_save
+            ipsets = ipsets_from_save(ipset_text)
+        return Loaded(rs, list(node_ips or d.node_ips or []), routes, d, ipsets)
     from ..parse import parse
     rs = parse(str(path))
     if not isinstance(rs, Ruleset):

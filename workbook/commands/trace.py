@@ -26,7 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ipset", action="append", default=[], type=ipset_arg, metavar="NAME=CIDR,...",
                    help="members of an ipset used by -m set (repeatable; sets not given are assumed to match)")
     p.add_argument("--ipset-save", metavar="FILE", default=None,
-                   help="members of every set from an `ipset save` output file")
+                   help="members of every set from an `ipset save` output file (default: a node dump's own "
+                        "network/ipset.txt)")
     p.add_argument("--route-localnet", action="store_true",
                    help="the node runs with net.ipv4.conf.*.route_localnet=1 (kube-proxy sets it for localhost "
                         "NodePorts); default: the kernel's 0, loopback addresses do not cross interfaces")
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         packet = replace(packet, out_iface=args.out_iface)
     got = load(args.dump, args.node_ip)
     ruleset, node_ips = _for_family(got, args.dump, packet), got.node_ips
-    ipsets = None
+    ipsets = got.ipsets
     if args.ipset_save:
         from ..trace import ipsets_from_save
         ipsets = ipsets_from_save(_read(args.ipset_save))
