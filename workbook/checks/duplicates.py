@@ -95,12 +95,12 @@ def duplicate_groups(rules: list[Rule]) -> Iterator[tuple[str, list[Rule]]]:
     order) is kept only when no rule between the copies can change what they match: Calico, for
     one, repeats ``-m mark --mark 0x10000/0x10000 -j ACCEPT`` on purpose, with a distinct
     ``cali:`` comment, after rules that reset the mark. Linear time (hashing)."""
-    # equal rules share target, addresses and interfaces verbatim: bucket on those first, so the
-    # full key is computed only where two rules could be equal (a 10,000-rule KUBE-SERVICES has
-    # a different -d on every rule)
+    # equal rules share their target: bucket on it first, so the full key is computed only where
+    # two rules could be equal (kube-proxy's chains jump to a different chain on almost every rule),
+    # and a lazily parsed rule is not filled just to be told apart (the parser knows its target)
     buckets: dict[tuple, list[Rule]] = {}
     for r in rules:
-        buckets.setdefault((r.target, r.destination, r.source, r.in_interface, r.out_interface), []).append(r)
+        buckets.setdefault((r.target, r.goto), []).append(r)
     by_norm: dict[tuple, list[Rule]] = {}
     for bucket in buckets.values():
         if len(bucket) < 2:

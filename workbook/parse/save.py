@@ -48,7 +48,11 @@ _OPT = (r"(?:! )?--(?!(?:fragment|set-counters|source|src|destination|dst|protoc
         rf"|match|jump|goto)(?![\w-]))[A-Za-z][\w-]*(?: +(?:{_Q}|{_V}))*")
 _ITEM = rf"(?:(?:! )?-[sdpio] {_V}|(?:! )?-f|-m {_V}(?: +{_OPT})*)"
 _TARGET = rf"-[jg] {_V}(?: +{_OPT})*"
-_BODY = rf"(?:{_ITEM}(?: +{_ITEM})*(?: +{_TARGET})?|{_TARGET})"
+# the target (and -j/-g) is captured, so a lazily created rule answers .target/.goto (and its
+# counters) without being filled: chain graphs and jump indexes of a 10,000-Service dump read
+# only those
+_TARGET_CAPTURED = rf"-([jg]) ({_V})(?: +{_OPT})*"
+_BODY = rf"(?:{_ITEM}(?: +{_ITEM})*(?: +{_TARGET_CAPTURED})?|{_TARGET})"
 _FAST_LINE = re.compile(rf"(?:\[(\d+):(\d+)\] )?-A ([^\s\"'\[]+)(?: +({_BODY}))? *").fullmatch
 
 _new_rule = object.__new__
@@ -233,13 +237,22 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
             if table is not None:
                 m = fast(line)
                 if m is not None:
-                    pk, by, cname, body = m.groups()
+                    pk, by, cname, body, jg, tgt = m.groups()
                     chain = table.chains.get(cname)
                     if chain is not None:
                         rules = chain.rules
                         rule = _new_rule(Rule)
                         _set_lazy(rule, (_fill, table.name, cname, len(rules) + 1, body, fam, source, lineno, pk, by,
                                          shared))
+                        if tgt is None and body and body[:3] in ("-j ", "-g "):  # a body that is only a target
+                            jg, tgt = body[1], body[3:].split(" ", 1)[0]
+                        _S_target(rule, tgt)
+                        _S_goto(rule, jg == "g")
+                        _S_table(rule, table.name)
+                        _S_chain(rule, cname)
+                        _S_position(rule, len(rules) + 1)
+                        _S_pkts(rule, int(pk) if pk is not None else None)
+                        _S_bytes(rule, int(by) if by is not None else None)
                         rules.append(rule)
                         continue
             if table is None:
