@@ -566,8 +566,9 @@ def draw_hooks(ruleset: Ruleset | None = None, trace=None, family: str = "ipv4")
     title = f"netfilter hooks ({family}, {tool})"
     if ruleset is not None:
         title += f" — {ruleset.source}"
+    # size: scaled down (never up) to a notebook's width, so the whole path is seen at once
     g = graphviz.Digraph("hooks", graph_attr={"rankdir": "LR", "label": _esc(title), "labelloc": "t",
-                                              "fontname": FONT, "nodesep": "0.4"},
+                                              "fontname": FONT, "nodesep": "0.4", "size": "12,9"},
                          node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
     _add_hooks(g, ruleset, trace, family)
     return g
@@ -645,7 +646,7 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
     True
     """
     g = graphviz.Digraph("trace", graph_attr={"rankdir": "LR", "fontname": FONT, "compound": "true",
-                                              "label": _esc(_trace_title(trace)), "labelloc": "t"},
+                                              "label": _esc(_trace_title(trace)), "labelloc": "t", "size": "12,12"},
                          node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
     family = getattr(ruleset, "family", "ipv4") if ruleset is not None else "ipv4"
     with g.subgraph(name="cluster_hooks") as h:
