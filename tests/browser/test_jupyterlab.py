@@ -119,7 +119,8 @@ def _run_all(page) -> None:
             page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
             return
         except Exception:
-            page.keyboard.press("Escape")
+            if not page.locator(".jp-Dialog").count():  # Escape on a dialog would choose "No Kernel"
+                page.keyboard.press("Escape")
             if attempt == 2:
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(SHOTS / "RUN-MENU-FAILED.png"))
@@ -166,6 +167,9 @@ def test_notebook_in_jupyterlab(name, lab, browser):
     n_code = len(sources)
     start = time.perf_counter()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    # JupyterLab may ask "Select Kernel" at any moment while the first kernel starts; whenever that
+    # dialog is in the way of an action, accept it (Select = the notebook's own Python 3 kernel)
+    page.add_locator_handler(page.locator(".jp-Dialog .jp-mod-accept"), lambda loc: loc.click())
     try:
         # a workspace of its own, so JupyterLab does not re-open the notebooks of the previous test
         page.goto(f"{base}/lab/workspaces/t{name[:2]}/tree/notebooks/{name}.ipynb?token={token}",
