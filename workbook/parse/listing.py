@@ -673,28 +673,24 @@ def _t_nat(t, i, target, ctx):
     return opts + more, j
 
 
-def _t_masq(t, i, target, ctx):
-    opts = []
-    j = i
-    if t[j] == "masq" and j + 2 < len(t) and t[j + 1] == "ports:":
-        opts.append(Option("--to-ports", (t[j + 2],)))
-        j += 3
-    more, j = _flags_after(t, j, {"random": "--random", "random-fully": "--random-fully"})
-    if j == i:
-        raise _Unknown
-    return opts + more, j
+def _ports_target(lead: tuple[str, str], flags: dict[str, str]):
+    """MASQUERADE (``masq ports: A-B``) and REDIRECT (``redir ports 15001``): optional
+    ``--to-ports`` after ``lead``, then flag words such as ``random-fully``."""
+    def read(t, i, target, ctx):
+        opts = []
+        j = i
+        if t[j] == lead[0] and j + 2 < len(t) and t[j + 1] == lead[1]:
+            opts.append(Option("--to-ports", (t[j + 2],)))
+            j += 3
+        more, j = _flags_after(t, j, flags)
+        if j == i:
+            raise _Unknown
+        return opts + more, j
+    return read
 
 
-def _t_redirect(t, i, target, ctx):
-    opts = []
-    j = i
-    if t[j] == "redir" and j + 2 < len(t) and t[j + 1] == "ports":
-        opts.append(Option("--to-ports", (t[j + 2],)))
-        j += 3
-    more, j = _flags_after(t, j, {"random": "--random"})
-    if j == i:
-        raise _Unknown
-    return opts + more, j
+_t_masq = _ports_target(("masq", "ports:"), {"random": "--random", "random-fully": "--random-fully"})
+_t_redirect = _ports_target(("redir", "ports"), {"random": "--random"})
 
 
 def _t_reject(t, i, target, ctx):
