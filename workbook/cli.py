@@ -8,6 +8,7 @@ import os
 import sys
 
 from . import __version__
+from .limits import one_line, parse_size, set_max_input
 from .model import InputError
 
 __all__ = ["main", "SUBCOMMANDS"]
@@ -24,31 +25,64 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+class UsageError(Exception):
+    """A bad command line: ``str(err)`` is the one line the CLI prints (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors as one line (no usage dump): ``nfwb trace: error: argument --dport: ...``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)")
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nfwb", description="netfilter-workbook: take apart iptables state of a Kubernetes node.")
+    p = _Parser(prog="nfwb", description="netfilter-workbook: take apart iptables state of a Kubernetes node.")
     p.add_argument("--version", action="version", version=f"nfwb {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_ in SUBCOMMANDS.items():
         mod = importlib.import_module(f"workbook.commands.{name}")
         sp = sub.add_parser(name, help=help_, description=help_)
         mod.add_arguments(sp)
+        sp.add_argument("--max-input", type=_size, metavar="SIZE", default=None,
+                        help="refuse an input file or stream larger than SIZE (e.g. 64M; default "
+                             "$NFWB_MAX_INPUT, else 512M)")
         sp.set_defaults(_run=mod.run)
     return p
 
 
+def _say(message: str) -> None:
+    """Print one message line on stderr (its parts from the input already cut by :func:`one_line`)."""
+    print(message, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:
+        _say(str(e))
+        return 2
+    except SystemExit as e:  # --help, --version
+        return e.code if isinstance(e.code, int) else 0
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     try:
+        set_max_input(args.max_input)
         return int(args._run(args) or 0)
     except InputError as e:
-        print(f"nfwb {args.command}: error: {e}", file=sys.stderr)
+        _say(f"nfwb {args.command}: error: {one_line(str(e))}")
         return 2
     except FileNotFoundError as e:
-        print(f"nfwb {args.command}: error: {e.filename}: no such file", file=sys.stderr)
+        _say(f"nfwb {args.command}: error: {one_line(str(e.filename))}: no such file")
         return 2
     except KeyboardInterrupt:
         return 130
@@ -57,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug or an environment failure: one line, the traceback on request
         if os.environ.get("NFWB_DEBUG"):
             raise
-        print(f"nfwb {args.command}: internal error: {type(e).__name__}: {e} "
-              f"(set NFWB_DEBUG=1 for the traceback)", file=sys.stderr)
+        _say(f"nfwb {args.command}: internal error: {type(e).__name__}: {one_line(str(e))} "
+             "(set NFWB_DEBUG=1 for the traceback)")
         return 3
+    finally:
+        set_max_input(None)
 
 
 if __name__ == "__main__":  # pragma: no cover

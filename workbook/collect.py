@@ -86,7 +86,7 @@ def parse_target(target: str, default_user: str = "root") -> tuple[str, str, int
         host, port = hostport.split(":")
     else:
         host, port = hostport, None
-    if not host or (port is not None and not port.isdigit()):
+    if not host or (port is not None and not port.isdecimal()):
         raise InputError(f"{target}: not [USER@]HOST[:PORT]")
     return user, host, int(port) if port else 22
 

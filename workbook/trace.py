@@ -78,7 +78,7 @@ def _ip(text: str) -> tuple[int, int]:
         return hit
     parts = text.split(".")
     out = None
-    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts):
+    if len(parts) == 4 and all(p.isdecimal() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts):
         a, b, c, d = map(int, parts)
         if a < 256 and b < 256 and c < 256 and d < 256:
             out = (4, (a << 24) | (b << 16) | (c << 8) | d)
@@ -102,7 +102,7 @@ def _net(text: str) -> tuple[int, int, int]:
     if hit is not None:
         return hit
     addr, sep, plen = text.partition("/")
-    if (not sep or plen.isdigit() and int(plen) <= 32) and addr.count(".") == 3:
+    if (not sep or plen.isdecimal() and int(plen) <= 32) and addr.count(".") == 3:
         try:
             v, x = _ip(addr)
         except ValueError:
@@ -479,7 +479,7 @@ class _Compiler:
 
     def _make_proto(self, text: str, neg: bool) -> Check:
         t = text.lower()
-        num = int(t) if t.isdigit() else PROTOCOLS.get(t)
+        num = int(t) if t.isdecimal() else PROTOCOLS.get(t)
         flag = f"{'! ' if neg else ''}-p {text}"
         if t in ("all", "0"):
             def chk(s: _State):
@@ -599,7 +599,7 @@ class _Compiler:
                 want = _ICMP_TYPES[t]
             else:
                 a, sep, b = t.partition("/")
-                if not a.isdigit():
+                if not a.isdecimal():
                     desc = o.to_save()
                     checks.append(lambda s, d=desc: _Assume(f"-m icmp {d}: unknown type name; assumed to match"))
                     continue
@@ -1025,7 +1025,7 @@ def _dport_key(rule: Rule) -> int | None:
         for m in rule.matches:
             if m.module == rule.protocol:
                 o = m.get("--dport") or m.get("--destination-port")
-                if o is not None and not o.negated and o.value.isdigit():
+                if o is not None and not o.negated and o.value.isdecimal():
                     return int(o.value)
     return None
 
@@ -1234,7 +1234,7 @@ class Tracer:
             raise InputError(f"bad packet address: {e}") from None
         s.src, s.dst = p.src, p.dst
         s.proto = (p.proto or "tcp").lower()
-        s.proto_num = PROTOCOLS.get(s.proto, int(s.proto) if s.proto.isdigit() else -1)
+        s.proto_num = PROTOCOLS.get(s.proto, int(s.proto) if s.proto.isdecimal() else -1)
         if s.proto_num == 1 and s.src_i[0] == 6:  # "icmp" for an IPv6 packet means ICMPv6
             s.proto_num = 58
         ported = s.proto_num in (6, 17, 132, 136, 33)

@@ -23,10 +23,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..limits import one_line
     from ..model import InputError
     from ..parse import parse
     if args.file == "-":
-        src = sys.stdin.buffer.read()
+        from ..limits import read_capped
+        from ..parse.save import check_text
+        src = check_text(read_capped(sys.stdin.buffer, "<stdin>"), "<stdin>")
+        if "\n" not in src:
+            src += "\n"  # one line without a newline is text, not a file name
     else:
         path = Path(args.file)
         if not path.exists():
@@ -38,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
         text, source = read_input(src)
         if detect_format(text, source) not in ("spec", "listing"):
             kw = {}
+    if args.file == "-":
+        kw["source"] = "<stdin>"
     obj = parse(src, format=args.format, strict=not args.lenient, **kw)
     for prob in getattr(obj, "problems", []):
-        print(f"warning: {prob}", file=sys.stderr)
+        print(f"warning: {one_line(str(prob))}", file=sys.stderr)
     if args.save:
         if not hasattr(obj, "to_save"):
             raise InputError(f"{args.file}: --save needs a ruleset, this is {type(obj).__name__}")

@@ -16,12 +16,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def parse(path_or_text, *, format: str = "auto", strict: bool = True, **kw):
+def parse(path_or_text, *, format: str = "auto", strict: bool = True, source: str | None = None, **kw):
     """Parse a dump given as a path or as text; returns a Ruleset (or Modules for lsmod).
 
     ``format`` is ``auto`` (detect by content, see :func:`~workbook.parse.detect.detect_format`),
     ``save``, ``spec``, ``listing`` or ``lsmod``. Extra keywords go to the parser (``table=``
-    for spec/listing, ``family=``). Formats this package does not read (nft, ipset, XML) raise
+    for spec/listing, ``family=``); ``source`` names text in messages (default: the path, or
+    ``<text>``). Formats this package does not read (nft, ipset, XML) raise
     :class:`~workbook.parse.detect.UnsupportedFormat` naming the file.
 
     >>> parse("*filter\\n:INPUT ACCEPT [0:0]\\nCOMMIT\\n").format
@@ -30,7 +31,8 @@ def parse(path_or_text, *, format: str = "auto", strict: bool = True, **kw):
     {'nf_nat'}
     """
     from .detect import read_input, detect_format
-    text, source = read_input(path_or_text)
+    text, src = read_input(path_or_text)
+    source = source or src
     fmt = detect_format(text, source) if format == "auto" else format
     if fmt == "save":
         return parse_save(text, source, strict=strict, **kw)

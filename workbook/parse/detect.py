@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from ..limits import read_capped
 from ..model import InputError, ParseError
 from .save import check_text
 from .session import parse_command, prompt_command
@@ -28,7 +29,8 @@ def read_input(path_or_text) -> tuple[str, str]:
         if p.is_dir():
             raise ParseError(str(p), 0, "is a directory (load it with workbook.load_dump)")
         try:
-            data = p.read_bytes()
+            with open(p, "rb") as f:  # a FIFO or device (/dev/zero) too: bounded by the input cap
+                data = read_capped(f, str(p))
         except FileNotFoundError:
             raise InputError(f"{p}: no such file") from None
         except OSError as e:

@@ -6,6 +6,7 @@ import re
 import socket
 from dataclasses import dataclass, field, replace
 
+from ..limits import MAX_COUNT
 from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
 from .rule import KNOWN_TABLES
 from .save import check_text
@@ -28,9 +29,10 @@ def parse_count(tok: str) -> tuple[int, bool] | None:
     ((3519000, True), (61085, False), (42000000, True), None)
     """
     m = _COUNT.match(tok)
-    if not m:
+    if not m or len(m.group(1)) > 19:
         return None
-    return int(m.group(1)) * _SUFFIX[m.group(2)], bool(m.group(2))
+    n = int(m.group(1)) * _SUFFIX[m.group(2)]
+    return (n, bool(m.group(2))) if n <= MAX_COUNT else None
 
 
 # --------------------------------------------------------------------------- chain headers
@@ -47,7 +49,7 @@ def _load_protocols() -> None:
         with open("/etc/protocols", encoding="utf-8", errors="replace") as f:
             for line in f:
                 parts = line.split("#", 1)[0].split()
-                if len(parts) >= 2 and parts[1].isdigit() and parts[1] not in _PROTO_NAMES:
+                if len(parts) >= 2 and parts[1].isdecimal() and parts[1] not in _PROTO_NAMES:
                     _PROTO_NAMES[parts[1]] = parts[0]
     except OSError:  # pragma: no cover - no /etc/protocols
         pass
@@ -126,7 +128,7 @@ def _port(value: str, proto: str, ctx: _Ctx) -> str:
     """Ports as iptables-save prints them (numbers); names from a listing without -n are resolved."""
     out = []
     for part in re.split(r"([:,-])", value):
-        if part and not part.isdigit() and part not in ":,-":
+        if part and not part.isdecimal() and part not in ":,-":
             try:
                 num = socket.getservbyname(part, proto if proto in ("tcp", "udp") else "tcp")
                 ctx.names.append(f"{part}={num}")
@@ -709,12 +711,12 @@ def _t_log(t, i, target, ctx):
     prefix = None
     while j < n:
         w = t[j]
-        if w == "flags" and j + 1 < n and t[j + 1].isdigit():
+        if w == "flags" and j + 1 < n and t[j + 1].isdecimal():
             flags, j = int(t[j + 1]), j + 2
         elif w == "level" and j + 1 < n:
             v = t[j + 1]
-            level = int(v) if v.isdigit() else _LOG_LEVELS.get(v, 4)
-            if not v.isdigit():
+            level = int(v) if v.isdecimal() else _LOG_LEVELS.get(v, 4)
+            if not v.isdecimal():
                 ctx.names.append(f"level {v}={level}")
             j += 2
         elif w == "prefix" and j + 1 < n:
@@ -1058,12 +1060,12 @@ def parse_listing(text: str | bytes, source: str = "<text>", strict: bool = True
             continue
         if stripped.startswith("Total Number of Rules:"):
             num = stripped.rpartition(":")[2].strip()
-            if num.isdigit():
+            if num.isdecimal():
                 sec.trailer = (lineno, int(num))
                 continue
         if stripped.startswith("=====") and not stripped.strip("="):
             continue
-        cmd = prompt_command(raw) if not raw[:1].isdigit() else None
+        cmd = prompt_command(raw) if not raw[:1].isdecimal() else None
         if cmd is not None and not stripped.startswith("Chain"):
             if not cmd:
                 continue
@@ -1214,7 +1216,7 @@ def _rule(raw: str, words: list[str], cols: _Columns | None, chain: Chain, sec: 
     n = len(toks)
     position = len(chain.rules) + 1
     if cols.num:
-        if not toks[0].isdigit():
+        if not toks[0].isdecimal():
             return f"expected a rule number, got {toks[0]!r}"
         if int(toks[0]) != position:
             return f"rule number {toks[0]} but this is rule {position} of chain {chain.name} (lines missing?)"
@@ -1247,7 +1249,7 @@ def _rule(raw: str, words: list[str], cols: _Columns | None, chain: Chain, sec: 
     pneg = prot.startswith("!")
     if pneg:
         prot = prot[1:]
-    proto = _PROTO_NAMES.get(prot, prot) if prot.isdigit() or prot == "all" else prot
+    proto = _PROTO_NAMES.get(prot, prot) if prot.isdecimal() or prot == "all" else prot
     if proto is not None:
         f["protocol"] = proto
         f["protocol_negated"] = pneg

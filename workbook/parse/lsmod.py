@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
+from ..limits import fits_count as _fits
 from ..model import ParseError, Problem
 from .save import check_text
+
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -149,12 +151,16 @@ def parse_lsmod(text: str | bytes, source: str = "<text>", strict: bool = True) 
         if _PROMPT.match(raw) or line.startswith("#"):
             continue
         parts = line.split()
-        ok = len(parts) >= 3 and _NAME.match(parts[0]) and parts[1].isdigit() and (
-            parts[2].isdigit() or parts[2] == "-")
+        ok = len(parts) >= 3 and _NAME.match(parts[0]) and _fits(parts[1]) and (
+            _fits(parts[2]) or parts[2] == "-")
         if ok and len(parts) > 4 and not parts[4] in ("Live", "Loading", "Unloading"):
             ok = False
         if not ok:
             msg = f"not an lsmod line: {line[:60]!r}"
+            if len(parts) >= 3 and parts[1].isdecimal() and not _fits(parts[1]):
+                msg = f"module size {parts[1][:24]!r} beyond 63 bits (a corrupt or forged file)"
+            elif len(parts) >= 3 and parts[2].isdecimal() and not _fits(parts[2]):
+                msg = f"module use count {parts[2][:24]!r} beyond 63 bits (a corrupt or forged file)"
             if strict:
                 raise ParseError(source, lineno, msg)
             mods.problems.append(Problem(source, lineno, msg, raw))
@@ -162,7 +168,7 @@ def parse_lsmod(text: str | bytes, source: str = "<text>", strict: bool = True) 
         is_proc = len(parts) >= 5  # name size refcount deps state offset
         if proc is None:
             proc = is_proc
-        count = int(parts[2]) if parts[2].isdigit() else None
+        count = int(parts[2]) if parts[2].isdecimal() else None
         deps = _deps(parts[3]) if len(parts) > 3 else ()
         state = parts[4] if is_proc else None
         mods.modules.append(Module(parts[0], int(parts[1]), count, deps, state, lineno))

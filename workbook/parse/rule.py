@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..limits import check_count
 from ..model import Match, Option, Rule
 
 __all__ = ["tokenize", "build_rule", "rule_fields", "RuleSyntaxError", "KNOWN_TABLES"]
@@ -90,15 +91,15 @@ _PROTO_MATCHES = frozenset({"tcp", "udp", "sctp", "icmp", "icmpv6", "ipv6-icmp",
 
 
 def _is_option(tok: str) -> bool:
-    return len(tok) > 1 and tok[0] == "-" and not tok[1].isdigit()
+    return len(tok) > 1 and tok[0] == "-" and not tok[1].isdecimal()
 
 
 def _norm_addr(value: str, family: str) -> str:
-    if "/" in value or family == "ipv6" and ":" not in value and not value[:1].isdigit():
+    if "/" in value or family == "ipv6" and ":" not in value and not value[:1].isdecimal():
         return value
     if ":" in value:
         return value + "/128"
-    if value[:1].isdigit() and value.count(".") == 3:
+    if value[:1].isdecimal() and value.count(".") == 3:
         return value + "/32"
     return value
 
@@ -185,7 +186,7 @@ def rule_fields(tokens: list[str], quoted: list[bool] | None, family: str = "ipv
             if i + 2 >= n:
                 raise RuleSyntaxError(f"{tok} needs packets and bytes")
             try:
-                pkts, bytes_ = int(tokens[i + 1]), int(tokens[i + 2])
+                pkts, bytes_ = check_count(int(tokens[i + 1])), check_count(int(tokens[i + 2]))
             except ValueError:
                 raise RuleSyntaxError(f"bad counters {tokens[i + 1]!r} {tokens[i + 2]!r}") from None
             i += 3

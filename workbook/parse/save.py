@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from ..limits import fits_count
 from ..model import BUILTIN_CHAINS, Chain, ParseError, Problem, Rule, Ruleset, Table
 from ..model import Match, Option
 from .rule import KNOWN_TABLES, RuleSyntaxError, _norm_addr, build_rule, tokenize
@@ -134,7 +135,7 @@ def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache:
             if quoted and quoted[j]:
                 j += 1
                 continue
-            if a == "!" or (len(a) > 1 and a[0] == "-" and not a[1].isdigit()):
+            if a == "!" or (len(a) > 1 and a[0] == "-" and not a[1].isdecimal()):
                 break
             j += 1
         key = (t, tuple(toks[i + 1:j]), neg)
@@ -184,11 +185,11 @@ def _fill(rule: Rule) -> None:
 
 
 def _counters(tok: str) -> tuple[int, int] | None:
-    # "[123:4567]"
+    """``[123:4567]`` → (123, 4567); None when it is not a pair of counters that fit 63 bits."""
     if len(tok) < 5 or tok[0] != "[" or tok[-1] != "]":
         return None
     p, sep, b = tok[1:-1].partition(":")
-    if not sep or not p.isdigit() or not b.isdigit():
+    if not sep or not fits_count(p) or not fits_count(b):
         return None
     return int(p), int(b)
 
@@ -239,6 +240,8 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
                 if m is not None:
                     pk, by, cname, body, jg, tgt = m.groups()
                     chain = table.chains.get(cname)
+                    if pk is not None and (len(pk) > 18 or len(by) > 18):
+                        chain = None  # a counter that may not fit: the slow path checks it
                     if chain is not None:
                         rules = chain.rules
                         rule = _new_rule(Rule)
@@ -256,7 +259,7 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
                         rules.append(rule)
                         continue
             if table is None:
-                if c0 == "[" and not line[1:2].isdigit():
+                if c0 == "[" and not line[1:2].isdecimal():
                     from .session import prompt_command
                     if prompt_command(line) is not None:  # "[root@node ~]# iptables-save"
                         if "ip6tables" in line and family is None:
@@ -274,7 +277,7 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
             if c0 == "[":
                 cnt = _counters(toks[0])
                 if cnt is None:
-                    problem(f"bad counters {toks[0]!r}", line)
+                    problem(f"bad counters {toks[0][:60]!r} (two decimal numbers below 2^63)", line)
                     continue
                 pkts, byts = cnt
                 k = 1
@@ -295,7 +298,7 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
                 at = None
                 if cmd[1] == "I" or cmd == "--insert":
                     at = 1
-                    if start < len(toks) and toks[start].isdigit():
+                    if start < len(toks) and toks[start].isdecimal():
                         at = int(toks[start])
                         start += 1
                 try:
@@ -353,7 +356,7 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
             pol = parts[1] if len(parts) > 1 else "-"
             cnt = _counters(parts[2]) if len(parts) > 2 else None
             if len(parts) > 2 and cnt is None:
-                problem(f"bad chain counters {parts[2]!r}", line)
+                problem(f"bad chain counters {parts[2][:60]!r} (two decimal numbers below 2^63)", line)
                 continue
             ch = Chain(table.name, name, origin=f"{source}:{lineno}")
             if pol != "-":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..limits import fits_count as _fits
 from ..model import BUILTIN_CHAINS, Chain, ParseError, Problem, Ruleset, Table
 from .rule import KNOWN_TABLES, RuleSyntaxError, build_rule, tokenize
 from .save import _looks_v6, check_text
@@ -180,7 +181,7 @@ def parse_spec(text: str | bytes, source: str = "<text>", strict: bool = True, t
                     continue
                 ch = chains.setdefault(cname, Chain("", cname, origin=f"{source}:{lineno}"))
                 ch.policy = toks[2]
-                if len(toks) >= 6 and toks[3] in ("-c", "--set-counters") and toks[4].isdigit() and toks[5].isdigit():
+                if len(toks) >= 6 and toks[3] in ("-c", "--set-counters") and _fits(toks[4]) and _fits(toks[5]):
                     ch.pkts, ch.bytes = int(toks[4]), int(toks[5])
                 elif len(toks) > 3:
                     _problem(problems, strict, source, lineno, f"unexpected words after -P {cname} {toks[2]}", line)
@@ -238,4 +239,3 @@ def _problem(problems: list[Problem], strict: bool, source: str, lineno: int, ms
     if strict:
         raise ParseError(source, lineno, msg)
     problems.append(Problem(source, lineno, msg, line))
-
