@@ -33,6 +33,33 @@ class Packet:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     out_iface: str | None = None  # for -o matches; None: not known
 
+    def __post_init__(self) -> None:
+        """Refuse nonsense: addresses of two families, ports outside 0-65535.
+
+        >>> Packet("10.0.0.2", "fd00::1", "tcp", dport=80)
+        Traceback (most recent call last):
+        ...
+        workbook.model.InputError: packet 10.0.0.2 -> fd00::1: source and destination are of different address families
+        >>> Packet("10.0.0.2", "10.0.0.1", "tcp", dport=65536)
+        Traceback (most recent call last):
+        ...
+        workbook.model.InputError: packet dport 65536: not a port number 0-65535
+        """
+        import ipaddress
+
+        from .model import InputError
+        try:
+            families = {ipaddress.ip_address(self.src).version, ipaddress.ip_address(self.dst).version}
+        except ValueError:
+            families = set()  # not addresses: the tracer says which one
+        if len(families) > 1:
+            raise InputError(f"packet {self.src} -> {self.dst}: source and destination are of different "
+                             "address families")
+        for name in ("sport", "dport"):
+            v = getattr(self, name)
+            if v is not None and (type(v) is not int or not 0 <= v <= 65535):
+                raise InputError(f"packet {name} {str(v)[:20]}: not a port number 0-65535")
+
     def to_json(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "proto": self.proto, "sport": self.sport,
                 "dport": self.dport, "in_iface": None if self.from_node else self.in_iface,

@@ -35,7 +35,9 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .model import InputError, Rule, Ruleset
+import functools
+
+from .model import InputError, ParseError, Rule, Ruleset
 from .netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT, is_local, local_addresses
 from .packet import Branch, Packet, Step, Trace
 
@@ -140,9 +142,17 @@ def _split_hostport(text: str) -> tuple[str | None, str | None]:
 
 def _port_range(text: str) -> tuple[int, int]:
     a, sep, b = text.partition(":")
-    lo = int(a) if a else 0
-    hi = int(b) if sep and b else (65535 if sep else lo)
+    lo = _port(a) if a else 0
+    hi = _port(b) if sep and b else (65535 if sep else lo)
     return lo, hi
+
+
+def _port(text: str) -> int:
+    """A port number 0-65535 (ValueError for anything else, as iptables refuses it)."""
+    n = int(text) if text.isdecimal() and len(text) < 6 else -1
+    if not 0 <= n <= 65535:
+        raise ValueError(f"port {text[:20]!r} is not a number 0-65535")
+    return n
 
 
 def _int(text: str) -> int:
@@ -152,6 +162,60 @@ def _int(text: str) -> int:
 def _mark_mask(text: str) -> tuple[int, int]:
     v, sep, m = text.partition("/")
     return _int(v), _int(m) if sep else 0xFFFFFFFF
+
+
+def family_mismatch(ruleset: Ruleset, version: int) -> str | None:
+    """Why an IPv``version`` packet cannot go through ``ruleset`` (None when it can): an ip6tables
+    ruleset never sees IPv4 packets, nor iptables rules IPv6 ones. A ruleset read as IPv4 only by
+    default (no header, no addresses) takes either; its first IPv4 address decides.
+
+    >>> from workbook.parse import parse_save
+    >>> family_mismatch(parse_save("*nat\\n:PREROUTING ACCEPT [0:0]\\n-A PREROUTING -j DNAT --to-destination 10.1.1.1\\nCOMMIT\\n", "r"), 6)
+    'an IPv6 packet cannot be traced through IPv4 (iptables) rules (r:3 has the IPv4 address 10.1.1.1)'
+    """
+    if ruleset.family == "ipv6":
+        return None if version == 6 else "an IPv4 packet cannot be traced through IPv6 (ip6tables) rules"
+    if version != 6:
+        return None
+    for rule in ruleset.iter_rules():
+        values = [rule.source, rule.destination]
+        values += [o.value for o in rule.target_options if o.flag in ("--to-destination", "--to-source", "--to")]
+        for v in values:
+            if v and "." in v and ":" not in v.split("/")[0].rstrip(":0123456789-"):
+                where = rule.origin or f"{rule.table} {rule.chain} rule {rule.position}"
+                return (f"an IPv6 packet cannot be traced through IPv4 (iptables) rules "
+                        f"({where} has the IPv4 address {v.split('/')[0]})")
+    return None
+
+
+def _at_rule(rule: Rule, e: Exception) -> ParseError:
+    """What the tracer could not read in ``rule`` (a bad address, mark, probability, port...) as
+    one line naming the rule's file:line (or its chain and position when it has no origin)."""
+    if isinstance(e, ParseError):
+        return e
+    source, sep, line = (rule.origin or "").rpartition(":")
+    if not sep or not line.isdecimal():
+        source, line = f"{rule.table} {rule.chain} rule {rule.position}", "0"
+    why = str(e) if isinstance(e, InputError) else f"cannot read this rule ({e})"
+    return ParseError(source, int(line), why)
+
+
+def _compile_rule(rule: Rule, comp: "_Compiler", chains: dict) -> "_CRule":
+    try:
+        return _CRule(rule, comp, chains)
+    except (ValueError, OverflowError) as e:
+        raise _at_rule(rule, e) from None
+
+
+def _reads_rule(method):
+    """A target method (``self, state, rule, ...``): a value it cannot read names the rule's file:line."""
+    @functools.wraps(method)
+    def wrapper(self, s, rule, *args):
+        try:
+            return method(self, s, rule, *args)
+        except (ValueError, OverflowError) as e:
+            raise _at_rule(rule, e) from None
+    return wrapper
 
 
 # -----------------------------------------------------------------------------------------
@@ -1013,7 +1077,10 @@ class _CRule:
 def _dst_key(rule: Rule) -> tuple[int, int] | None:
     """The index key of a rule's exact destination (``-d 10.96.0.10/32``), or None."""
     if rule.destination and not rule.destination_negated:
-        v, base, mask = _net(rule.destination)
+        try:
+            v, base, mask = _net(rule.destination)
+        except InputError as e:
+            raise _at_rule(rule, e) from None
         if mask == (0xFFFFFFFF if v == 4 else (1 << 128) - 1):
             return v, base
     return None
@@ -1047,7 +1114,7 @@ class _LazyRules:
     def __getitem__(self, i: int) -> _CRule:
         r = self.done[i]
         if r is None:
-            r = self.done[i] = _CRule(self.src[i], self.comp, self.chains)
+            r = self.done[i] = _compile_rule(self.src[i], self.comp, self.chains)
         return r
 
 
@@ -1079,7 +1146,7 @@ class _CChain:
                         self.index.setdefault(key, []).append(i)
                 self.rules = _LazyRules(src, comp, chains)
                 return
-        self.rules = [_CRule(r, comp, chains) for r in src]
+        self.rules = [_compile_rule(r, comp, chains) for r in src]
 
     def candidates(self, s: _State) -> list[int] | None:
         if self.index_kind is None:
@@ -1232,6 +1299,10 @@ class Tracer:
             s.dst_i = _ip(p.dst)
         except ValueError as e:
             raise InputError(f"bad packet address: {e}") from None
+        if s.src_i[0] == 6 or self.compiled.family == "ipv6":
+            wrong = family_mismatch(self.ruleset, s.src_i[0])
+            if wrong:
+                raise InputError(f"{p.src} -> {p.dst}: {wrong}")
         s.src, s.dst = p.src, p.dst
         s.proto = (p.proto or "tcp").lower()
         s.proto_num = PROTOCOLS.get(s.proto, int(s.proto) if s.proto.isdecimal() else -1)
@@ -1607,10 +1678,12 @@ class Tracer:
                           f"{n} rule{'s' if n != 1 else ''} skipped (positions {first}-{last}): {what}"))
 
     # ---- targets ---------------------------------------------------------------------
+    @_reads_rule
     def _mark(self, s: _State, rule: Rule) -> bool:
         s.mark = _apply_mark(s.mark, rule, "MARK")
         return True
 
+    @_reads_rule
     def _connmark(self, s: _State, rule: Rule) -> None:
         o = rule.target_option
         if o("--save-mark") is not None:
@@ -1624,6 +1697,7 @@ class Tracer:
         else:
             s.ctmark = _apply_mark(s.ctmark, rule, "CONNMARK")
 
+    @_reads_rule
     def _nat(self, s: _State, rule: Rule, kind: str, ctx: _Ctx) -> None:
         o = rule.target_option
         if kind == "DNAT":
@@ -1656,7 +1730,7 @@ class Tracer:
                 host = host.split("-")[0]
                 s.set_src(host)
             if port:
-                s.sport = int(port.split("-")[0])
+                s.sport = _port(port.split("-")[0])
             s.snat = host + (f":{s.sport}" if port else "") if host else f":{s.sport}"
             s.ct_snat = True
         else:  # MASQUERADE
@@ -1664,14 +1738,14 @@ class Tracer:
             s.ct_snat = True
             ports = o("--to-ports")
             if ports and s.sport is not None:
-                s.sport = int(ports.value.split("-")[0])
+                s.sport = _port(ports.value.split("-")[0])
 
     def _rewrite_dst(self, s: _State, host: str | None, port: str | None, rule: Rule) -> None:
         if host:
             host = host.split("-")[0]
             s.set_dst(host)
         if port and s.dport is not None:
-            s.dport = int(port.split("-")[0])
+            s.dport = _port(port.split("-")[0])
         h = s.dst if ":" not in s.dst else f"[{s.dst}]"
         # the destination the packet now has: with its port when the protocol has ports
         s.dnat = f"{h}:{s.dport}" if s.dport is not None else s.dst

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     packet = packet_from_args(args)
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
-    ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
+    ruleset, node_ips = load_ruleset(args.dump, args.node_ip, packet)
     ok, why = lab_available(args.backend)
     if not ok:
         raise InputError(why)

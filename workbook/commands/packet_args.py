@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, TextIO
 from ..model import InputError, Ruleset
 from ..packet import Packet
 
-__all__ = ["add_packet_arguments", "packet_from_args", "load", "Loaded", "load_ruleset", "ipset_arg", "nat_summary",
+__all__ = ["add_packet_arguments", "packet_from_args", "load", "Loaded", "load_ruleset", "ruleset_for", "ipset_arg", "nat_summary",
            "write_text"]
 
 PROTOCOLS = ("tcp", "udp", "sctp", "icmp")
@@ -108,10 +108,28 @@ def load(dump: str, node_ips: list[str] | None = None) -> Loaded:
     return Loaded(rs, list(node_ips or []), None, None)
 
 
-def load_ruleset(dump: str, node_ips: list[str] | None = None) -> tuple[Ruleset, list[str]]:
-    """The IPv4 ruleset of DUMP and the node's addresses (:func:`load` without the rest)."""
+def load_ruleset(dump: str, node_ips: list[str] | None = None, packet: Packet | None = None
+                 ) -> tuple[Ruleset, list[str]]:
+    """The ruleset of DUMP (for ``packet``'s family, see :func:`ruleset_for`; else IPv4) and the
+    node's addresses (:func:`load` without the rest)."""
     got = load(dump, node_ips)
-    return got.ruleset, got.node_ips
+    return (got.ruleset if packet is None else ruleset_for(got, dump, packet)), got.node_ips
+
+
+def ruleset_for(got: Loaded, dump: str, packet: Packet) -> Ruleset:
+    """DUMP's ruleset for the packet's family (a node dump's ip6tables rules for an IPv6 packet);
+    a packet of the other family than a rules file's is refused, not traced."""
+    version = ipaddress.ip_address(packet.src).version
+    ruleset = got.ruleset
+    if version == 6 and ruleset.family != "ipv6" and got.dump is not None:
+        ruleset = got.dump.rulesets.get("ip6tables")
+        if ruleset is None:
+            raise InputError(f"{dump}: an IPv6 packet, but the dump has no ip6tables rules")
+    from ..trace import family_mismatch
+    wrong = family_mismatch(ruleset, version)
+    if wrong:
+        raise InputError(f"{dump}: {wrong}")
+    return ruleset
 
 
 def ipset_arg(text: str) -> tuple[str, list[str]]:
@@ -123,7 +141,13 @@ def ipset_arg(text: str) -> tuple[str, list[str]]:
     name, sep, members = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=CIDR[,CIDR...], got {text!r}")
-    return name, [m for m in members.split(",") if m]
+    out = [m for m in members.split(",") if m]
+    for m in out:
+        try:
+            ipaddress.ip_network(m, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: {m!r} is not an address or CIDR") from None
+    return name, out
 
 
 def nat_summary(branch, arrow: str = "→") -> str:

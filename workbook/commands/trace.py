@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from .packet_args import add_packet_arguments, ipset_arg, load, packet_from_args, write_text
+from .packet_args import add_packet_arguments, ipset_arg, load, packet_from_args, ruleset_for, write_text
 
 __all__ = ["add_arguments", "run", "write_text"]
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
     got = load(args.dump, args.node_ip)
-    ruleset, node_ips = _for_family(got, args.dump, packet), got.node_ips
+    ruleset, node_ips = ruleset_for(got, args.dump, packet), got.node_ips
     ipsets = got.ipsets
     if args.ipset_save:
         from ..trace import ipsets_from_save
@@ -75,23 +75,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _for_family(got, dump: str, packet):
-    """DUMP's ruleset for the packet's family: a node dump's ip6tables rules for an IPv6 packet."""
-    import ipaddress
-    ruleset = got.ruleset
-    if ipaddress.ip_address(packet.src).version == 6 and ruleset.family != "ipv6" and got.dump is not None:
-        from ..model import InputError
-        ruleset = got.dump.rulesets.get("ip6tables")
-        if ruleset is None:
-            raise InputError(f"{dump}: an IPv6 packet, but the dump has no ip6tables rules")
-    return ruleset
-
-
 def _read(path: str) -> str:
+    """A text file given on the command line (--routes, --ipset-save): capped, UTF-8, no NUL bytes."""
     from pathlib import Path
 
     from ..model import InputError
-    try:
-        return Path(path).read_text()
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror or e}") from None
+    from ..parse.detect import read_input
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{path}: no such file")
+    return read_input(p)[0]
