@@ -12,10 +12,12 @@ MANIFEST.json's ``collection`` records which (benchmarks/collect_bench.py measur
 from __future__ import annotations
 
 import datetime as _dt
+import ipaddress
 import html
 import os
 import re
 import secrets
+import shutil
 import select
 import shlex
 import socket
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from .dump import _safe_rel, write_manifest
+from .limits import max_input, one_line
 from .model import InputError
 
 __all__ = ["collect", "collect_local", "collect_ssh", "CollectResult", "CollectError", "parse_target",
@@ -86,9 +89,23 @@ def parse_target(target: str, default_user: str = "root") -> tuple[str, str, int
         host, port = hostport.split(":")
     else:
         host, port = hostport, None
+    shown = one_line(target, 80)
     if not host or (port is not None and not port.isdecimal()):
-        raise InputError(f"{target}: not [USER@]HOST[:PORT]")
+        raise InputError(f"{shown}: not [USER@]HOST[:PORT]")
+    if port is not None and not (len(port) < 6 and 0 < int(port) < 65536):
+        raise InputError(f"{shown}: port {port[:12]} out of range 1-65535")
+    if not _USER.fullmatch(user):
+        raise InputError(f"{shown}: not a user name (letters, digits, '.', '_', '-')")
+    if not _HOST.fullmatch(host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise InputError(f"{shown}: not a host name or IP address") from None
     return user, host, int(port) if port else 22
+
+
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}\$?")
+_HOST = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,6 +114,94 @@ def parse_target(target: str, default_user: str = "root") -> tuple[str, str, int
 
 class _Timeout(Exception):
     pass
+
+
+#: Bytes of one command's stderr kept (the rest is dropped; only its last line is ever shown).
+_ERR_CAP = 64 << 10
+
+
+_TABLE_LINE = re.compile(rb"\*(\w+)\s*$")
+
+
+class _Spool:
+    """One command's stdout on its way to the dump: spooled to a temporary file past 1 MiB, at
+    most ``cap`` bytes kept (:func:`~workbook.limits.max_input`); what comes after is dropped
+    and ``truncated`` says so (a node that streams forever cannot fill memory or disk)."""
+
+    def __init__(self, cap: int | None = None):
+        self.cap = max_input() if cap is None else cap
+        self.f = tempfile.SpooledTemporaryFile(max_size=1 << 20)
+        self.size = 0
+        self.truncated = False
+
+    def write(self, data: bytes) -> bool:
+        """Keep what fits; False once the cap is reached (the rest of the output is not wanted)."""
+        room = self.cap - self.size
+        if len(data) > room:
+            data = data[:room]
+            self.truncated = True
+        if data:
+            self.f.write(data)
+            self.size += len(data)
+        return not self.truncated
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def head(self, n: int = 1 << 20) -> bytes:
+        """The first ``n`` bytes (for the small outputs the plan reads: discovery)."""
+        self.f.seek(0)
+        return self.f.read(n)
+
+    def lines(self, width: int = 1 << 16) -> Iterable[bytes]:
+        """Its lines from the start, each cut into pieces of at most ``width`` bytes; only the first
+        piece of a line starts with what the line starts with (the others are yielded as b"")."""
+        self.f.seek(0)
+        start = True
+        while True:
+            piece = self.f.readline(width)
+            if not piece:
+                return
+            yield piece if start else b""
+            start = piece.endswith(b"\n")
+
+    def save(self, path: Path) -> None:
+        self.f.seek(0)
+        with open(path, "wb") as out:
+            shutil.copyfileobj(self.f, out, 1 << 20)
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _spool(data: bytes) -> _Spool:
+    s = _Spool()
+    s.write(data)
+    return s
+
+
+def _pump(sources: list, deadline: float) -> None:
+    """Read ``(fd, sink)`` pairs until each fd ends, a sink wants no more (its cap), or the deadline
+    (:class:`_Timeout`); ``sink`` is a :class:`_Spool` or a bytearray kept to :data:`_ERR_CAP`."""
+    live = dict(sources)
+    while live:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Timeout()
+        ready, _, _ = select.select(list(live), [], [], min(left, 1.0))
+        for fd in ready:
+            data = os.read(fd, 1 << 16)
+            sink = live[fd]
+            if not data:
+                del live[fd]
+            elif isinstance(sink, _Spool):
+                if not sink.write(data):
+                    return
+            elif len(sink) < _ERR_CAP:
+                sink.extend(data[:_ERR_CAP - len(sink)])
 
 
 class LocalRunner:
@@ -111,11 +216,23 @@ class LocalRunner:
             argv = ["sudo", "-n", *argv]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = _Spool(), bytearray()
         try:
-            p = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
+            _pump([(p.stdout.fileno(), out), (p.stderr.fileno(), err)], time.monotonic() + timeout)
+            if out.truncated:  # over the cap: the rest is not wanted
+                p.kill()
+            rc = p.wait(max(0.1, timeout))
+        except (_Timeout, subprocess.TimeoutExpired):
+            out.close()
             raise _Timeout() from None
-        return p.returncode, p.stdout, p.stderr
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+        return (None if out.truncated else rc), out, bytes(err)
 
     def session(self, timeout: float) -> "_Session":
         """Start one ``sh`` (in the namespace, through ``sudo -n`` if asked) for all commands."""
@@ -206,25 +323,32 @@ class SSHRunner:
         try:
             chan.exec_command(cmd)
             chan.shutdown_write()
-            out, err = bytearray(), bytearray()
+            out, err = _Spool(), bytearray()
             deadline = time.monotonic() + timeout
 
             def drain() -> None:
-                while chan.recv_ready():
-                    out.extend(chan.recv(1 << 16))
+                while chan.recv_ready() and not out.truncated:
+                    out.write(chan.recv(1 << 16))
                 while chan.recv_stderr_ready():
-                    err.extend(chan.recv_stderr(1 << 16))
+                    data = chan.recv_stderr(1 << 16)
+                    err.extend(data[:max(0, _ERR_CAP - len(err))])
 
-            while not chan.eof_received:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise _Timeout()
-                select.select([chan], [], [], min(left, 1.0))
+            try:
+                while not chan.eof_received and not out.truncated:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise _Timeout()
+                    select.select([chan], [], [], min(left, 1.0))
+                    drain()
+                if out.truncated:  # over the cap: the rest is not wanted (the channel is closed below)
+                    return None, out, bytes(err)
                 drain()
-            drain()
-            if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
-                raise _Timeout()
-            return chan.recv_exit_status(), bytes(out), bytes(err)
+                if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+                    raise _Timeout()
+            except BaseException:
+                out.close()
+                raise
+            return chan.recv_exit_status(), out, bytes(err)
         finally:
             chan.close()
 
@@ -371,6 +495,14 @@ class _ProcessStream:
                 pass
 
 
+class _OverCap(Exception):
+    """A frame announced more output than the cap: its first ``cap`` bytes, then the session ends."""
+
+    def __init__(self, rc: int, out: _Spool):
+        super().__init__(f"output over the cap of {out.cap} bytes")
+        self.rc, self.out = rc, out
+
+
 class _Session:
     """One ``sh`` on the node running every command in turn; results come back framed.
 
@@ -380,9 +512,9 @@ class _Session:
 
     >>> s = _Session.__new__(_Session)        # (no shell: frames as the node would print them)
     >>> s.buf, s.boundary = bytearray(b"B 0 3 - 12 4\\nB 1 0 - 0 0\\n\\0errB 1 0 T 0 0\\n"), "B"
-    >>> s._frame(0, 1.0)
+    >>> rc, timed_out, out, err = s._frame(0, 1.0); rc, timed_out, out.head(), err
     (3, False, b'B 1 0 - 0 0\\n', b'\\x00err')
-    >>> s._frame(1, 1.0)
+    >>> rc, timed_out, out, err = s._frame(1, 1.0); rc, timed_out, out.head(), err
     (0, True, b'', b'')
     """
 
@@ -445,11 +577,29 @@ class _Session:
             rc, nout, nerr = int(head[2]), int(head[4]), int(head[5])
         except ValueError:
             raise _SessionFailed(f"unexpected header line from the shell: {' '.join(head)[:80]!r}") from None
-        while len(self.buf) < nout + nerr:  # the output is on its way: wait while it keeps coming
-            self._fill(time.monotonic() + seconds)
-        out, err = bytes(self.buf[:nout]), bytes(self.buf[nout:nout + nerr])
-        del self.buf[:nout + nerr]
-        return rc, head[3] == "T", out, err
+        out = _Spool()
+        if nout > out.cap or nerr > out.cap:  # the rest of the session's framing cannot be trusted to end
+            self._take(min(nout, out.cap), out, seconds)
+            out.truncated = True
+            raise _OverCap(rc, out)
+        err = bytearray()
+        self._take(nout, out, seconds)
+        self._take(nerr, err, seconds)
+        return rc, head[3] == "T", out, bytes(err)
+
+    def _take(self, n: int, sink, seconds: float) -> None:
+        """Move the next ``n`` bytes of the stream into ``sink`` (a _Spool, or a bytearray that keeps
+        :data:`_ERR_CAP`), waiting while they keep coming (no pause longer than ``seconds``)."""
+        while n > 0:
+            if not self.buf:
+                self._fill(time.monotonic() + seconds)
+            piece = bytes(self.buf[:n])
+            del self.buf[:len(piece)]
+            n -= len(piece)
+            if isinstance(sink, _Spool):
+                sink.write(piece)
+            elif len(sink) < _ERR_CAP:
+                sink.extend(piece[:_ERR_CAP - len(sink)])
 
     def run_many(self, items: Sequence[tuple[str, str]], timeout: float):
         """Send every command at once, then yield ``(key, (exit code | None, stdout, stderr), at)``
@@ -472,6 +622,10 @@ class _Session:
             at = _now()
             try:
                 rc, timed_out, out, err = self._frame(first + k, timeout + _SESSION_GRACE)
+            except _OverCap as e:
+                self.broken = f"{key}: {e} (truncated; the session was abandoned)"
+                yield key, (e.rc, e.out, b""), at
+                return
             except _Timeout:
                 self.broken = f"no result for {key} within {timeout + _SESSION_GRACE:g} s"
                 yield key, (None, b"", f"timed out after {timeout:g} s".encode()), at
@@ -701,17 +855,20 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
                 code, disc, err = runner.run(_DISCOVER, timeout)
             except _Timeout:
                 raise CollectError(f"no answer to the first command within {timeout:g} s") from None
+        if isinstance(disc, _Spool) and disc.truncated:  # a few lines expected: this is no usable shell
+            raise CollectError(f"the first command's output is over the cap of {disc.cap} bytes (a hostile or "
+                               "broken node?)")
         if code != 0:
             last = err.decode("utf-8", "replace").strip().splitlines()
             raise CollectError(f"cannot run commands (exit {code}): {last[-1] if last else 'no error output'}")
-        discovered = disc.decode("utf-8", "replace")
+        discovered = (disc.head() if isinstance(disc, _Spool) else disc).decode("utf-8", "replace")
         # the save output decides which tables to list when /proc/net/ip_tables_names is empty (nft)
         plan = plan_commands(discovered)
         save_item = next(((f, c) for f, c in plan.items if f == "iptables/iptables-save.txt"), None)
         if save_item:
             run_items([save_item])
             rc, so = outputs[save_item[0]][:2]
-            tables = re.findall(r"^\*(\w+)", so.decode("utf-8", "replace"), re.M) if rc == 0 else []
+            tables = [m.group(1).decode() for m in map(_TABLE_LINE.match, so.lines()) if m] if rc == 0 else []
             plan = plan_commands(discovered, tables)
         items = [(f, c) for f, c in plan.items if f not in outputs]
         for rel, cmd in (extra or {}).items():
@@ -728,12 +885,18 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
 
     out.mkdir(parents=True, exist_ok=True)
     written = 0
+    notes: dict[str, str] = {}
     for rel, (rc, so, se, cmd, at) in outputs.items():
-        if rc is None:
+        if isinstance(so, _Spool) and so.truncated:
+            note = f"output over the cap of {so.cap} bytes: truncated to the first {so.cap}"
+            errors.append({"command": cmd, "error": f"{rel}: {note}"})
+            result.failed.append({"path": rel, "command": cmd, "exit_code": rc, "error": errors[-1]["error"]})
+            notes[rel] = note
+        elif rc is None:
             errors.append({"command": cmd, "error": se.decode("utf-8", "replace")})
-            result.failed.append({"path": rel, "command": cmd, "exit_code": None, "error": se.decode()})
+            result.failed.append({"path": rel, "command": cmd, "exit_code": None, "error": se.decode("utf-8", "replace")})
             continue
-        if rc != 0:
+        if rc != 0 and rel not in notes:
             msg = se.decode("utf-8", "replace").strip().splitlines()
             errors.append({"command": cmd, "error": f"exit {rc}: " + (msg[-1] if msg else "no error output")})
             result.failed.append({"path": rel, "command": cmd, "exit_code": rc, "error": errors[-1]["error"]})
@@ -741,9 +904,15 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
                 continue
         path = out / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(so)
+        if isinstance(so, _Spool):
+            so.save(path)
+            so.close()
+        else:
+            path.write_bytes(so)
         commands[rel] = {"command": cmd, "exit_code": rc, "collected_at": at,
                          "stderr": se.decode("utf-8", "replace").strip()[:2000] or None}
+        if rel in notes:
+            commands[rel]["note"] = notes[rel]
         written += 1
     write_manifest(out, host=host, commands=commands, errors=errors,
                    extra={"hostname": plan.hostname, "skipped": plan.skipped, "collection": mode})
