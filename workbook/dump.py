@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .model import TABLE_ORDER, InputError, ParseError, Problem, Ruleset
+from .parse.save import split_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from .parse.lsmod import Modules
@@ -162,7 +163,7 @@ def parse_ip_addresses(text: str) -> list[str]:
     ['10.0.1.5']
     """
     out: list[str] = []
-    for line in text.splitlines():
+    for line in split_lines(text):
         if line.startswith("local "):  # a local route: one address, not a range like 127.0.0.0/8
             m = _LOCAL_ROUTE.match(line)
             found = [m.group(1)] if m else []
@@ -724,7 +725,7 @@ class _Loader:
             if text is None:
                 continue
             ips = parse_ip_addresses(text) if rel in addr else [
-                a for a in parse_ip_addresses("\n".join(l for l in text.splitlines() if l.startswith("local ")))]
+                a for a in parse_ip_addresses("\n".join(l for l in split_lines(text) if l.startswith("local ")))]
             if ips:
                 self.d.node_ips = ips
                 self.d.sources["node_ips"] = [rel]

@@ -33,6 +33,7 @@ from typing import Iterable
 
 from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .packet import Branch, Packet, Step, Trace
+from .parse.save import split_lines
 
 __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",
            "rule_action", "trace_finished", "kernel_agrees"]
@@ -134,7 +135,7 @@ def parse_monitor(text: str) -> list[MonitorEvent]:
     >>> [(e.table, e.chain, e.kind, e.verdict) for e in parse_monitor(out)]
     [('raw', 'PREROUTING', 'policy', 'ACCEPT'), ('nat', 'X', 'rule', 'ACCEPT')]
     """
-    return [e for e in (MonitorEvent.parse(l) for l in text.splitlines()) if e is not None]
+    return [e for e in (MonitorEvent.parse(l) for l in split_lines(text)) if e is not None]
 
 
 _OUT_RE = re.compile(r"\bOUT=(\S+)")
@@ -182,7 +183,7 @@ def nft_handles(listing: str) -> dict[str, list[int]]:
     """
     out: dict[str, list[int]] = {}
     current: str | None = None
-    for line in listing.splitlines():
+    for line in split_lines(listing):
         m = _CHAIN_RE.match(line)
         if m:
             current = m.group(1).strip('"')
@@ -813,7 +814,7 @@ class Lab:
         if packet.proto in ("tcp", "udp", "sctp") and packet.sport:
             cmd += ["--orig-port-src", str(packet.sport), "--orig-port-dst", str(packet.dport)]
         p = self._ns(self.node, *cmd, check=False)
-        for line in p.stdout.splitlines():
+        for line in split_lines(p.stdout):
             srcs = re.findall(r"\bsrc=(\S+)", line)
             sports = re.findall(r"\bsport=(\d+)", line)
             if len(srcs) >= 2:

@@ -40,6 +40,7 @@ import functools
 from .model import InputError, ParseError, Rule, Ruleset
 from .netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT, is_local, local_addresses
 from .packet import Branch, Packet, Step, Trace
+from .parse.save import split_lines
 
 __all__ = ["trace_packet", "Tracer", "ipsets_from_save", "parse_routes", "Route", "INDEX_MIN_RULES", "PROTOCOLS"]
 
@@ -396,7 +397,7 @@ def parse_routes(routes: Iterable | str) -> list[Route]:
     ['10.0.0.0/8']
     """
     if isinstance(routes, str):
-        items: list = routes.splitlines()
+        items: list = split_lines(routes)
     else:
         items = list(routes)
     out: list[Route] = []
@@ -1780,7 +1781,7 @@ def ipsets_from_save(text: str) -> dict[str, list[str]]:
     {'svip': ['10.96.0.1'], 'prt': ['10.96.0.1,tcp:443']}
     """
     out: dict[str, list[str]] = {}
-    for line in text.splitlines():
+    for line in split_lines(text):
         parts = line.split()
         if len(parts) >= 2 and parts[0] in ("create", "-N", "-exist"):
             out.setdefault(parts[1], [])

@@ -9,6 +9,7 @@ from ..model import Rule, Ruleset
 from .context import Context, binary_for, rule_evidence
 from .finding import Finding
 from .references import jump_index
+from ..parse.save import split_lines
 
 __all__ = ["find_kube_problems", "service_name"]
 
@@ -180,7 +181,7 @@ def _checkpoints(ctx: Context) -> dict[str, str] | None:
         return None
     origin = ctx.origin_of(SANDBOX_LISTING)
     out: dict[str, str] = {}
-    for i, line in enumerate(text.splitlines(), 1):
+    for i, line in enumerate(split_lines(text), 1):
         parts = line.split()
         if parts and _SANDBOX_ID.match(parts[-1]):
             out[parts[-1]] = f"{origin}:{i}"

@@ -9,6 +9,7 @@ import pandas as pd
 from ..model import Ruleset
 from .context import Context, ModuleInfo
 from .finding import Finding
+from ..parse.save import split_lines
 
 __all__ = ["detect_backend", "find_missing_modules", "find_mixed_backends", "LEGACY_TABLE_MODULES",
            "ISTIO_MODULES"]
@@ -83,7 +84,7 @@ def _modules_load_lines(ctx: Context) -> dict[str, str]:
     """module → file:line of each module named in the dump's copies of /etc/modules-load.d."""
     out: dict[str, str] = {}
     for p in _list_files(ctx, "kernel/modules-load.d/"):
-        for i, line in enumerate((ctx.text(p) or "").splitlines(), 1):
+        for i, line in enumerate(split_lines(ctx.text(p) or ""), 1):
             word = line.split("#", 1)[0].strip()
             if word:
                 out.setdefault(word, f"{ctx.origin_of(p)}:{i}")
@@ -173,7 +174,7 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
     names_text = ctx.text("kernel/ip_tables_names.txt")
     legacy_tables: list[tuple[str, str]] = []
     if names_text:
-        for i, line in enumerate(names_text.splitlines(), 1):
+        for i, line in enumerate(split_lines(names_text), 1):
             if line.strip():
                 legacy_tables.append((line.strip(), f"{ctx.origin_of('kernel/ip_tables_names.txt')}:{i}"))
     note_sources: list[str] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..limits import read_capped
 from ..model import InputError, ParseError
-from .save import check_text
+from .save import check_text, split_lines
 from .session import parse_command, prompt_command
 
 __all__ = ["detect_format", "read_input", "FORMATS", "UnsupportedFormat"]
@@ -85,7 +85,7 @@ def detect_format(text: str, source: str = "<text>") -> str:
     if head.startswith("<?xml") or head.startswith("<iptables-rules"):
         raise _unsupported(source, 1, "XML (iptables-xml output)")
     bare_saves = 0
-    for lineno, raw in enumerate(text[:400_000].splitlines()[:2000], 1):
+    for lineno, raw in enumerate(split_lines(text[:400_000])[:2000], 1):
         line = raw.strip()
         if not line:
             continue

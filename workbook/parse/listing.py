@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from ..limits import MAX_COUNT
 from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
 from .rule import KNOWN_TABLES
-from .save import check_text
+from .save import check_text, split_lines
 from .session import parse_command, prompt_command
 from .spec import _order_chains, infer_table
 
@@ -1050,7 +1050,7 @@ def parse_listing(text: str | bytes, source: str = "<text>", strict: bool = True
     approx_any = False
     unparsed_count = 0
     names_resolved: set[str] = set()
-    lines = text.splitlines()
+    lines = split_lines(text)
     for lineno, raw in enumerate(lines, 1):
         stripped = raw.strip()
         sec = sections[-1]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..limits import fits_count as _fits
 from ..model import ParseError, Problem
-from .save import check_text
+from .save import check_text, split_lines
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,7 +141,7 @@ def parse_lsmod(text: str | bytes, source: str = "<text>", strict: bool = True) 
     mods = Modules(source=source)
     seen_header = False
     proc = None
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line:
             continue
@@ -175,5 +175,5 @@ def parse_lsmod(text: str | bytes, source: str = "<text>", strict: bool = True) 
     if proc and not seen_header:
         mods.format = "proc-modules"
     if not mods.modules and not seen_header and strict:
-        raise ParseError(source, max(1, len(text.splitlines())), "no modules found (empty lsmod output?)")
+        raise ParseError(source, max(1, len(split_lines(text))), "no modules found (empty lsmod output?)")
     return mods

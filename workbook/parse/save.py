@@ -36,6 +36,23 @@ def check_text(text: str | bytes, source: str) -> str:
     return text
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of dump text as iptables reads them: split on ``\\n`` only. ``str.splitlines``
+    also splits on U+2028/U+2029, ``\\x85``, ``\\x0b``, ``\\x0c`` and ``\\x1c``-``\\x1e``, which
+    iptables-restore keeps inside a quoted comment (and iptables-save prints back). A ``\\r``
+    before the ``\\n`` is dropped; a final newline ends the last line (no empty line after it).
+
+    >>> split_lines('-A X -m comment --comment "a\\u2028b" -j ACCEPT\\r\\nCOMMIT\\n')
+    ['-A X -m comment --comment "a\\u2028b" -j ACCEPT', 'COMMIT']
+    """
+    lines = text.split("\n")
+    if not lines[-1]:
+        lines.pop()
+    if "\r" in text:
+        lines = [ln[:-1] if ln[-1:] == "\r" else ln for ln in lines]
+    return lines
+
+
 # -- the fast path ---------------------------------------------------------------------
 # A rule line this regex accepts is one build_rule() is known to accept (plain iptables-save
 # grammar: basic fields, "-m NAME --opt args", "-j TARGET --opt args", double-quoted args).
@@ -232,7 +249,7 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
 
     fast = _FAST_LINE if lazy else (lambda line: None)
     shared: dict = {}  # equal Option/Match objects of the lazily filled rules are shared
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(split_lines(text), 1):
         c0 = line[:1]
         if c0 == "-" or c0 == "[":
             if table is not None:
@@ -425,7 +442,7 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
 def _looks_v6(text: str) -> bool:
     # an ip6tables dump has ':'-addresses after -s/-d; sample the first rules cheaply
     seen = 0
-    for line in text[:400_000].splitlines():
+    for line in split_lines(text[:400_000]):
         if line.startswith("-A") or line.startswith("["):
             seen += 1
             if " -s " in line or " -d " in line:

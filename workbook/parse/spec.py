@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..limits import fits_count as _fits
 from ..model import BUILTIN_CHAINS, Chain, ParseError, Problem, Ruleset, Table
 from .rule import KNOWN_TABLES, RuleSyntaxError, build_rule, tokenize
-from .save import _looks_v6, check_text
+from .save import _looks_v6, check_text, split_lines
 from .session import parse_command, prompt_command
 
 __all__ = ["parse_spec", "infer_table"]
@@ -74,7 +74,7 @@ class _Section:
 def _split_sections(text: str, table: str | None, source: str, problems: list[Problem], strict: bool,
                     notes: list[str]) -> list[_Section]:
     sections: list[_Section] = [_Section(table, None, 1, "given" if table else None)]
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(split_lines(text), 1):
         c0 = line[:1]
         if c0 == "-":
             sections[-1].lines.append((lineno, line))
