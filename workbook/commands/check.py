@@ -23,10 +23,12 @@ def run(args: argparse.Namespace) -> int:
     modules = None
     if args.modules:
         from pathlib import Path
+
         from ..model import InputError
+        from ..parse import parse
         if not Path(args.modules).is_file():
             raise InputError(f"{args.modules}: no such file")
-        modules = Path(args.modules)
+        modules = parse(Path(args.modules), format="lsmod")  # read like any input: capped, strict, file:line
     findings = check(target, modules)
     shown = findings.at_least(args.severity)
     if args.json:
