@@ -45,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  checked {name}: {len(rs)} rules from {rs.source}")
         if ctx.modules is not None:
             print(f"  checked modules: {len(ctx.modules)} from {ctx.modules_source or 'lsmod'}")
+        from ..limits import one_line
         for p in getattr(getattr(target, "ruleset", target), "problems", [])[:20]:
-            print(f"  note: {p}")
+            print(f"  note: {one_line(str(p))}")
         if shown:
             print()
             print("\n\n".join(f.text(args.max_rows) for f in shown))
