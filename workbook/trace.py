@@ -189,6 +189,11 @@ def family_mismatch(ruleset: Ruleset, version: int) -> str | None:
     return None
 
 
+#: what reading a rule's values raises when they are nonsense (a word that is not a number, an
+#: option without its value, a number out of range)
+_UNREADABLE = (ValueError, ArithmeticError, IndexError)
+
+
 def _at_rule(rule: Rule, e: Exception) -> ParseError:
     """What the tracer could not read in ``rule`` (a bad address, mark, probability, port...) as
     one line naming the rule's file:line (or its chain and position when it has no origin)."""
@@ -197,14 +202,19 @@ def _at_rule(rule: Rule, e: Exception) -> ParseError:
     source, sep, line = (rule.origin or "").rpartition(":")
     if not sep or not line.isdecimal():
         source, line = f"{rule.table} {rule.chain} rule {rule.position}", "0"
-    why = str(e) if isinstance(e, InputError) else f"cannot read this rule ({e})"
+    if isinstance(e, InputError):
+        why = str(e)
+    elif isinstance(e, IndexError):
+        why = "cannot read this rule (an option without its value)"
+    else:
+        why = f"cannot read this rule ({e})"
     return ParseError(source, int(line), why)
 
 
 def _compile_rule(rule: Rule, comp: "_Compiler", chains: dict) -> "_CRule":
     try:
         return _CRule(rule, comp, chains)
-    except (ValueError, OverflowError) as e:
+    except _UNREADABLE as e:
         raise _at_rule(rule, e) from None
 
 
@@ -214,7 +224,7 @@ def _reads_rule(method):
     def wrapper(self, s, rule, *args):
         try:
             return method(self, s, rule, *args)
-        except (ValueError, OverflowError) as e:
+        except _UNREADABLE as e:
             raise _at_rule(rule, e) from None
     return wrapper
 

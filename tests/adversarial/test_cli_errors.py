@@ -140,3 +140,11 @@ def test_help_and_version_exit_0():
     assert nfwb("--version")[0] == 0
     rc, out, _ = nfwb("trace", "--help")
     assert rc == 0 and "--src" in out
+
+
+@pytest.mark.parametrize("rule", ["-A PREROUTING -p tcp -j DNAT --to-destination",
+                                  "-A PREROUTING -p tcp -j SNAT --to-source"])
+def test_nat_option_without_its_value(tmp_path, rule):
+    path = _save(tmp_path, rule, table="nat", chain="PREROUTING")
+    assert refused("trace", str(path), *PACKET) == (f"nfwb trace: error: {path}:3: cannot read this rule "
+                                                    "(an option without its value)")

@@ -116,8 +116,11 @@ def mutate(rng: random.Random, data: bytes, others: list[bytes]) -> bytes:
             w = rng.randrange(len(words))
             words[w] = rng.choice(INTERESTING).encode()
             lines[k] = b" ".join(words)
-        elif op < 15:
+        elif op < 14:
             lines.insert(k, rng.choice(LINES).encode())
+        elif op == 14:  # a rule line cut after a word (an option left without its value)
+            words = lines[k].split(b" ")
+            lines[k] = b" ".join(words[:rng.randrange(1, len(words) + 1)])
         elif op < 17 and others:
             other = rng.choice(others).split(b"\n")
             a = rng.randrange(len(other))
