@@ -51,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(f"workbook.commands.{name}")
         sp = sub.add_parser(name, help=help_, description=help_)
         mod.add_arguments(sp)
-        sp.add_argument("--max-input", type=_size, metavar="SIZE", default=None,
-                        help="refuse an input file or stream larger than SIZE (e.g. 64M; default "
-                             "$NFWB_MAX_INPUT, else 512M)")
+        nested = [a for a in sp._actions if isinstance(a, argparse._SubParsersAction)]
+        for leaf in [c for a in nested for c in a.choices.values()] or [sp]:   # nfwb lab trace: on trace
+            leaf.add_argument("--max-input", type=_size, metavar="SIZE", default=None,
+                              help="refuse an input file or stream larger than SIZE (e.g. 64M; default "
+                                   "$NFWB_MAX_INPUT, else 512M)")
         sp.set_defaults(_run=mod.run)
     return p
 
@@ -63,9 +65,22 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _check_utf8(argv: list[str]) -> None:
+    """Refuse a command-line word that is not UTF-8 (Python holds its bytes as surrogates, which
+    no output, JSON or HTML can carry): one line naming it, like any other argument error."""
+    for word in argv:
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"nfwb: error: argument {one_line(repr(word), 80)} is not UTF-8 text (rename the file, "
+                             "or give a UTF-8 name that links to it)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        _check_utf8(argv)
         args = parser.parse_args(argv)
     except UsageError as e:
         _say(str(e))
@@ -76,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        set_max_input(args.max_input)
+        set_max_input(getattr(args, "max_input", None))
         return int(args._run(args) or 0)
     except InputError as e:
         _say(f"nfwb {args.command}: error: {one_line(str(e))}")

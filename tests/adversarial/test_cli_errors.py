@@ -103,8 +103,21 @@ def test_binary_routes_file(tmp_path):
 def test_non_utf8_ssh_target(tmp_path):
     target = os.fsdecode(b"root@node-\xff\xfe")   # what Python makes of a non-UTF-8 argv word
     line = refused("collect", "--ssh", target, "-o", str(tmp_path / "out"))
-    assert "not a host name or IP address" in line, line
+    assert "is not UTF-8 text" in line and "node-" in line, line
     assert not (tmp_path / "out").exists()
+    # the collector refuses it too when called directly
+    from workbook.collect import parse_target
+    with pytest.raises(ValueError, match="not a host name or IP address"):
+        parse_target(target)
+
+
+@pytest.mark.parametrize("command", ["parse", "check", "report", "trace"])
+def test_non_utf8_file_name(tmp_path, command):
+    name = os.fsdecode(b"rules-\xff.save")
+    (tmp_path / "good.save").write_text("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
+    os.symlink(tmp_path / "good.save", os.path.join(os.fsencode(tmp_path), b"rules-\xff.save"))
+    extra = {"report": ["-o", str(tmp_path / "r.html")], "trace": PACKET}.get(command, [])
+    assert "is not UTF-8 text" in refused(command, str(tmp_path / name), *extra)
 
 
 @pytest.mark.parametrize("argv", [
