@@ -5,8 +5,9 @@
 ('ip daddr . meta l4proto . th dport', 'service-ips')
 >>> [type(s).__name__ for s in parse_rule_text('tcp dport { 22, 80 } ct state established,related counter packets 1 bytes 60 accept')[0]]
 ['Match', 'Match', 'Counter', 'Verdict']
->>> parse_rule_text('meta l4proto tcp dnat to 10.180.0.1:80 comment "ns1/svc1"')[0][1].addr, _[1]
-('10.180.0.1', 'ns1/svc1')
+>>> stmts, comment = parse_rule_text('meta l4proto tcp dnat to 10.180.0.1:80 comment "ns1/svc1"')
+>>> stmts[1].kind, stmts[1].addr, stmts[1].port, comment
+('dnat', '10.180.0.1', '80', 'ns1/svc1')
 """
 
 from __future__ import annotations
