@@ -784,6 +784,15 @@ class _Loader:
             self.problem(rel, 0, f"nft parser failed: {type(e).__name__}: {e}")
             return
         self.d.problems.extend(rs.problems)
+        # iptables-nft's "# Warning: table ip nat is managed by iptables-nft" goes to stderr,
+        # which our collector keeps in the manifest
+        entry = next((f for f in (self.d.manifest or {}).get("files", []) if f.get("path") == rel), None)
+        stderr = str((entry or {}).get("stderr") or "")
+        if "managed by iptables-nft" in stderr:
+            from .nft.iptables_nft import mark_iptables_nft
+            from .nft.parse_text import WARNING
+            rs.warnings.extend(line for line in stderr.splitlines() if WARNING.match(line))
+            mark_iptables_nft(rs)
         if self.d.nft is None:
             self.d.nft = rs
             self.d.sources["nft"] = [rel]

@@ -25,14 +25,15 @@ def find_kube_nft(ctx: Context) -> Iterator[Finding]:
         "origin": [f"{src}:{t.line}" if t.line else src for t in k.tables],
     })
     in_save = sum(len(rs) for _, rs in ctx.items())
-    expl = (f"This node runs kube-proxy in nftables mode: {k.summary()}. Its Services live only in "
+    expl = (f"This node runs kube-proxy in {k.summary()}. Its Services live only in "
             f"nftables (table {tables}); iptables-save shows none of them"
             + (f" (the iptables view here has {in_save} rules, none of them kube-proxy's Service rules)" if in_save else "")
             + ". Read and trace them in the nft view (nft list ruleset).")
     fix = ["# look at them on the node:", "nft list table ip kube-proxy",
            "nft list map ip kube-proxy service-ips"]
     yield Finding("kube-proxy-nftables-mode", "info",
-                  f"kube-proxy nftables mode: {len(k.services)} Services, {len(k.cluster_ips)} ClusterIPs, "
+                  f"kube-proxy nftables mode: {len(k.services)} Service{'' if len(k.services) == 1 else 's'}, "
+                  f"{len(k.cluster_ips)} ClusterIP{'' if len(k.cluster_ips) == 1 else 's'}, "
                   f"{len(k.cluster_ips_without_endpoints)} without endpoints",
                   expl, ev, fix, "kube-proxy", "kube-proxy")
     if not k.no_endpoints:

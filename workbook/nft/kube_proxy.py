@@ -69,9 +69,13 @@ class KubeProxyNft:
 
     def summary(self) -> str:
         where = ", ".join(f"table {t.family} {t.name}" for t in self.tables)
-        return (f"kube-proxy nftables mode ({where}): {len(self.services)} Services ({len(self.service_ports)} "
-                f"service ports), {len(self.cluster_ips)} ClusterIPs, {len(self.cluster_ips_without_endpoints)} "
-                f"ClusterIPs without endpoints ({len(self.no_endpoints)} service ports), {self.rules} rules")
+        return (f"kube-proxy nftables mode ({where}): {_n(len(self.services), 'Service')} ({_n(len(self.service_ports), 'service port')}), "
+                f"{_n(len(self.cluster_ips), 'ClusterIP')}, {len(self.cluster_ips_without_endpoints)} without endpoints "
+                f"({_n(len(self.no_endpoints), 'service port')}), {_n(self.rules, 'rule')}")
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def kube_proxy_nft(rs: NftRuleset | None) -> KubeProxyNft | None:
@@ -114,7 +118,7 @@ def kube_proxy_nft(rs: NftRuleset | None) -> KubeProxyNft | None:
             for e in ne.elements:
                 parts = e.key.split(" . ")
                 proto = parts[1] if len(parts) > 1 else "?"
-                k.no_endpoints.append(NoEndpoint(t.family, e.key, e.value, e.comment, ne.line))
+                k.no_endpoints.append(NoEndpoint(t.family, e.key, e.value, e.comment, e.line or ne.line))
                 if e.comment:
                     k.service_ports.add((e.comment, proto))
     return k

@@ -218,6 +218,7 @@ class SetElement:
     timeout: str | None = None
     expires: str | None = None
     counter: str | None = None
+    line: int = 0
 
     def text(self, stateless: bool = False) -> str:
         parts = [self.key]
