@@ -8,7 +8,8 @@ import pandas as pd
 
 from ..model import BUILTIN_CHAINS, Ruleset
 from ..owners import chain_owner
-from .context import Context, binary_for, chain_word, rule_evidence
+from ..shell_command import shell_line
+from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
 
 __all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index"]
@@ -68,7 +69,7 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
                 f"('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
                 f"'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.")
         yield Finding("jump-to-missing-chain", "info", f"listing shows {len(names)} jump target(s) without their chains",
-                      expl, rule_evidence(rules), [f"{binary}-save -c > iptables-save.txt   # the whole ruleset"],
+                      expl, rule_evidence(rules), [shell_line([f"{binary}-save", "-c"]) + " > iptables-save.txt   # the whole ruleset"],
                       None, absent[0][0], None)
         return
     for table, target, rules in absent:
@@ -78,9 +79,9 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
                 f"target\". An iptables-restore of this file fails at the first such rule.")
         owner = chain_owner(target)
         fix = [f"# Create the chain (if {owner or 'its owner'} should fill it) …",
-               f"{binary} -t {table} -N {chain_word(target)}",
+               ipt_line(binary, table, ("-N", target)),
                "# … or delete the jumps to it:"]
-        fix += [f"{binary} -t {table} -D {chain_word(r.chain)} {r.body()}" for r in rules]
+        fix += [ipt_line(binary, table, ("-D", r.chain, *rule_argv(r))) for r in rules]
         yield Finding("jump-to-missing-chain", "error", f"{table}: jump to missing chain {target}", expl,
                       rule_evidence(rules), fix, owner, table, rules[0].chain)
 
@@ -111,8 +112,8 @@ def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         fix = ["# After making sure no agent still expects them (they may re-create them):"]
         for _, c, n, _, _ in rows:
             if n:
-                fix.append(f"{binary} -t {t.name} -F {chain_word(c)}")
-            fix.append(f"{binary} -t {t.name} -X {chain_word(c)}")
+                fix.append(ipt_line(binary, t.name, ("-F", c)))
+            fix.append(ipt_line(binary, t.name, ("-X", c)))
         yield Finding("unreferenced-chain", "info",
                       f"{t.name}: {len(rows)} unreferenced user chain{'s' if len(rows) != 1 else ''}",
                       expl, ev, fix, ", ".join(owners) or None, t.name, None)
