@@ -27,6 +27,12 @@ source up in the node's routes; with the node's routes the routing lookup after 
 before OUTPUT, again after nat OUTPUT) gives the output interface ``-o`` sees, and a destination
 without a route (or with a blackhole/unreachable/prohibit route) is dropped; the end of a user chain returns
 without a kernel trace event (the step is kept, ``Branch.matched_path()`` leaves it out).
+
+Every walk ends. A loop of jumps or gotos (the kernel refuses one at load time, so a dump holding
+it was tampered with) is an :class:`~workbook.model.InputError` naming it; so is nesting deeper
+than :data:`MAX_DEPTH` (gotos counted), more than ``max_branches`` branches or :data:`MAX_STEPS`
+steps ("narrow the flow"). After :data:`MEMO_AFTER_JUMPS` jumps in a branch, a chain entered again
+in the same packet state is not walked again: one ``RETURN`` step names the steps of its first walk.
 """
 
 from __future__ import annotations
