@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -142,10 +143,14 @@ def _paste(lines: list[str], tmp: Path, name: str) -> tuple[list[list[str]], lis
     script = work / "fix.sh"
     script.write_text(f"command_not_found_handle() {{ printf '%s\\n' \"$1\" >> {missing}; return 127; }}\n"
                       + "\n".join(lines) + "\n")
-    inner = ("mount -t tmpfs nfwb /etc/modules-load.d 2>/dev/null || true; mount -t tmpfs nfwb /root; "
-             f"cd {work} && exec env -i PATH={stubs} HOME={work} /bin/bash {script}")
-    subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", inner],
-                   capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    q = shlex.quote
+    # the fixes write /etc/modules-load.d/… and /root/…: give them empty private copies (or stop)
+    inner = ("if [ -d /etc/modules-load.d ]; then mount -t tmpfs nfwb /etc/modules-load.d || exit 97; fi; "
+             "mount -t tmpfs nfwb /root || exit 97; "
+             f"cd {q(str(work))} && exec env -i PATH={q(str(stubs))} HOME={q(str(work))} /bin/bash {q(str(script))}")
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", inner],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode != 97, done.stderr
     markers = sorted(p.name for p in work.iterdir() if p.name.startswith("M"))
     assert markers == [], f"injected commands ran: {markers}"
     return _calls(log), (missing.read_text().split() if missing.exists() else [])
