@@ -33,6 +33,8 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
                               "error when one agent wrote into both"),
     "jump-to-missing-chain": ("references", "error/info", "a -j/-g to a chain the dump does not have "
                               "(info for partial -L listings)"),
+    "chain-loop": ("references", "error", "chains that jump or go to each other in a loop a packet can reach: "
+                   "the kernel refuses it at load time, so the dump was tampered with or corrupted"),
     "unreferenced-chain": ("references", "info", "user chains nothing jumps to (canaries/hint/mark chains "
                            "excepted)"),
     "service-without-endpoints": ("kube", "warning", "a KUBE-SVC/SVL chain with no KUBE-SEP jump"),
