@@ -1,0 +1,1 @@
+"""nftables: native tables, their tracer and their kernel lab."""
