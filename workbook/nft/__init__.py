@@ -1,1 +1,1 @@
-"""nftables: native tables, their tracer and their kernel lab."""
+"""nftables rulesets: parse ``nft list ruleset`` (text, ``-a``, ``-s``, ``nft -j``), model, print."""
