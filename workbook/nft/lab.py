@@ -239,13 +239,14 @@ class NftLab(Lab):
     def _load(self) -> None:
         if self.ruleset.tables:
             super()._load()  # the iptables-nft tables, with the lab's conntrack switch and mangle witnesses
+        before = set(nft_listing_index(self._ns(self.node, "nft", "list", "ruleset").stdout).tables)
         p = self._ns(self.node, "nft", "-f", "-", input=self.nft_text, check=False)
         if p.returncode != 0:
             msg = (p.stderr or p.stdout).strip().splitlines()
             raise InputError(f"lab: nft -f refused the ruleset: {' '.join(msg[:2])}")
         listed = self._ns(self.node, "nft", "-a", "list", "ruleset").stdout
         native = nft_listing_index(listed)
-        self._native = {t for t in native.tables if not (t[0] == "ip" and t[1] in self.ruleset.tables)}
+        self._native = set(native.tables) - before
         self._ns(self.node, "nft", "-f", "-", input=_TRACE_TABLE_TEXT)
         self._index = native
 
