@@ -397,10 +397,11 @@ class NftTracer(Tracer):
                 why = (f"{hook}: {_name(prev)} and {_name(e)} are both at priority {prio}; the kernel runs the one "
                        f"registered last first, and a listing does not show that order: assumed {_name(prev)} "
                        f"was created later (iptables-nft tables before native ones, then listing order)")
-                if isinstance(e, _Entry):
-                    e.tie = why
-                else:
-                    self._ipt_ties[(hook, e)] = why
+                for x in (prev, e):  # whichever of them runs: its first step rests on this order
+                    if isinstance(x, _Entry):
+                        x.tie = x.tie or why
+                    else:
+                        self._ipt_ties.setdefault((hook, x), why)
             out.append(e)
         self._entries[hook] = out
         return out
@@ -481,7 +482,7 @@ class NftTracer(Tracer):
             if i >= len(rules) and len(frame) == 2:
                 stack.pop()
                 if not stack:
-                    steps.append(Step(hook, table, c.name, None, None, True, f"policy:{s.base.policy}", family=fam))
+                    steps.append(Step(hook, table, s.base.name, None, None, True, f"policy:{s.base.policy}", family=fam))
                     return s.base.policy
                 steps.append(Step(hook, table, c.name, None, None, True, "RETURN", family=fam))
                 continue
@@ -554,7 +555,7 @@ class NftTracer(Tracer):
             if kind == "return":
                 stack.pop()
                 if not stack:
-                    steps.append(Step(hook, table, c.name, None, None, True, f"policy:{s.base.policy}", family=fam))
+                    steps.append(Step(hook, table, s.base.name, None, None, True, f"policy:{s.base.policy}", family=fam))
                     return s.base.policy
                 continue
             if kind == "continue":
