@@ -1026,6 +1026,8 @@ def to_html(graph: graphviz.Digraph | graphviz.Graph, cell_px: float = CELL_PX) 
     svg = svg[svg.find("<svg"):]
     m = legibility(svg, cell_px)
     if m.ok or m.fit >= 1 or m.text_px / m.fit < MIN_TEXT_PX:
+        # scaled down to the cell's width like JupyterLab's own outputs (ipywidgets' HTML would overflow)
+        svg = svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
         return f'<div class="nfwb-graph">{svg}</div>'
     width = f"{m.natural_px:.0f}px"
     svg = svg.replace("<svg ", f'<svg data-natural-width="{width}" style="max-width:none;width:{width};height:auto" ', 1)
