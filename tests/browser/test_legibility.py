@@ -30,6 +30,9 @@ def _notebook() -> int:
         cells.append(_cell(f"display(HTML('<p class=\"nfwb-fig\">{name}</p>'))\nF[{name!r}]()"))
     cells.append(_cell("display(HTML('<p class=\"nfwb-fig\">HostportLab widget, step 4</p>'))\n"
                        "lab = HostportLab()\nlab.step.value = 4\nlab"))
+    cells.append(_cell("display(HTML('<p class=\"nfwb-fig\">whole nat table (zoom view)</p>'))\n"
+                       "from tests.draw.figures import eks_dump\nfrom workbook.draw import draw_chains\n"
+                       "draw_chains(eks_dump().ruleset, 'nat')"))
     cells.append(_cell("display(HTML('<p class=\"nfwb-fig\">Hangul</p>'))\n"
                        "g = Drawing(node_attr={'fontname': FONT})\n"
                        f"g.node('k', {HANGUL!r})\ng"))
@@ -96,10 +99,10 @@ def test_figures_legible_in_a_1000px_cell(lab, browser):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "legibility.png"), full_page=True)
         by_name = {c["name"]: c["svgs"] for c in found}
-        want = list(figures()) + ["HostportLab widget, step 4", "Hangul"]
+        want = list(figures()) + ["HostportLab widget, step 4", "whole nat table (zoom view)", "Hangul"]
         assert sorted(by_name) == sorted(want)
         report, bad = [], []
-        for name in want[:-1]:
+        for name in want[:-2]:
             (fig,) = by_name[name]   # one drawing a cell (the widget's chain graph)
             assert abs(fig["cell"] - CELL_PX) <= 2, fig["cell"]
             assert fig["width"] <= fig["cell"] + 1   # scaled down to the cell, never cut off
@@ -112,6 +115,23 @@ def test_figures_legible_in_a_1000px_cell(lab, browser):
                 bad.append(report[-1])
         (SHOTS.parent / "legibility.txt").write_text("\n".join(report) + "\n")
         assert bad == [], "\n".join(bad)
+
+        # The whole EKS nat table is too wide to read fitted: shown at its natural size in a
+        # scrolling box (readable: ≥ 9 px), with zoom buttons that work offline (no script to load).
+        (zoom,) = by_name["whole nat table (zoom view)"]
+        assert zoom["min"] >= MIN_TEXT_PX and zoom["width"] > zoom["cell"]
+        assert legibility(zoom["svg"], zoom["cell"]).text_px < MIN_TEXT_PX   # what fitting would have made it
+        box = page.locator(".nfwb-zoom").first
+        box.scroll_into_view_if_needed()
+        width = lambda: box.locator("svg").first.evaluate("s => s.getBoundingClientRect().width")  # noqa: E731
+        view = box.locator(".nfwb-zoom-view").first
+        assert view.evaluate("v => v.scrollWidth > v.clientWidth")   # pan by scrolling
+        before = width()
+        box.locator("button", has_text="+").click()
+        assert width() == pytest.approx(before * 1.25, rel=0.01)
+        box.locator("button", has_text="fit").click()
+        assert width() <= view.evaluate("v => v.clientWidth") + 1
+        page.screenshot(path=str(SHOTS / "zoom-view-fitted.png"))
 
         hangul = page.evaluate(HANGUL_JS)
         page.locator(".jp-OutputArea-output svg text", has_text="훅").first.screenshot(
