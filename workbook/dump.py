@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from .model import TABLE_ORDER, InputError, ParseError, Problem, Ruleset
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .parse.conntrack import Conntrack
     from .parse.lsmod import Modules
 
 __all__ = ["NodeDump", "load_dump", "save_dump", "write_manifest", "verify_manifest", "extract_archive",
@@ -55,6 +58,9 @@ _NFWB = {
     "lsmod": ["kernel/lsmod.txt"],
     "addr": ["network/ip-addr.txt"],
     "route": ["network/ip-route.txt"],
+    "conntrack": ["kernel/conntrack.txt", "kernel/conntrack6.txt"],
+    "conntrack-count": ["kernel/conntrack-count.txt"],
+    "sysctl": ["kernel/sysctl.txt"],
 }
 _EKS = {
     "save": {"iptables": ["networking/iptables-save.txt"],
@@ -66,6 +72,9 @@ _EKS = {
     "lsmod": [],  # modinfo/ip_vs is `lsmod | grep -e ip_vs -e nf_conntrack`: not a module list
     "addr": ["networking/ifconfig.txt"],
     "route": ["networking/iproute.txt"],
+    "conntrack": ["networking/conntrack.txt", "networking/conntrack6.txt"],
+    "conntrack-count": [],
+    "sysctl": ["sysctls/sysctl_all.txt"],
 }
 _SOS = {
     "save": {"iptables": ["sos_commands/firewall_tables/iptables-save", "sos_commands/networking/iptables-save"],
@@ -82,6 +91,10 @@ _SOS = {
     "lsmod": ["sos_commands/kernel/lsmod", "lsmod", "proc/modules"],
     "addr": ["sos_commands/networking/ip_-o_addr", "ip_addr", "sos_commands/networking/ip_address"],
     "route": ["sos_commands/networking/ip_route_show_table_all", "ip_route"],
+    # the conntrack plugin's listing, else the sysinfo copy of /proc (the same entries: one of them)
+    "conntrack": ["sos_commands/conntrack/conntrack_-L_-o_extended|proc/net/nf_conntrack"],
+    "conntrack-count": [],
+    "sysctl": ["sos_commands/kernel/sysctl_-a"],
 }
 _PLACES = {"nfwb": _NFWB, "eks": _EKS, "sosreport": _SOS}
 
@@ -90,7 +103,8 @@ _NFWB_NAME = {"save:iptables": "iptables/iptables-save.txt",
               "save:iptables-legacy": "iptables/iptables-legacy-save.txt",
               "save:iptables-nft": "iptables/iptables-nft-save.txt",
               "save:ip6tables": "iptables/ip6tables-save.txt",
-              "lsmod": "kernel/lsmod.txt", "addr": "network/ip-addr.txt", "route": "network/ip-route.txt"}
+              "lsmod": "kernel/lsmod.txt", "addr": "network/ip-addr.txt", "route": "network/ip-route.txt",
+              "conntrack": "kernel/conntrack.txt", "sysctl": "kernel/sysctl.txt"}
 
 _EKS_DIRS = {"kernel", "modinfo", "system", "docker", "containerd", "storage", "var_log", "networking",
              "sandbox-image", "ipamd", "sysctls", "kubelet", "nodeadm", "cni", "gpu"}
@@ -495,6 +509,10 @@ class NodeDump:
     host: str | None = None
     collected_at: str | None = None
     sources: dict[str, list[str]] = field(default_factory=dict)
+    #: the connection tracking table (``conntrack -L``), when the dump has it
+    conntrack_table: "Conntrack | None" = None
+    #: ``sysctl`` values the dump recorded (``net.netfilter.nf_conntrack_max`` → ``"262144"``)
+    sysctls: dict[str, str] = field(default_factory=dict)
 
     # -- access ------------------------------------------------------------------------
     @property
@@ -505,6 +523,15 @@ class NodeDump:
             if name in self.rulesets:
                 return self.rulesets[name]
         return None
+
+    @property
+    def conntrack(self) -> "pd.DataFrame | None":
+        """The conntrack table as a frame, each entry joined to the Service and endpoint it belongs
+        to (see :func:`workbook.conntrack_services.join_services`); None when none was collected."""
+        if self.conntrack_table is None:
+            return None
+        from .conntrack_services import join_services
+        return join_services(self.conntrack_table, self.ruleset, self.node_ips)
 
     @property
     def derived_dir(self) -> Path:
@@ -747,6 +774,50 @@ class _Loader:
                     d.sources[name] = rs.source.split(", ")
         self.modules(places["lsmod"])
         self.addresses(places["addr"], places["route"])
+        self.conntrack(places["conntrack"], places["conntrack-count"])
+        self.sysctls(places["sysctl"])
+
+    def conntrack(self, places: list[str], count: list[str]) -> None:
+        """Every conntrack listing of the dump (IPv4 and IPv6 files), merged; ``a|b``: the first of."""
+        from .parse.conntrack import Conntrack, parse_conntrack
+        merged: Conntrack | None = None
+        for alternatives in places:
+            for rel in alternatives.split("|"):
+                text = self.read(rel)
+                if text is None:
+                    continue
+                try:
+                    ct = parse_conntrack(text, rel, strict=False)
+                except ParseError as e:
+                    self.d.problems.extend(e.problems)
+                    break
+                self.d.problems.extend(ct.problems)
+                if merged is None:
+                    merged = ct
+                else:
+                    merged.entries.extend(ct.entries)
+                    merged.stats.extend(ct.stats)
+                    merged.source += ", " + rel
+                self.d.sources.setdefault("conntrack", []).append(rel)
+                break
+        for rel in count:
+            text = self.read(rel)
+            if merged is not None and text is not None and text.strip().isdigit() and len(text.strip()) < 20:
+                merged.count = int(text.strip())
+        self.d.conntrack_table = merged
+
+    def sysctls(self, places: list[str]) -> None:
+        """``key = value`` lines (``sysctl`` and ``sysctl -a`` output)."""
+        for rel in places:
+            text = self.read(rel)
+            if text is None:
+                continue
+            for line in text.split("\n"):
+                key, eq, value = line.partition("=")
+                if eq and key.strip().startswith(("net.netfilter.", "net.bridge.", "net.ipv4.", "net.ipv6.")):
+                    self.d.sysctls[key.strip()] = value.strip()[:200]
+            self.d.sources["sysctl"] = [rel]
+            return
 
     def sos_netns(self) -> None:
         base = self.d.path / "sos_commands" / "networking" / "namespaces"

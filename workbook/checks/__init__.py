@@ -41,6 +41,13 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
     "stale-hostport-entry": ("kube", "error/warning", "two CNI-HOSTPORT-DNAT (error) or KUBE-HOSTPORTS "
                              "(warning) entries for one host port"),
     "shadowed-rule": ("shadowing", "warning", "a rule an earlier terminal rule provably always pre-empts"),
+    "stale-conntrack-entry": ("conntrack", "error", "conntrack entries DNATed to an address that is no longer "
+                              "an endpoint of their Service"),
+    "conntrack-not-dnated": ("conntrack", "warning", "UDP entries to a Service that were never DNATed (it had "
+                             "no endpoints then): the stale kube-dns case"),
+    "conntrack-to-stale-hostport": ("conntrack", "error", "entries the stale hostPort entry DNATed to a deleted pod"),
+    "conntrack-table-near-full": ("conntrack", "warning", "the conntrack table holds ≥ 90% of nf_conntrack_max"),
+    "conntrack-table-full": ("conntrack", "error", "the conntrack table is full: new flows are dropped"),
 }
 
 
@@ -51,6 +58,7 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .modules import find_missing_modules, find_mixed_backends
     from .references import find_reference_problems
     from .shadowing import find_shadowed
+    from .conntrack import find_conntrack_problems
     return {
         "integrity": find_integrity_problems,
         "duplicates": find_duplicates,
@@ -59,11 +67,13 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
         "references": find_reference_problems,
         "kube": find_kube_problems,
         "shadowing": find_shadowed,
+        "conntrack": find_conntrack_problems,
     }
 
 
 #: Names of the finding families :func:`check` runs (pass a subset as ``families=``).
-FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing")
+FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing",
+                             "conntrack")
 
 
 def check(target, modules=None, *, families: Iterable[str] | None = None) -> Findings:
