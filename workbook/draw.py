@@ -1044,5 +1044,7 @@ class Drawing(graphviz.Digraph):
     """A graphviz digraph that shows itself in Jupyter as :func:`to_html` does: tooltips on rules,
     and a scrolling zoom view when it is too big to read at the cell's width."""
 
-    def _repr_mimebundle_(self, include=None, exclude=None, **_):
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        if (include is not None and "text/html" not in include) or (exclude and "text/html" in exclude):
+            return super()._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
         return {"text/html": to_html(self)}
