@@ -329,7 +329,7 @@ def _add_nat_ends(g: graphviz.Digraph, chain: Chain, src: str) -> None:
         ports = ", ".join(":" + p for _, p in rules if p)
         label = _esc(f"{target} → {addr}") + (f"\\n{_esc(ports)}" if ports else "")
         tid = _id(f"{src}>{target} {addr}")
-        g.node(tid, label=label, shape="cds", style="filled", fillcolor="#e8f5e9", color="#2e7d32",
+        g.node(tid, label=label, shape="box", style="rounded,filled", fillcolor="#e8f5e9", color="#2e7d32",
                **{"class": "nat-end"})
         g.edge(src, tid, label=", ".join(f"#{p}" for p, _ in rules), fontsize=SMALL, color="#2e7d32")
 
@@ -468,7 +468,7 @@ def draw_chains(ruleset: Ruleset, table: str, chain: str | None = None, *, depth
             names = _reachable(index, roots, depth)
     title = f"{table} table" + (f" from {chain}" if chain else "") + f" — {ruleset.source}"
     g = Drawing(f"chains_{table}", graph_attr={"rankdir": rankdir, "label": _esc(title), "labelloc": "t",
-                                                 "fontname": FONT, "ranksep": "0.35"},
+                                                 "fontname": FONT, "ranksep": "0.25"},
                 node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
     _build_chain_graph(g, index, names, roots, tuple(expand), max_fanout, nat_ends=chain is not None)
     return g
