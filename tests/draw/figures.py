@@ -28,6 +28,14 @@ def eks_trace():
     return trace_packet(dump.ruleset, EKS_QUERY, node_ips=dump.node_ips), dump.ruleset
 
 
+def recorded_kernel_trace():
+    """Notebook 07's first recorded kernel run of the kube-dns query (notebooks/recorded)."""
+    import json
+    from workbook.packet import Trace
+    recorded = json.loads((ROOT / "notebooks" / "recorded" / "lab-kube-dns.json").read_text())
+    return Trace.from_json(recorded["runs"][0], source="kernel")
+
+
 def hostport_graphs():
     """Every step's graph of HostportLab (notebook 04), as the widget draws it."""
     from workbook.widgets import HostportLab
@@ -48,6 +56,8 @@ def figures() -> dict[str, Callable[[], object]]:
     out: dict[str, Callable[[], object]] = {
         "draw_trace kube-dns (hand-built)": kube_dns,
         "draw_trace kube-dns (EKS node)": eks,
+        "draw_trace kube-dns (recorded kernel run, notebook 07)":
+            lambda: draw_trace(recorded_kernel_trace(), eks_dump().ruleset),
         "draw_hooks()": draw_hooks,
         "draw_hooks(EKS ruleset)": lambda: draw_hooks(eks_dump().ruleset),
         "draw_hooks(EKS, trace)": lambda: draw_hooks(*reversed(eks_trace())),
