@@ -46,3 +46,18 @@ def test_comment_with_a_line_separator_is_one_rule(netns, sep):
     again = parse(outputs["save"]).to_save()
     _ns(ns, "iptables-restore", data=again.encode())
     assert _ns(ns, "iptables-save").count(comment.encode()) == 1
+
+
+@pytest.mark.parametrize("sep", SEPARATORS, ids=[f"U+{ord(c):04X}" for c in SEPARATORS])
+def test_nft_comment_with_a_line_separator_is_one_rule(netns, sep):
+    ns = netns("nftsep")
+    comment = f"before{sep}after"
+    _ns(ns, "nft", "-f", "-", data=("table ip t {\n chain c {\n  type filter hook input priority 0; policy accept;\n"
+                                    f'  ip saddr 10.0.0.1 drop comment "{comment}"\n  ip saddr 10.0.0.2 accept\n'
+                                    " }\n}\n").encode())
+    listed = _ns(ns, "nft", "list", "ruleset")
+    assert comment.encode() in listed   # the kernel gives it back
+    rs = parse(listed, format="nft")
+    rules = list(rs.iter_rules())
+    assert [r.verdict for r in rules] == ["drop", "accept"], [r.text for r in rules]
+    assert rules[0].comment == comment

@@ -22,6 +22,7 @@ from typing import Iterable
 from ..lab import Lab, _check_packet, _lab_addresses, _Monitor, _run, rule_action
 from ..model import BUILTIN_CHAINS, InputError, Ruleset
 from ..packet import Branch, Packet, Step, Trace
+from ..parse.save import split_lines
 from .actions import nft_action
 
 __all__ = ["NftLab", "nft_lab_trace", "NftEvent", "parse_nft_trace", "nft_listing_index", "NftIndex",
@@ -88,7 +89,7 @@ class NftEvent:
 
 def parse_nft_trace(text: str | Iterable[str]) -> list[NftEvent]:
     """Every event of ``nft -a monitor trace`` output, in order (other lines skipped)."""
-    lines = text.splitlines() if isinstance(text, str) else list(text)
+    lines = split_lines(text) if isinstance(text, str) else list(text)
     return [e for e in (NftEvent.parse(l) for l in lines) if e is not None]
 
 
@@ -162,7 +163,7 @@ def nft_listing_index(listing: str) -> NftIndex:
     chain: str | None = None
     pos = 0
     depth = 0
-    for line in listing.splitlines():
+    for line in split_lines(listing):
         stripped = line.strip()
         if depth == 0:
             m = _TABLE_RE.match(stripped)

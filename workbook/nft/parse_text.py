@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ..model import ParseError, Problem
+from ..parse.save import split_lines
 from .iptables_nft import mark_iptables_nft
 from .model import (
     FAMILIES, Flowtable, NftChain, NftObject, NftRule, NftRuleset, NftSet, NftTable, SetElement,
@@ -110,7 +111,7 @@ class _Reader:
 
     def run(self) -> NftRuleset:
         lineno = 0
-        for lineno, raw in enumerate(self.text.splitlines(), 1):
+        for lineno, raw in enumerate(split_lines(self.text), 1):
             line = raw.strip()
             if not line:
                 continue
