@@ -52,15 +52,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {kp.summary()}")
         if ctx.modules is not None:
             print(f"  checked modules: {len(ctx.modules)} from {ctx.modules_source or 'lsmod'}")
-<<<<<<< HEAD
         from ..limits import one_line
-        for p in getattr(getattr(target, "ruleset", target), "problems", [])[:20]:
-            print(f"  note: {one_line(str(p))}")
-=======
         main = target if getattr(target, "format", None) in ("nft", "nft-json") else getattr(target, "ruleset", target)
         for p in getattr(main, "problems", [])[:20]:
-            print(f"  note: {p}")
->>>>>>> main
+            print(f"  note: {one_line(str(p))}")
         if shown:
             print()
             print("\n\n".join(f.text(args.max_rows) for f in shown))

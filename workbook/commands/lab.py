@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from .packet_args import add_packet_arguments, ipset_arg, load, packet_from_args, write_text
+from .packet_args import add_packet_arguments, ipset_arg, load, packet_from_args, ruleset_for, write_text
 
 
 def _sysctl(text: str) -> tuple[str, str]:
@@ -60,12 +60,8 @@ def run(args: argparse.Namespace) -> int:
     packet = packet_from_args(args)
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
-<<<<<<< HEAD
-    ruleset, node_ips = load_ruleset(args.dump, args.node_ip, packet)
-=======
     got = load(args.dump, args.node_ip)
-    ruleset, node_ips = got.ruleset, got.node_ips
->>>>>>> main
+    ruleset, node_ips = ruleset_for(got, args.dump, packet), got.node_ips
     ok, why = lab_available(args.backend)
     if not ok:
         raise InputError(why)

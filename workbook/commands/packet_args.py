@@ -144,7 +144,7 @@ def ruleset_for(got: Loaded, dump: str, packet: Packet) -> Ruleset:
         if ruleset is None:
             raise InputError(f"{dump}: an IPv6 packet, but the dump has no ip6tables rules")
     from ..trace import family_mismatch
-    wrong = family_mismatch(ruleset, version)
+    wrong = family_mismatch(ruleset, version) if got.nft is None else None  # nft tables say their own family
     if wrong:
         raise InputError(f"{dump}: {wrong}")
     return ruleset

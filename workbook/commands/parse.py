@@ -49,16 +49,12 @@ def run(args: argparse.Namespace) -> int:
         kw["source"] = "<stdin>"
     obj = parse(src, format=args.format, strict=not args.lenient, **kw)
     for prob in getattr(obj, "problems", []):
-<<<<<<< HEAD
         print(f"warning: {one_line(str(prob))}", file=sys.stderr)
-=======
-        print(f"warning: {prob}", file=sys.stderr)
     if args.nft:
         if not hasattr(obj, "to_nft"):
             raise InputError(f"{args.file}: --nft needs an nftables ruleset, this is {type(obj).__name__}")
         sys.stdout.write(obj.to_nft())
         return 0
->>>>>>> main
     if args.save:
         if not hasattr(obj, "to_save"):
             raise InputError(f"{args.file}: --save needs a ruleset, this is {type(obj).__name__}")
