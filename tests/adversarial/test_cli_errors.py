@@ -161,3 +161,12 @@ def test_nat_option_without_its_value(tmp_path, rule):
     path = _save(tmp_path, rule, table="nat", chain="PREROUTING")
     assert refused("trace", str(path), *PACKET) == (f"nfwb trace: error: {path}:3: cannot read this rule "
                                                     "(an option without its value)")
+
+
+def test_nft_rule_with_a_word_for_a_number(tmp_path):
+    # nft text whose counter has a word where its byte count goes: one line naming the rule's line
+    path = tmp_path / "ruleset.nft"
+    path.write_text("table ip nat {\n\tchain POSTROUTING {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                    "\t\tcounter packets 1 bytes --to-destination jump KUBE-POSTROUTING\n\t}\n}\n")
+    line = refused("trace", str(path), *PACKET)
+    assert line.startswith(f"nfwb trace: error: {path}:4: cannot read "), line

@@ -440,15 +440,20 @@ def parse_rule_text(text: str) -> tuple[tuple[Statement, ...], str | None]:
     p = _Parser(text)
     out: list[Statement] = []
     comment = None
-    while p.i < p.n:
-        if p.peek() == "comment":
-            p.take()
-            c = p.take()
-            comment = c[1:-1].replace('\\"', '"') if c.startswith('"') else c
-            if p.i < p.n:
-                raise RuleTextError(f"text after the comment: {p.peek()!r}")
-            break
-        out.append(p.statement())
+    try:
+        while p.i < p.n:
+            if p.peek() == "comment":
+                p.take()
+                c = p.take()
+                comment = c[1:-1].replace('\\"', '"') if c.startswith('"') else c
+                if p.i < p.n:
+                    raise RuleTextError(f"text after the comment: {p.peek()!r}")
+                break
+            out.append(p.statement())
+    except RuleTextError:
+        raise
+    except (ValueError, ArithmeticError, IndexError) as e:  # a number that is not one, a value missing
+        raise RuleTextError(f"cannot read {text[:60]!r}: {e}") from None
     return tuple(out), comment
 
 

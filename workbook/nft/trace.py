@@ -500,7 +500,10 @@ class NftTracer(Tracer):
                 assumed = False
                 result = None
                 for op in nr.ops:
-                    r = op(s)
+                    try:
+                        r = op(s)
+                    except Unknown as e:  # known only while walking (e.g. oifname without routes)
+                        r = _Assumed(f"{e}; assumed to hold")
                     if r is None:
                         continue
                     if type(r) is _Assumed:
