@@ -163,11 +163,13 @@ def _reader(path: Path, kind: str) -> _Tar | _Zip:
     return _Zip(path) if kind == "zip" else _Tar(path, kind)
 
 
-def _table(reader: _Tar | _Zip, name: str, limits: ExtractLimits) -> tuple[list[_Member], dict[str, _Member], set[str]]:
-    """Read and check the member table: (members in archive order, the last member of each name,
-    every folder, named or implied)."""
+def _read(reader: _Tar | _Zip, name: str, limits: ExtractLimits, tree: "_Tree") -> tuple[list[_Member], dict[str, _Member], set[str]]:
+    """One pass over the archive: check each member against the table so far and write regular
+    files as they come (folders made as named or implied). Returns (members in archive order,
+    the last member of each name, every folder)."""
     order: list[_Member] = []
     table: dict[str, _Member] = {}
+    dirs: set[str] = set()
     declared = 0
     for count, (mname, kind, size, linkname, src) in enumerate(reader.members(), 1):
         rel = safe_rel(mname)
@@ -195,23 +197,27 @@ def _table(reader: _Tar | _Zip, name: str, limits: ExtractLimits) -> tuple[list[
                                  "points outside the archive")
         if not rel:   # "./": the root itself
             continue
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            above = table.get("/".join(parts[:i]))
+            if above is not None and above.kind != "dir":
+                what = "a file" if above.kind == "file" else f"a {above.kind.replace('hardlink', 'hard link')}"
+                raise InputError(f"{name}: refused: member {_short(mname)} is inside {_short(above.name)}, "
+                                 f"which is {what}, not a folder")
         old = table.get(rel)
-        if old is not None and (old.kind == "dir") != (kind == "dir"):
+        if (old is not None or rel in dirs) and (kind == "dir") != (rel in dirs):
             raise InputError(f"{name}: refused: {_short(mname)} is in the archive both as a folder and as a file")
         m = _Member(mname, rel, kind, size, link, src)
         table[rel] = m
         order.append(m)
-    dirs = {rel for rel, m in table.items() if m.kind == "dir"}
-    for rel, m in table.items():
-        parts = rel.split("/")
-        for i in range(1, len(parts)):
+        for i in range(1, len(parts) + (kind == "dir")):
             up = "/".join(parts[:i])
-            above = table.get(up)
-            if above is not None and above.kind != "dir":
-                what = "a file" if above.kind == "file" else f"a {above.kind.replace('hardlink', 'hard link')}"
-                raise InputError(f"{name}: refused: member {_short(m.name)} is inside {_short(above.name)}, "
-                                 f"which is {what}, not a folder")
-            dirs.add(up)
+            if up not in dirs:
+                dirs.add(up)
+                tree.mkdir(up)
+        if kind == "file":
+            with reader.open(src) as data:
+                tree.write(m, data)
     return order, table, dirs
 
 
@@ -260,18 +266,13 @@ def _resolve(table: dict[str, _Member], dirs: set[str], rel: str) -> tuple[str, 
 
 
 class _Tree:
-    """The new folder being filled: folders and regular files only, opened from directory fds."""
+    """The new folder being filled: folders and regular files only, opened from directory fds,
+    bytes counted against the limits."""
 
-    def __init__(self, fd: int):
-        self.fd = fd
+    def __init__(self, fd: int, name: str, limits: ExtractLimits):
+        self.fd, self.name, self.limits = fd, name, limits
+        self.total = 0
         self._parent: tuple[str, int] | None = None
-
-    def mkdir(self, rel: str) -> None:
-        fd, leaf = self.parent(rel)
-        try:
-            os.mkdir(leaf, 0o755, dir_fd=fd)
-        except FileExistsError:
-            os.close(os.open(leaf, _DIR, dir_fd=fd))   # must be a folder made here, not a link
 
     def parent(self, rel: str) -> tuple[int, str]:
         folder, _, leaf = rel.rpartition("/")
@@ -290,9 +291,36 @@ class _Tree:
         self._parent = (folder, fd)
         return fd, leaf
 
-    def create(self, rel: str) -> IO[bytes]:
+    def mkdir(self, rel: str) -> None:
         fd, leaf = self.parent(rel)
-        return os.fdopen(os.open(leaf, _WRITE, 0o644, dir_fd=fd), "wb")
+        os.mkdir(leaf, 0o755, dir_fd=fd)
+
+    def write(self, m: _Member, src: IO[bytes]) -> None:
+        """``src`` into a new regular file at ``m.rel`` (an earlier member of that name replaced)."""
+        fd, leaf = self.parent(m.rel)
+        try:
+            out = os.open(leaf, _WRITE, 0o644, dir_fd=fd)
+        except FileExistsError:   # the same name twice: the last one wins, as with tar
+            os.unlink(leaf, dir_fd=fd)
+            out = os.open(leaf, _WRITE, 0o644, dir_fd=fd)
+        written = 0
+        with os.fdopen(out, "wb") as f:
+            while chunk := src.read(MiB):
+                written += len(chunk)
+                self.total += len(chunk)
+                if written > self.limits.max_file:
+                    raise InputError(f"{self.name}: refused: member {_short(m.name)} is larger than "
+                                     f"{self.limits.max_file} bytes")
+                if self.total > self.limits.max_total:
+                    raise InputError(f"{self.name}: refused: members add up to more than {self.limits.max_total} bytes")
+                f.write(chunk)
+
+    def remove(self, rel: str) -> None:
+        fd, leaf = self.parent(rel)
+        try:
+            os.unlink(leaf, dir_fd=fd)
+        except FileNotFoundError:
+            pass
 
     def open(self, rel: str) -> IO[bytes]:
         fd, leaf = self.parent(rel)
@@ -307,7 +335,8 @@ class _Tree:
 def extract_into(archive: str | os.PathLike, dest_fd: int, *, limits: ExtractLimits = ExtractLimits()) -> list[str]:
     """Extract ``archive`` (tar: plain, gzip, xz, bzip2; or zip) into the empty folder open as
     ``dest_fd``. Returns notes on what was not extracted (links to folders or to nothing). Raises
-    :class:`InputError` naming the archive for anything unsafe or corrupt (see the module's text).
+    :class:`InputError` naming the archive for anything unsafe or corrupt (see the module's text);
+    the caller removes what was written then.
     """
     path = Path(archive)
     name = str(path)
@@ -321,31 +350,10 @@ def extract_into(archive: str | os.PathLike, dest_fd: int, *, limits: ExtractLim
         reader = _reader(path, kind)
     except _ERRORS as e:
         raise InputError(f"{name}: corrupt or unsupported archive (read as {kind}: {_one_line(e)})") from None
-    tree = _Tree(dest_fd)
+    tree = _Tree(dest_fd, name, limits)
+    skipped: list[str] = []
     try:
-        order, table, dirs = _table(reader, name, limits)
-        for rel in sorted(dirs):   # a parent sorts before its children
-            tree.mkdir(rel)
-        total = 0
-
-        def copy(src: IO[bytes], m: _Member) -> None:
-            nonlocal total
-            written = 0
-            with tree.create(m.rel) as out:
-                while chunk := src.read(MiB):
-                    written += len(chunk)
-                    total += len(chunk)
-                    if written > limits.max_file:
-                        raise InputError(f"{name}: refused: member {_short(m.name)} is larger than {limits.max_file} bytes")
-                    if total > limits.max_total:
-                        raise InputError(f"{name}: refused: members add up to more than {limits.max_total} bytes")
-                    out.write(chunk)
-
-        for m in order:
-            if m.kind == "file" and table[m.rel] is m:
-                with reader.open(m.src) as src:
-                    copy(src, m)
-        skipped: list[str] = []
+        order, table, dirs = _read(reader, name, limits, tree)
         for m in order:
             if m.kind not in ("symlink", "hardlink") or table[m.rel] is not m:
                 continue
@@ -356,8 +364,9 @@ def extract_into(archive: str | os.PathLike, dest_fd: int, *, limits: ExtractLim
                                  "the archive (through the archive's other links)")
             if where == "file":
                 with tree.open(target) as src:
-                    copy(src, m)
+                    tree.write(m, src)
             else:
+                tree.remove(m.rel)   # a file of the same name written earlier: the link replaced it
                 what = {"dir": "a folder", "missing": "nothing in the archive", "loop": "a loop of links"}[where]
                 skipped.append(f"{_short(m.name)} -> {_short(m.link)} ({what})")
     except InputError:
