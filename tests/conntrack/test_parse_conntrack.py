@@ -94,3 +94,20 @@ def test_real_entries_from_real_packets(netns):
         assert (udp.original.dst, udp.original.dport, udp.dnat, udp.unreplied) == ("10.96.0.10", 53, "10.0.0.5:53", True)
         assert (tcp.original.dst, tcp.original.dport, tcp.dnat) == ("10.100.0.1", 443, "10.0.0.5:8443")
         assert tcp.state in ("TIME_WAIT", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "CLOSE", "ESTABLISHED")
+
+
+def test_the_eks_collectors_file_with_headers_and_counters():
+    # networking/conntrack.txt of the EKS log collector: `conntrack -S` then `conntrack -L`, each
+    # under a "*** Output of … ***" header (reference/DUMPS_AND_NOTEBOOKS.md). The counters line is
+    # the one this machine's conntrack -S printed.
+    text = ("*** Output of conntrack -S *** \n"
+            "cpu=0   \tfound=0 invalid=3 insert=0 insert_failed=0 drop=0 early_drop=0 error=0 search_restart=0 "
+            "clash_resolve=0 chaintoolong=0 \n"
+            "*** Output of conntrack -L ***\n"
+            "udp      17 29 src=10.0.0.1 dst=10.96.0.10 sport=34195 dport=53 [UNREPLIED] src=10.0.0.5 dst=10.0.0.1 "
+            "sport=53 dport=34195 mark=0 use=1\n")
+    ct = parse_conntrack(text, "networking/conntrack.txt")
+    assert len(ct) == 1 and ct.stats == [{"cpu": 0, "found": 0, "invalid": 3, "insert": 0, "insert_failed": 0,
+                                          "drop": 0, "early_drop": 0, "error": 0, "search_restart": 0,
+                                          "clash_resolve": 0, "chaintoolong": 0}]
+    assert parse_conntrack("4711\n").count == 4711

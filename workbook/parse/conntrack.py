@@ -93,6 +93,10 @@ class Conntrack:
     entries: list[ConntrackEntry] = field(default_factory=list)
     source: str = "<text>"
     problems: list[Problem] = field(default_factory=list)
+    #: ``conntrack -S`` per-CPU counters when the file holds them (the EKS collector's does).
+    stats: list[dict[str, int]] = field(default_factory=list)
+    #: ``conntrack -C`` (the kernel's count), when the file holds it.
+    count: int | None = None
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -141,18 +145,25 @@ def looks_like_conntrack(text: str) -> bool:
 def parse_conntrack(text: str, source: str = "<text>", *, strict: bool = True) -> Conntrack:
     """Read ``conntrack -L``, ``conntrack -L -o extended`` or ``/proc/net/nf_conntrack`` text.
 
-    conntrack's closing "N flow entries have been shown." line is ignored. A line that is not an
-    entry raises :class:`~workbook.model.ParseError` naming ``source:line`` (``strict=False``:
+    conntrack's closing "N flow entries have been shown." line is ignored; the EKS log collector's
+    ``*** Output of conntrack -S ***`` headers and ``cpu=N found=…`` counters are read into
+    :attr:`Conntrack.stats`, a lone number (``conntrack -C``) into :attr:`Conntrack.count`. A line
+    that is not an entry raises :class:`~workbook.model.ParseError` naming ``source:line`` (``strict=False``:
     kept in ``problems`` and skipped).
     """
     check_text(text, source)
     out = Conntrack(source=source)
     for n, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("conntrack v"):
+        if not stripped or stripped.startswith(("conntrack v", "*** ")):
             continue
         try:
-            out.entries.append(_entry(stripped, n))
+            if stripped.startswith("cpu="):
+                out.stats.append(_stats(stripped))
+            elif stripped.isdigit() and out.count is None and not out.entries:
+                out.count = _int(stripped, "count")
+            else:
+                out.entries.append(_entry(stripped, n))
         except ValueError as e:
             if strict:
                 raise ParseError(source, n, f"not a conntrack entry: {e}") from None
@@ -164,6 +175,17 @@ def _int(word: str, what: str, limit: int = _U32) -> int:
     if not word.isdigit() or len(word) > 20 or int(word) > limit:
         raise ValueError(f"bad {what} {word[:40]!r}")
     return int(word)
+
+
+def _stats(line: str) -> dict[str, int]:
+    """``cpu=0 found=0 invalid=0 insert=0 …`` (conntrack -S)."""
+    out: dict[str, int] = {}
+    for word in line.split():
+        key, eq, value = word.partition("=")
+        if not eq:
+            raise ValueError(f"unexpected word {word[:40]!r} in conntrack -S counters")
+        out[key] = _int(value, key, 2 ** 64 - 1)
+    return out
 
 
 def _address(word: str) -> str:
