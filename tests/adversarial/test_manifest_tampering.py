@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
 from tests.adversarial.hostile_dumps import nfwb
-from tests.realparts import DATA
+from tests.dump.test_nfwb_layout import minimal as dump   # noqa: F401  (a private copy of nfwb-minimal)
 from workbook.checks import check
 from workbook.dump import load_dump
 from workbook.model import InputError
-
-MINIMAL = DATA / "dumps" / "nfwb-minimal"
-
-
-@pytest.fixture
-def dump(tmp_path):
-    d = tmp_path / "node-a"
-    shutil.copytree(MINIMAL, d)
-    return d
 
 
 def _edit_manifest(dump, edit):
