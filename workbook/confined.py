@@ -115,7 +115,10 @@ def _walk(root: Path, rel: str, final: Callable[[int, str, os.stat_result, str],
                 hops += 1
                 if hops > MAX_HOPS:
                     raise Skipped(rel, f"symlink loop (more than {MAX_HOPS} links)")
-                target = os.readlink(part, dir_fd=fds[-1])
+                try:
+                    target = os.readlink(part, dir_fd=fds[-1])
+                except OSError as e:
+                    raise Skipped(rel, f"unreadable: {e.strerror}") from None
                 if target.startswith("/"):
                     raise Skipped(rel, "refused: symlink points outside the dump")
                 pending.extend(p for p in reversed(target.split("/")) if p not in ("", "."))
