@@ -26,6 +26,7 @@ class RuleTextError(ValueError):
     """The rule text is not something nft prints (message names the word where it went wrong)."""
 
 
+_SPECIAL = re.compile(r'["{}(),]')
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}(),]|[^\s{}(),"]+|(")')
 
 PAYLOAD_PROTOS = frozenset({
@@ -58,11 +59,22 @@ _LOG_OPTS = frozenset({"prefix", "level", "group", "snaplen", "queue-threshold",
 
 def tokenize_rule(text: str) -> list[tuple[str, int, int]]:
     """``(token, start, end)`` for every token; quotes kept; ``{ } ( ) ,`` stand alone."""
+    if not _SPECIAL.search(text):
+        # the common case (no quotes, braces or commas): whitespace-separated words
+        out = []
+        pos = 0
+        find = text.find
+        for w in text.split():
+            i = find(w, pos)
+            pos = i + len(w)
+            out.append((w, i, pos))
+        return out
     out = []
     for m in _TOKEN.finditer(text):
         if m.group(1):
             raise RuleTextError(f"unterminated quote at column {m.start() + 1}")
-        out.append((m.group(0), m.start(), m.end()))
+        a, b = m.span()
+        out.append((text[a:b], a, b))
     return out
 
 
