@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from ..nft.kube_proxy import kube_proxy_nft
+from ..nft.kube_proxy import kube_proxy_nft_state
 from .context import Context
 from .finding import Finding
 
@@ -14,7 +14,7 @@ __all__ = ["find_kube_nft"]
 
 
 def find_kube_nft(ctx: Context) -> Iterator[Finding]:
-    k = kube_proxy_nft(ctx.nft)
+    k = kube_proxy_nft_state(ctx.nft)
     if k is None:
         return
     src = ctx.nft.source if ctx.nft is not None else "?"
