@@ -65,7 +65,6 @@ _LAZY = {
     "parse_nft_text": "workbook.nft.parse_text",
     "parse_nft_json": "workbook.nft.parse_json",
     "compare_views": "workbook.nft.views",
-    "kube_proxy_nft_state": "workbook.nft.kube_proxy",
 }
 
 __all__ = ["Chain", "Match", "Option", "ParseError", "Problem", "Rule", "Ruleset", "Table",

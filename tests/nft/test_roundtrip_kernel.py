@@ -87,5 +87,5 @@ def test_generated_kube_proxy_ruleset_of_1000_services_round_trips(netns):
     assert printed == listing and untimed(relisted) == untimed(listing)
     rs = parse_nft_text(listing, "kube-proxy-1k")
     # every generated service port is in kube-proxy's maps (1000 of them, as generated)
-    from workbook.nft.kube_proxy import kube_proxy_nft_state as summary
+    from workbook.nft.kube_proxy import kube_proxy_nft as summary
     assert len(summary(rs).service_ports) == 1000

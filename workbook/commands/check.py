@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
         for name, rs in ctx.rulesets.items():
             print(f"  checked {name}: {len(rs)} rules from {rs.source}")
         if ctx.nft is not None:
-            from ..nft.kube_proxy import kube_proxy_nft_state
+            from ..nft.kube_proxy import kube_proxy_nft
             print(f"  checked nft: {len(ctx.nft)} rules in {len(ctx.nft.tables)} tables from {ctx.nft.source}")
-            kp = kube_proxy_nft_state(ctx.nft)
+            kp = kube_proxy_nft(ctx.nft)
             if kp is not None:
                 print(f"  {kp.summary()}")
         if ctx.modules is not None:

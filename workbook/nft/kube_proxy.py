@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .model import NftRuleset, NftTable
 
-__all__ = ["KubeProxyNft", "kube_proxy_nft_state", "service_port_of_chain"]
+__all__ = ["KubeProxyNft", "kube_proxy_nft", "service_port_of_chain"]
 
 _CHAIN = re.compile(r"^(?:service|local|external|endpoint|firewall)-[A-Z2-7]{8}-(?P<ns>[^/]+)/(?P<svc>[^/]+)/"
                     r"(?P<proto>[a-z]+)/(?P<port>[^_/]*)(?:__.*)?$")
@@ -78,11 +78,11 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def kube_proxy_nft_state(rs: NftRuleset | None) -> KubeProxyNft | None:
+def kube_proxy_nft(rs: NftRuleset | None) -> KubeProxyNft | None:
     """kube-proxy's nftables-mode state in ``rs``, or None when it has no kube-proxy table.
 
     >>> from workbook.nft.parse_text import parse_nft_text
-    >>> k = kube_proxy_nft_state(parse_nft_text('''table ip kube-proxy {
+    >>> k = kube_proxy_nft(parse_nft_text('''table ip kube-proxy {
     ... \\tset cluster-ips {
     ... \\t\\ttype ipv4_addr
     ... \\t\\telements = { 10.96.0.1, 10.96.0.9 }
