@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.realparts import need, public_ruleset
+from workbook.generate import generate_services, kube_proxy_nft
+from workbook.nft.kube_proxy import kube_proxy_nft as kube_proxy_state
+from workbook.nft.parse_json import parse_nft_json
 from workbook.nft.parse_text import parse_nft_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,21 +74,21 @@ def test_kitchen_sink_listing_is_nfts_own(netns):
     assert untimed(listing) == untimed((DATA / "kitchen-sink.nft-ruleset").read_text())
 
 
-def _kube_proxy_nft():
-    """workbook.generate.kube_proxy_nft (written by helper nft-trace; in main once merged)."""
-    try:
-        from workbook.generate import generate_services, kube_proxy_nft
-    except ImportError:
-        need(False, "workbook.generate.kube_proxy_nft is not in this checkout (nft-trace not merged yet)")
-    return generate_services, kube_proxy_nft
-
-
 def test_generated_kube_proxy_ruleset_of_1000_services_round_trips(netns):
-    generate_services, kube_proxy_nft = _kube_proxy_nft()
     script = kube_proxy_nft(generate_services(1000, seed=5, features=True))
     listing, printed, relisted = roundtrip(netns, script)
     assert printed == listing and untimed(relisted) == untimed(listing)
     rs = parse_nft_text(listing, "kube-proxy-1k")
     # every generated service port is in kube-proxy's maps (1000 of them, as generated)
-    from workbook.nft.kube_proxy import kube_proxy_nft as summary
-    assert len(summary(rs).service_ports) == 1000
+    assert len(kube_proxy_state(rs).service_ports) == 1000
+
+
+def test_json_listing_of_a_generated_kube_proxy_ruleset_reads_as_the_text(netns):
+    # nft -j and nft list of the same kernel ruleset: the same rules, sets and elements
+    a = netns("json")
+    nft(a, "-f", "-", stdin=kube_proxy_nft(generate_services(60, seed=9, features=True)))
+    text = parse_nft_text(nft(a, "list", "ruleset"), "text")
+    js = parse_nft_json(nft(a, "-j", "list", "ruleset"), "json")
+    assert [(r.chain, r.spec) for r in js.iter_rules()] == [(r.chain, r.spec) for r in text.iter_rules()]
+    assert [(s.name, [(e.key, e.value, e.comment) for e in s.elements]) for s in js.iter_sets()] == \
+           [(s.name, [(e.key, e.value, e.comment) for e in s.elements]) for s in text.iter_sets()]
