@@ -100,7 +100,7 @@ class _Reader:
         self.block: NftSet | Flowtable | NftObject | None = None
         self.pending: list[str] | None = None  # lines of a multi-line "elements = { …"
         self.pending_line = 0
-        self.depth = 0
+        self.pending_depth = 0  # braces opened and not closed in the pending lines
         self.only_table = table
 
     def fail(self, lineno: int, message: str, text: str = "") -> None:
@@ -116,8 +116,8 @@ class _Reader:
                 continue
             if self.pending is not None:
                 self.pending.append(line)
-                self.depth += _depth(line)
-                if self.depth <= 0:
+                self.pending_depth += _depth(line)
+                if self.pending_depth <= 0:
                     self._elements_done()
                 continue
             handle = None
@@ -263,8 +263,8 @@ class _Reader:
             if line.startswith("elements = {") or line.startswith("elements={"):
                 self.pending = [line]
                 self.pending_line = lineno
-                self.depth = _depth(line)
-                if self.depth <= 0:
+                self.pending_depth = _depth(line)
+                if self.pending_depth <= 0:
                     self._elements_done()
                 return
             word, _, rest = line.partition(" ")
@@ -308,9 +308,10 @@ class _Reader:
 
 
 def _depth(line: str) -> int:
-    """How many more ``{`` than ``}`` a line opens (outside quotes)."""
-    if '"' not in line:
-        return line.count("{") - line.count("}")
+    """Braces ``line`` opens minus those it closes (quoted text ignored): a multi-line element
+    list ends when the running sum is back to 0, counted line by line (linear in its length)."""
+    if "{" not in line and "}" not in line:
+        return 0
     depth = 0
     for m in _SPLIT.finditer(line):
         t = m.group(0)
