@@ -8,6 +8,7 @@ computed later goes to :attr:`NodeDump.derived_dir` (``<dump>.nfwb/``), never in
 from __future__ import annotations
 
 import html
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -136,9 +137,18 @@ def parse_ip_addresses(text: str) -> list[str]:
             found = _INET.findall(line)
         for a in found:
             a = a.split("%")[0]
-            if (a.count(".") == 3 or ":" in a) and a not in out:
+            if (a.count(".") == 3 or ":" in a) and a not in out and _is_address(a):
                 out.append(a)
     return out
+
+
+def _is_address(text: str) -> bool:
+    """An IPv4/IPv6 address (a damaged ``ip addr`` line may hold ``fe80::6f03:6200:``)."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _looks_like_ip_addr(text: str) -> bool:

@@ -90,3 +90,16 @@ def test_nft_oifname_without_routes_is_assumed_not_an_internal_error():
                         "--src", "10.0.0.1", "--dst", "10.96.0.10", "--proto", "tcp", "--dport", "80")
     assert rc == 0, err
     assert "oifname: the output interface is not known (give the node's routes); assumed to hold" in out
+
+
+def test_damaged_node_address_in_a_dump_is_not_an_address(tmp_path):
+    # a node dump whose `ip -o addr` holds a cut IPv6 address: it is not a node address (it ended
+    # in exit 3 when the tracer was given it)
+    import shutil
+    dump = tmp_path / "sosreport"
+    shutil.copytree(DATA / "dumps" / "sosreport-master1-2019-07-01-kzqtnrm", dump)
+    addr = dump / "sos_commands" / "networking" / "ip_-o_addr"
+    addr.write_text(addr.read_text() + "9: eth9    inet6 fe80::dead:beef:/64 scope link \\       valid_lft forever\n")
+    rc, out, err = nfwb("trace", str(dump), *V4)
+    assert rc == 0, err
+    assert "fe80::dead:beef" not in out
