@@ -18,7 +18,7 @@ from tests.realparts import ROOT
 pytestmark = [pytest.mark.root, pytest.mark.sshd]
 
 CAP = 1 << 20          # the per-file cap the tests set (--max-input / $NFWB_MAX_INPUT)
-RSS_BOUND_MB = 250     # the collector's own peak RSS (python + paramiko + pandas imports: ~100 MB)
+RSS_BOUND_MB = 150     # the collector's own peak RSS (python + paramiko: ~45 MB here; the stream is endless)
 
 # A hostile node (sshd ForceCommand for every session): the collector's discovery command finds
 # nothing; in the one-shell session it answers the handshake with the boundary it was sent and an
@@ -42,13 +42,16 @@ exec yes 'forged frame data that never ends'
 # space is limited, so code without the caps fails with MemoryError instead of eating the machine
 DRIVER = textwrap.dedent("""
     import json, resource, sys
+    def peak_mb():  # this process's own peak RSS (ru_maxrss would carry over the parent's across exec)
+        line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
     from workbook.collect import collect_ssh
     target, out, key, kh, mode, extra = sys.argv[1:7]
     res = collect_ssh([target], out, identity=key, known_hosts=kh, progress=False, timeout=3.0,
                       session=mode == "session", extra=json.loads(extra))
     print(json.dumps({"ok": res[0].ok, "error": res[0].error, "path": str(res[0].path),
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "rss_mb": peak_mb()}))
 """)
 
 
