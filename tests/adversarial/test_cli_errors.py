@@ -124,7 +124,7 @@ def test_non_utf8_file_name(tmp_path, command):
     ["trace", "x", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--proto", "tcp", "--dport", "99999"],
     ["trace", "x", "--src", "10.0.0.1", "--dst", "nope", "--proto", "tcp"],
     ["trace", "x", "--src", "10.0.0.1", "--dst", "10.0.0.2", "--proto", "gre"],
-    ["parse", "x", "--format", "nft"],
+    ["parse", "x", "--format", "pf"],
     ["parse"],
     ["check", "x", "--max-rows", "many"],
     ["check", "x", "--no-such-option"],
