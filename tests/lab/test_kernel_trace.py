@@ -238,8 +238,8 @@ def test_bad_packet_is_refused_before_any_namespace():
     rs = parse_save(RULES_LOCAL, "local.rules")
     with pytest.raises(InputError, match="needs a destination port"):
         lab_trace(rs, Packet("10.0.0.2", "10.96.0.10", "udp", 40000, None))
-    with pytest.raises(InputError, match="IPv4"):
-        lab_trace(rs, Packet("fd00::1", "10.96.0.10", "udp", 40000, 53))
+    with pytest.raises(InputError, match="IPv4"):  # (a packet of two families is refused by Packet itself)
+        lab_trace(rs, Packet("fd00::1", "fd00::2", "udp", 40000, 53))
     with pytest.raises(InputError, match="interface name"):
         lab_trace(rs, Packet("10.0.0.2", "10.96.0.10", "udp", 40000, 53, "a-very-long-interface0"))
 
