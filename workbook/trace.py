@@ -1532,8 +1532,8 @@ class Tracer:
                 idx = order[i]
                 if idx > frame[3]:
                     self._skipped(s, c, frame[3], idx, steps)
+                frame[3] = idx + 1   # (only an indexed chain reads it)
             frame[1] = i + 1
-            frame[3] = idx + 1
             cr: _CRule = rules[idx]
             why = None
             assumed = False
@@ -1541,6 +1541,9 @@ class Tracer:
                 r = chk(s)
                 if r is None:
                     continue
+                if type(r) is str:   # the common failure: why it does not match
+                    why = r
+                    break
                 if type(r) is _Assume:
                     assumed = True
                     s.note(str(r))
@@ -1582,22 +1585,17 @@ class Tracer:
                 assumed = True
                 s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
             append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, True, cr.action, None, assumed))
-            if kind == "jump" or kind == "goto":
+            if kind == "jump":
                 sub = chains[cr.target]
-                depth = frame[4] + 1
-                if depth > max_depth:
+                if frame[4] >= max_depth:
                     raise self._too_deep(s, c, cr)
-                record = None
                 if len(steps) > memo_after:   # a long walk: bounded, and shared where it repeats
-                    if len(steps) - s.counted > budget[1]:
-                        raise _too_many_steps()
-                    if kind == "jump" and s.recent is None:
-                        record = self._shared(s, sub, steps)
-                        if record is True:
-                            continue
-                if kind == "goto":
-                    stack.pop()
-                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, depth, record])
+                    record = self._long_walk(s, sub, steps, budget)
+                    if record is True:
+                        continue
+                    stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, record])
+                    continue
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, None])
                 continue
             if kind == "none" or kind == "unknown" or kind == "MARK" and self._mark(s, cr.rule):
                 continue
@@ -1611,6 +1609,15 @@ class Tracer:
                 if not stack:
                     self._policy(s, steps)
                     return s.base.policy
+                continue
+            if kind == "goto":
+                sub = chains[cr.target]
+                if frame[4] >= max_depth:
+                    raise self._too_deep(s, c, cr)
+                if len(steps) > memo_after and len(steps) - s.counted > budget[1]:
+                    raise _too_many_steps()
+                stack.pop()
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, None])
                 continue
             if kind == "DROP" or kind == "REJECT":
                 stack.clear()
@@ -1629,9 +1636,14 @@ class Tracer:
         return s.base.policy
 
     @staticmethod
-    def _shared(s: _State, sub: _CChain, steps: list) -> tuple | bool:
-        """Before a jump to ``sub``: True when ``sub`` was walked before in this very packet state
-        (the walk's result is applied and one step names it), else the record to remember it by."""
+    def _long_walk(s: _State, sub: _CChain, steps: list, budget: list) -> tuple | bool | None:
+        """Before a jump to ``sub`` in a long walk: stop past :data:`MAX_STEPS`; True when ``sub``
+        was walked before in this very packet state (the walk's result is applied and one step
+        names it), else the record to remember its walk by (None: not remembered)."""
+        if len(steps) - s.counted > budget[1]:
+            raise _too_many_steps()
+        if s.recent is not None:
+            return None
         key = (s.hook, s.table, sub.name, frozenset(s.nat_done), _state_key(s))
         memo = s.memo
         if memo is None:
