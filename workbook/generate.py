@@ -115,12 +115,12 @@ def generate_services(n: int, seed: int = 0, *, max_endpoints: int = 4, empty_ra
 
 def _add_features(services: list[Service], rnd: random.Random, next_np: int) -> None:
     """Decorate services with LB IPs, source ranges, external IPs, eTP Local, affinity, local endpoints."""
-    lb_net = ipaddress.ip_network("198.51.100.0/24")
-    ext_net = ipaddress.ip_network("192.168.99.0/24")
+    lb_net = ipaddress.ip_network("198.18.0.0/15")  # benchmarking range: room for any number of Services
+    ext_net = ipaddress.ip_network("100.64.0.0/16")
     used: set[str] = set()
 
     def fresh(net: ipaddress.IPv4Network) -> str:
-        while True:
+        while True:  # a pool of 65k+ addresses: a free one turns up at once
             ip = str(net.network_address + rnd.randrange(2, net.num_addresses - 1))
             if ip not in used:
                 used.add(ip)

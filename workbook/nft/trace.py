@@ -70,19 +70,28 @@ class _Assumed(str):
 
 
 class _NRule:
-    __slots__ = ("rule", "ops", "position", "handle", "spec")
+    __slots__ = ("rule", "ops", "position", "handle", "spec", "_actions")
 
     def __init__(self, rule: NftRule, ops: list):
         self.rule, self.ops = rule, ops
         self.position, self.handle, self.spec = rule.position, rule.handle, rule.spec
+        self._actions: dict[str, str] = {}
+
+    def action(self, verdict_text: str) -> str:
+        """The Trace action of this rule giving ``verdict_text`` (cached per verdict)."""
+        a = self._actions.get(verdict_text)
+        if a is None:
+            a = self._actions[verdict_text] = nft_action(self.spec, verdict_text)
+        return a
 
 
 class _NChain:
-    __slots__ = ("family", "table", "name", "rules", "policy", "src")
+    __slots__ = ("family", "table", "name", "rules", "policy", "policy_action", "src")
 
     def __init__(self, chain: NftChain):
         self.family, self.table, self.name = chain.family, chain.table, chain.name
         self.policy = (chain.policy or "accept").upper()
+        self.policy_action = f"policy:{self.policy}"
         self.src = chain
         self.rules: list[_NRule] | None = None
 
@@ -128,7 +137,7 @@ class _Compiler:
             if isinstance(st, Match):
                 return self.match(r, st)
             if isinstance(st, Verdict):
-                v = ("verdict", st.kind, st.target)
+                v = ("verdict", st.kind, st.target, f"{st.kind} {st.target}" if st.target else st.kind)
                 return lambda s: v
             if isinstance(st, VerdictMap):
                 return self.vmap(r, st)
@@ -138,7 +147,7 @@ class _Compiler:
                 v = ("nat", st)
                 return lambda s: v
             if isinstance(st, Reject):
-                v = ("verdict", "reject", None)
+                v = ("verdict", "reject", None, "drop")
                 return lambda s: v
             if isinstance(st, SetField):
                 return self.set_field(st)
@@ -316,10 +325,11 @@ def _is_int(expr: Any) -> bool:
         return False
 
 
-def _verdict(text: str) -> tuple[str, str | None]:
-    """``"goto X"`` → ("goto", "X"); ``"drop"`` → ("drop", None)."""
+def _verdict(text: str) -> tuple[str, str | None, str]:
+    """``"goto X"`` → ("goto", "X", "goto X"); ``"drop"`` → ("drop", None, "drop")."""
     word, _, target = text.strip().partition(" ")
-    return word, (target.strip() or None)
+    target = target.strip() or None
+    return word, target, f"{word} {target}" if target else word
 
 
 def _anon_test(node, kind: str):
@@ -327,7 +337,27 @@ def _anon_test(node, kind: str):
     return value_test(kind, texts)
 
 
+_SHOWN: dict = {}
+
+
 def _show(v: Any) -> str:
+    """A value as the why text shows it (addresses as text, concatenations with " . ")."""
+    try:
+        hit = _SHOWN.get(v)
+    except TypeError:
+        hit = None
+    if hit is None:
+        hit = _show_new(v)
+        if len(_SHOWN) > 50_000:
+            _SHOWN.clear()
+        try:
+            _SHOWN[v] = hit
+        except TypeError:
+            pass
+    return hit
+
+
+def _show_new(v: Any) -> str:
     if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], int) and v[0] in (4, 6) and isinstance(v[1], int):
         from ..trace import _fmt_ip
         return _fmt_ip(*v)
@@ -362,6 +392,8 @@ class NftTracer(Tracer):
         self.nchains: dict[tuple[str, str, str], _NChain] = {}
         self._entries: dict[str, list] = {}
         self._ipt_ties: dict[tuple[str, str], str] = {}
+        self._positions: dict[tuple[str, int], int] = {}
+        self._last_nat: dict[tuple[str, int], bool] = {}
 
     # ---- the hook's tables and base chains, in order ------------------------------------
     def _hook_entries(self, hook: str) -> list:
@@ -406,9 +438,17 @@ class NftTracer(Tracer):
         self._entries[hook] = out
         return out
 
+    def _position(self, hook: str, entry) -> int:
+        """Where ``entry`` is in the hook's order."""
+        pos = self._positions.get((hook, id(entry)))
+        if pos is None:
+            pos = next(i for i, e in enumerate(self._hook_entries(hook)) if e is entry)
+            self._positions[(hook, id(entry))] = pos
+        return pos
+
     def _next_table(self, s: _State, after) -> Any:
         order = self._hook_entries(s.hook)
-        k = 0 if after is None else next(i for i, e in enumerate(order) if e is after) + 1
+        k = 0 if after is None else self._position(s.hook, after) + 1
         while k < len(order):
             t = order[k]
             k += 1
@@ -425,9 +465,13 @@ class NftTracer(Tracer):
         if (s.ct_dnat if manip == "DNAT" else s.ct_snat):
             s.nat_done.add(manip)  # a binding is set up: the other nat chains here are skipped
             return
-        order = self._hook_entries(s.hook)
-        k = next(i for i, e in enumerate(order) if e is s.table)
-        if not any(self._is_nat(e) for e in order[k + 1:]):
+        key = (s.hook, id(s.table))
+        last = self._last_nat.get(key)
+        if last is None:
+            order = self._hook_entries(s.hook)
+            k = self._position(s.hook, s.table)
+            last = self._last_nat[key] = not any(self._is_nat(e) for e in order[k + 1:])
+        if last:
             s.nat_done.add(manip)  # every nat chain was consulted: a null binding
 
     def _enter_table(self, s: _State, tables) -> None:
@@ -482,9 +526,10 @@ class NftTracer(Tracer):
             if i >= len(rules) and len(frame) == 2:
                 stack.pop()
                 if not stack:
-                    steps.append(Step(hook, table, s.base.name, None, None, True, f"policy:{s.base.policy}", family=fam))
+                    steps.append(Step(hook, table, s.base.name, None, None, True, s.base.policy_action, None, False,
+                                      fam, None))
                     return s.base.policy
-                steps.append(Step(hook, table, c.name, None, None, True, "RETURN", family=fam))
+                steps.append(Step(hook, table, c.name, None, None, True, "RETURN", None, False, fam, None))
                 continue
             if len(frame) == 3:  # a branch cloned at a numgen rule: that rule, with this branch's number
                 pending_v, assumed = frame.pop()
@@ -527,9 +572,8 @@ class NftTracer(Tracer):
                 self._nft_nat(s, result[1], nr, ctx)
                 verdict_text = "accept"
             else:
-                kind, target = result[1], result[2]
-                verdict_text = f"{kind} {target}" if target else ("drop" if kind == "reject" else kind)
-            steps.append(Step(hook, table, c.name, nr.position, nr.spec, True, nft_action(nr.spec, verdict_text),
+                kind, target, verdict_text = result[1], result[2], result[3]
+            steps.append(Step(hook, table, c.name, nr.position, nr.spec, True, nr.action(verdict_text),
                               None, assumed, fam, nr.handle))
             if result[0] == "nat":
                 stack.clear()
@@ -555,7 +599,8 @@ class NftTracer(Tracer):
             if kind == "return":
                 stack.pop()
                 if not stack:
-                    steps.append(Step(hook, table, s.base.name, None, None, True, f"policy:{s.base.policy}", family=fam))
+                    steps.append(Step(hook, table, s.base.name, None, None, True, s.base.policy_action, None, False,
+                                      fam, None))
                     return s.base.policy
                 continue
             if kind == "continue":
