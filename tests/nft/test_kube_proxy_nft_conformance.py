@@ -43,3 +43,25 @@ def test_generator_writes_kube_proxys_expected_ruleset(netns):
     got_chains, got_sets = _listed(ns, case.text)
     assert got_chains == want_chains
     assert got_sets == want_sets
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.flows], ids=lambda c: c.name)
+def test_the_kernel_takes_one_of_our_branches_on_every_upstream_flow(case):
+    # the same flows through the real kernel (nft -f, nft monitor trace): each kernel path is one
+    # of the simulator's branches with the same DNAT
+    import json
+
+    from tests.lab.conftest import need_lab
+    from tests.lab.differential import _sctp_available
+    from tests.nft.differential_nft import NftCase, run_case
+    from workbook.packet import Packet
+    need_lab("nft")
+    # an SCTP flow needs the kernel's sctp module (as in tests/lab/differential.py); the simulator
+    # answers it in test_flow either way
+    flows = [f for f in case.flows if f.get("protocol") != "sctp" or _sctp_available()]
+    pkts = [Packet(f["source"], f["dest"], f.get("protocol", "tcp"), 40000 + i, f["port"], "eth0")
+            for i, f in enumerate(flows)]
+    nc = NftCase(case.name, case.text, None, tuple(FAKE["node_ips"]), pkts, [f["name"] for f in flows],
+                 accept_local=True)
+    bad = [r for r in run_case(nc) if not r["agree"]]
+    assert not bad, json.dumps(bad[0], indent=1, default=str)[:6000]
