@@ -10,12 +10,14 @@ Service's endpoints, or REJECT for a Service without endpoints.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from trace_bench import time_flows  # noqa: E402
 
 from workbook.generate import generate_services, kube_proxy_nft  # noqa: E402
 from workbook.nft.parse_text import parse_nft_text  # noqa: E402
@@ -41,26 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     packets = [Packet(NODE if a.from_node else "10.244.7.7", s.cluster_ip, s.protocol, 40000, s.port,
                       None if a.from_node else "cni0", a.from_node) for s in services]
 
-    def run_all():
-        gc.collect()
-        w0, c0 = time.perf_counter(), time.process_time()
-        steps = branches = ok = 0
-        for s, p in zip(services, packets):
-            tr = tracer.trace(p)
-            branches += len(tr.branches)
-            steps += sum(len(b.steps) for b in tr.branches)
-            want = {f"{ip}:{port}" for ip, port in s.endpoints}
-            got = {b.dnat for b in tr.branches}
-            if (want and got == want) or (not want and tr.verdicts == {"REJECT": 1.0}):
-                ok += 1
-        return time.process_time() - c0, time.perf_counter() - w0, steps, branches, ok
-
     n = len(packets)
     print(f"ruleset: {len(text) / 2**20:.1f} MB of nft text, {len(rs)} rules, "
           f"{sum(len(t.chains) for t in rs.tables.values())} chains; parse {t1 - t0:.2f} s")
     ok = 0
     for label in ("cold (compiles chains and sets on first use)", "warm"):
-        cpu, wall, steps, branches, ok = run_all()
+        cpu, wall, steps, branches, ok = time_flows(tracer, services, packets)
         print(f"{label}: {n} flows in {cpu:.2f} s CPU ({wall:.2f} s wall): {n / cpu:,.0f} traces/s per CPU "
               f"({n / wall:,.0f}/s wall); {steps / n:.1f} steps, {branches / n:.2f} branches per trace; "
               f"correct {ok}/{n}")
