@@ -7,6 +7,7 @@ from typing import Iterator
 import pandas as pd
 
 from ..model import Ruleset
+from ..shell_command import commands_or_refusal, shell_line
 from .context import Context, ModuleInfo
 from .finding import Finding
 
@@ -144,7 +145,7 @@ def find_missing_modules(ctx: Context) -> Iterator[Finding]:
     lines = list(LEGACY_TABLE_MODULES) + missing_xt
     fix = ["# Load the legacy iptables table modules now and at every boot (seed post, istio #44118):",
            "cat > /etc/modules-load.d/istio-iptables.conf <<'EOF'", *lines, "EOF",
-           *[f"modprobe {m}" for m in missing + missing_xt],
+           *[shell_line(["modprobe", m]) for m in missing + missing_xt],
            "lsmod | grep -E '^(iptable_|xt_REDIRECT|xt_owner)'   # check they are there now",
            "# then restart the failing pods (kubectl delete pod …) so istio-init runs again"]
     # Istio seen: its pods fail → error. nft host or no nat module: the #44118 set-up → warning.
@@ -229,7 +230,7 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
            "# Make every agent use the host's backend (update its image / iptables-wrapper), then, once "
            "nothing writes legacy rules any more, flush and delete the legacy half table by table:"]
     for t in tables or ["filter", "nat", "mangle", "raw"]:
-        fix.append(f"iptables-legacy -t {t} -F && iptables-legacy -t {t} -X")
+        fix.append(commands_or_refusal([["iptables-legacy", "-t", t, "-F"], ["iptables-legacy", "-t", t, "-X"]]))
     fix.append("# (or reboot the node after fixing the agents: both backends start empty)")
     yield Finding("legacy-and-nft-tables", severity,
                   "Rules in both iptables-legacy and iptables-nft" + (f" (from {', '.join(both)})" if both else ""),

@@ -44,15 +44,31 @@ def iptables_nft_evidence(table: "NftTable", warned: bool = False) -> str | None
 
 
 def mark_iptables_nft(rs: "NftRuleset") -> None:
-    """Set ``table.iptables_nft`` on every table of ``rs`` and note why in ``rs.notes``."""
+    """Set ``table.iptables_nft`` on every table of ``rs`` and say why in ``rs.notes`` (idempotent:
+    call it again after adding warning lines read from elsewhere, e.g. a dump's stderr)."""
     warned = set()
     for w in rs.warnings:
         parts = w.split()
         if len(parts) >= 5:
             warned.add((parts[3], parts[4]))
+    rs.notes[:] = [n for n in rs.notes if not n.endswith(_NOTE_TAIL)]
+    found: dict[tuple[str, str], str] = {}
     for (fam, name), t in rs.tables.items():
         why = iptables_nft_evidence(t, (fam, name) in warned)
+        if why:
+            found[(fam, name)] = why
+    # a classic table with only user chains (iptables-nft makes base chains on first use), beside
+    # iptables-nft tables of the same family, is iptables-nft's too
+    fams = {f for f, _ in found}
+    for (fam, name), t in rs.tables.items():
+        if (fam, name) not in found and fam in fams and name in BUILTIN_CHAINS \
+                and not any(c.is_base for c in t.chains.values()):
+            found[(fam, name)] = "an iptables table without base chains beside iptables-nft tables"
+    for (fam, name), t in rs.tables.items():
+        why = found.get((fam, name))
         t.iptables_nft = why is not None
         if why:
-            rs.notes.append(f"table {fam} {name} is managed by iptables-nft ({why}); "
-                            "iptables-save shows its comments and matches that nft cannot translate")
+            rs.notes.append(f"table {fam} {name} is managed by iptables-nft ({why}){_NOTE_TAIL}")
+
+
+_NOTE_TAIL = "; iptables-save shows its comments and matches that nft cannot translate"

@@ -92,9 +92,9 @@ def parse_nft_trace(text: str | Iterable[str]) -> list[NftEvent]:
     return [e for e in (NftEvent.parse(l) for l in lines) if e is not None]
 
 
-def nft_trace_finished(lines: list[str]) -> bool:
+def nft_trace_finished(lines: list[str], last_tables: object = None) -> bool:
     """Do these lines show the packet's last hook (the lab's input or postrouting witness chain, not
-    towards lo), or a drop?
+    towards lo), or a drop? (``last_tables`` is not needed: the witness chains come after every table.)
 
     >>> nft_trace_finished(['trace id 1 ip nfwb-trace seen-postrouting packet: oif "sink" ip saddr 10.0.0.2',
     ...                     'trace id 1 ip nfwb-trace seen-postrouting policy accept '])

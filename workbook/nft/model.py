@@ -218,6 +218,7 @@ class SetElement:
     timeout: str | None = None
     expires: str | None = None
     counter: str | None = None
+    line: int = 0
 
     def text(self, stateless: bool = False) -> str:
         parts = [self.key]
@@ -407,10 +408,11 @@ class NftRuleset:
         from ..frames import nft_chains_frame
         return nft_chains_frame(self)
 
-    def to_nft(self, stateless: bool = False, handles: bool = False) -> str:
-        """``nft list ruleset`` text (``nft -f`` reads it back)."""
+    def to_nft(self, stateless: bool = False, handles: bool = False, portable: bool = False) -> str:
+        """``nft list ruleset`` text (``nft -f`` reads it back; ``portable``: priority names only
+        where nft 1.0.6 accepts them, for listings printed by a newer nft)."""
         from .printer import print_ruleset
-        return print_ruleset(self, stateless=stateless, handles=handles)
+        return print_ruleset(self, stateless=stateless, handles=handles, portable=portable)
 
     def summary(self) -> str:
         parts = [f"{f} {n}: {len(t.chains)} chains, {sum(len(c) for c in t)} rules, {len(t.sets)} sets"

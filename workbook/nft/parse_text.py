@@ -40,21 +40,27 @@ def _unquote(s: str) -> str:
     return s[1:-1].replace('\\"', '"') if len(s) >= 2 and s[0] == '"' and s[-1] == '"' else s
 
 
-def split_elements(body: str) -> list[str]:
-    """Split the inside of ``{ … }`` at top-level commas (quotes and nested braces respected).
+def split_elements(body: str, with_lines: bool = False) -> list:
+    """Split the inside of ``{ … }`` at top-level commas (quotes and nested braces respected);
+    ``with_lines``: ``(element, newlines before it)`` pairs.
 
     >>> split_elements(' 10.0.0.1 comment "a, b", 10.0.0.2 ')
     ['10.0.0.1 comment "a, b"', '10.0.0.2']
     """
-    out: list[str] = []
+    out: list = []
     cur: list[str] = []
     depth = 0
+    newlines = 0
+    start_nl = 0
     for m in _SPLIT.finditer(body):
         t = m.group(0)
         if t == "," and depth == 0:
-            out.append("".join(cur).strip())
+            out.append(("".join(cur).strip(), start_nl))
             cur = []
             continue
+        if not cur or not "".join(cur).strip():
+            start_nl = newlines + t[:len(t) - len(t.lstrip())].count("\n")
+        newlines += t.count("\n")
         if t == "{":
             depth += 1
         elif t == "}":
@@ -62,22 +68,24 @@ def split_elements(body: str) -> list[str]:
         cur.append(t)
     last = "".join(cur).strip()
     if last:
-        out.append(last)
-    return [" ".join(e.split()) if "\n" in e or "\t" in e else e for e in out if e]
+        out.append((last, start_nl))
+    elems = [(" ".join(e.split()) if "\n" in e or "\t" in e else e, n) for e, n in out if e]
+    return elems if with_lines else [e for e, _ in elems]
 
 
-def parse_elements(body: str) -> list[SetElement]:
-    """Elements of ``elements = { … }`` (the text between the braces)."""
+def parse_elements(body: str, first_line: int = 0) -> list[SetElement]:
+    """Elements of ``elements = { … }`` (the text between the braces; ``first_line``: its line)."""
     out = []
-    for e in split_elements(body):
+    for e, nl in split_elements(body, with_lines=True):
+        line = first_line + nl if first_line else 0
         if " " not in e:
-            out.append(SetElement(e))
+            out.append(SetElement(e, line=line))
             continue
         m = _ELEM.match(e)
         assert m is not None  # the pattern matches any text
         c = m.group("c")
         out.append(SetElement(m.group("key"), m.group("val"), _unquote(c) if c else None,
-                              m.group("to"), m.group("ex"), m.group("ctr")))
+                              m.group("to"), m.group("ex"), m.group("ctr"), line))
     return out
 
 
@@ -235,7 +243,7 @@ class _Reader:
         if "#" in line and not line.count('"'):
             self.fail(lineno, f"stray '#' in rule: {line[:80]!r}", line)
             return
-        text = line if '"' in line or "  " not in line else " ".join(line.split())
+        text = line
         rule = NftRule(c.family, c.table, c.name, len(c.rules) + 1, text, handle, lineno)
         try:
             rule._statements, rule._comment = parse_rule_text(text)
@@ -293,7 +301,7 @@ class _Reader:
         body = "\n".join(self.pending)
         self.pending = None
         inner = body[body.index("{") + 1:body.rindex("}")]
-        self.block.elements.extend(parse_elements(inner))
+        self.block.elements.extend(parse_elements(inner, self.pending_line))
 
 
 def _balanced(text: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .model import NftChain, NftObject, NftRuleset, NftSet, NftTable
+from .model import NftChain, NftObject, NftRuleset, NftSet, NftTable, priority_text
 from .rule_text import stateless as stateless_text
 
 __all__ = ["print_ruleset", "print_table", "elements_text", "quote_name"]
@@ -107,7 +107,7 @@ def _object_lines(o: NftObject, stateless: bool, handles: bool) -> list[str]:
     return lines
 
 
-def _chain_lines(c: NftChain, stateless: bool, handles: bool) -> list[str]:
+def _chain_lines(c: NftChain, stateless: bool, handles: bool, portable: bool = False) -> list[str]:
     lines = [f"\tchain {quote_name(c.name)} {{{_handle(c.handle, handles)}"]
     if c.comment is not None:
         lines.append('\t\tcomment "' + c.comment.replace('"', '\\"') + '"')
@@ -116,7 +116,10 @@ def _chain_lines(c: NftChain, stateless: bool, handles: bool) -> list[str]:
         if c.device:
             dev = (f"devices = {{ {c.device} }} " if "," in c.device
                    else f'device "{c.device}" ')
-        lines.append(f"\t\ttype {c.type} hook {c.hook} {dev}priority {c.priority_text}; policy {c.policy or 'accept'};")
+        prio = c.priority_text
+        if portable and c.priority is not None or prio is None:
+            prio = priority_text(c.priority or 0, c.family, c.hook)
+        lines.append(f"\t\ttype {c.type} hook {c.hook} {dev}priority {prio}; policy {c.policy or 'accept'};")
     for r in c.rules:
         text = stateless_text(r.text) if stateless else r.text
         lines.append("\t\t" + text + _handle(r.handle, handles))
@@ -124,8 +127,9 @@ def _chain_lines(c: NftChain, stateless: bool, handles: bool) -> list[str]:
     return lines
 
 
-def print_table(t: NftTable, stateless: bool = False, handles: bool = False) -> str:
-    """One ``table … { … }`` block."""
+def print_table(t: NftTable, stateless: bool = False, handles: bool = False, portable: bool = False) -> str:
+    """One ``table … { … }`` block (``portable``: chain priorities named only where nft 1.0.6
+    accepts the name for that hook, e.g. ``-100`` rather than ``dstnat`` at hook output)."""
     out = [f"table {t.family} {quote_name(t.name)} {{{_handle(t.handle, handles)}"]
     delim = ""
     if t.flags:
@@ -145,7 +149,7 @@ def print_table(t: NftTable, stateless: bool = False, handles: bool = False) -> 
         fl.extend("\t\t" + x for x in f.extra)
         fl.append("\t}")
         blocks.append(fl)
-    blocks.extend(_chain_lines(c, stateless, handles) for c in t.chains.values())
+    blocks.extend(_chain_lines(c, stateless, handles, portable) for c in t.chains.values())
     text = "\n".join(out) + "\n"
     for b in blocks:
         text += delim + "\n".join(b) + "\n"
@@ -153,6 +157,7 @@ def print_table(t: NftTable, stateless: bool = False, handles: bool = False) -> 
     return text + "}\n"
 
 
-def print_ruleset(rs: NftRuleset, stateless: bool = False, handles: bool = False) -> str:
-    """The whole ruleset as ``nft list ruleset`` prints it (``-s`` / ``-a`` with the flags)."""
-    return "".join(print_table(t, stateless, handles) for t in rs.tables.values())
+def print_ruleset(rs: NftRuleset, stateless: bool = False, handles: bool = False, portable: bool = False) -> str:
+    """The whole ruleset as ``nft list ruleset`` prints it (``-s`` / ``-a`` with the flags;
+    ``portable`` for ``nft -f`` of nft 1.0.6, see :func:`print_table`)."""
+    return "".join(print_table(t, stateless, handles, portable) for t in rs.tables.values())
