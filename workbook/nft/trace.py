@@ -35,7 +35,7 @@ from .actions import nft_action
 from .match import (ABSENT, SetIndex, Unknown, anon_elements, getter, kind_of, set_kinds, set_or_values,
                     split_list, value_test)
 from .model import NftChain, NftRule, NftRuleset
-from .statements import (Counter, Limit, Log, Match, Nat, Notrack, Reject, SetField, SetUpdate, Verdict,
+from .statements import (Counter, Field, Limit, Log, Match, Nat, Notrack, Reject, SetField, SetUpdate, Verdict,
                          VerdictMap, Xt)
 
 __all__ = ["NftTracer", "trace_nft"]
@@ -220,6 +220,9 @@ class _Compiler:
                     return None if cmp(v) else _Fail(f"{text} does not hold for {_show(v)}")
                 return compare
             test = value_test(kind, [right] if kind == "flags" else split_list(right))
+            fast = _address_match(left, right, neg, text)
+            if fast is not None:
+                return fast
         else:
             raise Unknown(f"{text}: comparison not evaluated by the tracer")
 
@@ -314,6 +317,30 @@ class _Compiler:
             s.recent.setdefault(k, {})[v] = 1
             return None
         return update
+
+
+def _address_match(left: Any, right: str, neg: bool, text: str):
+    """``ip saddr|daddr [!=] ADDR[/LEN]`` as one closure (the commonest match: no getter, no test call)."""
+    if not (isinstance(left, Field) and left.kind == "payload" and left.key in ("ip saddr", "ip daddr")
+            and ", " not in right and "-" not in right):
+        return None
+    from .match import parse_value
+    spec = parse_value("addr", right)
+    if spec[0] == "eq":
+        (v, base), mask = spec[1], 0xFFFFFFFF
+    else:
+        _, v, base, mask = spec
+    if v != 4:
+        return None
+    attr = "src_i" if left.key == "ip saddr" else "dst_i"
+    shown = "src" if attr == "src_i" else "dst"
+
+    def addr(s):
+        x = getattr(s, attr)
+        if (x[0] == 4 and (x[1] & mask) == base) != neg:
+            return None
+        return _Fail(f"{text} does not match {getattr(s, shown)}")
+    return addr
 
 
 def _is_int(expr: Any) -> bool:
@@ -523,7 +550,7 @@ class NftTracer(Tracer):
             c: _NChain = frame[0]
             i = frame[1]
             rules = c.rules
-            if i >= len(rules) and len(frame) == 2:
+            if i >= len(rules) and frame.__len__() == 2:
                 stack.pop()
                 if not stack:
                     steps.append(Step(hook, table, s.base.name, None, None, True, s.base.policy_action, None, False,
