@@ -7,9 +7,10 @@ routing, conntrack and NAT rules) with native nftables base chains added at each
   iptables-save (at their classic priorities) and the native base chains of the ``ip`` and
   ``inet`` families. nat-type chains run inside the kernel's NAT hook (priority -100 for
   prerouting/output, 100 for input/postrouting) in their own priority order, and only until
-  one of them sets up a NAT binding. Two base chains at the same hook and priority run in the
-  order they were registered, which a listing does not show: the later one's first step is
-  ``assumed`` and a note says so.
+  one of them sets up a NAT binding. Of two base chains at the same hook and priority the kernel
+  runs the one registered last first (checked in the lab); a listing does not show that order, so
+  it is assumed (iptables-nft's tables created before native ones, native ones in listing order),
+  the first step of each such chain is ``assumed`` and a note says why.
 - A rule's statements run in order: matches (payload, meta, ``ct``, ``fib … type``, binops,
   concatenations, named and anonymous sets), verdicts (``accept``, ``drop``, ``jump``,
   ``goto`` — which does not come back: the end of the target returns to the caller's caller —
@@ -200,7 +201,7 @@ class _Compiler:
                     hit = v in s.recent.get(("nft", fam, tab, name), {})
                 if hit != neg:
                     return None
-                why = f"{text}: {_show(v)} is {'' if hit else 'not '}in @{name}"
+                why = f"{text}: {_show(v, idx.kinds)} is {'' if hit else 'not '}in @{name}"
                 return _Fail(why + (" (a dynamic set: empty before the first packet)" if dynamic and not hit else ""))
             return in_set
         if what == "anon":
@@ -217,7 +218,7 @@ class _Compiler:
                     v = get(s)
                     if v is ABSENT:
                         return _Fail(f"{text}: the packet has no such field")
-                    return None if cmp(v) else _Fail(f"{text} does not hold for {_show(v)}")
+                    return None if cmp(v) else _Fail(f"{text} does not hold for {_show(v, kind)}")
                 return compare
             test = value_test(kind, [right] if kind == "flags" else split_list(right))
             fast = _address_match(left, right, neg, text)
@@ -232,7 +233,7 @@ class _Compiler:
                 return _Fail(f"{text}: the packet has no such field")
             if test(v) != neg:
                 return None
-            return _Fail(f"{text} does not match {_show(v)}")
+            return _Fail(f"{text} does not match {_show(v, kind)}")
         return lit
 
     def vmap(self, r: NftRule, st: VerdictMap):
@@ -278,7 +279,7 @@ class _Compiler:
                 return _Fail(f"{text}: the packet has no such field")
             hit = idx.get(v)
             if hit is None:
-                return _Fail(f"{text}: {_show(v)} is not in the map")
+                return _Fail(f"{text}: {_show(v, idx.kinds)} is not in the map")
             out = cache.get(hit)
             if out is None:
                 out = cache[hit] = ("verdict",) + _verdict(hit)
@@ -364,36 +365,33 @@ def _anon_test(node, kind: str):
     return value_test(kind, texts)
 
 
-_SHOWN: dict = {}
+_PROTO_NAMES = {6: "tcp", 17: "udp", 132: "sctp", 1: "icmp", 58: "icmpv6", 136: "udplite", 33: "dccp"}
 
 
-def _show(v: Any) -> str:
-    """A value as the why text shows it (addresses as text, concatenations with " . ")."""
-    try:
-        hit = _SHOWN.get(v)
-    except TypeError:
-        hit = None
-    if hit is None:
-        hit = _show_new(v)
-        if len(_SHOWN) > 50_000:
-            _SHOWN.clear()
-        try:
-            _SHOWN[v] = hit
-        except TypeError:
-            pass
-    return hit
+def _show(v: Any, kind: Any = None) -> str:
+    """A value as the why text shows it, by its kind (``addr``, ``proto``…; a list for a concatenation).
 
-
-def _show_new(v: Any) -> str:
-    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], int) and v[0] in (4, 6) and isinstance(v[1], int):
+    >>> _show(((4, 0x0A600029), 6, 80), ["addr", "proto", "port"]), _show(0x4000, "int")
+    ('10.96.0.41 . tcp . 80', '0x4000')
+    """
+    if type(kind) is list:
+        if type(v) is tuple and len(v) == len(kind):
+            return " . ".join(_show(x, k) for x, k in zip(v, kind))
+        kind = kind[0] if len(kind) == 1 else None
+    if kind == "addr" and type(v) is tuple:
+        ver, x = v
+        if ver == 4:
+            return f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}"
         from ..trace import _fmt_ip
-        return _fmt_ip(*v)
-    if isinstance(v, tuple):
-        return " . ".join(_show(x) for x in v)
-    if isinstance(v, frozenset):
+        return _fmt_ip(ver, x)
+    if kind == "proto" and type(v) is int:
+        return _PROTO_NAMES.get(v, str(v))
+    if type(v) is frozenset:
         return ",".join(sorted(v)) or "(none)"
-    if isinstance(v, int) and v > 65535:
+    if type(v) is int and kind == "int":
         return hex(v)
+    if type(v) is tuple:
+        return " . ".join(_show(x) for x in v)
     return str(v)
 
 
