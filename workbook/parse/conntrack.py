@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
@@ -27,6 +28,7 @@ _TCP_STATES = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE
                "TIME_WAIT", "CLOSE", "SYN_SENT2", "LISTEN"}
 _SCTP_STATES = {"CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED", "SHUTDOWN_SENT",
                 "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED"}
+_STATES = _TCP_STATES | _SCTP_STATES
 _TUPLE_KEYS = ("src", "dst", "sport", "dport", "type", "code", "id")
 _U32 = 2 ** 32 - 1
 
@@ -108,13 +110,17 @@ class Conntrack:
     def frame(self) -> "pd.DataFrame":
         """One row per entry (columns :data:`CONNTRACK_COLUMNS`)."""
         import pandas as pd
-        rows = [{"family": e.family, "protocol": e.protocol, "state": e.state, "timeout": e.timeout,
-                 "orig_src": e.original.src, "orig_dst": e.original.dst, "orig_sport": e.original.sport,
-                 "orig_dport": e.original.dport, "reply_src": e.reply.src, "reply_dst": e.reply.dst,
-                 "reply_sport": e.reply.sport, "reply_dport": e.reply.dport, "flags": " ".join(e.flags),
-                 "mark": e.mark, "zone": e.zone, "dnat": e.dnat, "origin": f"{self.source}:{e.line}"}
-                for e in self.entries]
-        df = pd.DataFrame(rows, columns=CONNTRACK_COLUMNS)
+        es = self.entries
+        src = self.source
+        df = pd.DataFrame({
+            "family": [e.family for e in es], "protocol": [e.protocol for e in es],
+            "state": [e.state for e in es], "timeout": [e.timeout for e in es],
+            "orig_src": [e.original.src for e in es], "orig_dst": [e.original.dst for e in es],
+            "orig_sport": [e.original.sport for e in es], "orig_dport": [e.original.dport for e in es],
+            "reply_src": [e.reply.src for e in es], "reply_dst": [e.reply.dst for e in es],
+            "reply_sport": [e.reply.sport for e in es], "reply_dport": [e.reply.dport for e in es],
+            "flags": [" ".join(e.flags) for e in es], "mark": [e.mark for e in es], "zone": [e.zone for e in es],
+            "dnat": [e.dnat for e in es], "origin": [f"{src}:{e.line}" for e in es]}, columns=CONNTRACK_COLUMNS)
         for col in ("timeout", "orig_sport", "orig_dport", "reply_sport", "reply_dport", "mark", "zone"):
             df[col] = df[col].astype("Int64")
         return df
@@ -188,7 +194,14 @@ def _stats(line: str) -> dict[str, int]:
     return out
 
 
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+
+
 def _address(word: str) -> str:
+    """The address in conntrack's (canonical) form; IPv4 by a pattern (ipaddress is ~20x slower on
+    the 400,000 addresses of a 100k-entry table), IPv6 through ipaddress (it canonicalises)."""
+    if _IPV4.fullmatch(word):
+        return word
     try:
         return str(ipaddress.ip_address(word))
     except ValueError:
@@ -211,7 +224,7 @@ def _entry(line: str, n: int) -> ConntrackEntry:
         i += 1
     state = None
     if i < len(words) and "=" not in words[i] and not words[i].startswith("["):
-        if words[i] not in _TCP_STATES | _SCTP_STATES:
+        if words[i] not in _STATES:
             raise ValueError(f"unknown state {words[i][:40]!r}")
         state = words[i]
         i += 1
