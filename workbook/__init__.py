@@ -61,6 +61,8 @@ _LAZY = {
     "check_answer": "workbook.exercises",
     "generate_services": "workbook.generate",
     "kube_proxy_save": "workbook.generate",
+    "set_language": "workbook.i18n",
+    "get_language": "workbook.i18n",
 }
 
 __all__ = ["Chain", "Match", "Option", "ParseError", "Problem", "Rule", "Ruleset", "Table",

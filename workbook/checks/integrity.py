@@ -8,6 +8,7 @@ import pandas as pd
 
 from .context import Context
 from .finding import Finding
+from ..i18n import msg
 
 __all__ = ["find_integrity_problems"]
 
@@ -20,11 +21,11 @@ def find_integrity_problems(ctx: Context) -> Iterator[Finding]:
         ev = pd.DataFrame({"file": tampered, "origin": [f"{base}/MANIFEST.json" for _ in tampered]})
         yield Finding(
             "tampered-evidence", "error",
-            f"{len(tampered)} file(s) differ from the dump's MANIFEST.json",
-            "MANIFEST.json records the sha256 and size of every file at collection time. These files no "
+            msg("{n} file(s) differ from the dump's MANIFEST.json", n=len(tampered)),
+            msg("MANIFEST.json records the sha256 and size of every file at collection time. These files no "
             "longer match, so they were changed (or damaged) after collection: the findings drawn from "
             "them describe the edited files, not the node. Re-collect, or compare with the original "
-            "archive before acting on anything below.",
+            "archive before acting on anything below."),
             ev, [f"sha256sum {base}/{f}   # compare with MANIFEST.json" for f in tampered], None)
     rows = []
     seen: set[tuple[str, int, str]] = set()
@@ -40,7 +41,7 @@ def find_integrity_problems(ctx: Context) -> Iterator[Finding]:
     if rows:
         ev = pd.DataFrame(rows, columns=["ruleset", "origin", "problem", "text"])
         yield Finding(
-            "unreadable-lines", "info", f"{len(rows)} line(s) of the dump could not be read",
-            "A lenient parse kept everything it could read and skipped these lines; rules on them are "
-            "missing from every other check, so a finding may be absent only because its rule was here.",
+            "unreadable-lines", "info", msg("{n} line(s) of the dump could not be read", n=len(rows)),
+            msg("A lenient parse kept everything it could read and skipped these lines; rules on them are "
+            "missing from every other check, so a finding may be absent only because its rule was here."),
             ev, [], None)

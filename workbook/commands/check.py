@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ..i18n import _
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dump", help="a rules file (iptables-save, -S, -L -n -v, lsmod) or a node dump folder/archive")
@@ -40,11 +42,12 @@ def run(args: argparse.Namespace) -> int:
         from ..checks.context import Context
         ctx = Context.of(target, modules)
         for name, rs in ctx.rulesets.items():
-            print(f"  checked {name}: {len(rs)} rules from {rs.source}")
+            print("  " + _("checked {name}: {n} rules from {source}").format(name=name, n=len(rs), source=rs.source))
         if ctx.modules is not None:
-            print(f"  checked modules: {len(ctx.modules)} from {ctx.modules_source or 'lsmod'}")
+            print("  " + _("checked modules: {n} from {source}").format(n=len(ctx.modules),
+                                                                    source=ctx.modules_source or "lsmod"))
         for p in getattr(getattr(target, "ruleset", target), "problems", [])[:20]:
-            print(f"  note: {p}")
+            print(f"  {_('note')}: {p}")
         if shown:
             print()
             print("\n\n".join(f.text(args.max_rows) for f in shown))
