@@ -27,18 +27,16 @@ DATASETS = setup()
 # %% [markdown]
 # ### Can this machine run the lab?
 #
-# The lab needs **root on Linux**: it creates network namespaces and loads rules into them. On
-# Binder you are not root, so this notebook then shows a **recorded run**, made with the same
-# rules and the same packet on a Linux machine and stored in `recorded/lab-kube-dns.json`.
+# The lab needs **root on Linux**, **network namespaces**, and a few tools (`ip`, `nft`,
+# `iptables-nft`, `xtables-monitor`, `conntrack`). Where any of that is missing (on Binder you are
+# not root, a container may forbid namespaces), this notebook shows a **recorded run** instead,
+# made with the same rules and the same packet on a Linux machine (`recorded/lab-kube-dns.json`),
+# and says why in one line. Nothing below fails either way.
 
 # %%
-import dataclasses, json, os, platform
-IS_LINUX = platform.system() == "Linux"
-IS_ROOT = IS_LINUX and os.geteuid() == 0
-ON_BINDER = any(k in os.environ for k in ("BINDER_SERVICE_HOST", "BINDER_LAUNCH_HOST", "BINDER_REPO_URL"))
-RUN_LAB = IS_ROOT and not ON_BINDER and os.environ.get("NFWB_NOTEBOOK_LAB", "1") != "0"
-print(f"Linux: {IS_LINUX}, root: {IS_ROOT}, Binder: {ON_BINDER} → "
-      + ("running the live lab" if RUN_LAB else "showing the recorded run"))
+from workbook.lab_runs import kernel_runs, live_lab_unavailable
+
+print(live_lab_unavailable() or "this machine can run the live lab")
 
 # %% [markdown]
 # ## 1 · The rules and the packet
@@ -76,20 +74,14 @@ check_answer("7.1 simulator branches", answer, expected=len(sim.branches),
 # its random number again. Eight runs (a fraction of a second each):
 
 # %%
-from pathlib import Path
+lab = kernel_runs(rs, query, dump.node_ips, count=8)
+runs = lab.runs
+lab
 
-from tqdm.auto import tqdm
-from workbook.packet import Trace
-if RUN_LAB:
-    from workbook.lab import Lab
-    lab_ips = [ip for ip in dump.node_ips if ":" not in ip and not ip.startswith("127.")]  # the node's IPv4 address(es)
-    with Lab(rs, lab_ips) as lab:
-        runs = [lab.trace(dataclasses.replace(query, sport=40000 + i)) for i in tqdm(range(8), desc="kernel runs")]
-    print("live run on kernel", platform.release())
-else:
-    recorded = json.loads((Path("recorded") / "lab-kube-dns.json").read_text())
-    runs = [Trace.from_json(r, source="kernel") for r in recorded["runs"]]
-    print("recorded run:", {k: recorded[k] for k in ("recorded_at", "kernel", "iptables")})
+# %% [markdown]
+# The first run, step by step:
+
+# %%
 kernel = runs[0]
 kernel
 
