@@ -1,0 +1,250 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The five netfilter hooks
+#
+# Every IPv4 packet that enters, leaves or crosses a Linux node passes up to five checkpoints
+# in the kernel: the netfilter **hooks**. iptables rules never run on their own; they run
+# because a table registered itself on some of these hooks.
+
+# %%
+# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+import pandas as pd
+
+import workbook as wb
+from workbook.exercises import check_answer
+from workbook.lesson import setup
+
+DATASETS = setup()
+
+# %% [markdown]
+# ## 1 · Five checkpoints
+#
+# | hook | when the kernel calls it |
+# |---|---|
+# | **PREROUTING** | a packet has just arrived on an interface, *before* the routing decision |
+# | **INPUT** | routing decided the packet is for this node; it is about to reach a local socket |
+# | **FORWARD** | routing decided the packet is for another host (on a Kubernetes node: often a pod) |
+# | **OUTPUT** | a process on this node created the packet |
+# | **POSTROUTING** | the packet is about to leave through an interface, *after* routing |
+#
+# Because PREROUTING runs before routing, a rule there can change the destination (DNAT) and so
+# change where the packet goes. POSTROUTING runs last, which is why source rewriting (SNAT,
+# MASQUERADE) lives there.
+
+# %% [markdown]
+# The seed post draws the hooks like this (quoted from the post). The `[*]` marks are routing
+# decisions. The `ingress` and `egress` boxes are hooks of the network device that only
+# nftables can use; iptables works on the five boxes in between.
+#
+# ```
+#              +================+      +=====================+
+#              | hostNetwork IP |      | hostNetwork process |
+#              +================+      +=====================+
+#                          ^                |
+#   -  -  -  -  -  -  -  - | -  -  -  -  - [*] -  -  -  -  -  -  -  -  -
+#                          |                v
+#                      +-------+        +--------+
+#                      | input |        | output |
+#                      +-------+        +--------+
+#                          ^                |
+#       +------------+     |   +---------+  v      +-------------+
+#       | prerouting |-[*]-+-->| forward |--+-[*]->| postrouting |
+#       +------------+         +---------+         +-------------+
+#             ^                                           |
+#  -  -  -  - | -  -  -  -  -  -  -  -  -  -  -  -  -  -  |  -  -  -  -
+#             |                                           v
+#        +---------+                                  +--------+
+#    --->| ingress |                                  | egress |--->
+#        +---------+                                  +--------+
+# ```
+
+# %% [markdown]
+# The workbook draws the same picture, with the tables that sit on each hook:
+
+# %%
+wb.draw_hooks()
+
+# %% [markdown]
+# The library keeps the same facts in `workbook.netfilter`. The kernel names are the ones the
+# seed post lists (`NF_IP_…`; today's kernels say `NF_INET_…`, as in the diagram); the tables are
+# those that register on each hook, in the order a packet meets them:
+
+# %%
+import pandas as pd
+from workbook import netfilter
+
+KERNEL_NAME = {"PREROUTING": "NF_IP_PRE_ROUTING", "INPUT": "NF_IP_LOCAL_IN", "FORWARD": "NF_IP_FORWARD",
+               "OUTPUT": "NF_IP_LOCAL_OUT", "POSTROUTING": "NF_IP_POST_ROUTING"}
+pd.DataFrame([{"hook": h, "kernel name": KERNEL_NAME[h], "tables, in order": " → ".join(netfilter.tables_at(h))}
+              for h in netfilter.HOOKS])
+
+# %% [markdown]
+# ### Exercise 1.1
+# A packet arrives from the network for a process running on this node (say, the kubelet on
+# port 10250). Which hooks does it pass, **in order**? Give a list of hook names.
+
+# %%
+answer = ...  # e.g. ["HOOK1", "HOOK2"]
+
+# %%
+check_answer("1.1 local delivery", answer,
+             expected=netfilter.packet_path(from_node=False, local=True), ordered=True,
+             hint="Look at the diagram: from the network card up to the local process.")
+
+# %% [markdown]
+# ## 2 · Tables on a hook, by priority
+#
+# A **table** groups rules by purpose:
+#
+# * **raw**: runs before connection tracking; used to exempt traffic from it;
+# * **mangle**: changes packet marks and header fields;
+# * **nat**: rewrites addresses (DNAT, SNAT, MASQUERADE, REDIRECT) and sees only the first packet of a connection;
+# * **filter**: decides whether a packet may pass (ACCEPT, DROP, REJECT);
+# * **security**: SELinux labels.
+#
+# Several tables can sit on the same hook. The kernel orders them by a **priority** number:
+# the lowest runs first (raw −300, mangle −150, nat-for-destination −100, filter 0,
+# security 50, nat-for-source 100).
+
+# %% [markdown]
+# Each hook with its tables and their priorities (an empty cell: that table is not on that hook):
+
+# %%
+prio = pd.DataFrame([{"hook": h, "table": t.table, "priority": t.priority}
+                     for h, entries in netfilter.TABLES_AT_HOOK.items() for t in entries])
+prio.pivot(index="hook", columns="table", values="priority").reindex(
+    index=list(netfilter.HOOKS), columns=["raw", "mangle", "nat", "filter", "security"]).astype("Int64")
+
+# %% [markdown]
+# ### Exercise 1.2
+# In PREROUTING, which table sees a packet **first**?
+
+# %%
+answer = ...  # a table name
+
+# %%
+check_answer("1.2 first table in PREROUTING", answer,
+             expected=netfilter.tables_at("PREROUTING")[0],
+             hint="The lowest priority number runs first.",
+             explain="raw runs before connection tracking, which is what it is for.")
+
+# %% [markdown]
+# ### Exercise 1.3
+# On how many of the five hooks does the **nat** table have a chain?
+
+# %%
+answer = ...  # a number
+
+# %%
+check_answer("1.3 hooks with nat", answer,
+             expected=sum("nat" in netfilter.tables_at(h) for h in netfilter.HOOKS),
+             hint="Count the hooks whose row has a nat priority in the table above.",
+             explain="Not FORWARD: nat rewrites addresses before routing (DNAT) or after it (SNAT).")
+
+# %% [markdown]
+# ## 3 · Three journeys
+#
+# The routing decision splits the picture into three paths:
+#
+# 1. **to this node**: PREROUTING → INPUT;
+# 2. **through this node** (to a pod, or to another host): PREROUTING → FORWARD → POSTROUTING;
+# 3. **from this node**: OUTPUT → POSTROUTING.
+
+# %% [markdown]
+# The journey **through** this node, drawn: a packet from `192.168.3.10` to `10.0.0.9`, on a node
+# whose address is `192.168.3.215` and whose filter table has no rules (so only the policies speak):
+
+# %%
+no_rules = wb.parse("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
+through = wb.trace_packet(no_rules, wb.Packet("192.168.3.10", "10.0.0.9", "tcp", dport=80), node_ips=["192.168.3.215"])
+wb.draw_hooks(no_rules, trace=through)
+
+# %% [markdown]
+# All three journeys, as the library computes them:
+
+# %%
+import pandas as pd
+journeys = {
+    "to this node": dict(local=True, from_node=False),
+    "through this node": dict(local=False, from_node=False),
+    "from this node": dict(local=False, from_node=True),
+}
+pd.DataFrame([{"journey": name, "hooks": " → ".join(netfilter.packet_path(**kw))}
+              for name, kw in journeys.items()])
+
+# %% [markdown]
+# ### Exercise 1.4
+# A pod on this node sends a DNS query to a pod on another node. The query leaves the pod's
+# network namespace, enters the node through the pod's veth interface and leaves through
+# `eth0`. For the **node's** netfilter, which hooks does it pass, in order?
+
+# %%
+answer = ...  # a list of hook names
+
+# %%
+check_answer("1.4 pod to remote pod", answer,
+             expected=netfilter.packet_path(from_node=False, local=False), ordered=True,
+             hint="For the node, the pod is just another host behind an interface: the packet is forwarded.")
+
+# %% [markdown]
+# ## 4 · nat sees only the first packet
+#
+# Connection tracking (conntrack) remembers every connection. The nat table is consulted only
+# for the **first** packet of a connection (conntrack state `NEW`); the translation it chose is
+# then applied to every later packet of that connection without looking at the rules again.
+#
+# That is why changing a nat rule does not affect connections that are already open, and why
+# kube-proxy can change endpoints without breaking existing connections.
+
+# %% [markdown]
+# Let us check it with the tracer: a tiny nat table with one DNAT rule, and the same packet
+# once as the first packet of a connection and once as a later one.
+
+# %%
+tiny = wb.parse("""*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -d 10.100.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 192.168.1.77:53
+COMMIT
+""")
+first = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53))
+later = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53, ctstate="ESTABLISHED"))
+wb.draw_hooks(tiny, trace=first) if hasattr(wb, "draw_hooks") else None
+
+# %% [markdown]
+# The first packet, step by step: nat PREROUTING rewrites the destination to the pod.
+
+# %%
+first
+
+# %% [markdown]
+# And the later packet of the same connection:
+
+# %%
+print(later.branches[0].notes)
+later.steps
+
+# %% [markdown]
+# ### Exercise 1.5
+# True or false: for the **later** packet, the tracer evaluated at least one rule of the nat table.
+
+# %%
+answer = ...  # True or False
+
+# %%
+check_answer("1.5 nat and ESTABLISHED", answer,
+             expected=bool((later.steps["table"] == "nat").any()),
+             hint="Compare the two traces above: which one lists the DNAT rule?",
+             explain="conntrack already knows this connection and applies the DNAT chosen for its first packet.")
+
+# %% [markdown]
+# Next: [02 · tables and chains](02-tables-and-chains.ipynb).
