@@ -108,3 +108,33 @@ def test_messages_built_in_korean_show_in_english_after_switching_back(korean):
 def test_set_language_refuses_an_empty_name():
     with pytest.raises(ValueError):
         workbook.set_language(" ")
+
+
+TRACE = ["trace", str(ROOT / "datasets" / "eks-node"), "--src", "192.168.3.98", "--dst", "10.100.0.10",
+         "--proto", "udp", "--dport", "53", "--in-iface", "eni5d1d36193a1"]
+DIFF = ["diff", str(ROOT / "datasets" / "onprem-dup-hostport" / "before"), str(AFTER)]
+
+
+@pytest.mark.parametrize("args", [TRACE, DIFF], ids=["trace", "diff"])
+def test_other_commands_keep_json_and_speak_korean_as_text(args):
+    ko = _nfwb(*args, "--json", LANG="ko_KR.UTF-8")
+    en = _nfwb(*args, "--json", LANG="C.UTF-8")
+    assert ko.stdout == en.stdout and json.loads(ko.stdout) and not _hangul(ko.stdout)
+    text = _nfwb(*args, LANG="ko_KR.UTF-8").stdout
+    english = _nfwb(*args, LANG="C.UTF-8").stdout
+    if args is TRACE:
+        # kube-dns has two endpoints: two branches of probability 0.5 (notebook 03, the seed post)
+        assert "갈래 1/2  확률 0.5  ACCEPT  DNAT→192.168.1.77:53" in text
+        assert "branch 1/2  probability 0.5  ACCEPT  DNAT→192.168.1.77:53" in english
+        # the rules themselves are printed as iptables prints them, in both languages
+        rule = "-m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-4JJWD7DPDSPAPXRS"
+        assert rule in text and rule in english
+    else:
+        assert text.startswith("nfwb diff: ") and "추가" in text and "added" in english
+        assert [ln for ln in text.splitlines()[1:]] == [ln for ln in english.splitlines()[1:]]   # the hunks
+
+
+def test_an_error_line_stays_one_line_in_korean(tmp_path):
+    r = _nfwb("check", str(tmp_path / "missing"), LANG="ko_KR.UTF-8")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith("nfwb check: 오류: ") and "Traceback" not in r.stderr
