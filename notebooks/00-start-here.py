@@ -40,19 +40,29 @@
 # ## How these notebooks work
 #
 # * Run the cells from top to bottom (**Shift + Enter**). Each cell does one thing.
+# * **Predict, then run.** Before a packet is traced, a *Predict* cell asks what you expect:
+#   write it in `prediction = ...`, then run the trace, then the cell that compares the two. A
+#   wrong guess you can explain afterwards teaches more than a right one you did not make.
 # * Each section ends with an **exercise**: a cell with `answer = ...`. Replace the `...`
 #   with your answer and run it.
 # * The **self-check** cell below it compares your answer with what the data says. It never
-#   fails: with no answer yet it gives a hint; after three wrong tries it shows the answer.
+#   fails: with no answer yet it gives a hint; a known wrong answer gets a word on why it is
+#   wrong; after three wrong tries it shows the answer. An answer it cannot read (a word where
+#   a number is asked) is explained and does **not** count as a try.
+# * Write answers the way you would say them: `True`/`False`, `"yes"`/`"no"` or `"참"`/`"거짓"`,
+#   `"예"`/`"아니오"`; `0.5`, `"50%"` or `"1/2"`; a list as `["PREROUTING", "INPUT"]` or
+#   `"PREROUTING → INPUT"`. Upper or lower case does not matter.
+# * **Break it yourself** cells change a copy of a node's rules or modules (never your own
+#   machine's) so you can watch the findings and the traces change.
 # * Long-running cells show a progress bar.
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -119,7 +129,9 @@ answer = ...  # a number
 # %%
 check_answer("0.0 where is Istio", answer,
              expected=int(next(nb for g, nb in GOALS.items() if "Istio" in g)[:2]),
-             hint="Pick the goal that mentions Istio and read the file name it shows.")
+             hint="Pick the goal that mentions Istio and read the file name it shows.",
+             common={4: "04 is the other incident of the post, the duplicated hostPort rules.",
+                     1: "01 explains the hooks; the Istio error is about a missing kernel module."})
 
 # %% [markdown]
 # ## Your first ruleset
@@ -143,7 +155,7 @@ nat
 # show itself as a pandas table: here, one row per chain.
 
 # %%
-nat.chains
+tidy(nat.chains)
 
 # %% [markdown]
 # ### Exercise 0.1
@@ -156,6 +168,7 @@ answer = ...  # a number
 check_answer("0.1 built-in nat chains", answer,
              expected=int(nat.chains.query("table == 'nat'")["builtin"].sum()),
              hint="Each -P line sets the policy of one built-in chain.",
+             common={5: "There are five hooks, but nat has no chain on FORWARD: count the -P lines."},
              explain="PREROUTING, INPUT, OUTPUT and POSTROUTING: nat works on four of the five hooks.")
 
 # %% [markdown]

@@ -14,12 +14,12 @@
 # because a table registered itself on some of these hooks.
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -96,7 +96,10 @@ answer = ...  # e.g. ["HOOK1", "HOOK2"]
 # %%
 check_answer("1.1 local delivery", answer,
              expected=netfilter.packet_path(from_node=False, local=True), ordered=True,
-             hint="Look at the diagram: from the network card up to the local process.")
+             hint="Look at the diagram: from the network card up to the local process.",
+             common={("INPUT",): "INPUT is not the first: every packet from the network meets PREROUTING before routing.",
+                     ("PREROUTING", "FORWARD", "INPUT"): "FORWARD is for packets routed *through* the node, not to it.",
+                     ("INPUT", "PREROUTING"): "The right hooks, but PREROUTING comes first: it runs before routing."})
 
 # %% [markdown]
 # ## 2 · Tables on a hook, by priority
@@ -119,8 +122,8 @@ check_answer("1.1 local delivery", answer,
 # %%
 prio = pd.DataFrame([{"hook": h, "table": t.table, "priority": t.priority}
                      for h, entries in netfilter.TABLES_AT_HOOK.items() for t in entries])
-prio.pivot(index="hook", columns="table", values="priority").reindex(
-    index=list(netfilter.HOOKS), columns=["raw", "mangle", "nat", "filter", "security"]).astype("Int64")
+tidy(prio.pivot(index="hook", columns="table", values="priority").reindex(
+    index=list(netfilter.HOOKS), columns=["raw", "mangle", "nat", "filter", "security"]))
 
 # %% [markdown]
 # ### Exercise 1.2
@@ -133,6 +136,9 @@ answer = ...  # a table name
 check_answer("1.2 first table in PREROUTING", answer,
              expected=netfilter.tables_at("PREROUTING")[0],
              hint="The lowest priority number runs first.",
+             common={"nat": "nat's −100 is low, but raw's −300 is lower still: the lowest number runs first.",
+                     "filter": "filter is not on PREROUTING at all (see the empty cell).",
+                     "mangle": "mangle (−150) runs early, but raw (−300) runs earlier."},
              explain="raw runs before connection tracking, which is what it is for.")
 
 # %% [markdown]
@@ -146,6 +152,8 @@ answer = ...  # a number
 check_answer("1.3 hooks with nat", answer,
              expected=sum("nat" in netfilter.tables_at(h) for h in netfilter.HOOKS),
              hint="Count the hooks whose row has a nat priority in the table above.",
+             common={5: "Look at FORWARD's row: nat has no chain there.",
+                     2: "Destination NAT in PREROUTING and OUTPUT, source NAT in INPUT and POSTROUTING: count again."},
              explain="Not FORWARD: nat rewrites addresses before routing (DNAT) or after it (SNAT).")
 
 # %% [markdown]
@@ -159,12 +167,27 @@ check_answer("1.3 hooks with nat", answer,
 
 # %% [markdown]
 # The journey **through** this node, drawn: a packet from `192.168.3.10` to `10.0.0.9`, on a node
-# whose address is `192.168.3.215` and whose filter table has no rules (so only the policies speak):
+# whose address is `192.168.3.215` and whose filter table has no rules (so only the policies speak).
+#
+# ### Predict 1.a
+# Before you run the trace: how many of the five hooks will this packet pass?
+
+# %%
+prediction = ...  # a number
 
 # %%
 no_rules = wb.parse("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
 through = wb.trace_packet(no_rules, wb.Packet("192.168.3.10", "10.0.0.9", "tcp", dport=80), node_ips=["192.168.3.215"])
 wb.draw_hooks(no_rules, trace=through)
+
+# %%
+check_prediction("1.a hooks on the way through", prediction,
+                 outcome=len(netfilter.path_for(through.packet, ["192.168.3.215"])),  # the path the drawing shows
+                 why="PREROUTING, then routing sends it on (FORWARD), then POSTROUTING: INPUT and OUTPUT "
+                     "are only for packets to and from the node itself.",
+                 common={5: "A packet passes only the hooks on its own path, not all five.",
+                         2: "Between PREROUTING and POSTROUTING there is FORWARD: routing decided "
+                            "the packet is for another host."})
 
 # %% [markdown]
 # All three journeys, as the library computes them:
@@ -191,7 +214,11 @@ answer = ...  # a list of hook names
 # %%
 check_answer("1.4 pod to remote pod", answer,
              expected=netfilter.packet_path(from_node=False, local=False), ordered=True,
-             hint="For the node, the pod is just another host behind an interface: the packet is forwarded.")
+             hint="For the node, the pod is just another host behind an interface: the packet is forwarded.",
+             common={("OUTPUT", "POSTROUTING"): "The pod is not the node: its packet arrives on the pod's veth "
+                                                "like any packet from the network.",
+                     ("PREROUTING", "INPUT"): "INPUT is for packets addressed to the node; this one is for "
+                                              "a pod on another node."})
 
 # %% [markdown]
 # ## 4 · nat sees only the first packet
@@ -206,6 +233,13 @@ check_answer("1.4 pod to remote pod", answer,
 # %% [markdown]
 # Let us check it with the tracer: a tiny nat table with one DNAT rule, and the same packet
 # once as the first packet of a connection and once as a later one.
+#
+# ### Predict 1.b
+# Before you run the traces: how many nat rules will the tracer evaluate for the **later**
+# packet (conntrack state `ESTABLISHED`)?
+
+# %%
+prediction = ...  # a number
 
 # %%
 tiny = wb.parse("""*nat
@@ -218,7 +252,7 @@ COMMIT
 """)
 first = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53))
 later = wb.trace_packet(tiny, wb.Packet("192.168.3.10", "10.100.0.10", "udp", dport=53, ctstate="ESTABLISHED"))
-wb.draw_hooks(tiny, trace=first) if hasattr(wb, "draw_hooks") else None
+wb.draw_hooks(tiny, trace=first)
 
 # %% [markdown]
 # The first packet, step by step: nat PREROUTING rewrites the destination to the pod.
@@ -230,21 +264,32 @@ first
 # And the later packet of the same connection:
 
 # %%
-print(later.branches[0].notes)
-later.steps
+print("\n".join(later.branches[0].notes))
+print("rules evaluated:", len(later.steps))
+
+# %%
+check_prediction("1.b nat rules for a later packet", prediction,
+                 outcome=int((later.steps["table"] == "nat").sum()),
+                 why="conntrack knows the connection: nat is consulted for the first packet only.",
+                 common={1: "The DNAT rule matched the first packet; for the later ones the kernel does "
+                            "not look at the nat rules again."})
 
 # %% [markdown]
 # ### Exercise 1.5
-# True or false: for the **later** packet, the tracer evaluated at least one rule of the nat table.
+# kube-proxy moves a Service to a new pod by rewriting its nat rules. True or false: the
+# packets of a connection that is **already open** follow the new rules at once.
 
 # %%
 answer = ...  # True or False
 
 # %%
-check_answer("1.5 nat and ESTABLISHED", answer,
-             expected=bool((later.steps["table"] == "nat").any()),
-             hint="Compare the two traces above: which one lists the DNAT rule?",
-             explain="conntrack already knows this connection and applies the DNAT chosen for its first packet.")
+check_answer("1.5 open connections and new nat rules", answer,
+             expected=bool((later.steps["table"] == "nat").any()),  # would a later packet even see the rules?
+             hint="Look at the later packet's trace above: which nat rules did it meet?",
+             common={True: "The rules change, but a later packet never reaches them: conntrack keeps "
+                           "the translation chosen for the first packet."},
+             explain="conntrack already knows this connection and applies the DNAT chosen for its first packet; "
+                     "only new connections see the new rules.")
 
 # %% [markdown]
 # Next: [02 · tables and chains](02-tables-and-chains.ipynb).

@@ -14,12 +14,12 @@
 # output from the seed post's EKS worker node.
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -81,7 +81,7 @@ wb.draw_chains(flt, "filter")
 # The same chains as a table: policy, how many rules each holds, how many rules jump to it.
 
 # %%
-flt.chains[["chain", "builtin", "policy", "rules", "references"]]
+tidy(flt.chains[["chain", "builtin", "policy", "rules", "references"]])
 
 # %% [markdown]
 # ### Exercise 2.1
@@ -94,6 +94,8 @@ answer = ...  # a number
 check_answer("2.1 user-defined chains", answer,
              expected=int((~flt.chains["builtin"]).sum()),
              hint="Count the -N lines, or the rows of flt.chains where builtin is False.",
+             common={11: "That counts the built-in INPUT, FORWARD and OUTPUT too: they come from -P lines, not -N.",
+                     3: "Those three are the built-in chains (-P lines); user-defined ones are declared with -N."},
              explain="All eight belong to kube-proxy or the kubelet (KUBE-…).")
 
 # %% [markdown]
@@ -109,7 +111,9 @@ answer = ...  # a list of two chain names
 c = flt.chains
 check_answer("2.2 canary chains", answer,
              expected=c[~c["builtin"] & (c["references"] == 0) & (c["rules"] == 0)]["chain"].tolist(),
-             hint="Rows of flt.chains with builtin False, references 0 and rules 0.")
+             hint="Rows of flt.chains with builtin False, references 0 and rules 0.",
+             common={("KUBE-EXTERNAL-SERVICES", "KUBE-PROXY-FIREWALL"): "Those hold no rules, but INPUT and FORWARD "
+                     "jump to them (see the references column)."})
 
 # %% [markdown]
 # ## 2 · One rule, taken apart
@@ -119,7 +123,7 @@ check_answer("2.2 canary chains", answer,
 
 # %%
 rules = flt.rules
-rules[rules["chain"] == "INPUT"][["position", "protocol", "target", "target_args", "comment", "spec"]]
+tidy(rules[rules["chain"] == "INPUT"][["position", "protocol", "target", "target_args", "comment", "spec"]])
 
 # %% [markdown]
 # Matches are kept in order, each with its module and options (`-m limit --limit 5/min`):
@@ -127,7 +131,8 @@ rules[rules["chain"] == "INPUT"][["position", "protocol", "target", "target_args
 # %%
 log_rule = flt.chain("filter", "INPUT").rules[4]
 print(log_rule.spec)
-[(m.module, [(o.flag, o.args) for o in m.options]) for m in log_rule.matches]
+pd.DataFrame([{"match module": m.module, "option": o.flag, "value": " ".join(o.args)}
+              for m in log_rule.matches for o in m.options])
 
 # %% [markdown]
 # ### Exercise 2.3
@@ -141,13 +146,22 @@ answer = ...  # a number
 inp = rules[(rules["chain"] == "INPUT")]
 check_answer("2.3 where 9999 is dropped", answer,
              expected=int(inp[inp["target"] == "DROP"]["position"].iloc[0]),
-             hint="Positions start at 1, as in `iptables -L --line-numbers`.")
+             hint="Positions start at 1, as in `iptables -L --line-numbers`.",
+             common={5: "Rule 5 is the LOG rule: it writes a log line and the packet goes on to the next rule."})
 
 # %% [markdown]
 # ## 3 · Let the tracer walk the chains
 #
 # The tracer follows a packet through every rule and jump, just as the kernel would. A UDP
-# packet to port 9999 arriving from outside:
+# packet to port 9999 arriving from outside.
+#
+# ### Predict 2.a
+# INPUT's fourth rule is `-A INPUT -j KUBE-FIREWALL`, and KUBE-FIREWALL's only rule drops
+# packets *to 127.0.0.0/8*. Before you run the trace: will this packet (to `192.168.3.215`) enter
+# KUBE-FIREWALL at all? `True` or `False`.
+
+# %%
+prediction = ...  # True or False
 
 # %%
 t = wb.trace_packet(flt, wb.Packet("203.0.113.5", "192.168.3.215", "udp", dport=9999), node_ips=["192.168.3.215"])
@@ -157,7 +171,15 @@ t
 # Every step as a table (✘ rows did not match; `why` says which match failed):
 
 # %%
-t.steps[["hook", "table", "chain", "position", "matched", "action", "why"]]
+tidy(t.steps[["hook", "table", "chain", "position", "matched", "action", "why"]])
+
+# %%
+check_prediction("2.a into KUBE-FIREWALL?", prediction,
+                 outcome=any(s.chain == "KUBE-FIREWALL" for s in t.branches[0].steps),
+                 why="the jump has no match of its own, so every packet enters; the test for 127.0.0.0/8 is "
+                     "made inside, by the DROP rule, which then does not match.",
+                 common={False: "A jump without matches is taken by every packet; what fails is the DROP "
+                                "rule *inside* KUBE-FIREWALL."})
 
 # %% [markdown]
 # ### Exercise 2.4
@@ -168,7 +190,9 @@ answer = ...  # ACCEPT or DROP
 
 # %%
 check_answer("2.4 verdict for udp/9999", answer, expected=next(iter(t.verdicts)),
-             hint="Look at the last matched step of the trace.")
+             hint="Look at the last matched step of the trace.",
+             common={"LOG": "LOG is not a verdict: it logs, and the packet moves on to the next rule.",
+                     "ACCEPT": "ACCEPT is the policy, used only when no rule decides; rule 6 decides first."})
 
 # %% [markdown]
 # ## 4 · The same table in three notations
@@ -192,6 +216,8 @@ answer = ...  # one character
 user_line = next(l for l in flt.to_save().splitlines() if l.startswith(":KUBE-FIREWALL "))
 check_answer("2.5 policy of a user chain", answer, expected=user_line.split()[1],
              hint="Find the line that starts with :KUBE-FIREWALL.",
+             common={"ACCEPT": "ACCEPT is what the built-in chains show; a user chain has no policy at all.",
+                     "RETURN": "RETURN is what happens at its end, but the save form writes a single character."},
              explain="A user chain has no policy: when its rules run out, the packet returns to the caller.")
 
 # %% [markdown]
@@ -219,6 +245,7 @@ answer = ...  # a number
 drop_line = next(l for l in listing_text.splitlines() if " DROP " in l and "dpt:9999" in l)
 check_answer("2.6 udp's number", answer, expected=int(drop_line.split()[4]),
              hint="Read the prot column of the DROP line (num, pkts, bytes, target, prot, …).",
+             common={6: "6 is tcp; the 9999 rules match -p udp.", 9999: "9999 is the port, not the protocol."},
              explain="6 is tcp, 17 is udp, 0 means all; the numbers of /etc/protocols.")
 
 # %% [markdown]

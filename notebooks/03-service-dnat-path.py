@@ -18,12 +18,12 @@
 # The listings below are the post's real output from an EKS worker node (the Korean blog post *[AWS EKS] (5) EKS 스터디 2주차 ( iptables - CNI HOST PORT CHAIN )*, written for the CloudNet@ team's AEWS study (2nd cohort)).
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -69,7 +69,7 @@ listed
 # probability 0.50000000000`). The workbook turns them back into the exact rule spec:
 
 # %%
-listed.rules[["chain", "position", "target", "comment", "spec"]]
+tidy(listed.rules[["chain", "position", "target", "comment", "spec"]])
 
 # %% [markdown]
 # Read the last chain, `KUBE-SEP-4JJWD7DPDSPAPXRS` (one endpoint), from the bottom up:
@@ -92,6 +92,9 @@ svc_rules = listed.rules.query("chain == 'KUBE-SERVICES'")
 dns = svc_rules[(svc_rules["destination"].str.startswith("10.100.0.10")) & (svc_rules["protocol"] == "udp")]
 check_answer("3.1 kube-dns udp chain", answer, expected=dns["target"].iloc[0],
              hint="Find the rule whose destination is 10.100.0.10 and whose protocol is udp.",
+             common={"KUBE-SVC-ERIFXISQEP7F7OF4": "That one is kube-dns over **tcp** (dns-tcp); the query is udp.",
+                     "KUBE-SEP-4JJWD7DPDSPAPXRS": "KUBE-SEP chains come one step later: KUBE-SERVICES jumps to "
+                                                  "the Service's KUBE-SVC chain first."},
              explain="Its comment says it: kube-system/kube-dns:dns.")
 
 # %% [markdown]
@@ -119,7 +122,7 @@ wb.draw_chains(rs, "nat", "KUBE-SVC-TCOU7JCQXEZGVUNU")
 # %%
 from workbook import kube
 svcs = kube.services(rs)
-svcs[["service", "protocol", "cluster_ip", "port", "chain", "endpoints", "probabilities"]]
+tidy(svcs[["service", "protocol", "cluster_ip", "port", "chain", "endpoints", "probabilities"]])
 
 # %% [markdown]
 # ### Exercise 3.2
@@ -131,20 +134,34 @@ answer = ...  # e.g. ["10.0.0.1:53", ...]
 # %%
 row = svcs[svcs["service"].str.contains("kube-dns:dns") & (svcs["protocol"] == "udp")].iloc[0]
 check_answer("3.2 kube-dns endpoints", answer, expected=list(row["endpoints"]),
-             hint="Look at the endpoints column, or at the DNAT targets of the KUBE-SEP chains.")
+             hint="Look at the endpoints column, or at the DNAT targets of the KUBE-SEP chains.",
+             common={("10.100.0.10:53",): "10.100.0.10 is the Service's ClusterIP; the endpoints are the pods "
+                                          "behind it."})
 
 # %% [markdown]
 # ## 3 · Follow one DNS query
 #
 # The kube-ops-view pod on this node (`192.168.3.98`) asks kube-dns. The node's `ip route` says
 # that pod sits behind the interface `eni5d1d36193a1`; its packet enters the node there, so it
-# starts in PREROUTING. The `statistic` rule splits the trace into two
-# **branches**, one per endpoint, each with its probability:
+# starts in PREROUTING. The tracer follows every way the packet may go.
+#
+# ### Predict 3.a
+# Before you run the trace: into how many **branches** (possible paths) will it split?
+
+# %%
+prediction = ...  # a number
 
 # %%
 query = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
 dns_trace = wb.trace_packet(rs, query, node_ips=eks.node_ips)
 dns_trace
+
+# %%
+check_prediction("3.a branches of the DNS query", prediction, outcome=len(dns_trace.branches),
+                 why="the statistic rule in KUBE-SVC-TCOU7JCQXEZGVUNU splits the path: one branch per "
+                     "kube-dns endpoint, each with its probability.",
+                 common={1: "One real packet takes one way, but the tracer lists every way it may take: "
+                            "one per endpoint of the Service."})
 
 # %% [markdown]
 # The same trace drawn: the path taken, and where it forks.
@@ -156,7 +173,8 @@ wb.draw_trace(dns_trace, rs)
 # Where the first packet ends up, and how often:
 
 # %%
-dns_trace.destinations
+pd.DataFrame({"DNAT to": list(dns_trace.destinations),
+              "share of new connections": [f"{p:.0%}" for p in dns_trace.destinations.values()]})
 
 # %% [markdown]
 # ### Exercise 3.3
@@ -167,7 +185,10 @@ answer = ...  # a number between 0 and 1
 
 # %%
 check_answer("3.3 share of 192.168.2.64", answer, expected=dns_trace.destinations.get("192.168.2.64:53", 0.0),
-             hint="The first endpoint rule matches with probability 0.5; the second takes everything left.")
+             hint="The first endpoint rule matches with probability 0.5; the second takes everything left.",
+             common={1: "The second rule has no statistic match, but it only sees the packets the first rule "
+                        "did not take: half of them.",
+                     0: "192.168.2.64 is the second endpoint: it gets every packet the first rule passes on."})
 
 # %% [markdown]
 # ## 4 · Why 1/n, then 1/(n−1), …
@@ -181,7 +202,7 @@ check_answer("3.3 share of 192.168.2.64", answer, expected=dns_trace.destination
 
 # %%
 from workbook.generate import probability_text
-import pandas as pd
+
 pd.DataFrame({"endpoints n": range(2, 7), "first rule prints": [probability_text(n) for n in range(2, 7)]})
 
 # %% [markdown]
@@ -194,13 +215,24 @@ answer = ...  # a number
 
 # %%
 check_answer("3.4 second of three", answer, expected=float(probability_text(2)),
-             hint="After the first rule, two endpoints are left.")
+             hint="After the first rule, two endpoints are left.",
+             common={"1/3": "1/3 is the **first** rule's probability. The second rule only sees the 2/3 the "
+                            "first one left, and takes half of those: its own probability is 1/2.",
+                     "2/3": "2/3 of the packets reach the second rule; the question is the probability it "
+                            "prints, the share of what reaches it."})
 
 # %% [markdown]
 # ## 5 · Every Service at once
 #
 # Trace one packet to each ClusterIP of the node and collect where it lands (a progress bar
-# shows how far it got):
+# shows how far it got).
+#
+# ### Predict 3.b
+# The query still comes from the kube-ops-view pod, `192.168.3.98`. Before you run the traces:
+# will any of these packets be **masqueraded** (source-NATed) on its way? `True` or `False`.
+
+# %%
+prediction = ...  # True or False
 
 # %%
 from tqdm.auto import tqdm
@@ -215,6 +247,13 @@ for s in tqdm(svcs.itertuples(), total=len(svcs), desc="tracing services"):
 landing = pd.DataFrame(rows)
 landing
 
+# %%
+check_prediction("3.b any masquerade?", prediction, outcome=bool(landing["masqueraded"].any()),
+                 why="a pod that reaches its own Service and is picked as the endpoint is marked by its "
+                     "KUBE-SEP chain's first rule (KUBE-MARK-MASQ): the hairpin case of section 1.",
+                 common={False: "Look at KUBE-SEP's first rule: `-s <the endpoint's own IP>` marks the packet "
+                                "for masquerade. Is 192.168.3.98 the endpoint of some Service?"})
+
 # %% [markdown]
 # ### Exercise 3.5
 # How many of these Service ports have only **one** endpoint, so that every new connection goes
@@ -226,6 +265,7 @@ answer = ...  # a number
 # %%
 check_answer("3.5 single-endpoint services", answer, expected=int((landing["branches"] == 1).sum()),
              hint="Count the rows with 1 branch.",
+             common={8: "Most Services here have two endpoints: count only the rows with 1 branch."},
              explain="If that one pod is down, the Service is down: worth a look in a real incident.")
 
 # %% [markdown]
@@ -239,10 +279,60 @@ answer = ...  # the service name, as in the service column
 # %%
 check_answer("3.6 the hairpin service", answer, expected=landing[landing["masqueraded"]]["service"].tolist()[0],
              hint="The query comes from 192.168.3.98. Which Service has that pod as its endpoint?",
+             common={"kube-system/kube-dns:dns": "kube-dns is the Service the pod asks most, but its endpoints "
+                                                 "are other pods: nothing to masquerade."},
              explain="The kube-ops-view pod asked its own Service and was picked as the endpoint: KUBE-MARK-MASQ.")
 
 # %% [markdown]
-# ## 6 · Explore
+# ## 6 · Break it yourself: remove an endpoint
+#
+# When a kube-dns pod goes away, kube-proxy rewrites the Service's chains. Let us do half of
+# that job by hand, on a **copy** of the node's rules (nothing on any machine changes): delete the
+# jump from `KUBE-SVC-TCOU7JCQXEZGVUNU` to one endpoint's `KUBE-SEP` chain, and leave the rest.
+
+# %%
+REMOVE = "192.168.1.77:53"     # the endpoint whose jump is deleted; try "192.168.2.64:53" too
+
+lines = rs.to_save().splitlines()
+gone = [ln for ln in lines if ln.startswith("-A KUBE-SVC-TCOU7JCQXEZGVUNU ") and f"-> {REMOVE}" in ln]
+broken_rs = wb.parse("\n".join(ln for ln in lines if ln not in gone) + "\n")
+print("deleted:", *gone, sep="\n  ")
+
+# %% [markdown]
+# What do the checks say about the copy? (On the real node they find nothing.)
+
+# %%
+wb.check(broken_rs)
+
+# %% [markdown]
+# ### Predict 3.c
+# Before you run the trace: with that jump gone, what share of new DNS connections still reaches
+# `192.168.2.64:53`?
+
+# %%
+prediction = ...  # a number between 0 and 1, or a percentage
+
+# %%
+broken_trace = wb.trace_packet(broken_rs, query, node_ips=eks.node_ips)
+pd.DataFrame({"DNAT to": [d or "(no DNAT: stays 10.100.0.10)" for d in broken_trace.destinations],
+              "share of new connections": [f"{p:.0%}" for p in broken_trace.destinations.values()]})
+
+# %%
+check_prediction("3.c after removing an endpoint", prediction,
+                 outcome=broken_trace.destinations.get("192.168.2.64:53", 0.0),
+                 why="with 192.168.1.77's jump gone, the rule left is the last one, which has no statistic "
+                     "match: it takes everything. Had you deleted 192.168.2.64's jump instead, the 0.5 rule "
+                     "would be alone: half the queries would fall through, un-DNATed, to an address no pod has. "
+                     "Set REMOVE to it and run the cells again.",
+                 common={0.5: "0.5 was the first rule's probability; the rule left over is the last one, and the "
+                              "last one has no statistic match."})
+
+# %% [markdown]
+# The checks call the leftover `KUBE-SEP` chain *stale*: nothing jumps to it any more. kube-proxy
+# deletes the chain with its jump; a stale one means someone (or something) edited the rules by hand.
+
+# %% [markdown]
+# ## 7 · Explore
 #
 # Pick a Service to see its chains, endpoints and a trace:
 

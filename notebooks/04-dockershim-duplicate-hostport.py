@@ -14,12 +14,12 @@
 # traffic failed, and `iptables -t nat -L PREROUTING` showed the same jump **twice**.
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -57,7 +57,7 @@ Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)
 """
 
 seen = wb.parse(prerouting_L, format="listing")
-seen.rules[["position", "target", "pkts", "bytes", "spec"]]
+tidy(seen.rules[["position", "target", "pkts", "bytes", "spec"]])
 
 # %% [markdown]
 # ### Exercise 4.1
@@ -70,6 +70,7 @@ answer = ...  # a number
 check_answer("4.1 jumps to CNI-HOSTPORT-DNAT", answer,
              expected=int((seen.rules["target"] == "CNI-HOSTPORT-DNAT").sum()),
              hint="Count the rows whose target is CNI-HOSTPORT-DNAT.",
+             common={1: "Read to the last line: it jumps to CNI-HOSTPORT-DNAT too, with 0 packets."},
              explain="The second copy has 0 packets: it was added recently.")
 
 # %% [markdown]
@@ -97,7 +98,8 @@ check_answer("4.1 jumps to CNI-HOSTPORT-DNAT", answer,
 # %%
 before = wb.load_dump(DATASETS / "onprem-dup-hostport" / "before")
 after = wb.load_dump(DATASETS / "onprem-dup-hostport" / "after")
-before.ruleset, after.ruleset
+print("before:", before.ruleset.summary())
+print("after: ", after.ruleset.summary())
 
 # %% [markdown]
 # nat PREROUTING after the restart and the chains it jumps to (the red arrow is the copy):
@@ -115,7 +117,8 @@ answer = ...  # a number
 # %%
 pre = after.ruleset.rules.query("table == 'nat' and chain == 'PREROUTING'")
 check_answer("4.2 jumps after", answer, expected=int((pre["target"] == "CNI-HOSTPORT-DNAT").sum()),
-             hint="Filter after.ruleset.rules to table nat, chain PREROUTING.")
+             hint="Filter after.ruleset.rules to table nat, chain PREROUTING.",
+             common={1: "The drawing shows two arrows into CNI-HOSTPORT-DNAT: the copy is there in the dump too."})
 
 # %% [markdown]
 # ## 3 · The real damage is one level down
@@ -131,7 +134,8 @@ def hostport_entries(d):
     r["container id"] = r["comment"].str.extract(r'id: "([0-9a-f]+)"', expand=False).str[:12]
     return r[["position", "container id", "target", "pkts"]]
 
-pd.concat({"before": hostport_entries(before), "after": hostport_entries(after)})
+tidy(pd.concat([hostport_entries(before).assign(dump="before"), hostport_entries(after).assign(dump="after")])
+     .set_index(["dump", "position"]))
 
 # %% [markdown]
 # In `after` there are two entries for the same ports. The first one still counts connections;
@@ -157,6 +161,8 @@ live = set(re.findall(r"\b([0-9a-f]{64})\b", after.text("kubelet/dockershim-sand
 stale = [cid for cid in hostport_entries(after)["container id"] if not any(l.startswith(cid) for l in live)]
 check_answer("4.3 the stale container", answer, expected=stale[0] if stale else None,
              hint="Compare the container ids of the entries with the file names in the sandbox listing.",
+             common={"4ec72be6d83d": "4ec72be6d83d is the **new** pod: its checkpoint file is there (May 17). "
+                                     "Look for the entry whose file is missing."},
              explain="Its pod is gone, but its DNAT rule is still first in line.")
 
 # %% [markdown]
@@ -167,6 +173,13 @@ check_answer("4.3 the stale container", answer, expected=stale[0] if stale else 
 # (`network/ip-route.txt` of each dump, what `ip route` printed): after PREROUTING the kernel looks
 # the (DNATed) destination up in them, like the tracer does, to choose the interface the packet
 # leaves on, or to drop it when there is no usable route.
+#
+# ### Predict 4.a
+# Before you run the traces: in the `after` dump, what **verdict** does a new connection to the
+# node's port 80 get? `"ACCEPT"` or `"DROP"`.
+
+# %%
+prediction = ...  # "ACCEPT" or "DROP"
 
 # %%
 node_ip = next(ip for ip in after.node_ips if ip.startswith("10.10."))   # the node's address on its LAN
@@ -184,7 +197,14 @@ for name, d in [("before", before), ("after", after)]:
     rows.append({"dump": name, "DNAT to": ", ".join(map(str, t.destinations)), "via": chains[-1] if chains else None,
                  "routing": routing(t), "verdict": ", ".join(t.verdicts)})
 where = pd.DataFrame(rows)
-where
+tidy(where)
+
+# %%
+check_prediction("4.a port 80 after the restart", prediction, outcome=", ".join(traces["after"].verdicts),
+                 why="the stale entry DNATs to the old pod's address, and the only route left for it is "
+                     "Calico's blackhole for the block: the kernel drops the packet right after PREROUTING.",
+                 common={"ACCEPT": "No rule drops it, true, and the policies all say ACCEPT; but after PREROUTING "
+                                   "comes routing, and the old pod's address has no route but a blackhole."})
 
 # %% [markdown]
 # Before, `10.42.134.75` is the ingress pod and has its own route, `10.42.134.75 dev cali6968104dfaa`:
@@ -195,7 +215,7 @@ where
 
 # %%
 t = traces["after"]
-print(t.verdicts)
+print("verdict:", ", ".join(t.verdicts))
 last = [s for s in t.branches[0].steps if s.matched][-1]
 print("last rule hit:", last.hook, last.table, last.chain, f"#{last.position}", last.action)
 print("then:", routing(t))
@@ -211,7 +231,7 @@ print("then:", routing(t))
 
 # %%
 new_chain = hostport_entries(after).iloc[-1]["target"]
-after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")[["chain", "target_args"]]
+tidy(after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")[["chain", "target_args"]])
 
 # %% [markdown]
 # ### Exercise 4.4
@@ -225,6 +245,8 @@ new_dnat = after.ruleset.rules.query("table == 'nat' and chain == @new_chain and
 check_answer("4.4 does port 80 reach the new pod", answer,
              expected=where.iloc[1]["DNAT to"].split(":")[0] in new_dnat,
              hint="Compare the DNAT address of the after trace with the new pod's DNAT rule.",
+             common={True: "The new pod's entry exists, but the kernel takes the first entry that matches: "
+                           "the stale one, to the old address."},
              explain="They go to the old pod's address: the ingress is down while the new pod looks healthy.")
 
 # %% [markdown]
@@ -249,6 +271,9 @@ answer = ...  # a number
 jumps = pre[pre["target"] == "CNI-HOSTPORT-DNAT"]["position"].tolist()
 check_answer("4.5 which number to delete", answer, expected=int(jumps[-1]),
              hint="Keep the first jump (it has the counters); delete the later one.",
+             common={4: "Rule 4 is the original, with the counters; the copy comes after it.",
+                     5: "5 was the copy's number in the post's listing; this dump's PREROUTING has other rules "
+                        "too: look up the number in `pre`."},
              explain="Deleting by number from the highest down keeps the positions above it.")
 
 # %% [markdown]
@@ -257,7 +282,55 @@ check_answer("4.5 which number to delete", answer, expected=int(jumps[-1]),
 # %%
 changes = wb.diff_rulesets(before.ruleset, after.ruleset).frame
 print(len(changes), "changes; the nat ones:")
-changes.query("table == 'nat'")[["change", "chain", "spec"]]
+tidy(changes.query("table == 'nat'")[["change", "chain", "spec"]])
+
+# %% [markdown]
+# ### Break it yourself: add the duplicate jump
+#
+# Take the healthy `before` rules, make a **copy**, and append a second
+# `-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT`, as portmap did. Then watch
+# the checks and the traces change.
+
+# %%
+lines = before.ruleset.to_save().splitlines()
+jump = next(ln for ln in lines if ln.startswith("-A PREROUTING") and ln.endswith("-j CNI-HOSTPORT-DNAT"))
+last_pre = max(i for i, ln in enumerate(lines) if ln.startswith("-A PREROUTING"))
+doubled = wb.parse("\n".join(lines[:last_pre + 1] + [jump] + lines[last_pre + 1:]) + "\n")
+print("added at the end of PREROUTING:", jump)
+print("findings before:", len(wb.check(before.ruleset)), "→ with the copy:", len(wb.check(doubled)))
+wb.check(doubled)
+
+# %% [markdown]
+# ### Predict 4.b
+# In the copy, a client connects to the node's port **22**, which no hostPort serves. Before you
+# run the traces: how many times does its first packet jump into `CNI-HOSTPORT-DNAT`?
+
+# %%
+prediction = ...  # a number
+
+# %%
+def jumps_into_hostport(rs, port):
+    t = wb.trace_packet(rs, wb.Packet("10.10.10.10", node_ip, "tcp", dport=port, in_iface="eth0"),
+                        node_ips=before.node_ips, routes=before.text("network/ip-route.txt"))
+    steps = t.branches[0].steps
+    return sum(1 for s in steps if s.matched and s.action == "JUMP:CNI-HOSTPORT-DNAT"), t
+
+rows = []
+for port in (22, 80):
+    for name, rs in [("before", before.ruleset), ("with the copy", doubled)]:
+        n, t = jumps_into_hostport(rs, port)
+        rows.append({"port": port, "rules": name, "jumps into CNI-HOSTPORT-DNAT": n,
+                     "DNAT to": ", ".join(d or "(none)" for d in t.destinations)})
+tidy(pd.DataFrame(rows))
+
+# %%
+check_prediction("4.b walks for port 22", prediction, outcome=jumps_into_hostport(doubled, 22)[0],
+                 why="nothing in CNI-HOSTPORT-DNAT matches port 22, so the packet returns and meets the copy, "
+                     "and walks the chain again. For port 80 the first walk already DNATs, and a DNAT ends nat "
+                     "PREROUTING: the copy is never reached. The copy costs a second walk; the harm of the "
+                     "incident is the stale entry inside the chain.",
+                 common={1: "The first walk finds no entry for port 22 and returns to PREROUTING, where the "
+                            "next rule is the copy."})
 
 # %% [markdown]
 # Replay the incident step by step, from the first pod start to the fix:

@@ -17,12 +17,12 @@
 # ```
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -75,15 +75,17 @@ nfnetlink              20480  8 nft_compat,nfnetlink_acct,nf_conntrack_netlink,n
 """
 
 mods = wb.parse(lsmod_before, format="lsmod")
-mods.frame
+tidy(mods.frame)
 
 # %% [markdown]
 # `Used by` tells who holds a module. `nf_tables` is used 354 times, `nft_compat` 169 times:
 # this host's rules live in nf_tables.
 
 # %%
-LEGACY_TABLES = ["iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw"]
-{m: (m in mods) for m in LEGACY_TABLES + ["nf_tables", "nft_compat"]}
+from workbook.checks.modules import ISTIO_MODULES, LEGACY_TABLE_MODULES
+
+pd.DataFrame({"module": [*LEGACY_TABLE_MODULES, "nf_tables", "nft_compat"],
+              "loaded": ["yes" if m in mods else "no" for m in [*LEGACY_TABLE_MODULES, "nf_tables", "nft_compat"]]})
 
 # %% [markdown]
 # ### Exercise 5.1
@@ -94,8 +96,10 @@ LEGACY_TABLES = ["iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw
 answer = ...  # a list of module names
 
 # %%
-check_answer("5.1 missing legacy tables", answer, expected=[m for m in LEGACY_TABLES if m not in mods],
-             hint="Use `name in mods` for each one.")
+check_answer("5.1 missing legacy tables", answer, expected=[m for m in LEGACY_TABLE_MODULES if m not in mods],
+             hint="Use `name in mods` for each one.",
+             common={("iptable_nat",): "iptable_nat is the one istio-init's error names, but look at the other "
+                                       "three too: none of the legacy table modules is loaded."})
 
 # %% [markdown]
 # ## 2 · The fix: load the modules at every boot
@@ -114,9 +118,14 @@ check_answer("5.1 missing legacy tables", answer, expected=[m for m in LEGACY_TA
 # for m in iptable_nat iptable_mangle iptable_filter iptable_raw; do modprobe $m; done
 # ```
 #
-# The fix in the Istio issue lists a few more that istio-init's rules use: `br_netfilter`,
-# `nf_nat`, `xt_REDIRECT` and `xt_owner`. (Another way out is Istio CNI, which writes the
-# rules from a node agent that uses the host's own iptables.)
+# The fix in the Istio issue adds the modules of the matches and targets istio-init's rules use,
+# `xt_REDIRECT` (`-j REDIRECT`) and `xt_owner` (`-m owner`). (Another way out is Istio CNI, which
+# writes the rules from a node agent that uses the host's own iptables.) The checks of section 4
+# look for exactly these, from one list in the library:
+
+# %%
+print("table modules (the post's .conf file):", ", ".join(LEGACY_TABLE_MODULES))
+print("modules of istio-init's matches:      ", ", ".join(ISTIO_MODULES))
 
 # %% [markdown]
 # And `lsmod` afterwards (quoted from the post; it shows the new lines):
@@ -131,7 +140,7 @@ iptable_nat            16384  0
 """
 
 mods_after = wb.parse(lsmod_after, format="lsmod")
-mods_after.frame
+tidy(mods_after.frame)
 
 # %% [markdown]
 # ### Exercise 5.2
@@ -145,6 +154,7 @@ answer = ...  # a number
 used = mods_after.frame.set_index("module")["used_by_count"]
 check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
              hint="Look at the `Used by` column, or at mods_after.frame.",
+             common={16384: "16384 is the module's size in bytes; `Used by` is the next column."},
              explain="The count grows once istio-init creates its nat rules with the legacy backend.")
 
 # %% [markdown]
@@ -154,9 +164,11 @@ check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
 # failing pod said (`kubectl logs <pod> -c istio-init`, kept in the dump's notes):
 
 # %%
+from workbook.lesson import Folded
+
 broken = wb.load_dump(DATASETS / "istio-missing-modules" / "before")
 fixed = wb.load_dump(DATASETS / "istio-missing-modules" / "after")
-print(broken.text("notes/istio-init-error.txt"))
+Folded(broken.text("notes/istio-init-error.txt"), "unable to initialize table", summary="the whole istio-init log")
 
 # %% [markdown]
 # The dump holds the host's rules as each tool shows them: `iptables` (the node's default binary,
@@ -164,7 +176,7 @@ print(broken.text("notes/istio-init-error.txt"))
 # notations. Count the rules in each:
 
 # %%
-{name: len(r) for name, r in broken.rulesets.items()}
+pd.DataFrame({"as shown by": list(broken.rulesets), "rules": [len(r) for r in broken.rulesets.values()]})
 
 # %% [markdown]
 # ### Exercise 5.3
@@ -178,6 +190,8 @@ counts = {name: len(r) for name, r in broken.rulesets.items()}
 legacy = sum(n for name, n in counts.items() if "legacy" in name)
 check_answer("5.3 host backend", answer, expected="legacy" if legacy > 0 else "nft",
              hint="iptables-legacy-save shows nothing on this node.",
+             common={"legacy": "istio-init wanted legacy, but the host's own rules are all in the nft view; "
+                               "iptables-legacy shows 0 rules."},
              explain="The kubelet even leaves a hint: its KUBE-IPTABLES-HINT chain sits in the nft mangle table.")
 
 # %% [markdown]
@@ -185,7 +199,7 @@ check_answer("5.3 host backend", answer, expected="legacy" if legacy > 0 else "n
 
 # %%
 added = sorted(fixed.modules.names - broken.modules.names)
-added
+print("loaded by the fix:", ", ".join(added))
 
 # %% [markdown]
 # ### Exercise 5.4
@@ -197,6 +211,7 @@ answer = ...  # a number
 # %%
 check_answer("5.4 modules added by the fix", answer, expected=len(added),
              hint="Four were loaded by hand; one more came along as their dependency.",
+             common={4: "Four were named in the .conf file, but the kernel loaded one more they depend on."},
              explain="ip_tables, the legacy core, is loaded as a dependency of the iptable_* modules.")
 
 # %% [markdown]
@@ -230,7 +245,35 @@ answer = ...  # a number
 
 # %%
 check_answer("5.5 findings after the fix", answer, expected=len(fixed_findings),
-             hint="len(fixed_findings)")
+             hint="len(fixed_findings)",
+             common={1: "1 was before the fix; the second table is the fixed node's."})
+
+# %% [markdown]
+# ### Break it yourself: unload a module
+#
+# On the fixed node, someone runs `modprobe -r iptable_nat` (or a reboot happens before the
+# `.conf` file is in place). Take the fixed node's `lsmod`, drop `iptable_nat`, and check the
+# node again with that module list (nothing is unloaded anywhere: `modules=` replaces the dump's
+# own list for this check only).
+#
+# ### Predict 5.a
+# Before you run the check: how many **findings** will it report?
+
+# %%
+prediction = ...  # a number
+
+# %%
+lsmod_fixed = fixed.text("kernel/lsmod.txt")
+unloaded = "\n".join(ln for ln in lsmod_fixed.splitlines() if not ln.startswith("iptable_nat ")) + "\n"
+again = wb.check(fixed, modules=unloaded)
+again
+
+# %%
+check_prediction("5.a findings without iptable_nat", prediction, outcome=len(again),
+                 why="one module is enough to bring the finding back: istio-init's `iptables-restore` asks "
+                     "for the nat table first, and fails on it as in the log above.",
+                 common={0: "The other three table modules are still there, but the nat table is the one "
+                            "istio-init needs first."})
 
 # %% [markdown]
 # ## 5 · Check your own node
@@ -253,7 +296,8 @@ answer = ...  # a number
 # %%
 from workbook.widgets import missing_modules
 check_answer("5.6 missing after the fix", answer, expected=len(missing_modules(lsmod_after)),
-             hint="The second lsmod lists the four iptable_* modules.")
+             hint="The second lsmod lists the four iptable_* modules.",
+             common={4: "4 were missing with the first lsmod; paste the second one."})
 
 # %% [markdown]
 # Next: [06 · forensics of a node dump](06-forensics-of-a-node-dump.ipynb).

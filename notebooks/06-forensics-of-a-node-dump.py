@@ -14,12 +14,12 @@
 # and lists what is wrong, with the commands that would fix it.
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -38,8 +38,7 @@ DUMP = DATASETS / "eks-node"
 # %%
 dump = wb.load_dump(DUMP)
 print(dump.layout, "dump of", dump.manifest.get("host") if dump.manifest else "?", "—", len(dump.rulesets), "ruleset(s)")
-import pandas as pd
-pd.DataFrame(dump.manifest["files"])[["path", "command", "exit_code", "size"]] if dump.manifest else None
+tidy(pd.DataFrame(dump.manifest["files"])[["path", "command", "exit_code", "size"]]) if dump.manifest else None
 
 # %% [markdown]
 # ### Exercise 6.1
@@ -51,7 +50,9 @@ answer = ...  # a number
 
 # %%
 check_answer("6.1 node addresses", answer, expected=len(dump.node_ips),
-             hint="len(dump.node_ips)")
+             hint="len(dump.node_ips)",
+             common={1: "192.168.3.215 is the address you would name, but loopback (127.0.0.1, ::1) and the "
+                        "IPv6 link-local one count too."})
 
 # %% [markdown]
 # ## 2 · The rules as tables
@@ -64,7 +65,7 @@ rs
 
 # %%
 rules = rs.rules
-rules.groupby(["table", "owner"], dropna=False).size().rename("rules").reset_index()
+rules.fillna({"owner": "(no known owner)"}).groupby(["table", "owner"]).size().rename("rules").reset_index()
 
 # %% [markdown]
 # ### Exercise 6.2
@@ -76,7 +77,8 @@ answer = ...  # a chain name
 # %%
 biggest = rs.chains.sort_values("rules", ascending=False).iloc[0]
 check_answer("6.2 biggest chain", answer, expected=biggest["chain"],
-             hint="Sort rs.chains by the rules column.")
+             hint="Sort rs.chains by the rules column.",
+             common={"PREROUTING": "PREROUTING holds only a few jumps; the biggest chain is one they lead to."})
 
 # %% [markdown]
 # ### The node's hooks
@@ -87,7 +89,109 @@ check_answer("6.2 biggest chain", answer, expected=biggest["chain"],
 wb.draw_hooks(rs)
 
 # %% [markdown]
-# ## 3 · Findings
+# ## 3 · The AWS rows of nat PREROUTING
+#
+# The post also printed this node's nat PREROUTING through `column -t`, the one output of the
+# post the other notebooks do not quote. The dump keeps it as it was printed (quoted from the post):
+
+# %%
+column_t = dump.text("notes/seed-nat-PREROUTING-column-t.txt")
+print(column_t)
+
+# %% [markdown]
+# `column -t` aligns on **every** space, so each comment is torn into columns (`/*`, `AWS,`,
+# `outbound`, `connections`, `*/`). `wb.parse` reads it anyway and puts every rule back together:
+
+# %%
+seen_pre = wb.parse(column_t)
+tidy(seen_pre.rules[["position", "pkts", "target", "in_interface", "comment", "spec"]])
+
+# %% [markdown]
+# Row by row:
+#
+# 1. **`KUBE-SERVICES`**, kube-proxy's Service rules (notebook 03). A packet to a ClusterIP is
+#    DNATed in there, and a DNAT ends the nat table's PREROUTING walk: such a packet never reaches
+#    rows 2 and 3.
+# 2. **`AWS-CONNMARK-CHAIN-0`**, only for packets coming **in on `eni+`**: the AWS VPC CNI names the
+#    node's end of every pod's veth `eni…`, and nat sees only the first packet of a connection, so
+#    this row sees *connections that pods start*. The chain, in this dump:
+
+# %%
+tidy(rs.rules.query("table == 'nat' and chain == 'AWS-CONNMARK-CHAIN-0'")[["position", "pkts", "spec"]])
+
+# %% [markdown]
+#    A destination inside the VPC (`192.168.0.0/16`) returns at once; any other gets bit `0x80`
+#    set in the **connection's** mark (`CONNMARK --set-xmark 0x80/0x80`), which conntrack keeps for
+#    every later packet of that connection, both ways.
+# 3. **`CONNMARK restore mask 0x80`** (saved as `--restore-mark --nfmask 0x80 --ctmask 0x80`), for
+#    the first packet of every connection, from any interface: it copies bit `0x80` of the
+#    connection's mark onto the **packet's** mark. Routing, right after PREROUTING, can read the
+#    packet mark (`ip rule … fwmark`), not the connection's. For the later packets of pod
+#    connections the mangle table's *"AWS, primary ENI"* rules do the same restore (mangle, unlike
+#    nat, sees every packet).
+#
+# **Why all this?** On EKS a pod's address may belong to a *secondary* network interface (ENI) of
+# the node, and the CNI adds a policy-routing rule per pod so that its traffic leaves through the
+# ENI its address belongs to: replies to a client outside the VPC that came in through that ENI
+# go back the same way. But a connection the pod itself opens to the outside is source-NATed to
+# the node's **primary** address (`AWS-SNAT-CHAIN-0` in POSTROUTING, exercise 6.4), so it must leave
+# through the primary ENI. The mark says so: the CNI's rule `fwmark 0x80/0x80 lookup main` comes
+# before the per-pod rules, and the main table routes through the primary ENI.
+#
+# ### Predict 6.a
+# The kube-ops-view pod (`192.168.3.98`, behind `eni5d1d36193a1`) opens a connection to
+# `8.8.8.8`, outside the VPC. Before you run the traces: which rule of `AWS-CONNMARK-CHAIN-0` decides
+# for its first packet, **1** (RETURN) or **2** (set the mark)?
+
+# %%
+prediction = ...  # 1 or 2
+
+# %%
+def connmark_rule(dst):
+    """The trace from the pod to ``dst``, and the AWS-CONNMARK-CHAIN-0 rule that matched (None: not reached)."""
+    t = wb.trace_packet(rs, wb.Packet("192.168.3.98", dst, "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1"),
+                        node_ips=dump.node_ips)
+    hit = [s.position for s in t.branches[0].steps
+           if s.chain == "AWS-CONNMARK-CHAIN-0" and s.matched and s.position is not None]
+    return t, (hit[0] if hit else None)
+
+rows = []
+for dst, what in [("8.8.8.8", "outside the VPC"), ("192.168.1.77", "a pod in the VPC"),
+                  ("10.100.0.10", "kube-dns's ClusterIP")]:
+    t, rule = connmark_rule(dst)
+    rows.append({"to": f"{dst} ({what})", "AWS-CONNMARK-CHAIN-0 rule": rule or "not reached",
+                 "connection marked 0x80": "yes" if rule == 2 else "no",
+                 "DNAT to": ", ".join(d or "" for d in t.destinations)})
+tidy(pd.DataFrame(rows))
+
+# %%
+check_prediction("6.a the mark for 8.8.8.8", prediction, outcome=connmark_rule("8.8.8.8")[1],
+                 why="8.8.8.8 is outside 192.168.0.0/16, so rule 1 (RETURN) does not match and rule 2 marks the "
+                     "connection: it will leave through the primary ENI, SNATed to the node's address. A pod in "
+                     "the VPC returns at rule 1; a ClusterIP is DNATed in KUBE-SERVICES and never gets here.",
+                 common={1: "Rule 1 returns only for destinations inside the VPC's 192.168.0.0/16."})
+
+# %% [markdown]
+# ### Exercise 6.6
+# The counters of the `column -t` listing tell how many first packets each row saw. How many first
+# packets were **DNATed by `KUBE-SERVICES`** (so they never reached the last row)?
+
+# %%
+answer = ...  # a number
+
+# %%
+pkts = seen_pre.rules.set_index("position")["pkts"]
+check_answer("6.6 DNATed by KUBE-SERVICES", answer, expected=int(pkts[1] - pkts[3]),
+             hint="Every first packet that KUBE-SERVICES does not DNAT goes on and meets row 3, which has no "
+                  "match at all; row 2 always comes back.",
+             common={int(pkts[1]): "That is every first packet that entered KUBE-SERVICES; some of them came out "
+                                   "again and were counted by row 3.",
+                     int(pkts[1] - pkts[2] - pkts[3]): "Row 2 does not stop packets: the chain returns, or the "
+                                                       "CONNMARK target lets the packet go on to row 3."},
+             explain="36909 − 26383 = 10526 first packets went to a Service's pod.")
+
+# %% [markdown]
+# ## 4 · Findings
 #
 # Each finding names the evidence (the rules or files that show it), who owns the rules, and
 # the exact commands that would fix it. Nothing is ever run for you.
@@ -97,7 +201,7 @@ findings = wb.check(dump)
 findings
 
 # %%
-findings.frame
+tidy(findings.frame)
 
 # %% [markdown]
 # A healthy node gives few or no findings. The other datasets are not healthy: check every dump
@@ -114,7 +218,7 @@ for manifest in tqdm(sorted(DATASETS.glob("**/MANIFEST.json")), desc="checking d
 sweep = pd.DataFrame(rows)
 counts = [c for c in sweep.columns if c not in ("dump", "titles")]
 sweep[counts] = sweep[counts].fillna(0).astype(int)
-sweep[["dump", *counts, "titles"]]
+tidy(sweep[["dump", *counts, "titles"]])
 
 # %% [markdown]
 # ### Exercise 6.3
@@ -128,7 +232,7 @@ check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings",
              hint="Sort the sweep table by findings.")
 
 # %% [markdown]
-# ## 4 · Explore and share
+# ## 5 · Explore and share
 #
 # Browse tables, chains and rules, and filter them:
 
@@ -164,10 +268,11 @@ answer = ...  # a number
 # %%
 snat = rs.chains.query("table == 'nat' and chain == 'AWS-SNAT-CHAIN-0'")
 check_answer("6.4 AWS-SNAT-CHAIN-0", answer, expected=int(snat["rules"].iloc[0]) if len(snat) else None,
-             hint="Pick table nat and the chain in the explorer, or look in rs.chains.")
+             hint="Pick table nat and the chain in the explorer, or look in rs.chains.",
+             common={1: "There is a RETURN for the VPC's CIDR before the SNAT rule: count both."})
 
 # %% [markdown]
-# ## 5 · Collect from your own node
+# ## 6 · Collect from your own node
 #
 # `workbook.collect` runs the same commands on your nodes over SSH (with paramiko) and writes the
 # same layout, one folder per host. Nothing on a node is changed: it only reads

@@ -15,12 +15,12 @@
 # trace says which rules it hit. Then both traces go side by side.
 
 # %%
-# Setup: the workbook library, pandas, the self-check and the folder of example datasets
+# Setup: the workbook library, pandas, the self-checks and the folder of example datasets
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -50,11 +50,23 @@ query = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, i
 print(rs.summary())
 
 # %% [markdown]
+# ### Predict 7.a
+# Before you run the simulator: what share of new queries will it send to `192.168.1.77:53`?
+
+# %%
+prediction = ...  # a number between 0 and 1, or a percentage
+
+# %% [markdown]
 # The simulator's answer:
 
 # %%
 sim = wb.trace_packet(rs, query, node_ips=dump.node_ips)
 sim
+
+# %%
+check_prediction("7.a the simulator's share", prediction, outcome=sim.destinations.get("192.168.1.77:53", 0.0),
+                 why="two kube-dns endpoints: the first KUBE-SEP jump has probability 0.5 (notebook 03).",
+                 common={1: "The simulator does not pick one way: it lists every way with its probability."})
 
 # %% [markdown]
 # ### Exercise 7.1
@@ -65,18 +77,34 @@ answer = ...  # a number
 
 # %%
 check_answer("7.1 simulator branches", answer, expected=len(sim.branches),
-             hint="One branch per kube-dns pod.")
+             hint="One branch per kube-dns pod.",
+             common={1: "The simulator keeps every possible way; it is the kernel that takes one."})
 
 # %% [markdown]
 # ## 2 · The kernel's answer
 #
 # Each run sends the query from a new source port, so it is a new connection and the kernel draws
-# its random number again. Eight runs (a fraction of a second each):
+# its random number again. Eight runs (a fraction of a second each).
+#
+# ### Predict 7.b
+# Before you run the kernel: will **every** one of the eight runs DNAT the query to one of the two
+# endpoints the simulator listed? `True` or `False`.
+
+# %%
+prediction = ...  # True or False
 
 # %%
 lab = kernel_runs(rs, query, dump.node_ips, count=8)
 runs = lab.runs
 lab
+
+# %%
+check_prediction("7.b every run to a listed endpoint", prediction,
+                 outcome=all(r.branches[0].dnat in sim.destinations for r in runs),
+                 why="the kernel draws at random, but only among the rules that are there: each run lands on "
+                     "192.168.1.77:53 or 192.168.2.64:53, in some order of its own.",
+                 common={False: "Random is not arbitrary: the statistic match only chooses between the two "
+                                "KUBE-SEP jumps."})
 
 # %% [markdown]
 # The first run, step by step:
@@ -101,6 +129,7 @@ answer = ...  # a number
 # %%
 check_answer("7.2 kernel branches", answer, expected=len(kernel.branches),
              hint="A real packet cannot take both ways.",
+             common={2: "Two is the simulator's count; one real packet takes one way."},
              explain="The kernel drew its random number once: the simulator lists every possible future, the kernel lives one.")
 
 
@@ -110,21 +139,18 @@ check_answer("7.2 kernel branches", answer, expected=len(kernel.branches),
 # Two traces "agree" when they hit the same rules in the same order and DNAT to the same address.
 # One difference in style: when a packet falls off the end of a user chain, the simulator writes a
 # `RETURN` step without a rule number, and the kernel's trace says nothing. Leave those out, then
-# compare (`workbook.lab.kernel_agrees` does exactly this):
+# compare. `Branch.matched_path()` gives a branch's rules that way, and `workbook.lab.kernel_agrees`
+# compares a kernel trace with the simulator's branches:
 
 # %%
-def rules_hit(branch):
-    """(table, chain, rule number, action) of every step that matched, implicit returns left out."""
-    return [(s.table, s.chain, s.position, s.action) for s in branch.steps
-            if s.matched and not (s.position is None and s.action == "RETURN")]
-
 from workbook.lab import kernel_agrees
+
 rows = []
 for i, run in enumerate(runs):
-    same = [j for j, b in enumerate(sim.branches) if rules_hit(b) == rules_hit(run.branches[0])]
+    same = [j for j, b in enumerate(sim.branches) if b.matched_path() == run.branches[0].matched_path()]
     rows.append({"run": i, "kernel DNAT": run.branches[0].dnat,
-                 "simulator branch with the same path": same[0] if same else None,
-                 "that branch's probability": sim.branches[same[0]].probability if same else None,
+                 "simulator branch with the same path": same[0] if same else "none",
+                 "that branch's probability": f"{sim.branches[same[0]].probability:.0%}" if same else "",
                  "agree": kernel_agrees(run, sim)[0]})
 side = pd.DataFrame(rows)
 side
@@ -133,11 +159,18 @@ side
 # The first run, rule by rule, next to the simulator's matching branch:
 
 # %%
-k_path = rules_hit(kernel.branches[0])
-s_path = rules_hit(sim.branches[int(side.iloc[0]["simulator branch with the same path"] or 0)])
+first_match = side.iloc[0]["simulator branch with the same path"]
+k_path = kernel.branches[0].matched_path()
+s_path = sim.branches[first_match if first_match != "none" else 0].matched_path()
 width = max(len(k_path), len(s_path))
-fmt = lambda p: [f"{t} {c} #{n}: {a}" if n is not None else f"{t} {c}: {a}" for t, c, n, a in p] + [""] * (width - len(p))
-pd.DataFrame({"kernel": fmt(k_path), "simulator": fmt(s_path)})
+
+
+def as_lines(path):
+    lines = [f"{t} {c} #{n}: {a}" if n is not None else f"{t} {c}: {a}" for t, c, n, a in path]
+    return lines + [""] * (width - len(lines))
+
+
+pd.DataFrame({"kernel": as_lines(k_path), "simulator": as_lines(s_path)})
 
 # %% [markdown]
 # ### Exercise 7.3
@@ -149,6 +182,7 @@ answer = ...  # a number
 # %%
 check_answer("7.3 runs to 192.168.1.77", answer, expected=int((side["kernel DNAT"] == "192.168.1.77:53").sum()),
              hint="Count the rows of the side-by-side table.",
+             common={4: "4 is what you would expect on average; count what this run actually did."},
              explain="With probability 0.5 per run, anything from 0 to 8 can happen; around 4 is most likely.")
 
 # %% [markdown]
@@ -160,7 +194,8 @@ answer = ...  # True or False
 
 # %%
 check_answer("7.4 do they agree", answer, expected=bool(side["agree"].all()),
-             hint="Look at the agree column of the side-by-side table.")
+             hint="Look at the agree column of the side-by-side table.",
+             common={False: "Different runs went different ways, but each one matched *some* simulator branch."})
 
 # %% [markdown]
 # ### How the lab works
