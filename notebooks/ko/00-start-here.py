@@ -67,21 +67,29 @@
 # ## 이 노트북 사용법
 #
 # * 셀을 위에서 아래로 실행하세요(**Shift + Enter**). 셀 하나는 한 가지 일만 합니다.
+# * **먼저 예측하고, 그다음 실행하기.** 패킷을 추적하기 전에 *예측* 셀이 무엇을 기대하는지 묻습니다.
+#   `prediction = ...`에 적고, 트레이스를 실행한 뒤, 둘을 비교하는 셀을 실행하세요. 나중에 이유를 설명할
+#   수 있는 틀린 짐작이, 해 보지도 않은 맞는 짐작보다 더 많이 가르쳐 줍니다.
 # * 절마다 끝에 **연습 문제**가 있습니다. `answer = ...` 셀의 `...`를 답으로 바꾸고 실행하세요.
 # * 그 아래 **자가 점검** 셀이 답을 데이터와 비교합니다. 절대 오류로 멈추지 않습니다. 아직 답이 없으면
-#   힌트를 주고, 세 번 틀리면 정답을 보여 줍니다. 참/거짓은 `True`/`False` 말고도 `"참"`/`"거짓"`,
-#   `"예"`/`"아니오"`로, 비율은 `0.5` 말고 `"50%"`로 적어도 됩니다.
+#   힌트를 주고, 흔히 하는 오답에는 왜 틀렸는지 한마디 하고, 세 번 틀리면 정답을 보여 줍니다. 읽을 수
+#   없는 답(숫자를 묻는데 낱말을 적은 경우)은 설명만 하고 시도 횟수에 넣지 **않습니다**.
+# * 답은 말하듯이 적으면 됩니다. `True`/`False`, `"참"`/`"거짓"`, `"예"`/`"아니오"`, `"yes"`/`"no"`;
+#   `0.5`, `"50%"`, `"1/2"`; 리스트는 `["PREROUTING", "INPUT"]`이나 `"PREROUTING → INPUT"`.
+#   대소문자는 상관없습니다.
+# * **직접 망가뜨려 보기** 셀은 노드 규칙이나 모듈의 사본을 바꿉니다(여러분 기계는 절대 건드리지
+#   않습니다). 결과(finding)와 트레이스가 어떻게 바뀌는지 지켜보세요.
 # * 오래 걸리는 셀은 진행 막대를 보여 줍니다.
 # * 아래 준비 셀의 `wb.set_language("ko")` 덕분에 결과(finding), 위젯, 자가 점검이 한국어로 말합니다.
 #   명령어와 JSON은 언제나 영어 그대로입니다.
 
 # %%
-# 준비: workbook 라이브러리, pandas, 자가 점검, 예제 데이터셋 폴더, 그리고 한국어
+# 준비: workbook 라이브러리, pandas, 자가 점검들, 예제 데이터셋 폴더, 그리고 한국어
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -150,7 +158,9 @@ answer = ...  # 숫자
 # %%
 check_answer("0.0 Istio는 어디에", answer,
              expected=int(next(nb for g, nb in GOALS.items() if "Istio" in g)[:2]),
-             hint="Istio가 들어간 항목을 고르고, 보여 주는 파일 이름의 앞 두 자리를 읽으세요.")
+             hint="Istio가 들어간 항목을 고르고, 보여 주는 파일 이름의 앞 두 자리를 읽으세요.",
+             common={4: "04는 원문의 다른 장애, 중복된 hostPort 규칙입니다.",
+                     1: "01은 훅을 설명합니다. Istio 오류는 빠진 커널 모듈 이야기입니다."})
 
 # %% [markdown]
 # ## 첫 번째 규칙셋
@@ -174,7 +184,7 @@ nat
 # 있습니다. 여기서는 체인 하나가 한 행입니다.
 
 # %%
-nat.chains
+tidy(nat.chains)
 
 # %% [markdown]
 # ### 연습 0.1
@@ -188,6 +198,7 @@ answer = ...  # 숫자
 check_answer("0.1 nat 기본 체인 수", answer,
              expected=int(nat.chains.query("table == 'nat'")["builtin"].sum()),
              hint="-P 한 줄이 기본 체인 하나의 정책을 정합니다.",
+             common={5: "훅은 다섯이지만 nat에는 FORWARD 체인이 없습니다. -P 줄을 세어 보세요."},
              explain="PREROUTING, INPUT, OUTPUT, POSTROUTING: nat은 다섯 훅 중 네 곳에서 일합니다.")
 
 # %% [markdown]

@@ -18,12 +18,12 @@
 # 그 훅에 규칙을 거는 도구입니다.
 
 # %%
-# 준비: workbook 라이브러리, pandas, 자가 점검, 예제 데이터셋 폴더, 그리고 한국어
+# 준비: workbook 라이브러리, pandas, 자가 점검들, 예제 데이터셋 폴더, 그리고 한국어
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -103,7 +103,10 @@ answer = ...  # 예: ["HOOK1", "HOOK2"]
 # %%
 check_answer("1.1 로컬 전달", answer,
              expected=netfilter.packet_path(from_node=False, local=True), ordered=True,
-             hint="그림에서 네트워크 카드부터 로컬 프로세스까지 따라가 보세요.")
+             hint="그림에서 네트워크 카드부터 로컬 프로세스까지 따라가 보세요.",
+             common={("INPUT",): "INPUT이 처음이 아닙니다. 네트워크에서 온 패킷은 모두 라우팅 전에 PREROUTING을 지납니다.",
+                     ("PREROUTING", "FORWARD", "INPUT"): "FORWARD는 노드를 *거쳐* 가는 패킷의 것이지, 노드로 오는 패킷의 것이 아닙니다.",
+                     ("INPUT", "PREROUTING"): "훅은 맞지만 PREROUTING이 먼저입니다. 라우팅 전에 돕니다."})
 
 # %% [markdown]
 # ## 2 · 한 훅 위의 테이블들, 우선순위 순서
@@ -126,8 +129,8 @@ check_answer("1.1 로컬 전달", answer,
 # %%
 prio = pd.DataFrame([{"hook": h, "table": t.table, "priority": t.priority}
                      for h, entries in netfilter.TABLES_AT_HOOK.items() for t in entries])
-prio.pivot(index="hook", columns="table", values="priority").reindex(
-    index=list(netfilter.HOOKS), columns=["raw", "mangle", "nat", "filter", "security"]).astype("Int64")
+tidy(prio.pivot(index="hook", columns="table", values="priority").reindex(
+    index=list(netfilter.HOOKS), columns=["raw", "mangle", "nat", "filter", "security"]))
 
 # %% [markdown]
 # ### 연습 1.2
@@ -140,6 +143,9 @@ answer = ...  # 테이블 이름
 check_answer("1.2 PREROUTING의 첫 테이블", answer,
              expected=netfilter.tables_at("PREROUTING")[0],
              hint="우선순위 숫자가 가장 작은 테이블이 먼저 돕니다.",
+             common={"nat": "nat의 −100도 작지만 raw의 −300이 더 작습니다. 가장 작은 숫자가 먼저 돕니다.",
+                     "filter": "filter는 PREROUTING에 아예 없습니다(빈칸을 보세요).",
+                     "mangle": "mangle(−150)도 일찍 돌지만 raw(−300)가 더 먼저입니다."},
              explain="raw는 연결 추적보다 먼저 돕니다. 바로 그러려고 있는 테이블입니다.")
 
 # %% [markdown]
@@ -153,6 +159,8 @@ answer = ...  # 숫자
 check_answer("1.3 nat이 있는 훅 수", answer,
              expected=sum("nat" in netfilter.tables_at(h) for h in netfilter.HOOKS),
              hint="위 표에서 nat 열에 숫자가 있는 행을 세어 보세요.",
+             common={5: "FORWARD 행을 보세요. nat은 거기에 체인이 없습니다.",
+                     2: "목적지 NAT은 PREROUTING과 OUTPUT, 출발지 NAT은 INPUT과 POSTROUTING입니다. 다시 세어 보세요."},
              explain="FORWARD에는 없습니다. nat은 라우팅 전(DNAT)이나 라우팅 뒤(SNAT)에 주소를 바꿉니다.")
 
 # %% [markdown]
@@ -167,11 +175,26 @@ check_answer("1.3 nat이 있는 훅 수", answer,
 # %% [markdown]
 # 노드를 **거쳐 가는** 여정을 그려 봅니다. 노드 주소가 `192.168.3.215`이고 filter 테이블에 규칙이
 # 하나도 없는(그래서 정책만 말하는) 노드에서, `192.168.3.10`이 `10.0.0.9`로 보내는 패킷입니다.
+#
+# ### 예측 1.a
+# 트레이스를 실행하기 전에: 이 패킷은 다섯 훅 중 몇 개를 지날까요?
+
+# %%
+prediction = ...  # 숫자
 
 # %%
 no_rules = wb.parse("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
 through = wb.trace_packet(no_rules, wb.Packet("192.168.3.10", "10.0.0.9", "tcp", dport=80), node_ips=["192.168.3.215"])
 wb.draw_hooks(no_rules, trace=through)
+
+# %%
+check_prediction("1.a 거쳐 가는 길의 훅 수", prediction,
+                 outcome=len(netfilter.path_for(through.packet, ["192.168.3.215"])),  # 그림이 보여 주는 길
+                 why="PREROUTING 다음 라우팅이 패킷을 넘겨 보내고(FORWARD), 그다음 POSTROUTING입니다. INPUT과 "
+                     "OUTPUT은 노드 자신으로 오고 가는 패킷만 지납니다.",
+                 common={5: "패킷은 다섯 훅을 다 지나지 않고 자기 길 위의 훅만 지납니다.",
+                         2: "PREROUTING과 POSTROUTING 사이에 FORWARD가 있습니다. 라우팅이 다른 호스트로 가는 "
+                            "패킷이라고 정했으니까요."})
 
 # %% [markdown]
 # 라이브러리가 계산한 세 여정입니다.
@@ -198,7 +221,11 @@ answer = ...  # 훅 이름의 리스트
 # %%
 check_answer("1.4 파드에서 원격 파드로", answer,
              expected=netfilter.packet_path(from_node=False, local=False), ordered=True,
-             hint="노드가 보기에 파드는 인터페이스 너머의 또 다른 호스트일 뿐입니다. 패킷은 포워딩됩니다.")
+             hint="노드가 보기에 파드는 인터페이스 너머의 또 다른 호스트일 뿐입니다. 패킷은 포워딩됩니다.",
+             common={("OUTPUT", "POSTROUTING"): "파드는 노드가 아닙니다. 파드의 패킷은 네트워크에서 온 패킷처럼 "
+                                                "파드의 veth로 들어옵니다.",
+                     ("PREROUTING", "INPUT"): "INPUT은 노드 앞으로 온 패킷의 것입니다. 이 패킷은 다른 노드의 "
+                                              "파드로 갑니다."})
 
 # %% [markdown]
 # ## 4 · nat은 첫 패킷만 본다
@@ -213,6 +240,13 @@ check_answer("1.4 파드에서 원격 파드로", answer,
 # %% [markdown]
 # 트레이서로 확인해 봅시다. DNAT 규칙 하나짜리 작은 nat 테이블에, 같은 패킷을 한 번은 연결의 첫
 # 패킷으로, 한 번은 나중 패킷으로 보냅니다.
+#
+# ### 예측 1.b
+# 트레이스를 실행하기 전에: **나중** 패킷(conntrack 상태 `ESTABLISHED`)에 대해 트레이서는 nat 규칙을 몇 개
+# 평가할까요?
+
+# %%
+prediction = ...  # 숫자
 
 # %%
 tiny = wb.parse("""*nat
@@ -237,22 +271,33 @@ first
 # 같은 연결의 나중 패킷입니다.
 
 # %%
-print(later.branches[0].notes)
-later.steps
+print("\n".join(later.branches[0].notes))
+print("평가한 규칙 수:", len(later.steps))
+
+# %%
+check_prediction("1.b 나중 패킷의 nat 규칙 수", prediction,
+                 outcome=int((later.steps["table"] == "nat").sum()),
+                 why="conntrack이 연결을 알고 있으니, nat은 첫 패킷에서만 조회됩니다.",
+                 common={1: "DNAT 규칙은 첫 패킷에 맞았습니다. 나중 패킷에 대해서는 커널이 nat 규칙을 다시 "
+                            "보지 않습니다."})
 
 # %% [markdown]
 # ### 연습 1.5
-# 참일까요, 거짓일까요? **나중** 패킷에 대해 트레이서는 nat 테이블의 규칙을 하나 이상 평가했다.
-# (`True`/`False`, `"참"`/`"거짓"`, `"예"`/`"아니오"` 어느 것이든 됩니다.)
+# kube-proxy는 nat 규칙을 다시 써서 서비스를 새 파드로 옮깁니다. 참일까요, 거짓일까요? **이미 열려 있는**
+# 연결의 패킷도 곧바로 새 규칙을 따른다. (`True`/`False`, `"참"`/`"거짓"`, `"예"`/`"아니오"` 어느 것이든
+# 됩니다.)
 
 # %%
 answer = ...  # 참 또는 거짓
 
 # %%
-check_answer("1.5 nat과 ESTABLISHED", answer,
-             expected=bool((later.steps["table"] == "nat").any()),
-             hint="위의 두 트레이스를 비교해 보세요. DNAT 규칙이 나오는 쪽은 어느 것인가요?",
-             explain="conntrack이 이 연결을 이미 알고 있어서, 첫 패킷 때 고른 DNAT를 그대로 적용합니다.")
+check_answer("1.5 열린 연결과 새 nat 규칙", answer,
+             expected=bool((later.steps["table"] == "nat").any()),  # 나중 패킷이 규칙을 보기나 할까?
+             hint="위의 나중 패킷 트레이스를 보세요. 어떤 nat 규칙을 만났나요?",
+             common={True: "규칙은 바뀌지만 나중 패킷은 규칙에 닿지 않습니다. conntrack이 첫 패킷 때 고른 "
+                           "변환을 그대로 씁니다."},
+             explain="conntrack이 이 연결을 이미 알고 있어서 첫 패킷 때 고른 DNAT를 그대로 적용합니다. "
+                     "새 규칙을 보는 것은 새 연결뿐입니다.")
 
 # %% [markdown]
 # 다음: [02 · 테이블과 체인](02-tables-and-chains.ipynb).

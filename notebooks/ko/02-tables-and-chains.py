@@ -15,12 +15,12 @@
 # 읽습니다.
 
 # %%
-# 준비: workbook 라이브러리, pandas, 자가 점검, 예제 데이터셋 폴더, 그리고 한국어
+# 준비: workbook 라이브러리, pandas, 자가 점검들, 예제 데이터셋 폴더, 그리고 한국어
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -83,7 +83,7 @@ wb.draw_chains(flt, "filter")
 # 같은 체인을 표로 봅니다. 정책, 체인마다 규칙 수, 그 체인으로 점프하는 규칙 수(references)입니다.
 
 # %%
-flt.chains[["chain", "builtin", "policy", "rules", "references"]]
+tidy(flt.chains[["chain", "builtin", "policy", "rules", "references"]])
 
 # %% [markdown]
 # ### 연습 2.1
@@ -96,6 +96,8 @@ answer = ...  # 숫자
 check_answer("2.1 사용자 정의 체인 수", answer,
              expected=int((~flt.chains["builtin"]).sum()),
              hint="-N 줄을 세거나, flt.chains에서 builtin이 False인 행을 세어 보세요.",
+             common={11: "기본 체인 INPUT, FORWARD, OUTPUT까지 센 것입니다. 그들은 -N이 아니라 -P 줄에서 옵니다.",
+                     3: "그 셋은 기본 체인(-P 줄)입니다. 사용자 정의 체인은 -N으로 선언합니다."},
              explain="여덟 개 모두 kube-proxy나 kubelet의 것입니다(KUBE-…).")
 
 # %% [markdown]
@@ -111,7 +113,9 @@ answer = ...  # 체인 이름 두 개의 리스트
 c = flt.chains
 check_answer("2.2 카나리 체인", answer,
              expected=c[~c["builtin"] & (c["references"] == 0) & (c["rules"] == 0)]["chain"].tolist(),
-             hint="flt.chains에서 builtin이 False이고 references가 0, rules가 0인 행입니다.")
+             hint="flt.chains에서 builtin이 False이고 references가 0, rules가 0인 행입니다.",
+             common={("KUBE-EXTERNAL-SERVICES", "KUBE-PROXY-FIREWALL"): "둘 다 규칙은 없지만 INPUT과 FORWARD가 "
+                     "그리로 점프합니다(references 열을 보세요)."})
 
 # %% [markdown]
 # ## 2 · 규칙 하나 뜯어보기
@@ -121,7 +125,7 @@ check_answer("2.2 카나리 체인", answer,
 
 # %%
 rules = flt.rules
-rules[rules["chain"] == "INPUT"][["position", "protocol", "target", "target_args", "comment", "spec"]]
+tidy(rules[rules["chain"] == "INPUT"][["position", "protocol", "target", "target_args", "comment", "spec"]])
 
 # %% [markdown]
 # 매치는 순서대로, 모듈과 옵션(`-m limit --limit 5/min`)을 함께 보관합니다.
@@ -129,7 +133,8 @@ rules[rules["chain"] == "INPUT"][["position", "protocol", "target", "target_args
 # %%
 log_rule = flt.chain("filter", "INPUT").rules[4]
 print(log_rule.spec)
-[(m.module, [(o.flag, o.args) for o in m.options]) for m in log_rule.matches]
+pd.DataFrame([{"매치 모듈": m.module, "옵션": o.flag, "값": " ".join(o.args)}
+              for m in log_rule.matches for o in m.options])
 
 # %% [markdown]
 # ### 연습 2.3
@@ -143,13 +148,22 @@ answer = ...  # 숫자
 inp = rules[(rules["chain"] == "INPUT")]
 check_answer("2.3 9999가 버려지는 곳", answer,
              expected=int(inp[inp["target"] == "DROP"]["position"].iloc[0]),
-             hint="위치는 `iptables -L --line-numbers`처럼 1부터 셉니다.")
+             hint="위치는 `iptables -L --line-numbers`처럼 1부터 셉니다.",
+             common={5: "5번은 LOG 규칙입니다. 로그를 한 줄 쓰고 패킷은 다음 규칙으로 갑니다."})
 
 # %% [markdown]
 # ## 3 · 트레이서에게 체인을 걷게 하기
 #
 # 트레이서는 커널이 하듯 패킷을 모든 규칙과 점프를 따라 보냅니다. 밖에서 9999 포트로 들어오는 UDP
 # 패킷입니다.
+#
+# ### 예측 2.a
+# INPUT의 네 번째 규칙은 `-A INPUT -j KUBE-FIREWALL`이고, KUBE-FIREWALL의 유일한 규칙은 *127.0.0.0/8로
+# 가는* 패킷을 버립니다. 트레이스를 실행하기 전에: 이 패킷(`192.168.3.215`로 감)이 KUBE-FIREWALL에 들어가기는
+# 할까요? 참 또는 거짓으로 답하세요.
+
+# %%
+prediction = ...  # 참 또는 거짓
 
 # %%
 t = wb.trace_packet(flt, wb.Packet("203.0.113.5", "192.168.3.215", "udp", dport=9999), node_ips=["192.168.3.215"])
@@ -159,7 +173,15 @@ t
 # 모든 단계를 표로 봅니다(✘ 행은 매치되지 않은 규칙이고, `why`가 어느 매치에서 떨어졌는지 말합니다).
 
 # %%
-t.steps[["hook", "table", "chain", "position", "matched", "action", "why"]]
+tidy(t.steps[["hook", "table", "chain", "position", "matched", "action", "why"]])
+
+# %%
+check_prediction("2.a KUBE-FIREWALL로 들어가나", prediction,
+                 outcome=any(s.chain == "KUBE-FIREWALL" for s in t.branches[0].steps),
+                 why="점프 규칙 자체에는 매치가 없으니 모든 패킷이 들어갑니다. 127.0.0.0/8 검사는 안에 있는 "
+                     "DROP 규칙이 하고, 그 규칙이 맞지 않을 뿐입니다.",
+                 common={False: "매치 없는 점프는 모든 패킷이 탑니다. 맞지 않는 것은 KUBE-FIREWALL *안의* "
+                                "DROP 규칙입니다."})
 
 # %% [markdown]
 # ### 연습 2.4
@@ -170,7 +192,9 @@ answer = ...  # ACCEPT 또는 DROP
 
 # %%
 check_answer("2.4 udp/9999의 판정", answer, expected=next(iter(t.verdicts)),
-             hint="트레이스에서 마지막으로 매치된 단계를 보세요.")
+             hint="트레이스에서 마지막으로 매치된 단계를 보세요.",
+             common={"LOG": "LOG는 판정이 아닙니다. 기록만 하고 패킷은 다음 규칙으로 갑니다.",
+                     "ACCEPT": "ACCEPT는 정책입니다. 어떤 규칙도 결정하지 않을 때만 쓰이는데, 6번 규칙이 먼저 결정합니다."})
 
 # %% [markdown]
 # ## 4 · 한 테이블, 세 가지 표기
@@ -194,6 +218,8 @@ answer = ...  # 글자 하나
 user_line = next(l for l in flt.to_save().splitlines() if l.startswith(":KUBE-FIREWALL "))
 check_answer("2.5 사용자 체인의 정책", answer, expected=user_line.split()[1],
              hint=":KUBE-FIREWALL로 시작하는 줄을 찾아보세요.",
+             common={"ACCEPT": "ACCEPT는 기본 체인이 보여 주는 것입니다. 사용자 체인에는 정책이 아예 없습니다.",
+                     "RETURN": "끝에 다다르면 RETURN이 일어나는 것은 맞지만, save 형식은 글자 하나만 씁니다."},
              explain="사용자 체인에는 정책이 없습니다. 규칙이 다 떨어지면 패킷은 부른 쪽으로 돌아갑니다.")
 
 # %% [markdown]
@@ -221,6 +247,7 @@ answer = ...  # 숫자
 drop_line = next(l for l in listing_text.splitlines() if " DROP " in l and "dpt:9999" in l)
 check_answer("2.6 udp의 번호", answer, expected=int(drop_line.split()[4]),
              hint="DROP 줄의 prot 열을 읽으세요(num, pkts, bytes, target, prot, … 순서).",
+             common={6: "6은 tcp입니다. 9999 규칙은 -p udp에 맞습니다.", 9999: "9999는 포트이지 프로토콜이 아닙니다."},
              explain="6은 tcp, 17은 udp, 0은 전부(all)입니다. /etc/protocols의 번호입니다.")
 
 # %% [markdown]

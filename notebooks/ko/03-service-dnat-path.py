@@ -19,12 +19,12 @@
 # ( iptables - CNI HOST PORT CHAIN )*, CloudNet@팀 AEWS 스터디 2기).
 
 # %%
-# 준비: workbook 라이브러리, pandas, 자가 점검, 예제 데이터셋 폴더, 그리고 한국어
+# 준비: workbook 라이브러리, pandas, 자가 점검들, 예제 데이터셋 폴더, 그리고 한국어
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -71,7 +71,7 @@ listed
 # 0.50000000000`). workbook은 이를 정확한 규칙 스펙으로 되돌립니다.
 
 # %%
-listed.rules[["chain", "position", "target", "comment", "spec"]]
+tidy(listed.rules[["chain", "position", "target", "comment", "spec"]])
 
 # %% [markdown]
 # 마지막 체인 `KUBE-SEP-4JJWD7DPDSPAPXRS`(엔드포인트 하나)를 아래에서 위로 읽어 봅시다.
@@ -95,6 +95,9 @@ svc_rules = listed.rules.query("chain == 'KUBE-SERVICES'")
 dns = svc_rules[(svc_rules["destination"].str.startswith("10.100.0.10")) & (svc_rules["protocol"] == "udp")]
 check_answer("3.1 kube-dns udp 체인", answer, expected=dns["target"].iloc[0],
              hint="목적지가 10.100.0.10이고 프로토콜이 udp인 규칙을 찾으세요.",
+             common={"KUBE-SVC-ERIFXISQEP7F7OF4": "그것은 **tcp**로 가는 kube-dns(dns-tcp)입니다. 질의는 udp입니다.",
+                     "KUBE-SEP-4JJWD7DPDSPAPXRS": "KUBE-SEP 체인은 한 단계 뒤입니다. KUBE-SERVICES는 먼저 서비스의 "
+                                                  "KUBE-SVC 체인으로 점프합니다."},
              explain="주석에 그대로 적혀 있습니다: kube-system/kube-dns:dns.")
 
 # %% [markdown]
@@ -121,7 +124,7 @@ wb.draw_chains(rs, "nat", "KUBE-SVC-TCOU7JCQXEZGVUNU")
 # %%
 from workbook import kube
 svcs = kube.services(rs)
-svcs[["service", "protocol", "cluster_ip", "port", "chain", "endpoints", "probabilities"]]
+tidy(svcs[["service", "protocol", "cluster_ip", "port", "chain", "endpoints", "probabilities"]])
 
 # %% [markdown]
 # ### 연습 3.2
@@ -133,20 +136,33 @@ answer = ...  # 예: ["10.0.0.1:53", ...]
 # %%
 row = svcs[svcs["service"].str.contains("kube-dns:dns") & (svcs["protocol"] == "udp")].iloc[0]
 check_answer("3.2 kube-dns 엔드포인트", answer, expected=list(row["endpoints"]),
-             hint="endpoints 열을 보거나, KUBE-SEP 체인의 DNAT 타깃을 보세요.")
+             hint="endpoints 열을 보거나, KUBE-SEP 체인의 DNAT 타깃을 보세요.",
+             common={("10.100.0.10:53",): "10.100.0.10은 서비스의 ClusterIP입니다. 엔드포인트는 그 뒤의 파드들입니다."})
 
 # %% [markdown]
 # ## 3 · DNS 질의 하나 따라가기
 #
 # 이 노드의 kube-ops-view 파드(`192.168.3.98`)가 kube-dns에 묻습니다. 노드의 `ip route`를 보면 이
 # 파드는 `eni5d1d36193a1` 인터페이스 뒤에 있습니다. 패킷이 그리로 노드에 들어오므로 PREROUTING에서
-# 시작합니다. `statistic` 규칙이 트레이스를 엔드포인트마다 하나씩, 확률이 붙은 두 **갈래**(branch)로
-# 나눕니다.
+# 시작합니다. 트레이서는 패킷이 갈 수 있는 모든 길을 따라갑니다.
+#
+# ### 예측 3.a
+# 트레이스를 실행하기 전에: 몇 개의 **갈래**(branch, 가능한 길)로 나뉠까요?
+
+# %%
+prediction = ...  # 숫자
 
 # %%
 query = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
 dns_trace = wb.trace_packet(rs, query, node_ips=eks.node_ips)
 dns_trace
+
+# %%
+check_prediction("3.a DNS 질의의 갈래 수", prediction, outcome=len(dns_trace.branches),
+                 why="KUBE-SVC-TCOU7JCQXEZGVUNU의 statistic 규칙이 길을 나눕니다. kube-dns 엔드포인트마다 갈래 "
+                     "하나씩, 각각 확률이 붙습니다.",
+                 common={1: "진짜 패킷 하나는 한 길로만 가지만, 트레이서는 갈 수 있는 길을 모두 적습니다. "
+                            "서비스의 엔드포인트마다 하나씩입니다."})
 
 # %% [markdown]
 # 같은 트레이스를 그림으로 봅니다. 지나간 길과 갈라지는 곳입니다.
@@ -158,7 +174,8 @@ wb.draw_trace(dns_trace, rs)
 # 첫 패킷이 어디에 닿는지, 얼마나 자주인지:
 
 # %%
-dns_trace.destinations
+pd.DataFrame({"DNAT 목적지": list(dns_trace.destinations),
+              "새 연결 중 몫": [f"{p:.0%}" for p in dns_trace.destinations.values()]})
 
 # %% [markdown]
 # ### 연습 3.3
@@ -169,7 +186,9 @@ answer = ...  # 0과 1 사이의 수, 또는 "NN%"
 
 # %%
 check_answer("3.3 192.168.2.64의 몫", answer, expected=dns_trace.destinations.get("192.168.2.64:53", 0.0),
-             hint="첫 엔드포인트 규칙은 확률 0.5로 매치됩니다. 두 번째는 남은 것을 모두 받습니다.")
+             hint="첫 엔드포인트 규칙은 확률 0.5로 매치됩니다. 두 번째는 남은 것을 모두 받습니다.",
+             common={1: "두 번째 규칙에는 statistic 매치가 없지만, 첫 규칙이 가져가지 않은 패킷, 즉 절반만 봅니다.",
+                     0: "192.168.2.64는 두 번째 엔드포인트입니다. 첫 규칙이 넘긴 패킷을 모두 받습니다."})
 
 # %% [markdown]
 # ## 4 · 왜 1/n, 그다음 1/(n−1), …일까
@@ -183,7 +202,7 @@ check_answer("3.3 192.168.2.64의 몫", answer, expected=dns_trace.destinations.
 
 # %%
 from workbook.generate import probability_text
-import pandas as pd
+
 pd.DataFrame({"엔드포인트 수 n": range(2, 7), "첫 규칙에 찍히는 값": [probability_text(n) for n in range(2, 7)]})
 
 # %% [markdown]
@@ -196,12 +215,23 @@ answer = ...  # 숫자
 
 # %%
 check_answer("3.4 셋 중 두 번째", answer, expected=float(probability_text(2)),
-             hint="첫 규칙을 지나면 엔드포인트가 둘 남습니다.")
+             hint="첫 규칙을 지나면 엔드포인트가 둘 남습니다.",
+             common={"1/3": "1/3은 **첫** 규칙의 확률입니다. 두 번째 규칙은 첫 규칙이 남긴 2/3만 보고 그 절반을 "
+                            "가져가니, 자기 확률은 1/2입니다.",
+                     "2/3": "패킷의 2/3가 두 번째 규칙에 닿는 것은 맞지만, 묻는 것은 그 규칙에 찍히는 확률, 즉 "
+                            "닿은 것 중의 몫입니다."})
 
 # %% [markdown]
 # ## 5 · 모든 서비스를 한꺼번에
 #
 # 노드의 ClusterIP마다 패킷을 하나씩 보내 어디에 닿는지 모읍니다(진행 막대가 얼마나 왔는지 보여 줍니다).
+#
+# ### 예측 3.b
+# 질의는 여전히 kube-ops-view 파드 `192.168.3.98`에서 옵니다. 트레이스를 실행하기 전에: 이 패킷들 중
+# 가는 길에 **마스커레이드**(출발지 NAT)되는 것이 있을까요? 참 또는 거짓으로 답하세요.
+
+# %%
+prediction = ...  # 참 또는 거짓
 
 # %%
 from tqdm.auto import tqdm
@@ -216,6 +246,13 @@ for s in tqdm(svcs.itertuples(), total=len(svcs), desc="서비스 추적 중"):
 landing = pd.DataFrame(rows)
 landing
 
+# %%
+check_prediction("3.b 마스커레이드가 있나", prediction, outcome=bool(landing["masqueraded"].any()),
+                 why="자기 서비스에 닿았다가 자신이 엔드포인트로 뽑힌 파드는 KUBE-SEP 체인의 첫 규칙"
+                     "(KUBE-MARK-MASQ)이 표시합니다. 1절의 헤어핀 경우입니다.",
+                 common={False: "KUBE-SEP의 첫 규칙을 보세요. `-s <엔드포인트 자신의 IP>`가 패킷에 마스커레이드 "
+                                "표시를 합니다. 192.168.3.98이 어떤 서비스의 엔드포인트인가요?"})
+
 # %% [markdown]
 # ### 연습 3.5
 # 이 서비스 포트 중 엔드포인트가 **하나**뿐이라 모든 새 연결이 같은 파드로 가는(`statistic` 규칙이
@@ -227,6 +264,7 @@ answer = ...  # 숫자
 # %%
 check_answer("3.5 엔드포인트 하나짜리 서비스", answer, expected=int((landing["branches"] == 1).sum()),
              hint="branches가 1인 행을 세어 보세요.",
+             common={8: "여기 서비스 대부분은 엔드포인트가 둘입니다. branches가 1인 행만 세세요."},
              explain="그 파드 하나가 죽으면 서비스도 죽습니다. 실제 장애에서 눈여겨볼 곳입니다.")
 
 # %% [markdown]
@@ -240,10 +278,59 @@ answer = ...  # service 열에 적힌 서비스 이름
 # %%
 check_answer("3.6 헤어핀 서비스", answer, expected=landing[landing["masqueraded"]]["service"].tolist()[0],
              hint="질의는 192.168.3.98에서 옵니다. 그 파드를 엔드포인트로 가진 서비스는?",
+             common={"kube-system/kube-dns:dns": "파드가 가장 많이 묻는 서비스는 kube-dns지만, 그 엔드포인트는 "
+                                                 "다른 파드들입니다. 마스커레이드할 일이 없습니다."},
              explain="kube-ops-view 파드가 자기 서비스에 물었고 자신이 엔드포인트로 뽑혔습니다: KUBE-MARK-MASQ.")
 
 # %% [markdown]
-# ## 6 · 탐색해 보기
+# ## 6 · 직접 망가뜨려 보기: 엔드포인트 하나 없애기
+#
+# kube-dns 파드 하나가 사라지면 kube-proxy가 서비스의 체인을 다시 씁니다. 그 일의 절반만, 노드 규칙의
+# **사본**에서 손으로 해 봅니다(어느 기계에서도 바뀌는 것은 없습니다). `KUBE-SVC-TCOU7JCQXEZGVUNU`에서
+# 엔드포인트 하나의 `KUBE-SEP` 체인으로 가는 점프를 지우고, 나머지는 그대로 둡니다.
+
+# %%
+REMOVE = "192.168.1.77:53"     # 점프를 지울 엔드포인트. "192.168.2.64:53"도 해 보세요
+
+lines = rs.to_save().splitlines()
+gone = [ln for ln in lines if ln.startswith("-A KUBE-SVC-TCOU7JCQXEZGVUNU ") and f"-> {REMOVE}" in ln]
+broken_rs = wb.parse("\n".join(ln for ln in lines if ln not in gone) + "\n")
+print("지운 규칙:", *gone, sep="\n  ")
+
+# %% [markdown]
+# 검사는 이 사본에 대해 뭐라고 할까요? (실제 노드에서는 아무것도 찾지 않습니다.)
+
+# %%
+wb.check(broken_rs)
+
+# %% [markdown]
+# ### 예측 3.c
+# 트레이스를 실행하기 전에: 그 점프가 사라진 지금, 새 DNS 연결 중 `192.168.2.64:53`에 닿는 몫은 얼마일까요?
+
+# %%
+prediction = ...  # 0과 1 사이의 수, 또는 백분율
+
+# %%
+broken_trace = wb.trace_packet(broken_rs, query, node_ips=eks.node_ips)
+pd.DataFrame({"DNAT 목적지": [d or "(DNAT 없음: 10.100.0.10 그대로)" for d in broken_trace.destinations],
+              "새 연결 중 몫": [f"{p:.0%}" for p in broken_trace.destinations.values()]})
+
+# %%
+check_prediction("3.c 엔드포인트를 없앤 뒤", prediction,
+                 outcome=broken_trace.destinations.get("192.168.2.64:53", 0.0),
+                 why="192.168.1.77의 점프가 사라지면 남은 규칙은 마지막 규칙이고, 거기엔 statistic 매치가 없어 "
+                     "전부 가져갑니다. 반대로 192.168.2.64의 점프를 지웠다면 0.5 규칙만 남아, 질의의 절반이 DNAT "
+                     "없이 아무 파드도 없는 주소로 떨어집니다. REMOVE를 그것으로 바꾸고 셀들을 다시 실행해 보세요.",
+                 common={0.5: "0.5는 첫 규칙의 확률이었습니다. 남은 규칙은 마지막 규칙이고, 마지막 규칙에는 "
+                              "statistic 매치가 없습니다."})
+
+# %% [markdown]
+# 검사는 남겨진 `KUBE-SEP` 체인을 *오래된(stale)* 체인이라고 부릅니다. 이제 아무도 그리로 점프하지 않습니다.
+# kube-proxy는 체인을 그 점프와 함께 지우므로, 오래된 체인이 있다는 것은 누군가(또는 무언가) 규칙을 손으로
+# 고쳤다는 뜻입니다.
+
+# %% [markdown]
+# ## 7 · 탐색해 보기
 #
 # 서비스를 고르면 체인, 엔드포인트, 트레이스를 보여 줍니다.
 

@@ -17,12 +17,12 @@
 # 삭제와 재생성이 제대로 이루어지지 않는 경우 ingress 서비스 통신 장애를 일으킨다."
 
 # %%
-# 준비: workbook 라이브러리, pandas, 자가 점검, 예제 데이터셋 폴더, 그리고 한국어
+# 준비: workbook 라이브러리, pandas, 자가 점검들, 예제 데이터셋 폴더, 그리고 한국어
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -62,7 +62,7 @@ Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)
 """
 
 seen = wb.parse(prerouting_L, format="listing")
-seen.rules[["position", "target", "pkts", "bytes", "spec"]]
+tidy(seen.rules[["position", "target", "pkts", "bytes", "spec"]])
 
 # %% [markdown]
 # ### 연습 4.1
@@ -75,6 +75,7 @@ answer = ...  # 숫자
 check_answer("4.1 CNI-HOSTPORT-DNAT로 가는 점프", answer,
              expected=int((seen.rules["target"] == "CNI-HOSTPORT-DNAT").sum()),
              hint="target이 CNI-HOSTPORT-DNAT인 행을 세어 보세요.",
+             common={1: "마지막 줄까지 읽으세요. 그 줄도 패킷 0개로 CNI-HOSTPORT-DNAT로 점프합니다."},
              explain="두 번째 사본은 패킷 수가 0입니다. 최근에 덧붙은 것입니다.")
 
 # %% [markdown]
@@ -103,7 +104,8 @@ check_answer("4.1 CNI-HOSTPORT-DNAT로 가는 점프", answer,
 # %%
 before = wb.load_dump(DATASETS / "onprem-dup-hostport" / "before")
 after = wb.load_dump(DATASETS / "onprem-dup-hostport" / "after")
-before.ruleset, after.ruleset
+print("before:", before.ruleset.summary())
+print("after: ", after.ruleset.summary())
 
 # %% [markdown]
 # 재시작 뒤의 nat PREROUTING과 그 점프 대상들입니다(빨간 화살표가 사본).
@@ -121,7 +123,8 @@ answer = ...  # 숫자
 # %%
 pre = after.ruleset.rules.query("table == 'nat' and chain == 'PREROUTING'")
 check_answer("4.2 after의 점프 수", answer, expected=int((pre["target"] == "CNI-HOSTPORT-DNAT").sum()),
-             hint="after.ruleset.rules를 nat 테이블, PREROUTING 체인으로 걸러 보세요.")
+             hint="after.ruleset.rules를 nat 테이블, PREROUTING 체인으로 걸러 보세요.",
+             common={1: "그림에 CNI-HOSTPORT-DNAT로 들어가는 화살표가 둘입니다. 덤프에도 사본이 있습니다."})
 
 # %% [markdown]
 # ## 3 · 진짜 피해는 한 단계 아래에
@@ -137,7 +140,8 @@ def hostport_entries(d):
     r["container id"] = r["comment"].str.extract(r'id: "([0-9a-f]+)"', expand=False).str[:12]
     return r[["position", "container id", "target", "pkts"]]
 
-pd.concat({"before": hostport_entries(before), "after": hostport_entries(after)})
+tidy(pd.concat([hostport_entries(before).assign(dump="before"), hostport_entries(after).assign(dump="after")])
+     .set_index(["dump", "position"]))
 
 # %% [markdown]
 # `after`에는 같은 포트에 대한 항목이 둘 있습니다. 첫 번째는 여전히 연결을 세고 있고, 새 항목은 하나도
@@ -164,6 +168,8 @@ live = set(re.findall(r"\b([0-9a-f]{64})\b", after.text("kubelet/dockershim-sand
 stale = [cid for cid in hostport_entries(after)["container id"] if not any(l.startswith(cid) for l in live)]
 check_answer("4.3 오래된 컨테이너", answer, expected=stale[0] if stale else None,
              hint="항목의 컨테이너 id를 sandbox 목록의 파일 이름과 비교해 보세요.",
+             common={"4ec72be6d83d": "4ec72be6d83d는 **새** 파드입니다. 체크포인트 파일이 있습니다(5월 17일). "
+                                     "파일이 없는 항목을 찾으세요."},
              explain="파드는 사라졌지만 그 DNAT 규칙은 여전히 맨 앞에 서 있습니다.")
 
 # %% [markdown]
@@ -173,6 +179,13 @@ check_answer("4.3 오래된 컨테이너", answer, expected=stale[0] if stale el
 # 주소를 봅니다. 트레이서에는 노드의 라우팅 표(각 덤프의 `network/ip-route.txt`, 즉 `ip route` 출력)도
 # 줍니다. PREROUTING 뒤에 커널은 (DNAT된) 목적지를 이 표에서 찾아 패킷이 나갈 인터페이스를 고르거나,
 # 쓸 만한 경로가 없으면 버립니다. 트레이서도 똑같이 합니다.
+#
+# ### 예측 4.a
+# 트레이스를 실행하기 전에: `after` 덤프에서 노드의 80 포트로 가는 새 연결은 어떤 **판정**을 받을까요?
+# `"ACCEPT"` 또는 `"DROP"`.
+
+# %%
+prediction = ...  # "ACCEPT" 또는 "DROP"
 
 # %%
 node_ip = next(ip for ip in after.node_ips if ip.startswith("10.10."))   # the node's address on its LAN
@@ -190,7 +203,14 @@ for name, d in [("before", before), ("after", after)]:
     rows.append({"dump": name, "DNAT to": ", ".join(map(str, t.destinations)), "via": chains[-1] if chains else None,
                  "routing": routing(t), "verdict": ", ".join(t.verdicts)})
 where = pd.DataFrame(rows)
-where
+tidy(where)
+
+# %%
+check_prediction("4.a 재시작 뒤의 80 포트", prediction, outcome=", ".join(traces["after"].verdicts),
+                 why="오래된 항목이 예전 파드 주소로 DNAT하는데, 그 주소에 남은 경로는 블록 전체에 대한 Calico의 "
+                     "blackhole뿐입니다. 커널은 PREROUTING 직후에 패킷을 버립니다.",
+                 common={"ACCEPT": "버리는 규칙은 없고 정책도 모두 ACCEPT인 것은 맞습니다. 하지만 PREROUTING 다음엔 "
+                                   "라우팅이 오고, 예전 파드 주소에는 blackhole 말고는 경로가 없습니다."})
 
 # %% [markdown]
 # 전(`before`)에는 `10.42.134.75`가 인그레스 파드이고 자기 경로 `10.42.134.75 dev cali6968104dfaa`가
@@ -201,7 +221,7 @@ where
 
 # %%
 t = traces["after"]
-print(t.verdicts)
+print("판정:", ", ".join(t.verdicts))
 last = [s for s in t.branches[0].steps if s.matched][-1]
 print("마지막으로 맞은 규칙:", last.hook, last.table, last.chain, f"#{last.position}", last.action)
 print("그다음:", routing(t))
@@ -217,7 +237,7 @@ print("그다음:", routing(t))
 
 # %%
 new_chain = hostport_entries(after).iloc[-1]["target"]
-after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")[["chain", "target_args"]]
+tidy(after.ruleset.rules.query("table == 'nat' and chain == @new_chain and target == 'DNAT'")[["chain", "target_args"]])
 
 # %% [markdown]
 # ### 연습 4.4
@@ -231,6 +251,7 @@ new_dnat = after.ruleset.rules.query("table == 'nat' and chain == @new_chain and
 check_answer("4.4 80 포트가 새 파드에 닿나", answer,
              expected=where.iloc[1]["DNAT to"].split(":")[0] in new_dnat,
              hint="after 트레이스의 DNAT 주소와 새 파드의 DNAT 규칙을 비교해 보세요.",
+             common={True: "새 파드의 항목은 있지만, 커널은 맞는 첫 항목을 씁니다. 예전 주소로 가는 오래된 항목입니다."},
              explain="예전 파드의 주소로 갑니다. 새 파드는 멀쩡해 보이는데 인그레스는 죽어 있습니다.")
 
 # %% [markdown]
@@ -255,6 +276,9 @@ answer = ...  # 숫자
 jumps = pre[pre["target"] == "CNI-HOSTPORT-DNAT"]["position"].tolist()
 check_answer("4.5 지울 번호", answer, expected=int(jumps[-1]),
              hint="첫 점프는 남기고(카운터가 있습니다) 뒤의 것을 지우세요.",
+             common={4: "4번은 카운터가 있는 원래 규칙입니다. 사본은 그 뒤에 옵니다.",
+                     5: "5는 원문 목록에서 사본의 번호였습니다. 이 덤프의 PREROUTING에는 다른 규칙도 있으니 "
+                        "`pre`에서 번호를 찾아보세요."},
              explain="번호로 지울 때는 큰 번호부터 지워야 위쪽 번호가 바뀌지 않습니다.")
 
 # %% [markdown]
@@ -264,7 +288,55 @@ check_answer("4.5 지울 번호", answer, expected=int(jumps[-1]),
 # %%
 changes = wb.diff_rulesets(before.ruleset, after.ruleset).frame
 print(f"바뀐 것 {len(changes)}개, 그중 nat:")
-changes.query("table == 'nat'")[["change", "chain", "spec"]]
+tidy(changes.query("table == 'nat'")[["change", "chain", "spec"]])
+
+# %% [markdown]
+# ### 직접 망가뜨려 보기: 중복 점프 넣기
+#
+# 멀쩡한 `before` 규칙의 **사본**을 만들고, portmap이 그랬듯 두 번째
+# `-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT`를 덧붙입니다. 그리고 검사와 트레이스가
+# 어떻게 바뀌는지 봅니다.
+
+# %%
+lines = before.ruleset.to_save().splitlines()
+jump = next(ln for ln in lines if ln.startswith("-A PREROUTING") and ln.endswith("-j CNI-HOSTPORT-DNAT"))
+last_pre = max(i for i, ln in enumerate(lines) if ln.startswith("-A PREROUTING"))
+doubled = wb.parse("\n".join(lines[:last_pre + 1] + [jump] + lines[last_pre + 1:]) + "\n")
+print("PREROUTING 끝에 덧붙임:", jump)
+print("결과 수: 원래", len(wb.check(before.ruleset)), "→ 사본을 넣은 뒤", len(wb.check(doubled)))
+wb.check(doubled)
+
+# %% [markdown]
+# ### 예측 4.b
+# 이 사본에서 클라이언트가 어떤 hostPort도 맡지 않은 노드의 **22** 포트로 접속합니다. 트레이스를 실행하기
+# 전에: 첫 패킷은 `CNI-HOSTPORT-DNAT`로 몇 번 점프할까요?
+
+# %%
+prediction = ...  # 숫자
+
+# %%
+def jumps_into_hostport(rs, port):
+    t = wb.trace_packet(rs, wb.Packet("10.10.10.10", node_ip, "tcp", dport=port, in_iface="eth0"),
+                        node_ips=before.node_ips, routes=before.text("network/ip-route.txt"))
+    steps = t.branches[0].steps
+    return sum(1 for s in steps if s.matched and s.action == "JUMP:CNI-HOSTPORT-DNAT"), t
+
+rows = []
+for port in (22, 80):
+    for name, rs in [("원래 규칙", before.ruleset), ("사본을 넣은 규칙", doubled)]:
+        n, t = jumps_into_hostport(rs, port)
+        rows.append({"포트": port, "규칙": name, "CNI-HOSTPORT-DNAT로 점프한 횟수": n,
+                     "DNAT 목적지": ", ".join(d or "(없음)" for d in t.destinations)})
+tidy(pd.DataFrame(rows))
+
+# %%
+check_prediction("4.b 22 포트의 순회 수", prediction, outcome=jumps_into_hostport(doubled, 22)[0],
+                 why="CNI-HOSTPORT-DNAT 안에 22 포트에 맞는 항목이 없으니 패킷은 돌아와서 사본을 만나고, 체인을 "
+                     "한 번 더 걷습니다. 80 포트는 첫 순회에서 이미 DNAT되고, DNAT는 nat PREROUTING을 끝내므로 "
+                     "사본에 닿지 않습니다. 사본의 비용은 두 번째 순회이고, 장애의 진짜 피해는 체인 안의 오래된 "
+                     "항목입니다.",
+                 common={1: "첫 순회는 22 포트 항목을 찾지 못하고 PREROUTING으로 돌아오는데, 그다음 규칙이 바로 "
+                            "사본입니다."})
 
 # %% [markdown]
 # 첫 파드 시작부터 해결까지, 장애를 한 단계씩 되짚어 봅니다.

@@ -18,12 +18,12 @@
 # ```
 
 # %%
-# 준비: workbook 라이브러리, pandas, 자가 점검, 예제 데이터셋 폴더, 그리고 한국어
+# 준비: workbook 라이브러리, pandas, 자가 점검들, 예제 데이터셋 폴더, 그리고 한국어
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -80,15 +80,17 @@ nfnetlink              20480  8 nft_compat,nfnetlink_acct,nf_conntrack_netlink,n
 """
 
 mods = wb.parse(lsmod_before, format="lsmod")
-mods.frame
+tidy(mods.frame)
 
 # %% [markdown]
 # `Used by`는 누가 그 모듈을 잡고 있는지 알려 줍니다. `nf_tables`를 354곳, `nft_compat`을 169곳에서 쓰고
 # 있습니다. 이 호스트의 규칙은 nf_tables에 있습니다.
 
 # %%
-LEGACY_TABLES = ["iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw"]
-{m: (m in mods) for m in LEGACY_TABLES + ["nf_tables", "nft_compat"]}
+from workbook.checks.modules import ISTIO_MODULES, LEGACY_TABLE_MODULES
+
+pd.DataFrame({"모듈": [*LEGACY_TABLE_MODULES, "nf_tables", "nft_compat"],
+              "로드됨": ["예" if m in mods else "아니오" for m in [*LEGACY_TABLE_MODULES, "nf_tables", "nft_compat"]]})
 
 # %% [markdown]
 # ### 연습 5.1
@@ -99,8 +101,10 @@ LEGACY_TABLES = ["iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw
 answer = ...  # 모듈 이름의 리스트
 
 # %%
-check_answer("5.1 빠진 legacy 테이블", answer, expected=[m for m in LEGACY_TABLES if m not in mods],
-             hint="하나씩 `name in mods`로 확인해 보세요.")
+check_answer("5.1 빠진 legacy 테이블", answer, expected=[m for m in LEGACY_TABLE_MODULES if m not in mods],
+             hint="하나씩 `name in mods`로 확인해 보세요.",
+             common={("iptable_nat",): "istio-init의 오류가 이름을 대는 것은 iptable_nat이지만, 나머지 셋도 보세요. "
+                                       "legacy 테이블 모듈은 하나도 로드되어 있지 않습니다."})
 
 # %% [markdown]
 # ## 2 · 해결: 부팅할 때마다 모듈 로드하기
@@ -119,9 +123,13 @@ check_answer("5.1 빠진 legacy 테이블", answer, expected=[m for m in LEGACY_
 # for m in iptable_nat iptable_mangle iptable_filter iptable_raw; do modprobe $m; done
 # ```
 #
-# Istio 이슈의 해결책은 istio-init의 규칙이 쓰는 모듈을 몇 개 더 적습니다: `br_netfilter`, `nf_nat`,
-# `xt_REDIRECT`, `xt_owner`. (다른 길은 Istio CNI입니다. 호스트의 iptables를 쓰는 노드 에이전트가 규칙을
-# 씁니다.)
+# Istio 이슈의 해결책은 istio-init의 규칙이 쓰는 매치와 타깃의 모듈, `xt_REDIRECT`(`-j REDIRECT`)와
+# `xt_owner`(`-m owner`)를 더합니다. (다른 길은 Istio CNI입니다. 호스트의 iptables를 쓰는 노드 에이전트가
+# 규칙을 씁니다.) 4절의 검사는 라이브러리의 목록 하나에서 정확히 이것들을 찾습니다.
+
+# %%
+print("테이블 모듈 (원문의 .conf 파일):   ", ", ".join(LEGACY_TABLE_MODULES))
+print("istio-init의 매치가 쓰는 모듈:     ", ", ".join(ISTIO_MODULES))
 
 # %% [markdown]
 # 그리고 그 뒤의 `lsmod`입니다(원문 인용, "모듈 확인". 새로 생긴 줄이 보입니다).
@@ -136,7 +144,7 @@ iptable_nat            16384  0
 """
 
 mods_after = wb.parse(lsmod_after, format="lsmod")
-mods_after.frame
+tidy(mods_after.frame)
 
 # %% [markdown]
 # ### 연습 5.2
@@ -150,6 +158,7 @@ answer = ...  # 숫자
 used = mods_after.frame.set_index("module")["used_by_count"]
 check_answer("5.2 iptable_nat 사용자 수", answer, expected=int(used["iptable_nat"]),
              hint="`Used by` 열이나 mods_after.frame을 보세요.",
+             common={16384: "16384는 모듈 크기(바이트)입니다. `Used by`는 그다음 열입니다."},
              explain="istio-init이 legacy 백엔드로 nat 규칙을 만들면 이 숫자가 올라갑니다.")
 
 # %% [markdown]
@@ -159,16 +168,18 @@ check_answer("5.2 iptable_nat 사용자 수", answer, expected=int(used["iptable
 # (`kubectl logs <pod> -c istio-init`, 덤프의 notes에 보관).
 
 # %%
+from workbook.lesson import Folded
+
 broken = wb.load_dump(DATASETS / "istio-missing-modules" / "before")
 fixed = wb.load_dump(DATASETS / "istio-missing-modules" / "after")
-print(broken.text("notes/istio-init-error.txt"))
+Folded(broken.text("notes/istio-init-error.txt"), "unable to initialize table", summary="istio-init 로그 전체")
 
 # %% [markdown]
 # 덤프에는 호스트의 규칙이 도구별로 담겨 있습니다. `iptables`(노드의 기본 바이너리, 여기서는
 # iptables-nft), `iptables-legacy`, 그리고 같은 규칙을 `-L`과 `-S` 표기로 한 번 더. 각각 규칙 수를 셉니다.
 
 # %%
-{name: len(r) for name, r in broken.rulesets.items()}
+pd.DataFrame({"보여 준 도구": list(broken.rulesets), "규칙 수": [len(r) for r in broken.rulesets.values()]})
 
 # %% [markdown]
 # ### 연습 5.3
@@ -182,6 +193,8 @@ counts = {name: len(r) for name, r in broken.rulesets.items()}
 legacy = sum(n for name, n in counts.items() if "legacy" in name)
 check_answer("5.3 호스트 백엔드", answer, expected="legacy" if legacy > 0 else "nft",
              hint="이 노드에서 iptables-legacy-save는 아무것도 보여 주지 않습니다.",
+             common={"legacy": "istio-init은 legacy를 원했지만, 호스트 자신의 규칙은 모두 nft 쪽에 있습니다. "
+                               "iptables-legacy는 규칙 0개를 보여 줍니다."},
              explain="kubelet도 힌트를 남깁니다. KUBE-IPTABLES-HINT 체인이 nft의 mangle 테이블에 있습니다.")
 
 # %% [markdown]
@@ -189,7 +202,7 @@ check_answer("5.3 호스트 백엔드", answer, expected="legacy" if legacy > 0 
 
 # %%
 added = sorted(fixed.modules.names - broken.modules.names)
-added
+print("해결로 로드된 모듈:", ", ".join(added))
 
 # %% [markdown]
 # ### 연습 5.4
@@ -201,6 +214,7 @@ answer = ...  # 숫자
 # %%
 check_answer("5.4 해결로 늘어난 모듈", answer, expected=len(added),
              hint="넷은 손으로 로드했고, 하나는 그 의존성으로 따라왔습니다.",
+             common={4: ".conf 파일에 적힌 것은 넷이지만, 커널은 그들이 의존하는 모듈 하나를 더 로드했습니다."},
              explain="legacy의 핵심인 ip_tables가 iptable_* 모듈의 의존성으로 로드됩니다.")
 
 # %% [markdown]
@@ -234,7 +248,34 @@ answer = ...  # 숫자
 
 # %%
 check_answer("5.5 고친 뒤의 결과 수", answer, expected=len(fixed_findings),
-             hint="len(fixed_findings)")
+             hint="len(fixed_findings)",
+             common={1: "1은 고치기 전이었습니다. 두 번째 표가 고친 노드의 것입니다."})
+
+# %% [markdown]
+# ### 직접 망가뜨려 보기: 모듈 하나 내리기
+#
+# 고친 노드에서 누군가 `modprobe -r iptable_nat`을 실행합니다(또는 `.conf` 파일을 넣기 전에 재부팅이
+# 일어납니다). 고친 노드의 `lsmod`에서 `iptable_nat`을 빼고, 그 모듈 목록으로 노드를 다시 검사합니다
+# (어디서도 모듈을 내리지 않습니다. `modules=`는 이번 검사에서만 덤프의 목록을 바꿔 끼웁니다).
+#
+# ### 예측 5.a
+# 검사를 실행하기 전에: 결과(finding)는 몇 개 나올까요?
+
+# %%
+prediction = ...  # 숫자
+
+# %%
+lsmod_fixed = fixed.text("kernel/lsmod.txt")
+unloaded = "\n".join(ln for ln in lsmod_fixed.splitlines() if not ln.startswith("iptable_nat ")) + "\n"
+again = wb.check(fixed, modules=unloaded)
+again
+
+# %%
+check_prediction("5.a iptable_nat 없이 나온 결과 수", prediction, outcome=len(again),
+                 why="모듈 하나면 결과가 돌아오기에 충분합니다. istio-init의 `iptables-restore`는 nat 테이블부터 "
+                     "요청하고, 위 로그에서처럼 거기서 실패합니다.",
+                 common={0: "나머지 테이블 모듈 셋은 그대로지만, istio-init이 가장 먼저 필요로 하는 것이 nat "
+                            "테이블입니다."})
 
 # %% [markdown]
 # ## 5 · 내 노드 점검하기
@@ -256,7 +297,8 @@ answer = ...  # 숫자
 # %%
 from workbook.widgets import missing_modules
 check_answer("5.6 고친 뒤 빠진 모듈", answer, expected=len(missing_modules(lsmod_after)),
-             hint="두 번째 lsmod에는 iptable_* 모듈 넷이 있습니다.")
+             hint="두 번째 lsmod에는 iptable_* 모듈 넷이 있습니다.",
+             common={4: "4는 첫 번째 lsmod에서 빠진 수였습니다. 두 번째 것을 붙여 넣으세요."})
 
 # %% [markdown]
 # 다음: [06 · 노드 덤프 포렌식](06-forensics-of-a-node-dump.ipynb).

@@ -14,12 +14,12 @@
 # 함께 나열합니다.
 
 # %%
-# 준비: workbook 라이브러리, pandas, 자가 점검, 예제 데이터셋 폴더, 그리고 한국어
+# 준비: workbook 라이브러리, pandas, 자가 점검들, 예제 데이터셋 폴더, 그리고 한국어
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer
-from workbook.lesson import setup
+from workbook.exercises import check_answer, check_prediction
+from workbook.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -40,7 +40,7 @@ DUMP = DATASETS / "eks-node"
 dump = wb.load_dump(DUMP)
 print(dump.layout, "덤프,", "호스트", dump.manifest.get("host") if dump.manifest else "?", "—", f"규칙셋 {len(dump.rulesets)}개")
 import pandas as pd
-pd.DataFrame(dump.manifest["files"])[["path", "command", "exit_code", "size"]] if dump.manifest else None
+tidy(pd.DataFrame(dump.manifest["files"])[["path", "command", "exit_code", "size"]]) if dump.manifest else None
 
 # %% [markdown]
 # ### 연습 6.1
@@ -52,7 +52,8 @@ answer = ...  # 숫자
 
 # %%
 check_answer("6.1 노드 주소 수", answer, expected=len(dump.node_ips),
-             hint="len(dump.node_ips)")
+             hint="len(dump.node_ips)",
+             common={1: "떠올리는 주소는 192.168.3.215이겠지만, 루프백(127.0.0.1, ::1)과 IPv6 링크 로컬 주소도 셉니다."})
 
 # %% [markdown]
 # ## 2 · 표로 보는 규칙
@@ -65,7 +66,7 @@ rs
 
 # %%
 rules = rs.rules
-rules.groupby(["table", "owner"], dropna=False).size().rename("rules").reset_index()
+rules.fillna({"owner": "(알려진 소유자 없음)"}).groupby(["table", "owner"]).size().rename("rules").reset_index()
 
 # %% [markdown]
 # ### 연습 6.2
@@ -77,7 +78,8 @@ answer = ...  # 체인 이름
 # %%
 biggest = rs.chains.sort_values("rules", ascending=False).iloc[0]
 check_answer("6.2 가장 큰 체인", answer, expected=biggest["chain"],
-             hint="rs.chains를 rules 열로 정렬해 보세요.")
+             hint="rs.chains를 rules 열로 정렬해 보세요.",
+             common={"PREROUTING": "PREROUTING에는 점프 몇 개뿐입니다. 가장 큰 체인은 그 점프가 이끄는 곳에 있습니다."})
 
 # %% [markdown]
 # ### 이 노드의 훅
@@ -88,7 +90,106 @@ check_answer("6.2 가장 큰 체인", answer, expected=biggest["chain"],
 wb.draw_hooks(rs)
 
 # %% [markdown]
-# ## 3 · 결과(finding)
+# ## 3 · nat PREROUTING의 AWS 행들
+#
+# 원문은 이 노드의 nat PREROUTING도 `column -t`에 통과시켜 찍었습니다. 다른 노트북이 인용하지 않은 원문의
+# 유일한 출력입니다. 덤프에 찍힌 그대로 남아 있습니다(원문 인용).
+
+# %%
+column_t = dump.text("notes/seed-nat-PREROUTING-column-t.txt")
+print(column_t)
+
+# %% [markdown]
+# `column -t`는 **모든** 공백에 맞춰 줄을 세우기 때문에 주석이 여러 열로 찢어집니다(`/*`, `AWS,`,
+# `outbound`, `connections`, `*/`). 그래도 `wb.parse`는 이를 읽어 규칙을 하나하나 다시 맞춰 놓습니다.
+
+# %%
+seen_pre = wb.parse(column_t)
+tidy(seen_pre.rules[["position", "pkts", "target", "in_interface", "comment", "spec"]])
+
+# %% [markdown]
+# 한 행씩 봅시다.
+#
+# 1. **`KUBE-SERVICES`**, kube-proxy의 서비스 규칙입니다(03). ClusterIP로 가는 패킷은 그 안에서 DNAT되고,
+#    DNAT는 nat 테이블의 PREROUTING 순회를 끝냅니다. 그런 패킷은 2행과 3행에 닿지 않습니다.
+# 2. **`AWS-CONNMARK-CHAIN-0`**, **`eni+`로 들어온** 패킷만 해당합니다. AWS VPC CNI는 파드 veth의 노드 쪽
+#    끝을 모두 `eni…`로 이름 짓고, nat은 연결의 첫 패킷만 보므로, 이 행이 보는 것은 *파드가 시작하는 연결*
+#    입니다. 이 덤프에서 그 체인은:
+
+# %%
+tidy(rs.rules.query("table == 'nat' and chain == 'AWS-CONNMARK-CHAIN-0'")[["position", "pkts", "spec"]])
+
+# %% [markdown]
+#    VPC 안(`192.168.0.0/16`)으로 가면 곧바로 돌아오고, 그 밖이면 **연결의** 마크에 비트 `0x80`을 켭니다
+#    (`CONNMARK --set-xmark 0x80/0x80`). conntrack은 이 마크를 그 연결의 이후 모든 패킷에, 양방향으로
+#    유지합니다.
+# 3. **`CONNMARK restore mask 0x80`**(save 형식으로는 `--restore-mark --nfmask 0x80 --ctmask 0x80`),
+#    어느 인터페이스에서 왔든 모든 연결의 첫 패킷에 대해, 연결 마크의 비트 `0x80`을 **패킷의** 마크로
+#    복사합니다. PREROUTING 바로 뒤의 라우팅은 연결 마크가 아니라 패킷 마크를 읽을 수 있기 때문입니다
+#    (`ip rule … fwmark`). 파드 연결의 이후 패킷에 대해서는 mangle 테이블의 *"AWS, primary ENI"* 규칙이
+#    같은 복원을 합니다(mangle은 nat과 달리 모든 패킷을 봅니다).
+#
+# **왜 이렇게까지?** EKS에서 파드 주소는 노드의 *보조* 네트워크 인터페이스(ENI)에 속할 수 있고, CNI는
+# 파드마다 정책 라우팅 규칙을 넣어 그 주소가 속한 ENI로 트래픽이 나가게 합니다. 그래야 그 ENI로 들어온
+# VPC 밖 클라이언트에 대한 응답이 같은 길로 돌아갑니다. 하지만 파드가 스스로 밖으로 여는 연결은 노드의
+# **기본** 주소로 출발지 NAT되므로(POSTROUTING의 `AWS-SNAT-CHAIN-0`, 연습 6.4) 기본 ENI로 나가야 합니다.
+# 마크가 바로 그 표시입니다. CNI의 규칙 `fwmark 0x80/0x80 lookup main`이 파드별 규칙보다 앞에 있고,
+# main 테이블은 기본 ENI로 보냅니다.
+#
+# ### 예측 6.a
+# kube-ops-view 파드(`192.168.3.98`, `eni5d1d36193a1` 뒤)가 VPC 밖의 `8.8.8.8`로 연결을 엽니다. 트레이스를
+# 실행하기 전에: 첫 패킷에 대해 `AWS-CONNMARK-CHAIN-0`의 몇 번 규칙이 결정할까요, **1**(RETURN)일까요
+# **2**(마크 설정)일까요?
+
+# %%
+prediction = ...  # 1 또는 2
+
+# %%
+def connmark_rule(dst):
+    """파드에서 ``dst``로 가는 트레이스와, 맞은 AWS-CONNMARK-CHAIN-0 규칙(None: 닿지 않음)."""
+    t = wb.trace_packet(rs, wb.Packet("192.168.3.98", dst, "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1"),
+                        node_ips=dump.node_ips)
+    hit = [s.position for s in t.branches[0].steps
+           if s.chain == "AWS-CONNMARK-CHAIN-0" and s.matched and s.position is not None]
+    return t, (hit[0] if hit else None)
+
+rows = []
+for dst, what in [("8.8.8.8", "VPC 밖"), ("192.168.1.77", "VPC 안의 파드"),
+                  ("10.100.0.10", "kube-dns의 ClusterIP")]:
+    t, rule = connmark_rule(dst)
+    rows.append({"목적지": f"{dst} ({what})", "AWS-CONNMARK-CHAIN-0 규칙": rule or "닿지 않음",
+                 "연결에 0x80 마크": "예" if rule == 2 else "아니오",
+                 "DNAT 목적지": ", ".join(d or "" for d in t.destinations)})
+tidy(pd.DataFrame(rows))
+
+# %%
+check_prediction("6.a 8.8.8.8의 마크", prediction, outcome=connmark_rule("8.8.8.8")[1],
+                 why="8.8.8.8은 192.168.0.0/16 밖이므로 1번 규칙(RETURN)은 맞지 않고 2번 규칙이 연결에 마크를 "
+                     "합니다. 그 연결은 노드 주소로 SNAT되어 기본 ENI로 나갑니다. VPC 안의 파드는 1번에서 돌아오고, "
+                     "ClusterIP는 KUBE-SERVICES에서 DNAT되어 여기까지 오지 않습니다.",
+                 common={1: "1번 규칙은 VPC의 192.168.0.0/16 안으로 가는 목적지에만 돌아옵니다."})
+
+# %% [markdown]
+# ### 연습 6.6
+# `column -t` 목록의 카운터는 각 행이 본 첫 패킷의 수입니다. **`KUBE-SERVICES`가 DNAT한**(그래서 마지막
+# 행에 닿지 않은) 첫 패킷은 몇 개일까요?
+
+# %%
+answer = ...  # 숫자
+
+# %%
+pkts = seen_pre.rules.set_index("position")["pkts"]
+check_answer("6.6 KUBE-SERVICES가 DNAT한 수", answer, expected=int(pkts[1] - pkts[3]),
+             hint="KUBE-SERVICES가 DNAT하지 않은 첫 패킷은 모두 계속 가서 아무 매치도 없는 3행을 만납니다. "
+                  "2행은 언제나 돌아옵니다.",
+             common={int(pkts[1]): "그것은 KUBE-SERVICES에 들어간 첫 패킷 전부입니다. 그중 일부는 다시 나와 3행에서 "
+                                   "세어졌습니다.",
+                     int(pkts[1] - pkts[2] - pkts[3]): "2행은 패킷을 멈추지 않습니다. 체인이 돌아오거나, CONNMARK "
+                                                       "타깃이 패킷을 3행으로 보내 줍니다."},
+             explain="36909 − 26383 = 10526개의 첫 패킷이 서비스의 파드로 갔습니다.")
+
+# %% [markdown]
+# ## 4 · 결과(finding)
 #
 # 결과마다 근거(그것을 보여 주는 규칙이나 파일), 규칙의 소유자, 그리고 고치는 정확한 명령이 붙습니다.
 # 아무것도 대신 실행하지 않습니다. 설명은 한국어, 명령과 근거 표는 원래 모습 그대로입니다.
@@ -98,7 +199,7 @@ findings = wb.check(dump)
 findings
 
 # %%
-findings.frame
+tidy(findings.frame)
 
 # %% [markdown]
 # 건강한 노드라면 결과가 거의 없거나 아예 없습니다. 다른 데이터셋은 건강하지 않습니다. `datasets` 폴더의
@@ -115,7 +216,7 @@ for manifest in tqdm(sorted(DATASETS.glob("**/MANIFEST.json")), desc="덤프 검
 sweep = pd.DataFrame(rows)
 counts = [c for c in sweep.columns if c not in ("dump", "titles")]
 sweep[counts] = sweep[counts].fillna(0).astype(int)
-sweep[["dump", *counts, "titles"]]
+tidy(sweep[["dump", *counts, "titles"]])
 
 # %% [markdown]
 # ### 연습 6.3
@@ -129,7 +230,7 @@ check_answer("6.3 결과가 가장 많은 덤프", answer, expected=sweep.sort_v
              hint="sweep 표를 findings로 정렬해 보세요.")
 
 # %% [markdown]
-# ## 4 · 탐색하고 공유하기
+# ## 5 · 탐색하고 공유하기
 #
 # 테이블, 체인, 규칙을 둘러보고 걸러 봅니다.
 
@@ -165,10 +266,11 @@ answer = ...  # 숫자
 # %%
 snat = rs.chains.query("table == 'nat' and chain == 'AWS-SNAT-CHAIN-0'")
 check_answer("6.4 AWS-SNAT-CHAIN-0", answer, expected=int(snat["rules"].iloc[0]) if len(snat) else None,
-             hint="탐색기에서 nat 테이블과 그 체인을 고르거나, rs.chains를 보세요.")
+             hint="탐색기에서 nat 테이블과 그 체인을 고르거나, rs.chains를 보세요.",
+             common={1: "SNAT 규칙 앞에 VPC CIDR에 대한 RETURN이 있습니다. 둘 다 세세요."})
 
 # %% [markdown]
-# ## 5 · 내 노드에서 수집하기
+# ## 6 · 내 노드에서 수집하기
 #
 # `workbook.collect`는 같은 명령을 SSH(paramiko)로 여러분의 노드에서 실행하고, 호스트마다 폴더 하나씩 같은
 # 형식으로 씁니다. 노드에서 바꾸는 것은 없습니다. 읽기만 합니다(`iptables-save -c`, 두 백엔드, `lsmod`,
