@@ -36,7 +36,7 @@ wb.set_language("ko")
 # 파드로 넘겨 달라고 하고, portmap이 nat 규칙을 씁니다.
 #
 # * PREROUTING과 OUTPUT에 점프 하나: `-m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT`
-#   ("이 노드의 어느 주소로 오든 hostPort 표를 보라"). 원문의 말로는 "해당 타겟의 조건은 로컬 노드의
+#   (‘이 노드의 어느 주소로 오든 hostPort 표를 보라’). 원문의 말로는 "해당 타겟의 조건은 로컬 노드의
 #   IP로 향하는 트래픽을 처리 한다."
 # * `CNI-HOSTPORT-DNAT` 안에 파드마다 항목 하나(`dnat name: … id: <container>`). 파드별 `CNI-DN-…`
 #   체인으로 점프합니다.
