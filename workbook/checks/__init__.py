@@ -41,6 +41,17 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
     "stale-hostport-entry": ("kube", "error/warning", "two CNI-HOSTPORT-DNAT (error) or KUBE-HOSTPORTS "
                              "(warning) entries for one host port"),
     "shadowed-rule": ("shadowing", "warning", "a rule an earlier terminal rule provably always pre-empts"),
+    "kube-proxy-nftables-mode": ("kube", "info", "kube-proxy runs in nftables mode: its Services, ClusterIPs "
+                                 "and rules live in table ip/ip6 kube-proxy, not in iptables-save"),
+    "nft-service-without-endpoints": ("kube", "info", "ClusterIP service ports in kube-proxy's "
+                                      "no-endpoint-services map (connections rejected or dropped)"),
+    "stale-conntrack-entry": ("conntrack", "error", "conntrack entries DNATed to an address that is no longer "
+                              "an endpoint of their Service"),
+    "conntrack-not-dnated": ("conntrack", "warning", "UDP entries to a Service that were never DNATed (it had "
+                             "no endpoints then): the stale kube-dns case"),
+    "conntrack-to-stale-hostport": ("conntrack", "error", "entries the stale hostPort entry DNATed to a deleted pod"),
+    "conntrack-table-near-full": ("conntrack", "warning", "the conntrack table holds ≥ 90% of nf_conntrack_max"),
+    "conntrack-table-full": ("conntrack", "error", "the conntrack table is full: new flows are dropped"),
 }
 
 
@@ -48,22 +59,26 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .duplicates import find_duplicates
     from .integrity import find_integrity_problems
     from .kube import find_kube_problems
+    from .kube_nft import find_kube_nft
     from .modules import find_missing_modules, find_mixed_backends
     from .references import find_reference_problems
     from .shadowing import find_shadowed
+    from .conntrack import find_conntrack_problems
     return {
         "integrity": find_integrity_problems,
         "duplicates": find_duplicates,
         "modules": find_missing_modules,
         "backends": find_mixed_backends,
         "references": find_reference_problems,
-        "kube": find_kube_problems,
+        "kube": lambda ctx: (*find_kube_problems(ctx), *find_kube_nft(ctx)),
         "shadowing": find_shadowed,
+        "conntrack": find_conntrack_problems,
     }
 
 
 #: Names of the finding families :func:`check` runs (pass a subset as ``families=``).
-FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing")
+FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing",
+                             "conntrack")
 
 
 def check(target, modules=None, *, families: Iterable[str] | None = None) -> Findings:

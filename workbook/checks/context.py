@@ -5,12 +5,15 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import pandas as pd
 
 from ..model import InputError, Rule, Ruleset
 from ..owners import owner_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..nft.model import NftRuleset
 
 __all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_args", "delete_commands", "binary_for", "chain_word",
            "load_target"]
@@ -36,6 +39,7 @@ class Context:
     ``rulesets`` maps a name (``iptables``, ``iptables-legacy``, ``iptables-nft``, ``ip6tables``)
     to a Ruleset; the same dump printed by two tools (``iptables-save`` = ``iptables-nft-save``)
     is kept once. ``modules`` maps module name → :class:`ModuleInfo` (None: no lsmod in the dump).
+    ``nft`` is the dump's ``nft list ruleset`` view (:class:`~workbook.nft.model.NftRuleset`) or None.
     """
 
     rulesets: dict[str, Ruleset] = field(default_factory=dict)
@@ -43,11 +47,15 @@ class Context:
     modules: dict[str, ModuleInfo] | None = None
     modules_source: str | None = None
     dump: object | None = None
+    nft: "NftRuleset | None" = None
 
     @classmethod
     def of(cls, target, modules=None) -> "Context":
+        from ..nft.model import NftRuleset
         ctx = cls()
-        if isinstance(target, Ruleset):
+        if isinstance(target, NftRuleset):
+            ctx.nft = target
+        elif isinstance(target, Ruleset):
             name = "ip6tables" if target.family == "ipv6" else "iptables"
             ctx.all_rulesets = {name: target}
         elif hasattr(target, "rulesets") or hasattr(target, "ruleset"):
@@ -57,6 +65,7 @@ class Context:
             if main is not None and not any(rs is main for rs in rss.values()):
                 rss = {("ip6tables" if main.family == "ipv6" else "iptables"): main, **rss}
             ctx.all_rulesets = rss
+            ctx.nft = getattr(target, "nft", None)
             if modules is None:
                 modules = getattr(target, "modules", None)
         elif target is None:
@@ -206,6 +215,9 @@ def load_target(path: str | Path):
     from ..parse import parse
     obj = parse(p)
     if isinstance(obj, Ruleset):
+        return obj
+    from ..nft.model import NftRuleset
+    if isinstance(obj, NftRuleset):
         return obj
     return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), obj)   # an lsmod file
 

@@ -252,6 +252,11 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
                     col.append("MISSING")
                     lost.append(r)
             extra["checkpoint"] = col
+        if lost:
+            stale_rules = lost
+        else:
+            stale_rules = [a for a, _, _ in clashes] if winner_is_stale else [b for _, b, _ in clashes]
+        extra["stale"] = [r in stale_rules for r in rules]
         ev = rule_evidence(rules, role=roles, dnat_to=dnat, **extra)
         ports = sorted({f"{a.protocol}/{p}" for a, _, p in clashes})
         if winner_is_stale:
@@ -283,10 +288,6 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
             owner = "kubelet"
         fix = ["# Check which pod IPs are alive on this node first:",
                "crictl pods -o json | grep -E '\"(id|ip)\"'   # or: kubectl get pods -A -o wide --field-selector spec.nodeName=$(hostname)"]
-        if lost:
-            stale_rules = lost
-        else:
-            stale_rules = [a for a, _, _ in clashes] if winner_is_stale else [b for _, b, _ in clashes]
         done: set[str] = set()
         for r in stale_rules:
             if r.spec in done:

@@ -10,7 +10,8 @@ from ..i18n import _
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dump", help="a rules file (iptables-save, -S, -L -n -v, lsmod) or a node dump folder/archive")
+    p.add_argument("dump", help="a rules file (iptables-save, -S, -L -n -v, lsmod, nft list ruleset, nft -j) "
+                                "or a node dump folder/archive")
     p.add_argument("--modules", metavar="LSMOD", help="an lsmod (or /proc/modules) file to check the modules against")
     p.add_argument("--severity", default="info", choices=["error", "warning", "info"],
                    help="show findings at least this bad (default: info = all); the exit status counts errors")
@@ -43,10 +44,18 @@ def run(args: argparse.Namespace) -> int:
         ctx = Context.of(target, modules)
         for name, rs in ctx.rulesets.items():
             print("  " + _("checked {name}: {n} rules from {source}").format(name=name, n=len(rs), source=rs.source))
+        if ctx.nft is not None:
+            from ..nft.kube_proxy import kube_proxy_nft
+            print("  " + _("checked nft: {n} rules in {tables} tables from {source}").format(
+                n=len(ctx.nft), tables=len(ctx.nft.tables), source=ctx.nft.source))
+            kp = kube_proxy_nft(ctx.nft)
+            if kp is not None:
+                print(f"  {kp.summary()}")
         if ctx.modules is not None:
             print("  " + _("checked modules: {n} from {source}").format(n=len(ctx.modules),
                                                                     source=ctx.modules_source or "lsmod"))
-        for p in getattr(getattr(target, "ruleset", target), "problems", [])[:20]:
+        main = target if getattr(target, "format", None) in ("nft", "nft-json") else getattr(target, "ruleset", target)
+        for p in getattr(main, "problems", [])[:20]:
             print(f"  {_('note')}: {p}")
         if shown:
             print()
