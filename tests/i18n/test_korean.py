@@ -138,3 +138,17 @@ def test_an_error_line_stays_one_line_in_korean(tmp_path):
     r = _nfwb("check", str(tmp_path / "missing"), LANG="ko_KR.UTF-8")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
     assert r.stderr.startswith("nfwb check: 오류: ") and "Traceback" not in r.stderr
+
+
+def test_widgets_speak_korean_and_keep_their_commands(korean):
+    from workbook.widgets import ModuleChecker, TracerForm
+    garbage = ModuleChecker("hello world\n")
+    assert "lsmod 출력이 아닙니다" in garbage.result_out.value
+    # the post's lsmod before the fix: none of the four legacy table modules (notebook 05, exercise 5.1)
+    lsmod = (ROOT / "tests" / "data" / "checks" / "seed-lsmod-before.txt").read_text()
+    checker = ModuleChecker(lsmod)
+    assert "4개 없음" in checker.result_out.value and "✘ 없음" in checker.result_out.value
+    assert "modprobe iptable_nat" in checker.fix_out.value          # commands stay as they are
+    form = TracerForm(load_dump(ROOT / "datasets" / "eks-node"), src="192.168.3.98", dst="10.100.0.10",
+                      proto="udp", dport=53)
+    assert form.run.description == "추적"
