@@ -43,18 +43,39 @@ AUDIT CHECKSUM CLUSTERIP IDLETIMER LED MIRROR RATEEST SYNPROXY TEE SAME BALANCE 
 _TERMINAL = frozenset({"ACCEPT", "DROP", "REJECT", "QUEUE", "NFQUEUE"})
 
 
+# Names in a dump are hostile input: every id and label built from one goes through _id, _esc or _h.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ID_UNSAFE = re.compile(r'[%\\":<\x00-\x1f\x7f-\x9f]')
+
+
+def _visible(text: str) -> str:
+    r"""Control characters (no DOT string or HTML label may hold them) shown as ``\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _esc(text: str) -> str:
-    """Plain-label text: backslashes doubled so DOT does not read them as escapes."""
-    return text.replace("\\", "\\\\")
+    r"""Plain-label text: backslashes doubled so DOT does not read them as escapes, never taken
+    for an HTML label (a chain named ``<x>``), control characters shown as escapes.
+
+    >>> print(graphviz.quoting.quote(_esc('tail\\ <x>')))   # one backslash: DOT reads it back as one
+    "tail\\ <x>"
+    """
+    return graphviz.nohtml(_visible(text).replace("\\", "\\\\"))
 
 
 def _id(name: str) -> str:
-    """A node id python-graphviz will not split: ``a:b`` in an edge means node ``a``, port ``b``."""
-    return name.replace(":", "%3A")
+    r"""A node id DOT reads back whole: ``%``, ``\``, ``"``, ``:`` (``a:b`` in an edge is node ``a``,
+    port ``b``), ``<`` (an id ``<…>`` would be HTML) and control characters are %-encoded.
+
+    >>> _id('a:b\\"c<d>%'), _id("KUBE-SVC-X")
+    ('a%3Ab%5C%22c%3Cd>%25', 'KUBE-SVC-X')
+    """
+    return _ID_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", name)
 
 
 def _h(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for an HTML-like label: escaped, control characters shown as escapes."""
+    return html.escape(_visible(str(text)), quote=True)
 
 
 def _counts(pkts: int | None, byts: int | None) -> str:
@@ -467,7 +488,7 @@ def draw_chains(ruleset: Ruleset, table: str, chain: str | None = None, *, depth
         else:
             names = _reachable(index, roots, depth)
     title = f"{table} table" + (f" from {chain}" if chain else "") + f" — {ruleset.source}"
-    g = Drawing(f"chains_{table}", graph_attr={"rankdir": rankdir, "label": _esc(title), "labelloc": "t",
+    g = Drawing(_id(f"chains_{table}"), graph_attr={"rankdir": rankdir, "label": _esc(title), "labelloc": "t",
                                                  "fontname": FONT, "ranksep": "0.25"},
                 node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
     _build_chain_graph(g, index, names, roots, tuple(expand), max_fanout, nat_ends=chain is not None)

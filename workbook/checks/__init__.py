@@ -33,6 +33,8 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
                               "error when one agent wrote into both"),
     "jump-to-missing-chain": ("references", "error/info", "a -j/-g to a chain the dump does not have "
                               "(info for partial -L listings)"),
+    "chain-loop": ("references", "error", "chains that jump or go to each other in a loop a packet can reach: "
+                   "the kernel refuses it at load time, so the dump was tampered with or corrupted"),
     "unreferenced-chain": ("references", "info", "user chains nothing jumps to (canaries/hint/mark chains "
                            "excepted)"),
     "service-without-endpoints": ("kube", "warning", "a KUBE-SVC/SVL chain with no KUBE-SEP jump"),
@@ -52,6 +54,10 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
     "conntrack-to-stale-hostport": ("conntrack", "error", "entries the stale hostPort entry DNATed to a deleted pod"),
     "conntrack-table-near-full": ("conntrack", "warning", "the conntrack table holds ≥ 90% of nf_conntrack_max"),
     "conntrack-table-full": ("conntrack", "error", "the conntrack table is full: new flows are dropped"),
+    "blind-dump": ("blind", "warning/error", "the dump cannot answer where packets go: no rules at all, an "
+                   "nf_tables node without an nft listing, or a Kubernetes node with no Service rules in any view"),
+    "mode-switch-leftovers": ("kube", "warning", "kube-proxy's iptables chains beside its nftables table (or the "
+                              "reverse) after a mode switch without kube-proxy --cleanup"),
 }
 
 
@@ -60,6 +66,8 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .integrity import find_integrity_problems
     from .kube import find_kube_problems
     from .kube_nft import find_kube_nft
+    from .mode_switch import find_mode_switch_leftovers
+    from .blind import find_blind_spots
     from .modules import find_missing_modules, find_mixed_backends
     from .references import find_reference_problems
     from .shadowing import find_shadowed
@@ -70,14 +78,16 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
         "modules": find_missing_modules,
         "backends": find_mixed_backends,
         "references": find_reference_problems,
-        "kube": lambda ctx: (*find_kube_problems(ctx), *find_kube_nft(ctx)),
+        "kube": lambda ctx: (*find_kube_problems(ctx), *find_kube_nft(ctx), *find_mode_switch_leftovers(ctx)),
         "shadowing": find_shadowed,
         "conntrack": find_conntrack_problems,
+        "blind": find_blind_spots,
     }
 
 
 #: Names of the finding families :func:`check` runs (pass a subset as ``families=``).
-FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing",
+FAMILIES: tuple[str, ...] = ("integrity", "blind", "duplicates", "modules", "backends", "references", "kube",
+                             "shadowing",
                              "conntrack")
 
 

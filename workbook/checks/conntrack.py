@@ -3,11 +3,11 @@ that were never DNATed, entries the stale hostPort rule sent to a deleted pod, a
 
 from __future__ import annotations
 
-import shlex
 from typing import TYPE_CHECKING, Iterator
 
 import pandas as pd
 
+from ..shell_command import commands_or_refusal, shell_line
 from .context import Context
 from .finding import Finding
 
@@ -48,7 +48,7 @@ def _delete(proto: str, orig_dst: str | None, port: int | None, reply_src: str, 
     argv += ["--reply-src", reply_src]
     if reply_port is not None:
         argv += ["--reply-port-src", str(reply_port)]
-    return shlex.join(argv)
+    return commands_or_refusal([argv])
 
 
 def _fix_lines(rows: pd.DataFrame, any_dst: bool = False) -> list[str]:
@@ -146,7 +146,7 @@ def _near_full(ctx: Context, ct: "Conntrack") -> Iterator[Finding]:
         f"new connections are dropped (dmesg: 'nf_conntrack: table full, dropping packet'). "
         f"{'It is full now.' if full else f'It holds at least {NEAR_FULL:.0%} of its limit.'} Raise the "
         f"limit (and make it persistent), or find who opens so many flows (conntrack -L | sort by source).")
-    fix = [shlex.join(["sysctl", "-w", f"net.netfilter.nf_conntrack_max={limit * 2}"]),
+    fix = [shell_line(["sysctl", "-w", f"net.netfilter.nf_conntrack_max={limit * 2}"]),
            "# persistent: put the same key in /etc/sysctl.d/ (kube-proxy's conntrack.maxPerCore also sets it)"]
     if full:
         yield Finding("conntrack-table-full", "error", title, explanation, evidence, fix, "kernel")

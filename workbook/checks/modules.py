@@ -7,6 +7,7 @@ from typing import Iterable, Iterator
 import pandas as pd
 
 from ..model import Ruleset
+from ..shell_command import commands_or_refusal, shell_line
 from .context import Context, ModuleInfo
 from .finding import Finding
 from ..i18n import joined, msg, nmsg
@@ -103,7 +104,7 @@ def istio_modules_fix(missing: Iterable[str], missing_xt: Iterable[str] = ()) ->
     missing, missing_xt = list(missing), list(missing_xt)
     return ["# Load the legacy iptables table modules now and at every boot (seed post, istio #44118):",
             "cat > /etc/modules-load.d/istio-iptables.conf <<'EOF'", *LEGACY_TABLE_MODULES, *missing_xt, "EOF",
-            *[f"modprobe {m}" for m in missing + missing_xt],
+            *[shell_line(["modprobe", m]) for m in missing + missing_xt],
             "lsmod | grep -E '^(iptable_|xt_REDIRECT|xt_owner)'   # check they are there now",
             "# then restart the failing pods (kubectl delete pod …) so istio-init runs again"]
 
@@ -245,7 +246,7 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
            "# Make every agent use the host's backend (update its image / iptables-wrapper), then, once "
            "nothing writes legacy rules any more, flush and delete the legacy half table by table:"]
     for t in tables or ["filter", "nat", "mangle", "raw"]:
-        fix.append(f"iptables-legacy -t {t} -F && iptables-legacy -t {t} -X")
+        fix.append(commands_or_refusal([["iptables-legacy", "-t", t, "-F"], ["iptables-legacy", "-t", t, "-X"]]))
     fix.append("# (or reboot the node after fixing the agents: both backends start empty)")
     title = (msg("Rules in both iptables-legacy and iptables-nft (from {agents})", agents=", ".join(both)) if both
              else msg("Rules in both iptables-legacy and iptables-nft"))
