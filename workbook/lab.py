@@ -412,14 +412,16 @@ for i, name in enumerate(sys.argv[1:], 1):
 class _Monitor:
     """``xtables-monitor --trace`` (or the legacy NFLOG listener) in a namespace, read by a thread."""
 
-    def __init__(self, ns: str, legacy: bool = False):
+    def __init__(self, ns: str, legacy: bool = False, command: list[str] | None = None,
+                 finished=None):
         cmd = ["ip", "netns", "exec", ns]
+        self.finished = finished or trace_finished
         if legacy:
             cmd += [sys.executable, "-I", "-S", "-u", "-c", _NFLOG]
         else:
             if _which("stdbuf"):
                 cmd += ["stdbuf", "-oL"]
-            cmd += [_which("xtables-monitor") or "xtables-monitor", "--trace"]
+            cmd += command or [_which("xtables-monitor") or "xtables-monitor", "--trace"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      bufsize=1, start_new_session=True)
         self.lines: list[str] = []
@@ -457,7 +459,7 @@ class _Monitor:
                 n = len(self.lines) - mark
                 last = self.last
                 lines = self.lines[mark:] if settle is not None and n >= need else None
-            q = settle if lines is not None and trace_finished(lines, last_tables) else quiet
+            q = settle if lines is not None and self.finished(lines, last_tables) else quiet
             if n >= need and now - last >= q:
                 break
             if now >= end:
@@ -656,8 +658,11 @@ class Lab:
         if self.backend == "legacy":
             self._ns(n, "sysctl", "-qw", "net.netfilter.nf_log.2=nfnetlink_log")
         self._load()
-        self._monitor = _Monitor(n, legacy=self.backend == "legacy")
+        self._monitor = self._start_monitor()
         self._wait_monitor()
+
+    def _start_monitor(self) -> _Monitor:
+        return _Monitor(self.node, legacy=self.backend == "legacy")
 
     def _iface(self, name: str) -> str:
         """The client namespace behind node interface ``name`` (made on first use)."""
@@ -810,18 +815,12 @@ class Lab:
             # The client does not own packet.src (IP_TRANSPARENT lets it send from any address): an address of the client would
             # turn a later packet to that address into local traffic of the client.
             _run(["ip", "-n", n, "route", "replace", f"{packet.src}/32", "dev", iface])
-        match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
-        if packet.proto in ("tcp", "udp", "sctp"):
-            if packet.sport:
-                match += ["--sport", str(packet.sport)]
-            match += ["--dport", str(packet.dport)]
-        rule = [*match, "-j", "TRACE"]
         self._ns(n, "conntrack", "-F", check=False)
         if self._recent:
             # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
             self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
                      check=False)
-        self._ns(n, self._iptables, "-w", "-t", "raw", "-I", chain, "1", *rule)
+        armed = self._trace_on(packet, chain)
         try:
             mark = self._monitor.mark()
             raw = None
@@ -832,14 +831,31 @@ class Lab:
                                              last_tables=self._last_tables())
             dnat = self._conntrack_dnat(packet)
         finally:
-            self._ns(n, self._iptables, "-w", "-t", "raw", "-D", chain, *rule, check=False)
-        events = parse_monitor("\n".join(lines))
+            self._trace_off(armed)
+        events = self._events(lines)
         if not events and sent != "ok":
             raise InputError(f"lab: could not send {packet.proto} {packet.src} -> {packet.dst}: {sent[6:] or sent}")
         if not events:
             raise RuntimeError(f"lab: the kernel showed no trace for {packet.proto} {packet.src}:{packet.sport} -> "
                                f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
         return self._to_trace(packet, events, dnat, chain)
+
+    def _trace_on(self, packet: Packet, chain: str) -> list[str]:
+        """Switch tracing on for this packet's flow only (a -j TRACE rule at the top of raw ``chain``)."""
+        match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
+        if packet.proto in ("tcp", "udp", "sctp"):
+            if packet.sport:
+                match += ["--sport", str(packet.sport)]
+            match += ["--dport", str(packet.dport)]
+        rule = [*match, "-j", "TRACE"]
+        self._ns(self.node, self._iptables, "-w", "-t", "raw", "-I", chain, "1", *rule)
+        return [chain, *rule]
+
+    def _trace_off(self, armed: list[str]) -> None:
+        self._ns(self.node, self._iptables, "-w", "-t", "raw", "-D", *armed, check=False)
+
+    def _events(self, lines: list[str]) -> list:
+        return parse_monitor("\n".join(lines))
 
     def _conntrack_dnat(self, packet: Packet) -> tuple[str, int | None] | None:
         """The reply tuple's source when it differs from the original destination (DNAT happened)."""

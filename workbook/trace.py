@@ -1411,15 +1411,16 @@ class Tracer:
         tables = self.compiled.tables
         while True:
             if s.stack:
-                verdict = self._walk(s, pending, budget, ctx)
+                verdict = self._walk_current(s, pending, budget, ctx)
                 if verdict is None:  # table walk not finished (cannot happen) — safety
                     continue
-                if s.table == "nat":
-                    s.nat_done.add(NAT_MANIP[s.hook])
+                nat = self._is_nat(s.table)
+                if nat:
+                    self._nat_walked(s)
                 if verdict in _TERMINAL_VERDICTS:
                     s.verdict = verdict
                     return
-                if (s.hook == "OUTPUT" and s.table == "nat" and s.ct_dnat and not self.route_localnet
+                if (s.hook == "OUTPUT" and nat and s.ct_dnat and not self.route_localnet
                         and s.src_i[0] == 4 and (s.src_i[1] >> 24) == 127 and not _is_local_i(ctx, *s.dst_i)):
                     # the re-route after nat OUTPUT: a loopback source may not leave the host
                     s.note(f"dropped by the re-route after nat OUTPUT: source {s.src} may only leave lo with "
@@ -1427,7 +1428,7 @@ class Tracer:
                            f"route_localnet=True / --route-localnet)")
                     s.verdict = "DROP"
                     return
-                if s.hook == "OUTPUT" and s.table == "nat" and s.ct_dnat and s.dst != s.orig_dst:
+                if s.hook == "OUTPUT" and nat and s.ct_dnat and s.dst != s.orig_dst:
                     # the re-route after nat OUTPUT (ip_route_me_harder): no route now drops it
                     why = self._route(s, ctx, forwarded=False, quiet=True)
                     if why:
@@ -1456,6 +1457,18 @@ class Tracer:
             s.table = self._next_table(s, s.table)
             if s.table is not None:
                 self._enter_table(s, tables)
+
+    # ---- what a hook runs (overridden by the nftables tracer, which adds native base chains) ----
+    def _walk_current(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
+        """Walk the table (base chain) entered at the current hook until it gives a verdict."""
+        return self._walk(s, pending, budget, ctx)
+
+    def _is_nat(self, table) -> bool:
+        return table == "nat"
+
+    def _nat_walked(self, s: _State) -> None:
+        """The nat table was consulted at this hook: not again for this direction."""
+        s.nat_done.add(NAT_MANIP[s.hook])
 
     def _next_table(self, s: _State, after: str | None) -> str | None:
         order = self._order.get(s.hook)

@@ -32,8 +32,8 @@ def _evidence(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 
 def find_blind_spots(ctx: Context) -> Iterator[Finding]:
-    if ctx.dump is None:
-        return      # a bare ruleset handed to check(): nothing was collected, nothing is missing
+    if ctx.dump is None or not hasattr(ctx.dump, "files"):
+        return      # a bare ruleset (or lsmod file) handed to check(): not a collection, nothing is missing
     has_iptables = any(len(rs) or rs.tables for _, rs in ctx.items())
     nft = ctx.nft
     mode = proxy_mode(ctx)
