@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 import ipywidgets as w
 
 from .checks.modules import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES, istio_modules_fix
-from .i18n import _, ngettext
+from .i18n import _, localized, msg, ngettext
 from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_html
 from .listing_print import format_listing
 from .model import InputError, Ruleset
@@ -372,47 +372,47 @@ _NEW_POD = (_NEW_ID, _NEW_IP)
 #: The seed's incident (dockershim hostPort duplicate), reconstructed as nat tables step by step.
 HOSTPORT_STEPS: tuple[HostportStep, ...] = (
     HostportStep(
-        "1. A worker before the ingress controller",
-        "Calico, kube-proxy and Docker have hooked nat PREROUTING: cali-PREROUTING, KUBE-SERVICES and "
-        "DOCKER (for local destinations).",
+        msg("1. A worker before the ingress controller"),
+        msg("Calico, kube-proxy and Docker have hooked nat PREROUTING: cali-PREROUTING, KUBE-SERVICES and "
+        "DOCKER (for local destinations)."),
         _nat([_CALI, _KUBE, _DOCKER], [])),
     HostportStep(
-        "2. nginx-ingress-controller with hostPort 80/443 starts",
-        "dockershim asks the CNI portmap plugin to map the ports. portmap appends the top-level jump "
+        msg("2. nginx-ingress-controller with hostPort 80/443 starts"),
+        msg("dockershim asks the CNI portmap plugin to map the ports. portmap appends the top-level jump "
         "`-m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT` to PREROUTING (and OUTPUT), an entry per "
         "container in CNI-HOSTPORT-DNAT and a CNI-DN-<hash> chain that DNATs to the pod. dockershim keeps "
-        "the pod's port mappings in its checkpoint /var/lib/dockershim/sandbox/<sandbox id>.",
+        "the pod's port mappings in its checkpoint /var/lib/dockershim/sandbox/<sandbox id>."),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_OLD_POD]),
         ("ls -la /var/lib/dockershim/sandbox/", "iptables -t nat -L PREROUTING -nv")),
     HostportStep(
-        "3. The kubelet container is re-created; the checkpoint is gone",
-        "On RKE the kubelet (and dockershim) run in a container. /var/lib/dockershim was not bind-mounted, "
+        msg("3. The kubelet container is re-created; the checkpoint is gone"),
+        msg("On RKE the kubelet (and dockershim) run in a container. /var/lib/dockershim was not bind-mounted, "
         "so after an upgrade, drain or `rke up` the sandbox checkpoints are lost (the seed: deleting "
-        "/var/lib/dockershim/sandbox reproduces it). The rules are unchanged — but nobody remembers them.",
+        "/var/lib/dockershim/sandbox reproduces it). The rules are unchanged — but nobody remembers them."),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_OLD_POD]),
         ("ls -la /var/lib/dockershim/sandbox/    # empty",)),
     HostportStep(
-        "4. The hostPort pod restarts: a duplicate jump",
-        "CNI DEL arrives without portMappings (GetPodPortMappings returns nothing when the checkpoint is "
+        msg("4. The hostPort pod restarts: a duplicate jump"),
+        msg("CNI DEL arrives without portMappings (GetPodPortMappings returns nothing when the checkpoint is "
         "missing) and portmap ≥ 0.8.7 does nothing: the old CNI-DN chain and its entry stay. The new pod's "
         "ADD appends its entry below the stale one and PREROUTING now jumps to CNI-HOSTPORT-DNAT twice — "
-        "the seed's `#### 중복` line. Ingress traffic can be DNATed to the dead pod's IP.",
+        "the seed's `#### 중복` line. Ingress traffic can be DNATed to the dead pod's IP."),
         _nat([_CALI, _KUBE, _DOCKER, _HP, _HP_DUP], [_OLD_POD, _NEW_POD]),
         ("iptables -t nat -L PREROUTING -nv --line-numbers",)),
     HostportStep(
-        "5. Fix now: delete the duplicate and the stale mapping",
-        "Delete the duplicated jump by its line number (5), then the stale container entry and its chain. "
-        "(A node reboot flushes everything too.)",
+        msg("5. Fix now: delete the duplicate and the stale mapping"),
+        msg("Delete the duplicated jump by its line number (5), then the stale container entry and its chain. "
+        "(A node reboot flushes everything too.)"),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_NEW_POD]),
         ("iptables -t nat -D PREROUTING 5",
          f'iptables -t nat -D CNI-HOSTPORT-DNAT -p tcp -m comment --comment \'dnat name: "k8s-pod-network" id: '
          f'"{_OLD_ID}"\' -m multiport --dports 80,443 -j {_cni_dn(_OLD_ID)}',
          f"iptables -t nat -F {_cni_dn(_OLD_ID)}", f"iptables -t nat -X {_cni_dn(_OLD_ID)}")),
     HostportStep(
-        "6. Fix for good: keep the checkpoint on the host",
-        "Bind-mount /var/lib/dockershim into the kubelet container (RKE cluster.yml) so checkpoints survive "
+        msg("6. Fix for good: keep the checkpoint on the host"),
+        msg("Bind-mount /var/lib/dockershim into the kubelet container (RKE cluster.yml) so checkpoints survive "
         "kubelet re-creation. Kubernetes ≥ 1.24 has no dockershim (RKE ≥ v1.3.13 bind-mounts "
-        "/var/lib/cri-dockerd itself); take care when going from 1.23 to 1.24.",
+        "/var/lib/cri-dockerd itself); take care when going from 1.23 to 1.24."),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_NEW_POD]),
         ("# cluster.yml", "services:", "  kubelet:", "    extra_binds:",
          '      - "/var/lib/dockershim:/var/lib/dockershim:z"', "rke up")),
@@ -472,9 +472,9 @@ class HostportLab(_Displayable):
         except (InputError, KeyError, OSError):
             return
         self.steps.append(HostportStep(
-            f"{len(self.steps) + 1}. The collected dump: {where}",
-            "The same picture in a node dump collected with nfwb (iptables-save -c): nat PREROUTING as "
-            "iptables prints it, and the chains it jumps to.", "", (f"nfwb check {path / sub}",)))
+            msg("{n}. The collected dump: {where}", n=len(self.steps) + 1, where=where),
+            msg("The same picture in a node dump collected with nfwb (iptables-save -c): nat PREROUTING as "
+                "iptables prints it, and the chains it jumps to."), "", (f"nfwb check {path / sub}",)))
         self.rulesets.append(rs)
 
     def _move(self, d: int) -> None:
@@ -497,7 +497,8 @@ class HostportLab(_Displayable):
     def refresh(self) -> None:
         i = self._index(None)
         s = self.steps[i]
-        self.text_out.value = f"<h4>{html.escape(s.title)}</h4><p>{html.escape(s.explanation)}</p>"
+        self.text_out.value = (f"<h4>{html.escape(localized(s.title))}</h4>"
+                               f"<p>{html.escape(localized(s.explanation))}</p>")
         self.commands_out.value = (f"<pre>{html.escape(chr(10).join(s.commands))}</pre>" if s.commands else "")
         self.listing_out.value = ("<pre># iptables -t nat -L PREROUTING -nv\n"
                                   f"{html.escape(self.listing())}</pre>")

@@ -152,3 +152,9 @@ def test_widgets_speak_korean_and_keep_their_commands(korean):
     form = TracerForm(load_dump(ROOT / "datasets" / "eks-node"), src="192.168.3.98", dst="10.100.0.10",
                       proto="udp", dport=53)
     assert form.run.description == "추적"
+    from workbook.widgets import HOSTPORT_STEPS, HostportLab
+    lab = HostportLab()
+    assert "<h4>1. 인그레스 컨트롤러가 뜨기 전의 워커</h4>" in lab.text_out.value
+    assert HOSTPORT_STEPS[0].title == "1. A worker before the ingress controller"   # the object keeps English
+    lab.step.value = 5                                                                # the fix step
+    assert "iptables -t nat -D PREROUTING 5" in lab.commands_out.value
