@@ -746,9 +746,10 @@ def _packet_text(p) -> str:
     return f"{p.proto} {p.src}{sport} → {p.dst}{dport} ({where})"
 
 
-def _outcome_text(b) -> str:
-    return b.verdict + (f" DNAT → {b.dnat}" if b.dnat else "") + (f" SNAT → {b.snat}" if b.snat else "") + \
-        (" MASQUERADE" if b.masquerade else "")
+def _outcome_text(b, sep: str = " ") -> str:
+    """A branch's verdict and NAT: ``ACCEPT DNAT → 10.0.0.1:53``."""
+    return b.verdict + (f"{sep}DNAT → {b.dnat}" if b.dnat else "") + (f"{sep}SNAT → {b.snat}" if b.snat else "") + \
+        (f"{sep}MASQUERADE" if b.masquerade else "")
 
 
 def _summary_label(trace) -> str:
@@ -845,11 +846,33 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
     path = _add_path(g, trace)
     if path:
         g.edge("summary", path[0], style="invis", weight="0")
+    visits, edges = _trace_visits(trace)
+    nid = {k: _id(".".join(k)) for k in visits}
+    not_taken = _not_taken(ruleset, visits, edges, nid, max_fanout, max_not_taken) if ruleset is not None else {}
+    # inner: the edges inside the hook boxes (drawn or not), to find each box's lowest node
+    firsts, members, inner = _add_hook_boxes(g, visits, nid, not_taken, max_rules, ruleset)
+    inner += _add_jumps(g, trace, edges, nid, not_taken)
+    bottoms = {hook: _deepest(members[hook], inner) for hook, _ in firsts}
+    # One hook below the other: the next hook's first chain under the lowest node of this one
+    # (one invisible edge each, so the boxes stay in one column).
+    for (h1, _), (_, first2) in zip(firsts, firsts[1:]):
+        g.edge(bottoms[h1], first2, style="invis")
+    if path and firsts:
+        g.edge(firsts[0][0] if firsts[0][0] in path else path[0], firsts[0][1], style="invis")
+    _add_outcomes(g, trace, nid, bottoms[firsts[-1][0]] if firsts else None)
+    return g
 
-    # Visited chains in first-visit order, with their steps merged over branches.
-    visits: dict[tuple[str, str, str], list] = {}
-    seen_steps: dict[tuple[str, str, str], set] = {}
-    edges: dict[tuple[tuple[str, str, str], tuple[str, str, str], int | None, bool], float] = {}
+
+_Visit = tuple[str, str, str]   # (hook, table, chain)
+_Taken = tuple[_Visit, _Visit, "int | None", bool]   # (from, to, rule position, goto)
+
+
+def _trace_visits(trace) -> tuple[dict[_Visit, list], dict[_Taken, float]]:
+    """Visited chains in first-visit order with their steps merged over branches, and the jumps
+    taken with the share of branches that took each."""
+    visits: dict[_Visit, list] = {}
+    seen_steps: dict[_Visit, set] = {}
+    edges: dict[_Taken, float] = {}
     for b in trace.branches:
         taken = set()
         for s in b.steps:
@@ -867,47 +890,66 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
                     edges[ek] = edges.get(ek, 0.0) + b.probability
     for (_, b2, _, _) in edges:
         visits.setdefault(b2, [])
-    nid = {k: _id(".".join(k)) for k in visits}
-    by_hook: dict[str, list[tuple[str, str, str]]] = {}
+    return visits, edges
+
+
+_NotTaken = dict[_Visit, list[tuple[str, dict, str, dict]]]   # chain → [(node id, node attrs, edge label, edge attrs)]
+
+
+def _not_taken(ruleset: Ruleset, visits: dict[_Visit, list], edges: dict[_Taken, float], nid: dict[_Visit, str],
+               max_fanout: int, max_not_taken: int) -> _NotTaken:
+    """The jumps visited chains have but the packet did not take: grey nodes, one each up to
+    ``max_not_taken`` (and ``max_fanout``), else one node per chain listing them by family."""
+    out: _NotTaken = {}
+    indexes: dict[str, _TableIndex] = {}
+    for k in visits:
+        hook, table, chain = k
+        if table not in ruleset or chain not in ruleset.table(table).chains:
+            continue
+        index = indexes.setdefault(table, _TableIndex(ruleset, table))
+        taken_targets = {b2[2] for (a, b2, _, _) in edges if a == k}
+        others = [j for j in index.facts(chain).jumps
+                  if j.target not in taken_targets and (hook, table, j.target) not in visits]
+        if not others:
+            continue
+        nodes = out.setdefault(k, [])
+        if len(others) <= min(max_not_taken, max_fanout):
+            for j in others:
+                nodes.append((_id(f"{nid[k]}>{j.target}"),
+                              {"label": _esc(_shorten(j.target, 28)), "shape": "box", "style": "rounded",
+                               "color": GREY, "fontcolor": GREY, "tooltip": _esc(j.rule.spec), "class": "unvisited"},
+                              f"#{j.rule.position}", {"style": "dashed" if j.rule.goto else "solid"}))
+            continue
+        fam: dict[str, list[str]] = {}
+        for j in others:
+            fam.setdefault(chain_group(j.target) or j.target, []).append(j.target)
+        names = sorted(((ts[0] if len(ts) == 1 else grp + "*", len(ts)) for grp, ts in fam.items()),
+                       key=lambda x: (-x[1], x[0]))
+        tip = "\\n".join(_esc(f"#{j.rule.position} → {j.target}") for j in others[:200])
+        nodes.append((_id(f"{nid[k]}>not-taken"),
+                      {"label": _not_taken_label(names, len(others)), "shape": "box3d", "color": GREY,
+                       "fontcolor": GREY, "fontsize": SMALL, "tooltip": tip, "class": "unvisited group"},
+                      f"×{len(others)}", {}))
+    return out
+
+
+def _hook_order(hook: str, keys: Iterable[_Visit]) -> list[_Visit]:
+    """The built-in chains among ``keys`` of the tables met at ``hook``, in kernel priority order."""
+    order = [t.table for t in TABLES_AT_HOOK[hook]]
+    return sorted((k for k in keys if k[2] == hook), key=lambda k: order.index(k[1]) if k[1] in order else 99)
+
+
+def _add_hook_boxes(g: graphviz.Digraph, visits: dict[_Visit, list], nid: dict[_Visit, str], not_taken: _NotTaken,
+                    max_rules: int, ruleset: Ruleset | None
+                    ) -> tuple[list[tuple[str, str]], dict[str, list[str]], list[tuple[str, str]]]:
+    """One box per hook with its visited chains (and jumps not taken); return each hook's first
+    node, the nodes in each box, and the "then" edges between the hook's built-in chains."""
+    by_hook: dict[str, list[_Visit]] = {}
     for k in visits:
         by_hook.setdefault(k[0], []).append(k)
-    members: dict[str, list[str]] = {}     # hook → node ids drawn in its box (to stack the boxes)
-    firsts: list[tuple[str, str]] = []     # (hook, first node id)
-
-    # Jumps not taken (needs the ruleset): grey, one node each or one summary node per chain.
-    not_taken: dict[tuple[str, str, str], list[tuple[str, dict, str, dict]]] = {}
-    if ruleset is not None:
-        indexes: dict[str, _TableIndex] = {}
-        for k in visits:
-            hook, table, chain = k
-            if table not in ruleset or chain not in ruleset.table(table).chains:
-                continue
-            index = indexes.setdefault(table, _TableIndex(ruleset, table))
-            taken_targets = {b2[2] for (a, b2, _, _) in edges if a == k}
-            others = [j for j in index.facts(chain).jumps
-                      if j.target not in taken_targets and (hook, table, j.target) not in visits]
-            if not others:
-                continue
-            out = not_taken.setdefault(k, [])
-            if len(others) <= min(max_not_taken, max_fanout):
-                for j in others:
-                    tid = _id(f"{nid[k]}>{j.target}")
-                    out.append((tid, {"label": _esc(_shorten(j.target, 28)), "shape": "box", "style": "rounded",
-                                      "color": GREY, "fontcolor": GREY, "tooltip": j.rule.spec,
-                                      "class": "unvisited"},
-                                f"#{j.rule.position}", {"style": "dashed" if j.rule.goto else "solid"}))
-            else:
-                fam: dict[str, list[str]] = {}
-                for j in others:
-                    fam.setdefault(chain_group(j.target) or j.target, []).append(j.target)
-                names = sorted(((ts[0] if len(ts) == 1 else grp + "*", len(ts)) for grp, ts in fam.items()),
-                               key=lambda x: (-x[1], x[0]))
-                tid = _id(f"{nid[k]}>not-taken")
-                tip = "\n".join(f"#{j.rule.position} → {j.target}" for j in others[:200])
-                out.append((tid, {"label": _not_taken_label(names, len(others)), "shape": "box3d", "color": GREY,
-                                  "fontcolor": GREY, "fontsize": SMALL, "tooltip": tip, "class": "unvisited group"},
-                            f"×{len(others)}", {}))
-
+    firsts: list[tuple[str, str]] = []
+    members: dict[str, list[str]] = {}
+    then: list[tuple[str, str]] = []
     for hook in HOOKS:
         keys = by_hook.get(hook)
         if not keys:
@@ -924,16 +966,20 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
                 for tid, attrs, _, _ in not_taken.get(k, ()):
                     c.node(tid, **attrs)
                     members[hook].append(tid)
-            # The built-in chains of the tables met at this hook, in priority order.
-            order = [t.table for t in TABLES_AT_HOOK[hook]]
-            builtins = [k for k in keys if k[2] == hook]
-            builtins.sort(key=lambda k: order.index(k[1]) if k[1] in order else 99)
+            builtins = _hook_order(hook, keys)
             firsts.append((hook, nid[builtins[0]] if builtins else nid[keys[0]]))
             for a, b2 in zip(builtins, builtins[1:]):
                 c.edge(nid[a], nid[b2], style="dotted", color=HOT, label="then")
-    # Jumps taken; more than two from one chain are stacked (one below the other), not side by side.
-    children: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
-    stacked: list[tuple[str, str]] = []
+                then.append((nid[a], nid[b2]))
+    return firsts, members, then
+
+
+def _add_jumps(g: graphviz.Digraph, trace, edges: dict[_Taken, float], nid: dict[_Visit, str],
+               not_taken: _NotTaken) -> list[tuple[str, str]]:
+    """The jumps taken (orange, with their share) and not taken (grey); return every edge drawn,
+    the invisible ones too: more than two jumps taken from one chain are stacked, one below the other."""
+    drawn: list[tuple[str, str]] = []
+    children: dict[_Visit, list[tuple[int, str]]] = {}
     for (a, b2, pos, goto), p in edges.items():
         label = "" if pos is None else f"#{pos}"
         if len(trace.branches) > 1 and p < 0.9999:
@@ -942,52 +988,36 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
         if goto:
             attrs["style"] = "dashed"
         g.edge(nid[a], nid[b2], **attrs)
+        drawn.append((nid[a], nid[b2]))
         children.setdefault(a, []).append((pos or 0, nid[b2]))
     for k, out in not_taken.items():
         for tid, _, label, eattrs in out:
             g.edge(nid[k], tid, label=label, color=GREY, fontcolor=GREY, **eattrs)
+            drawn.append((nid[k], tid))
     for kids in children.values():
         kids.sort()
         if len(kids) > 2:
             for (_, x), (_, y) in zip(kids, kids[1:]):
                 g.edge(x, y, style="invis", weight="0")
-                stacked.append((x, y))
+                drawn.append((x, y))
+    return drawn
 
-    # One hook below the other: the next hook's first chain under the deepest node of this one
-    # (one invisible edge each, so the boxes stay in one column).
-    inner: list[tuple[str, str]] = [(nid[a], nid[b2]) for (a, b2, _, _) in edges]
-    inner += [(nid[k], tid) for k, out in not_taken.items() for tid, _, _, _ in out] + stacked
-    for hook, first in firsts:
-        keys = sorted((k for k in by_hook[hook] if k[2] == hook),
-                      key=lambda k: [t.table for t in TABLES_AT_HOOK[hook]].index(k[1])
-                      if k[1] in [t.table for t in TABLES_AT_HOOK[hook]] else 99)
-        inner += [(nid[a], nid[b2]) for a, b2 in zip(keys, keys[1:])]
-    bottoms = {hook: _deepest(members[hook], inner) for hook, _ in firsts}
-    for (h1, _), (_, first2) in zip(firsts, firsts[1:]):
-        g.edge(bottoms[h1], first2, style="invis")
-    if path and firsts:
-        g.edge(firsts[0][0] if firsts[0][0] in path else path[0], firsts[0][1], style="invis")
-    # Outcomes: one node per distinct result, fed by the last chain of each branch.
+
+def _add_outcomes(g: graphviz.Digraph, trace, nid: dict[_Visit, str], bottom: str | None) -> None:
+    """One node per distinct result, fed by the last chain of each branch, below ``bottom``."""
     outcomes: dict[str, tuple[str, float, set]] = {}
     for b in trace.branches:
-        text = b.verdict + (f"\\nDNAT → {b.dnat}" if b.dnat else "") + (f"\\nSNAT → {b.snat}" if b.snat else "") + \
-            ("\\nMASQUERADE" if b.masquerade else "")
+        text = _outcome_text(b, "\\n")
         oid = f"outcome{len(outcomes)}" if text not in outcomes else outcomes[text][0]
         prev = outcomes.get(text, (oid, 0.0, set()))
-        last = None
-        for s in reversed(b.steps):
-            if s.matched:
-                last = (s.hook, s.table, s.chain)
-                break
-        srcs = prev[2] | ({last} if last else set())
-        outcomes[text] = (oid, prev[1] + b.probability, srcs)
+        last = next(((s.hook, s.table, s.chain) for s in reversed(b.steps) if s.matched), None)
+        outcomes[text] = (oid, prev[1] + b.probability, prev[2] | ({last} if last else set()))
     for text, (oid, p, srcs) in outcomes.items():
-        if firsts:   # below the last hook's box
-            g.edge(bottoms[firsts[-1][0]], oid, style="invis")
+        if bottom is not None:
+            g.edge(bottom, oid, style="invis")
         color = RED if text.startswith(("DROP", "REJECT")) else "#2e7d32"
         g.node(oid, label=_esc(f"{p:.0%} ") + text, shape="doubleoctagon", color=color, fontcolor=color,
                penwidth="2", **{"class": "outcome"})
         for src in srcs:
             if src in nid:
                 g.edge(nid[src], oid, color=color, style="bold")
-    return g

@@ -541,7 +541,7 @@ class NodeDump:
         if self.conntrack_table is None:
             return None
         from .conntrack_services import join_services
-        return join_services(self.conntrack_table, self.ruleset, self.node_ips)
+        return join_services(self.conntrack_table, self.ruleset, self.node_ips, self.nft)
 
     @property
     def derived_dir(self) -> Path:

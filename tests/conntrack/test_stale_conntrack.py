@@ -6,19 +6,30 @@ from __future__ import annotations
 import shlex
 import subprocess
 
+import pytest
+
 from tests.realparts import nsexec
 from workbook import check
 from workbook.dump import load_dump, save_dump
-from workbook.generate import Service, kube_proxy_save
+from workbook.generate import Service, kube_proxy_nft, kube_proxy_save
 from workbook.parse.conntrack import parse_conntrack
 
 DNS_IP = "10.96.0.10"
 OLD, KEPT, NEW = "10.244.1.5", "10.244.2.7", "10.244.3.9"
 
 
-def _dns(*endpoints: str) -> str:
-    return kube_proxy_save([Service("kube-system", "kube-dns", "dns", "udp", DNS_IP, 53,
-                                    [(ip, 53) for ip in endpoints])])
+def _dns(*endpoints: str, mode: str = "iptables") -> str:
+    svc = [Service("kube-system", "kube-dns", "dns", "udp", DNS_IP, 53, [(ip, 53) for ip in endpoints])]
+    return kube_proxy_save(svc) if mode == "iptables" else kube_proxy_nft(svc)
+
+
+def _load(node: str, mode: str, *endpoints: str) -> None:
+    """Load kube-proxy's rules for kube-dns as kube-proxy would (replacing what was there)."""
+    if mode == "iptables":
+        nsexec(node, "iptables-restore", input=_dns(*endpoints))
+    else:
+        nsexec(node, "nft", "flush", "ruleset")
+        nsexec(node, "nft", "-f", "-", input=_dns(*endpoints, mode="nftables"))
 
 
 def _node_with_peer(netns) -> str:
@@ -41,25 +52,27 @@ def _send_dns_queries(node: str, n: int) -> None:
            f"    u.sendto(b'q', ('{DNS_IP}', 53))\n")
 
 
-def _dump(tmp_path, node: str, name: str, ruleset: str):
-    listing = nsexec(node, "conntrack", "-L", "-o", "extended").stdout
-    return load_dump(save_dump({"iptables/iptables-save.txt": ruleset, "kernel/conntrack.txt": listing,
-                                "network/ip-addr.txt": "2: ctn0    inet 10.0.0.1/24 scope global ctn0\n"},
-                               tmp_path / name))
+def _dump(tmp_path, node: str, name: str):
+    """What the collector takes from the node: both rule views, conntrack, addresses."""
+    files = {"iptables/iptables-save.txt": nsexec(node, "iptables-save", "-c").stdout,
+             "kernel/nft-ruleset.txt": nsexec(node, "nft", "-a", "list", "ruleset").stdout,
+             "kernel/conntrack.txt": nsexec(node, "conntrack", "-L", "-o", "extended").stdout,
+             "network/ip-addr.txt": "2: ctn0    inet 10.0.0.1/24 scope global ctn0\n"}
+    return load_dump(save_dump(files, tmp_path / name))
 
 
-def test_entries_to_a_removed_endpoint_are_found_and_their_fix_deletes_only_them(netns, tmp_path):
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_entries_to_a_removed_endpoint_are_found_and_their_fix_deletes_only_them(netns, tmp_path, mode):
     node = _node_with_peer(netns)
-    nsexec(node, "iptables-restore", input=_dns(OLD, KEPT))
+    _load(node, mode, OLD, KEPT)
     _send_dns_queries(node, 40)   # each flow picks OLD or KEPT with p = 1/2 (kube-proxy's statistic rule)
     before = parse_conntrack(nsexec(node, "conntrack", "-L", "-o", "extended").stdout)
     dests = {e.dnat for e in before if e.original.dst == DNS_IP}
     assert dests == {f"{OLD}:53", f"{KEPT}:53"}     # 40 flows on two endpoints: both taken (1 - 2^-39)
 
     # the OLD pod is deleted: kube-proxy rewrites the rules with KEPT and a NEW endpoint
-    now = _dns(KEPT, NEW)
-    nsexec(node, "iptables-restore", input=now)
-    dump = _dump(tmp_path, node, "after", now)
+    _load(node, mode, KEPT, NEW)
+    dump = _dump(tmp_path, node, "after")
     assert set(dump.conntrack.query("service == 'kube-system/kube-dns:dns'").status) == {"live", "stale-endpoint"}
 
     found = [f for f in check(dump) if f.id == "stale-conntrack-entry"]
@@ -84,9 +97,8 @@ def test_udp_entries_made_while_the_service_had_no_endpoint(netns, tmp_path):
     # (here: the REJECT rules removed, as during a kube-proxy restart) leaves an un-DNATed entry
     nsexec(node, "iptables", "-F", "KUBE-SERVICES")
     _send_dns_queries(node, 3)
-    now = _dns(KEPT)                                            # the endpoint came back
-    nsexec(node, "iptables-restore", input=now)
-    dump = _dump(tmp_path, node, "after", now)
+    nsexec(node, "iptables-restore", input=_dns(KEPT))          # the endpoint came back
+    dump = _dump(tmp_path, node, "after")
     found = [f for f in check(dump) if f.id == "conntrack-not-dnated"]
     assert len(found) == 1 and len(found[0].evidence) == 3
     assert found[0].fix == [f"conntrack -D -p udp --orig-dst {DNS_IP} --orig-port-dst 53 --reply-src {DNS_IP} "

@@ -28,6 +28,19 @@ def eks_trace():
     return trace_packet(dump.ruleset, EKS_QUERY, node_ips=dump.node_ips), dump.ruleset
 
 
+def hostport_after():
+    from workbook.dump import load_dump
+    return load_dump(ROOT / "datasets" / "onprem-dup-hostport" / "after")
+
+
+def recorded_kernel_trace():
+    """Notebook 07's first recorded kernel run of the kube-dns query (notebooks/recorded)."""
+    import json
+    from workbook.packet import Trace
+    recorded = json.loads((ROOT / "notebooks" / "recorded" / "lab-kube-dns.json").read_text())
+    return Trace.from_json(recorded["runs"][0], source="kernel")
+
+
 def hostport_graphs():
     """Every step's graph of HostportLab (notebook 04), as the widget draws it."""
     from workbook.widgets import HostportLab
@@ -48,10 +61,13 @@ def figures() -> dict[str, Callable[[], object]]:
     out: dict[str, Callable[[], object]] = {
         "draw_trace kube-dns (hand-built)": kube_dns,
         "draw_trace kube-dns (EKS node)": eks,
+        "draw_trace kube-dns (recorded kernel run, notebook 07)":
+            lambda: draw_trace(recorded_kernel_trace(), eks_dump().ruleset),
         "draw_hooks()": draw_hooks,
         "draw_hooks(EKS ruleset)": lambda: draw_hooks(eks_dump().ruleset),
         "draw_hooks(EKS, trace)": lambda: draw_hooks(*reversed(eks_trace())),
         "draw_chains KUBE-SVC (EKS)": lambda: draw_chains(eks_dump().ruleset, "nat", SVC),
+        "hostPort graph (notebook 04)": lambda: draw_chains(hostport_after().ruleset, "nat", "PREROUTING", depth=1),
     }
     for i, _ in enumerate(hostport_graphs()):
         out[f"hostPort step {i + 1}"] = (lambda i=i: hostport_graphs()[i])

@@ -63,22 +63,26 @@ def _fix_lines(rows: pd.DataFrame, any_dst: bool = False) -> list[str]:
 
 def _stale_endpoints(frame: pd.DataFrame) -> Iterator[Finding]:
     stale = frame[frame.status == "stale-endpoint"]
-    for service, rows in stale.groupby("service", sort=True):
-        gone = sorted(set(rows.endpoint))
-        yield Finding(
-            "stale-conntrack-entry", "error",
-            f"{len(rows)} conntrack entr{'y' if len(rows) == 1 else 'ies'} of {service} still go to "
-            f"{', '.join(gone[:3])}, which is no endpoint of it any more",
-            f"Connection tracking remembers where the first packet of each flow was DNATed; later packets "
-            f"follow the entry, not the rules. These entries of Service {service} point at "
-            f"{', '.join(gone)}, which the Service's rules no longer list as an endpoint (the pod was "
-            f"deleted or moved). Until they time out (UDP entries are refreshed by every packet, so a "
-            f"client that keeps sending never lets them expire) the client talks to an address that no "
-            f"longer answers. kube-proxy clears such UDP entries itself when it sees the endpoint go; "
-            f"entries that survived that missed the update. Delete exactly these entries: each line below "
-            f"names the stale endpoint as the reply source, so live flows of the Service stay.",
-            rows[[c for c in _SHOWN if c in rows.columns]].reset_index(drop=True),
-            _fix_lines(rows), "kube-proxy")
+    if not len(stale):
+        return
+    services = sorted(set(stale.service))
+    gone = sorted(set(stale.endpoint))
+    shown = ", ".join(services[:3]) + (f" and {len(services) - 3} more" if len(services) > 3 else "")
+    yield Finding(
+        "stale-conntrack-entry", "error",
+        f"{len(stale)} conntrack entr{'y' if len(stale) == 1 else 'ies'} of {shown} still go to "
+        f"{len(gone)} address{'' if len(gone) == 1 else 'es'} that {'is' if len(gone) == 1 else 'are'} no "
+        f"endpoint of {'it' if len(services) == 1 else 'them'} any more",
+        f"Connection tracking remembers where the first packet of each flow was DNATed; later packets "
+        f"follow the entry, not the rules. These entries point at {', '.join(gone[:5])}"
+        f"{' …' if len(gone) > 5 else ''}, which the Services' rules no longer list as endpoints (the pods "
+        f"were deleted or moved). Until they time out (UDP entries are refreshed by every packet, so a "
+        f"client that keeps sending never lets them expire) the clients talk to addresses that no longer "
+        f"answer. kube-proxy clears such UDP entries itself when it sees an endpoint go; entries that "
+        f"survived that missed the update. Delete exactly these entries: each line below names the stale "
+        f"endpoint as the reply source, so live flows of the same Service stay.",
+        stale[[c for c in _SHOWN if c in stale.columns]].reset_index(drop=True),
+        _fix_lines(stale), "kube-proxy")
 
 
 def _never_dnated(frame: pd.DataFrame) -> Iterator[Finding]:

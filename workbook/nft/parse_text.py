@@ -100,6 +100,7 @@ class _Reader:
         self.block: NftSet | Flowtable | NftObject | None = None
         self.pending: list[str] | None = None  # lines of a multi-line "elements = { …"
         self.pending_line = 0
+        self.pending_depth = 0  # braces opened and not closed in the pending lines
         self.only_table = table
 
     def fail(self, lineno: int, message: str, text: str = "") -> None:
@@ -115,7 +116,8 @@ class _Reader:
                 continue
             if self.pending is not None:
                 self.pending.append(line)
-                if _balanced("\n".join(self.pending)):
+                self.pending_depth += _depth(line)
+                if self.pending_depth <= 0:
                     self._elements_done()
                 continue
             handle = None
@@ -261,7 +263,8 @@ class _Reader:
             if line.startswith("elements = {") or line.startswith("elements={"):
                 self.pending = [line]
                 self.pending_line = lineno
-                if _balanced(line):
+                self.pending_depth = _depth(line)
+                if self.pending_depth <= 0:
                     self._elements_done()
                 return
             word, _, rest = line.partition(" ")
@@ -304,15 +307,19 @@ class _Reader:
         self.block.elements.extend(parse_elements(inner, self.pending_line))
 
 
-def _balanced(text: str) -> bool:
+def _depth(line: str) -> int:
+    """Braces ``line`` opens minus those it closes (quoted text ignored): a multi-line element
+    list ends when the running sum is back to 0, counted line by line (linear in its length)."""
+    if "{" not in line and "}" not in line:
+        return 0
     depth = 0
-    for m in _SPLIT.finditer(text):
+    for m in _SPLIT.finditer(line):
         t = m.group(0)
         if t == "{":
             depth += 1
         elif t == "}":
             depth -= 1
-    return depth <= 0
+    return depth
 
 
 def parse_nft_text(text: str, source: str = "<text>", *, strict: bool = True, table: str | None = None,

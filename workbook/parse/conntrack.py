@@ -108,13 +108,17 @@ class Conntrack:
     def frame(self) -> "pd.DataFrame":
         """One row per entry (columns :data:`CONNTRACK_COLUMNS`)."""
         import pandas as pd
-        rows = [{"family": e.family, "protocol": e.protocol, "state": e.state, "timeout": e.timeout,
-                 "orig_src": e.original.src, "orig_dst": e.original.dst, "orig_sport": e.original.sport,
-                 "orig_dport": e.original.dport, "reply_src": e.reply.src, "reply_dst": e.reply.dst,
-                 "reply_sport": e.reply.sport, "reply_dport": e.reply.dport, "flags": " ".join(e.flags),
-                 "mark": e.mark, "zone": e.zone, "dnat": e.dnat, "origin": f"{self.source}:{e.line}"}
-                for e in self.entries]
-        df = pd.DataFrame(rows, columns=CONNTRACK_COLUMNS)
+        es = self.entries
+        src = self.source
+        df = pd.DataFrame({
+            "family": [e.family for e in es], "protocol": [e.protocol for e in es],
+            "state": [e.state for e in es], "timeout": [e.timeout for e in es],
+            "orig_src": [e.original.src for e in es], "orig_dst": [e.original.dst for e in es],
+            "orig_sport": [e.original.sport for e in es], "orig_dport": [e.original.dport for e in es],
+            "reply_src": [e.reply.src for e in es], "reply_dst": [e.reply.dst for e in es],
+            "reply_sport": [e.reply.sport for e in es], "reply_dport": [e.reply.dport for e in es],
+            "flags": [" ".join(e.flags) for e in es], "mark": [e.mark for e in es], "zone": [e.zone for e in es],
+            "dnat": [e.dnat for e in es], "origin": [f"{src}:{e.line}" for e in es]}, columns=CONNTRACK_COLUMNS)
         for col in ("timeout", "orig_sport", "orig_dport", "reply_sport", "reply_dport", "mark", "zone"):
             df[col] = df[col].astype("Int64")
         return df
