@@ -10,7 +10,7 @@ from typing import Iterable
 import pandas as pd
 
 from ..i18n import _, localized, ngettext
-from ..shell_command import refusal, shell_note
+from ..shell_command import refusal, shell_note, terminal_safe
 
 __all__ = ["Finding", "Findings", "SEVERITIES", "severity_label"]
 
@@ -75,7 +75,7 @@ class Finding:
         if self.fix:
             lines.append("  " + _("fix (run by hand after checking; nfwb never runs these):"))
             lines.extend("    " + ln for ln in self.fix)
-        return "\n".join(lines)
+        return terminal_safe("\n".join(lines))   # dump text (names, comments) must not drive the terminal
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evidence as a list of records), always in English."""
