@@ -8,6 +8,7 @@ import os
 import sys
 
 from . import __version__
+from .i18n import _
 from .limits import one_line, parse_size, set_max_input
 from .model import InputError
 
@@ -94,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         set_max_input(getattr(args, "max_input", None))
         return int(args._run(args) or 0)
     except InputError as e:
-        _say(f"nfwb {args.command}: error: {one_line(str(e))}")
+        _say(f"nfwb {args.command}: {_('error')}: {one_line(str(e))}")
         return 2
     except FileNotFoundError as e:
-        _say(f"nfwb {args.command}: error: {one_line(str(e.filename))}: no such file")
+        _say(f"nfwb {args.command}: {_('error')}: {one_line(str(e.filename))}: {_('no such file')}")
         return 2
     except KeyboardInterrupt:
         return 130
@@ -106,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug or an environment failure: one line, the traceback on request
         if os.environ.get("NFWB_DEBUG"):
             raise
-        _say(f"nfwb {args.command}: internal error: {type(e).__name__}: {one_line(str(e))} "
-             "(set NFWB_DEBUG=1 for the traceback)")
+        _say(f"nfwb {args.command}: {_('internal error')}: {type(e).__name__}: {one_line(str(e))} "
+             f"({_('set NFWB_DEBUG=1 for the traceback')})")
         return 3
     finally:
         set_max_input(None)

@@ -6,13 +6,15 @@ from typing import Iterator
 
 import pandas as pd
 
-from ..model import BUILTIN_CHAINS, Rule, Ruleset
+from ..chain_loops import chain_loops
+from ..model import BUILTIN_CHAINS, Ruleset
 from ..owners import chain_owner
 from ..shell_command import shell_line
 from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
+from ..i18n import msg, nmsg
 
-__all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index", "chain_loops"]
+__all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index"]
 
 #: Targets provided by the kernel/extensions rather than by a user chain.
 EXTENSION_TARGETS = frozenset("""
@@ -65,25 +67,29 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         # 'iptables -L CHAIN' shows one chain: its jump targets are simply not in the file
         rules = [r for _, _, rs_ in absent for r in rs_]
         names = sorted({f"{t} {c}" for t, c, _ in absent})
-        expl = (f"{len(names)} chain(s) that rules jump to are not in this listing: {', '.join(names[:12])}"
-                f"{' …' if len(names) > 12 else ''}. An 'iptables -L' listing often shows only some chains "
-                f"('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
-                f"'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.")
-        yield Finding("jump-to-missing-chain", "info", f"listing shows {len(names)} jump target(s) without their chains",
+        expl = msg("{n} chain(s) that rules jump to are not in this listing: {names}"
+                ". An 'iptables -L' listing often shows only some chains "
+                "('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
+                "'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.",
+                n=len(names), names=", ".join(names[:12]) + (" …" if len(names) > 12 else ""))
+        yield Finding("jump-to-missing-chain", "info",
+                      msg("listing shows {n} jump target(s) without their chains", n=len(names)),
                       expl, rule_evidence(rules), [shell_line([f"{binary}-save", "-c"]) + " > iptables-save.txt   # the whole ruleset"],
                       None, absent[0][0], None)
         return
     for table, target, rules in absent:
-        expl = (f"{len(rules)} rule(s) in table {table} jump to '{target}', but the dump has no chain "
-                f"of that name. The kernel refuses such a rule, so a real dump cannot contain it: the "
-                f"dump was edited or cut, or it is restore input that will fail with \"Couldn't load "
-                f"target\". An iptables-restore of this file fails at the first such rule.")
+        expl = msg("{n} rule(s) in table {table} jump to '{target}', but the dump has no chain "
+                "of that name. The kernel refuses such a rule, so a real dump cannot contain it: the "
+                "dump was edited or cut, or it is restore input that will fail with \"Couldn't load "
+                "target\". An iptables-restore of this file fails at the first such rule.",
+                   n=len(rules), table=table, target=target)
         owner = chain_owner(target)
         fix = [f"# Create the chain (if {owner or 'its owner'} should fill it) …",
                ipt_line(binary, table, ("-N", target)),
                "# … or delete the jumps to it:"]
         fix += [ipt_line(binary, table, ("-D", r.chain, *rule_argv(r))) for r in rules]
-        yield Finding("jump-to-missing-chain", "error", f"{table}: jump to missing chain {target}", expl,
+        yield Finding("jump-to-missing-chain", "error",
+                      msg("{table}: jump to missing chain {target}", table=table, target=target), expl,
                       rule_evidence(rules), fix, owner, table, rules[0].chain)
 
 
@@ -103,83 +109,23 @@ def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         ev = pd.DataFrame(rows, columns=["table", "chain", "rules", "owner", "origin"])
         names = [r[1] for r in rows]
         owners = sorted({r[3] for r in rows if r[3]})
-        expl = (f"{len(rows)} user chain(s) in table {t.name} are never jumped to (no -j/-g names them): "
-                f"{', '.join(names[:10])}{' …' if len(names) > 10 else ''}. Their rules can never match "
-                f"a packet. Usually they are leftovers of an agent that was removed or upgraded (its "
-                f"cleanup knew only the new names), or of pods whose teardown did not run. Empty chains "
-                f"are harmless; non-empty ones suggest the jump to them was deleted by hand or by a "
-                f"flush. kube-proxy/kubelet canary chains and KUBE-IPTABLES-HINT are empty and "
-                f"unreferenced on purpose and are not listed.")
+        expl = msg("{n} user chain(s) in table {table} are never jumped to (no -j/-g names them): "
+                "{names}. Their rules can never match "
+                "a packet. Usually they are leftovers of an agent that was removed or upgraded (its "
+                "cleanup knew only the new names), or of pods whose teardown did not run. Empty chains "
+                "are harmless; non-empty ones suggest the jump to them was deleted by hand or by a "
+                "flush. kube-proxy/kubelet canary chains and KUBE-IPTABLES-HINT are empty and "
+                "unreferenced on purpose and are not listed.", n=len(rows), table=t.name,
+                names=", ".join(names[:10]) + (" …" if len(names) > 10 else ""))
         fix = ["# After making sure no agent still expects them (they may re-create them):"]
         for _, c, n, _, _ in rows:
             if n:
                 fix.append(ipt_line(binary, t.name, ("-F", c)))
             fix.append(ipt_line(binary, t.name, ("-X", c)))
         yield Finding("unreferenced-chain", "info",
-                      f"{t.name}: {len(rows)} unreferenced user chain{'s' if len(rows) != 1 else ''}",
+                      nmsg("{table}: {n} unreferenced user chain", "{table}: {n} unreferenced user chains",
+                           len(rows), table=t.name),
                       expl, ev, fix, ", ".join(owners) or None, t.name, None)
-
-
-#: Loops reported per table at most (each needs its own fix; a table full of them is one story).
-_MAX_LOOPS = 20
-
-
-def chain_loops(rs: Ruleset, table: str) -> list[list[Rule]]:
-    """Loops among the chains of ``table`` that a packet can reach from a built-in chain: each
-    is the list of ``-j``/``-g`` rules that close it, in order (the last rule jumps back to the
-    chain of the first). The kernel checks only chains reachable from a hook, and so does this:
-    iptables-restore refuses such a ruleset (legacy: "line N failed"; nft: "Too many links").
-
-    >>> from workbook.parse import parse_save
-    >>> rs = parse_save("*filter\\n:INPUT ACCEPT [0:0]\\n:A - [0:0]\\n:B - [0:0]\\n-A INPUT -j A\\n-A A -j B\\n-A B -g A\\nCOMMIT\\n")
-    >>> [[r.spec for r in loop] for loop in chain_loops(rs, "filter")]
-    [['-A A -j B', '-A B -g A']]
-    """
-    t = rs.tables.get(table)
-    if t is None:
-        return []
-    edges: dict[str, list[Rule]] = {}
-    for c in t.chains.values():
-        out = [r for r in c.rules if r.target and r.target in t.chains]
-        if out:
-            edges[c.name] = out
-    if not edges:
-        return []
-    loops: list[list[Rule]] = []
-    seen_loops: set[frozenset] = set()
-    state: dict[str, int] = {}            # 1: on the current path, 2: done
-    for root in t.chains.values():
-        if not root.builtin or root.name in state:
-            continue
-        path: list[str] = [root.name]
-        via: list[Rule] = []             # via[k] is the rule from path[k] to path[k + 1]
-        todo = [iter(edges.get(root.name, ()))]
-        state[root.name] = 1
-        while todo:
-            rule = next(todo[-1], None)
-            if rule is None:
-                todo.pop()
-                state[path.pop()] = 2
-                if via:
-                    via.pop()
-                continue
-            nxt = rule.target
-            st = state.get(nxt)
-            if st == 1:                  # back to a chain on the path: a loop
-                k = path.index(nxt)
-                loop = via[k:] + [rule]
-                key = frozenset(id(r) for r in loop)
-                if key not in seen_loops and len(loops) < _MAX_LOOPS:
-                    seen_loops.add(key)
-                    loops.append(loop)
-                continue
-            if st == 2:
-                continue
-            state[nxt] = 1
-            path.append(nxt)
-            via.append(rule)
-            todo.append(iter(edges.get(nxt, ())))
-    return loops
 
 
 def _loops(name: str, rs: Ruleset) -> Iterator[Finding]:
