@@ -39,9 +39,15 @@ _PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 _COPIES = (("/etc/modules-load.d/*", "kernel/modules-load.d"),
            ("/etc/cni/net.d/*", "kubelet/cni-net.d"),
            ("/var/lib/kubelet/config.yaml", "kubelet"),
-           ("/etc/kubernetes/kubelet.conf", "kubelet"))
+           ("/etc/kubernetes/kubelet.conf", "kubelet"),
+           ("/var/lib/kube-proxy/config.conf", "kubelet/kube-proxy"),
+           ("/proc/net/ip_vs", "kernel"))
 _TOOLS = ("iptables", "iptables-save", "iptables-legacy-save", "iptables-nft-save", "ip6tables-save",
-          "nft", "lsmod", "ip")
+          "ip6tables-legacy-save", "ip6tables-nft-save", "nft", "lsmod", "ip", "conntrack", "sysctl", "curl")
+#: The sysctls that decide what netfilter sees (``-e``: a key of an unloaded module is no error).
+_SYSCTLS = ("net.netfilter.nf_conntrack_max", "net.netfilter.nf_conntrack_count",
+            "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables",
+            "net.ipv4.ip_forward", "net.ipv4.conf.all.route_localnet", "net.ipv4.conf.all.rp_filter")
 
 
 _KNOWN_HOSTS_LOCK = __import__("threading").Lock()
@@ -550,6 +556,8 @@ def plan_commands(discovered: str, save_tables: Iterable[str] = ()) -> _Plan:
     want("iptables-legacy-save", "iptables/iptables-legacy-save.txt", "iptables-legacy-save -c")
     want("iptables-nft-save", "iptables/iptables-nft-save.txt", "iptables-nft-save -c")
     want("ip6tables-save", "iptables/ip6tables-save.txt", "ip6tables-save -c")
+    want("ip6tables-legacy-save", "iptables/ip6tables-legacy-save.txt", "ip6tables-legacy-save -c")
+    want("ip6tables-nft-save", "iptables/ip6tables-nft-save.txt", "ip6tables-nft-save -c")
     want("iptables", "iptables/iptables-version.txt", "iptables -V")
     # tables: those in /proc/net/ip_tables_names (legacy) and in the save output (either backend),
     # else all five
@@ -559,7 +567,16 @@ def plan_commands(discovered: str, save_tables: Iterable[str] = ()) -> _Plan:
         want("iptables", f"iptables/iptables-L-{t}.txt", f"iptables -t {t} -L -n -v -x --line-numbers")
     want("lsmod", "kernel/lsmod.txt", "lsmod")
     items.append(("kernel/ip_tables_names.txt", "cat /proc/net/ip_tables_names"))
-    want("nft", "kernel/nft-ruleset.txt", "nft list ruleset")
+    want("nft", "kernel/nft-ruleset.txt", "nft -a list ruleset")
+    want("nft", "kernel/nft-ruleset.json", "nft -j list ruleset")
+    want("nft", "kernel/nft-version.txt", "nft --version")
+    want("conntrack", "kernel/conntrack.txt", "conntrack -L -o extended")
+    want("conntrack", "kernel/conntrack6.txt", "conntrack -L -o extended -f ipv6")
+    want("conntrack", "kernel/conntrack-stats.txt", "conntrack -S")
+    want("conntrack", "kernel/conntrack-count.txt", "conntrack -C")
+    want("sysctl", "kernel/sysctl.txt", "sysctl -e " + " ".join(_SYSCTLS))
+    # kube-proxy answers its mode on its metrics port (iptables, ipvs, nftables)
+    want("curl", "kubelet/kube-proxy-mode.txt", "curl -s --max-time 2 http://127.0.0.1:10249/proxyMode")
     want("ip", "network/ip-addr.txt", "ip -o addr")
     want("ip", "network/ip-route.txt", "ip route")
     for rel, d in (("kubelet/dockershim-sandbox.txt", "/var/lib/dockershim/sandbox"),

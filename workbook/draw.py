@@ -1,22 +1,27 @@
-"""Graphviz drawings: the netfilter hook diagram, chain graphs, and one packet's trace on both."""
+"""Graphviz drawings: the netfilter hook diagram, chain graphs, and one packet's trace."""
 
 from __future__ import annotations
 
 import fnmatch
 import html
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import graphviz
 
-from .listing_print import format_count, match_text
+from .drawing import TIP_HREF as _TIP, Drawing, to_html, to_svg
+from .listing_print import format_count, match_text, target_text
 from .model import Chain, Rule, Ruleset
 from .netfilter import HOOKS, TABLES_AT_HOOK, HookTable
 
-__all__ = ["draw_hooks", "draw_chains", "draw_trace", "to_svg",
-           "rule_summary", "chain_group", "STANDARD_TARGETS"]
+__all__ = ["draw_hooks", "draw_chains", "draw_trace", "to_svg", "to_html", "Drawing",
+           "rule_summary", "chain_group", "STANDARD_TARGETS", "FONT"]
 
-FONT = "Helvetica"
+#: Noto Sans CJK KR has Hangul (Debian fonts-noto-cjk: scripts/setup, binder/apt.txt); then Latin fallbacks.
+FONT = "Noto Sans CJK KR,Helvetica,sans-serif"
+#: The smallest font size (pt) any drawing uses: 12 CSS px at 1:1, 9 px when a cell scales it by 0.75.
+SMALL = "9"
 RED = "#c62828"
 GREY = "#9e9e9e"
 HOT = "#e65100"          # the packet's path
@@ -38,18 +43,39 @@ AUDIT CHECKSUM CLUSTERIP IDLETIMER LED MIRROR RATEEST SYNPROXY TEE SAME BALANCE 
 _TERMINAL = frozenset({"ACCEPT", "DROP", "REJECT", "QUEUE", "NFQUEUE"})
 
 
+# Names in a dump are hostile input: every id and label built from one goes through _id, _esc or _h.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_ID_UNSAFE = re.compile(r'[%\\":<\x00-\x1f\x7f-\x9f]')
+
+
+def _visible(text: str) -> str:
+    r"""Control characters (no DOT string or HTML label may hold them) shown as ``\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _esc(text: str) -> str:
-    """Plain-label text: backslashes doubled so DOT does not read them as escapes."""
-    return text.replace("\\", "\\\\")
+    r"""Plain-label text: backslashes doubled so DOT does not read them as escapes, never taken
+    for an HTML label (a chain named ``<x>``), control characters shown as escapes.
+
+    >>> print(graphviz.quoting.quote(_esc('tail\\ <x>')))   # one backslash: DOT reads it back as one
+    "tail\\ <x>"
+    """
+    return graphviz.nohtml(_visible(text).replace("\\", "\\\\"))
 
 
 def _id(name: str) -> str:
-    """A node id python-graphviz will not split: ``a:b`` in an edge means node ``a``, port ``b``."""
-    return name.replace(":", "%3A")
+    r"""A node id DOT reads back whole: ``%``, ``\``, ``"``, ``:`` (``a:b`` in an edge is node ``a``,
+    port ``b``), ``<`` (an id ``<…>`` would be HTML) and control characters are %-encoded.
+
+    >>> _id('a:b\\"c<d>%'), _id("KUBE-SVC-X")
+    ('a%3Ab%5C%22c%3Cd>%25', 'KUBE-SVC-X')
+    """
+    return _ID_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", name)
 
 
 def _h(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for an HTML-like label: escaped, control characters shown as escapes."""
+    return html.escape(_visible(str(text)), quote=True)
 
 
 def _counts(pkts: int | None, byts: int | None) -> str:
@@ -295,10 +321,46 @@ def _edge_label(j: _Jump) -> str:
     return text
 
 
+#: Targets that rewrite the destination: a chain graph drawn from one chain ends in them.
+_NAT_ENDS = {"DNAT": "--to-destination", "REDIRECT": "--to-ports"}
+
+
+def _nat_end_groups(chain: Chain) -> dict[tuple[str, str], list[tuple[int, str]]]:
+    """(target, address) → [(rule position, port)] of a chain's DNAT/REDIRECT rules."""
+    out: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for r in chain.rules:
+        flag = _NAT_ENDS.get(r.target or "")
+        opt = r.target_option(flag) if flag else None
+        if opt is None:
+            continue
+        dest = opt.value
+        if r.target == "REDIRECT":
+            addr, port = "this node", dest
+        elif dest.count(":") == 1 or (dest.startswith("[") and "]:" in dest):
+            addr, port = dest.rsplit(":", 1)
+        else:
+            addr, port = dest, ""
+        out.setdefault((r.target, addr), []).append((r.position, port))
+    return out
+
+
+def _add_nat_ends(g: graphviz.Digraph, chain: Chain, src: str) -> None:
+    """One node per rewritten destination of ``chain`` (``DNAT → 10.42.1.17`` with its ports)."""
+    for (target, addr), rules in _nat_end_groups(chain).items():
+        ports = ", ".join(":" + p for _, p in rules if p)
+        label = _esc(f"{target} → {addr}") + (f"\\n{_esc(ports)}" if ports else "")
+        tid = _id(f"{src}>{target} {addr}")
+        g.node(tid, label=label, shape="box", style="rounded,filled", fillcolor="#e8f5e9", color="#2e7d32",
+               **{"class": "nat-end"})
+        g.edge(src, tid, label=", ".join(f"#{p}" for p, _ in rules), fontsize=SMALL, color="#2e7d32")
+
+
 def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str, int], roots: Sequence[str],
                        expand: Sequence[str], max_fanout: int, prefix: str = "",
-                       highlight: set[str] | frozenset = frozenset()) -> dict[str, str]:
-    """Add nodes and edges for ``names`` (chain → distance) to ``g``; return chain → node id."""
+                       highlight: set[str] | frozenset = frozenset(), nat_ends: bool = False) -> dict[str, str]:
+    """Add nodes and edges for ``names`` (chain → distance) to ``g``; return chain → node id.
+
+    With ``nat_ends``, each chain drawn on its own ends in its DNAT/REDIRECT destinations."""
     index.fill_incoming(n for n in names if n in index.chains)
     node = _layout_nodes(index, names, roots, expand, max_fanout)
     members: dict[str, list[str]] = {}
@@ -350,7 +412,7 @@ def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str,
         missing = b not in index.chains and not b.endswith("*")
         if not group and len(jumps) <= 4:
             for j in jumps:
-                attrs = {"label": _edge_label(j), "fontsize": "9"}
+                attrs = {"label": _edge_label(j), "fontsize": SMALL}
                 if j.rule.goto:
                     attrs["style"] = "dashed"
                 if j.duplicate_of is not None or missing:
@@ -366,7 +428,7 @@ def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str,
         pk = [j.rule.pkts for j in jumps]
         if any(p is not None for p in pk):
             text += "\\n" + _counts(sum(p or 0 for p in pk), sum(j.rule.bytes or 0 for j in jumps))
-        attrs = {"label": text, "fontsize": "9", "penwidth": "2"}
+        attrs = {"label": text, "fontsize": SMALL, "penwidth": "2"}
         if gotos == len(jumps):
             attrs["style"] = "dashed"
         if dups or b.endswith("(missing)") or missing:
@@ -375,17 +437,24 @@ def _build_chain_graph(g: graphviz.Digraph, index: _TableIndex, names: dict[str,
             if dups:
                 attrs["label"] += f"\\n{dups} duplicate"
         g.edge(_id(prefix + a), _id(prefix + b), **attrs)
+    if nat_ends:
+        for n, nid in node.items():
+            if nid == n and n in index.chains:
+                _add_nat_ends(g, index.chains[n], _id(prefix + n))
     return node
 
 
 def draw_chains(ruleset: Ruleset, table: str, chain: str | None = None, *, depth: int | None = None,
-                max_fanout: int = 25, expand: Sequence[str] = ()) -> graphviz.Digraph:
+                max_fanout: int = 25, expand: Sequence[str] = (), rankdir: str = "LR") -> "Drawing":
     """The chain graph of ``table`` (or of what ``chain`` reaches): chains as nodes, jumps as edges.
 
     Node labels give rule count, policy and counters; edges give rule position, a summary of the
     match and counters (``-g`` gotos dashed). Duplicated rules and jumps to missing chains are red.
     When more than ``max_fanout`` chains of one family (``KUBE-SVC-*``) would be drawn, they become
-    one summary node, except chains named (or matched by a pattern) in ``expand``.
+    one summary node, except chains named (or matched by a pattern) in ``expand``. Drawn from one
+    ``chain``, the graph ends in the destinations its DNAT/REDIRECT rules rewrite to
+    (``class="nat-end"``: ``DNAT → 192.168.1.77`` with the ports). ``rankdir="TB"`` draws it top to
+    bottom (narrower when a chain jumps to few chains but the path is long).
 
     >>> from workbook.parse import parse_save
     >>> rs = parse_save('''*nat
@@ -419,10 +488,10 @@ def draw_chains(ruleset: Ruleset, table: str, chain: str | None = None, *, depth
         else:
             names = _reachable(index, roots, depth)
     title = f"{table} table" + (f" from {chain}" if chain else "") + f" — {ruleset.source}"
-    g = graphviz.Digraph(f"chains_{table}", graph_attr={"rankdir": "LR", "label": _esc(title), "labelloc": "t",
-                                                          "fontname": FONT, "ranksep": "0.6"},
-                         node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
-    _build_chain_graph(g, index, names, roots, tuple(expand), max_fanout)
+    g = Drawing(_id(f"chains_{table}"), graph_attr={"rankdir": rankdir, "label": _esc(title), "labelloc": "t",
+                                                 "fontname": FONT, "ranksep": "0.25"},
+                node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
+    _build_chain_graph(g, index, names, roots, tuple(expand), max_fanout, nat_ends=chain is not None)
     return g
 
 
@@ -471,7 +540,7 @@ def _hook_label(hook: str, tables: tuple[HookTable, ...], ruleset: Ruleset | Non
     visited_hook = any(h == hook for h, _ in cells)
     head_bg = HOT_FILL if visited_hook else "#eceff1"
     rows = [f'<TR><TD COLSPAN="3" BGCOLOR="{head_bg}"><B>{hook}</B><BR/>'
-            f'<FONT POINT-SIZE="8">{_KERNEL_HOOK[hook]}</FONT></TD></TR>']
+            f'<FONT POINT-SIZE="{SMALL}">{_KERNEL_HOOK[hook]}</FONT></TD></TR>']
     for t, prio in tables:
         name = t + (" (DNAT)" if t == "nat" and prio < 0 else " (SNAT)" if t == "nat" else "")
         info = ""
@@ -530,12 +599,12 @@ def _add_hooks(g: graphviz.Digraph, ruleset: Ruleset | None, trace, family: str)
             ("INPUT", "local", ""), ("local", "OUTPUT", ""), ("OUTPUT", "routing_out", ""),
             ("routing_out", "POSTROUTING", ""), ("FORWARD", "POSTROUTING", ""), ("POSTROUTING", "egress", "")]
     for a, b, label in flow:
-        attrs = {"label": label, "fontsize": "9"} if label else {}
+        attrs = {"label": label, "fontsize": SMALL} if label else {}
         if (a, b) in edges:
             attrs.update(color=HOT, penwidth="3", **{"class": "visited"})
         g.edge(a, b, **attrs)
     if ("POSTROUTING", "PREROUTING") in edges:
-        g.edge("POSTROUTING", "PREROUTING", label="back in over lo", fontsize="9", style="dashed",
+        g.edge("POSTROUTING", "PREROUTING", label="back in over lo", fontsize=SMALL, style="dashed",
                constraint="false", color=HOT, penwidth="3", **{"class": "visited"})
     if trace is not None and trace.branches:
         g.node("verdict", label=_verdict_text(trace), shape="note", style="filled", fillcolor=HOT_FILL,
@@ -548,7 +617,7 @@ def _add_hooks(g: graphviz.Digraph, ruleset: Ruleset | None, trace, family: str)
             g.edge(e, "verdict", style="dotted", arrowhead="none")
 
 
-def draw_hooks(ruleset: Ruleset | None = None, trace=None, family: str = "ipv4") -> graphviz.Digraph:
+def draw_hooks(ruleset: Ruleset | None = None, trace=None, family: str = "ipv4") -> "Drawing":
     """The netfilter hook diagram with the tables at each hook in priority order.
 
     Given a ruleset, the tables whose built-in chain exists are bold (with rule counts) and the
@@ -566,16 +635,17 @@ def draw_hooks(ruleset: Ruleset | None = None, trace=None, family: str = "ipv4")
     title = f"netfilter hooks ({family}, {tool})"
     if ruleset is not None:
         title += f" — {ruleset.source}"
-    # size: scaled down (never up) to a notebook's width, so the whole path is seen at once
-    g = graphviz.Digraph("hooks", graph_attr={"rankdir": "LR", "label": _esc(title), "labelloc": "t",
-                                              "fontname": FONT, "nodesep": "0.4", "size": "12,9"},
-                         node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
+    # top to bottom: INPUT and FORWARD side by side is as wide as it gets, so it is never scaled
+    # down in a notebook (left to right, nine steps wide, it was: text under 6 px)
+    g = Drawing("hooks", graph_attr={"rankdir": "TB", "label": _esc(title), "labelloc": "t",
+                                     "fontname": FONT, "nodesep": "0.4", "ranksep": "0.3"},
+                node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
     _add_hooks(g, ruleset, trace, family)
     return g
 
 
 # ---------------------------------------------------------------------------------------------
-# A trace drawn on the hooks and on the chains it went through.
+# A trace drawn top to bottom: a summary (packet, outcomes, hook path), then each hook's chains.
 
 def _jump_target(action: str | None) -> tuple[str, bool] | None:
     if not action:
@@ -595,9 +665,55 @@ def _font(text: str, **attrs: str) -> str:
     return f"<FONT {a}>{text}</FONT>"
 
 
-def _visit_label(hook: str, table: str, chain: str, steps: list, max_rules: int) -> str:
-    rows = [f'<TR><TD COLSPAN="3" BGCOLOR="{HOT_FILL}"><B>{_h(chain)}</B> '
-            f'<FONT POINT-SIZE="8">{_h(table)} @ {_h(hook)}</FONT></TD></TR>']
+def _tip_td(text: str, tooltip: str | None, align: str = "LEFT") -> str:
+    """A table cell whose hover text (SVG ``<title>``) is ``tooltip``: the full rule behind a short label."""
+    tip = f' HREF="{_TIP}" TOOLTIP="{_h(tooltip)}"' if tooltip else ""
+    return f'<TD ALIGN="{align}"{tip}>{text}</TD>'
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _step_rule(ruleset: Ruleset | None, s) -> Rule | None:
+    """The rule a trace step evaluated, when the ruleset is given and still holds it."""
+    if ruleset is None or s.position is None or s.table not in ruleset.tables:
+        return None
+    c = ruleset.tables[s.table].chains.get(s.chain)
+    if c is None or not 0 < s.position <= len(c.rules):
+        return None
+    r = c.rules[s.position - 1]
+    return r if r.position == s.position else None
+
+
+def _spec_summary(spec: str) -> str:
+    """A rule's matches from its ``-A CHAIN … -j TARGET …`` text (no ruleset at hand): what is left between."""
+    text = re.sub(r"^-A \S+\s*", "", spec)
+    text = re.split(r"\s-[jg] \S+", " " + text, maxsplit=1)[0].strip()
+    text = re.sub(r'-m comment --comment ("[^"]*"|\S+)\s*', "", text).strip()
+    return text or "all"
+
+
+def _action_text(s, rule: Rule | None) -> str:
+    """What a step did, short: ``jump``, ``DNAT to:10.0.0.1:53``, ``policy ACCEPT``."""
+    act = s.action or ""
+    if act.startswith(("JUMP:", "GOTO:")):
+        return ("goto " if act.startswith("GOTO:") else "jump ") + _shorten(act[5:], 20)
+    if act.startswith("policy:"):
+        return act[7:]
+    if rule is not None and rule.target and act == rule.target:
+        extra = target_text(rule).strip()
+        return _shorten(f"{act} {extra}" if extra else act, 34)
+    return _shorten(act, 34)
+
+
+_SUMMARY_WIDTH = 30
+
+
+def _visit_label(table: str, chain: str, steps: list, max_rules: int, ruleset: Ruleset | None) -> str:
+    """A visited chain: its name and table, then the rules evaluated there (short; full rule on hover)."""
+    rows = [f'<TR><TD COLSPAN="3" BGCOLOR="{HOT_FILL}"><B>{_h(chain)}</B><BR/>'
+            f'<FONT POINT-SIZE="{SMALL}">{_h(table)} table</FONT></TD></TR>']
     unmatched = [s for s in steps if not s.matched]
     show_unmatched = len(unmatched) <= max_rules
     skipped = 0
@@ -605,38 +721,116 @@ def _visit_label(hook: str, table: str, chain: str, steps: list, max_rules: int)
         if not s.matched and not show_unmatched:
             skipped += 1
             continue
+        rule = _step_rule(ruleset, s)
         pos = "policy" if s.position is None else f"#{s.position}"
-        act = _h(s.action or "")
+        act = _h(_action_text(s, rule))
         if s.matched:
-            spec = _h((s.spec or "")[:70])
+            what = rule_summary(rule, _SUMMARY_WIDTH) if rule is not None else \
+                _shorten(_spec_summary(s.spec), _SUMMARY_WIDTH) if s.spec else ""
             rows.append(f'<TR><TD ALIGN="LEFT"><B>{pos}</B></TD><TD ALIGN="LEFT"><B>✔ {act}</B></TD>'
-                        f'<TD ALIGN="LEFT">{_font(spec, POINT_SIZE="8")}</TD></TR>')
+                        + _tip_td(_font(_h(what), POINT_SIZE=SMALL), s.spec) + "</TR>")
         else:
-            why = _h((s.why or "")[:60])
+            why = _h(_shorten(s.why or "", _SUMMARY_WIDTH))
             rows.append(f'<TR><TD ALIGN="LEFT">{_font(pos, COLOR=GREY)}</TD>'
                         f'<TD ALIGN="LEFT">{_font("✘ " + act, COLOR=GREY)}</TD>'
-                        f'<TD ALIGN="LEFT">{_font(why, COLOR=GREY, POINT_SIZE="8")}</TD></TR>')
+                        + _tip_td(_font(why, COLOR=GREY, POINT_SIZE=SMALL), s.spec) + "</TR>")
     if skipped:
         rows.insert(1, f'<TR><TD COLSPAN="3"><FONT COLOR="{GREY}">{skipped} rules evaluated, not matched</FONT></TD></TR>')
     return '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">' + "".join(rows) + "</TABLE>>"
 
 
-def _trace_title(trace) -> str:
-    p = trace.packet
-    where = "from the node" if p.from_node else f"in on {p.in_iface}"
+def _packet_text(p) -> str:
+    where = "from the node" if p.from_node else f"in on {p.in_iface}" if p.in_iface else "arriving"
     dport = f":{p.dport}" if p.dport is not None else ""
     sport = f":{p.sport}" if p.sport is not None else ""
-    verdicts = ", ".join(f"{v} {share:.0%}" for v, share in trace.verdicts.items())
-    return f"{trace.source} trace: {p.proto} {p.src}{sport} → {p.dst}{dport} ({where}) — {verdicts}"
+    return f"{p.proto} {p.src}{sport} → {p.dst}{dport} ({where})"
 
 
-def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max_fanout: int = 25) -> graphviz.Digraph:
-    """One packet's path: on the hook diagram (left) and through the chains it traversed.
+def _outcome_text(b, sep: str = " ") -> str:
+    """A branch's verdict and NAT: ``ACCEPT DNAT → 10.0.0.1:53``."""
+    return b.verdict + (f"{sep}DNAT → {b.dnat}" if b.dnat else "") + (f"{sep}SNAT → {b.snat}" if b.snat else "") + \
+        (f"{sep}MASQUERADE" if b.masquerade else "")
 
-    Visited chains are orange (``class="visited chain"``) and list the rules evaluated there
-    (matched ones bold); jumps are labelled with the rule position and, after a
-    ``-m statistic`` split, the share of branches that took them (``50%``). With ``ruleset``
-    the jumps not taken from visited chains are drawn grey (collapsed above ``max_fanout``).
+
+def _summary_label(trace) -> str:
+    """The compact summary at the top: the packet and each outcome with its share."""
+    merged: dict[str, float] = {}
+    for b in trace.branches:
+        merged[_outcome_text(b)] = merged.get(_outcome_text(b), 0.0) + b.probability
+    rows = [f'<TR><TD ALIGN="LEFT" BGCOLOR="#eceff1"><B>{_h(_packet_text(trace.packet))}</B></TD></TR>']
+    for text, p in merged.items():
+        rows.append(f'<TR><TD ALIGN="LEFT">{p:.0%} {_h(text)}</TD></TR>')
+    if not trace.branches:
+        rows.append("<TR><TD>no branch</TD></TR>")
+    return '<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="3">' + "".join(rows) + "</TABLE>>"
+
+
+_PATH_LABEL = {"ingress": "in", "egress": "out", "routing_in": "route", "routing_out": "route", "local": "local"}
+
+
+def _add_path(g: graphviz.Digraph, trace) -> list[str]:
+    """The hooks the packet went through, one row (``class="hook visited"``); return the row's nodes."""
+    order: list[str] = []
+    edges: list[tuple[str, str]] = []
+    for b in trace.branches:
+        path = _branch_path(b, trace.packet.from_node)
+        for n in path:
+            if n not in order:
+                order.append(n)
+        for e in zip(path, path[1:]):
+            if e not in edges:
+                edges.append(e)
+    with g.subgraph(name="path") as row:
+        row.attr(rank="same")
+        for n in order:
+            if n in HOOKS:
+                row.node(n, label=n, shape="box", style="rounded,filled", fillcolor=HOT_FILL, color=HOT,
+                         penwidth="2", **{"class": "hook visited"})
+            else:
+                shape = "diamond" if n.startswith("routing") else "cds" if n in ("ingress", "egress") else "box"
+                row.node(n, label=_PATH_LABEL[n], shape=shape, fontsize=SMALL, color=HOT,
+                         **{"class": "path visited"})
+    for a, b2 in edges:
+        label = "lo" if (a, b2) == ("POSTROUTING", "PREROUTING") else ""
+        g.edge(a, b2, label=label, fontsize=SMALL, color=HOT, penwidth="2", **{"class": "visited"})
+    return order
+
+
+def _deepest(nodes: list[str], edges: list[tuple[str, str]]) -> str:
+    """The node of ``nodes`` at the end of the longest path of ``edges`` among them (dot ranks it lowest)."""
+    level = {n: 0 for n in nodes}
+    inside = [(a, b) for a, b in edges if a in level and b in level and a != b]
+    for _ in range(len(nodes)):
+        changed = False
+        for a, b in inside:
+            if level[b] < level[a] + 1:
+                level[b] = level[a] + 1
+                changed = True
+        if not changed:
+            break
+    return max(nodes, key=lambda n: level[n])
+
+
+def _not_taken_label(name_counts: list[tuple[str, int]], total: int) -> str:
+    lines = [f"{total} jumps not taken"]
+    for name, n in name_counts[:4]:
+        lines.append(f"{name} ×{n}" if n > 1 else name)
+    if len(name_counts) > 4:
+        lines.append(f"… {len(name_counts) - 4} more")
+    return "\\n".join(_esc(x) for x in lines)
+
+
+def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max_fanout: int = 25,
+               max_not_taken: int = 2) -> "Drawing":
+    """One packet's path, top to bottom: a summary, then each hook's chains in the order met.
+
+    At the top, the packet and its outcomes (with their shares) and the hooks it went through
+    (``class="hook visited"``). Below, one box per hook holding the chains visited there, in
+    orange (``class="visited chain"``), each listing the rules evaluated (matched ones bold; the
+    full rule is the cell's tooltip); jumps are labelled with the rule position and, after a
+    ``-m statistic`` split, the share of branches that took them (``50%``). With ``ruleset`` the
+    jumps not taken from visited chains are drawn grey: one node each up to ``max_not_taken``
+    (and ``max_fanout``), else one node per chain listing them by family.
 
     >>> from workbook.packet import Packet, Step, Branch, Trace
     >>> steps = [Step("PREROUTING", "nat", "PREROUTING", 1, "-A PREROUTING -j KUBE-SERVICES", True, "JUMP:KUBE-SERVICES")]
@@ -645,18 +839,40 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
     >>> '"PREROUTING.nat.KUBE-SERVICES"' in g.source and 'class="visited chain"' in g.source
     True
     """
-    g = graphviz.Digraph("trace", graph_attr={"rankdir": "LR", "fontname": FONT, "compound": "true",
-                                              "label": _esc(_trace_title(trace)), "labelloc": "t", "size": "12,12"},
-                         node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT})
-    family = getattr(ruleset, "family", "ipv4") if ruleset is not None else "ipv4"
-    with g.subgraph(name="cluster_hooks") as h:
-        h.attr(label="netfilter hooks", style="rounded", color=GREY)
-        _add_hooks(h, ruleset, trace, family)
+    g = Drawing("trace", graph_attr={"rankdir": "TB", "fontname": FONT, "label": _esc(f"{trace.source} trace"),
+                                     "labelloc": "t", "nodesep": "0.3", "ranksep": "0.35"},
+                node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT, "fontsize": SMALL})
+    g.node("summary", label=_summary_label(trace), shape="plain", **{"class": "summary"})
+    path = _add_path(g, trace)
+    if path:
+        g.edge("summary", path[0], style="invis", weight="0")
+    visits, edges = _trace_visits(trace)
+    nid = {k: _id(".".join(k)) for k in visits}
+    not_taken = _not_taken(ruleset, visits, edges, nid, max_fanout, max_not_taken) if ruleset is not None else {}
+    # inner: the edges inside the hook boxes (drawn or not), to find each box's lowest node
+    firsts, members, inner = _add_hook_boxes(g, visits, nid, not_taken, max_rules, ruleset)
+    inner += _add_jumps(g, trace, edges, nid, not_taken)
+    bottoms = {hook: _deepest(members[hook], inner) for hook, _ in firsts}
+    # One hook below the other: the next hook's first chain under the lowest node of this one
+    # (one invisible edge each, so the boxes stay in one column).
+    for (h1, _), (_, first2) in zip(firsts, firsts[1:]):
+        g.edge(bottoms[h1], first2, style="invis")
+    if path and firsts:
+        g.edge(firsts[0][0] if firsts[0][0] in path else path[0], firsts[0][1], style="invis")
+    _add_outcomes(g, trace, nid, bottoms[firsts[-1][0]] if firsts else None)
+    return g
 
-    # Visited chains in first-visit order, with their steps merged over branches.
-    visits: dict[tuple[str, str, str], list] = {}
-    seen_steps: dict[tuple[str, str, str], set] = {}
-    edges: dict[tuple[tuple[str, str, str], tuple[str, str, str], int | None, bool], float] = {}
+
+_Visit = tuple[str, str, str]   # (hook, table, chain)
+_Taken = tuple[_Visit, _Visit, "int | None", bool]   # (from, to, rule position, goto)
+
+
+def _trace_visits(trace) -> tuple[dict[_Visit, list], dict[_Taken, float]]:
+    """Visited chains in first-visit order with their steps merged over branches, and the jumps
+    taken with the share of branches that took each."""
+    visits: dict[_Visit, list] = {}
+    seen_steps: dict[_Visit, set] = {}
+    edges: dict[_Taken, float] = {}
     for b in trace.branches:
         taken = set()
         for s in b.steps:
@@ -672,31 +888,99 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
                 if ek not in taken:
                     taken.add(ek)
                     edges[ek] = edges.get(ek, 0.0) + b.probability
-    nid = {k: _id(".".join(k)) for k in visits}
-    by_hook: dict[str, list[tuple[str, str, str]]] = {}
+    for (_, b2, _, _) in edges:
+        visits.setdefault(b2, [])
+    return visits, edges
+
+
+_NotTaken = dict[_Visit, list[tuple[str, dict, str, dict]]]   # chain → [(node id, node attrs, edge label, edge attrs)]
+
+
+def _not_taken(ruleset: Ruleset, visits: dict[_Visit, list], edges: dict[_Taken, float], nid: dict[_Visit, str],
+               max_fanout: int, max_not_taken: int) -> _NotTaken:
+    """The jumps visited chains have but the packet did not take: grey nodes, one each up to
+    ``max_not_taken`` (and ``max_fanout``), else one node per chain listing them by family."""
+    out: _NotTaken = {}
+    indexes: dict[str, _TableIndex] = {}
+    for k in visits:
+        hook, table, chain = k
+        if table not in ruleset or chain not in ruleset.table(table).chains:
+            continue
+        index = indexes.setdefault(table, _TableIndex(ruleset, table))
+        taken_targets = {b2[2] for (a, b2, _, _) in edges if a == k}
+        others = [j for j in index.facts(chain).jumps
+                  if j.target not in taken_targets and (hook, table, j.target) not in visits]
+        if not others:
+            continue
+        nodes = out.setdefault(k, [])
+        if len(others) <= min(max_not_taken, max_fanout):
+            for j in others:
+                nodes.append((_id(f"{nid[k]}>{j.target}"),
+                              {"label": _esc(_shorten(j.target, 28)), "shape": "box", "style": "rounded",
+                               "color": GREY, "fontcolor": GREY, "tooltip": _esc(j.rule.spec), "class": "unvisited"},
+                              f"#{j.rule.position}", {"style": "dashed" if j.rule.goto else "solid"}))
+            continue
+        fam: dict[str, list[str]] = {}
+        for j in others:
+            fam.setdefault(chain_group(j.target) or j.target, []).append(j.target)
+        names = sorted(((ts[0] if len(ts) == 1 else grp + "*", len(ts)) for grp, ts in fam.items()),
+                       key=lambda x: (-x[1], x[0]))
+        tip = "\\n".join(_esc(f"#{j.rule.position} → {j.target}") for j in others[:200])
+        nodes.append((_id(f"{nid[k]}>not-taken"),
+                      {"label": _not_taken_label(names, len(others)), "shape": "box3d", "color": GREY,
+                       "fontcolor": GREY, "fontsize": SMALL, "tooltip": tip, "class": "unvisited group"},
+                      f"×{len(others)}", {}))
+    return out
+
+
+def _hook_order(hook: str, keys: Iterable[_Visit]) -> list[_Visit]:
+    """The built-in chains among ``keys`` of the tables met at ``hook``, in kernel priority order."""
+    order = [t.table for t in TABLES_AT_HOOK[hook]]
+    return sorted((k for k in keys if k[2] == hook), key=lambda k: order.index(k[1]) if k[1] in order else 99)
+
+
+def _add_hook_boxes(g: graphviz.Digraph, visits: dict[_Visit, list], nid: dict[_Visit, str], not_taken: _NotTaken,
+                    max_rules: int, ruleset: Ruleset | None
+                    ) -> tuple[list[tuple[str, str]], dict[str, list[str]], list[tuple[str, str]]]:
+    """One box per hook with its visited chains (and jumps not taken); return each hook's first
+    node, the nodes in each box, and the "then" edges between the hook's built-in chains."""
+    by_hook: dict[str, list[_Visit]] = {}
     for k in visits:
         by_hook.setdefault(k[0], []).append(k)
+    firsts: list[tuple[str, str]] = []
+    members: dict[str, list[str]] = {}
+    then: list[tuple[str, str]] = []
     for hook in HOOKS:
         keys = by_hook.get(hook)
         if not keys:
             continue
         with g.subgraph(name=f"cluster_{hook}") as c:
-            c.attr(label=hook, style="rounded", color=HOT)
+            c.attr(label=hook, style="rounded", color=HOT, fontcolor=HOT, labeljust="l")
             for k in keys:
-                c.node(nid[k], label=_visit_label(k[0], k[1], k[2], visits[k], max_rules), shape="box",
-                       style="rounded", color=HOT, penwidth="3", **{"class": "visited chain"})
-            # The built-in chains of the tables met at this hook, in priority order.
-            order = [t.table for t in TABLES_AT_HOOK[hook]]
-            builtins = [k for k in keys if k[2] == hook]
-            builtins.sort(key=lambda k: order.index(k[1]) if k[1] in order else 99)
-            if builtins:
-                g.edge(hook, nid[builtins[0]], style="dotted", color=HOT, arrowhead="open")
+                if visits[k]:
+                    c.node(nid[k], label=_visit_label(k[1], k[2], visits[k], max_rules, ruleset), shape="box",
+                           style="rounded", color=HOT, penwidth="3", **{"class": "visited chain"})
+                else:   # jumped to, never evaluated (e.g. a trace cut short)
+                    c.node(nid[k], label=_esc(k[2]), shape="box", color=HOT, **{"class": "visited chain"})
+                members.setdefault(hook, []).append(nid[k])
+                for tid, attrs, _, _ in not_taken.get(k, ()):
+                    c.node(tid, **attrs)
+                    members[hook].append(tid)
+            builtins = _hook_order(hook, keys)
+            firsts.append((hook, nid[builtins[0]] if builtins else nid[keys[0]]))
             for a, b2 in zip(builtins, builtins[1:]):
-                c.edge(nid[a], nid[b2], style="dotted", color=HOT, label="then", fontsize="8")
+                c.edge(nid[a], nid[b2], style="dotted", color=HOT, label="then")
+                then.append((nid[a], nid[b2]))
+    return firsts, members, then
+
+
+def _add_jumps(g: graphviz.Digraph, trace, edges: dict[_Taken, float], nid: dict[_Visit, str],
+               not_taken: _NotTaken) -> list[tuple[str, str]]:
+    """The jumps taken (orange, with their share) and not taken (grey); return every edge drawn,
+    the invisible ones too: more than two jumps taken from one chain are stacked, one below the other."""
+    drawn: list[tuple[str, str]] = []
+    children: dict[_Visit, list[tuple[int, str]]] = {}
     for (a, b2, pos, goto), p in edges.items():
-        if b2 not in nid:
-            nid[b2] = _id(".".join(b2))
-            g.node(nid[b2], label=b2[2], shape="box", color=HOT, **{"class": "visited chain"})
         label = "" if pos is None else f"#{pos}"
         if len(trace.branches) > 1 and p < 0.9999:
             label += f"\\n{p:.0%}"
@@ -704,72 +988,36 @@ def draw_trace(trace, ruleset: Ruleset | None = None, *, max_rules: int = 8, max
         if goto:
             attrs["style"] = "dashed"
         g.edge(nid[a], nid[b2], **attrs)
+        drawn.append((nid[a], nid[b2]))
+        children.setdefault(a, []).append((pos or 0, nid[b2]))
+    for k, out in not_taken.items():
+        for tid, _, label, eattrs in out:
+            g.edge(nid[k], tid, label=label, color=GREY, fontcolor=GREY, **eattrs)
+            drawn.append((nid[k], tid))
+    for kids in children.values():
+        kids.sort()
+        if len(kids) > 2:
+            for (_, x), (_, y) in zip(kids, kids[1:]):
+                g.edge(x, y, style="invis", weight="0")
+                drawn.append((x, y))
+    return drawn
 
-    # Jumps not taken (needs the ruleset): grey, collapsed by family.
-    if ruleset is not None:
-        indexes: dict[str, _TableIndex] = {}
-        for k in visits:
-            hook, table, chain = k
-            if table not in ruleset or chain not in ruleset.table(table).chains:
-                continue
-            index = indexes.setdefault(table, _TableIndex(ruleset, table))
-            taken_targets = {b2[2] for (a, b2, _, _) in edges if a == k}
-            others = [j for j in index.facts(chain).jumps
-                      if j.target not in taken_targets and (hook, table, j.target) not in visits]
-            if not others:
-                continue
-            groups: dict[str, list[_Jump]] = {}
-            for j in others:
-                grp = chain_group(j.target) or j.target
-                groups.setdefault(grp if len(others) > max_fanout else j.target, []).append(j)
-            for name, js in groups.items():
-                if len(js) == 1 and name == js[0].target:
-                    tid = _id(f"{nid[k]}>{name}")
-                    g.node(tid, label=_esc(name), shape="box", style="rounded", color=GREY, fontcolor=GREY,
-                           **{"class": "unvisited"})
-                    g.edge(nid[k], tid, label=f"#{js[0].rule.position}", color=GREY, fontcolor=GREY,
-                           fontsize="8", style="dashed" if js[0].rule.goto else "solid")
-                else:
-                    tid = _id(f"{nid[k]}>{name}*")
-                    g.node(tid, label=_esc(f"{name}* ×{len(js)}") + "\\nnot taken", shape="box3d", color=GREY,
-                           fontcolor=GREY, **{"class": "unvisited group"})
-                    g.edge(nid[k], tid, label=f"×{len(js)}", color=GREY, fontcolor=GREY, fontsize="8")
 
-    # Outcomes: one node per distinct result, fed by the last chain of each branch.
+def _add_outcomes(g: graphviz.Digraph, trace, nid: dict[_Visit, str], bottom: str | None) -> None:
+    """One node per distinct result, fed by the last chain of each branch, below ``bottom``."""
     outcomes: dict[str, tuple[str, float, set]] = {}
-    for i, b in enumerate(trace.branches):
-        text = b.verdict + (f"\\nDNAT → {b.dnat}" if b.dnat else "") + (f"\\nSNAT → {b.snat}" if b.snat else "") + \
-            ("\\nMASQUERADE" if b.masquerade else "")
+    for b in trace.branches:
+        text = _outcome_text(b, "\\n")
         oid = f"outcome{len(outcomes)}" if text not in outcomes else outcomes[text][0]
         prev = outcomes.get(text, (oid, 0.0, set()))
-        last = None
-        for s in reversed(b.steps):
-            if s.matched:
-                last = (s.hook, s.table, s.chain)
-                break
-        srcs = prev[2] | ({last} if last else set())
-        outcomes[text] = (oid, prev[1] + b.probability, srcs)
+        last = next(((s.hook, s.table, s.chain) for s in reversed(b.steps) if s.matched), None)
+        outcomes[text] = (oid, prev[1] + b.probability, prev[2] | ({last} if last else set()))
     for text, (oid, p, srcs) in outcomes.items():
+        if bottom is not None:
+            g.edge(bottom, oid, style="invis")
         color = RED if text.startswith(("DROP", "REJECT")) else "#2e7d32"
         g.node(oid, label=_esc(f"{p:.0%} ") + text, shape="doubleoctagon", color=color, fontcolor=color,
                penwidth="2", **{"class": "outcome"})
         for src in srcs:
             if src in nid:
                 g.edge(nid[src], oid, color=color, style="bold")
-    return g
-
-
-# ---------------------------------------------------------------------------------------------
-
-def to_svg(graph: graphviz.Digraph | graphviz.Graph, engine: str | None = None) -> str:
-    """Render a drawing to SVG text with the real ``dot`` (raises ``graphviz.ExecutableNotFound`` without it).
-
-    >>> import shutil
-    >>> svg = to_svg(draw_hooks()) if shutil.which("dot") else "<svg"
-    >>> svg.lstrip().startswith(("<?xml", "<svg", "<!DOCTYPE"))
-    True
-    """
-    if engine:
-        graph = graph.copy()
-        graph.engine = engine
-    return graph.pipe(format="svg", encoding="utf-8")

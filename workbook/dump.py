@@ -26,6 +26,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from .model import TABLE_ORDER, InputError, ParseError, Problem, Ruleset
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .nft.model import NftRuleset
+    from .parse.conntrack import Conntrack
     from .parse.lsmod import Modules
 
 __all__ = ["NodeDump", "load_dump", "save_dump", "write_manifest", "verify_manifest", "extract_archive",
@@ -53,8 +57,12 @@ _NFWB = {
                 "ip6tables-L": ["iptables/ip6tables-L-{t}.txt"]},
     "spec": {"iptables-S": ["iptables/iptables-S-{t}.txt"]},
     "lsmod": ["kernel/lsmod.txt"],
+    "nft": ["kernel/nft-ruleset.txt", "kernel/nft-ruleset.json"],
     "addr": ["network/ip-addr.txt"],
     "route": ["network/ip-route.txt"],
+    "conntrack": ["kernel/conntrack.txt", "kernel/conntrack6.txt"],
+    "conntrack-count": ["kernel/conntrack-count.txt"],
+    "sysctl": ["kernel/sysctl.txt"],
 }
 _EKS = {
     "save": {"iptables": ["networking/iptables-save.txt"],
@@ -64,8 +72,12 @@ _EKS = {
                 "ip6tables-L": ["networking/ip6tables-{t}.txt", "networking/ip6tables.txt:filter"]},
     "spec": {},
     "lsmod": [],  # modinfo/ip_vs is `lsmod | grep -e ip_vs -e nf_conntrack`: not a module list
+    "nft": [],
     "addr": ["networking/ifconfig.txt"],
     "route": ["networking/iproute.txt"],
+    "conntrack": ["networking/conntrack.txt", "networking/conntrack6.txt"],
+    "conntrack-count": [],
+    "sysctl": ["sysctls/sysctl_all.txt"],
 }
 _SOS = {
     "save": {"iptables": ["sos_commands/firewall_tables/iptables-save", "sos_commands/networking/iptables-save"],
@@ -80,8 +92,15 @@ _SOS = {
                                 "sos_commands/networking/ip6tables_-vnxL:filter"]},
     "spec": {},
     "lsmod": ["sos_commands/kernel/lsmod", "lsmod", "proc/modules"],
+    # sos's networking plugin (older) and nftables plugin (newer)
+    "nft": ["sos_commands/nftables/nft_-a_list_ruleset", "sos_commands/networking/nft_list_ruleset",
+            "sos_commands/nftables/nft_list_ruleset"],
     "addr": ["sos_commands/networking/ip_-o_addr", "ip_addr", "sos_commands/networking/ip_address"],
     "route": ["sos_commands/networking/ip_route_show_table_all", "ip_route"],
+    # the conntrack plugin's listing, else the sysinfo copy of /proc (the same entries: one of them)
+    "conntrack": ["sos_commands/conntrack/conntrack_-L_-o_extended|proc/net/nf_conntrack"],
+    "conntrack-count": [],
+    "sysctl": ["sos_commands/kernel/sysctl_-a"],
 }
 _PLACES = {"nfwb": _NFWB, "eks": _EKS, "sosreport": _SOS}
 
@@ -90,7 +109,9 @@ _NFWB_NAME = {"save:iptables": "iptables/iptables-save.txt",
               "save:iptables-legacy": "iptables/iptables-legacy-save.txt",
               "save:iptables-nft": "iptables/iptables-nft-save.txt",
               "save:ip6tables": "iptables/ip6tables-save.txt",
-              "lsmod": "kernel/lsmod.txt", "addr": "network/ip-addr.txt", "route": "network/ip-route.txt"}
+              "lsmod": "kernel/lsmod.txt", "addr": "network/ip-addr.txt", "route": "network/ip-route.txt",
+              "conntrack": "kernel/conntrack.txt", "sysctl": "kernel/sysctl.txt",
+              "nft": "kernel/nft-ruleset.txt"}
 
 _EKS_DIRS = {"kernel", "modinfo", "system", "docker", "containerd", "storage", "var_log", "networking",
              "sandbox-image", "ipamd", "sysctls", "kubelet", "nodeadm", "cni", "gpu"}
@@ -478,7 +499,9 @@ class NodeDump:
     Build it with :func:`load_dump`. ``rulesets`` maps a name to a Ruleset: ``iptables`` (the
     main IPv4 rules), ``iptables-legacy``, ``iptables-nft``, ``ip6tables``, and ``iptables-L`` /
     ``ip6tables-L`` / ``iptables-S`` when listings were collected; ``netns/<name>`` for per-namespace
-    saves in a sosreport.
+    saves in a sosreport. ``nft`` is the ``nft list ruleset`` view (an
+    :class:`~workbook.nft.model.NftRuleset`: kube-proxy's nftables mode, firewalld, and
+    iptables-nft's own tables as nft prints them), None when the dump has none.
     """
 
     path: Path
@@ -488,6 +511,7 @@ class NodeDump:
     files: list[str] = field(default_factory=list)
     rulesets: dict[str, Ruleset] = field(default_factory=dict)
     modules: "Modules | None" = None
+    nft: "NftRuleset | None" = None
     node_ips: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -495,6 +519,10 @@ class NodeDump:
     host: str | None = None
     collected_at: str | None = None
     sources: dict[str, list[str]] = field(default_factory=dict)
+    #: the connection tracking table (``conntrack -L``), when the dump has it
+    conntrack_table: "Conntrack | None" = None
+    #: ``sysctl`` values the dump recorded (``net.netfilter.nf_conntrack_max`` → ``"262144"``)
+    sysctls: dict[str, str] = field(default_factory=dict)
 
     # -- access ------------------------------------------------------------------------
     @property
@@ -505,6 +533,15 @@ class NodeDump:
             if name in self.rulesets:
                 return self.rulesets[name]
         return None
+
+    @property
+    def conntrack(self) -> "pd.DataFrame | None":
+        """The conntrack table as a frame, each entry joined to the Service and endpoint it belongs
+        to (see :func:`workbook.conntrack_services.join_services`); None when none was collected."""
+        if self.conntrack_table is None:
+            return None
+        from .conntrack_services import join_services
+        return join_services(self.conntrack_table, self.ruleset, self.node_ips, self.nft)
 
     @property
     def derived_dir(self) -> Path:
@@ -545,6 +582,8 @@ class NodeDump:
         for name, rs in self.rulesets.items():
             tables = ", ".join(f"{t.name} {sum(len(c) for c in t)}" for t in rs.tables.values())
             out.append(f"  {name}: {len(rs)} rules ({tables or 'no tables'}) from {rs.source}")
+        if self.nft is not None:
+            out.append(f"  nft: {self.nft.summary()}")
         if self.modules is not None:
             out.append(f"  modules: {len(getattr(self.modules, 'names', []) or [])}")
         out.append(f"  node addresses: {', '.join(self.node_ips) or 'none found'}")
@@ -569,6 +608,10 @@ class NodeDump:
             f"<tr><td>{e(name)}</td><td>{len(rs)}</td><td>{e(', '.join(rs.tables))}</td>"
             f"<td><code>{e(str(rs.source))}</code></td><td>{len(rs.problems)}</td></tr>"
             for name, rs in self.rulesets.items())
+        if self.nft is not None:
+            rows += (f"<tr><td>nft</td><td>{len(self.nft)}</td>"
+                     f"<td>{e(', '.join(f'{f} {n}' for f, n in self.nft.tables))}</td>"
+                     f"<td><code>{e(self.nft.source)}</code></td><td>{len(self.nft.problems)}</td></tr>")
         warn = ""
         if self.tampered:
             warn = ("<p style='color:#b00'><b>Integrity check failed</b> for: "
@@ -718,6 +761,42 @@ class _Loader:
                 self.problem(rel, 0, f"lsmod parser failed: {type(e).__name__}: {e}")
             return
 
+    def nft(self, places: list[str]) -> None:
+        """The first ``nft list ruleset`` (text or ``-j``) file found; its problems recorded."""
+        for rel in places:
+            text = self.read(rel)
+            if text is None:
+                continue
+            self.parse_nft(rel, text)
+            return
+
+    def parse_nft(self, rel: str, text: str, fmt: str | None = None) -> None:
+        from .nft.parse_json import parse_nft_json
+        from .nft.parse_text import parse_nft_text
+        if fmt is None:
+            fmt = "nft-json" if text.lstrip().startswith("{") else "nft"
+        try:
+            rs = (parse_nft_json if fmt == "nft-json" else parse_nft_text)(text, rel, strict=False)
+        except ParseError as e:
+            self.d.problems.extend(e.problems)
+            return
+        except Exception as e:  # a parser bug must not lose the rest of the dump
+            self.problem(rel, 0, f"nft parser failed: {type(e).__name__}: {e}")
+            return
+        self.d.problems.extend(rs.problems)
+        # iptables-nft's "# Warning: table ip nat is managed by iptables-nft" goes to stderr,
+        # which our collector keeps in the manifest
+        entry = next((f for f in (self.d.manifest or {}).get("files", []) if f.get("path") == rel), None)
+        stderr = str((entry or {}).get("stderr") or "")
+        if "managed by iptables-nft" in stderr:
+            from .nft.iptables_nft import mark_iptables_nft
+            from .nft.parse_text import WARNING
+            rs.warnings.extend(line for line in stderr.splitlines() if WARNING.match(line))
+            mark_iptables_nft(rs)
+        if self.d.nft is None:
+            self.d.nft = rs
+            self.d.sources["nft"] = [rel]
+
     def addresses(self, addr: list[str], route: list[str]) -> None:
         for rel in addr + route:
             text = self.read(rel)
@@ -746,7 +825,52 @@ class _Loader:
                     d.rulesets[name] = rs
                     d.sources[name] = rs.source.split(", ")
         self.modules(places["lsmod"])
+        self.nft(places["nft"])
         self.addresses(places["addr"], places["route"])
+        self.conntrack(places["conntrack"], places["conntrack-count"])
+        self.sysctls(places["sysctl"])
+
+    def conntrack(self, places: list[str], count: list[str]) -> None:
+        """Every conntrack listing of the dump (IPv4 and IPv6 files), merged; ``a|b``: the first of."""
+        from .parse.conntrack import Conntrack, parse_conntrack
+        merged: Conntrack | None = None
+        for alternatives in places:
+            for rel in alternatives.split("|"):
+                text = self.read(rel)
+                if text is None:
+                    continue
+                try:
+                    ct = parse_conntrack(text, rel, strict=False)
+                except ParseError as e:
+                    self.d.problems.extend(e.problems)
+                    break
+                self.d.problems.extend(ct.problems)
+                if merged is None:
+                    merged = ct
+                else:
+                    merged.entries.extend(ct.entries)
+                    merged.stats.extend(ct.stats)
+                    merged.source += ", " + rel
+                self.d.sources.setdefault("conntrack", []).append(rel)
+                break
+        for rel in count:
+            text = self.read(rel)
+            if merged is not None and text is not None and text.strip().isdigit() and len(text.strip()) < 20:
+                merged.count = int(text.strip())
+        self.d.conntrack_table = merged
+
+    def sysctls(self, places: list[str]) -> None:
+        """``key = value`` lines (``sysctl`` and ``sysctl -a`` output)."""
+        for rel in places:
+            text = self.read(rel)
+            if text is None:
+                continue
+            for line in text.split("\n"):
+                key, eq, value = line.partition("=")
+                if eq and key.strip().startswith(("net.netfilter.", "net.bridge.", "net.ipv4.", "net.ipv6.")):
+                    self.d.sysctls[key.strip()] = value.strip()[:200]
+            self.d.sources["sysctl"] = [rel]
+            return
 
     def sos_netns(self) -> None:
         base = self.d.path / "sos_commands" / "networking" / "namespaces"
@@ -803,6 +927,8 @@ class _Loader:
                 self.modules([rel])
             elif fmt in ("listing", "spec"):
                 listings.append((rel, fmt))
+            elif fmt in ("nft", "nft-json"):
+                self.parse_nft(rel, text, fmt)
         # name the save files: the first IPv4 one whose name says iptables-save is the main one
         def rank(item: tuple[str, Ruleset]) -> tuple:
             rel, rs = item
@@ -972,13 +1098,16 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
             d.notes.append("modinfo/ip_vs is `lsmod | grep -e ip_vs -e nf_conntrack`, not a full module list: modules unknown")
     else:
         loader.loose()
-        if not d.rulesets and d.modules is None:
+        if not d.rulesets and d.modules is None and d.nft is None:
             first = f"; {d.problems[0]}" if d.problems else ""
             raise InputError(f"{p}: not a node dump: no MANIFEST.json, EKS or sosreport layout, and no "
-                             f"iptables-save, iptables -L/-S or lsmod output among its {len(d.files)} file(s){first}")
+                             f"iptables-save, iptables -L/-S, nft list ruleset or lsmod output among its "
+                             f"{len(d.files)} file(s){first}")
     if "iptables" not in d.rulesets and d.ruleset is not None:
         d.notes.append(f"no iptables-save output: the main ruleset comes from {d.ruleset.source} ({d.ruleset.format})")
-    if d.ruleset is None:
+    if d.ruleset is None and d.nft is not None:
+        d.notes.append(f"no iptables ruleset: the rules come from nft list ruleset ({d.nft.source})")
+    elif d.ruleset is None:
         d.notes.append("no IPv4 ruleset found in this dump")
     _identity(d, [n for n in ((archive.name if archive else None), folder.name, root.name) if n])
     return d

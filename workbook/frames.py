@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .model import Ruleset
-from .owners import owner_of
+from .owners import nft_owner_of, owner_of
 
-__all__ = ["RULE_COLUMNS", "CHAIN_COLUMNS", "rules_frame", "chains_frame"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .nft.model import NftRuleset
+
+__all__ = ["RULE_COLUMNS", "CHAIN_COLUMNS", "rules_frame", "chains_frame",
+           "NFT_RULE_COLUMNS", "NFT_CHAIN_COLUMNS", "nft_rules_frame", "nft_chains_frame"]
 
 RULE_COLUMNS = [
     "table", "chain", "position", "family",
@@ -78,4 +83,54 @@ def chains_frame(ruleset: Ruleset) -> pd.DataFrame:
     df["policy"] = pd.Series([r[3] for r in rows], dtype=object)
     df["pkts"] = pd.array(df["pkts"].tolist(), dtype="Int64")
     df["bytes"] = pd.array(df["bytes"].tolist(), dtype="Int64")
+    return df
+
+
+#: Columns of an nft ruleset's rules frame: ``spec`` is the rule as nft prints it on one line
+#: (no handle, counter values left out: the Trace JSON ``spec``), ``verdict`` what it does when it
+#: matches (``accept``, ``jump X``, ``vmap @m``, ``dnat``…, None for match-only rules).
+NFT_RULE_COLUMNS = ["family", "table", "chain", "position", "handle", "spec", "verdict", "comment",
+                    "pkts", "bytes", "owner", "iptables_nft", "line"]
+NFT_CHAIN_COLUMNS = ["family", "table", "chain", "handle", "type", "hook", "priority", "priority_text",
+                     "device", "policy", "rules", "owner", "iptables_nft"]
+
+
+def nft_rules_frame(ruleset: "NftRuleset") -> pd.DataFrame:
+    """One row per nft rule, columns :data:`NFT_RULE_COLUMNS`.
+
+    >>> from workbook.nft.parse_text import parse_nft_text
+    >>> df = nft_rules_frame(parse_nft_text('table ip kube-proxy {\\n\\tchain services {\\n'
+    ...     '\\t\\tip daddr . meta l4proto . th dport vmap @service-ips # handle 9\\n\\t}\\n}\\n'))
+    >>> row = df.iloc[0]
+    >>> (row.family, row.chain, int(row.position), int(row.handle), row.verdict, row.owner)
+    ('ip', 'services', 1, 9, 'vmap @service-ips', 'kube-proxy')
+    """
+    rows = []
+    for t in ruleset.tables.values():
+        ipt = t.iptables_nft
+        for c in t.chains.values():
+            for r in c.rules:
+                verdict = r.verdict
+                target = verdict.split(" ", 1)[1] if verdict and verdict.startswith(("jump ", "goto ")) else None
+                counter = r.counter
+                rows.append((t.family, t.name, c.name, r.position, r.handle, r.spec, verdict, r.comment,
+                             counter[0] if counter else None, counter[1] if counter else None,
+                             nft_owner_of(t.name, c.name, target, ipt), ipt, r.line))
+    df = pd.DataFrame(rows, columns=NFT_RULE_COLUMNS)
+    df["position"] = df["position"].astype("int64")
+    for col in ("handle", "pkts", "bytes"):
+        df[col] = pd.array([r[NFT_RULE_COLUMNS.index(col)] for r in rows], dtype="Int64")
+    return df
+
+
+def nft_chains_frame(ruleset: "NftRuleset") -> pd.DataFrame:
+    """One row per nft chain, columns :data:`NFT_CHAIN_COLUMNS` (priority resolved to a number)."""
+    rows = []
+    for t in ruleset.tables.values():
+        for c in t.chains.values():
+            rows.append((t.family, t.name, c.name, c.handle, c.type, c.hook, c.priority, c.priority_text, c.device,
+                         c.policy, len(c.rules), nft_owner_of(t.name, c.name, None, t.iptables_nft), t.iptables_nft))
+    df = pd.DataFrame(rows, columns=NFT_CHAIN_COLUMNS)
+    for col in ("handle", "priority"):
+        df[col] = pd.array([r[NFT_CHAIN_COLUMNS.index(col)] for r in rows], dtype="Int64")
     return df

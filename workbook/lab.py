@@ -29,9 +29,10 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
+from .netfilter import HOOKS, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from .packet import Branch, Packet, Step, Trace
 
 __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",
@@ -140,8 +141,13 @@ def parse_monitor(text: str) -> list[MonitorEvent]:
 _OUT_RE = re.compile(r"\bOUT=(\S+)")
 
 
-def trace_finished(lines: list[str]) -> bool:
-    """Do these monitor lines show the packet's last hook (INPUT, POSTROUTING not to lo, a DROP)?
+def trace_finished(lines: list[str], last: Mapping[str, str] | None = None) -> bool:
+    """Do these monitor lines show the packet leaving its last hook (INPUT, POSTROUTING not to lo) or a DROP?
+
+    ``last`` names the last table at INPUT and POSTROUTING that has rules there (see
+    :meth:`Lab._last_tables`): the packet has left the hook when that table's base chain ends
+    (its policy, or an ACCEPT in it or in a chain it called). Without it, the hook's kernel
+    order decides (the nat table is last at both).
 
     >>> trace_finished(["PACKET: 2 a IN=eth0 OUT=lxn1 SRC=10.0.0.2", " TRACE: 2 a nat:POSTROUTING:policy:ACCEPT "])
     True
@@ -149,8 +155,18 @@ def trace_finished(lines: list[str]) -> bool:
     False
     >>> trace_finished([" TRACE: 2 a filter:KUBE-SERVICES:rule:0x7:DROP  -4 -t filter -A KUBE-SERVICES -j REJECT"])
     True
+
+    Entering INPUT is not leaving it: the filter table's rules are still to come.
+
+    >>> entered = [" TRACE: 2 a filter:INPUT:rule:0x2:JUMP:ufw-before-input  -4 -t filter -A INPUT -j ufw-before-input"]
+    >>> trace_finished(entered, {"INPUT": "filter"})
+    False
+    >>> trace_finished(entered + [" TRACE: 2 a filter:ufw-user-input:rule:0x9:ACCEPT  -4 -t filter -A ufw-user-input -j ACCEPT"],
+    ...                {"INPUT": "filter"})
+    True
     """
     out = None
+    hook = None
     for line in lines:
         if line.startswith("PACKET:"):
             m = _OUT_RE.search(line)
@@ -161,8 +177,12 @@ def trace_finished(lines: list[str]) -> bool:
             continue
         if ev.verdict == "DROP":
             return True
-        if ev.chain == "INPUT" or (ev.chain == "POSTROUTING" and out not in (None, "lo")):
-            return True
+        if ev.chain in HOOKS:
+            hook = ev.chain
+        if hook == "INPUT" or (hook == "POSTROUTING" and out not in (None, "lo")):
+            final = (last or {}).get(hook, TABLES_AT_HOOK[hook][-1].table)
+            if ev.table == final and (ev.kind == "policy" or ev.verdict == "ACCEPT"):
+                return True
     return False
 
 
@@ -392,14 +412,16 @@ for i, name in enumerate(sys.argv[1:], 1):
 class _Monitor:
     """``xtables-monitor --trace`` (or the legacy NFLOG listener) in a namespace, read by a thread."""
 
-    def __init__(self, ns: str, legacy: bool = False):
+    def __init__(self, ns: str, legacy: bool = False, command: list[str] | None = None,
+                 finished=None):
         cmd = ["ip", "netns", "exec", ns]
+        self.finished = finished or trace_finished
         if legacy:
             cmd += [sys.executable, "-I", "-S", "-u", "-c", _NFLOG]
         else:
             if _which("stdbuf"):
                 cmd += ["stdbuf", "-oL"]
-            cmd += [_which("xtables-monitor") or "xtables-monitor", "--trace"]
+            cmd += command or [_which("xtables-monitor") or "xtables-monitor", "--trace"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      bufsize=1, start_new_session=True)
         self.lines: list[str] = []
@@ -424,7 +446,7 @@ class _Monitor:
             return self.lines[mark:]
 
     def wait_quiet(self, mark: int, *, quiet: float, timeout: float, need: int = 1,
-                   settle: float | None = None) -> list[str]:
+                   settle: float | None = None, last_tables: Mapping[str, str] | None = None) -> list[str]:
         """Wait until at least ``need`` lines arrived after ``mark`` and none came for ``quiet`` seconds.
 
         With ``settle``, a shorter quiet time applies once the lines show the packet's last hook
@@ -437,7 +459,7 @@ class _Monitor:
                 n = len(self.lines) - mark
                 last = self.last
                 lines = self.lines[mark:] if settle is not None and n >= need else None
-            q = settle if lines is not None and trace_finished(lines) else quiet
+            q = settle if lines is not None and self.finished(lines, last_tables) else quiet
             if n >= need and now - last >= q:
                 break
             if now >= end:
@@ -636,8 +658,11 @@ class Lab:
         if self.backend == "legacy":
             self._ns(n, "sysctl", "-qw", "net.netfilter.nf_log.2=nfnetlink_log")
         self._load()
-        self._monitor = _Monitor(n, legacy=self.backend == "legacy")
+        self._monitor = self._start_monitor()
         self._wait_monitor()
+
+    def _start_monitor(self) -> _Monitor:
+        return _Monitor(self.node, legacy=self.backend == "legacy")
 
     def _iface(self, name: str) -> str:
         """The client namespace behind node interface ``name`` (made on first use)."""
@@ -752,12 +777,25 @@ class Lab:
         return self._senders[ns]
 
     # -- tracing --------------------------------------------------------------------------
-    def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 0.3, settle: float = 0.04) -> Trace:
+    def _last_tables(self) -> dict[str, str]:
+        """The last table at INPUT and POSTROUTING whose base chain is loaded (iptables-nft creates
+        only the base chains a ruleset declares; legacy has every one of a table it loads)."""
+        order = TABLES_AT_HOOK if self.backend == "legacy" else TABLES_AT_HOOK_NFT
+        last = {}
+        for hook in ("INPUT", "POSTROUTING"):
+            have = [t.table for t in order[hook] if t.table in self.ruleset.tables
+                    and (self.backend == "legacy" or hook in self.ruleset.tables[t.table].chains)]
+            if have:
+                last[hook] = have[-1]
+        return last
+
+    def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 1.0, settle: float = 0.04) -> Trace:
         """Send ``packet`` once through the node and return the kernel's path as a Trace.
 
         The trace is complete when no event came for ``settle`` seconds after the packet reached
         its last hook (INPUT, POSTROUTING to a real device, or a DROP), or for ``quiet`` seconds
-        otherwise (a packet lost to routing shows no last hook).
+        otherwise (a packet lost to routing shows no last hook; on a busy machine the monitor can fall
+        silent for a few hundred ms in the middle of a trace, so ``quiet`` is long).
         """
         _check_packet(packet)
         if not self._open:
@@ -777,35 +815,47 @@ class Lab:
             # The client does not own packet.src (IP_TRANSPARENT lets it send from any address): an address of the client would
             # turn a later packet to that address into local traffic of the client.
             _run(["ip", "-n", n, "route", "replace", f"{packet.src}/32", "dev", iface])
-        match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
-        if packet.proto in ("tcp", "udp", "sctp"):
-            if packet.sport:
-                match += ["--sport", str(packet.sport)]
-            match += ["--dport", str(packet.dport)]
-        rule = [*match, "-j", "TRACE"]
         self._ns(n, "conntrack", "-F", check=False)
         if self._recent:
             # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
             self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
                      check=False)
-        self._ns(n, self._iptables, "-w", "-t", "raw", "-I", chain, "1", *rule)
+        armed = self._trace_on(packet, chain)
         try:
             mark = self._monitor.mark()
             raw = None
             if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
                 raw = self._macs[packet.in_iface or "eth0"]  # routing would keep it in the client
             sent = self._sender(sender_ns).send(packet, raw)
-            lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle)
+            lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle,
+                                             last_tables=self._last_tables())
             dnat = self._conntrack_dnat(packet)
         finally:
-            self._ns(n, self._iptables, "-w", "-t", "raw", "-D", chain, *rule, check=False)
-        events = parse_monitor("\n".join(lines))
+            self._trace_off(armed)
+        events = self._events(lines)
         if not events and sent != "ok":
             raise InputError(f"lab: could not send {packet.proto} {packet.src} -> {packet.dst}: {sent[6:] or sent}")
         if not events:
             raise RuntimeError(f"lab: the kernel showed no trace for {packet.proto} {packet.src}:{packet.sport} -> "
                                f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
         return self._to_trace(packet, events, dnat, chain)
+
+    def _trace_on(self, packet: Packet, chain: str) -> list[str]:
+        """Switch tracing on for this packet's flow only (a -j TRACE rule at the top of raw ``chain``)."""
+        match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
+        if packet.proto in ("tcp", "udp", "sctp"):
+            if packet.sport:
+                match += ["--sport", str(packet.sport)]
+            match += ["--dport", str(packet.dport)]
+        rule = [*match, "-j", "TRACE"]
+        self._ns(self.node, self._iptables, "-w", "-t", "raw", "-I", chain, "1", *rule)
+        return [chain, *rule]
+
+    def _trace_off(self, armed: list[str]) -> None:
+        self._ns(self.node, self._iptables, "-w", "-t", "raw", "-D", *armed, check=False)
+
+    def _events(self, lines: list[str]) -> list:
+        return parse_monitor("\n".join(lines))
 
     def _conntrack_dnat(self, packet: Packet) -> tuple[str, int | None] | None:
         """The reply tuple's source when it differs from the original destination (DNAT happened)."""

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from .model import BUILTIN_CHAINS, Rule
 
-__all__ = ["owner_of", "chain_owner", "OWNERS"]
+__all__ = ["owner_of", "chain_owner", "nft_table_owner", "nft_owner_of", "OWNERS"]
 
 #: Every owner name this module can return, with the evidence it goes by (CHAINS.md sections).
 OWNERS: dict[str, str] = {
@@ -32,7 +32,23 @@ OWNERS: dict[str, str] = {
     "OpenShift SDN": "OPENSHIFT-* chains",
     "libvirt": "LIBVIRT_* chains, virbr interfaces",
     "fail2ban": "f2b-* chains",
+    # native nftables tables (nft list ruleset)
+    "Calico-nft": "Calico's nftables dataplane: table ip/ip6 calico, cali-* chains in a native table",
+    "Cilium-nft": "native nft tables named cilium*, or cilium_* / CILIUM_* chains in one",
+    "iptables-nft": "a rule of an iptables-nft table whose chain names no other owner",
 }
+
+# Native nft table name → owner (checked on the table name, family aside).
+_NFT_TABLES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^kube-proxy$"), "kube-proxy"),
+    (re.compile(r"^firewalld(_policy_drop)?$"), "firewalld"),
+    (re.compile(r"^docker(-bridges)?$"), "Docker"),
+    (re.compile(r"^calico"), "Calico-nft"),
+    (re.compile(r"^cilium", re.I), "Cilium-nft"),
+    (re.compile(r"^istio-"), "Istio"),
+    (re.compile(r"^libvirt_network$"), "libvirt"),
+    (re.compile(r"^kube-router"), "kube-router"),
+)
 
 _KUBE_PROXY = frozenset({
     "KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-EXTERNAL-SERVICES", "KUBE-FORWARD", "KUBE-POSTROUTING",
@@ -152,3 +168,45 @@ def owner_of(rule: Rule) -> str | None:
                 if iface.startswith(prefix):
                     return owner
     return None
+
+
+def nft_table_owner(name: str, iptables_nft: bool = False) -> str | None:
+    """The component a native nft table belongs to, by its name (None when unknown).
+
+    >>> nft_table_owner("kube-proxy"), nft_table_owner("firewalld"), nft_table_owner("docker-bridges")
+    ('kube-proxy', 'firewalld', 'Docker')
+    >>> nft_table_owner("calico"), nft_table_owner("nat", iptables_nft=True), nft_table_owner("mytable")
+    ('Calico-nft', 'iptables-nft', None)
+    """
+    if iptables_nft:
+        return "iptables-nft"
+    for pattern, owner in _NFT_TABLES:
+        if pattern.search(name):
+            return owner
+    return None
+
+
+def nft_owner_of(table: str, chain: str, target: str | None = None, iptables_nft: bool = False) -> str | None:
+    """Who wrote an nft rule: the table's owner for native tables (chain prefixes decide in a
+    table of unknown name); in an iptables-nft table the owner of its chain (or of the chain it
+    jumps to) as for iptables-save, else ``iptables-nft``.
+
+    >>> nft_owner_of("kube-proxy", "services"), nft_owner_of("nat", "KUBE-SERVICES", iptables_nft=True)
+    ('kube-proxy', 'kube-proxy')
+    >>> nft_owner_of("nat", "POSTROUTING", "KUBE-POSTROUTING", True), nft_owner_of("nat", "POSTROUTING", None, True)
+    ('kube-proxy', 'iptables-nft')
+    """
+    if iptables_nft:
+        owner = chain_owner(chain) if chain not in _BUILTIN_NAMES else None
+        if owner is None and target and target not in _BUILTIN_NAMES:
+            owner = chain_owner(target)
+        return owner or "iptables-nft"
+    owner = nft_table_owner(table)
+    if owner is not None:
+        return owner
+    low = chain.lower()
+    if low.startswith("cali-"):
+        return "Calico-nft"
+    if low.startswith("cilium"):
+        return "Cilium-nft"
+    return chain_owner(chain)

@@ -57,10 +57,17 @@ class Step:
     action: str | None
     why: str | None = None
     assumed: bool = False
+    #: native nftables steps only: the table's family (``ip``, ``inet``…) and the rule's handle
+    family: str | None = None
+    handle: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {"hook": self.hook, "table": self.table, "chain": self.chain, "position": self.position,
              "spec": self.spec, "matched": self.matched, "action": self.action}
+        if self.family is not None:
+            d["family"] = self.family
+            if self.handle is not None:
+                d["handle"] = self.handle
         if not self.matched and self.why is not None:
             d["why"] = self.why
         if self.assumed:
@@ -70,7 +77,8 @@ class Step:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Step":
         return cls(d["hook"], d["table"], d["chain"], d.get("position"), d.get("spec"),
-                   bool(d.get("matched")), d.get("action"), d.get("why"), bool(d.get("assumed", False)))
+                   bool(d.get("matched")), d.get("action"), d.get("why"), bool(d.get("assumed", False)),
+                   d.get("family"), d.get("handle"))
 
 
 @dataclass(slots=True)

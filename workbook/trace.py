@@ -27,12 +27,19 @@ source up in the node's routes; with the node's routes the routing lookup after 
 before OUTPUT, again after nat OUTPUT) gives the output interface ``-o`` sees, and a destination
 without a route (or with a blackhole/unreachable/prohibit route) is dropped; the end of a user chain returns
 without a kernel trace event (the step is kept, ``Branch.matched_path()`` leaves it out).
+
+Every walk ends. A loop of jumps or gotos (the kernel refuses one at load time, so a dump holding
+it was tampered with) is an :class:`~workbook.model.InputError` naming it; so is nesting deeper
+than :data:`MAX_DEPTH` (gotos counted), more than ``max_branches`` branches or :data:`MAX_STEPS`
+steps ("narrow the flow"). After :data:`MEMO_AFTER_JUMPS` jumps in a branch, a chain entered again
+in the same packet state is not walked again: one ``RETURN`` step names the steps of its first walk.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, Iterable
 
 from .model import InputError, Rule, Ruleset
@@ -43,8 +50,13 @@ __all__ = ["trace_packet", "Tracer", "ipsets_from_save", "parse_routes", "Route"
 
 #: Chains with at least this many rules are indexed (see the module docstring).
 INDEX_MIN_RULES = 32
-#: Deepest chain-jump nesting followed before giving up (the kernel refuses loops at load time).
+#: Deepest chain nesting followed, jumps and gotos counted (the kernel refuses loops at load time).
 MAX_DEPTH = 128
+#: Most steps one trace may record, all branches together (a walk that fans out is stopped here).
+MAX_STEPS = 500_000
+#: After this many jumps in one branch, a chain entered again in the same packet state is not
+#: walked again: its earlier walk is reused (one summary step). Honest traces make a few jumps.
+MEMO_AFTER_JUMPS = 64
 
 PROTOCOLS: dict[str, int] = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
                              "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "udplite": 136, "dccp": 33,
@@ -165,7 +177,8 @@ class _State:
                  "out_iface", "user_out", "mark", "ctmark", "ctstate", "ct_dnat", "ct_snat", "nat_done",
                  "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
                  "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
-                 "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out")
+                 "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
+                 "path", "jumps", "splits", "memo", "counted")
 
     def clone(self) -> "_State":
         c = _State.__new__(_State)
@@ -183,6 +196,10 @@ class _State:
         c.stack = [f[:] for f in self.stack]
         c.nat_done = set(self.nat_done)
         c.recent = {k: dict(v) for k, v in self.recent.items()} if self.recent else self.recent
+        c.path = self.path[:]
+        c.jumps, c.splits = self.jumps, self.splits
+        c.memo = dict(self.memo) if self.memo is not None else None
+        c.counted = len(c.steps)
         return c
 
     def note(self, text: str) -> None:
@@ -204,6 +221,13 @@ class _State:
         if self.ct_snat:
             out.add("SNAT")
         return out
+
+
+#: What a chain's walk may depend on or change: two entries into a chain with equal values walk alike.
+_KEY_SLOTS = tuple(n for n in _State.__slots__ if n not in (
+    "steps", "notes", "stack", "prob", "path", "jumps", "splits", "memo", "counted", "nat_done", "recent",
+    "verdict", "base"))
+_state_key = attrgetter(*_KEY_SLOTS)
 
 
 class _Assume(str):
@@ -1208,10 +1232,13 @@ class Tracer:
         s0 = self._initial(packet, ctx)
         pending = [s0]
         done: list[_State] = []
-        budget = [self.max_branches - 1]
+        budget = [self.max_branches - 1, MAX_STEPS]
         while pending:
             s = pending.pop()
             self._run(s, pending, budget, ctx)
+            budget[1] -= len(s.steps) - s.counted
+            if budget[1] < 0:
+                raise _too_many_steps()
             done.append(s)
         branches = [Branch(s.prob, s.verdict, s.steps, s.dnat, s.snat, s.masq, s.notes) for s in done]
         notes: list[str] = []
@@ -1270,6 +1297,9 @@ class Tracer:
         s.assumed = False
         s.hook_in = s.hook_out = None
         s.route_out = None
+        s.path = []
+        s.jumps = s.splits = s.counted = 0
+        s.memo = None
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
                    f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
@@ -1381,15 +1411,16 @@ class Tracer:
         tables = self.compiled.tables
         while True:
             if s.stack:
-                verdict = self._walk(s, pending, budget, ctx)
+                verdict = self._walk_current(s, pending, budget, ctx)
                 if verdict is None:  # table walk not finished (cannot happen) — safety
                     continue
-                if s.table == "nat":
-                    s.nat_done.add(NAT_MANIP[s.hook])
+                nat = self._is_nat(s.table)
+                if nat:
+                    self._nat_walked(s)
                 if verdict in _TERMINAL_VERDICTS:
                     s.verdict = verdict
                     return
-                if (s.hook == "OUTPUT" and s.table == "nat" and s.ct_dnat and not self.route_localnet
+                if (s.hook == "OUTPUT" and nat and s.ct_dnat and not self.route_localnet
                         and s.src_i[0] == 4 and (s.src_i[1] >> 24) == 127 and not _is_local_i(ctx, *s.dst_i)):
                     # the re-route after nat OUTPUT: a loopback source may not leave the host
                     s.note(f"dropped by the re-route after nat OUTPUT: source {s.src} may only leave lo with "
@@ -1397,7 +1428,7 @@ class Tracer:
                            f"route_localnet=True / --route-localnet)")
                     s.verdict = "DROP"
                     return
-                if s.hook == "OUTPUT" and s.table == "nat" and s.ct_dnat and s.dst != s.orig_dst:
+                if s.hook == "OUTPUT" and nat and s.ct_dnat and s.dst != s.orig_dst:
                     # the re-route after nat OUTPUT (ip_route_me_harder): no route now drops it
                     why = self._route(s, ctx, forwarded=False, quiet=True)
                     if why:
@@ -1426,6 +1457,18 @@ class Tracer:
             s.table = self._next_table(s, s.table)
             if s.table is not None:
                 self._enter_table(s, tables)
+
+    # ---- what a hook runs (overridden by the nftables tracer, which adds native base chains) ----
+    def _walk_current(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
+        """Walk the table (base chain) entered at the current hook until it gives a verdict."""
+        return self._walk(s, pending, budget, ctx)
+
+    def _is_nat(self, table) -> bool:
+        return table == "nat"
+
+    def _nat_walked(self, s: _State) -> None:
+        """The nat table was consulted at this hook: not again for this direction."""
+        s.nat_done.add(NAT_MANIP[s.hook])
 
     def _next_table(self, s: _State, after: str | None) -> str | None:
         order = self._order.get(s.hook)
@@ -1456,10 +1499,16 @@ class Tracer:
                        f"built-in chain only when it is declared)")
             return
         s.base = c
-        s.stack = [[c, 0, c.candidates(s), 0]]
+        s.stack = [[c, 0, c.candidates(s), 0, 0, None]]
+        s.path = [c.name]
 
     def _walk(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
-        """Walk the current table at the current hook until it gives a verdict."""
+        """Walk the current table at the current hook until it gives a verdict.
+
+        A frame of ``s.stack`` is ``[chain, next index, candidate order, next position not yet
+        stepped over, len(s.path) when the chain was entered, memo record or None]``; ``s.path``
+        names the chains entered since the built-in one (gotos included), for the loop check.
+        """
         steps = s.steps
         append = steps.append
         hook, table = s.hook, s.table
@@ -1475,6 +1524,7 @@ class Tracer:
             if order is None:
                 if i >= len(rules):
                     stack.pop()
+                    self._left(s, frame, bool(stack))
                     if stack:  # implicit return from a user chain
                         append(_Step(hook, table, c.name, None, None, True, "RETURN"))
                         continue
@@ -1487,7 +1537,9 @@ class Tracer:
                     if frame[3] < len(rules):
                         self._skipped(s, c, frame[3], len(rules), steps)
                         frame[3] = len(rules)
-                    if self._chain_end(s, c, steps):
+                    stack.pop()
+                    self._left(s, frame, bool(stack))
+                    if self._chain_end(s, c, steps, popped=True):
                         return s.base.policy
                     continue
                 idx = order[i]
@@ -1521,29 +1573,63 @@ class Tracer:
                         append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None,
                                      "statistic: probability 0 never matches", assumed))
                         continue
-                    if budget[0] > 0:
-                        budget[0] -= 1
-                        other = s.clone()
-                        other.prob *= (1.0 - p)
-                        other.steps.append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None,
-                                                 f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
-                                                 assumed))
-                        pending.append(other)
-                        s.prob *= p
-                    else:
-                        s.note(f"more than {self.max_branches} branches: later random rules are taken as matching")
-                        assumed = True
+                    if budget[0] <= 0:
+                        raise InputError(f"too many branches ({self.max_branches}); narrow the flow: the "
+                                         f"-m statistic rules this packet meets split its walk into more than "
+                                         f"{self.max_branches} branches (at {table} {c.name} rule {cr.position})")
+                    budget[0] -= 1
+                    s.splits += 1
+                    other = s.clone()
+                    other.prob *= (1.0 - p)
+                    other.steps.append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, False, None,
+                                             f"statistic random: not chosen in this branch (probability {1.0 - p:.11g})",
+                                             assumed))
+                    other.counted = len(other.steps)
+                    budget[1] -= other.counted
+                    if budget[1] < len(steps) - s.counted:
+                        raise _too_many_steps()
+                    pending.append(other)
+                    s.prob *= p
             kind = cr.kind
             if kind == "unknown":
                 assumed = True
                 s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
             append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, True, cr.action, None, assumed))
-            if kind == "jump":
-                if len(stack) >= MAX_DEPTH:
-                    raise InputError(f"chain jumps nested deeper than {MAX_DEPTH} at {table} {c.name} "
-                                     f"rule {cr.position} (a loop?)")
+            if kind == "jump" or kind == "goto":
                 sub = chains[cr.target]
-                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0])
+                path = s.path
+                if sub.name in path:
+                    raise _loop(table, path, sub.name, cr)
+                if len(path) >= MAX_DEPTH:
+                    raise InputError(f"chains nested deeper than {MAX_DEPTH} (jumps and gotos) at {table} {c.name} "
+                                     f"rule {cr.position}{_at(cr)}")
+                if len(steps) - s.counted > budget[1]:
+                    raise _too_many_steps()
+                s.jumps += 1
+                record = None
+                if kind == "goto":
+                    plen = stack.pop()[4]
+                else:
+                    plen = len(path)
+                    if s.jumps > MEMO_AFTER_JUMPS and s.recent is None:
+                        key = (hook, table, sub.name, frozenset(s.nat_done), _state_key(s))
+                        memo = s.memo
+                        if memo is None:
+                            memo = s.memo = {}
+                        done = memo.get(key)
+                        if done is not None:
+                            after, first, last = done
+                            for name, value in zip(_KEY_SLOTS, after):
+                                setattr(s, name, value)
+                            s.note("a chain entered again in the same packet state is walked once: later "
+                                   "entries are one RETURN step naming the steps of the first walk")
+                            append(_Step(hook, table, sub.name, None, None, True, "RETURN",
+                                         f"the same walk as steps {first + 1}-{last} (same chain, same packet "
+                                         f"state): not repeated"))
+                            continue
+                        record = (key, len(steps), s.splits)
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, plen, record])
+                path.append(sub.name)
                 continue
             if kind == "none" or kind == "unknown" or kind == "MARK" and self._mark(s, cr.rule):
                 continue
@@ -1552,14 +1638,10 @@ class Tracer:
                 return "ACCEPT"
             if kind == "RETURN":
                 stack.pop()
+                self._left(s, frame, bool(stack))
                 if not stack:
                     self._policy(s, steps)
                     return s.base.policy
-                continue
-            if kind == "goto":
-                sub = chains[cr.target]
-                stack.pop()
-                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0])
                 continue
             if kind == "DROP" or kind == "REJECT":
                 stack.clear()
@@ -1577,10 +1659,19 @@ class Tracer:
             # other non-terminating targets (LOG, NFLOG, TRACE, CT, ...)
         return s.base.policy
 
+    @staticmethod
+    def _left(s: _State, frame: list, returned: bool) -> None:
+        """A popped frame: forget the chains it entered; a walk that returned with no branch split
+        inside is remembered (see :data:`MEMO_AFTER_JUMPS`)."""
+        del s.path[frame[4]:]
+        record = frame[5]
+        if record is not None and returned and record[2] == s.splits and s.recent is None:
+            s.memo[record[0]] = (_state_key(s), record[1], len(s.steps))
+
     def _chain_end(self, s: _State, c: _CChain, steps: list, popped: bool = False) -> bool:
         """End of chain ``c``: implicit return, or the policy when the stack is empty. True = policy."""
         if not popped:
-            s.stack.pop()
+            self._left(s, s.stack.pop(), len(s.stack) > 0)
         if c.builtin and c is s.base and not s.stack:
             self._policy(s, steps)
             return True
@@ -1676,6 +1767,23 @@ class Tracer:
         # the destination the packet now has: with its port when the protocol has ports
         s.dnat = f"{h}:{s.dport}" if s.dport is not None else s.dst
         s.ct_dnat = True
+
+
+def _at(cr: _CRule) -> str:
+    return f" ({cr.rule.origin})" if cr.rule.origin else ""
+
+
+def _loop(table: str, path: list[str], again: str, cr: _CRule) -> InputError:
+    """The error for a walk that enters ``again`` while it is still inside it."""
+    cycle = path[path.index(again):] + [again]
+    return InputError(f"loop in table {table}: {' -> '.join(cycle)} (rule {cr.position} of {path[-1]}{_at(cr)}); "
+                      f"iptables-restore refuses a ruleset with a loop, so this dump is evidence of "
+                      f"tampering or corruption")
+
+
+def _too_many_steps() -> InputError:
+    return InputError(f"too many steps (more than {MAX_STEPS:,}); narrow the flow: this packet's walk fans out "
+                      f"(chains that jump to the same chains again and again in changing packet states)")
 
 
 def _apply_mark(value: int, rule: Rule, what: str) -> int:

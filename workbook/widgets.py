@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import html
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import ipywidgets as w
 
-from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_svg
+from .checks.modules import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES, istio_modules_fix
+from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_html
 from .listing_print import format_listing
 from .model import InputError, Ruleset
 from .packet import Packet
@@ -20,17 +20,14 @@ __all__ = ["DumpExplorer", "TracerForm", "ServiceExplorer", "HostportLab", "Modu
 
 
 def graph_html(graph) -> str:
-    """A drawing as inline SVG (real ``dot``), or its DOT source when graphviz's ``dot`` is missing.
+    """A drawing as inline SVG (real ``dot``), or its DOT source when graphviz's ``dot`` is missing
+    (:func:`workbook.draw.to_html`: a zoom view when it is too big to read at a cell's width).
 
     >>> from workbook.draw import draw_hooks
     >>> graph_html(draw_hooks()).startswith(("<div class=\\"nfwb-graph\\"><svg", "<div class=\\"nfwb-graph\\"><pre"))
     True
     """
-    if shutil.which("dot"):
-        svg = to_svg(graph)
-        svg = svg[svg.find("<svg"):]
-        return f'<div class="nfwb-graph">{svg}</div>'
-    return f'<div class="nfwb-graph"><pre>{html.escape(graph.source)}</pre></div>'
+    return to_html(graph)
 
 
 def _err(text: str) -> str:
@@ -100,10 +97,12 @@ class DumpExplorer(_Displayable):
             tabs.set_title(i, t)
         self.widget = w.VBox([w.HBox([self.table, self.chain]), w.HBox([self.depth, self.expand, self.show]),
                               self.status, tabs])
-        self.table.observe(lambda _: self._fill_chains(), names="value")
+        self.table.observe(lambda _: (self._fill_chains(), self.refresh()), names="value")
         self.show.on_click(lambda _: self.refresh())
         self._fill_chains()
         self.hooks_out.value = graph_html(draw_hooks(self.ruleset))
+        if self.table.value is not None:
+            self.refresh()   # the chain graph is there on first display, before any click
 
     def _fill_chains(self) -> None:
         if self.table.value is None:
@@ -193,7 +192,10 @@ class TracerForm(_Displayable):
             self.node_ips = [x.strip() for x in self.node_ips_text.value.replace(",", " ").split() if x.strip()]
             self.trace = trace_packet(self.ruleset, pkt, self.node_ips)
         except (InputError, ValueError) as e:
+            # an old trace under a new error would read as this packet's: clear it
+            self.trace = None
             self.summary_out.value = _err(str(e))
+            self.graph_out.value = self.steps_out.value = ""
             return
         t = self.trace
         rows = "".join(f"<li>{p:.0%} <b>{html.escape(b.verdict)}</b>"
@@ -307,8 +309,11 @@ _KUBE = '[42000000:5365000000] -A PREROUTING -m comment --comment "kubernetes se
 _DOCKER = "[13000000:2085000000] -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER"
 _HP = "[13000000:2085000000] -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT"
 _HP_DUP = "[0:0] -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT"
-_OLD_ID = "3f1c0a9e5b7d4c2a8e6f1b3d5c7a9e0f2b4d6c8a0e1f3b5d7c9a1e3f5b7d9c0a"
-_NEW_ID = "9b2e4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d1f3a5c7e9b0d2f4a6c8e1b"
+# The ingress pods of datasets/onprem-dup-hostport (its README): sandbox (container) id and pod IP.
+_OLD_ID = "15541f38534d5690770c02a604e3340d688db14b0c311092fce43c44260310e8"
+_NEW_ID = "4ec72be6d83d975f0894604f5fe077d3c1c88db89e2040c303b8220b66581019"
+_OLD_IP = "10.42.134.75"
+_NEW_IP = "10.42.134.83"
 
 
 def _cni_dn(cid: str) -> str:
@@ -325,7 +330,7 @@ def _dn_rules(cid: str, pod_ip: str) -> list[str]:
     c = _cni_dn(cid)
     out = []
     for port in (80, 443):
-        out += [f"[0:0] -A {c} -s 10.42.0.0/16 -p tcp -m tcp --dport {port} -j CNI-HOSTPORT-SETMARK",
+        out += [f"[0:0] -A {c} -s {pod_ip}/32 -p tcp -m tcp --dport {port} -j CNI-HOSTPORT-SETMARK",
                 f"[0:0] -A {c} -s 127.0.0.1/32 -p tcp -m tcp --dport {port} -j CNI-HOSTPORT-SETMARK",
                 f"[0:0] -A {c} -p tcp -m tcp --dport {port} -j DNAT --to-destination {pod_ip}:{port}"]
     return out
@@ -358,8 +363,8 @@ class HostportStep:
     commands: tuple[str, ...] = ()
 
 
-_OLD_POD = (_OLD_ID, "10.42.1.17")
-_NEW_POD = (_NEW_ID, "10.42.1.23")
+_OLD_POD = (_OLD_ID, _OLD_IP)
+_NEW_POD = (_NEW_ID, _NEW_IP)
 
 #: The seed's incident (dockershim hostPort duplicate), reconstructed as nat tables step by step.
 HOSTPORT_STEPS: tuple[HostportStep, ...] = (
@@ -414,9 +419,11 @@ HOSTPORT_STEPS: tuple[HostportStep, ...] = (
 class HostportLab(_Displayable):
     """Replay the seed's hostPort incident: each step shows nat PREROUTING as ``iptables -L -nv`` prints it.
 
+    The slider counts steps like their titles (1, 2, …).
+
     >>> lab = HostportLab()
     >>> lab.next.click(); lab.next.click(); lab.next.click(); lab.step.value
-    3
+    4
     >>> lab.listing_out.value.count("CNI-HOSTPORT-DNAT  all")
     2
     """
@@ -429,7 +436,7 @@ class HostportLab(_Displayable):
         self.steps = list(steps)
         self.rulesets = [parse_save(s.save, f"hostport-lab step {i + 1}") for i, s in enumerate(self.steps)]
         self._add_dataset(self.DATASET if dataset == "auto" else dataset)
-        self.step = w.IntSlider(value=0, min=0, max=len(self.steps) - 1, description="step")
+        self.step = w.IntSlider(value=1, min=1, max=len(self.steps), description="step")
         self.prev = w.Button(description="◀ back")
         self.next = w.Button(description="next ▶", button_style="primary")
         self.text_out = w.HTML()
@@ -455,64 +462,78 @@ class HostportLab(_Displayable):
         else:
             return
         from .parse import parse_save
+        where = f"{path.name}/{sub}" if sub != "." else path.name
         try:
-            rs = parse_save(save.read_text(encoding="utf-8"), str(save), strict=False)
+            rs = parse_save(save.read_text(encoding="utf-8"), f"{where}/iptables/iptables-save.txt", strict=False)
             rs.chain("nat", "PREROUTING")
         except (InputError, KeyError, OSError):
             return
         self.steps.append(HostportStep(
-            f"{len(self.steps) + 1}. The collected dump: {path.name}/{sub}",
+            f"{len(self.steps) + 1}. The collected dump: {where}",
             "The same picture in a node dump collected with nfwb (iptables-save -c): nat PREROUTING as "
             "iptables prints it, and the chains it jumps to.", "", (f"nfwb check {path / sub}",)))
         self.rulesets.append(rs)
 
     def _move(self, d: int) -> None:
-        self.step.value = max(0, min(len(self.steps) - 1, self.step.value + d))
+        self.step.value = max(1, min(len(self.steps), self.step.value + d))
 
-    def listing(self, i: int | None = None) -> str:
-        """nat PREROUTING of step ``i`` (default: the current one) as ``iptables -t nat -L PREROUTING -nv``."""
-        i = self.step.value if i is None else i
-        return format_listing(self.rulesets[i].chain("nat", "PREROUTING"), self.rulesets[i])
+    def _index(self, step: int | None) -> int:
+        return (self.step.value if step is None else step) - 1
+
+    def listing(self, step: int | None = None) -> str:
+        """nat PREROUTING of step ``step`` (numbered like the titles; default: the current one)
+        as ``iptables -t nat -L PREROUTING -nv``."""
+        rs = self.rulesets[self._index(step)]
+        return format_listing(rs.chain("nat", "PREROUTING"), rs)
+
+    def graph(self, step: int | None = None):
+        """The chain graph of step ``step`` (default: the current one): PREROUTING two jumps deep,
+        ending in the pods the CNI-DN chains DNAT to."""
+        return draw_chains(self.rulesets[self._index(step)], "nat", "PREROUTING", depth=2, max_fanout=4)
 
     def refresh(self) -> None:
-        i = self.step.value
+        i = self._index(None)
         s = self.steps[i]
         self.text_out.value = f"<h4>{html.escape(s.title)}</h4><p>{html.escape(s.explanation)}</p>"
         self.commands_out.value = (f"<pre>{html.escape(chr(10).join(s.commands))}</pre>" if s.commands else "")
         self.listing_out.value = ("<pre># iptables -t nat -L PREROUTING -nv\n"
-                                  f"{html.escape(self.listing(i))}</pre>")
-        self.graph_out.value = graph_html(draw_chains(self.rulesets[i], "nat", "PREROUTING", depth=2))
+                                  f"{html.escape(self.listing())}</pre>")
+        self.graph_out.value = graph_html(self.graph())
 
 
 # ---------------------------------------------------------------------------------------------
 # Istio: iptables-restore: unable to initialize table 'nat' (istio/istio #44118).
 
-#: The modules the seed loads for Istio, in its /etc/modules-load.d/istio-iptables.conf order.
-ISTIO_MODULES: tuple[str, ...] = ("iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw")
-
-
-def _module_names(obj: Any) -> set[str]:
-    """Module names from a :class:`~workbook.parse.lsmod.Modules` or pasted ``lsmod`` text."""
+def _parse_modules(obj: Any):
+    """A :class:`~workbook.parse.lsmod.Modules` from itself or pasted ``lsmod`` text (lenient: see ``.problems``)."""
     from .parse.lsmod import Modules, parse_lsmod
-    if not isinstance(obj, Modules):
-        obj = parse_lsmod(obj.decode() if isinstance(obj, bytes) else str(obj), strict=False)
-    return set(obj.names)
+    if isinstance(obj, Modules):
+        return obj
+    return parse_lsmod(obj.decode() if isinstance(obj, bytes) else str(obj), strict=False)
 
 
-def missing_modules(lsmod: Any, required: Iterable[str] = ISTIO_MODULES) -> list[str]:
-    """Which of ``required`` are not loaded, in ``required`` order.
+def missing_modules(lsmod: Any, required: Iterable[str] = LEGACY_TABLE_MODULES) -> list[str]:
+    """Which of ``required`` (default: the legacy table modules) are not loaded, in ``required`` order.
 
     >>> missing_modules("Module  Size  Used by\\niptable_nat  16384  0\\nnf_tables  311296  354 nft_compat\\n")
     ['iptable_mangle', 'iptable_filter', 'iptable_raw']
     """
-    have = _module_names(lsmod)
+    have = set(_parse_modules(lsmod).names)
     return [m for m in required if m not in have]
 
 
 class ModuleChecker(_Displayable):
-    """Paste ``lsmod``: which ``iptable_*`` modules Istio's iptables-restore needs are missing, and the fix."""
+    """Paste ``lsmod``: which of :data:`~workbook.checks.modules.ISTIO_MODULES` are missing, and the fix
+    (the same commands as ``nfwb check``'s missing-kernel-modules finding).
 
-    def __init__(self, lsmod_text_or_modules: Any = "", required: Sequence[str] = ISTIO_MODULES):
+    The ``iptable_*`` table modules are required (without them istio-init's ``iptables-restore``
+    fails); the xt modules its rules use are loaded with the fix when missing.
+
+    >>> "isn't lsmod output" in html.unescape(ModuleChecker("hello world").result_out.value)
+    True
+    """
+
+    def __init__(self, lsmod_text_or_modules: Any = "", required: Sequence[str] = LEGACY_TABLE_MODULES):
         self.required = tuple(required)
         initial = lsmod_text_or_modules if isinstance(lsmod_text_or_modules, (str, bytes)) else ""
         self._given = None if isinstance(lsmod_text_or_modules, (str, bytes)) else lsmod_text_or_modules
@@ -522,6 +543,7 @@ class ModuleChecker(_Displayable):
         self.result_out = w.HTML()
         self.fix_out = w.HTML()
         self.missing: list[str] = []
+        self.missing_xt: list[str] = []
         self.widget = w.VBox([self.text, self.check, self.result_out, self.fix_out])
         self.check.on_click(lambda _: self.refresh())
         self.text.observe(lambda _: setattr(self, "_given", None), names="value")
@@ -531,26 +553,37 @@ class ModuleChecker(_Displayable):
     def refresh(self) -> None:
         """Check the pasted (or given) module list."""
         source = self._given if self._given is not None else self.text.value
+        self.missing, self.missing_xt = [], []
+        self.fix_out.value = ""
         if isinstance(source, str) and not source.strip():
             self.result_out.value = _err("paste the output of `lsmod` first")
-            self.fix_out.value = ""
             return
-        have = _module_names(source)
+        try:
+            mods = _parse_modules(source)
+        except InputError as e:   # not text at all (binary, NUL bytes, too long a line)
+            self.result_out.value = _err(f"this isn't lsmod output ({e})")
+            return
+        if not len(mods):
+            first = f"line {mods.problems[0].line}: {mods.problems[0].message}" if mods.problems else "no module lines"
+            self.result_out.value = _err(f"this isn't lsmod output ({first}): paste what `lsmod` prints "
+                                         "(Module  Size  Used by, then one module a line)")
+            return
+        have = set(mods.names)
         self.missing = [m for m in self.required if m not in have]
-        rows = "".join(f"<tr><td><code>{m}</code></td><td>{'✔ loaded' if m in have else '✘ missing'}</td></tr>"
-                       for m in self.required)
+        self.missing_xt = [m for m in ISTIO_XT_MODULES if m not in have]
+        rows = "".join(f"<tr><td><code>{m}</code></td><td>{'✔ loaded' if m in have else '✘ missing'}</td>"
+                       f"<td>{'needed' if m in self.required else 'used by its rules'}</td></tr>"
+                       for m in dict.fromkeys(self.required + ISTIO_MODULES))
         nft = "nf_tables" in have
         note = (" The node runs nf_tables (iptables-nft), so nothing loaded the legacy x_tables tables."
                 if nft and self.missing else "")
+        skipped = (f"<p><small>{len(mods.problems)} line(s) were not lsmod lines and were skipped.</small></p>"
+                   if mods.problems else "")
         verdict = ("<p><b>All modules Istio's iptables-restore needs are loaded.</b></p>" if not self.missing else
                    f"<p style='color:#c62828'><b>{len(self.missing)} missing:</b> istio-init / istio-cni will fail "
                    f"with <code>iptables-restore: unable to initialize table 'nat'</code> (istio/istio #44118).{note}</p>")
-        self.result_out.value = f"<table><tr><th>module</th><th>state</th></tr>{rows}</table>{verdict}"
+        self.result_out.value = (f"<table><tr><th>module</th><th>state</th><th>for Istio</th></tr>{rows}</table>"
+                                 f"{verdict}{skipped}")
         if self.missing:
-            conf = "\n".join(self.required)
-            probes = "\n".join(f"modprobe {m}" for m in self.missing)
             self.fix_out.value = ("<p>Load them now and at every boot:</p><pre>"
-                                  + html.escape(f"cat > /etc/modules-load.d/istio-iptables.conf <<'EOF'\n{conf}\nEOF\n"
-                                                f"{probes}\nlsmod | grep iptable_") + "</pre>")
-        else:
-            self.fix_out.value = ""
+                                  + html.escape("\n".join(istio_modules_fix(self.missing, self.missing_xt))) + "</pre>")

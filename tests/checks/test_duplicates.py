@@ -58,7 +58,7 @@ def test_normalised_duplicates_comment_moved_and_state_order():
     assert "1.8.3" in f.explanation and f.owner == "kubelet"
     # the later copy's own spec is unique in the chain, so -D by that spec removes exactly it
     assert ("iptables -t filter -D KUBE-FIREWALL -m mark --mark 0x8000/0x8000 -m comment --comment "
-            '"kubernetes firewall for dropping marked packets" -j DROP') in f.fix
+            "'kubernetes firewall for dropping marked packets' -j DROP") in f.fix
     assert "iptables -t filter -D KUBE-FIREWALL 2" in f.fix
 
 
@@ -102,9 +102,10 @@ def test_quoting_in_delete_command_matches_iptables_save():
             '-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"k8s-pod-network\\" id: \\"abc\\"" -m multiport --dports 80 -j CNI-DN-93fd5f42fffe1daf6b01f\n'
             'COMMIT\n')
     f = dups(parse_save(text))[0]
-    # CHAINS.md §2.2 saved form: inner quotes escaped as \"
-    assert ('iptables -t nat -D CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \\"k8s-pod-network\\" '
-            'id: \\"abc\\"" -m multiport --dports 80 -j CNI-DN-93fd5f42fffe1daf6b01f') in f.fix
+    # CHAINS.md §2.2 saved form: inner quotes escaped as \"; the printed command passes iptables the
+    # same word (dnat name: "k8s-pod-network" id: "abc") in single quotes, where a shell expands nothing
+    assert ("iptables -t nat -D CNI-HOSTPORT-DNAT -p tcp -m comment --comment 'dnat name: \"k8s-pod-network\" "
+            "id: \"abc\"' -m multiport --dports 80 -j CNI-DN-93fd5f42fffe1daf6b01f") in f.fix
 
 
 def _independent_tum_count(path):

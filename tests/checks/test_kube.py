@@ -60,7 +60,7 @@ def test_nodeports_not_last():
     assert [f.id for f in fs] == ["nodeports-not-last"]
     f = fs[0]
     assert f.evidence["position"].tolist() == [2, 3]   # the nodeports jump is rule 2, the stray rule 3
-    assert f.fix[-1].startswith("iptables -t nat -A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports")
+    assert f.fix[-1].startswith("iptables -t nat -A KUBE-SERVICES -m comment --comment 'kubernetes service nodeports")
 
 
 def test_several_nodeports_rules_at_the_end_are_fine():

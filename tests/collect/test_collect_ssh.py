@@ -165,8 +165,11 @@ def test_key_from_ssh_agent(ssh_node, user_key, tmp_path, monkeypatch):
     sock = tmp_path / "agent.sock"
     agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            if sock.exists():
+        # the socket file appears at bind(), before the agent listens: wait until it answers
+        # (`ssh-add -l` exits 1 "no identities" once it does, 2 while it cannot connect)
+        for _ in range(500):
+            if sock.exists() and subprocess.run(["ssh-add", "-l"], env={"SSH_AUTH_SOCK": str(sock)},
+                                                capture_output=True).returncode == 1:
                 break
             time.sleep(0.02)
         subprocess.run(["ssh-add", "-q", str(user_key)], env={"SSH_AUTH_SOCK": str(sock)}, check=True,

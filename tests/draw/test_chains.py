@@ -55,10 +55,18 @@ def test_duplicates_and_missing_chains_are_red(small):
 
 
 def test_from_one_chain_and_depth(small):
-    nodes, _ = parse_dot(draw_chains(small, "nat", "KUBE-SVC-A").source)
-    assert set(nodes) == {"KUBE-SVC-A", "KUBE-SEP-1", "KUBE-SEP-2", "KUBE-MARK-MASQ"}
+    nodes, edges = parse_dot(draw_chains(small, "nat", "KUBE-SVC-A").source)
+    chains = {n for n, a in nodes.items() if a.get("class") != "nat-end"}
+    assert chains == {"KUBE-SVC-A", "KUBE-SEP-1", "KUBE-SEP-2", "KUBE-MARK-MASQ"}
+    # drawn from one chain, the graph ends where the packets go: rule #2 of KUBE-SEP-1 DNATs to
+    # 10.244.0.2:53, rule #1 of KUBE-SEP-2 to 10.244.1.2:53 (SMALL_NAT above)
+    ends = {(a, nodes[b]["label"], e["label"]) for a, b, e in edges if nodes[b].get("class") == "nat-end"}
+    assert ends == {("KUBE-SEP-1", "DNAT → 10.244.0.2\\n:53", "#2"), ("KUBE-SEP-2", "DNAT → 10.244.1.2\\n:53", "#1")}
     nodes, _ = parse_dot(draw_chains(small, "nat", "KUBE-SVC-A", depth=1).source)
-    assert set(nodes) == {"KUBE-SVC-A", "KUBE-SEP-1", "KUBE-SEP-2"}
+    assert {n for n, a in nodes.items() if a.get("class") != "nat-end"} == {"KUBE-SVC-A", "KUBE-SEP-1", "KUBE-SEP-2"}
+    # the whole-table graph has no such ends (thousands of KUBE-SEP chains would each add one)
+    nodes, _ = parse_dot(draw_chains(small, "nat").source)
+    assert not [n for n, a in nodes.items() if a.get("class") == "nat-end"]
     with pytest.raises(KeyError):
         draw_chains(small, "nat", "NOPE")
 

@@ -21,9 +21,13 @@ def test_visited_chains_exactly():
     assert _visited(nodes, "chain") == {
         "PREROUTING.nat.PREROUTING", "PREROUTING.nat.KUBE-SERVICES", f"PREROUTING.nat.{SVC}",
         f"PREROUTING.nat.{SEP_A}", f"PREROUTING.nat.{SEP_B}", "FORWARD.filter.FORWARD"}
-    # a forwarded packet: ingress → PREROUTING → routing → FORWARD → POSTROUTING → egress
+    # a forwarded packet: ingress → PREROUTING → routing → FORWARD → POSTROUTING → egress, the
+    # summary's row of hooks; INPUT and OUTPUT are not on its way
     assert _visited(nodes, "hook") == {"PREROUTING", "FORWARD", "POSTROUTING"}
-    assert "INPUT" in nodes and "visited" not in nodes["INPUT"].get("class", "")
+    assert "INPUT" not in nodes and "OUTPUT" not in nodes
+    row = [(a, b) for a, b, e in edges if "visited" in e.get("class", "") and "." not in a + b]
+    assert row == [("ingress", "PREROUTING"), ("PREROUTING", "routing_in"), ("routing_in", "FORWARD"),
+                   ("FORWARD", "POSTROUTING"), ("POSTROUTING", "egress")]
     labels = {(a, b): e.get("label", "") for a, b, e in edges if "visited" in e.get("class", "")}
     # each endpoint got one of the two 0.5 branches; KUBE-SERVICES → SVC was taken by both (no share shown)
     assert labels[(f"PREROUTING.nat.{SVC}", f"PREROUTING.nat.{SEP_A}")] == "#1\\n50%"
@@ -84,5 +88,23 @@ def test_jumps_not_taken_collapse_above_max_fanout():
     rs = parse_save(KUBE_DNS_SAVE, "kube-dns.rules")
     nodes, _ = parse_dot(draw_trace(Trace(PACKET, kube_dns_branches()), rs, max_fanout=1).source)
     groups = sorted(a["label"] for n, a in nodes.items() if a.get("class") == "unvisited group")
-    # KUBE-SERVICES has 2 jumps not taken (> 1): one per chain family, KUBE-SVC-* and KUBE-*
-    assert groups == ["KUBE-* ×1\\nnot taken", "KUBE-SVC-* ×1\\nnot taken"]
+    # KUBE-SERVICES has 2 jumps not taken (> 1): one node listing them, each family of one by its name
+    assert groups == ["2 jumps not taken\\nKUBE-NODEPORTS\\nKUBE-SVC-ERIFXISQEP7F7OF4"]
+    # the SEPs' single jump not taken (KUBE-MARK-MASQ) stays a node of its own
+    assert len([n for n, a in nodes.items() if a.get("class") == "unvisited"]) == 2
+
+
+def test_many_jumps_not_taken_are_one_node_by_family():
+    from workbook.generate import generate_services, kube_proxy_save
+    from workbook.trace import trace_packet
+    services = generate_services(40, seed=5)
+    rs = parse_save(kube_proxy_save(services), "40.rules")
+    svc = next(s for s in services if s.endpoints)
+    t = trace_packet(rs, Packet("10.244.7.7", svc.cluster_ip, svc.protocol, 40000, svc.port, in_iface="eth0"))
+    nodes, _ = parse_dot(draw_trace(t, rs).source)
+    (label,) = [a["label"] for n, a in nodes.items() if n == "PREROUTING.nat.KUBE-SERVICES>not-taken"]
+    # KUBE-SERVICES jumps to every service's KUBE-SVC chain and to KUBE-NODEPORTS; the packet took one
+    n_svc = sum(1 for c in rs.table("nat").chains if c.startswith("KUBE-SVC-"))
+    jumps = [r for r in rs.chain("nat", "KUBE-SERVICES").rules if r.target and r.target.startswith("KUBE-")]
+    assert label.split("\\n")[0] == f"{len(jumps) - 1} jumps not taken"
+    assert f"KUBE-SVC-* ×{n_svc - 1}" in label.split("\\n")

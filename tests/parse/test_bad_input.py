@@ -76,13 +76,10 @@ def test_lenient_keeps_what_parsed(tmp_path):
 
 
 UNSUPPORTED = {
-    "calico-issue13263-nixos.nft-ip-filter.json": "nftables JSON",
-    "calico-issue13263-nixos.nft-ip-nat.json": "nftables JSON",
     "calico-issue13263-nixos.nft-commands.txt": "nftables script",
     "istio-ambient-nft.golden": "nftables script",
     "istio-sidecar-tproxy.golden": "several iptables/ip6tables-restore commands",
     "kube-router-dualstack.ipset-save": "ipset save",
-    "moby-bridge-portmap-wsl2.nft": "nftables ruleset",
     "iptables-tests-fedora27-firewalld.iptables.xml": "XML",
     "moby-usernet-portmap.iptables-vL-linenumbers-and-S.md": "Markdown",
 }

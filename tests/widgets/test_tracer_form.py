@@ -58,3 +58,16 @@ def test_node_ip_field_decides_input_or_forward():
     # now it is someone else's address: forwarded
     assert f.node_ips == ["10.0.0.1"]
     assert any(s.hook == "FORWARD" for s in f.trace.branches[0].steps)
+
+
+def test_error_clears_the_old_trace():
+    need(DOT, "needs graphviz's dot (Debian package graphviz)")
+    f = _form()
+    f.src.value, f.dst.value, f.proto.value, f.dport.value = "192.168.3.9", "10.100.0.10", "udp", 53
+    f.run.click()
+    assert f.trace is not None and "<svg" in f.graph_out.value and f.steps_out.value
+    f.dst.value = "not-an-address"
+    f.run.click()
+    # the error is shown and nothing of the previous packet's trace is left under it
+    assert "color:#c62828" in f.summary_out.value
+    assert f.trace is None and f.graph_out.value == "" and f.steps_out.value == ""

@@ -89,12 +89,13 @@ def test_hostport_lab_replays_the_seed():
     need(DOT, DOT_REASON)  # the widget shows real graphviz drawings
     lab = HostportLab()
     seed = seed_lines()
-    assert lab.step.value == 0
+    # the slider counts like the titles: step 1 is "1. A worker before the ingress controller"
+    assert lab.step.value == 1 and lab.step.min == 1 and "<h4>1. " in lab.text_out.value
     lab.prev.click()
-    assert lab.step.value == 0  # cannot go before the first step
+    assert lab.step.value == 1  # cannot go before the first step
     for _ in range(3):
         lab.next.click()
-    assert lab.step.value == 3 and "duplicate" in lab.text_out.value
+    assert lab.step.value == 4 and "<h4>4. " in lab.text_out.value and "duplicate" in lab.text_out.value
     listing = html.unescape(lab.listing_out.value)
     got = [l.rstrip() for l in listing.split("\n")[1:] if l.strip() and not l.startswith("</pre")]
     # the seed's second PREROUTING listing is the one with the "#### 중복" (duplicate) marker
@@ -113,7 +114,11 @@ def test_hostport_lab_replays_the_seed():
     lab.next.click()
     assert "extra_binds" in lab.commands_out.value and "/var/lib/dockershim:/var/lib/dockershim" in lab.commands_out.value
     lab.next.click()
-    assert lab.step.value == len(lab.steps) - 1
+    # the last step is the collected dump, numbered like the rest
+    assert lab.step.value == len(lab.steps) == lab.step.max
+    assert lab.steps[-1].title.startswith(f"{len(lab.steps)}. The collected dump: onprem-dup-hostport/after")
+    lab.next.click()
+    assert lab.step.value == len(lab.steps)  # nor after the last
 
 
 def test_module_checker_seed_before_and_after():
@@ -124,8 +129,14 @@ def test_module_checker_seed_before_and_after():
     assert mc.missing == ["iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw"]
     fix = html.unescape(mc.fix_out.value)
     assert "/etc/modules-load.d/istio-iptables.conf" in fix
-    assert "iptable_nat\niptable_mangle\niptable_filter\niptable_raw\nEOF" in fix
-    assert "modprobe iptable_raw" in fix
+    # the same fix as `nfwb check`: the seed's four lines, then xt_REDIRECT and xt_owner, which
+    # istio-init's rules use and this lsmod does not list either
+    assert "iptable_nat\niptable_mangle\niptable_filter\niptable_raw\nxt_REDIRECT\nxt_owner\nEOF" in fix
+    assert "modprobe iptable_raw" in fix and "modprobe xt_owner" in fix
+    from workbook.checks import check
+    from workbook.model import Ruleset
+    (finding,) = check(Ruleset(), before, families=["modules"])
+    assert fix.split("</pre>")[0].split("<pre>")[1] == "\n".join(finding.fix)
     assert "unable to initialize table 'nat'" in html.unescape(mc.result_out.value)
     mc.text.value = lsmod_block(1)
     mc.check.click()
@@ -150,3 +161,60 @@ def test_hostport_lab_appends_a_collected_dump(tmp_path):
     assert "    7   420 CNI-HOSTPORT-DNAT  all" in listing
     assert f"nfwb check {tmp_path / 'after'}" in html.unescape(lab.commands_out.value)
     assert len(HostportLab(dataset=None).steps) == len(HOSTPORT_STEPS)
+
+
+def test_hostport_lab_uses_the_datasets_pods():
+    # The lab's reconstructed steps name the dataset's ingress pods: the id in each
+    # CNI-HOSTPORT-DNAT comment, the CNI-DN chain it jumps to and the pod IP that chain DNATs to
+    # must be the ones in datasets/onprem-dup-hostport/after (stale entry first, new one second).
+    from workbook.widgets import HOSTPORT_STEPS
+    after = parse_save((HostportLab.DATASET / "after" / "iptables" / "iptables-save.txt").read_text(),
+                       "after", strict=False)
+    lab = parse_save(HOSTPORT_STEPS[3].save, "step 4")
+
+    def pods(rs):
+        out = []
+        for r in rs.chain("nat", "CNI-HOSTPORT-DNAT").rules:
+            cid = re.search(r'id: "([0-9a-f]{64})"', r.comment or "").group(1)
+            dnat = {x.target_option("--to-destination").value for x in rs.chain("nat", r.target).rules
+                    if x.target == "DNAT"}
+            out.append((cid, r.target, dnat))
+        return out
+
+    want = pods(after)
+    assert [p[0][:8] for p in want] == ["15541f38", "4ec72be6"]   # README: old pod, then new pod
+    assert pods(lab) == want
+    # both pod IPs appear in the drawing, as DNAT ends of their CNI-DN chains
+    g = HostportLab(dataset=None).graph(4).source
+    assert "DNAT → 10.42.134.75" in g and "DNAT → 10.42.134.83" in g
+
+
+def test_module_checker_says_garbage_is_not_lsmod():
+    mc = ModuleChecker("<html><body>404 Not Found</body></html>\nsome words here\n")
+    text = _text(mc.result_out.value)
+    assert "this isn't lsmod output" in text and "line 1" in text
+    assert mc.missing == [] and mc.fix_out.value == ""
+    # one good line among garbage: checked, with the skipped lines counted
+    mc.text.value = "garbage line\niptable_nat 16384 1\n"
+    mc.check.click()
+    assert mc.missing == ["iptable_mangle", "iptable_filter", "iptable_raw"]
+    assert "1 line(s) were not lsmod lines" in _text(mc.result_out.value)
+    mc.text.value = "bin\x00ary"
+    mc.check.click()
+    assert "this isn't lsmod output" in _text(mc.result_out.value)
+
+
+def test_module_checker_lists_the_one_istio_module_list():
+    from workbook.checks.modules import ISTIO_MODULES
+    mc = ModuleChecker("Module Size Used by\niptable_nat 16384 1\n")
+    rows = re.findall(r"<tr><td><code>(\w+)</code>", mc.result_out.value)
+    assert tuple(rows) == ISTIO_MODULES
+    assert ISTIO_MODULES == ("iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw", "xt_REDIRECT", "xt_owner")
+
+
+def test_dump_explorer_draws_on_first_display():
+    need(DOT, DOT_REASON)
+    ex = DumpExplorer(parse_save(SMALL_NAT, "small.rules", strict=False))
+    # no click: the first built-in chain (PREROUTING) is drawn, with its rules
+    assert "<svg" in ex.graph_out.value and "KUBE-SERVICES" in html.unescape(ex.graph_out.value)
+    assert "PREROUTING" in ex.status.value and "3 rules" in ex.status.value

@@ -33,6 +33,8 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
                               "error when one agent wrote into both"),
     "jump-to-missing-chain": ("references", "error/info", "a -j/-g to a chain the dump does not have "
                               "(info for partial -L listings)"),
+    "chain-loop": ("references", "error", "chains that jump or go to each other in a loop a packet can reach: "
+                   "the kernel refuses it at load time, so the dump was tampered with or corrupted"),
     "unreferenced-chain": ("references", "info", "user chains nothing jumps to (canaries/hint/mark chains "
                            "excepted)"),
     "service-without-endpoints": ("kube", "warning", "a KUBE-SVC/SVL chain with no KUBE-SEP jump"),
@@ -41,6 +43,21 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
     "stale-hostport-entry": ("kube", "error/warning", "two CNI-HOSTPORT-DNAT (error) or KUBE-HOSTPORTS "
                              "(warning) entries for one host port"),
     "shadowed-rule": ("shadowing", "warning", "a rule an earlier terminal rule provably always pre-empts"),
+    "kube-proxy-nftables-mode": ("kube", "info", "kube-proxy runs in nftables mode: its Services, ClusterIPs "
+                                 "and rules live in table ip/ip6 kube-proxy, not in iptables-save"),
+    "nft-service-without-endpoints": ("kube", "info", "ClusterIP service ports in kube-proxy's "
+                                      "no-endpoint-services map (connections rejected or dropped)"),
+    "stale-conntrack-entry": ("conntrack", "error", "conntrack entries DNATed to an address that is no longer "
+                              "an endpoint of their Service"),
+    "conntrack-not-dnated": ("conntrack", "warning", "UDP entries to a Service that were never DNATed (it had "
+                             "no endpoints then): the stale kube-dns case"),
+    "conntrack-to-stale-hostport": ("conntrack", "error", "entries the stale hostPort entry DNATed to a deleted pod"),
+    "conntrack-table-near-full": ("conntrack", "warning", "the conntrack table holds ≥ 90% of nf_conntrack_max"),
+    "conntrack-table-full": ("conntrack", "error", "the conntrack table is full: new flows are dropped"),
+    "blind-dump": ("blind", "warning/error", "the dump cannot answer where packets go: no rules at all, an "
+                   "nf_tables node without an nft listing, or a Kubernetes node with no Service rules in any view"),
+    "mode-switch-leftovers": ("kube", "warning", "kube-proxy's iptables chains beside its nftables table (or the "
+                              "reverse) after a mode switch without kube-proxy --cleanup"),
 }
 
 
@@ -48,22 +65,30 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .duplicates import find_duplicates
     from .integrity import find_integrity_problems
     from .kube import find_kube_problems
+    from .kube_nft import find_kube_nft
+    from .mode_switch import find_mode_switch_leftovers
+    from .blind import find_blind_spots
     from .modules import find_missing_modules, find_mixed_backends
     from .references import find_reference_problems
     from .shadowing import find_shadowed
+    from .conntrack import find_conntrack_problems
     return {
         "integrity": find_integrity_problems,
         "duplicates": find_duplicates,
         "modules": find_missing_modules,
         "backends": find_mixed_backends,
         "references": find_reference_problems,
-        "kube": find_kube_problems,
+        "kube": lambda ctx: (*find_kube_problems(ctx), *find_kube_nft(ctx), *find_mode_switch_leftovers(ctx)),
         "shadowing": find_shadowed,
+        "conntrack": find_conntrack_problems,
+        "blind": find_blind_spots,
     }
 
 
 #: Names of the finding families :func:`check` runs (pass a subset as ``families=``).
-FAMILIES: tuple[str, ...] = ("integrity", "duplicates", "modules", "backends", "references", "kube", "shadowing")
+FAMILIES: tuple[str, ...] = ("integrity", "blind", "duplicates", "modules", "backends", "references", "kube",
+                             "shadowing",
+                             "conntrack")
 
 
 def check(target, modules=None, *, families: Iterable[str] | None = None) -> Findings:

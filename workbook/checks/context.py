@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from ..model import InputError, Rule, Ruleset
+from ..model import QUOTED_OPTIONS, InputError, Option, Rule, Ruleset
 from ..owners import owner_of
+from ..shell_command import commands_or_refusal, iptables_chain_problem, refusal
 
-__all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_args", "delete_commands", "binary_for", "chain_word",
+if TYPE_CHECKING:  # pragma: no cover
+    from ..nft.model import NftRuleset
+
+__all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_argv", "delete_commands", "ipt_line", "binary_for",
            "load_target"]
 
 RULE_EVIDENCE_COLUMNS = ["table", "chain", "position", "spec", "pkts", "bytes", "owner", "origin"]
@@ -36,6 +39,7 @@ class Context:
     ``rulesets`` maps a name (``iptables``, ``iptables-legacy``, ``iptables-nft``, ``ip6tables``)
     to a Ruleset; the same dump printed by two tools (``iptables-save`` = ``iptables-nft-save``)
     is kept once. ``modules`` maps module name → :class:`ModuleInfo` (None: no lsmod in the dump).
+    ``nft`` is the dump's ``nft list ruleset`` view (:class:`~workbook.nft.model.NftRuleset`) or None.
     """
 
     rulesets: dict[str, Ruleset] = field(default_factory=dict)
@@ -43,11 +47,15 @@ class Context:
     modules: dict[str, ModuleInfo] | None = None
     modules_source: str | None = None
     dump: object | None = None
+    nft: "NftRuleset | None" = None
 
     @classmethod
     def of(cls, target, modules=None) -> "Context":
+        from ..nft.model import NftRuleset
         ctx = cls()
-        if isinstance(target, Ruleset):
+        if isinstance(target, NftRuleset):
+            ctx.nft = target
+        elif isinstance(target, Ruleset):
             name = "ip6tables" if target.family == "ipv6" else "iptables"
             ctx.all_rulesets = {name: target}
         elif hasattr(target, "rulesets") or hasattr(target, "ruleset"):
@@ -57,6 +65,7 @@ class Context:
             if main is not None and not any(rs is main for rs in rss.values()):
                 rss = {("ip6tables" if main.family == "ipv6" else "iptables"): main, **rss}
             ctx.all_rulesets = rss
+            ctx.nft = getattr(target, "nft", None)
             if modules is None:
                 modules = getattr(target, "modules", None)
         elif target is None:
@@ -156,16 +165,63 @@ def binary_for(name: str, rs: Ruleset) -> str:
     return "ip6tables" if rs.family == "ipv6" else "iptables"
 
 
-def rule_args(rule: Rule) -> str:
-    """The rule's options after ``-A CHAIN``, quoted as iptables-save quotes them (a shell reads
-    them back to the same words).
+def rule_argv(rule: Rule) -> list[str]:
+    """The rule's options after ``-A CHAIN`` as the words iptables reads (its argv), unquoted.
 
     >>> from workbook.parse import parse_save
-    >>> r = next(parse_save('*nat\\n:P - [0:0]\\n-A P -m comment --comment "a b" -j RETURN\\nCOMMIT\\n').iter_rules())
-    >>> rule_args(r)
-    '-m comment --comment "a b" -j RETURN'
+    >>> r = next(parse_save('*nat\\n:P - [0:0]\\n-A P ! -s 10.0.0.0/8 -m comment --comment "a \\\\"b\\\\" $(c)" -j RETURN\\nCOMMIT\\n').iter_rules())
+    >>> rule_argv(r)
+    ['!', '-s', '10.0.0.0/8', '-m', 'comment', '--comment', 'a "b" $(c)', '-j', 'RETURN']
     """
-    return rule.body()
+    words: list[str] = []
+    for value, neg, flag in (
+        (rule.source, rule.source_negated, "-s"),
+        (rule.destination, rule.destination_negated, "-d"),
+        (rule.in_interface, rule.in_interface_negated, "-i"),
+        (rule.out_interface, rule.out_interface_negated, "-o"),
+        (rule.protocol, rule.protocol_negated, "-p"),
+    ):
+        if value is not None:
+            words += ["!", flag, value] if neg else [flag, value]
+    if rule.fragment is not None:
+        words += ["-f"] if rule.fragment else ["!", "-f"]
+    for m in rule.matches:
+        words += ["-m", m.module]
+        for o in m.options:
+            words += _option_argv(o)
+    if rule.target is not None:
+        words += ["-g" if rule.goto else "-j", rule.target]
+        for o in rule.target_options:
+            words += _option_argv(o)
+    return words
+
+
+def _option_argv(o: Option) -> list[str]:
+    words = ["!", o.flag] if o.negated else [o.flag]
+    if o.flag in QUOTED_OPTIONS and o.args:
+        return words + [" ".join(o.args)]   # one string, as iptables-save quotes it
+    return words + list(o.args)
+
+
+def ipt_line(binary: str, table: str, *commands: Sequence[str]) -> str:
+    """``binary -t table CMD CHAIN …`` for each of ``commands`` (joined by ``&&``), every word
+    quoted; a ``#`` line saying why when a chain name is not one iptables accepts, or a word
+    holds a control character. Each command is ``(op, chain, *words)``.
+
+    >>> ipt_line("iptables", "nat", ("-F", "KUBE-SEP-X"), ("-X", "KUBE-SEP-X"))
+    'iptables -t nat -F KUBE-SEP-X && iptables -t nat -X KUBE-SEP-X'
+    >>> ipt_line("iptables", "nat", ("-X", "a;$(id)"))
+    "iptables -t nat -X 'a;$(id)'"
+    >>> ipt_line("iptables", "nat", ("-X", "-x"))
+    "# (no command printed: the chain name starts with '-' (iptables refuses it))"
+    """
+    argvs = []
+    for op, chain, *rest in commands:
+        why = iptables_chain_problem(chain)
+        if why is not None:
+            return refusal(why)
+        argvs.append([binary, "-t", table, op, chain, *rest])
+    return commands_or_refusal(argvs)
 
 
 def delete_commands(binary: str, rule: Rule, position: int | None = None) -> list[str]:
@@ -176,19 +232,10 @@ def delete_commands(binary: str, rule: Rule, position: int | None = None) -> lis
     >>> delete_commands("iptables", r, 5)
     ['iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT', 'iptables -t nat -D PREROUTING 5']
     """
-    out = [f"{binary} -t {rule.table} -D {chain_word(rule.chain)} {rule_args(rule)}".rstrip()]
+    out = [ipt_line(binary, rule.table, ("-D", rule.chain, *rule_argv(rule)))]
     if position is not None:
-        out.append(f"{binary} -t {rule.table} -D {chain_word(rule.chain)} {position}")
+        out.append(ipt_line(binary, rule.table, ("-D", rule.chain, str(position))))
     return out
-
-
-def chain_word(name: str) -> str:
-    """A chain name as one shell word (quoted only when it holds shell-special characters).
-
-    >>> chain_word("KUBE-SVC-NPX46M4PTMTKRN6Y"), chain_word("DOS~Pro-t_ect")
-    ('KUBE-SVC-NPX46M4PTMTKRN6Y', "'DOS~Pro-t_ect'")
-    """
-    return name if all(c.isalnum() or c in "-_.:+@%" for c in name) else shlex.quote(name)
 
 
 def load_target(path: str | Path):
@@ -206,6 +253,9 @@ def load_target(path: str | Path):
     from ..parse import parse
     obj = parse(p)
     if isinstance(obj, Ruleset):
+        return obj
+    from ..nft.model import NftRuleset
+    if isinstance(obj, NftRuleset):
         return obj
     return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), obj)   # an lsmod file
 

@@ -7,7 +7,8 @@ from typing import Iterator
 
 from ..model import Option, Rule
 from ..owners import owner_of
-from .context import Context, binary_for, chain_word, delete_commands, rule_evidence
+from ..shell_command import shell_note
+from .context import Context, binary_for, delete_commands, ipt_line, rule_evidence
 from .finding import Finding
 
 __all__ = ["find_duplicates", "normalized_key", "is_redacted", "duplicate_groups"]
@@ -169,8 +170,6 @@ def _explain(kind: str, group: list[Rule], owner: str | None, between: list[Rule
 def _fix(kind: str, group: list[Rule], binary: str, chain_rules: list[Rule]) -> list[str]:
     first = group[0]
     extra = group[1:]
-    tool = f"{binary} -t {first.table}"
-    cw = chain_word(first.chain)
     fix: list[str] = []
     if kind == "exact":
         fix.append(f"# Remove {'ONE copy' if len(extra) == 1 else f'the {len(extra)} extra copies'} by rule "
@@ -189,11 +188,12 @@ def _fix(kind: str, group: list[Rule], binary: str, chain_rules: list[Rule]) -> 
             fix.append("# Remove the later copies by their own rule spec (each spec matches only that copy):")
             fix.extend(delete_commands(binary, r)[0] for r in unique)
     positions = sorted((r.position for r in extra), reverse=True)
-    fix.append(f"# …or by position: delete the LAST copy first ({', '.join(map(str, positions))}). Deleting "
-               f"a rule renumbers only the rules below it, so going from the bottom up keeps the other "
-               f"numbers valid and keeps the first copy (position {first.position}) where it is. Check the "
-               f"numbers first: {tool} -L {cw} -n --line-numbers")
-    fix.extend(f"{tool} -D {cw} {p}" for p in positions)
+    listing = ipt_line(binary, first.table, ("-L", first.chain, "-n", "--line-numbers"))
+    fix.append(shell_note(f"…or by position: delete the LAST copy first ({', '.join(map(str, positions))}). Deleting "
+                          f"a rule renumbers only the rules below it, so going from the bottom up keeps the other "
+                          f"numbers valid and keeps the first copy (position {first.position}) where it is. Check the "
+                          f"numbers first: {listing.lstrip('# ')}"))
+    fix.extend(ipt_line(binary, first.table, ("-D", first.chain, str(p))) for p in positions)
     return fix
 
 

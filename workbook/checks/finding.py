@@ -9,6 +9,8 @@ from typing import Iterable
 
 import pandas as pd
 
+from ..shell_command import refusal, shell_note
+
 __all__ = ["Finding", "Findings", "SEVERITIES"]
 
 #: Severities from worst to mildest; Findings sort in this order.
@@ -48,6 +50,11 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in _RANK:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)} (got {self.severity!r})")
+        # a printed fix line is pasted into a root shell: it must stay one line (checks build
+        # commands with workbook.shell_command; this is the net under them)
+        self.fix = [ln if ln.startswith("#") or shell_note(ln) == "# " + ln else
+                    refusal("the command held a control character") for ln in self.fix]
+        self.fix = [shell_note(ln) if ln.startswith("#") else ln for ln in self.fix]
 
     # -- text ---------------------------------------------------------------------------
     def text(self, max_rows: int = 20) -> str:

@@ -6,7 +6,8 @@ import re
 from typing import Iterator
 
 from ..model import Rule, Ruleset
-from .context import Context, binary_for, rule_evidence
+from ..shell_command import kube_name_problem, refusal, shell_line, shell_note
+from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
 from .references import jump_index
 
@@ -82,14 +83,32 @@ def _no_endpoints(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
             f"or failed sync, or was edited by hand. "
             f"{len(referenced)} of them are still jumped to.")
     fix = ["# See whether the services really have ready endpoints:"]
-    fix += [f"kubectl get endpointslices -n {s.split('/')[0]} -l kubernetes.io/service-name="
-            f"{s.split('/')[1].split(':')[0]}" for s in services[:20]]
+    fix += [_endpointslices(s) for s in services[:20]]
     fix += ["# Make kube-proxy rewrite its rules (it replaces these chains on a full sync):",
             "kubectl -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=$(hostname)",
-            f"# then compare: {binary}-save -t nat | grep -E '{'|'.join(c.name for c in empty[:5])}'"]
+            shell_note("then compare: " + shell_line([f"{binary}-save", "-t", "nat"]) + " | "
+                       + _grep([c.name for c in empty[:5]]))]
     yield Finding("service-without-endpoints", "warning",
                   f"nat: {len(empty)} KUBE-SVC/SVL chain{'s' if len(empty) != 1 else ''} without endpoints",
                   expl, ev, fix, "kube-proxy", "nat", empty[0].name if len(empty) == 1 else None)
+
+
+def _endpointslices(service: str) -> str:
+    """``kubectl get endpointslices`` for ``ns/name[:port]``, or why it is not printed."""
+    ns, _, rest = service.partition("/")
+    name = rest.split(":")[0]
+    why = kube_name_problem("namespace", ns) or kube_name_problem("Service name", name)
+    if why:
+        return refusal(why)
+    return shell_line(["kubectl", "get", "endpointslices", "-n", ns, "-l", f"kubernetes.io/service-name={name}"])
+
+
+def _grep(names: list[str]) -> str:
+    """``grep -E 'a|b'`` for these chain names (regex characters escaped), quoted for a shell."""
+    try:
+        return shell_line(["grep", "-E", "|".join(re.escape(n) for n in names)])
+    except ValueError:
+        return "grep …"
 
 
 def _stale_seps(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
@@ -117,7 +136,7 @@ def _stale_seps(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
     fix = ["kubectl -n kube-system logs -l k8s-app=kube-proxy --tail=200   # is it syncing?",
            "# After kube-proxy syncs again these should disappear; to remove them by hand:"]
     for c in stale[:_MAX_FIX]:
-        fix.append(f"{binary} -t nat -F {c.name} && {binary} -t nat -X {c.name}")
+        fix.append(ipt_line(binary, "nat", ("-F", c.name), ("-X", c.name)))
     if len(stale) > _MAX_FIX:
         fix.append(f"# … {len(stale) - _MAX_FIX} more (see the evidence)")
     yield Finding("stale-endpoint-chain", "warning",
@@ -152,8 +171,8 @@ def _nodeports_not_last(rs: Ruleset, binary: str) -> Iterator[Finding]:
     fix = ["# Let kube-proxy rewrite the chain (rules added by other agents are dropped by its next sync):",
            "kubectl -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=$(hostname)",
            "# or move the jump to the end by hand:",
-           f"{binary} -t nat -D KUBE-SERVICES {first.body()}",
-           f"{binary} -t nat -A KUBE-SERVICES {first.body()}"]
+           ipt_line(binary, "nat", ("-D", "KUBE-SERVICES", *rule_argv(first))),
+           ipt_line(binary, "nat", ("-A", "KUBE-SERVICES", *rule_argv(first)))]
     yield Finding("nodeports-not-last", "warning",
                   f"nat KUBE-SERVICES: KUBE-NODEPORTS jump at position {first.position} is not the last rule",
                   expl + (f" Rules below it come from: {', '.join(owners)}." if owners else ""),
@@ -239,6 +258,11 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
                     col.append("MISSING")
                     lost.append(r)
             extra["checkpoint"] = col
+        if lost:
+            stale_rules = lost
+        else:
+            stale_rules = [a for a, _, _ in clashes] if winner_is_stale else [b for _, b, _ in clashes]
+        extra["stale"] = [r in stale_rules for r in rules]
         ev = rule_evidence(rules, role=roles, dnat_to=dnat, **extra)
         ports = sorted({f"{a.protocol}/{p}" for a, _, p in clashes})
         if winner_is_stale:
@@ -268,17 +292,13 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
             owner = "kubelet"
         fix = ["# Check which pod IPs are alive on this node first:",
                "crictl pods -o json | grep -E '\"(id|ip)\"'   # or: kubectl get pods -A -o wide --field-selector spec.nodeName=$(hostname)"]
-        if lost:
-            stale_rules = lost
-        else:
-            stale_rules = [a for a, _, _ in clashes] if winner_is_stale else [b for _, b, _ in clashes]
         done: set[str] = set()
         for r in stale_rules:
             if r.spec in done:
                 continue
             done.add(r.spec)
-            fix.append(f"{binary} -t nat -D {chain_name} {r.body()}")
-            fix.append(f"{binary} -t nat -F {r.target} && {binary} -t nat -X {r.target}")
+            fix.append(ipt_line(binary, "nat", ("-D", chain_name, *rule_argv(r))))
+            fix.append(ipt_line(binary, "nat", ("-F", r.target), ("-X", r.target)))
         yield Finding("stale-hostport-entry", sev,
                       f"nat {chain_name}: {len(clashes)} host port(s) with more than one entry ({', '.join(ports[:5])})",
                       expl, ev, fix, owner, "nat", chain_name)

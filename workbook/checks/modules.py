@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pandas as pd
 
 from ..model import Ruleset
+from ..shell_command import commands_or_refusal, shell_line
 from .context import Context, ModuleInfo
 from .finding import Finding
 
 __all__ = ["detect_backend", "find_missing_modules", "find_mixed_backends", "LEGACY_TABLE_MODULES",
-           "ISTIO_MODULES"]
+           "ISTIO_XT_MODULES", "ISTIO_MODULES", "istio_modules_fix"]
 
 #: The x_tables ("legacy") table modules the seed's /etc/modules-load.d/istio-iptables.conf loads.
 LEGACY_TABLE_MODULES: tuple[str, ...] = ("iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw")
 #: Extra xt modules istio-init's REDIRECT rules use (istio #44118's fix lists them too).
-ISTIO_MODULES: tuple[str, ...] = ("xt_REDIRECT", "xt_owner")
+ISTIO_XT_MODULES: tuple[str, ...] = ("xt_REDIRECT", "xt_owner")
+#: The one list of the kernel modules Istio's iptables-restore needs, for `nfwb check`, the
+#: ModuleChecker widget and the notebooks' prose: the table modules, then the xt ones.
+ISTIO_MODULES: tuple[str, ...] = LEGACY_TABLE_MODULES + ISTIO_XT_MODULES
 _NEEDED_FOR = {
     "iptable_nat": "nat table (istio-init's REDIRECT rules: 'unable to initialize table nat' without it)",
     "iptable_mangle": "mangle table (Istio TPROXY mode)",
@@ -90,6 +94,20 @@ def _modules_load_lines(ctx: Context) -> dict[str, str]:
     return out
 
 
+def istio_modules_fix(missing: Iterable[str], missing_xt: Iterable[str] = ()) -> list[str]:
+    """The fix commands for missing table modules (and xt ones): the seed's modules-load.d file, then modprobe.
+
+    >>> istio_modules_fix(["iptable_nat"], ["xt_owner"])[1:4]
+    ["cat > /etc/modules-load.d/istio-iptables.conf <<'EOF'", 'iptable_nat', 'iptable_mangle']
+    """
+    missing, missing_xt = list(missing), list(missing_xt)
+    return ["# Load the legacy iptables table modules now and at every boot (seed post, istio #44118):",
+            "cat > /etc/modules-load.d/istio-iptables.conf <<'EOF'", *LEGACY_TABLE_MODULES, *missing_xt, "EOF",
+            *[shell_line(["modprobe", m]) for m in missing + missing_xt],
+            "lsmod | grep -E '^(iptable_|xt_REDIRECT|xt_owner)'   # check they are there now",
+            "# then restart the failing pods (kubectl delete pod …) so istio-init runs again"]
+
+
 def find_missing_modules(ctx: Context) -> Iterator[Finding]:
     """``missing-kernel-modules``: the legacy iptable_* table modules are not loaded."""
     mods = ctx.modules
@@ -101,10 +119,10 @@ def find_missing_modules(ctx: Context) -> Iterator[Finding]:
     if not missing:
         return
     istio = _istio_evidence(ctx)
-    missing_xt = [m for m in ISTIO_MODULES if m not in mods]
+    missing_xt = [m for m in ISTIO_XT_MODULES if m not in mods]
     configured = _modules_load_lines(ctx)
     rows = []
-    for m in LEGACY_TABLE_MODULES + ISTIO_MODULES:
+    for m in ISTIO_MODULES:
         info = mods.get(m)
         rows.append({"module": m, "loaded": info is not None, "needed_for": _NEEDED_FOR[m],
                      "used_by": ",".join(info.used_by) if info else "",
@@ -141,12 +159,7 @@ def find_missing_modules(ctx: Context) -> Iterator[Finding]:
                  f"but not loaded: the node has not been rebooted since (or systemd-modules-load failed).")
     if istio:
         expl += " Istio evidence in this dump: " + "; ".join(istio) + "."
-    lines = list(LEGACY_TABLE_MODULES) + missing_xt
-    fix = ["# Load the legacy iptables table modules now and at every boot (seed post, istio #44118):",
-           "cat > /etc/modules-load.d/istio-iptables.conf <<'EOF'", *lines, "EOF",
-           *[f"modprobe {m}" for m in missing + missing_xt],
-           "lsmod | grep -E '^(iptable_|xt_REDIRECT|xt_owner)'   # check they are there now",
-           "# then restart the failing pods (kubectl delete pod …) so istio-init runs again"]
+    fix = istio_modules_fix(missing, missing_xt)
     # Istio seen: its pods fail → error. nft host or no nat module: the #44118 set-up → warning.
     # A legacy host missing only mangle/raw (loaded on first use) matters only for TPROXY/DNS capture.
     severity = "error" if istio else "warning" if backend != "legacy" or "iptable_nat" in missing else "info"
@@ -224,12 +237,12 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
                  f"them stale, can DNAT or drop traffic before the live copy sees it.")
     tables = sorted({r["table"] for r in rows if r["backend"] == "legacy" and r["table"]})
     fix = ["# Look at both halves side by side:",
-           "iptables-legacy-save > /root/iptables-legacy.rules",
-           "iptables-nft-save > /root/iptables-nft.rules",
+           "iptables-legacy-save > iptables-legacy.rules",
+           "iptables-nft-save > iptables-nft.rules",
            "# Make every agent use the host's backend (update its image / iptables-wrapper), then, once "
            "nothing writes legacy rules any more, flush and delete the legacy half table by table:"]
     for t in tables or ["filter", "nat", "mangle", "raw"]:
-        fix.append(f"iptables-legacy -t {t} -F && iptables-legacy -t {t} -X")
+        fix.append(commands_or_refusal([["iptables-legacy", "-t", t, "-F"], ["iptables-legacy", "-t", t, "-X"]]))
     fix.append("# (or reboot the node after fixing the agents: both backends start empty)")
     yield Finding("legacy-and-nft-tables", severity,
                   "Rules in both iptables-legacy and iptables-nft" + (f" (from {', '.join(both)})" if both else ""),

@@ -1,4 +1,4 @@
-"""Chain references: jumps to chains that do not exist, and user chains nothing jumps to."""
+"""Chain references: jumps to chains that do not exist, user chains nothing jumps to, and loops."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Iterator
 
 import pandas as pd
 
-from ..model import BUILTIN_CHAINS, Ruleset
+from ..model import BUILTIN_CHAINS, Rule, Ruleset
 from ..owners import chain_owner
-from .context import Context, binary_for, chain_word, rule_evidence
+from ..shell_command import shell_line
+from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
 
-__all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index"]
+__all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index", "chain_loops"]
 
 #: Targets provided by the kernel/extensions rather than by a user chain.
 EXTENSION_TARGETS = frozenset("""
@@ -41,6 +42,7 @@ def find_reference_problems(ctx: Context) -> Iterator[Finding]:
     for name, rs in ctx.items():
         yield from _missing(name, rs, ctx)
         yield from _unreferenced(name, rs, ctx)
+        yield from _loops(name, rs)
 
 
 def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
@@ -68,7 +70,7 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
                 f"('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
                 f"'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.")
         yield Finding("jump-to-missing-chain", "info", f"listing shows {len(names)} jump target(s) without their chains",
-                      expl, rule_evidence(rules), [f"{binary}-save -c > iptables-save.txt   # the whole ruleset"],
+                      expl, rule_evidence(rules), [shell_line([f"{binary}-save", "-c"]) + " > iptables-save.txt   # the whole ruleset"],
                       None, absent[0][0], None)
         return
     for table, target, rules in absent:
@@ -78,9 +80,9 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
                 f"target\". An iptables-restore of this file fails at the first such rule.")
         owner = chain_owner(target)
         fix = [f"# Create the chain (if {owner or 'its owner'} should fill it) …",
-               f"{binary} -t {table} -N {chain_word(target)}",
+               ipt_line(binary, table, ("-N", target)),
                "# … or delete the jumps to it:"]
-        fix += [f"{binary} -t {table} -D {chain_word(r.chain)} {r.body()}" for r in rules]
+        fix += [ipt_line(binary, table, ("-D", r.chain, *rule_argv(r))) for r in rules]
         yield Finding("jump-to-missing-chain", "error", f"{table}: jump to missing chain {target}", expl,
                       rule_evidence(rules), fix, owner, table, rules[0].chain)
 
@@ -111,8 +113,92 @@ def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         fix = ["# After making sure no agent still expects them (they may re-create them):"]
         for _, c, n, _, _ in rows:
             if n:
-                fix.append(f"{binary} -t {t.name} -F {chain_word(c)}")
-            fix.append(f"{binary} -t {t.name} -X {chain_word(c)}")
+                fix.append(ipt_line(binary, t.name, ("-F", c)))
+            fix.append(ipt_line(binary, t.name, ("-X", c)))
         yield Finding("unreferenced-chain", "info",
                       f"{t.name}: {len(rows)} unreferenced user chain{'s' if len(rows) != 1 else ''}",
                       expl, ev, fix, ", ".join(owners) or None, t.name, None)
+
+
+#: Loops reported per table at most (each needs its own fix; a table full of them is one story).
+_MAX_LOOPS = 20
+
+
+def chain_loops(rs: Ruleset, table: str) -> list[list[Rule]]:
+    """Loops among the chains of ``table`` that a packet can reach from a built-in chain: each
+    is the list of ``-j``/``-g`` rules that close it, in order (the last rule jumps back to the
+    chain of the first). The kernel checks only chains reachable from a hook, and so does this:
+    iptables-restore refuses such a ruleset (legacy: "line N failed"; nft: "Too many links").
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save("*filter\\n:INPUT ACCEPT [0:0]\\n:A - [0:0]\\n:B - [0:0]\\n-A INPUT -j A\\n-A A -j B\\n-A B -g A\\nCOMMIT\\n")
+    >>> [[r.spec for r in loop] for loop in chain_loops(rs, "filter")]
+    [['-A A -j B', '-A B -g A']]
+    """
+    t = rs.tables.get(table)
+    if t is None:
+        return []
+    edges: dict[str, list[Rule]] = {}
+    for c in t.chains.values():
+        out = [r for r in c.rules if r.target and r.target in t.chains]
+        if out:
+            edges[c.name] = out
+    if not edges:
+        return []
+    loops: list[list[Rule]] = []
+    seen_loops: set[frozenset] = set()
+    state: dict[str, int] = {}            # 1: on the current path, 2: done
+    for root in t.chains.values():
+        if not root.builtin or root.name in state:
+            continue
+        path: list[str] = [root.name]
+        via: list[Rule] = []             # via[k] is the rule from path[k] to path[k + 1]
+        todo = [iter(edges.get(root.name, ()))]
+        state[root.name] = 1
+        while todo:
+            rule = next(todo[-1], None)
+            if rule is None:
+                todo.pop()
+                state[path.pop()] = 2
+                if via:
+                    via.pop()
+                continue
+            nxt = rule.target
+            st = state.get(nxt)
+            if st == 1:                  # back to a chain on the path: a loop
+                k = path.index(nxt)
+                loop = via[k:] + [rule]
+                key = frozenset(id(r) for r in loop)
+                if key not in seen_loops and len(loops) < _MAX_LOOPS:
+                    seen_loops.add(key)
+                    loops.append(loop)
+                continue
+            if st == 2:
+                continue
+            state[nxt] = 1
+            path.append(nxt)
+            via.append(rule)
+            todo.append(iter(edges.get(nxt, ())))
+    return loops
+
+
+def _loops(name: str, rs: Ruleset) -> Iterator[Finding]:
+    if rs.format == "listing":
+        return   # a listing may show one chain only: its jumps say nothing about loops
+    binary = binary_for(name, rs)
+    for table in rs.tables:
+        for loop in chain_loops(rs, table):
+            cycle = " -> ".join([r.chain for r in loop] + [loop[-1].target])
+            expl = (f"The chains {cycle} in table {table} form a loop that a packet can reach from a built-in "
+                    f"chain. The kernel refuses such a ruleset when it is loaded: iptables-restore fails "
+                    f"(iptables-legacy: \"line N failed\", iptables-nft: \"RULE_APPEND failed (Too many "
+                    f"links)\"), so a live node cannot hold it. This dump is evidence of tampering or "
+                    f"corruption: it was edited after it was taken, or it is not what the node's kernel holds. "
+                    f"Compare it with a fresh iptables-save of the node.")
+            closing = loop[-1]
+            fix = [shell_line([f"{binary}-save", "-c", "-t", table]) + "   # what the node really holds",
+                   "# If it does hold the loop (it cannot load a new one), break it by deleting the jump "
+                   "that closes it:",
+                   ipt_line(binary, table, ("-D", closing.chain, *rule_argv(closing)))]
+            yield Finding("chain-loop", "error", f"{table}: loop {cycle}", expl, rule_evidence(loop), fix,
+                          chain_owner(closing.chain), table, closing.chain)

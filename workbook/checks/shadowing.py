@@ -15,7 +15,8 @@ from functools import lru_cache
 from typing import Iterator
 
 from ..model import Chain, Match, Rule
-from .context import Context, binary_for, chain_word, rule_evidence
+from ..shell_command import shell_note
+from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .duplicates import is_redacted, normalized_key
 from .finding import Finding
 
@@ -289,9 +290,10 @@ def find_shadowed(ctx: Context) -> Iterator[Finding]:
                     f"state, identical other matches).")
             fix = ["# Delete a rule that is not needed (iptables -D by spec removes exactly this rule):"]
             for b, a in pairs[:100]:
-                fix.append(f"{binary} -t {chain.table} -D {chain_word(chain.name)} {b.body()}")
-            fix.append(f"# …or, if it was meant to win, re-insert it above the rule that shadows it, e.g. "
-                       f"{binary} -t {chain.table} -I {chain_word(chain.name)} {pairs[0][1].position} {pairs[0][0].body()}")
+                fix.append(ipt_line(binary, chain.table, ("-D", chain.name, *rule_argv(b))))
+            insert = ipt_line(binary, chain.table, ("-I", chain.name, str(pairs[0][1].position), *rule_argv(pairs[0][0])))
+            fix.append(shell_note("…or, if it was meant to win, re-insert it above the rule that shadows it, e.g. "
+                                  + insert.lstrip("# ")))
             yield Finding("shadowed-rule", "warning",
                           f"{chain.table} {chain.name}: {len(pairs)} rule{'s' if len(pairs) != 1 else ''} "
                           f"shadowed by earlier rules", expl, ev, fix, None, chain.table, chain.name)

@@ -8,7 +8,8 @@ import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dump", help="a rules file (iptables-save, -S, -L -n -v, lsmod) or a node dump folder/archive")
+    p.add_argument("dump", help="a rules file (iptables-save, -S, -L -n -v, lsmod, nft list ruleset, nft -j) "
+                                "or a node dump folder/archive")
     p.add_argument("--modules", metavar="LSMOD", help="an lsmod (or /proc/modules) file to check the modules against")
     p.add_argument("--severity", default="info", choices=["error", "warning", "info"],
                    help="show findings at least this bad (default: info = all); the exit status counts errors")
@@ -41,9 +42,16 @@ def run(args: argparse.Namespace) -> int:
         ctx = Context.of(target, modules)
         for name, rs in ctx.rulesets.items():
             print(f"  checked {name}: {len(rs)} rules from {rs.source}")
+        if ctx.nft is not None:
+            from ..nft.kube_proxy import kube_proxy_nft
+            print(f"  checked nft: {len(ctx.nft)} rules in {len(ctx.nft.tables)} tables from {ctx.nft.source}")
+            kp = kube_proxy_nft(ctx.nft)
+            if kp is not None:
+                print(f"  {kp.summary()}")
         if ctx.modules is not None:
             print(f"  checked modules: {len(ctx.modules)} from {ctx.modules_source or 'lsmod'}")
-        for p in getattr(getattr(target, "ruleset", target), "problems", [])[:20]:
+        main = target if getattr(target, "format", None) in ("nft", "nft-json") else getattr(target, "ruleset", target)
+        for p in getattr(main, "problems", [])[:20]:
             print(f"  note: {p}")
         if shown:
             print()

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from .packet_args import add_packet_arguments, ipset_arg, load_ruleset, packet_from_args, write_text
+from .packet_args import add_packet_arguments, ipset_arg, load, packet_from_args, write_text
 
 
 def _sysctl(text: str) -> tuple[str, str]:
@@ -19,6 +19,16 @@ def _sysctl(text: str) -> tuple[str, str]:
     if not sep or not key.startswith("net."):
         raise argparse.ArgumentTypeError(f"expected net.KEY=VALUE, got {text!r}")
     return key, value
+
+
+def nft_text_for_lab(nft, iptables) -> str:
+    """The native tables of ``nft`` as ``nft -f`` input; tables iptables-nft manages are left out
+    when ``iptables`` (from iptables-save) has them: iptables-nft-restore loads those."""
+    from ..nft.model import NftRuleset
+    keep = NftRuleset(source=nft.source)
+    keep.tables = {k: t for k, t in nft.tables.items()
+                   if not (t.iptables_nft and k[0] == "ip" and k[1] in iptables.tables)}
+    return keep.to_nft(stateless=True)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,12 +60,21 @@ def run(args: argparse.Namespace) -> int:
     packet = packet_from_args(args)
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
-    ruleset, node_ips = load_ruleset(args.dump, args.node_ip)
+    got = load(args.dump, args.node_ip)
+    ruleset, node_ips = got.ruleset, got.node_ips
     ok, why = lab_available(args.backend)
     if not ok:
         raise InputError(why)
-    trace = lab_trace(ruleset, packet, node_ips, timeout=args.timeout, keep=args.keep, backend=args.backend,
-                      sysctls=dict(args.sysctl), ipsets=dict(args.ipset) or None)
+    if got.nft is not None:
+        # native nftables: loaded with nft -f (the tables iptables-nft manages come from iptables-save
+        # when the dump has it), traced with nft monitor trace
+        from ..nft.lab import nft_lab_trace
+        trace = nft_lab_trace(nft_text_for_lab(got.nft, ruleset), packet, node_ips,
+                              iptables=ruleset if ruleset.tables else None, timeout=args.timeout, keep=args.keep,
+                              sysctls=dict(args.sysctl))
+    else:
+        trace = lab_trace(ruleset, packet, node_ips, timeout=args.timeout, keep=args.keep, backend=args.backend,
+                          sysctls=dict(args.sysctl), ipsets=dict(args.ipset) or None)
     if args.json:
         json.dump(trace.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")

@@ -72,6 +72,12 @@ class Loaded(NamedTuple):
     routes: str | None
     dump: Any
     ipsets: dict[str, list[str]] | None = None
+    #: native nftables rules (an ``nft list ruleset`` / ``nft -j`` file, or the dump's nft view)
+    nft: Any = None
+
+
+#: Where a node dump keeps ``nft list ruleset`` (our collector's file first).
+NFT_FILES = ("kernel/nft-ruleset.txt", "nftables/nft-ruleset.txt", "nft-ruleset.txt")
 
 
 #: Where the node's routes (``ip route`` output) sit in each dump layout.
@@ -92,17 +98,29 @@ def load(dump: str, node_ips: list[str] | None = None) -> Loaded:
         from ..dump import load_dump
         d = load_dump(path)
         rs = d.ruleset
-        if rs is None:
+        nft = None
+        for name in NFT_FILES:
+            text = d.text(name)
+            if text:
+                from ..nft.parse_text import parse_nft_text
+                nft = parse_nft_text(text, f"{dump}/{name}")
+                break
+        if rs is None and nft is None:
             raise InputError(f"{dump}: no IPv4 ruleset found in this dump")
+        if rs is None:
+            rs = Ruleset(source=str(dump))
         routes = next((t for t in map(d.text, ROUTE_FILES) if t), None)
         ipset_text = next((t for t in map(d.text, IPSET_FILES) if t), None)
         ipsets = None
         if ipset_text:  # the dump's own `ipset save`: -m set is decided, not assumed
             from ..trace import ipsets_from_save
             ipsets = ipsets_from_save(ipset_text)
-        return Loaded(rs, list(node_ips or d.node_ips or []), routes, d, ipsets)
+        return Loaded(rs, list(node_ips or d.node_ips or []), routes, d, ipsets, nft)
     from ..parse import parse
     rs = parse(str(path))
+    from ..nft.model import NftRuleset
+    if isinstance(rs, NftRuleset):
+        return Loaded(Ruleset(source=str(path)), list(node_ips or []), None, None, None, rs)
     if not isinstance(rs, Ruleset):
         raise InputError(f"{dump}: not a ruleset (lsmod output?)")
     return Loaded(rs, list(node_ips or []), None, None)
@@ -170,7 +188,8 @@ def write_text(trace, out: TextIO, *, all_steps: bool = False, node_ips=()) -> N
             flag = "" if s.matched else "✗ "
             body = ""
             if s.spec:
-                body = s.spec.split(" ", 2)[2] if s.spec.count(" ") >= 2 else s.spec
+                # an iptables spec starts with "-A CHAIN"; an nft rule (family set) is shown whole
+                body = s.spec if s.family is not None or s.spec.count(" ") < 2 else s.spec.split(" ", 2)[2]
             line = f"  {s.hook:<12} {s.table:<8} {s.chain:<31} {pos:<5} {flag}{s.action or ''}"
             if s.matched:
                 line += f"  {body}" if body else ""

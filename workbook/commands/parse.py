@@ -10,8 +10,9 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a dump file: iptables-save, iptables -S, iptables -L [-n] [-v], lsmod, /proc/modules "
-                                "(also pasted terminal sessions); '-' reads stdin")
-    p.add_argument("--format", default="auto", choices=["auto", "save", "spec", "listing", "lsmod"],
+                                "(also pasted terminal sessions), nft list ruleset [-a] [-s], nft -j list ruleset; "
+                                "'-' reads stdin")
+    p.add_argument("--format", default="auto", choices=["auto", "save", "spec", "listing", "lsmod", "nft", "nft-json"],
                    help="input format (default: detect from the content)")
     p.add_argument("--table", choices=["raw", "mangle", "nat", "filter", "security"],
                    help="table of an iptables -S / -L dump (default: from a pasted command line, else inferred)")
@@ -19,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--csv", action="store_true", help="print the rules (or modules) frame as CSV")
     out.add_argument("--json", action="store_true", help="print the frame as JSON records")
     out.add_argument("--save", action="store_true", help="print the ruleset back as iptables-save -c text")
+    out.add_argument("--nft", action="store_true", help="print an nftables ruleset back as nft list ruleset text")
     p.add_argument("--lenient", action="store_true", help="keep what parses; list problems on stderr")
 
 
@@ -41,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     obj = parse(src, format=args.format, strict=not args.lenient, **kw)
     for prob in getattr(obj, "problems", []):
         print(f"warning: {prob}", file=sys.stderr)
+    if args.nft:
+        if not hasattr(obj, "to_nft"):
+            raise InputError(f"{args.file}: --nft needs an nftables ruleset, this is {type(obj).__name__}")
+        sys.stdout.write(obj.to_nft())
+        return 0
     if args.save:
         if not hasattr(obj, "to_save"):
             raise InputError(f"{args.file}: --save needs a ruleset, this is {type(obj).__name__}")
@@ -59,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {note}")
         import pandas as pd
         with pd.option_context("display.max_rows", 200, "display.width", 200, "display.max_colwidth", 80):
-            cols = [c for c in ("table", "chain", "position", "target", "pkts", "bytes", "spec") if c in frame.columns]
+            cols = [c for c in ("family", "table", "chain", "position", "handle", "target", "verdict", "pkts", "bytes",
+                                "spec") if c in frame.columns]
             print(frame[cols].to_string(index=False) if cols else frame.to_string(index=False))
     return 0

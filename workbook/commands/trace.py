@@ -63,7 +63,14 @@ def run(args: argparse.Namespace) -> int:
     if args.ipset:
         ipsets = {**(ipsets or {}), **dict(args.ipset)}
     routes = _read(args.routes) if args.routes else got.routes
-    tracer = Tracer(ruleset, backend=args.backend, route_localnet=args.route_localnet, accept_local=args.accept_local)
+    if got.nft is not None:
+        # native nftables (an nft listing, or a dump's nft view beside its iptables-save)
+        from ..nft.trace import NftTracer
+        tracer = NftTracer(got.nft, ruleset if ruleset.tables else None, route_localnet=args.route_localnet,
+                           accept_local=args.accept_local)
+    else:
+        tracer = Tracer(ruleset, backend=args.backend, route_localnet=args.route_localnet,
+                        accept_local=args.accept_local)
     trace = tracer.trace(packet, node_ips, ipsets=ipsets, routes=routes)
     if args.json:
         json.dump(trace.to_json(), sys.stdout, indent=1)

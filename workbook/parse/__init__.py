@@ -20,9 +20,11 @@ def parse(path_or_text, *, format: str = "auto", strict: bool = True, **kw):
     """Parse a dump given as a path or as text; returns a Ruleset (or Modules for lsmod).
 
     ``format`` is ``auto`` (detect by content, see :func:`~workbook.parse.detect.detect_format`),
-    ``save``, ``spec``, ``listing`` or ``lsmod``. Extra keywords go to the parser (``table=``
-    for spec/listing, ``family=``). Formats this package does not read (nft, ipset, XML) raise
-    :class:`~workbook.parse.detect.UnsupportedFormat` naming the file.
+    ``save``, ``spec``, ``listing``, ``lsmod``, ``nft`` (``nft list ruleset`` text, returns an
+    :class:`~workbook.nft.model.NftRuleset`) or ``nft-json`` (``nft -j list ruleset``). Extra
+    keywords go to the parser (``table=`` for spec/listing, ``family=``). Formats this package does
+    not read (nft -f scripts, ipset, XML) raise :class:`~workbook.parse.detect.UnsupportedFormat`
+    naming the file.
 
     >>> parse("*filter\\n:INPUT ACCEPT [0:0]\\nCOMMIT\\n").format
     'save'
@@ -43,5 +45,11 @@ def parse(path_or_text, *, format: str = "auto", strict: bool = True, **kw):
     if fmt == "lsmod":
         from .lsmod import parse_lsmod
         return parse_lsmod(text, source, strict=strict, **kw)
+    if fmt == "nft":
+        from ..nft.parse_text import parse_nft_text
+        return parse_nft_text(text, source, strict=strict, **kw)
+    if fmt == "nft-json":
+        from ..nft.parse_json import parse_nft_json
+        return parse_nft_json(text, source, strict=strict, **kw)
     from ..model import InputError
-    raise InputError(f"unknown format {fmt!r} (auto, save, spec, listing, lsmod)")
+    raise InputError(f"unknown format {fmt!r} (auto, save, spec, listing, lsmod, nft, nft-json)")

@@ -1,4 +1,4 @@
-"""Which format is this text? (save, spec, listing, lsmod) — decided by content, not file name."""
+"""Which format is this text? (save, spec, listing, lsmod, nft, nft-json) — decided by content, not file name."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .session import parse_command, prompt_command
 __all__ = ["detect_format", "read_input", "FORMATS", "UnsupportedFormat"]
 
 #: Formats :func:`workbook.parse.parse` reads.
-FORMATS = ("save", "spec", "listing", "lsmod")
+FORMATS = ("save", "spec", "listing", "lsmod", "nft", "nft-json")
 
 
 class UnsupportedFormat(ParseError):
@@ -51,12 +51,13 @@ _LSMOD_LINE = re.compile(r"^[A-Za-z0-9_-]+\s+\d+\s+(\d+|-)(\s+\S+)?(\s+(Live|Loa
 
 def _unsupported(source: str, line: int, what: str) -> UnsupportedFormat:
     return UnsupportedFormat(source, line, f"unsupported format: {what} "
-                                           "(nfwb parses iptables-save, iptables -S, iptables -L and lsmod output)")
+                                           "(nfwb parses iptables-save, iptables -S, iptables -L, lsmod, "
+                                           "nft list ruleset and nft -j list ruleset output)")
 
 
 def detect_format(text: str, source: str = "<text>") -> str:
     """Guess the format from the first meaningful lines; raise for formats this package does not
-    read (nft, ipset, iptables-xml, Markdown, recorded multi-command restore input).
+    read (nft -f scripts, ipset, iptables-xml, Markdown, recorded multi-command restore input).
 
     >>> detect_format("*nat\\n:PREROUTING ACCEPT [0:0]\\nCOMMIT\\n")
     'save'
@@ -72,14 +73,16 @@ def detect_format(text: str, source: str = "<text>") -> str:
     Traceback (most recent call last):
     ...
     workbook.model.ParseError: empty.txt: empty: no iptables-save, iptables -S, iptables -L or lsmod output
-    >>> detect_format("table ip nat {\\n}\\n", "x.nft")
+    >>> detect_format("table ip nat {\\n}\\n", "x.nft"), detect_format('{"nftables": []}')
+    ('nft', 'nft-json')
+    >>> detect_format("add rule ip nat post masquerade\\n", "x.nft")
     Traceback (most recent call last):
     ...
-    workbook.parse.detect.UnsupportedFormat: x.nft:1: unsupported format: nftables ruleset (nft list ruleset) (nfwb parses iptables-save, iptables -S, iptables -L and lsmod output)
+    workbook.parse.detect.UnsupportedFormat: x.nft:1: unsupported format: nftables script (nft -f input) (nfwb parses iptables-save, iptables -S, iptables -L, lsmod, nft list ruleset and nft -j list ruleset output)
     """
     head = text[:4096].lstrip()[:200]
     if head.startswith("{") and '"nftables"' in head:
-        raise _unsupported(source, 1, "nftables JSON (nft -j list ...)")
+        return "nft-json"
     if head.startswith("<?xml") or head.startswith("<iptables-rules"):
         raise _unsupported(source, 1, "XML (iptables-xml output)")
     bare_saves = 0
@@ -114,7 +117,7 @@ def detect_format(text: str, source: str = "<text>") -> str:
         if line.startswith("Module") and "Used" in line:
             return "lsmod"
         if _NFT_TABLE.match(line):
-            raise _unsupported(source, lineno, "nftables ruleset (nft list ruleset)")
+            return "nft"
         if _NFT_CMD.match(line):
             raise _unsupported(source, lineno, "nftables script (nft -f input)")
         if _IPSET.match(line):

@@ -1,0 +1,158 @@
+"""Conntrack findings: entries stuck on endpoints the rules no longer have, UDP entries to a Service
+that were never DNATed, entries the stale hostPort rule sent to a deleted pod, and a full table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+import pandas as pd
+
+from ..shell_command import commands_or_refusal, shell_line
+from .context import Context
+from .finding import Finding
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..parse.conntrack import Conntrack
+
+__all__ = ["find_conntrack_problems"]
+
+_SHOWN = ["protocol", "state", "orig_src", "orig_dst", "orig_sport", "orig_dport", "reply_src", "reply_sport",
+          "flags", "timeout", "service", "endpoint", "origin"]
+#: Warn when the table holds this share of ``nf_conntrack_max`` (the kernel drops new flows at 100%).
+NEAR_FULL = 0.9
+
+
+def _table(ctx: Context) -> "Conntrack | None":
+    return getattr(ctx.dump, "conntrack_table", None)
+
+
+def find_conntrack_problems(ctx: Context) -> Iterator[Finding]:
+    ct = _table(ctx)
+    if ct is None:
+        return
+    frame = ctx.dump.conntrack  # type: ignore[union-attr]
+    yield from _stale_endpoints(frame)
+    yield from _never_dnated(frame)
+    yield from _hostport_dead_pod(ctx, frame)
+    yield from _near_full(ctx, ct)
+
+
+def _delete(proto: str, orig_dst: str | None, port: int | None, reply_src: str, reply_port: int | None) -> str:
+    """``conntrack -D`` for exactly these entries: the reply source names the stale destination, so a
+    live flow of the same Service (replying from a live endpoint) is never deleted."""
+    argv = ["conntrack", "-D", "-p", proto]
+    if orig_dst:
+        argv += ["--orig-dst", orig_dst]
+    if port is not None:
+        argv += ["--orig-port-dst", str(port)]
+    argv += ["--reply-src", reply_src]
+    if reply_port is not None:
+        argv += ["--reply-port-src", str(reply_port)]
+    return commands_or_refusal([argv])
+
+
+def _fix_lines(rows: pd.DataFrame, any_dst: bool = False) -> list[str]:
+    keys = rows[["protocol", "orig_dst", "orig_dport", "reply_src", "reply_sport"]].drop_duplicates()
+    out = []
+    for k in keys.itertuples(index=False):
+        port = None if pd.isna(k.orig_dport) else int(k.orig_dport)
+        rport = None if pd.isna(k.reply_sport) else int(k.reply_sport)
+        out.append(_delete(k.protocol, None if any_dst else k.orig_dst, port, k.reply_src, rport))
+    return out
+
+
+def _stale_endpoints(frame: pd.DataFrame) -> Iterator[Finding]:
+    stale = frame[frame.status == "stale-endpoint"]
+    if not len(stale):
+        return
+    services = sorted(set(stale.service))
+    gone = sorted(set(stale.endpoint))
+    shown = ", ".join(services[:3]) + (f" and {len(services) - 3} more" if len(services) > 3 else "")
+    yield Finding(
+        "stale-conntrack-entry", "error",
+        f"{len(stale)} conntrack entr{'y' if len(stale) == 1 else 'ies'} of {shown} still go to "
+        f"{len(gone)} address{'' if len(gone) == 1 else 'es'} that {'is' if len(gone) == 1 else 'are'} no "
+        f"endpoint of {'it' if len(services) == 1 else 'them'} any more",
+        f"Connection tracking remembers where the first packet of each flow was DNATed; later packets "
+        f"follow the entry, not the rules. These entries point at {', '.join(gone[:5])}"
+        f"{' …' if len(gone) > 5 else ''}, which the Services' rules no longer list as endpoints (the pods "
+        f"were deleted or moved). Until they time out (UDP entries are refreshed by every packet, so a "
+        f"client that keeps sending never lets them expire) the clients talk to addresses that no longer "
+        f"answer. kube-proxy clears such UDP entries itself when it sees an endpoint go; entries that "
+        f"survived that missed the update. Delete exactly these entries: each line below names the stale "
+        f"endpoint as the reply source, so live flows of the same Service stay.",
+        stale[[c for c in _SHOWN if c in stale.columns]].reset_index(drop=True),
+        _fix_lines(stale), "kube-proxy")
+
+
+def _never_dnated(frame: pd.DataFrame) -> Iterator[Finding]:
+    rows = frame[(frame.status == "not-dnat") & (frame.protocol == "udp")]
+    for service, group in rows.groupby("service", sort=True):
+        yield Finding(
+            "conntrack-not-dnated", "warning",
+            f"{len(group)} UDP conntrack entr{'y' if len(group) == 1 else 'ies'} to {service} were never DNATed",
+            f"These UDP flows were tracked when {service} had no endpoint, so their first packet went to "
+            f"the Service address itself and was never DNATed. The Service has endpoints now, but packets "
+            f"of these flows keep following the old entry (each packet refreshes its timeout): the classic "
+            f"stale kube-dns entry, where a client's DNS queries go nowhere until the entry is deleted. "
+            f"The lines below delete only entries whose reply comes from the Service address (not from "
+            f"an endpoint).",
+            group[[c for c in _SHOWN if c in group.columns]].reset_index(drop=True),
+            _fix_lines(group), "kube-proxy")
+
+
+def _hostport_dead_pod(ctx: Context, frame: pd.DataFrame) -> Iterator[Finding]:
+    """Entries DNATed to the destination of a hostPort entry the kube checks call stale."""
+    from .kube import find_kube_problems
+    dead: dict[str, str] = {}
+    for f in find_kube_problems(ctx):
+        if f.id != "stale-hostport-entry" or "stale" not in f.evidence.columns:
+            continue
+        for row in f.evidence.itertuples(index=False):
+            if row.stale and row.dnat_to:
+                for dest in str(row.dnat_to).split(", "):
+                    dead[dest] = f"{row.chain} {row.origin}"
+    if not dead:
+        return
+    hit = frame[frame.dnat.isin(dead.keys())]
+    if not len(hit):
+        return
+    dests = sorted(set(hit.dnat))
+    yield Finding(
+        "conntrack-to-stale-hostport", "error",
+        f"{len(hit)} conntrack entr{'y' if len(hit) == 1 else 'ies'} DNATed by the stale hostPort entry to "
+        f"{', '.join(dests[:3])}",
+        f"The duplicated hostPort rule (see stale-hostport-entry) sends new connections to "
+        f"{', '.join(dests)}, the address of a pod that no longer exists, and these tracked flows are the "
+        f"clients caught by it: this is why they time out. Fix the rules first (the stale-hostport-entry "
+        f"finding's commands), then delete these entries so the clients' next packets are DNATed afresh.",
+        hit[[c for c in _SHOWN if c in hit.columns]].reset_index(drop=True),
+        _fix_lines(hit, any_dst=True), "CNI portmap")
+
+
+def _near_full(ctx: Context, ct: "Conntrack") -> Iterator[Finding]:
+    sysctls = getattr(ctx.dump, "sysctls", {}) or {}
+    raw_max = sysctls.get("net.netfilter.nf_conntrack_max", "")
+    if not raw_max.isdigit() or int(raw_max) == 0:
+        return
+    limit = int(raw_max)
+    raw_count = sysctls.get("net.netfilter.nf_conntrack_count", "")
+    count = ct.count if ct.count is not None else int(raw_count) if raw_count.isdigit() else len(ct)
+    if count < NEAR_FULL * limit:
+        return
+    full = count >= limit
+    stats_drop = sum(s.get("drop", 0) + s.get("early_drop", 0) + s.get("insert_failed", 0) for s in ct.stats)
+    evidence = pd.DataFrame({"count": [count], "nf_conntrack_max": [limit],
+                             "dropped (conntrack -S)": [stats_drop if ct.stats else None]})
+    title = f"conntrack table {'full' if full else 'near full'}: {count} of {limit} entries ({count / limit:.0%})"
+    explanation = (
+        f"The kernel tracks every flow in a table of at most nf_conntrack_max entries; when it is full, "
+        f"new connections are dropped (dmesg: 'nf_conntrack: table full, dropping packet'). "
+        f"{'It is full now.' if full else f'It holds at least {NEAR_FULL:.0%} of its limit.'} Raise the "
+        f"limit (and make it persistent), or find who opens so many flows (conntrack -L | sort by source).")
+    fix = [shell_line(["sysctl", "-w", f"net.netfilter.nf_conntrack_max={limit * 2}"]),
+           "# persistent: put the same key in /etc/sysctl.d/ (kube-proxy's conntrack.maxPerCore also sets it)"]
+    if full:
+        yield Finding("conntrack-table-full", "error", title, explanation, evidence, fix, "kernel")
+    else:
+        yield Finding("conntrack-table-near-full", "warning", title, explanation, evidence, fix, "kernel")
