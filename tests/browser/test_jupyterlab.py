@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from tests.browser.jupyterlab import (NB_DIR, ROOT, SETTLED, browser, cell_outputs, dialogs_seen,  # noqa: F401
-                                      lab, new_page, open_and_run, output_errors, shot)
+from tests.browser.jupyterlab import (NB_DIR, RETRIES, ROOT, SETTLED, browser, cell_outputs,  # noqa: F401
+                                      dialogs_seen, lab, new_page, open_and_run, output_errors, shot,
+                                      shutdown_kernels)
 from tests.notebooks.runner import NOTEBOOKS
 
 WIDTHS = (1400, 900)
@@ -107,10 +108,13 @@ def test_notebook_in_jupyterlab(name, lab, browser):
             page.evaluate(SETTLED)
             measured[width] = page.evaluate(MEASURE)
             shot(page, f"{name}-{width}")
-        assert dialogs_seen(page) == [], f"{name}: JupyterLab showed dialogs: {dialogs_seen(page)}"
+        # no kernel picker, ever; an "Error Starting Kernel" the retry above dealt with is only noted
+        unexpected = [d for d in dialogs_seen(page) if not d.startswith("Error Starting Kernel")]
+        assert unexpected == [], f"{name}: JupyterLab showed dialogs: {unexpected}"
         MEASURED[name] = measured
     finally:
         page.close()
+        shutdown_kernels(lab)
         TIMES[name] = time.perf_counter() - start
 
 
@@ -124,6 +128,7 @@ def report_browser_time(request):
     out.mkdir(exist_ok=True)
     (out / "browser-times.json").write_text(json.dumps({k: round(v, 1) for k, v in TIMES.items()}, indent=1))
     (out / "browser-measured.json").write_text(json.dumps(MEASURED, indent=1))
+    (out / "browser-retries.json").write_text(json.dumps(RETRIES, indent=1))
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write_line(f"browser: {sum(TIMES.values()):.1f} s for {len(TIMES)} notebooks")
