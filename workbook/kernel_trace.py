@@ -132,8 +132,8 @@ class NftPlaces:
     tables (family, table) that belong to the trace; ``locate_native(event)`` → the rule's
     position in its chain (or None); ``locate_iptables(event)`` → (chain, position) in the iptables
     view of an iptables-nft table; ``visible(table, chain)``: an iptables-nft chain of the ruleset;
-    ``skip_tables``: tables whose events only say where the packet is (a lab's witness chains),
-    mapped by chain name to the hook.
+    ``witness``: tables whose events only say where the packet is (a lab's witness chains),
+    chain name → hook.
     """
 
     hooks: dict[tuple[str, str, str], str] = field(default_factory=dict)
@@ -142,6 +142,9 @@ class NftPlaces:
     locate_iptables: Locate = lambda ev: None
     visible: Callable[[str, str], bool] = lambda table, chain: True
     witness: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: show rule events of iptables-nft tables that ``locate_iptables`` does not find, with the
+    #: kernel's text (a capture read from a file); a lab leaves them out (its own switches)
+    keep_unknown: bool = False
 
 
 def nft_events_to_trace(packet: Packet, events: Iterable, ruleset: Ruleset, places: NftPlaces, *,
@@ -177,7 +180,10 @@ def nft_events_to_trace(packet: Packet, events: Iterable, ruleset: Ruleset, plac
                 continue
             loc = places.locate_iptables(ev)
             if loc is None:
-                continue  # a rule added to watch the packet (a lab's conntrack switch)
+                if places.keep_unknown and ev.kind == "rule":
+                    steps.append(Step(hook, ev.table, ev.chain, None, ev.text, True,
+                                      nft_action(ev.text or "", ev.verdict)))
+                continue  # else a rule added to watch the packet (a lab's conntrack switch)
             chain, pos = loc
             rule = rs.chain(ev.table, chain).rules[pos - 1]
             steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec, True, rule_action(rule, rs)))
