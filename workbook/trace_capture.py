@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from .diff_nft import comparable_rule_text as _norm
 from .kernel_trace import NftPlaces, nft_events_to_trace, xtables_events_to_trace
 from .lab import MonitorEvent
 from .model import InputError, Ruleset
@@ -19,7 +20,6 @@ MAX_CAPTURE = 64 * 1024 * 1024
 
 _NFT_LINE = re.compile(r"^trace id (\S+) ")
 _XT_LINE = re.compile(r"^\s*(?:PACKET|TRACE):\s+\d+\s+([0-9a-f]+)\b")
-_COUNTER = re.compile(r"\bcounter packets \d+ bytes \d+")
 _XT_FIELD = re.compile(r"\b([A-Z]+)=(\S*)")
 _TCP_FLAGS = {"SYN", "ACK", "FIN", "RST", "PSH", "URG"}
 
@@ -49,11 +49,6 @@ def capture_ids(text: str) -> list[str]:
         if m:
             seen.setdefault(m.group(1), None)
     return list(seen)
-
-
-def _norm(text: str | None) -> str:
-    """Rule text compared across a capture and a listing: whitespace collapsed, counters' values dropped."""
-    return " ".join(_COUNTER.sub("counter", text or "").split())
 
 
 def _nft_packet(line: str) -> Packet:

@@ -120,9 +120,14 @@ def _load_nft(node: str, dns: list[str]) -> None:
 def leftover_rules() -> str:
     """kube-proxy's iptables-mode rules as it wrote them last before the switch (first phase's endpoints),
     without the kubelet rules the generator also writes (kubelet's own copies are already there)."""
-    kubelet = {line.split("] ", 1)[-1] for line in (HERE / "nft-mode-node.rules").read_text().splitlines()}
+    own = (HERE / "nft-mode-node.rules").read_text().splitlines()
+    kubelet = {line.split("] ", 1)[-1] for line in own}
+    # restore --noflush empties a user chain it declares: kubelet's chains must not be declared again
+    declared = {line.split()[0] for line in own if line.startswith(":") and line.split()[1] == "-"}
     text = kube_proxy_save(services(PHASES[0][0]), pod_cidr="192.168.0.0/16", header=False)
-    return "\n".join(line for line in text.splitlines() if not (line.startswith("-A ") and line in kubelet)) + "\n"
+    return "\n".join(line for line in text.splitlines()
+                     if not (line.startswith("-A ") and line in kubelet)
+                     and not (line.startswith(":") and line.split()[0] in declared)) + "\n"
 
 
 def _normalise_conntrack(node: str, text: str) -> str:
