@@ -1,6 +1,6 @@
 """Time and peak memory of workbook.checks.check on a 10,000-Service kube-proxy dump (workbook.generate).
 
-Run: /work/main/.venv/bin/python benchmarks/check_bench.py [--services N] [--seed S]
+Run: .venv/bin/python benchmarks/check_bench.py [--services N] [--seed S]
 Prints one JSON line with the figures (parse and check measured separately; tracemalloc peaks).
 """
 

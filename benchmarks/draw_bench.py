@@ -1,6 +1,6 @@
 """Time the largest drawings of the 10,000-Service kube-proxy dump: build the graph + render SVG with dot.
 
-Run: /work/main/.venv/bin/python benchmarks/draw_bench.py [--services 10000] [--repeat 3]
+Run: .venv/bin/python benchmarks/draw_bench.py [--services 10000] [--repeat 3]
 Target: each drawing < 2 s (graph build + `dot` to SVG), parse time reported separately.
 """
 

@@ -1,6 +1,6 @@
 """Trace one flow per Service through the 10,000-Service kube-proxy dump: traces/s and peak memory.
 
-Run: /work/main/.venv/bin/python benchmarks/trace_bench.py [--services 10000] [--seed 0] [--from-node]
+Run: .venv/bin/python benchmarks/trace_bench.py [--services 10000] [--seed 0] [--from-node]
 Target: >= 10,000 traces/s of one CPU (process time; wall time is also shown, the
 build machine is shared) (one packet per Service, a pod on cni0 → the Service's cluster IP:port),
 with KUBE-SERVICES indexed (workbook.trace.INDEX_MIN_RULES). Reports compile time, traces/s,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-#: shared/ (the project's reference material): beside the checkout (CI, /work/main), or two levels up
-#: from a helper's worktree (/work/wt/<name>); NFWB_SHARED names another place.
+#: shared/ (the project's reference material): beside the checkout (as CI lays it out), or two levels up
+#: from a worktree kept in a folder beside the checkout; NFWB_SHARED names another place.
 SHARED: Path = next((p for p in ([Path(os.environ["NFWB_SHARED"])] if os.environ.get("NFWB_SHARED") else [])
                      + [ROOT.parent / "shared", ROOT.parent.parent / "shared"] if p.is_dir()),
                     ROOT.parent / "shared")

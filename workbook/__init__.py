@@ -61,6 +61,10 @@ _LAZY = {
     "check_answer": "workbook.exercises",
     "generate_services": "workbook.generate",
     "kube_proxy_save": "workbook.generate",
+    "NftRuleset": "workbook.nft.model",
+    "parse_nft_text": "workbook.nft.parse_text",
+    "parse_nft_json": "workbook.nft.parse_json",
+    "compare_views": "workbook.nft.views",
 }
 
 __all__ = ["Chain", "Match", "Option", "ParseError", "Problem", "Rule", "Ruleset", "Table",

@@ -7,22 +7,18 @@ computed later goes to :attr:`NodeDump.derived_dir` (``<dump>.nfwb/``), never in
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 import html
-import json
-import lzma
 import os
 import re
-import shutil
-import stat
-import tarfile
-import tempfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
+from .archive import ARCHIVE_SUFFIXES, ExtractLimits, extract_archive, is_archive
+from .confined import Skipped, kind_in_root, list_files, read_in_root, resolve_in_root
+from .confined import safe_rel as _safe_rel   # noqa: F401  (collect.py imports it from here)
+from .derived import derived_for, extract_beside
+from .manifest import DUMP_FORMAT, MANIFEST, TOOL, read_manifest, unlisted_files, verify_manifest, write_manifest  # noqa: F401
 from .model import TABLE_ORDER, InputError, ParseError, Problem, Ruleset
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,13 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["NodeDump", "load_dump", "save_dump", "write_manifest", "verify_manifest", "extract_archive",
            "parse_ip_addresses", "DUMP_FORMAT", "ARCHIVE_SUFFIXES", "ExtractLimits"]
 
-#: The ``format`` value of our MANIFEST.json.
-DUMP_FORMAT = "nfwb-dump/1"
-TOOL = "netfilter-workbook 0.1.0"
-MANIFEST = "MANIFEST.json"
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tar")
-#: Files larger than this are listed but not read as text by :meth:`NodeDump.text`.
-MAX_TEXT = 256 * 1024 * 1024
+#: What :meth:`NodeDump.text` and the loaders read of one file, when no limits are given.
+MAX_TEXT = ExtractLimits().max_read
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,53 +115,6 @@ _LOCAL_ROUTE = re.compile(r"^local\s+([0-9a-fA-F:.]+)(?:/(?:32|128))?\s")
 # Small helpers
 # --------------------------------------------------------------------------------------------
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _sha256(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
-def _safe_rel(name: str) -> str | None:
-    """Normalise an archive/manifest member name; None if it is absolute or climbs out.
-
-    >>> _safe_rel("./networking/iptables-save.txt"), _safe_rel("../etc/passwd"), _safe_rel("/etc/x")
-    ('networking/iptables-save.txt', None, None)
-    """
-    if not name or name.startswith("/") or "\\" in name or re.match(r"^[A-Za-z]:", name):
-        return None
-    parts = [p for p in PurePosixPath(name).parts if p not in (".", "")]
-    if any(p == ".." for p in parts):
-        return None
-    return "/".join(parts)
-
-
-def _join_within(base: str, target: str) -> str | None:
-    """Resolve ``target`` relative to folder ``base`` lexically; None if it leaves the root.
-
-    >>> _join_within("a/b", "../c"), _join_within("a", "../../etc/passwd"), _join_within("", "x/./y")
-    ('a/c', None, 'x/y')
-    """
-    stack = [p for p in base.split("/") if p not in ("", ".")]
-    for part in target.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not stack:
-                return None
-            stack.pop()
-        else:
-            stack.append(part)
-    return "/".join(stack)
-
-
 def parse_ip_addresses(text: str) -> list[str]:
     """The addresses in ``ip -o addr`` / ``ip addr`` / ``ifconfig`` output, or the ``local``
     routes of ``ip route show table all`` (in order, without prefix lengths, no repeats).
@@ -235,257 +179,19 @@ def _merge(parts: list[tuple[str, Ruleset]], source: str, fmt: str, family: str)
 
 
 # --------------------------------------------------------------------------------------------
-# Archives
+# Archives and folders
 # --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ExtractLimits:
-    """Limits applied while extracting an archive (an archive over any of them is refused)."""
-
-    max_total: int = 4 * 1024 ** 3     #: bytes of all members together
-    max_file: int = 1024 ** 3          #: bytes of one member
-    max_members: int = 200_000         #: number of members
-
-
-def _is_archive(path: Path) -> bool:
-    return path.is_file() and (path.name.endswith(ARCHIVE_SUFFIXES) or tarfile.is_tarfile(path))
-
-
-#: The first bytes of each compression tarfile reads, and its mode suffix.
-_COMPRESSION_MAGIC = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
-
-
-def _compression(path: Path) -> str:
-    """``gz``, ``bz2``, ``xz`` or ``""`` (plain tar), from the file's first bytes.
-
-    Opening with that one mode (rather than ``r:*``, which tries every method and reports each
-    failure on its own line) gives one error for a corrupt archive.
-    """
-    with open(path, "rb") as f:
-        head = f.read(6)
-    return next((mode for magic, mode in _COMPRESSION_MAGIC if head.startswith(magic)), "")
-
-
-def _one_line(e: BaseException) -> str:
-    """An exception's text with its line breaks folded (error messages here are one line)."""
-    return " ".join(str(e).split())
-
-
-def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *,
-                    limits: ExtractLimits = ExtractLimits()) -> Path:
-    """Extract a tar archive (plain, gzip, xz, bzip2) into the new folder ``dest``, refusing
-    anything unsafe: absolute names, ``..``, links that point outside, devices/FIFOs, and
-    members over the :class:`ExtractLimits`. Raises :class:`InputError` naming the archive.
-    Returns ``dest``. The archive itself is only read.
-    """
-    archive, dest = Path(archive), Path(dest)
-    name = str(archive)
-    total = 0
-    members: list[tuple[tarfile.TarInfo, str]] = []
-    try:
-        compression = _compression(archive)
-        tf = tarfile.open(archive, f"r:{compression}")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
-        kind = f"{compression} compressed tar" if compression else "tar"
-        raise InputError(f"{name}: corrupt or unsupported archive (read as {kind}: {_one_line(e)})") from None
-    with tf:
-        try:
-            seen: set[str] = set()
-            for m in tf:
-                rel = _safe_rel(m.name)
-                if rel is None:
-                    raise InputError(f"{name}: refused: member {m.name!r} has an absolute path or '..'")
-                if len(members) >= limits.max_members:
-                    raise InputError(f"{name}: refused: more than {limits.max_members} members")
-                if m.isdev() or m.isfifo() or not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
-                    raise InputError(f"{name}: refused: member {m.name!r} is a device or special file")
-                if m.issym() or m.islnk():
-                    base = str(PurePosixPath(rel).parent) if m.issym() else ""
-                    tgt = m.linkname
-                    target = None if tgt.startswith("/") else _join_within(base, tgt)
-                    if target is None or (m.islnk() and target not in seen):
-                        kind = "symlink" if m.issym() else "hard link"
-                        raise InputError(f"{name}: refused: {kind} {m.name!r} -> {tgt!r} points outside the archive")
-                if m.isfile():
-                    if m.size > limits.max_file:
-                        raise InputError(f"{name}: refused: member {m.name!r} is {m.size} bytes "
-                                         f"(limit {limits.max_file} per file)")
-                    total += m.size
-                    if total > limits.max_total:
-                        raise InputError(f"{name}: refused: members add up to more than {limits.max_total} bytes")
-                if rel:
-                    seen.add(rel)
-                    members.append((m, rel))
-            dest.mkdir(parents=True, exist_ok=False)
-            links: list[tuple[tarfile.TarInfo, str]] = []
-            for m, rel in members:
-                out = dest / rel
-                if m.isdir():
-                    out.mkdir(parents=True, exist_ok=True)
-                elif m.isfile():
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    src = tf.extractfile(m)
-                    with open(out, "wb") as f:
-                        written = 0
-                        while chunk := src.read(1 << 20):
-                            written += len(chunk)
-                            if written > limits.max_file:
-                                raise InputError(f"{name}: refused: member {m.name!r} larger than its header says")
-                            f.write(chunk)
-                    os.chmod(out, 0o644)
-                else:
-                    links.append((m, rel))
-            for m, rel in links:  # after the files, so that targets exist
-                out = dest / rel
-                out.parent.mkdir(parents=True, exist_ok=True)
-                if out.exists() or out.is_symlink():
-                    out.unlink()
-                if m.issym():
-                    os.symlink(m.linkname, out)
-                    # resolve to be sure a chain of links did not escape
-                    real = out.resolve()
-                    if not real.is_relative_to(dest.resolve()):
-                        out.unlink()
-                        raise InputError(f"{name}: refused: symlink {m.name!r} -> {m.linkname!r} points outside the archive")
-                else:
-                    shutil.copyfile(dest / (_join_within("", m.linkname) or ""), out)
-        except InputError:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise
-        except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as e:
-            shutil.rmtree(dest, ignore_errors=True)
-            raise InputError(f"{name}: corrupt archive ({type(e).__name__}: {_one_line(e)})") from None
-    return dest
-
-
-def _derived_for(path: Path) -> Path:
-    """``<path>.nfwb`` beside the evidence, or a per-user cache folder when that is not writable."""
-    beside = path.parent / (path.name + ".nfwb")
-    try:
-        beside.mkdir(exist_ok=True)
-        probe = beside / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-        return beside
-    except OSError:
-        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-        base = Path(os.environ.get("NFWB_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nfwb")
-        cache = base / f"{path.name}-{digest}"
-        cache.mkdir(parents=True, exist_ok=True)
-        return cache
-
-
-def _extract_beside(archive: Path, limits: ExtractLimits) -> Path:
-    derived = _derived_for(archive)
-    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=derived))
-    shutil.rmtree(tmp)
-    try:
-        extract_archive(archive, tmp, limits=limits)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    final = derived / "extracted"
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    return final
-
 
 def _dump_root(folder: Path) -> Path:
     """Descend through a lone top-level folder (sosreport-…/, eks_…/, <host>/)."""
     root = folder
     for _ in range(3):
         entries = [e for e in root.iterdir() if not e.name.startswith(".") or e.name == MANIFEST]
-        if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink() and not (root / MANIFEST).exists():
+        if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink() and not os.path.lexists(root / MANIFEST):
             root = entries[0]
         else:
             break
     return root
-
-
-# --------------------------------------------------------------------------------------------
-# Manifest
-# --------------------------------------------------------------------------------------------
-
-def write_manifest(folder: str | os.PathLike, *, host: str | None = None, collected_at: str | None = None,
-                   commands: Mapping[str, Mapping[str, Any]] | None = None,
-                   errors: Iterable[Mapping[str, Any]] = (), extra: Mapping[str, Any] | None = None) -> dict:
-    """Hash every file under ``folder`` and write ``folder/MANIFEST.json`` ("nfwb-dump/1").
-
-    ``commands`` maps a relative path to what produced it (``command``, ``exit_code``,
-    ``collected_at``, ``note``); ``errors`` lists commands that produced no file. Returns the
-    manifest written.
-
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "kernel").mkdir(); _ = (d / "kernel" / "lsmod.txt").write_text("Module Size Used by\\n")
-    >>> m = write_manifest(d, host="node-1", collected_at="2026-01-01T00:00:00Z")
-    >>> m["files"][0]["path"], m["files"][0]["size"], m["format"]
-    ('kernel/lsmod.txt', 20, 'nfwb-dump/1')
-    """
-    folder = Path(folder)
-    commands = commands or {}
-    now = collected_at or _now()
-    files = []
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or p.is_symlink():
-            continue
-        rel = p.relative_to(folder).as_posix()
-        if rel == MANIFEST:
-            continue
-        digest, size = _sha256(p)
-        meta = dict(commands.get(rel, {}))
-        entry = {"path": rel, "sha256": digest, "size": size,
-                 "command": meta.get("command"), "exit_code": meta.get("exit_code"),
-                 "collected_at": meta.get("collected_at", now), "note": meta.get("note")}
-        if meta.get("stderr"):
-            entry["stderr"] = meta["stderr"]
-        files.append(entry)
-    manifest = {"format": DUMP_FORMAT, "host": host or folder.name, "collected_at": now, "tool": TOOL,
-                "files": files, "errors": [dict(e) for e in errors]}
-    if extra:
-        manifest.update(extra)
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
-    return manifest
-
-
-def _read_manifest(root: Path) -> dict:
-    raw = (root / MANIFEST).read_bytes()
-    try:
-        manifest = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        line = getattr(e, "lineno", 1)
-        raise ParseError(MANIFEST, line, f"not valid JSON ({getattr(e, 'msg', e)})") from None
-    if not isinstance(manifest, dict):
-        raise ParseError(MANIFEST, 1, "not a JSON object")
-    if manifest.get("format") != DUMP_FORMAT:
-        raise InputError(f"{MANIFEST}: unsupported format {manifest.get('format')!r} (expected {DUMP_FORMAT!r})")
-    files = manifest.get("files")
-    if not isinstance(files, list) or not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files):
-        raise InputError(f"{MANIFEST}: 'files' must be a list of objects with a 'path'")
-    for f in files:
-        if _safe_rel(f["path"]) != f["path"]:
-            raise InputError(f"{MANIFEST}: refused: unsafe path {f['path']!r}")
-    return manifest
-
-
-def verify_manifest(root: str | os.PathLike, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Compare files with the manifest: ``[(path, why), ...]`` for each missing or changed file."""
-    root = Path(root)
-    bad: list[tuple[str, str]] = []
-    for f in manifest.get("files", []):
-        p = root / f["path"]
-        if not p.is_file():
-            bad.append((f["path"], "missing file"))
-            continue
-        digest, size = _sha256(p)
-        if f.get("size") is not None and size != f["size"]:
-            bad.append((f["path"], f"size mismatch ({size} bytes, manifest says {f['size']})"))
-        elif f.get("sha256") and digest != f["sha256"]:
-            bad.append((f["path"], "sha256 mismatch"))
-    return bad
 
 
 # --------------------------------------------------------------------------------------------
@@ -523,6 +229,15 @@ class NodeDump:
     conntrack_table: "Conntrack | None" = None
     #: ``sysctl`` values the dump recorded (``net.netfilter.nf_conntrack_max`` → ``"262144"``)
     sysctls: dict[str, str] = field(default_factory=dict)
+    #: why each file in ``tampered`` is there (sha256 mismatch, not listed, no sha256 recorded, ...)
+    tampering: dict[str, str] = field(default_factory=dict)
+    #: files that are in the dump but were not read, and why (over a read cap, a FIFO, unreadable,
+    #: a link leading out of the dump or to nothing); the ``unread-files`` finding lists them
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: the caps reads are held to (``max_read`` per file, ``max_read_total`` per dump)
+    limits: ExtractLimits = field(default_factory=ExtractLimits, repr=False)
+    _read_so_far: int = field(default=0, repr=False)
+    _read_whole: set[str] = field(default_factory=set, repr=False)   # files read whole: not charged again
 
     # -- access ------------------------------------------------------------------------
     @property
@@ -546,32 +261,61 @@ class NodeDump:
     @property
     def derived_dir(self) -> Path:
         """Where derived data (caches, reports, frames) goes: ``<dump>.nfwb/`` beside the evidence."""
-        return _derived_for(self.archive or self.path)
+        return derived_for(self.archive or self.path)
 
-    def _resolve(self, relpath: str) -> Path | None:
-        rel = _safe_rel(relpath)
-        if rel is None:
-            raise InputError(f"{relpath}: refused: path outside the dump")
-        p = self.path / rel
-        try:
-            real = p.resolve()
-        except OSError:
+    def read_bytes(self, relpath: str, *, head: int | None = None) -> bytes | None:
+        """The bytes of a file of the dump (relative path; symlinks followed inside the dump only),
+        or None when the dump does not have it, or has it but it was not read: then
+        :attr:`skipped` says why (over ``limits.max_read``, past ``limits.max_read_total`` for the
+        whole dump, a FIFO or folder, unreadable, a dangling link). ``head``: only its first bytes.
+        A link leading out of the dump raises :class:`InputError` (and is in :attr:`skipped`)."""
+        if relpath in self.skipped:
             return None
-        if not real.is_relative_to(self.path.resolve()):
-            raise InputError(f"{self.path / rel}: refused: symlink points outside the dump")
-        return p if p.is_file() else None
+        again = head is None and relpath in self._read_whole
+        left = self.limits.max_read if again else max(0, self.limits.max_read_total - self._read_so_far)
+        if left == 0:
+            if kind_in_root(self.path, relpath) is None:
+                return None
+            self.skipped[relpath] = (f"not read: the per-dump read budget of {self.limits.max_read_total} "
+                                     "bytes (ExtractLimits.max_read_total) is spent")
+            return None
+        cap = min(head or self.limits.max_read, left)
+        try:
+            data = read_in_root(self.path, relpath, cap, head=head is not None)
+        except Skipped as e:
+            why = e.why
+            if e.size is not None and cap < self.limits.max_read:
+                why = (f"{e.size} bytes, more than the {left} left of the per-dump read budget of "
+                       f"{self.limits.max_read_total} bytes: not read")
+            if head is None or e.size is None:
+                self.skipped[relpath] = why
+            if why.startswith("refused"):
+                raise InputError(f"{self.path / relpath}: {why}") from None
+            return None
+        if data is not None and not again:
+            self._read_so_far += len(data)
+            if head is None:
+                self._read_whole.add(relpath)
+        return data
 
     def text(self, relpath: str) -> str | None:
-        """The text of a file of the dump (relative path), or None if the dump does not have it."""
-        p = self._resolve(relpath)
-        if p is None:
-            return None
-        data = p.read_bytes()[:MAX_TEXT]
-        return data.decode("utf-8", errors="replace")
+        """The text of a file of the dump (relative path), or None if the dump does not have it
+        (or it was not read: see :meth:`read_bytes`)."""
+        data = self.read_bytes(relpath)
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     def file(self, relpath: str) -> Path | None:
-        """The absolute path of a file of the dump, or None."""
-        return self._resolve(relpath)
+        """The path of a regular file of the dump, with every symlink on the way resolved inside
+        the dump (InputError for one leading out), or None."""
+        try:
+            real = resolve_in_root(self.path, relpath)
+        except Skipped as e:
+            if e.why.startswith("refused"):
+                raise InputError(f"{self.path / relpath}: {e.why}") from None
+            return None
+        if real is None or kind_in_root(self.path, real) != "file":
+            return None
+        return self.path / real
 
     # -- display -----------------------------------------------------------------------
     def summary(self) -> str:
@@ -632,39 +376,30 @@ class NodeDump:
 
 
 def _detect_layout(root: Path) -> str:
-    if (root / MANIFEST).is_file():
+    def has(rel: str, kind: str = "file") -> bool:
+        return kind_in_root(root, rel) == kind
+    if os.path.lexists(root / MANIFEST):   # even a link or FIFO: read_manifest says what is wrong
         return "nfwb"
-    if (root / "sos_commands").is_dir():
+    if has("sos_commands", "dir"):
         return "sosreport"
-    if (root / "networking" / "iptables-save.txt").is_file() or (root / "networking" / "iptables-nat.txt").is_file():
+    if has("networking/iptables-save.txt") or has("networking/iptables-nat.txt"):
         return "eks"
-    dirs = {p.name for p in root.iterdir() if p.is_dir()}
+    dirs = {p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink()}
     if len(dirs & _EKS_DIRS) >= 3 and "networking" in dirs:
         return "eks"
-    if (root / "iptables" / "iptables-save.txt").is_file():
+    if has("iptables/iptables-save.txt"):
         return "nfwb"
     return "loose"
 
 
 #: A dump with more files than this is refused (a wrong folder, e.g. ``/``, given by mistake).
 MAX_FILES = 100_000
+#: The loose loader decides what a file is from its first bytes (detect_format looks at 4 KiB).
+_HEAD = 64 * 1024
 
 
 def _list_files(root: Path) -> list[str]:
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        if len(out) > MAX_FILES:
-            raise InputError(f"{root}: more than {MAX_FILES} files: not a node dump")
-        dirnames[:] = sorted(d for d in dirnames if not d.endswith(".nfwb"))
-        for fn in sorted(filenames):
-            p = Path(dirpath) / fn
-            try:
-                st = p.lstat()
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                out.append(p.relative_to(root).as_posix())
-    return out
+    return list_files(root, MAX_FILES, skip_dir=lambda name: name.endswith(".nfwb"))
 
 
 class _Loader:
@@ -675,14 +410,13 @@ class _Loader:
         self.d.problems.append(Problem(source, line, message))
 
     def read(self, rel: str) -> str | None:
+        """A file's text; None when it is not there or not read (``d.skipped`` says why)."""
         try:
-            p = self.d._resolve(rel)
-        except InputError as e:
-            self.problem(rel, 0, str(e).split(": ", 1)[-1])
+            data = self.d.read_bytes(rel)
+        except InputError:   # a link out of the dump: in d.skipped
             return None
-        if p is None:
+        if data is None:
             return None
-        data = p.read_bytes()
         if b"\x00" in data[:65536]:
             self.problem(rel, 0, "binary data (NUL byte), not a text dump")
             return None
@@ -873,13 +607,12 @@ class _Loader:
             return
 
     def sos_netns(self) -> None:
-        base = self.d.path / "sos_commands" / "networking" / "namespaces"
-        if not base.is_dir():
-            return
-        for ns in sorted(p.name for p in base.iterdir() if p.is_dir()):
+        prefix = "sos_commands/networking/namespaces/"
+        files = set(self.d.files)
+        for ns in sorted({rel[len(prefix):].split("/")[0] for rel in files if rel.startswith(prefix)}):
             for fam, fn in (("", f"ip_netns_exec_{ns}_iptables-save"), ("6", f"ip_netns_exec_{ns}_ip6tables-save")):
-                rel = f"sos_commands/networking/namespaces/{ns}/{fn}"
-                if (self.d.path / rel).is_file():
+                rel = f"{prefix}{ns}/{fn}"
+                if rel in files:
                     rs = self.parse_save(rel, ipv6=fam == "6")
                     if rs is not None:
                         self.d.rulesets[f"netns{fam}/{ns}"] = rs
@@ -890,30 +623,24 @@ class _Loader:
         saves: list[tuple[str, Ruleset]] = []
         listings: list[tuple[str, str]] = []
         for rel in d.files:
-            p = d.path / rel
-            try:
-                if p.stat().st_size > 64 * 1024 * 1024:
-                    continue
-            except OSError:
+            try:   # what a file is, from its first bytes: logs and notes are never read whole
+                data = d.read_bytes(rel, head=_HEAD)
+            except InputError:   # a link out of the dump: in d.skipped
                 continue
-            try:
-                raw = d._resolve(rel)
-            except InputError as e:
-                self.problem(rel, 0, str(e).split(": ", 1)[-1])
-                continue
-            if raw is None:
-                continue
-            data = raw.read_bytes()
-            if b"\x00" in data[:65536]:
+            if data is None or b"\x00" in data:
                 continue
             try:
                 text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                continue
+            except UnicodeDecodeError as e:
+                if len(data) < _HEAD or e.start < len(data) - 3:
+                    continue
+                text = data[:e.start].decode("utf-8")   # a character cut at the end of the head
             if _looks_like_ip_addr(text):
                 if not d.node_ips:
-                    d.node_ips = parse_ip_addresses(text)
-                    d.sources["node_ips"] = [rel]
+                    whole = self.read(rel)
+                    if whole is not None:
+                        d.node_ips = parse_ip_addresses(whole)
+                        d.sources["node_ips"] = [rel]
                 continue
             try:
                 fmt = detect_format(text, rel)
@@ -968,6 +695,12 @@ class _Loader:
             else:
                 d.rulesets[name] = rs
                 d.sources[name] = [rel]
+
+
+def _short(line: str, n: int = 300) -> str:
+    """A note from the dump, one line of at most ``n`` characters."""
+    line = " ".join(line.split())
+    return line if len(line) <= n else line[: n - 1] + "…"
 
 
 def _guess_table(rel: str, text: str) -> str:
@@ -1032,14 +765,17 @@ def _identity(d: NodeDump, names: list[str]) -> None:
 
 
 def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLimits = ExtractLimits()) -> NodeDump:
-    """Load a node dump: a folder or a ``.tar.gz``/``.tgz``/``.tar.xz``/``.tar`` archive in our
-    layout (MANIFEST.json), the EKS log collector's, a sosreport's, or a loose folder of files.
+    """Load a node dump: a folder or a ``.tar.gz``/``.tgz``/``.tar.xz``/``.tar``/``.zip`` archive in
+    our layout (MANIFEST.json), the EKS log collector's, a sosreport's, or a loose folder of files.
 
-    Integrity: with ``strict`` (the default) a file whose sha256/size differs from MANIFEST.json,
-    or is missing, raises :class:`InputError` (``MANIFEST.json: sha256 mismatch for
-    iptables/iptables-save.txt``); otherwise the files are listed in ``.tampered`` and ``.problems``.
-    A file that does not parse is always a problem, never fatal: the rest still loads. A folder
-    of none of these layouts with no rules or lsmod output in any file is not a dump (InputError).
+    Integrity: with ``strict`` (the default) a listed file whose sha256/size differs from
+    MANIFEST.json, is missing, is not a regular file, or whose entry has no sha256/size raises
+    :class:`InputError` (``MANIFEST.json: sha256 mismatch for iptables/iptables-save.txt``);
+    otherwise the files are listed in ``.tampered`` (why: ``.tampering``) and ``.problems``. Files
+    the manifest does not list are tampered too, never fatal. A file that does not parse is a
+    problem, never fatal: the rest still loads. A file not read (over ``limits.max_read``, a FIFO,
+    unreadable, a link out of the dump) is in ``.skipped``. A folder of none of these layouts with
+    no rules or lsmod output in any file is not a dump (InputError).
 
     >>> from pathlib import Path
     >>> d = load_dump(Path("tests/data/dumps/nfwb-minimal"))
@@ -1056,37 +792,37 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
         p = p.parent
     if p.is_dir():
         folder = p
-    elif _is_archive(p):
+    elif is_archive(p):
         archive = p
-        folder = _extract_beside(p, limits)
+        folder, extract_notes = extract_beside(p, limits)
     else:
         # a single file: treat its folder-of-one as a loose dump
-        raise InputError(f"{p}: not a folder or a tar archive (.tar.gz, .tgz, .tar.xz, .tar); "
+        raise InputError(f"{p}: not a folder or a tar archive (.tar.gz, .tgz, .tar.xz, .tar) or .zip; "
                          "parse a single file with `nfwb parse`")
     root = _dump_root(folder)
     layout = _detect_layout(root)
-    d = NodeDump(path=root, layout=layout, archive=archive)
+    d = NodeDump(path=root, layout=layout, archive=archive, limits=limits)
+    if archive is not None:
+        d.notes.extend(extract_notes)
     d.files = _list_files(root)
-    if (root / MANIFEST).is_file():
-        d.manifest = _read_manifest(root)
+    if os.path.lexists(root / MANIFEST):
+        d.manifest = read_manifest(root, limits.max_read)
         bad = verify_manifest(root, d.manifest)
-        if bad:
-            if strict:
-                rel, why = bad[0]
-                more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-                raise InputError(f"{MANIFEST}: {why} for {rel}{more}")
-            for rel, why in bad:
+        if bad and strict:
+            rel, why = bad[0]
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise InputError(f"{MANIFEST}: {why} for {rel}{more}")
+        bad += [(rel, "not listed in the manifest (added later?)") for rel in unlisted_files(d.files, d.manifest)]
+        for rel, why in bad:
+            if rel not in d.tampering:
                 d.tampered.append(rel)
-                d.problems.append(Problem(MANIFEST, 0, f"{why} for {rel}"))
-        listed = {f["path"] for f in d.manifest["files"]}
-        for rel in d.files:
-            if rel != MANIFEST and rel not in listed:
-                d.problems.append(Problem(MANIFEST, 0, f"{rel} is not listed in the manifest (added later?)"))
+                d.tampering[rel] = why
+            d.problems.append(Problem(MANIFEST, 0, f"{rel} is {why}" if why.startswith("not listed") else f"{why} for {rel}"))
         for f in d.manifest["files"]:
             if f.get("stderr"):  # e.g. "# Warning: iptables-legacy tables present, use iptables-legacy-save ..."
-                d.notes.append(f"{f['path']}: {f['stderr']}")
+                d.notes.append(_short(f"{f['path']}: {f['stderr']}"))
         for err in d.manifest.get("errors") or []:
-            d.notes.append(f"collection error: {err.get('command')}: {err.get('error')}")
+            d.notes.append(_short(f"collection error: {err.get('command')}: {err.get('error')}"))
     elif layout == "nfwb":
         d.notes.append("no MANIFEST.json: integrity not verified")
     loader = _Loader(d)
@@ -1094,12 +830,13 @@ def load_dump(path: str | os.PathLike, *, strict: bool = True, limits: ExtractLi
         loader.known_layout(_PLACES[layout])
         if layout == "sosreport":
             loader.sos_netns()
-        if layout == "eks" and (root / "modinfo" / "ip_vs").is_file():
+        if layout == "eks" and kind_in_root(root, "modinfo/ip_vs") == "file":
             d.notes.append("modinfo/ip_vs is `lsmod | grep -e ip_vs -e nf_conntrack`, not a full module list: modules unknown")
     else:
         loader.loose()
         if not d.rulesets and d.modules is None and d.nft is None:
-            first = f"; {d.problems[0]}" if d.problems else ""
+            first = (f"; {d.problems[0]}" if d.problems else
+                     f"; not read: {next(iter(d.skipped.items()))[0]}: {next(iter(d.skipped.values()))}" if d.skipped else "")
             raise InputError(f"{p}: not a node dump: no MANIFEST.json, EKS or sosreport layout, and no "
                              f"iptables-save, iptables -L/-S, nft list ruleset or lsmod output among its "
                              f"{len(d.files)} file(s){first}")

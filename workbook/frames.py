@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .nft.model import NftRuleset
 
 __all__ = ["RULE_COLUMNS", "CHAIN_COLUMNS", "rules_frame", "chains_frame",
-           "NFT_RULE_COLUMNS", "NFT_CHAIN_COLUMNS", "nft_rules_frame", "nft_chains_frame"]
+           "NFT_RULE_COLUMNS", "NFT_CHAIN_COLUMNS", "NFT_ELEMENT_COLUMNS", "nft_rules_frame", "nft_chains_frame",
+           "nft_elements_frame"]
 
 RULE_COLUMNS = [
     "table", "chain", "position", "family",
@@ -133,4 +134,17 @@ def nft_chains_frame(ruleset: "NftRuleset") -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=NFT_CHAIN_COLUMNS)
     for col in ("handle", "priority"):
         df[col] = pd.array([r[NFT_CHAIN_COLUMNS.index(col)] for r in rows], dtype="Int64")
+    return df
+
+
+NFT_ELEMENT_COLUMNS = ["family", "table", "set", "kind", "key", "value", "comment", "timeout", "expires", "line"]
+
+
+def nft_elements_frame(ruleset: "NftRuleset") -> pd.DataFrame:
+    """One row per element of every named set and map (kube-proxy's ``service-ips``: key
+    ``10.96.0.10 . udp . 53``, value ``goto service-…``), columns :data:`NFT_ELEMENT_COLUMNS`."""
+    rows = [(s.family, s.table, s.name, s.kind, e.key, e.value, e.comment, e.timeout, e.expires, e.line)
+            for s in ruleset.iter_sets() for e in s.elements]
+    df = pd.DataFrame(rows, columns=NFT_ELEMENT_COLUMNS)
+    df["line"] = df["line"].astype("int64")
     return df

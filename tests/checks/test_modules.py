@@ -64,7 +64,7 @@ def test_mixed_backends_from_warning_note():
             "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j ACCEPT\nCOMMIT\n")
     fs = check(parse_save(text, "nft.txt"), families=["backends"])
     assert [f.id for f in fs] == ["legacy-and-nft-tables"]
-    assert "iptables-legacy-save > /root/iptables-legacy.rules" in fs[0].fix
+    assert "iptables-legacy-save > iptables-legacy.rules" in fs[0].fix
 
 
 def test_mixed_backends_near_miss():

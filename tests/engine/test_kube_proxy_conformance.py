@@ -1,7 +1,7 @@
 """kube-proxy's own packet-flow expectations (tests/data/kube-proxy/) against our tracer.
 
 Expected values are the ``output``/``masq`` pairs of kube-proxy's Go unit tests (published
-by a peer in /work/shared/conformance/kube-proxy, copied here with PROVENANCE.md). The
+by a peer in ../shared/conformance/kube-proxy, copied here with PROVENANCE.md). The
 adapter in kube_proxy_adapter.py explains how a kernel-faithful Trace maps onto them.
 """
 

@@ -249,7 +249,7 @@ def run_all(cases: Iterable[Case], simulate=None, progress=None, backend: str = 
 # -- real dumps: the EKS node of the seed post, and public firewalls ---------------------------
 
 #: public dumps: the ones copied into the repository, and the shared folder's when it is there
-PUBLIC_DIRS = (DATA / "rulesets", SHARED / "rulesets", Path("/work/shared/rulesets"))
+PUBLIC_DIRS = (DATA / "rulesets", SHARED / "rulesets")
 
 
 def dataset_case(path: Path) -> Case:

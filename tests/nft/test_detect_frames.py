@@ -81,3 +81,15 @@ def test_cli_parse_nft_prints_back_and_frames(tmp_path):
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.count("\n") == 1 + 19
     assert r.stdout.splitlines()[0].startswith("family,table,chain,position,handle,spec,verdict")
+
+
+def test_elements_frame_of_kube_proxy_maps():
+    rs = parse(ROOT / "tests" / "data" / "dumps" / "nfwb-kube-proxy-nft" / "kernel" / "nft-ruleset.txt")
+    el = rs.elements
+    ne = el[el.set == "no-endpoint-services"]
+    # the two no-endpoint elements on lines 28 and 29 of the listing
+    assert ne[["key", "value", "comment", "line"]].values.tolist() == [
+        ["10.96.46.248 . tcp . 5432", "goto reject-chain", "ns11/svc11:http", 28],
+        ["10.103.182.81 . tcp . 3000", "goto reject-chain", "ns6/svc6:web", 29]]
+    # cluster-ips holds one element per generated Service (12)
+    assert (el.set == "cluster-ips").sum() == 12

@@ -23,7 +23,10 @@ __all__ = ["check", "Finding", "Findings", "SEVERITIES", "FAMILIES", "FINDING_ID
 
 #: Every finding id, the family that produces it, its usual severity and what it means.
 FINDING_IDS: dict[str, tuple[str, str, str]] = {
-    "tampered-evidence": ("integrity", "error", "a file no longer matches the dump's MANIFEST.json sha256/size"),
+    "tampered-evidence": ("integrity", "error", "a file no longer matches the dump's MANIFEST.json sha256/size, "
+                          "is missing, is not listed, or its entry records no sha256/size"),
+    "unread-files": ("integrity", "warning", "files of the dump not read: over a read cap, a FIFO or folder, "
+                     "unreadable, or a symlink leading out of the dump or to nothing"),
     "unreadable-lines": ("integrity", "info", "lines a lenient parse skipped (their rules are not checked)"),
     "duplicate-rule": ("duplicates", "warning", "the same rule twice or more in one chain (exact, or equal "
                        "ignoring comments/counters/option order); the seed's CNI-HOSTPORT-DNAT case"),

@@ -1,7 +1,8 @@
-"""The dump itself: files whose manifest hash no longer matches, and lines the parsers could not read."""
+"""The dump itself: tampered files (vs MANIFEST.json), files not read, and lines the parsers could not read."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Iterator
 
 import pandas as pd
@@ -12,20 +13,50 @@ from .finding import Finding
 __all__ = ["find_integrity_problems"]
 
 
+def _tampered(dump) -> Iterator[Finding]:
+    tampered = list(getattr(dump, "tampered", None) or [])
+    if not tampered:
+        return
+    why = getattr(dump, "tampering", None) or {}
+    base = str(getattr(dump, "path", ""))
+    ev = pd.DataFrame({"file": tampered, "problem": [why.get(f, "differs from MANIFEST.json") for f in tampered],
+                       "origin": [f"{base}/MANIFEST.json" for _ in tampered]})
+    yield Finding(
+        "tampered-evidence", "error",
+        f"{len(tampered)} file(s) of the dump do not match its MANIFEST.json",
+        "MANIFEST.json records the sha256 and size of every file at collection time. These files were "
+        "changed, removed or added after collection, or their entry cannot vouch for them (no sha256 or "
+        "size recorded): the findings drawn from them describe the edited dump, not the node. Re-collect, "
+        "or compare with the original archive before acting on anything below.",
+        ev, [shlex.join(["sha256sum", f"{base}/{f}"]) + "   # compare with MANIFEST.json" for f in tampered[:20]],
+        None)
+
+
+def _unread(dump) -> Iterator[Finding]:
+    skipped = dict(getattr(dump, "skipped", None) or {})
+    if not skipped:
+        return
+    base = str(getattr(dump, "path", ""))
+    ev = pd.DataFrame({"file": list(skipped), "why": list(skipped.values())})
+    fix = ["# inspect a file without loading it whole:"]
+    fix += [shlex.join(["ls", "-l", f"{base}/{f}"]) for f in list(skipped)[:5]]
+    if any("cap" in w or "budget" in w for w in skipped.values()):
+        fix += ["# if it is honest, load it with higher caps (Python):",
+                "#   load_dump(PATH, limits=ExtractLimits(max_read=..., max_read_total=...))"]
+    yield Finding(
+        "unread-files", "warning", f"{len(skipped)} file(s) of the dump were not read",
+        "These files are in the dump but nfwb did not read them: over the per-file or per-dump read "
+        "cap (which keeps a hostile dump from taking minutes and gigabytes), not a regular file (a FIFO, "
+        "a folder), unreadable, or a symlink leading out of the dump or to nothing. Rules or modules in "
+        "them are missing from every other check, so a finding may be absent only because of this.",
+        ev, fix, None)
+
+
 def find_integrity_problems(ctx: Context) -> Iterator[Finding]:
     dump = ctx.dump
-    tampered = list(getattr(dump, "tampered", None) or []) if dump is not None else []
-    if tampered:
-        base = getattr(dump, "path", "")
-        ev = pd.DataFrame({"file": tampered, "origin": [f"{base}/MANIFEST.json" for _ in tampered]})
-        yield Finding(
-            "tampered-evidence", "error",
-            f"{len(tampered)} file(s) differ from the dump's MANIFEST.json",
-            "MANIFEST.json records the sha256 and size of every file at collection time. These files no "
-            "longer match, so they were changed (or damaged) after collection: the findings drawn from "
-            "them describe the edited files, not the node. Re-collect, or compare with the original "
-            "archive before acting on anything below.",
-            ev, [f"sha256sum {base}/{f}   # compare with MANIFEST.json" for f in tampered], None)
+    if dump is not None:
+        yield from _tampered(dump)
+        yield from _unread(dump)
     rows = []
     seen: set[tuple[str, int, str]] = set()
     # each ruleset's problems, then the dump's own (which repeat the rulesets' as well)

@@ -237,8 +237,8 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
                  f"them stale, can DNAT or drop traffic before the live copy sees it.")
     tables = sorted({r["table"] for r in rows if r["backend"] == "legacy" and r["table"]})
     fix = ["# Look at both halves side by side:",
-           "iptables-legacy-save > /root/iptables-legacy.rules",
-           "iptables-nft-save > /root/iptables-nft.rules",
+           "iptables-legacy-save > iptables-legacy.rules",
+           "iptables-nft-save > iptables-nft.rules",
            "# Make every agent use the host's backend (update its image / iptables-wrapper), then, once "
            "nothing writes legacy rules any more, flush and delete the legacy half table by table:"]
     for t in tables or ["filter", "nat", "mangle", "raw"]:

@@ -38,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     if args.verify:
         from ..dump import load_dump
         d = load_dump(args.verify)  # strict: a changed or missing file is an InputError (exit 2)
+        if d.tampered:   # files the manifest does not list: tampering too (exit 2, one line)
+            more = f" (and {len(d.tampered) - 1} more)" if len(d.tampered) > 1 else ""
+            raise InputError(f"MANIFEST.json: {d.tampered[0]} is {d.tampering[d.tampered[0]]}{more}")
+        if not d.manifest:
+            raise InputError(f"{args.verify}: no MANIFEST.json: nothing to verify against")
         if args.json:
             json.dump({"path": str(d.path), "layout": d.layout, "host": d.host, "collected_at": d.collected_at,
                        "files": len(d.files), "rulesets": {k: len(v) for k, v in d.rulesets.items()},

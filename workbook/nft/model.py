@@ -5,7 +5,7 @@ API (what the tracer and the frames build on):
 - ``NftRuleset.tables``: ``{(family, name): NftTable}`` in listing order; ``ruleset.table("ip",
   "kube-proxy")``, ``ruleset.iter_rules()``, ``ruleset.iter_chains()``,
   ``ruleset.base_chains(family, hook)`` (sorted by priority, ties in listing order),
-  ``ruleset.rules`` / ``ruleset.chains`` (pandas frames), ``len(ruleset)`` (rules),
+  ``ruleset.rules`` / ``ruleset.chains`` / ``ruleset.elements`` (pandas frames), ``len(ruleset)`` (rules),
   ``ruleset.problems`` (lenient parse), ``ruleset.format`` (``nft``, ``nft-json``).
 - ``NftTable``: ``family``, ``name``, ``handle``, ``comment``, ``flags``, ``chains`` (dict),
   ``sets`` (dict; maps too, ``NftSet.is_map``), ``flowtables``, ``objects`` (named counters,
@@ -407,6 +407,12 @@ class NftRuleset:
         """One row per chain (columns :data:`workbook.frames.NFT_CHAIN_COLUMNS`)."""
         from ..frames import nft_chains_frame
         return nft_chains_frame(self)
+
+    @property
+    def elements(self) -> "pd.DataFrame":
+        """One row per set/map element (columns :data:`workbook.frames.NFT_ELEMENT_COLUMNS`)."""
+        from ..frames import nft_elements_frame
+        return nft_elements_frame(self)
 
     def to_nft(self, stateless: bool = False, handles: bool = False, portable: bool = False) -> str:
         """``nft list ruleset`` text (``nft -f`` reads it back; ``portable``: priority names only

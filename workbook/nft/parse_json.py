@@ -444,8 +444,9 @@ def parse_nft_json(text: str, source: str = "<text>", *, strict: bool = True, **
             if not isinstance(o, dict):
                 raise _Bad(f"{kind} is not an object")
             b.add(kind, o)
-        except (_Bad, RuleTextError, KeyError, TypeError, ValueError, IndexError) as e:
-            what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+        except (_Bad, RuleTextError, KeyError, TypeError, ValueError, IndexError, RecursionError) as e:
+            what = (f"missing key {e}" if isinstance(e, KeyError) else
+                    "expressions nested too deeply" if isinstance(e, RecursionError) else str(e))
             b.fail(1, f"item {i} ({kind}): {what}")
     mark_iptables_nft(b.rs)
     b.rs.notes.append(JSON_LOSSES)

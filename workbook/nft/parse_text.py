@@ -92,7 +92,7 @@ def parse_elements(body: str, first_line: int = 0) -> list[SetElement]:
 class _Reader:
     """Line-by-line state machine over the listing."""
 
-    def __init__(self, text: str, source: str, strict: bool, table: str | None):
+    def __init__(self, text: str, source: str, strict: bool):
         self.text, self.source, self.strict = text, source, strict
         self.rs = NftRuleset(source=source, format="nft")
         self.table: NftTable | None = None
@@ -101,7 +101,6 @@ class _Reader:
         self.pending: list[str] | None = None  # lines of a multi-line "elements = { …"
         self.pending_line = 0
         self.pending_depth = 0  # braces opened and not closed in the pending lines
-        self.only_table = table
 
     def fail(self, lineno: int, message: str, text: str = "") -> None:
         if self.strict:
@@ -322,12 +321,11 @@ def _depth(line: str) -> int:
     return depth
 
 
-def parse_nft_text(text: str, source: str = "<text>", *, strict: bool = True, table: str | None = None,
-                   **_: object) -> NftRuleset:
+def parse_nft_text(text: str, source: str = "<text>", *, strict: bool = True, **_: object) -> NftRuleset:
     """Parse ``nft list ruleset`` (or ``nft list table …``) output; ``-a`` handles and ``-s``
     stateless listings are read the same way.
 
     ``strict`` (default) raises :class:`~workbook.model.ParseError` (``file:line: why``) at the
     first bad line; ``strict=False`` records it in ``ruleset.problems`` and keeps the rest.
     """
-    return _Reader(text, source, strict, table).run()
+    return _Reader(text, source, strict).run()

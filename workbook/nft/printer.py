@@ -15,7 +15,7 @@ _BARE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 # other type (concatenations, interface names…) one to a line.
 _FIVE = frozenset({"nf_proto", "inet_proto", "inet_service", "tcp_flag", "dccp_pkttype", "mark", "iface_index",
                    "classid", "uid", "gid", "ct_dir"})
-_TWO = frozenset({"ipv4_addr", "ipv6_addr", "ct_state", "ct_status", "pkttype"})
+_TWO = frozenset({"ipv4_addr", "ct_state", "ct_status", "pkttype"})
 _TYPEOF = {"saddr": None, "daddr": None, "dport": "inet_service", "sport": "inet_service", "l4proto": "inet_proto",
            "protocol": "inet_proto", "mark": "mark", "iif": "iface_index", "oif": "iface_index", "state": "ct_state",
            "status": "ct_status", "pkttype": "pkttype", "skuid": "uid", "skgid": "gid", "nexthdr": "inet_proto"}

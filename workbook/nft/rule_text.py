@@ -26,6 +26,7 @@ class RuleTextError(ValueError):
     """The rule text is not something nft prints (message names the word where it went wrong)."""
 
 
+_SPECIAL = re.compile(r'["{}(),]')
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}(),]|[^\s{}(),"]+|(")')
 
 PAYLOAD_PROTOS = frozenset({
@@ -58,11 +59,22 @@ _LOG_OPTS = frozenset({"prefix", "level", "group", "snaplen", "queue-threshold",
 
 def tokenize_rule(text: str) -> list[tuple[str, int, int]]:
     """``(token, start, end)`` for every token; quotes kept; ``{ } ( ) ,`` stand alone."""
+    if not _SPECIAL.search(text):
+        # the common case (no quotes, braces or commas): whitespace-separated words
+        out = []
+        pos = 0
+        find = text.find
+        for w in text.split():
+            i = find(w, pos)
+            pos = i + len(w)
+            out.append((w, i, pos))
+        return out
     out = []
     for m in _TOKEN.finditer(text):
         if m.group(1):
             raise RuleTextError(f"unterminated quote at column {m.start() + 1}")
-        out.append((m.group(0), m.start(), m.end()))
+        a, b = m.span()
+        out.append((text[a:b], a, b))
     return out
 
 
@@ -361,6 +373,11 @@ class _Parser:
                 self.take()
             self.expect("}")
             return SetUpdate(t, name, key, self.span(s))
+        if t == "flow":
+            op = self.take()
+            target = self.take()
+            return Other("flow", self.span(s)) if op in ("add", "offload") and target.startswith("@") \
+                else self._bad(f"flow {op} {target}")
         if t == "queue":
             self._words_until_statement()
             return Verdict("queue", None, self.span(s))
@@ -373,6 +390,9 @@ class _Parser:
             self._words_until_statement()
             return Other(t, self.span(s))
         raise RuleTextError(f"unknown statement {t!r}")
+
+    def _bad(self, what: str) -> Statement:
+        raise RuleTextError(f"not a statement nft prints: {what!r}")
 
     def _words_until_statement(self, allow_selectors: bool = False) -> None:
         while self.peek() is not None:
@@ -437,6 +457,8 @@ def parse_rule_text(text: str) -> tuple[tuple[Statement, ...], str | None]:
     Raises :class:`RuleTextError` for text nft would not print (unknown statements, unbalanced
     braces, a selector with no value).
     """
+    if text.count("{") > _MAX_NESTING and _nesting(text) > _MAX_NESTING:
+        raise RuleTextError(f"sets nested more than {_MAX_NESTING} deep")
     p = _Parser(text)
     out: list[Statement] = []
     comment = None
@@ -450,6 +472,20 @@ def parse_rule_text(text: str) -> tuple[tuple[Statement, ...], str | None]:
             break
         out.append(p.statement())
     return tuple(out), comment
+
+
+_MAX_NESTING = 64
+
+
+def _nesting(text: str) -> int:
+    depth = top = 0
+    for ch in text:
+        if ch in "{(":
+            depth += 1
+            top = max(top, depth)
+        elif ch in "})":
+            depth -= 1
+    return top
 
 
 _COUNTER_VALUES = re.compile(r"\bcounter packets \d+ bytes \d+")

@@ -55,12 +55,22 @@ __all__ = [
     "Log", "Limit", "Xt", "Other", "Statement", "VERDICTS",
 ]
 
+class _Printed:
+    """``str()`` of an expression or statement is its text as nft prints it."""
+
+    __slots__ = ()
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 #: Verdict keywords.
 VERDICTS = ("accept", "drop", "continue", "return", "jump", "goto", "queue")
 
 
 @dataclass(frozen=True, slots=True)
-class Field:
+class Field(_Printed):
     """A selector: ``Field("payload", "ip daddr")``, ``Field("meta", "mark")``,
     ``Field("fib", "type", ("daddr",))``, ``Field("numgen", "random", ("2", "0"))``."""
 
@@ -89,12 +99,9 @@ class Field:
     def offset(self) -> int:
         return int(self.args[1]) if self.kind in ("numgen", "jhash", "symhash") and len(self.args) > 1 else 0
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Literal:
+class Literal(_Printed):
     """A constant as printed (quotes kept in ``text``)."""
 
     text: str
@@ -104,12 +111,9 @@ class Literal:
         t = self.text
         return t[1:-1] if len(t) >= 2 and t[0] == '"' and t[-1] == '"' else t
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Binop:
+class Binop(_Printed):
     """``left op right`` (``op``: ``& | ^ << >> /``)."""
 
     left: "Expr"
@@ -117,23 +121,17 @@ class Binop:
     right: "Expr"
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Concat:
+class Concat(_Printed):
     """``a . b . c``."""
 
     parts: tuple["Expr", ...]
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class SetRef:
+class SetRef(_Printed):
     """``@name`` (a named set or map of the same table)."""
 
     name: str
@@ -142,50 +140,38 @@ class SetRef:
     def text(self) -> str:
         return "@" + self.name
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class MapEntry:
+class MapEntry(_Printed):
     """``key : value`` inside an anonymous map (value is an expression or a :class:`Verdict`)."""
 
     key: "Expr"
     value: "Expr | Verdict"
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class AnonSet:
+class AnonSet(_Printed):
     """``{ a, b }`` — an anonymous set (or map, when the elements are :class:`MapEntry`)."""
 
     elements: tuple["Expr | MapEntry", ...]
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class MapLookup:
+class MapLookup(_Printed):
     """``key map @m`` / ``key map { … }`` as an expression (nat addresses from a map)."""
 
     key: "Expr"
     map: "SetRef | AnonSet"
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 Expr = Union[Field, Literal, Binop, Concat, SetRef, AnonSet, MapLookup]
 
 
 @dataclass(frozen=True, slots=True)
-class Match:
+class Match(_Printed):
     """``left op right``; ``implicit`` when nft printed no operator."""
 
     left: Expr
@@ -194,36 +180,27 @@ class Match:
     text: str = ""
     implicit: bool = False
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class VerdictMap:
+class VerdictMap(_Printed):
     """``key vmap @m`` / ``key vmap { k : verdict, … }``."""
 
     key: Expr
     map: "SetRef | AnonSet"
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(_Printed):
     """``accept``, ``drop``, ``jump X``, ``goto X``, ``return``, ``continue``, ``queue …``."""
 
     kind: str
     target: str | None = None
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Nat:
+class Nat(_Printed):
     """``dnat [ip|ip6] to ADDR[:PORT] [flags]``, ``snat …``, ``masquerade [to :P] [flags]``,
     ``redirect [to :P]``."""
 
@@ -235,24 +212,18 @@ class Nat:
     to_map: MapLookup | None = None
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class SetField:
+class SetField(_Printed):
     """``field set value`` (``meta mark set meta mark | 0x00004000``)."""
 
     field: Field
     value: Expr
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class SetUpdate:
+class SetUpdate(_Printed):
     """``update @set { key }`` / ``add @set { key }`` / ``delete @set { key }``."""
 
     op: str
@@ -260,12 +231,9 @@ class SetUpdate:
     key: Expr
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Counter:
+class Counter(_Printed):
     """``counter [packets N bytes M]`` or ``counter name "x"``."""
 
     packets: int | None = None
@@ -273,32 +241,23 @@ class Counter:
     name: str | None = None
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Reject:
+class Reject(_Printed):
     """``reject [with icmp|icmpv6|icmpx CODE | with tcp reset]``."""
 
     kind: str | None = None
     code: str | None = None
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Notrack:
+class Notrack(_Printed):
     text: str = "notrack"
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Log:
+class Log(_Printed):
     """``log [prefix "…"] [level L] [group N] [flags F]``; ``options`` as (word, value) pairs."""
 
     options: tuple[tuple[str, str], ...] = ()
@@ -311,12 +270,9 @@ class Log:
                 return v[1:-1] if v.startswith('"') else v
         return None
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Limit:
+class Limit(_Printed):
     """``limit rate [over] N/unit [burst N packets]`` (``over`` inverts it)."""
 
     over: bool = False
@@ -324,31 +280,22 @@ class Limit:
     burst: str | None = None
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Xt:
+class Xt(_Printed):
     """An iptables-nft compat expression nft cannot translate: ``xt match "name"`` / ``xt target "NAME"``."""
 
     kind: str
     name: str
     text: str = ""
 
-    def __str__(self) -> str:
-        return self.text
-
 
 @dataclass(frozen=True, slots=True)
-class Other:
+class Other(_Printed):
     """Any other statement (``quota``, ``queue``, ``tproxy``, ``flow add``…): ``keyword`` and text."""
 
     keyword: str
     text: str = ""
-
-    def __str__(self) -> str:
-        return self.text
 
 
 Statement = Union[Match, VerdictMap, Verdict, Nat, SetField, SetUpdate, Counter, Reject, Notrack,

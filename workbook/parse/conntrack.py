@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
@@ -27,6 +28,7 @@ _TCP_STATES = {"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE
                "TIME_WAIT", "CLOSE", "SYN_SENT2", "LISTEN"}
 _SCTP_STATES = {"CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED", "SHUTDOWN_SENT",
                 "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED"}
+_STATES = _TCP_STATES | _SCTP_STATES
 _TUPLE_KEYS = ("src", "dst", "sport", "dport", "type", "code", "id")
 _U32 = 2 ** 32 - 1
 
@@ -192,7 +194,14 @@ def _stats(line: str) -> dict[str, int]:
     return out
 
 
+_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+
+
 def _address(word: str) -> str:
+    """The address in conntrack's (canonical) form; IPv4 by a pattern (ipaddress is ~20x slower on
+    the 400,000 addresses of a 100k-entry table), IPv6 through ipaddress (it canonicalises)."""
+    if _IPV4.fullmatch(word):
+        return word
     try:
         return str(ipaddress.ip_address(word))
     except ValueError:
@@ -215,7 +224,7 @@ def _entry(line: str, n: int) -> ConntrackEntry:
         i += 1
     state = None
     if i < len(words) and "=" not in words[i] and not words[i].startswith("["):
-        if words[i] not in _TCP_STATES | _SCTP_STATES:
+        if words[i] not in _STATES:
             raise ValueError(f"unknown state {words[i][:40]!r}")
         state = words[i]
         i += 1

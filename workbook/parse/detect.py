@@ -42,7 +42,7 @@ def read_input(path_or_text) -> tuple[str, str]:
     return check_text(path_or_text, "<text>"), "<text>"
 
 
-_NFT_TABLE = re.compile(r"^table\s+(ip|ip6|inet|arp|bridge|netdev)\s+\S+\s*\{")
+_NFT_TABLE = re.compile(r"^table\s+[a-z0-9]+\s+\S+\s*\{")
 _NFT_CMD = re.compile(r"^(add|flush|delete|insert|replace|create|destroy)\s+(table|chain|rule|set|map|element|ruleset)\b")
 _IPSET = re.compile(r"^(create|add)\s+\S+\s+(hash|bitmap|list):|^add\s+\S+\s+\S+")
 _CHAIN_HDR = re.compile(r"^Chain\s+\S+\s+\((policy|\d+\s+references|ERROR)")

@@ -8,7 +8,7 @@
 set -euo pipefail
 NS=nfwb-forensics-eksfix-$$
 OUT=tests/data/dumps/eks_i-0f1e2d3c4b5a69788_2026-01-01_0000-UTC_0.7.9
-PY=${PY:-/work/main/.venv/bin/python}
+PY=${PY:-.venv/bin/python}
 cleanup() { ip netns del "$NS" 2>/dev/null || true; }
 trap cleanup EXIT
 ip netns add "$NS"
@@ -42,7 +42,7 @@ ip netns exec "$NS" ip route show table all > "$OUT/networking/iproute.txt"
 ip netns exec "$NS" ip rule show > "$OUT/networking/iprule.txt"
 # get_modinfo (`lsmod | grep -e ip_vs -e nf_conntrack`): the build machine has no /proc/modules, so
 # the grep is applied to the real lsmod of the EKS node ip-192-168-3-215 in the seed post instead
-sed -n '/^\[root@ip-192-168-3-215 modules-load.d\]# lsmod$/,/^nfnetlink /p' /work/shared/seed/000_81fac245e6421696.txt \
+sed -n '/^\[root@ip-192-168-3-215 modules-load.d\]# lsmod$/,/^nfnetlink /p' ../shared/seed/000_81fac245e6421696.txt \
   | sed 1d | grep -v '^$' | grep -e ip_vs -e nf_conntrack > "$OUT/modinfo/ip_vs"
 echo "i-0f1e2d3c4b5a69788" > "$OUT/system/instance-id.txt"
 echo "ap-northeast-2" > "$OUT/system/region.txt"
