@@ -8,7 +8,6 @@ kernel trace (``nfwb lab trace --json`` shape) plus a note of the machine that m
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import platform
@@ -20,25 +19,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import workbook as wb  # noqa: E402
-from workbook.lab import Lab  # noqa: E402
+from workbook.lab_runs import RECORDING, live_runs  # noqa: E402
 
 DATASET = "datasets/eks-node"
 PACKET = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
 RUNS = 8
 
 
-def lab_addresses(node_ips):
-    """The node's IPv4 addresses the lab gives its node namespace (loopback and IPv6 left out)."""
-    return [ip for ip in node_ips if ":" not in ip and not ip.startswith("127.")]
-
-
 def main() -> int:
     dump = wb.load_dump(HERE.parent / DATASET)
-    rs = dump.ruleset
-    runs = []
-    with Lab(rs, lab_addresses(dump.node_ips)) as lab:
-        for i in range(RUNS):  # a new source port each time: a new connection, a new random choice
-            runs.append(lab.trace(dataclasses.replace(PACKET, sport=PACKET.sport + i)).to_json())
+    # a new source port each time: a new connection, a new random choice
+    runs = [t.to_json() for t in live_runs(dump.ruleset, PACKET, dump.node_ips, count=RUNS)]
     version = subprocess.run(["iptables", "-V"], capture_output=True, text=True).stdout.strip()
     out = {
         "what": "kernel lab runs of notebook 07: one DNS query per run through datasets/eks-node",
@@ -49,7 +40,7 @@ def main() -> int:
         "source": "kernel",
         "runs": runs,
     }
-    path = HERE / "recorded" / "lab-kube-dns.json"
+    path = HERE / "recorded" / RECORDING
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote {path} ({RUNS} runs)")

@@ -1,10 +1,16 @@
-"""A JupyterLab server and headless Debian Chromium for the browser tests, and how to run a notebook's cells there."""
+"""A JupyterLab server and headless Debian Chromium for the browser tests, and how to run a notebook's cells there.
+
+Deterministic on a busy 2-core machine: every notebook names the python3 kernelspec, JupyterLab's
+user settings (a temporary folder) start that kernel without asking, and every wait is on a state
+(the notebook and its kernel ready and idle, Run All's own promise settled, an element present),
+never a fixed sleep or a click against a timeout. Any dialog that appears is recorded; the tests
+treat one as a failure.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -22,12 +28,80 @@ SHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+#: generous deadlines for a state to be reached on a loaded machine (waited on, never slept)
+START_S, OPEN_S, RUN_S = 180, 180, 300
+
+#: every .jp-Dialog that ever appears is recorded in window.__nfwbDialogs (a kernel picker would)
+WATCH_DIALOGS = """
+window.__nfwbDialogs = [];
+new MutationObserver(() => {
+  for (const d of document.querySelectorAll('.jp-Dialog')) {
+    const t = (d.querySelector('.jp-Dialog-header') || d).textContent.trim();
+    if (!window.__nfwbDialogs.includes(t)) window.__nfwbDialogs.push(t);
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+#: true once the notebook at `path` is open, its file loaded and its kernel idle
+NOTEBOOK_READY = """(path) => {
+  const app = window.jupyterapp;
+  if (!app) return false;
+  const panel = [...app.shell.widgets('main')].find(w => w.context && w.context.path === path);
+  if (!panel || !panel.context.isReady || !panel.sessionContext.isReady) return false;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return !!kernel && kernel.status === 'idle';
+}"""
+
+#: Run All on that notebook; resolves when JupyterLab's own promise for it settles
+RUN_ALL = """async (path) => {
+  const app = window.jupyterapp;
+  const panel = [...app.shell.widgets('main')].find(w => w.context && w.context.path === path);
+  app.shell.activateById(panel.id);
+  return await app.commands.execute('notebook:run-all-cells');
+}"""
+
+#: every code cell of that notebook, from its model: execution count and outputs
+CELL_STATES = """(path) => {
+  const app = window.jupyterapp;
+  const panel = [...app.shell.widgets('main')].find(w => w.context && w.context.path === path);
+  const cells = panel.content.model.cells, out = [];
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells.get(i);
+    if (c.type !== 'code') continue;
+    const outputs = [];
+    for (let j = 0; j < c.outputs.length; j++) outputs.push(c.outputs.get(j).toJSON());
+    out.push({count: c.executionCount, outputs});
+  }
+  return out;
+}"""
+
+#: two animation frames: the layout after a viewport change has been computed and painted
+SETTLED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def write_settings(settings: Path) -> None:
+    """User settings for this JupyterLab only: start the notebook's kernel without asking (no
+    "Select Kernel" dialog), render every cell (no virtual scrolling, so every output is in the page
+    to be checked), never autosave (the stored notebooks stay clean), no news."""
+    def put(plugin: str, values: dict) -> None:
+        path = settings / "@jupyterlab" / plugin
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    put("notebook-extension/tracker.jupyterlab-settings", {"windowingMode": "none", "autoStartDefaultKernel": True})
+    put("apputils-extension/notification.jupyterlab-settings", {"fetchNews": "false", "checkForUpdates": False})
+    put("docmanager-extension/plugin.jupyterlab-settings", {"autosave": False})
+
+
+def _stored() -> dict[str, bytes]:
+    """The notebooks and their text sources, both editions, as stored."""
+    return {str(p.relative_to(NB_DIR)): p.read_bytes() for pat in ("*.ipynb", "*.py", "ko/*.ipynb", "ko/*.py")
+            for p in NB_DIR.glob(pat)}
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +114,8 @@ def lab(tmp_path_factory):
         need(False, "needs the Python playwright package")
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
     home = tmp_path_factory.mktemp("jupyter")
-    settings = home / "settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    # render every cell (no virtual scrolling), so every output is in the page to be checked
-    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
-    news = home / "settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True)
-    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    docs = home / "settings" / "@jupyterlab" / "docmanager-extension"
-    docs.mkdir(parents=True)
-    # never autosave: the notebooks in git must stay without outputs
-    (docs / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
-    before = {p.name: p.read_bytes() for p in NB_DIR.glob("*.ipynb")}
+    write_settings(home / "settings")
+    before = _stored()
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, PYTHONPATH=str(ROOT), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
@@ -60,25 +124,30 @@ def lab(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.open_browser=False", "--allow-root",
          "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={ROOT}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         f"--ServerApp.root_dir={ROOT}", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--LabApp.expose_app_in_browser=True"],  # window.jupyterapp: its states can be waited on
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        deadline = time.monotonic() + START_S
+        while True:  # until the server answers its status API
             try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5)
                 break
             except OSError:
                 if proc.poll() is not None:
                     raise RuntimeError("JupyterLab exited:\n" + (home / "lab.log").read_text()[-2000:])
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-2000:])
+                if time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-2000:])
+                try:
+                    proc.wait(timeout=0.2)  # returns early only if the server exited (reported above)
+                except subprocess.TimeoutExpired:
+                    pass
         yield base, token
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
@@ -97,81 +166,55 @@ def browser(lab):
             b.close()
 
 
-def _run_all(page) -> None:
-    """Run menu → Run All Cells (a dialog in the way, e.g. the kernel picker, is accepted first)."""
-    for attempt in range(3):
-        dialogs = page.locator(".jp-Dialog .jp-mod-accept")
-        if dialogs.count():
-            try:
-                dialogs.first.click(timeout=5_000)
-            except Exception:  # the page's locator handler (new_page) accepted it first
-                pass
-        try:
-            page.click(".lm-MenuBar-itemLabel:text-is('Run')", timeout=10_000)
-            page.click(".lm-Menu-itemLabel:text-is('Run All Cells')", timeout=10_000)
-            return
-        except Exception:
-            if not page.locator(".jp-Dialog").count():  # Escape on a dialog would choose "No Kernel"
-                page.keyboard.press("Escape")
-            if attempt == 2:
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SHOTS / "RUN-MENU-FAILED.png"))
-                raise
-
-
-PROMPTS_JS = """() => [...document.querySelectorAll(
-    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')].map(e => e.textContent.trim())"""
-
-
-def _run_all_until_done(page, n_code: int, timeout: float = 150.0) -> None:
-    """Run All Cells until every code cell shows an execution count.
-
-    When the kernel is still connecting, JupyterLab may run the first cell and drop the rest;
-    so if nothing is running ([*]) for a few seconds while cells are left, Run All again.
-    """
-    deadline = time.monotonic() + timeout
-    _run_all(page)
-    quiet_since = None
-    while time.monotonic() < deadline:
-        page.wait_for_timeout(500)
-        prompts = page.evaluate(PROMPTS_JS)
-        done = len(prompts) >= n_code and all(re.fullmatch(r"\[\d+\]:", t) for t in prompts)
-        if done:
-            return
-        if any(t == "[*]:" for t in prompts):
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 4:
-            _run_all(page)
-            quiet_since = None
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "TIMEOUT.png"))
-    raise AssertionError(f"cells did not all finish: {n_code} code cells, prompts {page.evaluate(PROMPTS_JS)}")
-
-
 def new_page(browser, width: int = 1400, height: int = 1000):
-    """A browser page that accepts JupyterLab's "Select Kernel" dialog whenever it is in the way."""
+    """A browser page that records every JupyterLab dialog (see :func:`dialogs_seen`)."""
     page = browser.new_page(viewport={"width": width, "height": height})
-    # JupyterLab may ask "Select Kernel" at any moment while the first kernel starts; whenever that
-    # dialog is in the way of an action, accept it (Select = the notebook's own Python 3 kernel)
-    page.add_locator_handler(page.locator(".jp-Dialog .jp-mod-accept"), lambda loc: loc.click())
+    page.add_init_script(WATCH_DIALOGS)
     return page
 
 
+def dialogs_seen(page) -> list[str]:
+    """The titles of the dialogs JupyterLab has shown in this page (none expected)."""
+    return page.evaluate("window.__nfwbDialogs || []")
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name.replace('/', '-')}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
 def open_and_run(page, lab, path: str, workspace: str, n_code: int):
-    """Open the notebook at ``path`` (relative to the repo) in its own workspace, run all its cells,
+    """Open the notebook at ``path`` (relative to the repo) in its own workspace, wait until its
+    kernel is idle, run all its cells (JupyterLab's Run All, awaited), check every code cell ran,
     and return the notebook panel (a Playwright locator)."""
     base, token = lab
     # a workspace of its own, so JupyterLab does not re-open the notebooks of the previous test
-    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{path}?token={token}", wait_until="domcontentloaded")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
+    page.goto(f"{base}/lab/workspaces/{workspace.replace('/', '-')}/tree/{path}?token={token}",
+              wait_until="domcontentloaded")
+    try:
+        page.wait_for_function(NOTEBOOK_READY, arg=path, timeout=OPEN_S * 1000, polling=200)
+    except Exception:
+        shot(page, f"OPEN-FAILED-{workspace}")
+        raise AssertionError(f"{path}: the notebook and its kernel did not become ready; "
+                             f"dialogs seen: {dialogs_seen(page)}") from None
     if page.locator("#jp-left-stack:not(.lm-mod-hidden)").count():
         page.keyboard.press("Control+b")  # hide the file browser: wider notebooks in the screenshots
-    _run_all_until_done(page, n_code)
-    page.wait_for_selector(".jp-NotebookPanel [data-status='idle']", timeout=60_000)
+    page.set_default_timeout(RUN_S * 1000)
+    ran = page.evaluate(RUN_ALL, path)
+    page.wait_for_function(NOTEBOOK_READY, arg=path, timeout=RUN_S * 1000, polling=200)  # idle again
+    states = page.evaluate(CELL_STATES, path)
+    failed = [o for c in states for o in c["outputs"] if o.get("output_type") == "error"]
+    assert ran is not False, f"{path}: Run All reported a failure: {json.dumps(failed)[:1500]}"
+    counts = [c["count"] for c in states]
+    assert len(counts) == n_code and all(isinstance(n, int) for n in counts), f"{path}: not all cells ran: {counts}"
     return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+
+
+def cell_outputs(page, path: str) -> list[list[dict]]:
+    """Each code cell's outputs (nbformat JSON), from the notebook's model."""
+    return [c["outputs"] for c in page.evaluate(CELL_STATES, path)]
 
 
 def output_errors(panel) -> list[str]:

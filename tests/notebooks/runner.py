@@ -1,7 +1,9 @@
 """Execute the workbook notebooks headless with nbclient and list every error they show.
 
 Used by the tests, and on its own (``python tests/notebooks/runner.py [names...]``) from any
-venv: it runs each notebook with that venv's ``python3`` kernel, cwd = ``notebooks/``.
+venv: it runs each notebook with that venv's ``python3`` kernel, cwd = the notebook's folder.
+A notebook is named by its path under ``notebooks/`` without ``.ipynb``: ``03-service-dnat-path``,
+``ko/03-service-dnat-path`` (the Korean edition, when there is one).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import nbformat
 from nbclient import NotebookClient
 
 NB_DIR = Path(os.environ.get("NFWB_NOTEBOOK_DIR") or Path(__file__).resolve().parents[2] / "notebooks")
-NOTEBOOKS = sorted(p.stem for p in NB_DIR.glob("[0-9][0-9]-*.ipynb"))
+NOTEBOOKS = sorted(p.relative_to(NB_DIR).with_suffix("").as_posix()
+                   for pattern in ("[0-9][0-9]-*.ipynb", "ko/[0-9][0-9]-*.ipynb") for p in NB_DIR.glob(pattern))
 
 
 def errors_in(nb) -> list[str]:
@@ -35,9 +38,10 @@ def errors_in(nb) -> list[str]:
 
 def run(name: str, timeout: int = 300) -> tuple[object, float, list[str]]:
     """Execute one notebook; returns (executed notebook, seconds, errors)."""
-    nb = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
+    path = NB_DIR / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(NB_DIR)}})
+                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
     return nb, time.perf_counter() - start, errors_in(nb)
@@ -50,6 +54,7 @@ def main(argv: list[str]) -> int:
         if os.environ.get("NFWB_SAVE_EXECUTED"):  # keep the executed copy for a look (never into notebooks/)
             out = Path(os.environ["NFWB_SAVE_EXECUTED"])
             out.mkdir(parents=True, exist_ok=True)
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, out / f"{name}.ipynb")
         results[name] = {"seconds": round(secs, 2), "errors": errs}
     print(json.dumps(results))

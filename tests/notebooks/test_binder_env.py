@@ -13,6 +13,7 @@ import venv
 
 import pytest
 
+from tests.notebooks.runner import NOTEBOOKS
 from tests.realparts import ROOT, need
 
 BINDER = ROOT / "binder"
@@ -31,7 +32,7 @@ def test_binder_files_match_the_project():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = {re.split(r"[<>=!~\[ ]", d, 1)[0].lower() for d in project["dependencies"]}
     assert runtime <= names, f"runtime dependencies missing from binder/requirements.txt: {runtime - names}"
-    assert {"jupyterlab", "ipykernel"} <= names
+    assert {"jupyterlab", "ipykernel", "jupytext"} <= names
     apt = [ln.strip() for ln in (BINDER / "apt.txt").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     # dot draws every diagram; fonts-noto-cjk has the Hangul of workbook.draw.FONT ("Noto Sans CJK KR")
     assert apt == ["graphviz", "fonts-noto-cjk"]
@@ -67,7 +68,7 @@ def test_fresh_venv_from_binder_runs_every_notebook(tmp_path):
     res = subprocess.run([py, str(runner)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert res.stdout.strip(), res.stderr[-2000:]
     results = json.loads(res.stdout.strip().splitlines()[-1])
-    assert sorted(results) == sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    assert sorted(results) == NOTEBOOKS  # both editions: notebooks/ and notebooks/ko/
     bad = {k: v["errors"] for k, v in results.items() if v["errors"]}
     assert not bad, bad
     total = sum(v["seconds"] for v in results.values())
