@@ -63,6 +63,10 @@ ANSWERS = {
     "7.2": 1,        # a real packet takes one way
     "7.3": P,        # random
     "7.4": "참",     # the simulator must predict every kernel path
+    "8.1": 3,        # one KUBE-SEP chain per endpoint: kube-dns's two plus web's one
+    "8.2": "numgen",  # kube-proxy's nftables mode: `numgen random mod N vmap { … }` (NFTABLES.md)
+    "8.3": 1,        # two endpoints: only the first jump carries --probability 0.5 (the last has none)
+    "8.4": "192.168.7.160",  # datasets/nft-mode-node/README.md: the deleted coredns pod
 }
 #: Prediction id (first word of the check_prediction question) → the outcome reasoned by hand.
 PREDICTIONS = {
@@ -78,6 +82,8 @@ PREDICTIONS = {
     "6.a": 2,        # 8.8.8.8 is outside the VPC's 192.168.0.0/16: the set-mark rule
     "7.a": "50%",    # first of two endpoints: probability 1/2
     "7.b": "예",     # the statistic match only chooses between the two KUBE-SEP jumps
+    "8.a": 2,        # two endpoints: two ways in either mode, one half each
+    "8.b": "yes",    # iptables-save alone shows no Service rule of an nftables-mode kube-proxy: blind
 }
 _QUESTION = re.compile(r"check_(answer|prediction)\(\s*[\"']([^\s\"']+)")
 
