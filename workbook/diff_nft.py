@@ -52,28 +52,27 @@ def diff_nft(a: "NftRuleset | None", b: "NftRuleset | None", *, skip: set[tuple[
     ta = dict(a.tables) if a is not None else {}
     tb = dict(b.tables) if b is not None else {}
     rows: list[dict] = []
-    for key in list(ta) + [k for k in tb if k not in ta]:
+    for key, x, y in _paired(ta, tb):
         if key in skip:
             continue
         fam, name = key
-        x, y = ta.get(key), tb.get(key)
         if x is None or y is None:
             rows.append(_row("table-added" if x is None else "table-removed", fam, name))
-        xc = x.chains if x is not None else {}
-        yc = y.chains if y is not None else {}
-        for cname in list(xc) + [c for c in yc if c not in xc]:
-            ca, cb = xc.get(cname), yc.get(cname)
-            if (ca is None) != (cb is None) and x is not None and y is not None:
-                rows.append(_row("chain-added" if ca is None else "chain-removed", fam, name, chain=cname))
-            rows.extend(_rules(fam, name, cname, ca.rules if ca else [], cb.rules if cb else []))
-        xs = x.sets if x is not None else {}
-        ys = y.sets if y is not None else {}
-        for sname in list(xs) + [s for s in ys if s not in xs]:
-            sa, sb = xs.get(sname), ys.get(sname)
-            if (sa is None) != (sb is None) and x is not None and y is not None:
-                rows.append(_row("set-added" if sa is None else "set-removed", fam, name, set=sname))
-            rows.extend(_elements(fam, name, sname, sa, sb))
+        for kind, attr in (("chain", "chains"), ("set", "sets")):
+            for item, ia, ib in _paired(getattr(x, attr, {}), getattr(y, attr, {})):
+                if (ia is None) != (ib is None) and x is not None and y is not None:
+                    rows.append(_row(f"{kind}-{'added' if ia is None else 'removed'}", fam, name, **{kind: item}))
+                if kind == "chain":
+                    rows.extend(_rules(fam, name, item, ia.rules if ia else [], ib.rules if ib else []))
+                else:
+                    rows.extend(_elements(fam, name, item, ia, ib))
     return rows
+
+
+def _paired(a: dict, b: dict):
+    """(key, a's value or None, b's value or None) for every key of either, a's order first."""
+    for key in list(a) + [k for k in b if k not in a]:
+        yield key, a.get(key), b.get(key)
 
 
 def _rules(fam: str, table: str, chain: str, ra: list, rb: list) -> list[dict]:
