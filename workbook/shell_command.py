@@ -7,7 +7,7 @@ import shlex
 import unicodedata
 from typing import Iterable, Sequence
 
-__all__ = ["shell_line", "shell_lines", "shell_note", "refusal", "commands_or_refusal", "iptables_chain_problem",
+__all__ = ["shell_line", "shell_lines", "shell_note", "terminal_safe", "refusal", "commands_or_refusal", "iptables_chain_problem",
            "kube_name_problem", "Refused", "MAX_CHAIN_NAME"]
 
 #: iptables chain names are shorter than XT_EXTENSION_MAXNAMELEN (29): at most 28 characters.
@@ -64,6 +64,19 @@ def shell_lines(*argvs: Sequence[str], joiner: str = "&&") -> str:
     if joiner not in ("&&", ";", "||"):
         raise ValueError(f"bad joiner {joiner!r}")
     return f" {joiner} ".join(shell_line(a) for a in argvs)
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control or format character but the newline shown as an escape, so dump
+    text printed to a terminal (evidence tables, titles) cannot move the cursor, recolour or hide.
+
+    >>> terminal_safe("KUBE-\\x1b[2J\\nX")
+    'KUBE-\\\\x1b[2J\\nX'
+    """
+    if all(ch == "\n" or _unsafe_char(ch) is None for ch in text):
+        return text
+    return "".join(ch if ch == "\n" or _unsafe_char(ch) is None else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def shell_note(text: str) -> str:

@@ -31,7 +31,7 @@ without a kernel trace event (the step is kept, ``Branch.matched_path()`` leaves
 Every walk ends. A loop of jumps or gotos (the kernel refuses one at load time, so a dump holding
 it was tampered with) is an :class:`~workbook.model.InputError` naming it; so is nesting deeper
 than :data:`MAX_DEPTH` (gotos counted), more than ``max_branches`` branches or :data:`MAX_STEPS`
-steps ("narrow the flow"). After :data:`MEMO_AFTER_JUMPS` jumps in a branch, a chain entered again
+steps ("narrow the flow"). Once a branch has :data:`MEMO_AFTER_STEPS` steps, a chain entered again
 in the same packet state is not walked again: one ``RETURN`` step names the steps of its first walk.
 """
 
@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Callable, Iterable
 
+from .chain_loops import chain_loops
 from .model import InputError, Rule, Ruleset
 from .netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT, is_local, local_addresses
 from .packet import Branch, Packet, Step, Trace
@@ -54,9 +55,9 @@ INDEX_MIN_RULES = 32
 MAX_DEPTH = 128
 #: Most steps one trace may record, all branches together (a walk that fans out is stopped here).
 MAX_STEPS = 500_000
-#: After this many jumps in one branch, a chain entered again in the same packet state is not
-#: walked again: its earlier walk is reused (one summary step). Honest traces make a few jumps.
-MEMO_AFTER_JUMPS = 64
+#: Once a branch has this many steps, a chain entered again in the same packet state is not walked
+#: again: its earlier walk is reused (one summary step). Honest traces have tens of steps.
+MEMO_AFTER_STEPS = 1000
 
 PROTOCOLS: dict[str, int] = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
                              "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "udplite": 136, "dccp": 33,
@@ -178,7 +179,7 @@ class _State:
                  "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
                  "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
                  "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
-                 "path", "jumps", "splits", "memo", "counted")
+                 "splits", "memo", "counted")
 
     def clone(self) -> "_State":
         c = _State.__new__(_State)
@@ -196,8 +197,7 @@ class _State:
         c.stack = [f[:] for f in self.stack]
         c.nat_done = set(self.nat_done)
         c.recent = {k: dict(v) for k, v in self.recent.items()} if self.recent else self.recent
-        c.path = self.path[:]
-        c.jumps, c.splits = self.jumps, self.splits
+        c.splits = self.splits
         c.memo = dict(self.memo) if self.memo is not None else None
         c.counted = len(c.steps)
         return c
@@ -225,7 +225,7 @@ class _State:
 
 #: What a chain's walk may depend on or change: two entries into a chain with equal values walk alike.
 _KEY_SLOTS = tuple(n for n in _State.__slots__ if n not in (
-    "steps", "notes", "stack", "prob", "path", "jumps", "splits", "memo", "counted", "nat_done", "recent",
+    "steps", "notes", "stack", "prob", "splits", "memo", "counted", "nat_done", "recent",
     "verdict", "base"))
 _state_key = attrgetter(*_KEY_SLOTS)
 
@@ -1297,8 +1297,7 @@ class Tracer:
         s.assumed = False
         s.hook_in = s.hook_out = None
         s.route_out = None
-        s.path = []
-        s.jumps = s.splits = s.counted = 0
+        s.splits = s.counted = 0
         s.memo = None
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
@@ -1499,15 +1498,13 @@ class Tracer:
                        f"built-in chain only when it is declared)")
             return
         s.base = c
-        s.stack = [[c, 0, c.candidates(s), 0, 0, None]]
-        s.path = [c.name]
+        s.stack = [[c, 0, c.candidates(s), 0, 1, None]]
 
     def _walk(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
         """Walk the current table at the current hook until it gives a verdict.
 
         A frame of ``s.stack`` is ``[chain, next index, candidate order, next position not yet
-        stepped over, len(s.path) when the chain was entered, memo record or None]``; ``s.path``
-        names the chains entered since the built-in one (gotos included), for the loop check.
+        stepped over, depth (the built-in chain is 1; a jump or a goto adds 1), memo record or None]``.
         """
         steps = s.steps
         append = steps.append
@@ -1515,6 +1512,7 @@ class Tracer:
         chains = self.compiled.tables[table]
         stack = s.stack
         _Step = Step
+        max_depth, memo_after = MAX_DEPTH, MEMO_AFTER_STEPS
         while stack:
             frame = stack[-1]
             c: _CChain = frame[0]
@@ -1524,7 +1522,8 @@ class Tracer:
             if order is None:
                 if i >= len(rules):
                     stack.pop()
-                    self._left(s, frame, bool(stack))
+                    if frame[5] is not None and stack:
+                        self._remember(s, frame[5])
                     if stack:  # implicit return from a user chain
                         append(_Step(hook, table, c.name, None, None, True, "RETURN"))
                         continue
@@ -1538,15 +1537,16 @@ class Tracer:
                         self._skipped(s, c, frame[3], len(rules), steps)
                         frame[3] = len(rules)
                     stack.pop()
-                    self._left(s, frame, bool(stack))
+                    if frame[5] is not None and stack:
+                        self._remember(s, frame[5])
                     if self._chain_end(s, c, steps, popped=True):
                         return s.base.policy
                     continue
                 idx = order[i]
                 if idx > frame[3]:
                     self._skipped(s, c, frame[3], idx, steps)
+                frame[3] = idx + 1   # (only an indexed chain reads it)
             frame[1] = i + 1
-            frame[3] = idx + 1
             cr: _CRule = rules[idx]
             why = None
             assumed = False
@@ -1554,6 +1554,9 @@ class Tracer:
                 r = chk(s)
                 if r is None:
                     continue
+                if type(r) is str:   # the common failure: why it does not match
+                    why = r
+                    break
                 if type(r) is _Assume:
                     assumed = True
                     s.note(str(r))
@@ -1595,41 +1598,17 @@ class Tracer:
                 assumed = True
                 s.note(f"target {cr.target} is not known to the tracer (or its chain is not in the dump); treated as CONTINUE")
             append(_Step(hook, table, c.name, cr.position, cr._spec or cr.spec, True, cr.action, None, assumed))
-            if kind == "jump" or kind == "goto":
+            if kind == "jump":
                 sub = chains[cr.target]
-                path = s.path
-                if sub.name in path:
-                    raise _loop(table, path, sub.name, cr)
-                if len(path) >= MAX_DEPTH:
-                    raise InputError(f"chains nested deeper than {MAX_DEPTH} (jumps and gotos) at {table} {c.name} "
-                                     f"rule {cr.position}{_at(cr)}")
-                if len(steps) - s.counted > budget[1]:
-                    raise _too_many_steps()
-                s.jumps += 1
-                record = None
-                if kind == "goto":
-                    plen = stack.pop()[4]
-                else:
-                    plen = len(path)
-                    if s.jumps > MEMO_AFTER_JUMPS and s.recent is None:
-                        key = (hook, table, sub.name, frozenset(s.nat_done), _state_key(s))
-                        memo = s.memo
-                        if memo is None:
-                            memo = s.memo = {}
-                        done = memo.get(key)
-                        if done is not None:
-                            after, first, last = done
-                            for name, value in zip(_KEY_SLOTS, after):
-                                setattr(s, name, value)
-                            s.note("a chain entered again in the same packet state is walked once: later "
-                                   "entries are one RETURN step naming the steps of the first walk")
-                            append(_Step(hook, table, sub.name, None, None, True, "RETURN",
-                                         f"the same walk as steps {first + 1}-{last} (same chain, same packet "
-                                         f"state): not repeated"))
-                            continue
-                        record = (key, len(steps), s.splits)
-                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, plen, record])
-                path.append(sub.name)
+                if frame[4] >= max_depth:
+                    raise self._too_deep(s, c, cr)
+                if len(steps) > memo_after:   # a long walk: bounded, and shared where it repeats
+                    record = self._long_walk(s, sub, steps, budget)
+                    if record is True:
+                        continue
+                    stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, record])
+                    continue
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, None])
                 continue
             if kind == "none" or kind == "unknown" or kind == "MARK" and self._mark(s, cr.rule):
                 continue
@@ -1638,10 +1617,20 @@ class Tracer:
                 return "ACCEPT"
             if kind == "RETURN":
                 stack.pop()
-                self._left(s, frame, bool(stack))
+                if frame[5] is not None and stack:
+                    self._remember(s, frame[5])
                 if not stack:
                     self._policy(s, steps)
                     return s.base.policy
+                continue
+            if kind == "goto":
+                sub = chains[cr.target]
+                if frame[4] >= max_depth:
+                    raise self._too_deep(s, c, cr)
+                if len(steps) > memo_after and len(steps) - s.counted > budget[1]:
+                    raise _too_many_steps()
+                stack.pop()
+                stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, None])
                 continue
             if kind == "DROP" or kind == "REJECT":
                 stack.clear()
@@ -1660,18 +1649,57 @@ class Tracer:
         return s.base.policy
 
     @staticmethod
-    def _left(s: _State, frame: list, returned: bool) -> None:
-        """A popped frame: forget the chains it entered; a walk that returned with no branch split
-        inside is remembered (see :data:`MEMO_AFTER_JUMPS`)."""
-        del s.path[frame[4]:]
-        record = frame[5]
-        if record is not None and returned and record[2] == s.splits and s.recent is None:
+    def _long_walk(s: _State, sub: _CChain, steps: list, budget: list) -> tuple | bool | None:
+        """Before a jump to ``sub`` in a long walk: stop past :data:`MAX_STEPS`; True when ``sub``
+        was walked before in this very packet state (the walk's result is applied and one step
+        names it), else the record to remember its walk by (None: not remembered)."""
+        if len(steps) - s.counted > budget[1]:
+            raise _too_many_steps()
+        if s.recent is not None:
+            return None
+        key = (s.hook, s.table, sub.name, frozenset(s.nat_done), _state_key(s))
+        memo = s.memo
+        if memo is None:
+            memo = s.memo = {}
+        done = memo.get(key)
+        if done is None:
+            return (key, len(steps), s.splits)
+        after, first, last = done
+        for name, value in zip(_KEY_SLOTS, after):
+            setattr(s, name, value)
+        s.note("a chain entered again in the same packet state is walked once: later entries are one "
+               "RETURN step naming the steps of the first walk")
+        steps.append(Step(s.hook, s.table, sub.name, None, None, True, "RETURN",
+                          f"the same walk as steps {first + 1}-{last} (same chain, same packet state): not repeated"))
+        return True
+
+    @staticmethod
+    def _remember(s: _State, record: tuple) -> None:
+        """A chain's walk returned: remember where it left the packet (see :data:`MEMO_AFTER_STEPS`),
+        unless a branch split inside it."""
+        if record[2] == s.splits and s.recent is None:
             s.memo[record[0]] = (_state_key(s), record[1], len(s.steps))
+
+    def _too_deep(self, s: _State, c: _CChain, cr: _CRule) -> InputError:
+        """Nesting beyond :data:`MAX_DEPTH`: the loop the walk is caught in, else the depth."""
+        loops = chain_loops(self.ruleset, s.table, roots=[s.base.name], limit=1)
+        if loops:
+            loop = loops[0]
+            last = loop[-1]
+            cycle = " -> ".join([r.chain for r in loop] + [last.target])
+            where = f" ({last.origin})" if last.origin else ""
+            return InputError(f"loop in table {s.table}: {cycle} (rule {last.position} of {last.chain}{where}); "
+                              f"iptables-restore refuses a ruleset with a loop, so this dump is evidence of "
+                              f"tampering or corruption")
+        return InputError(f"chains nested deeper than {MAX_DEPTH} (jumps and gotos) at {s.table} {c.name} "
+                          f"rule {cr.position}{_at(cr)}")
 
     def _chain_end(self, s: _State, c: _CChain, steps: list, popped: bool = False) -> bool:
         """End of chain ``c``: implicit return, or the policy when the stack is empty. True = policy."""
         if not popped:
-            self._left(s, s.stack.pop(), len(s.stack) > 0)
+            frame = s.stack.pop()
+            if frame[5] is not None and s.stack:
+                self._remember(s, frame[5])
         if c.builtin and c is s.base and not s.stack:
             self._policy(s, steps)
             return True
@@ -1771,14 +1799,6 @@ class Tracer:
 
 def _at(cr: _CRule) -> str:
     return f" ({cr.rule.origin})" if cr.rule.origin else ""
-
-
-def _loop(table: str, path: list[str], again: str, cr: _CRule) -> InputError:
-    """The error for a walk that enters ``again`` while it is still inside it."""
-    cycle = path[path.index(again):] + [again]
-    return InputError(f"loop in table {table}: {' -> '.join(cycle)} (rule {cr.position} of {path[-1]}{_at(cr)}); "
-                      f"iptables-restore refuses a ruleset with a loop, so this dump is evidence of "
-                      f"tampering or corruption")
 
 
 def _too_many_steps() -> InputError:

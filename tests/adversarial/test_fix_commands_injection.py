@@ -183,15 +183,15 @@ def test_every_printed_fix_reaches_the_stubs_as_the_intended_argv(tmp_path, caps
             text_lines.append(ln[4:])
         else:
             inside = False
+    for name, lines in (("json", json_lines), ("text", text_lines)):
+        calls, not_found = _paste(lines, tmp_path, name)
+        _check_calls(calls, not_found)
     assert text_lines == json_lines
     # no printed line can end early in a terminal: no control characters at all
     assert all(ch >= " " for ln in json_lines for ch in ln)
     # the escape-sequence comment's duplicate gets no -D by spec; the bad namespace no kubectl line
     assert any(ln.startswith("# (no command printed: a word holds the control character U+001B") for ln in json_lines)
     assert any("(no command printed: the namespace" in ln for ln in json_lines)
-    for name, lines in (("json", json_lines), ("text", text_lines)):
-        calls, not_found = _paste(lines, tmp_path, name)
-        _check_calls(calls, not_found)
 
 
 @pytest.mark.parametrize("name,why", [

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from workbook.checks import check
 from workbook.parse import parse_save
+from workbook.shell_command import iptables_chain_problem
 
 from tests.realparts import nsexec
 
@@ -52,3 +55,15 @@ def test_printed_delete_removes_exactly_the_hostile_rule(netns, tmp_path):
                    capture_output=True)
     assert _rules(_save(ns)) == [a]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("tool", ["iptables-nft", "iptables-legacy"])
+def test_chain_names_refused_exactly_when_iptables_refuses_them(netns, tool):
+    # a fix naming a chain iptables -N refuses is not printed (workbook.shell_command); the real
+    # iptables draws the same line: 28 bytes pass and 29 do not (é is 2 bytes), nor a leading - or !,
+    # nor whitespace; shell metacharacters are fine
+    ns = netns("names")
+    names = ["A" * 28, "B" * 29, "é" * 14, "é" * 15, "-x", "!x", "a b", "a\tb", "a;$(b)`c`"]
+    for name in names:
+        refused = nsexec(ns, tool, "-N", name, check=False).returncode != 0
+        assert refused == (iptables_chain_problem(name) is not None), name

@@ -9,6 +9,8 @@ from typing import Iterable
 
 import pandas as pd
 
+from ..shell_command import terminal_safe
+
 from ..shell_command import refusal, shell_note
 
 __all__ = ["Finding", "Findings", "SEVERITIES"]
@@ -74,7 +76,7 @@ class Finding:
         if self.fix:
             lines.append("  fix (run by hand after checking; nfwb never runs these):")
             lines.extend("    " + ln for ln in self.fix)
-        return "\n".join(lines)
+        return terminal_safe("\n".join(lines))   # dump text (names, comments) must not drive the terminal
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (evidence as a list of records)."""

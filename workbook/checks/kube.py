@@ -11,7 +11,7 @@ from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
 from .references import jump_index
 
-__all__ = ["find_kube_problems", "service_name"]
+__all__ = ["find_kube_problems", "service_name", "endpointslices_line"]
 
 _SVC_PREFIXES = ("KUBE-SVC-", "KUBE-SVL-")
 _SEP_PARENTS = ("KUBE-SVC-", "KUBE-SVL-", "KUBE-XLB-")
@@ -83,7 +83,7 @@ def _no_endpoints(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
             f"or failed sync, or was edited by hand. "
             f"{len(referenced)} of them are still jumped to.")
     fix = ["# See whether the services really have ready endpoints:"]
-    fix += [_endpointslices(s) for s in services[:20]]
+    fix += [endpointslices_line(s) for s in services[:20]]
     fix += ["# Make kube-proxy rewrite its rules (it replaces these chains on a full sync):",
             "kubectl -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=$(hostname)",
             shell_note("then compare: " + shell_line([f"{binary}-save", "-t", "nat"]) + " | "
@@ -93,8 +93,14 @@ def _no_endpoints(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
                   expl, ev, fix, "kube-proxy", "nat", empty[0].name if len(empty) == 1 else None)
 
 
-def _endpointslices(service: str) -> str:
-    """``kubectl get endpointslices`` for ``ns/name[:port]``, or why it is not printed."""
+def endpointslices_line(service: str) -> str:
+    """``kubectl get endpointslices`` for ``ns/name[:port]``, or the ``#`` line saying why not.
+
+    >>> endpointslices_line("kube-system/kube-dns:dns")
+    'kubectl get endpointslices -n kube-system -l kubernetes.io/service-name=kube-dns'
+    >>> print(endpointslices_line("$(id)/x"))
+    # (no command printed: the namespace '$(id)' is not a Kubernetes name (lower-case letters, digits and '-', at most 63))
+    """
     ns, _, rest = service.partition("/")
     name = rest.split(":")[0]
     why = kube_name_problem("namespace", ns) or kube_name_problem("Service name", name)

@@ -7,9 +7,9 @@ from typing import Iterator
 import pandas as pd
 
 from ..nft.kube_proxy import kube_proxy_nft
-from ..shell_command import commands_or_refusal, kube_name_problem, refusal
 from .context import Context
 from .finding import Finding
+from .kube import endpointslices_line
 
 __all__ = ["find_kube_nft"]
 
@@ -56,13 +56,7 @@ def find_kube_nft(ctx: Context) -> Iterator[Finding]:
             "That is kube-proxy working as designed when a Service has no ready Pods; check the Pods if "
             "it should have some.")
     fix = ["# which Pods should back them, and are they ready?"]
-    for s in services[:20]:
-        ns, _, rest = s.partition("/")
-        name = rest.split(":")[0]
-        why = kube_name_problem("namespace", ns) or kube_name_problem("Service name", name)
-        fix.append(refusal(why) if why else
-                   commands_or_refusal([["kubectl", "get", "endpointslices", "-n", ns,
-                                         "-l", f"kubernetes.io/service-name={name}"]]))
+    fix += [endpointslices_line(s) for s in services[:20]]
     yield Finding("nft-service-without-endpoints", "info",
                   f"kube-proxy nftables: {n} service port{'s' if n != 1 else ''} without endpoints",
                   expl, ev, fix, "kube-proxy", "kube-proxy")

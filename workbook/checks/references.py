@@ -6,13 +6,14 @@ from typing import Iterator
 
 import pandas as pd
 
-from ..model import BUILTIN_CHAINS, Rule, Ruleset
+from ..chain_loops import chain_loops
+from ..model import BUILTIN_CHAINS, Ruleset
 from ..owners import chain_owner
 from ..shell_command import shell_line
 from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
 
-__all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index", "chain_loops"]
+__all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index"]
 
 #: Targets provided by the kernel/extensions rather than by a user chain.
 EXTENSION_TARGETS = frozenset("""
@@ -118,68 +119,6 @@ def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         yield Finding("unreferenced-chain", "info",
                       f"{t.name}: {len(rows)} unreferenced user chain{'s' if len(rows) != 1 else ''}",
                       expl, ev, fix, ", ".join(owners) or None, t.name, None)
-
-
-#: Loops reported per table at most (each needs its own fix; a table full of them is one story).
-_MAX_LOOPS = 20
-
-
-def chain_loops(rs: Ruleset, table: str) -> list[list[Rule]]:
-    """Loops among the chains of ``table`` that a packet can reach from a built-in chain: each
-    is the list of ``-j``/``-g`` rules that close it, in order (the last rule jumps back to the
-    chain of the first). The kernel checks only chains reachable from a hook, and so does this:
-    iptables-restore refuses such a ruleset (legacy: "line N failed"; nft: "Too many links").
-
-    >>> from workbook.parse import parse_save
-    >>> rs = parse_save("*filter\\n:INPUT ACCEPT [0:0]\\n:A - [0:0]\\n:B - [0:0]\\n-A INPUT -j A\\n-A A -j B\\n-A B -g A\\nCOMMIT\\n")
-    >>> [[r.spec for r in loop] for loop in chain_loops(rs, "filter")]
-    [['-A A -j B', '-A B -g A']]
-    """
-    t = rs.tables.get(table)
-    if t is None:
-        return []
-    edges: dict[str, list[Rule]] = {}
-    for c in t.chains.values():
-        out = [r for r in c.rules if r.target and r.target in t.chains]
-        if out:
-            edges[c.name] = out
-    if not edges:
-        return []
-    loops: list[list[Rule]] = []
-    seen_loops: set[frozenset] = set()
-    state: dict[str, int] = {}            # 1: on the current path, 2: done
-    for root in t.chains.values():
-        if not root.builtin or root.name in state:
-            continue
-        path: list[str] = [root.name]
-        via: list[Rule] = []             # via[k] is the rule from path[k] to path[k + 1]
-        todo = [iter(edges.get(root.name, ()))]
-        state[root.name] = 1
-        while todo:
-            rule = next(todo[-1], None)
-            if rule is None:
-                todo.pop()
-                state[path.pop()] = 2
-                if via:
-                    via.pop()
-                continue
-            nxt = rule.target
-            st = state.get(nxt)
-            if st == 1:                  # back to a chain on the path: a loop
-                k = path.index(nxt)
-                loop = via[k:] + [rule]
-                key = frozenset(id(r) for r in loop)
-                if key not in seen_loops and len(loops) < _MAX_LOOPS:
-                    seen_loops.add(key)
-                    loops.append(loop)
-                continue
-            if st == 2:
-                continue
-            state[nxt] = 1
-            path.append(nxt)
-            via.append(rule)
-            todo.append(iter(edges.get(nxt, ())))
-    return loops
 
 
 def _loops(name: str, rs: Ruleset) -> Iterator[Finding]:
