@@ -11,6 +11,10 @@ import pytest
 
 from tests.realparts import IN_CI, have_root_netns, need
 
+# Tests expect the library's English words unless they choose a language themselves
+# (workbook.i18n reads LANGUAGE first): a developer whose shell speaks Korean gets the same results.
+os.environ["LANGUAGE"] = "en"
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):

@@ -65,6 +65,8 @@ _LAZY = {
     "parse_nft_text": "workbook.nft.parse_text",
     "parse_nft_json": "workbook.nft.parse_json",
     "compare_views": "workbook.nft.views",
+    "set_language": "workbook.i18n",
+    "get_language": "workbook.i18n",
 }
 
 __all__ = ["Chain", "Match", "Option", "ParseError", "Problem", "Rule", "Ruleset", "Table",

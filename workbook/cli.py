@@ -8,6 +8,7 @@ import os
 import sys
 
 from . import __version__
+from .i18n import _
 from .model import InputError
 
 __all__ = ["main", "SUBCOMMANDS"]
@@ -45,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except InputError as e:
-        print(f"nfwb {args.command}: error: {e}", file=sys.stderr)
+        print(f"nfwb {args.command}: {_('error')}: {e}", file=sys.stderr)
         return 2
     except FileNotFoundError as e:
-        print(f"nfwb {args.command}: error: {e.filename}: no such file", file=sys.stderr)
+        print(f"nfwb {args.command}: {_('error')}: {e.filename}: {_('no such file')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -57,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug or an environment failure: one line, the traceback on request
         if os.environ.get("NFWB_DEBUG"):
             raise
-        print(f"nfwb {args.command}: internal error: {type(e).__name__}: {e} "
-              f"(set NFWB_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"nfwb {args.command}: {_('internal error')}: {type(e).__name__}: {e} "
+              f"({_('set NFWB_DEBUG=1 for the traceback')})", file=sys.stderr)
         return 3
 
 

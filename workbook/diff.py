@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .model import Chain, InputError, Rule, Ruleset
+from .i18n import _
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -73,8 +74,8 @@ class RulesetDiff:
     def summary(self) -> str:
         c = self.counts()
         if not c:
-            return f"no differences between {self.names[0]} and {self.names[1]}"
-        return ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
+            return _("no differences between {a} and {b}").format(a=self.names[0], b=self.names[1])
+        return ", ".join(_("{n} {change}").format(n=n, change=_change_word(k)) for k, n in sorted(c.items()))
 
     def text(self) -> str:
         """A unified-diff-like text, one hunk group per chain (``@@ table chain @@``), with moved
@@ -133,7 +134,7 @@ class RulesetDiff:
 
     def _repr_html_(self) -> str:
         if not self.rows:
-            return f"<div><b>No differences</b> between <code>{html.escape(self.names[0])}</code> and <code>{html.escape(self.names[1])}</code>.</div>"
+            return f"<div><b>{html.escape(self.summary())}</b></div>"
         colours = {"added": "#e6ffec", "removed": "#ffebe9", "moved": "#fff8c5", "counters": "#f6f8fa",
                    "chain-added": "#e6ffec", "chain-removed": "#ffebe9", "policy": "#fff8c5"}
         rows = []
@@ -284,3 +285,10 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
               for x in dumps]
     ct_rows = diff_conntrack(*frames) if any(f is not None for f in frames) else []
     return RulesetDiff(a, b, rows, hunks, label_a, label_b, nft_rows, ct_rows)
+
+
+def _change_word(change: str) -> str:
+    """A change kind (``added``, ``moved``…) as the summary says it, in the current language."""
+    words = {"added": _("added"), "removed": _("removed"), "moved": _("moved"), "counters": _("counters"),
+             "chain-added": _("chain-added"), "chain-removed": _("chain-removed"), "policy": _("policy")}
+    return words.get(change, change)

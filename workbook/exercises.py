@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from .i18n import _
+
 __all__ = ["PLACEHOLDER", "Feedback", "check_answer", "check_prediction", "same_answer", "reset"]
 
 #: What an unanswered exercise cell holds: ``answer = ...``.
@@ -28,11 +30,6 @@ _STYLE = {
 #: Words a learner may write for True and False (English and Korean).
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "참", "예", "네", "맞다", "맞음", "그렇다"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f", "거짓", "아니오", "아니요", "아니다", "틀리다", "틀림"})
-
-
-def _t(text: str) -> str:
-    """Every sentence the learner reads goes through here (the hook for a translation catalog)."""
-    return text
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ def _as_bool(value: Any) -> bool:
             return True
         if word in FALSE_WORDS:
             return False
-    raise _Unreadable(_t("I expected True or False (yes/no, 참/거짓 and 예/아니오 work too)."))
+    raise _Unreadable(_("I expected True or False (yes/no, 참/거짓 and 예/아니오 work too)."))
 
 
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
@@ -108,7 +105,7 @@ _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 def _as_number(value: Any) -> float:
     value = _scalar(value)
     if isinstance(value, bool):
-        raise _Unreadable(_t("I expected a number, not True/False."))
+        raise _Unreadable(_("I expected a number, not True/False."))
     if isinstance(value, (int, float, Fraction)):
         return float(value)
     if isinstance(value, str):
@@ -120,7 +117,7 @@ def _as_number(value: Any) -> float:
         parts = text.split("/")
         if len(parts) == 2 and all(re.fullmatch(r"[-+]?\d+", p) for p in parts) and int(parts[1]) != 0:
             return int(parts[0]) / int(parts[1])
-    raise _Unreadable(_t("I expected a number (like 4, 0.5, 50% or 1/2)."))
+    raise _Unreadable(_("I expected a number (like 4, 0.5, 50% or 1/2)."))
 
 
 def _as_list(value: Any) -> list:
@@ -131,7 +128,7 @@ def _as_list(value: Any) -> list:
         items = [p for p in re.split(r"\s*(?:,|→|->|=>|>|\s)\s*", value.strip().strip("[]()")) if p.strip()]
         if items:
             return items
-    raise _Unreadable(_t("I expected several values: a list like [\"A\", \"B\"] (or \"A, B\")."))
+    raise _Unreadable(_("I expected several values: a list like [\"A\", \"B\"] (or \"A, B\")."))
 
 
 def _kind(expected: Any) -> str:
@@ -153,7 +150,7 @@ def _same(answer: Any, expected: Any, ordered: bool, tolerance: float) -> bool:
     expected = _scalar(expected)
     if kind == "mapping":
         if not isinstance(answer, Mapping):
-            raise _Unreadable(_t("I expected a dict of name: value pairs."))
+            raise _Unreadable(_("I expected a dict of name: value pairs."))
         norm = {(_text(k) if isinstance(k, str) else k): v for k, v in answer.items()}
         keys = [(_text(k) if isinstance(k, str) else k) for k in expected]
         return len(norm) == len(keys) and all(
@@ -172,7 +169,7 @@ def _same(answer: Any, expected: Any, ordered: bool, tolerance: float) -> bool:
             del remaining[hit]
         return True
     if _is_collection(_scalar(answer)):
-        raise _Unreadable(_t("I expected a single value, not a list."))
+        raise _Unreadable(_("I expected a single value, not a list."))
     if kind == "bool":
         return _as_bool(answer) == expected
     if kind == "number":
@@ -181,7 +178,7 @@ def _same(answer: Any, expected: Any, ordered: bool, tolerance: float) -> bool:
     if not isinstance(answer, str):
         if isinstance(answer, (int, float)) and not isinstance(answer, bool) and _NUMBER.fullmatch(str(expected)):
             return math.isclose(float(answer), float(expected), rel_tol=tolerance, abs_tol=tolerance)
-        raise _Unreadable(_t("I expected a name in quotes, like \"KUBE-SERVICES\"."))
+        raise _Unreadable(_("I expected a name in quotes, like \"KUBE-SERVICES\"."))
     return _text(answer) == _text(str(expected))
 
 
@@ -237,18 +234,18 @@ def _diagnose(answer: Any, expected: Any, ordered: bool, tolerance: float) -> st
         if kind == "list":
             a, e = _as_list(answer), list(expected)
             if len(a) == len(e) and ordered and same_answer(a, e, ordered=False, tolerance=tolerance):
-                return _t("The right items, in the wrong order.")
+                return _("The right items, in the wrong order.")
             right = sum(1 for x in a if any(_quiet_same(x, y, tolerance) for y in e))
             if right == len(e) < len(a):
-                return _t("Every right item is there, plus {n} too many.").format(n=len(a) - right)
+                return _("Every right item is there, plus {n} too many.").format(n=len(a) - right)
             if right == len(a) < len(e):
-                return _t("All {n} are right, but {m} more belong in the list.").format(n=right, m=len(e) - right)
+                return _("All {n} are right, but {m} more belong in the list.").format(n=right, m=len(e) - right)
             if len(a) != len(e):
-                return _t("The list should have {n} items.").format(n=len(e))
+                return _("The list should have {n} items.").format(n=len(e))
         elif kind == "number":
             a, e = _as_number(answer), float(_scalar(expected))
             if e.is_integer() and a.is_integer() and abs(a - e) == 1:
-                return _t("Off by one: check where your count starts and ends.")
+                return _("Off by one: check where your count starts and ends.")
     except _Unreadable:
         return None
     return None
@@ -271,7 +268,7 @@ def _percent_trap(answer: Any, expected: Any, tolerance: float) -> str | None:
     except _Unreadable:
         return None
     if 0 < e < 1 and 1 < a <= 100 and math.isclose(a / 100, e, rel_tol=tolerance, abs_tol=tolerance):
-        return _t("That looks like a percentage: write \"{pct:g}%\" or {frac:g}.").format(pct=a, frac=a / 100)
+        return _("That looks like a percentage: write \"{pct:g}%\" or {frac:g}.").format(pct=a, frac=a / 100)
     return None
 
 
@@ -303,31 +300,31 @@ def check_answer(question: str, answer: Any, expected: Any, *, hint: str | None 
     ✘ q3: Not yet (you answered 3). The data says: 5.
     """
     if answer is PLACEHOLDER or answer is None:
-        msg = _t("Replace ... with your answer and run this cell again.")
-        return Feedback(question, "unanswered", msg + (f" {_t('Hint:')} {hint}" if hint else ""))
+        msg = _("Replace ... with your answer and run this cell again.")
+        return Feedback(question, "unanswered", msg + (f" {_('Hint:')} {hint}" if hint else ""))
     slip = _percent_trap(answer, expected, tolerance)
     if slip:
-        return Feedback(question, "format", f"{slip} {_t('This does not count as a try.')}")
+        return Feedback(question, "format", f"{slip} {_('This does not count as a try.')}")
     try:
         ok = _same(answer, expected, ordered, tolerance)
     except _Unreadable as why:
-        return Feedback(question, "format", f"{_show(answer)} {_t('is not in the form I can check.')} {why} "
-                                            f"{_t('This does not count as a try.')}")
+        return Feedback(question, "format", f"{_show(answer)} {_('is not in the form I can check.')} {why} "
+                                            f"{_('This does not count as a try.')}")
     except Exception as exc:  # a friendly word, never a traceback, whatever the learner typed
-        return Feedback(question, "format", f"{_t('I could not read this answer')} ({type(exc).__name__}). "
-                                            f"{_t('This does not count as a try.')}")
+        return Feedback(question, "format", f"{_('I could not read this answer')} ({type(exc).__name__}). "
+                                            f"{_('This does not count as a try.')}")
     if ok:
         _attempts.pop(question, None)
-        return Feedback(question, "correct", _t("Correct!") + (f" {explain}" if explain else ""))
+        return Feedback(question, "correct", _("Correct!") + (f" {explain}" if explain else ""))
     _attempts[question] += 1
-    parts = [_t("Not yet (you answered {answer}).").format(answer=_show(answer))]
+    parts = [_("Not yet (you answered {answer}).").format(answer=_show(answer))]
     remark = _common_remark(answer, common, ordered, tolerance) or _diagnose(answer, expected, ordered, tolerance)
     if remark:
         parts.append(remark)
     if hint:
-        parts.append(f"{_t('Hint:')} {hint}")
+        parts.append(f"{_('Hint:')} {hint}")
     if _attempts[question] >= reveal_after:
-        parts.append(_t("The data says: {expected}.").format(expected=_show(expected)))
+        parts.append(_("The data says: {expected}.").format(expected=_show(expected)))
     return Feedback(question, "wrong", " ".join(parts))
 
 
@@ -349,7 +346,7 @@ def check_prediction(question: str, prediction: Any, outcome: Any, *, why: str |
     ✔ p1: Well predicted: 2. Why: one branch per endpoint
     """
     if prediction is PLACEHOLDER or prediction is None:
-        return Feedback(question, "unanswered", _t("No prediction yet: write your guess in place of ... and run "
+        return Feedback(question, "unanswered", _("No prediction yet: write your guess in place of ... and run "
                                                    "the cells again. Guessing before you look is the point."))
     slip = _percent_trap(prediction, outcome, tolerance)
     if slip:
@@ -357,14 +354,14 @@ def check_prediction(question: str, prediction: Any, outcome: Any, *, why: str |
     try:
         ok = _same(prediction, outcome, ordered, tolerance)
     except _Unreadable as err:
-        return Feedback(question, "format", f"{_show(prediction)} {_t('is not in the form I can check.')} {err}")
+        return Feedback(question, "format", f"{_show(prediction)} {_('is not in the form I can check.')} {err}")
     except Exception as exc:
-        return Feedback(question, "format", f"{_t('I could not read this prediction')} ({type(exc).__name__}).")
-    tail = f" {_t('Why:')} {why}" if why else ""
+        return Feedback(question, "format", f"{_('I could not read this prediction')} ({type(exc).__name__}).")
+    tail = f" {_('Why:')} {why}" if why else ""
     if ok:
-        return Feedback(question, "correct", _t("Well predicted: {outcome}.").format(outcome=_show(outcome)) + tail)
+        return Feedback(question, "correct", _("Well predicted: {outcome}.").format(outcome=_show(outcome)) + tail)
     remark = _common_remark(prediction, common, ordered, tolerance) or _diagnose(prediction, outcome, ordered, tolerance)
-    said = _t("You predicted {prediction}; the trace shows {outcome}.").format(prediction=_show(prediction),
+    said = _("You predicted {prediction}; the trace shows {outcome}.").format(prediction=_show(prediction),
                                                                              outcome=_show(outcome))
     return Feedback(question, "wrong", said + (f" {remark}" if remark else "") + tail)
 

@@ -115,12 +115,12 @@ def generate_services(n: int, seed: int = 0, *, max_endpoints: int = 4, empty_ra
 
 def _add_features(services: list[Service], rnd: random.Random, next_np: int) -> None:
     """Decorate services with LB IPs, source ranges, external IPs, eTP Local, affinity, local endpoints."""
-    lb_net = ipaddress.ip_network("198.51.100.0/24")
-    ext_net = ipaddress.ip_network("192.168.99.0/24")
+    lb_net = ipaddress.ip_network("198.18.0.0/15")  # benchmarking range: room for any number of Services
+    ext_net = ipaddress.ip_network("100.64.0.0/16")
     used: set[str] = set()
 
     def fresh(net: ipaddress.IPv4Network) -> str:
-        while True:
+        while True:  # a pool of 65k+ addresses: a free one turns up at once
             ip = str(net.network_address + rnd.randrange(2, net.num_addresses - 1))
             if ip not in used:
                 used.add(ip)
@@ -258,7 +258,7 @@ def _nft_ep(s: Service, ip: str, port: int) -> tuple[str, str]:
 
 def kube_proxy_nft(services: list[Service], *, pod_cidr: str = "10.244.0.0/16",
                    service_cidr: str = "10.96.0.0/12", nodeport_ips: list[str] | None = None,
-                   masquerade_mark: int = 0x4000) -> str:
+                   masquerade_mark: int = 0x4000, node_ip: str | None = None) -> str:
     """The ``table ip kube-proxy`` kube-proxy's nftables mode writes for ``services`` (``nft -f`` input).
 
     Follows kube-proxy's proxier (kubernetes/kubernetes ``pkg/proxy/nftables/proxier.go``, the
@@ -270,13 +270,18 @@ def kube_proxy_nft(services: list[Service], *, pod_cidr: str = "10.244.0.0/16",
     LoadBalancer source ranges, per-endpoint affinity sets, ``cluster-ips-check`` (reject to a
     ClusterIP's other ports, drop to unallocated ClusterIPs). ``nodeport_ips``: the addresses
     accepting NodePorts (``--nodeport-addresses``); None = all local addresses (``fib daddr
-    type local``). Written in the declarative form ``nft list ruleset`` prints.
+    type local``). ``node_ip``: the node's primary address (default: the first of ``nodeport_ips``);
+    when a LoadBalancer source range contains it, the LoadBalancer IPs are allowed as sources too
+    (a node reaching its own LB VIP is SNATed to it). Written in the declarative form
+    ``nft list ruleset`` prints.
 
     >>> text = kube_proxy_nft(generate_services(3, seed=1))
     >>> "ip daddr . meta l4proto . th dport vmap @service-ips" in text, text.count("table ip kube-proxy")
     (True, 1)
     """
     mark = f"0x{masquerade_mark:08x}"
+    if node_ip is None and nodeport_ips:
+        node_ip = nodeport_ips[0]
     sets: dict[str, list[str]] = {k: [] for k in ("cluster-ips", "service-ips", "service-nodeports", "firewall-ips",
                                                   "no-endpoint-services", "no-endpoint-nodeports")}
     affinity_sets: list[tuple[str, int]] = []
@@ -312,7 +317,11 @@ def kube_proxy_nft(services: list[Service], *, pod_cidr: str = "10.244.0.0/16",
             if ext_verdict:
                 sets["no-endpoint-nodeports"].append(f"{proto} . {s.node_port}{comment} : {ext_verdict}")
         if uses_fw:
-            chains.append((n["firewall"], [f"ip saddr != {{ {', '.join(s.source_ranges)} }} drop"]))
+            sources = list(s.source_ranges)
+            if node_ip and any(ipaddress.ip_address(node_ip) in ipaddress.ip_network(r, strict=False)
+                               for r in s.source_ranges):
+                sources += s.lb_ips
+            chains.append((n["firewall"], [f"ip saddr != {{ {', '.join(sources)} }} drop"]))
         if not has_eps:
             continue
         if s.affinity:

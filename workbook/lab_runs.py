@@ -13,6 +13,7 @@ from pathlib import Path
 from .lesson import find_folder
 from .model import Ruleset
 from .packet import Packet, Trace
+from .i18n import _
 
 __all__ = ["RECORDING", "KernelRuns", "live_lab_unavailable", "kernel_runs", "live_runs", "load_recording"]
 
@@ -29,11 +30,11 @@ def live_lab_unavailable() -> str | None:
     >>> del os.environ["NFWB_NOTEBOOK_LAB"]
     """
     if os.environ.get("NFWB_NOTEBOOK_LAB", "1") == "0":
-        return "the live lab is switched off (NFWB_NOTEBOOK_LAB=0)"
+        return _("the live lab is switched off (NFWB_NOTEBOOK_LAB=0)")
     if platform.system() != "Linux":
-        return f"the kernel lab needs Linux, this is {platform.system()}"
+        return _("the kernel lab needs Linux, this is {system}").format(system=platform.system())
     if any(k in os.environ for k in _BINDER_VARS):
-        return "on Binder you are not root, and the kernel lab needs root"
+        return _("on Binder you are not root, and the kernel lab needs root")
     from .lab import lab_available
 
     ok, why = lab_available()
@@ -64,9 +65,10 @@ class KernelRuns:
     def headline(self) -> str:
         n = len(self.runs)
         if self.live:
-            return f"live run: {n} packets through this machine's kernel {self.note.get('kernel', '')}".rstrip()
+            return _("live run: {n} packets through this machine's kernel {kernel}").format(
+                n=n, kernel=self.note.get("kernel", "")).rstrip()
         when = ", ".join(f"{k} {v}" for k, v in self.note.items() if v)
-        return f"recorded run ({n} packets; {when}), shown because {self.reason}"
+        return _("recorded run ({n} packets; {when}), shown because {reason}").format(n=n, when=when, reason=self.reason)
 
     def __repr__(self) -> str:
         return self.headline()

@@ -172,8 +172,12 @@ class Trace:
                 row.setdefault("why", None)
                 row.setdefault("assumed", False)
                 rows.append(row)
-        return pd.DataFrame(rows, columns=["branch", "probability", "hook", "table", "chain", "position",
-                                           "spec", "matched", "action", "why", "assumed"])
+        cols = ["branch", "probability", "hook", "table", "chain", "position", "spec", "matched", "action", "why",
+                "assumed"]
+        if any(s.family is not None for b in self.branches for s in b.steps):
+            cols[3:3] = ["family"]  # native nftables steps: the table's family, and the rule's handle
+            cols.append("handle")
+        return pd.DataFrame(rows, columns=cols)
 
     def __repr__(self) -> str:
         v = ", ".join(f"{k} {p:.0%}" for k, p in self.verdicts.items())

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Sequence
 import ipywidgets as w
 
 from .checks.modules import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES, istio_modules_fix
+from .i18n import _, localized, msg, ngettext
 from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_html
 from .listing_print import format_listing
 from .model import InputError, Ruleset
@@ -81,12 +82,12 @@ class DumpExplorer(_Displayable):
         self.ruleset = _as_ruleset(ruleset_or_dump)
         self.max_fanout = max_fanout
         tables = list(self.ruleset.tables)
-        self.table = w.Dropdown(options=tables, value=tables[0] if tables else None, description="table")
-        self.chain = w.Combobox(description="chain", placeholder="chain name (empty: whole table)",
+        self.table = w.Dropdown(options=tables, value=tables[0] if tables else None, description=_("table"))
+        self.chain = w.Combobox(description=_("chain"), placeholder=_("chain name (empty: whole table)"),
                                 ensure_option=False)
-        self.depth = w.BoundedIntText(value=0, min=0, max=50, description="depth", tooltip="0 = unlimited")
-        self.expand = w.Text(description="expand", placeholder="KUBE-SVC-XXXX, KUBE-SEP-* …")
-        self.show = w.Button(description="Show", button_style="primary")
+        self.depth = w.BoundedIntText(value=0, min=0, max=50, description=_("depth"), tooltip=_("0 = unlimited"))
+        self.expand = w.Text(description=_("expand"), placeholder="KUBE-SVC-XXXX, KUBE-SEP-* …")
+        self.show = w.Button(description=_("Show"), button_style="primary")
         self.status = w.HTML()
         self.rules_out = w.HTML()
         self.listing_out = w.HTML()
@@ -124,7 +125,7 @@ class DumpExplorer(_Displayable):
         name = (self.chain.value or "").strip() or None
         t = self.ruleset.table(table)
         if name is not None and name not in t.chains:
-            self.status.value = _err(f"no chain {name!r} in table {table!r}")
+            self.status.value = _err(_("no chain {name} in table {table}").format(name=repr(name), table=repr(table)))
             return
         expand = tuple(x.strip() for x in self.expand.value.split(",") if x.strip())
         g = draw_chains(self.ruleset, table, name, depth=self.depth.value or None,
@@ -137,8 +138,9 @@ class DumpExplorer(_Displayable):
         self.rules_out.value = df[cols].head(500).to_html(index=False, na_rep="")
         self.listing_out.value = f"<pre>{html.escape(format_listing(chains, self.ruleset))}</pre>"
         n = sum(len(c) for c in chains)
-        self.status.value = (f"<b>{html.escape(table)}</b> {html.escape(name or 'built-in chains')}: "
-                             f"{n} rule{'s' if n != 1 else ''}" + (" (first 500 in the frame)" if n > 500 else ""))
+        self.status.value = (f"<b>{html.escape(table)}</b> {html.escape(name or _('built-in chains'))}: "
+                             + ngettext("{n} rule", "{n} rules", n).format(n=n)
+                             + (" " + _("(first 500 in the frame)") if n > 500 else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,12 +162,12 @@ class TracerForm(_Displayable):
         self.proto = w.Dropdown(options=["tcp", "udp", "sctp", "icmp"], value=proto, description="proto")
         self.sport = w.BoundedIntText(value=40000, min=0, max=65535, description="sport")
         self.dport = w.BoundedIntText(value=dport, min=0, max=65535, description="dport")
-        self.in_iface = w.Text(value="eth0", description="in iface")
-        self.node_ips_text = w.Text(value=", ".join(self.node_ips), description="node IPs",
+        self.in_iface = w.Text(value="eth0", description=_("in iface"))
+        self.node_ips_text = w.Text(value=", ".join(self.node_ips), description=_("node IPs"),
                                     placeholder="the node's own addresses (local = INPUT)")
         self.origin = w.ToggleButtons(options=[("arrives on the interface", "in"), ("from the node", "node")],
-                                      value="in", description="origin")
-        self.run = w.Button(description="Trace", button_style="primary")
+                                      value="in", description=_("origin"))
+        self.run = w.Button(description=_("Trace"), button_style="primary")
         self.summary_out = w.HTML()
         self.graph_out = w.HTML()
         self.steps_out = w.HTML()
@@ -261,8 +263,8 @@ class ServiceExplorer(_Displayable):
     def __init__(self, ruleset: Any):
         self.ruleset = _as_ruleset(ruleset)
         self.rows = service_rows(self.ruleset)
-        self.search = w.Text(description="search", placeholder="namespace/name, IP or port")
-        self.service = w.Dropdown(description="service", layout=w.Layout(width="60%"))
+        self.search = w.Text(description=_("search"), placeholder=_("namespace/name, IP or port"))
+        self.service = w.Dropdown(description=_("service"), layout=w.Layout(width="60%"))
         self.info_out = w.HTML()
         self.bars_out = w.HTML()
         self.graph_out = w.HTML()
@@ -293,7 +295,8 @@ class ServiceExplorer(_Displayable):
         n = len(r["endpoints"])
         self.info_out.value = (f"<p><b>{html.escape(r['service'])}</b> {html.escape(str(r.get('protocol')))} "
                                f"{html.escape(str(r.get('cluster_ip')))}:{r.get('port')} → "
-                               f"<code>{html.escape(str(r['chain']))}</code> → {n} endpoint{'s' if n != 1 else ''}</p>")
+                               f"<code>{html.escape(str(r['chain']))}</code> → "
+                               + html.escape(ngettext("{n} endpoint", "{n} endpoints", n).format(n=n)) + "</p>")
         self.bars_out.value = _bars(r["endpoints"], r["probabilities"])
         if r.get("chain") and r["chain"] in self.ruleset.table("nat").chains:
             self.graph_out.value = graph_html(draw_chains(self.ruleset, "nat", r["chain"]))
@@ -369,47 +372,47 @@ _NEW_POD = (_NEW_ID, _NEW_IP)
 #: The seed's incident (dockershim hostPort duplicate), reconstructed as nat tables step by step.
 HOSTPORT_STEPS: tuple[HostportStep, ...] = (
     HostportStep(
-        "1. A worker before the ingress controller",
-        "Calico, kube-proxy and Docker have hooked nat PREROUTING: cali-PREROUTING, KUBE-SERVICES and "
-        "DOCKER (for local destinations).",
+        msg("1. A worker before the ingress controller"),
+        msg("Calico, kube-proxy and Docker have hooked nat PREROUTING: cali-PREROUTING, KUBE-SERVICES and "
+        "DOCKER (for local destinations)."),
         _nat([_CALI, _KUBE, _DOCKER], [])),
     HostportStep(
-        "2. nginx-ingress-controller with hostPort 80/443 starts",
-        "dockershim asks the CNI portmap plugin to map the ports. portmap appends the top-level jump "
+        msg("2. nginx-ingress-controller with hostPort 80/443 starts"),
+        msg("dockershim asks the CNI portmap plugin to map the ports. portmap appends the top-level jump "
         "`-m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT` to PREROUTING (and OUTPUT), an entry per "
         "container in CNI-HOSTPORT-DNAT and a CNI-DN-<hash> chain that DNATs to the pod. dockershim keeps "
-        "the pod's port mappings in its checkpoint /var/lib/dockershim/sandbox/<sandbox id>.",
+        "the pod's port mappings in its checkpoint /var/lib/dockershim/sandbox/<sandbox id>."),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_OLD_POD]),
         ("ls -la /var/lib/dockershim/sandbox/", "iptables -t nat -L PREROUTING -nv")),
     HostportStep(
-        "3. The kubelet container is re-created; the checkpoint is gone",
-        "On RKE the kubelet (and dockershim) run in a container. /var/lib/dockershim was not bind-mounted, "
+        msg("3. The kubelet container is re-created; the checkpoint is gone"),
+        msg("On RKE the kubelet (and dockershim) run in a container. /var/lib/dockershim was not bind-mounted, "
         "so after an upgrade, drain or `rke up` the sandbox checkpoints are lost (the seed: deleting "
-        "/var/lib/dockershim/sandbox reproduces it). The rules are unchanged — but nobody remembers them.",
+        "/var/lib/dockershim/sandbox reproduces it). The rules are unchanged — but nobody remembers them."),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_OLD_POD]),
         ("ls -la /var/lib/dockershim/sandbox/    # empty",)),
     HostportStep(
-        "4. The hostPort pod restarts: a duplicate jump",
-        "CNI DEL arrives without portMappings (GetPodPortMappings returns nothing when the checkpoint is "
+        msg("4. The hostPort pod restarts: a duplicate jump"),
+        msg("CNI DEL arrives without portMappings (GetPodPortMappings returns nothing when the checkpoint is "
         "missing) and portmap ≥ 0.8.7 does nothing: the old CNI-DN chain and its entry stay. The new pod's "
         "ADD appends its entry below the stale one and PREROUTING now jumps to CNI-HOSTPORT-DNAT twice — "
-        "the seed's `#### 중복` line. Ingress traffic can be DNATed to the dead pod's IP.",
+        "the seed's `#### 중복` line. Ingress traffic can be DNATed to the dead pod's IP."),
         _nat([_CALI, _KUBE, _DOCKER, _HP, _HP_DUP], [_OLD_POD, _NEW_POD]),
         ("iptables -t nat -L PREROUTING -nv --line-numbers",)),
     HostportStep(
-        "5. Fix now: delete the duplicate and the stale mapping",
-        "Delete the duplicated jump by its line number (5), then the stale container entry and its chain. "
-        "(A node reboot flushes everything too.)",
+        msg("5. Fix now: delete the duplicate and the stale mapping"),
+        msg("Delete the duplicated jump by its line number (5), then the stale container entry and its chain. "
+        "(A node reboot flushes everything too.)"),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_NEW_POD]),
         ("iptables -t nat -D PREROUTING 5",
          f'iptables -t nat -D CNI-HOSTPORT-DNAT -p tcp -m comment --comment \'dnat name: "k8s-pod-network" id: '
          f'"{_OLD_ID}"\' -m multiport --dports 80,443 -j {_cni_dn(_OLD_ID)}',
          f"iptables -t nat -F {_cni_dn(_OLD_ID)}", f"iptables -t nat -X {_cni_dn(_OLD_ID)}")),
     HostportStep(
-        "6. Fix for good: keep the checkpoint on the host",
-        "Bind-mount /var/lib/dockershim into the kubelet container (RKE cluster.yml) so checkpoints survive "
+        msg("6. Fix for good: keep the checkpoint on the host"),
+        msg("Bind-mount /var/lib/dockershim into the kubelet container (RKE cluster.yml) so checkpoints survive "
         "kubelet re-creation. Kubernetes ≥ 1.24 has no dockershim (RKE ≥ v1.3.13 bind-mounts "
-        "/var/lib/cri-dockerd itself); take care when going from 1.23 to 1.24.",
+        "/var/lib/cri-dockerd itself); take care when going from 1.23 to 1.24."),
         _nat([_CALI, _KUBE, _DOCKER, _HP], [_NEW_POD]),
         ("# cluster.yml", "services:", "  kubelet:", "    extra_binds:",
          '      - "/var/lib/dockershim:/var/lib/dockershim:z"', "rke up")),
@@ -436,9 +439,9 @@ class HostportLab(_Displayable):
         self.steps = list(steps)
         self.rulesets = [parse_save(s.save, f"hostport-lab step {i + 1}") for i, s in enumerate(self.steps)]
         self._add_dataset(self.DATASET if dataset == "auto" else dataset)
-        self.step = w.IntSlider(value=1, min=1, max=len(self.steps), description="step")
-        self.prev = w.Button(description="◀ back")
-        self.next = w.Button(description="next ▶", button_style="primary")
+        self.step = w.IntSlider(value=1, min=1, max=len(self.steps), description=_("step"))
+        self.prev = w.Button(description="◀ " + _("back"))
+        self.next = w.Button(description=_("next") + " ▶", button_style="primary")
         self.text_out = w.HTML()
         self.listing_out = w.HTML()
         self.commands_out = w.HTML()
@@ -469,9 +472,9 @@ class HostportLab(_Displayable):
         except (InputError, KeyError, OSError):
             return
         self.steps.append(HostportStep(
-            f"{len(self.steps) + 1}. The collected dump: {where}",
-            "The same picture in a node dump collected with nfwb (iptables-save -c): nat PREROUTING as "
-            "iptables prints it, and the chains it jumps to.", "", (f"nfwb check {path / sub}",)))
+            msg("{n}. The collected dump: {where}", n=len(self.steps) + 1, where=where),
+            msg("The same picture in a node dump collected with nfwb (iptables-save -c): nat PREROUTING as "
+                "iptables prints it, and the chains it jumps to."), "", (f"nfwb check {path / sub}",)))
         self.rulesets.append(rs)
 
     def _move(self, d: int) -> None:
@@ -494,7 +497,8 @@ class HostportLab(_Displayable):
     def refresh(self) -> None:
         i = self._index(None)
         s = self.steps[i]
-        self.text_out.value = f"<h4>{html.escape(s.title)}</h4><p>{html.escape(s.explanation)}</p>"
+        self.text_out.value = (f"<h4>{html.escape(localized(s.title))}</h4>"
+                               f"<p>{html.escape(localized(s.explanation))}</p>")
         self.commands_out.value = (f"<pre>{html.escape(chr(10).join(s.commands))}</pre>" if s.commands else "")
         self.listing_out.value = ("<pre># iptables -t nat -L PREROUTING -nv\n"
                                   f"{html.escape(self.listing())}</pre>")
@@ -538,8 +542,8 @@ class ModuleChecker(_Displayable):
         initial = lsmod_text_or_modules if isinstance(lsmod_text_or_modules, (str, bytes)) else ""
         self._given = None if isinstance(lsmod_text_or_modules, (str, bytes)) else lsmod_text_or_modules
         self.text = w.Textarea(value=initial if isinstance(initial, str) else initial.decode(),
-                               placeholder="paste `lsmod` output", layout=w.Layout(width="100%", height="10em"))
-        self.check = w.Button(description="Check", button_style="primary")
+                               placeholder=_("paste `lsmod` output"), layout=w.Layout(width="100%", height="10em"))
+        self.check = w.Button(description=_("Check"), button_style="primary")
         self.result_out = w.HTML()
         self.fix_out = w.HTML()
         self.missing: list[str] = []
@@ -556,34 +560,37 @@ class ModuleChecker(_Displayable):
         self.missing, self.missing_xt = [], []
         self.fix_out.value = ""
         if isinstance(source, str) and not source.strip():
-            self.result_out.value = _err("paste the output of `lsmod` first")
+            self.result_out.value = _err(_("paste the output of `lsmod` first"))
             return
         try:
             mods = _parse_modules(source)
         except InputError as e:   # not text at all (binary, NUL bytes, too long a line)
-            self.result_out.value = _err(f"this isn't lsmod output ({e})")
+            self.result_out.value = _err(_("this isn't lsmod output") + f" ({e})")
             return
         if not len(mods):
-            first = f"line {mods.problems[0].line}: {mods.problems[0].message}" if mods.problems else "no module lines"
-            self.result_out.value = _err(f"this isn't lsmod output ({first}): paste what `lsmod` prints "
-                                         "(Module  Size  Used by, then one module a line)")
+            first = (f"{_('line')} {mods.problems[0].line}: {mods.problems[0].message}" if mods.problems
+                     else _("no module lines"))
+            self.result_out.value = _err(_("this isn't lsmod output") + f" ({first}): "
+                                         + _("paste what `lsmod` prints (Module  Size  Used by, then one module a line)"))
             return
         have = set(mods.names)
         self.missing = [m for m in self.required if m not in have]
         self.missing_xt = [m for m in ISTIO_XT_MODULES if m not in have]
-        rows = "".join(f"<tr><td><code>{m}</code></td><td>{'✔ loaded' if m in have else '✘ missing'}</td>"
-                       f"<td>{'needed' if m in self.required else 'used by its rules'}</td></tr>"
+        rows = "".join(f"<tr><td><code>{m}</code></td><td>{'✔ ' + _('loaded') if m in have else '✘ ' + _('missing')}</td>"
+                       f"<td>{_('needed') if m in self.required else _('used by its rules')}</td></tr>"
                        for m in dict.fromkeys(self.required + ISTIO_MODULES))
         nft = "nf_tables" in have
-        note = (" The node runs nf_tables (iptables-nft), so nothing loaded the legacy x_tables tables."
+        note = (" " + _("The node runs nf_tables (iptables-nft), so nothing loaded the legacy x_tables tables.")
                 if nft and self.missing else "")
-        skipped = (f"<p><small>{len(mods.problems)} line(s) were not lsmod lines and were skipped.</small></p>"
-                   if mods.problems else "")
-        verdict = ("<p><b>All modules Istio's iptables-restore needs are loaded.</b></p>" if not self.missing else
-                   f"<p style='color:#c62828'><b>{len(self.missing)} missing:</b> istio-init / istio-cni will fail "
-                   f"with <code>iptables-restore: unable to initialize table 'nat'</code> (istio/istio #44118).{note}</p>")
-        self.result_out.value = (f"<table><tr><th>module</th><th>state</th><th>for Istio</th></tr>{rows}</table>"
-                                 f"{verdict}{skipped}")
+        skipped = ("<p><small>" + _("{n} line(s) were not lsmod lines and were skipped.").format(n=len(mods.problems))
+                   + "</small></p>" if mods.problems else "")
+        verdict = ("<p><b>" + _("All modules Istio's iptables-restore needs are loaded.") + "</b></p>"
+                   if not self.missing else
+                   f"<p style='color:#c62828'><b>" + _("{n} missing:").format(n=len(self.missing)) + "</b> "
+                   + _("istio-init / istio-cni will fail with {error} (istio/istio #44118).").format(
+                       error="<code>iptables-restore: unable to initialize table 'nat'</code>") + f"{note}</p>")
+        self.result_out.value = (f"<table><tr><th>{_('module')}</th><th>{_('state')}</th><th>{_('for Istio')}</th>"
+                                 f"</tr>{rows}</table>{verdict}{skipped}")
         if self.missing:
-            self.fix_out.value = ("<p>Load them now and at every boot:</p><pre>"
+            self.fix_out.value = ("<p>" + _("Load them now and at every boot:") + "</p><pre>"
                                   + html.escape("\n".join(istio_modules_fix(self.missing, self.missing_xt))) + "</pre>")

@@ -70,6 +70,8 @@ class NftCase:
     node_ips: tuple[str, ...]
     packets: list[Packet]
     kinds: list[str] = field(default_factory=list)
+    #: net.ipv4.conf.all.accept_local=1 in the lab and the simulator (node-address sources arriving on eth0)
+    accept_local: bool = False
 
 
 def generated_case(seed: int, mixed: bool = False) -> NftCase:
@@ -146,14 +148,16 @@ def simulate(case: NftCase, packet: Packet) -> Trace:
     rs = parse_nft_text(case.nft_text, f"{case.name}.nft")
     ipt = parse_save(case.iptables, f"{case.name}.rules") if case.iptables else None
     routes = ([] if packet.from_node else [f"{packet.src} dev {packet.in_iface or 'eth0'} scope link"]) + [f"default dev {OUT}"]
-    return NftTracer(rs, ipt, case.node_ips, routes=routes).trace(replace(packet, out_iface=OUT))
+    return NftTracer(rs, ipt, case.node_ips, routes=routes, accept_local=case.accept_local).trace(
+        replace(packet, out_iface=OUT))
 
 
 def run_case(case: NftCase) -> list[dict]:
     """Every packet of ``case`` through one NftLab and the simulator: one result per packet."""
     out = []
     ipt = parse_save(case.iptables, f"{case.name}.rules") if case.iptables else Ruleset(source="<none>")
-    with NftLab(ipt, case.node_ips, nft_text=case.nft_text, out_iface=OUT) as lab:
+    sysctls = {"net.ipv4.conf.all.accept_local": "1"} if case.accept_local else {}
+    with NftLab(ipt, case.node_ips, nft_text=case.nft_text, out_iface=OUT, sysctls=sysctls) as lab:
         for kind, p in zip(case.kinds, case.packets):
             k = lab.trace(p)
             sim = simulate(case, p)

@@ -10,6 +10,7 @@ from ..owners import owner_of
 from ..shell_command import shell_note
 from .context import Context, binary_for, delete_commands, ipt_line, rule_evidence
 from .finding import Finding
+from ..i18n import Msg, msg
 
 __all__ = ["find_duplicates", "normalized_key", "is_redacted", "duplicate_groups"]
 
@@ -122,18 +123,18 @@ def _cni_hostport_case(rule: Rule) -> bool:
             and rule.target in ("CNI-HOSTPORT-DNAT", "KUBE-HOSTPORTS") and rule.match("addrtype") is not None)
 
 
-def _explain(kind: str, group: list[Rule], owner: str | None, between: list[Rule] | None = None) -> str:
+def _explain(kind: str, group: list[Rule], owner: str | None, between: list[Rule] | None = None) -> Msg:
     first = group[0]
     n = len(group)
     where = f"{first.table} {first.chain}"
-    what = ("byte-identical" if kind == "exact" else
-            "identical once comments, counters and option order are ignored")
-    text = (f"{n} rules in {where} are {what} (positions "
-            f"{', '.join(str(r.position) for r in group)}). A packet that passes the first copy reaches "
-            f"the next one(s) unchanged, so the extra copies never change a verdict on their own, but "
-            f"they show that whatever installs the rule could not see that it was already there. ")
+    what = (msg("byte-identical") if kind == "exact" else
+            msg("identical once comments, counters and option order are ignored"))
+    text = msg("{n} rules in {where} are {what} (positions {positions}). A packet that passes the first copy "
+               "reaches the next one(s) unchanged, so the extra copies never change a verdict on their own, "
+               "but they show that whatever installs the rule could not see that it was already there. ",
+               n=n, where=where, what=what, positions=", ".join(str(r.position) for r in group))
     if _cni_hostport_case(first):
-        text += (
+        text += msg(
             "This is the known dockershim hostport leak (rancher/rke #2999, the seed's ingress-controller "
             "incident): up to Kubernetes 1.23 dockershim kept each pod sandbox's port mappings as "
             "checkpoint files under /var/lib/dockershim/sandbox. When kubelet runs in a container (RKE) "
@@ -141,29 +142,30 @@ def _explain(kind: str, group: list[Rule], owner: str | None, between: list[Rule
             "container is re-created, e.g. on the 1.23 → 1.24 upgrade. Pod teardown then hands the CNI "
             "portmap plugin no port mappings, portmap's DEL does nothing (since v0.8.7), and the next "
             "ADD appends the top-level '-m addrtype --dst-type LOCAL -j "
-            f"{first.target}' jump (and a new per-pod entry) again. The duplicated jump is the visible "
-            f"symptom; stale per-pod entries in {first.target} pointing at dead pod IPs are what break "
+            "{target}' jump (and a new per-pod entry) again. The duplicated jump is the visible "
+            "symptom; stale per-pod entries in {target} pointing at dead pod IPs are what break "
             "ingress traffic (see the stale-hostport finding if there is one). Fix the cause by "
             "persisting the checkpoints: in RKE cluster.yml, services: kubelet: extra_binds: "
             "[\"/var/lib/dockershim:/var/lib/dockershim\"] (RKE ≥ v1.3.13 bind-mounts "
             "/var/lib/cri-dockerd itself for 1.24+). Kubernetes ≥ 1.24 does not have the issue; only the "
             "1.23 → 1.24 step needs care. Then remove the extra copy below, or reboot the node to "
-            "flush and rebuild the rules.")
+            "flush and rebuild the rules.", target=first.target)
     elif kind == "normalized":
-        text += ("The copies differ only in comments or in the order of their options. A common cause is "
+        text += msg("The copies differ only in comments or in the order of their options. A common cause is "
                  "iptables-nft 1.8.0–1.8.2, which stored comments natively and printed them after the "
                  "other matches, so 'iptables -C' never found the existing rule and every 'ensure' "
                  "appended another copy (fixed in iptables 1.8.3, commit ccf154d7).")
     else:
-        text += ("Typical causes: an agent's check-then-insert ('iptables -C' then '-A/-I') racing with "
+        text += msg("Typical causes: an agent's check-then-insert ('iptables -C' then '-A/-I') racing with "
                  "another instance of itself, a broken 'iptables -C' (iptables-nft 1.8.0–1.8.2 comment "
                  "reordering, fixed in 1.8.3), or hand-made rules added twice.")
     if between:
-        text += (f" Careful: {len(between)} rule(s) between the copies can change the packet or its marks "
-                 f"(e.g. position {between[0].position}: -j {between[0].target}), so a later copy may still "
-                 f"match packets the first one did not; check before deleting.")
+        text += msg(" Careful: {n} rule(s) between the copies can change the packet or its marks "
+                    "(e.g. position {position}: -j {target}), so a later copy may still "
+                    "match packets the first one did not; check before deleting.",
+                    n=len(between), position=between[0].position, target=between[0].target)
     if owner:
-        text += f" Owner by chain/target/comment: {owner}."
+        text += msg(" Owner by chain/target/comment: {owner}.", owner=owner)
     return text
 
 
@@ -208,9 +210,11 @@ def find_duplicates(ctx: Context) -> Iterator[Finding]:
                 first = group[0]
                 owner = owner_of(first)
                 n = len(group)
-                label = "copies" if kind == "exact" else "equivalent rules"
-                title = (f"{first.table} {first.chain}: {n} {label} of "
-                         f"'{first.spec if len(first.spec) <= 90 else first.spec[:87] + '...'}'")
+                spec = first.spec if len(first.spec) <= 90 else first.spec[:87] + '...'
+                title = (msg("{table} {chain}: {n} copies of '{spec}'", table=first.table, chain=first.chain,
+                             n=n, spec=spec) if kind == "exact" else
+                         msg("{table} {chain}: {n} equivalent rules of '{spec}'", table=first.table,
+                             chain=first.chain, n=n, spec=spec))
                 if len(ctx.rulesets) > 1:
                     title += f" [{name}]"
                 ev = rule_evidence(group, copy=list(range(1, n + 1)),

@@ -9,11 +9,10 @@ from typing import Iterable
 
 import pandas as pd
 
-from ..shell_command import terminal_safe
+from ..i18n import _, localized, ngettext
+from ..shell_command import refusal, shell_note, terminal_safe
 
-from ..shell_command import refusal, shell_note
-
-__all__ = ["Finding", "Findings", "SEVERITIES"]
+__all__ = ["Finding", "Findings", "SEVERITIES", "severity_label"]
 
 #: Severities from worst to mildest; Findings sort in this order.
 SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
@@ -61,27 +60,27 @@ class Finding:
     # -- text ---------------------------------------------------------------------------
     def text(self, max_rows: int = 20) -> str:
         """A plain-text block: severity, title, explanation, evidence and fix commands."""
-        lines = [f"[{self.severity.upper()}] {self.id}: {self.title}"]
+        lines = [f"[{severity_label(self.severity)}] {self.id}: {localized(self.title)}"]
         if self.owner:
-            lines.append(f"  owner: {self.owner}")
-        lines.extend("  " + ln for ln in _wrap(self.explanation))
+            lines.append(f"  {_('owner')}: {self.owner}")
+        lines.extend("  " + ln for ln in _wrap(localized(self.explanation)))
         if len(self.evidence):
-            lines.append("  evidence:")
+            lines.append(f"  {_('evidence')}:")
             ev = self.evidence.head(max_rows)
             with pd.option_context("display.width", 250, "display.max_colwidth", 160):
                 body = ev.to_string(index=False)
             lines.extend("    " + ln for ln in body.splitlines())
             if len(self.evidence) > max_rows:
-                lines.append(f"    … {len(self.evidence) - max_rows} more row(s)")
+                lines.append("    … " + _("{n} more row(s)").format(n=len(self.evidence) - max_rows))
         if self.fix:
-            lines.append("  fix (run by hand after checking; nfwb never runs these):")
+            lines.append("  " + _("fix (run by hand after checking; nfwb never runs these):"))
             lines.extend("    " + ln for ln in self.fix)
         return terminal_safe("\n".join(lines))   # dump text (names, comments) must not drive the terminal
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict (evidence as a list of records)."""
-        return {"id": self.id, "severity": self.severity, "title": self.title,
-                "explanation": self.explanation, "owner": self.owner, "table": self.table,
+        """A JSON-ready dict (evidence as a list of records), always in English."""
+        return {"id": self.id, "severity": self.severity, "title": str(self.title),
+                "explanation": str(self.explanation), "owner": self.owner, "table": self.table,
                 "chain": self.chain, "evidence": _records(self.evidence), "fix": list(self.fix)}
 
     def __str__(self) -> str:
@@ -91,20 +90,22 @@ class Finding:
         colour = _COLOURS[self.severity]
         ev = ""
         if len(self.evidence):
-            ev = ("<details open><summary>evidence "
-                  f"({len(self.evidence)} row{'s' if len(self.evidence) != 1 else ''})</summary>"
+            rows = ngettext("{n} row", "{n} rows", len(self.evidence)).format(n=len(self.evidence))
+            ev = (f"<details open><summary>{html.escape(_('evidence'))} ({html.escape(rows)})</summary>"
                   + self.evidence.head(200).to_html(index=False, na_rep="", escape=True, border=0,
                                                     classes="nfwb-evidence") + "</details>")
         fix = ""
         if self.fix:
-            fix = ("<div><b>Fix</b> <small>(printed, never run)</small><pre class=\"nfwb-fix\">"
+            fix = (f"<div><b>{html.escape(_('Fix'))}</b> <small>{html.escape(_('(printed, never run)'))}</small>"
+                   "<pre class=\"nfwb-fix\">"
                    + html.escape("\n".join(self.fix)) + "</pre></div>")
-        owner = f" <small>owner: <b>{html.escape(self.owner)}</b></small>" if self.owner else ""
+        owner = (f" <small>{html.escape(_('owner'))}: <b>{html.escape(self.owner)}</b></small>"
+                 if self.owner else "")
         return (f"<div class=\"nfwb-finding nfwb-{self.severity}\" style=\"border-left:4px solid {colour};"
-                f"padding:4px 10px;margin:8px 0\">"
-                f"<div><span style=\"color:{colour};font-weight:bold\">{self.severity.upper()}</span> "
-                f"<code>{html.escape(self.id)}</code> <b>{html.escape(self.title)}</b>{owner}</div>"
-                f"<p>{html.escape(self.explanation)}</p>{ev}{fix}</div>")
+                "padding:4px 10px;margin:8px 0\">"
+                f"<div><span style=\"color:{colour};font-weight:bold\">{severity_label(self.severity)}</span> "
+                f"<code>{html.escape(self.id)}</code> <b>{html.escape(localized(self.title))}</b>{owner}</div>"
+                f"<p>{html.escape(localized(self.explanation))}</p>{ev}{fix}</div>")
 
 
 class Findings(list):
@@ -138,8 +139,8 @@ class Findings(list):
 
     @property
     def frame(self) -> pd.DataFrame:
-        """One row per finding: :attr:`FRAME_COLUMNS`."""
-        rows = [(f.id, f.severity, f.title, f.owner, f.table, f.chain, len(f.evidence), "\n".join(f.fix))
+        """One row per finding: :attr:`FRAME_COLUMNS` (titles in the current language)."""
+        rows = [(f.id, f.severity, localized(f.title), f.owner, f.table, f.chain, len(f.evidence), "\n".join(f.fix))
                 for f in self]
         return pd.DataFrame(rows, columns=self.FRAME_COLUMNS)
 
@@ -147,12 +148,13 @@ class Findings(list):
         return {s: sum(1 for f in self if f.severity == s) for s in SEVERITIES}
 
     def summary(self) -> str:
+        """``3 finding(s): 1 error, 2 warning, 0 info``, in the current language."""
         c = self.counts()
-        return f"{len(self)} finding(s): {c['error']} error, {c['warning']} warning, {c['info']} info"
+        return _("{n} finding(s): {error} error, {warning} warning, {info} info").format(n=len(self), **c)
 
     def text(self, max_rows: int = 20) -> str:
         if not self:
-            return "No findings."
+            return _("No findings.")
         return self.summary() + "\n\n" + "\n\n".join(f.text(max_rows) for f in self)
 
     def to_json(self, **kw) -> str:
@@ -163,9 +165,14 @@ class Findings(list):
 
     def _repr_html_(self) -> str:
         if not self:
-            return "<div><b>No findings.</b></div>"
+            return f"<div><b>{html.escape(_('No findings.'))}</b></div>"
         return (f"<div class=\"nfwb-findings\"><p><b>{html.escape(self.summary())}</b></p>"
                 + "".join(f._repr_html_() for f in self) + "</div>")
+
+
+def severity_label(severity: str) -> str:
+    """``ERROR``/``WARNING``/``INFO`` in the current language (the id stays ``error``…)."""
+    return {"error": _("ERROR"), "warning": _("WARNING"), "info": _("INFO")}[severity]
 
 
 def _records(df: pd.DataFrame) -> list[dict]:
@@ -175,8 +182,28 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def _wrap(text: str, width: int = 100) -> list[str]:
+    """Lines of at most ``width`` terminal columns (Hangul and other wide characters count two).
+
+    >>> _wrap("가나 다라 마바", 6)
+    ['가나', '다라', '마바']
+    """
     import textwrap
     out: list[str] = []
     for para in text.split("\n"):
-        out.extend(textwrap.wrap(para, width) or [""])
+        if para.isascii():
+            out.extend(textwrap.wrap(para, width) or [""])
+            continue
+        line, cols = "", 0
+        for word in para.split():
+            w = _columns(word)
+            if line and cols + 1 + w > width:
+                out.append(line)
+                line, cols = "", 0
+            line, cols = (f"{line} {word}", cols + 1 + w) if line else (word, w)
+        out.append(line)
     return out
+
+
+def _columns(text: str) -> int:
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from .context import Context
 from .finding import Finding
+from ..i18n import msg
 
 __all__ = ["find_integrity_problems"]
 
@@ -23,11 +24,11 @@ def _tampered(dump) -> Iterator[Finding]:
                        "origin": [f"{base}/MANIFEST.json" for _ in tampered]})
     yield Finding(
         "tampered-evidence", "error",
-        f"{len(tampered)} file(s) of the dump do not match its MANIFEST.json",
-        "MANIFEST.json records the sha256 and size of every file at collection time. These files were "
+        msg("{n} file(s) of the dump do not match its MANIFEST.json", n=len(tampered)),
+        msg("MANIFEST.json records the sha256 and size of every file at collection time. These files were "
         "changed, removed or added after collection, or their entry cannot vouch for them (no sha256 or "
         "size recorded): the findings drawn from them describe the edited dump, not the node. Re-collect, "
-        "or compare with the original archive before acting on anything below.",
+        "or compare with the original archive before acting on anything below."),
         ev, [shlex.join(["sha256sum", f"{base}/{f}"]) + "   # compare with MANIFEST.json" for f in tampered[:20]],
         None)
 
@@ -44,11 +45,11 @@ def _unread(dump) -> Iterator[Finding]:
         fix += ["# if it is honest, load it with higher caps (Python):",
                 "#   load_dump(PATH, limits=ExtractLimits(max_read=..., max_read_total=...))"]
     yield Finding(
-        "unread-files", "warning", f"{len(skipped)} file(s) of the dump were not read",
-        "These files are in the dump but nfwb did not read them: over the per-file or per-dump read "
+        "unread-files", "warning", msg("{n} file(s) of the dump were not read", n=len(skipped)),
+        msg("These files are in the dump but nfwb did not read them: over the per-file or per-dump read "
         "cap (which keeps a hostile dump from taking minutes and gigabytes), not a regular file (a FIFO, "
         "a folder), unreadable, or a symlink leading out of the dump or to nothing. Rules or modules in "
-        "them are missing from every other check, so a finding may be absent only because of this.",
+        "them are missing from every other check, so a finding may be absent only because of this."),
         ev, fix, None)
 
 
@@ -71,7 +72,7 @@ def find_integrity_problems(ctx: Context) -> Iterator[Finding]:
     if rows:
         ev = pd.DataFrame(rows, columns=["ruleset", "origin", "problem", "text"])
         yield Finding(
-            "unreadable-lines", "info", f"{len(rows)} line(s) of the dump could not be read",
-            "A lenient parse kept everything it could read and skipped these lines; rules on them are "
-            "missing from every other check, so a finding may be absent only because its rule was here.",
+            "unreadable-lines", "info", msg("{n} line(s) of the dump could not be read", n=len(rows)),
+            msg("A lenient parse kept everything it could read and skipped these lines; rules on them are "
+            "missing from every other check, so a finding may be absent only because its rule was here."),
             ev, [], None)

@@ -9,6 +9,7 @@ from ..model import Rule, Ruleset
 from ..shell_command import kube_name_problem, refusal, shell_line, shell_note
 from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
+from ..i18n import msg, nmsg
 from .references import jump_index
 
 __all__ = ["find_kube_problems", "service_name", "endpointslices_line"]
@@ -73,15 +74,16 @@ def _no_endpoints(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
     ev = rule_evidence(rules, service_chain=chain_col, service=svc_col)
     referenced = [c for c in empty if idx.get(("nat", c.name))]
     services = sorted({s for s in svc_col if s})
-    expl = (f"{len(empty)} kube-proxy service chain(s) have no rule jumping to a KUBE-SEP endpoint chain"
-            f"{' (' + ', '.join(services[:8]) + (' …' if len(services) > 8 else '') + ')' if services else ''}. "
-            f"A new connection to such a service is captured by KUBE-SERVICES, may be marked for "
-            f"masquerade, then falls out of the service chain without any DNAT: it goes on to the "
-            f"cluster IP itself, which nothing answers, and times out. kube-proxy does not write this "
-            f"shape: for a service without endpoints it writes no nat chains at all and a REJECT rule "
-            f"('has no endpoints') in filter KUBE-SERVICES. So the chain is left over from an interrupted "
-            f"or failed sync, or was edited by hand. "
-            f"{len(referenced)} of them are still jumped to.")
+    expl = msg("{n} kube-proxy service chain(s) have no rule jumping to a KUBE-SEP endpoint chain"
+            "{services}. "
+            "A new connection to such a service is captured by KUBE-SERVICES, may be marked for "
+            "masquerade, then falls out of the service chain without any DNAT: it goes on to the "
+            "cluster IP itself, which nothing answers, and times out. kube-proxy does not write this "
+            "shape: for a service without endpoints it writes no nat chains at all and a REJECT rule "
+            "('has no endpoints') in filter KUBE-SERVICES. So the chain is left over from an interrupted "
+            "or failed sync, or was edited by hand. "
+            "{referenced} of them are still jumped to.", n=len(empty), services=_listed(services),
+            referenced=len(referenced))
     fix = ["# See whether the services really have ready endpoints:"]
     fix += [endpointslices_line(s) for s in services[:20]]
     fix += ["# Make kube-proxy rewrite its rules (it replaces these chains on a full sync):",
@@ -89,7 +91,8 @@ def _no_endpoints(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
             shell_note("then compare: " + shell_line([f"{binary}-save", "-t", "nat"]) + " | "
                        + _grep([c.name for c in empty[:5]]))]
     yield Finding("service-without-endpoints", "warning",
-                  f"nat: {len(empty)} KUBE-SVC/SVL chain{'s' if len(empty) != 1 else ''} without endpoints",
+                  nmsg("nat: {n} KUBE-SVC/SVL chain without endpoints", "nat: {n} KUBE-SVC/SVL chains without endpoints",
+                       len(empty)),
                   expl, ev, fix, "kube-proxy", "nat", empty[0].name if len(empty) == 1 else None)
 
 
@@ -132,13 +135,14 @@ def _stale_seps(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
     ev = rule_evidence(rules, endpoint=[(r.target_option("--to-destination").value
                                          if r.target_option("--to-destination") else None) for r in rules])
     services = sorted({s for c in stale if (s := service_name(c.rules))})
-    expl = (f"{len(stale)} KUBE-SEP endpoint chain(s) are not jumped to from any KUBE-SVC/KUBE-SVL "
-            f"service chain{' (' + ', '.join(services[:8]) + (' …' if len(services) > 8 else '') + ')' if services else ''}. "
-            f"No traffic reaches them, so they do no harm by themselves, but kube-proxy deletes the "
-            f"endpoint chains of removed endpoints in the same iptables-restore that drops their jumps. "
-            f"Stale ones mean that restore did not complete (kube-proxy crashed or was stopped mid-sync, "
-            f"or a different kube-proxy version with other chain names ran before), or that the dump was "
-            f"taken from a node whose kube-proxy is not syncing any more: check its logs.")
+    expl = msg("{n} KUBE-SEP endpoint chain(s) are not jumped to from any KUBE-SVC/KUBE-SVL "
+            "service chain{services}. "
+            "No traffic reaches them, so they do no harm by themselves, but kube-proxy deletes the "
+            "endpoint chains of removed endpoints in the same iptables-restore that drops their jumps. "
+            "Stale ones mean that restore did not complete (kube-proxy crashed or was stopped mid-sync, "
+            "or a different kube-proxy version with other chain names ran before), or that the dump was "
+            "taken from a node whose kube-proxy is not syncing any more: check its logs.",
+            n=len(stale), services=_listed(services))
     fix = ["kubectl -n kube-system logs -l k8s-app=kube-proxy --tail=200   # is it syncing?",
            "# After kube-proxy syncs again these should disappear; to remove them by hand:"]
     for c in stale[:_MAX_FIX]:
@@ -146,8 +150,16 @@ def _stale_seps(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
     if len(stale) > _MAX_FIX:
         fix.append(f"# … {len(stale) - _MAX_FIX} more (see the evidence)")
     yield Finding("stale-endpoint-chain", "warning",
-                  f"nat: {len(stale)} stale KUBE-SEP chain{'s' if len(stale) != 1 else ''} (no service jumps to them)",
+                  nmsg("nat: {n} stale KUBE-SEP chain (no service jumps to them)",
+                       "nat: {n} stale KUBE-SEP chains (no service jumps to them)", len(stale)),
                   expl, ev, fix, "kube-proxy", "nat", stale[0].name if len(stale) == 1 else None)
+
+
+def _listed(services: list[str]) -> str:
+    """`` (a, b, …)`` naming up to eight services, or nothing."""
+    if not services:
+        return ""
+    return " (" + ", ".join(services[:8]) + (" …" if len(services) > 8 else "") + ")"
 
 
 def _is_nodeports(r: Rule) -> bool:
@@ -165,14 +177,14 @@ def _nodeports_not_last(rs: Ruleset, binary: str) -> Iterator[Finding]:
     if not after:
         return   # several KUBE-NODEPORTS rules at the end (--nodeport-addresses) are fine
     ev = rule_evidence([first] + after, role=["KUBE-NODEPORTS jump"] + ["after it"] * len(after))
-    expl = (f"kube-proxy always writes '-j KUBE-NODEPORTS' as the last rule of nat KUBE-SERVICES (its "
-            f"comment says: 'NOTE: this must be the last rule in this chain'), here it is at position "
-            f"{first.position} with {len(after)} rule(s) below it. KUBE-NODEPORTS matches any local "
-            f"destination by port only, so a packet to a node address on a NodePort port is DNATed "
-            f"there before the rules below it (external IPs or load-balancer IPs that are node "
-            f"addresses, rules appended by another agent) are looked at. kube-proxy rewrites this chain "
-            f"on every sync, so rules below it were added after the last sync by something else, or "
-            f"kube-proxy is not syncing.")
+    expl = msg("kube-proxy always writes '-j KUBE-NODEPORTS' as the last rule of nat KUBE-SERVICES (its "
+            "comment says: 'NOTE: this must be the last rule in this chain'), here it is at position "
+            "{position} with {below} rule(s) below it. KUBE-NODEPORTS matches any local "
+            "destination by port only, so a packet to a node address on a NodePort port is DNATed "
+            "there before the rules below it (external IPs or load-balancer IPs that are node "
+            "addresses, rules appended by another agent) are looked at. kube-proxy rewrites this chain "
+            "on every sync, so rules below it were added after the last sync by something else, or "
+            "kube-proxy is not syncing.", position=first.position, below=len(after))
     owners = sorted({o for o in ev["owner"][1:] if o})
     fix = ["# Let kube-proxy rewrite the chain (rules added by other agents are dropped by its next sync):",
            "kubectl -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=$(hostname)",
@@ -180,8 +192,9 @@ def _nodeports_not_last(rs: Ruleset, binary: str) -> Iterator[Finding]:
            ipt_line(binary, "nat", ("-D", "KUBE-SERVICES", *rule_argv(first))),
            ipt_line(binary, "nat", ("-A", "KUBE-SERVICES", *rule_argv(first)))]
     yield Finding("nodeports-not-last", "warning",
-                  f"nat KUBE-SERVICES: KUBE-NODEPORTS jump at position {first.position} is not the last rule",
-                  expl + (f" Rules below it come from: {', '.join(owners)}." if owners else ""),
+                  msg("nat KUBE-SERVICES: KUBE-NODEPORTS jump at position {position} is not the last rule",
+                      position=first.position),
+                  expl + (msg(" Rules below it come from: {owners}.", owners=", ".join(owners)) if owners else ""),
                   ev, fix, "kube-proxy", "nat", "KUBE-SERVICES")
 
 
@@ -272,28 +285,30 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
         ev = rule_evidence(rules, role=roles, dnat_to=dnat, **extra)
         ports = sorted({f"{a.protocol}/{p}" for a, _, p in clashes})
         if winner_is_stale:
-            expl = (f"{chain_name} has more than one entry for host port(s) {', '.join(ports)}, each "
-                    f"pointing at a different per-pod CNI-DN chain. portmap appends new pods' entries, so "
-                    f"the FIRST entry (the older pod) still takes the traffic and DNATs it to an address "
-                    f"that may no longer exist, while the new pod's entry is never reached: hostPort "
-                    f"traffic (e.g. an ingress controller) fails. The old entry leaked because the pod's "
-                    f"teardown handed portmap no port mappings (dockershim checkpoint under "
-                    f"/var/lib/dockershim/sandbox lost, rancher/rke #2999; portmap ≥ v0.8.7 then does "
-                    f"nothing on DEL). Delete the stale entry and its chain; persist the checkpoints "
-                    f"(kubelet extra_binds /var/lib/dockershim) so it does not come back.")
+            expl = msg("{chain} has more than one entry for host port(s) {ports}, each "
+                    "pointing at a different per-pod CNI-DN chain. portmap appends new pods' entries, so "
+                    "the FIRST entry (the older pod) still takes the traffic and DNATs it to an address "
+                    "that may no longer exist, while the new pod's entry is never reached: hostPort "
+                    "traffic (e.g. an ingress controller) fails. The old entry leaked because the pod's "
+                    "teardown handed portmap no port mappings (dockershim checkpoint under "
+                    "/var/lib/dockershim/sandbox lost, rancher/rke #2999; portmap ≥ v0.8.7 then does "
+                    "nothing on DEL). Delete the stale entry and its chain; persist the checkpoints "
+                    "(kubelet extra_binds /var/lib/dockershim) so it does not come back.",
+                    chain=chain_name, ports=", ".join(ports))
             if lost:
-                expl += (f" The dump's listing of /var/lib/dockershim/sandbox ({SANDBOX_LISTING}) has no "
-                         f"checkpoint for the sandbox of {len(lost)} of these entries (id "
-                         f"{', '.join((_container_id(r) or '')[:12] for r in lost)}…): that is the lost "
-                         f"checkpoint, and those are the entries to delete.")
+                expl += msg(" The dump's listing of /var/lib/dockershim/sandbox ({listing}) has no "
+                            "checkpoint for the sandbox of {n} of these entries (id "
+                            "{ids}…): that is the lost "
+                            "checkpoint, and those are the entries to delete.", listing=SANDBOX_LISTING,
+                            n=len(lost), ids=", ".join((_container_id(r) or "")[:12] for r in lost))
             sev = "error"
             owner = "CNI portmap"
         else:
-            expl = (f"{chain_name} has more than one entry for host port(s) {', '.join(ports)}. dockershim's "
-                    f"hostport manager inserts new entries on top, so the first one is normally the live "
-                    f"pod and the later ones are leaked by teardowns that had no port mappings (lost "
-                    f"/var/lib/dockershim/sandbox checkpoint). Compare the DNAT addresses with the pods "
-                    f"running on the node before deleting anything.")
+            expl = msg("{chain} has more than one entry for host port(s) {ports}. dockershim's "
+                    "hostport manager inserts new entries on top, so the first one is normally the live "
+                    "pod and the later ones are leaked by teardowns that had no port mappings (lost "
+                    "/var/lib/dockershim/sandbox checkpoint). Compare the DNAT addresses with the pods "
+                    "running on the node before deleting anything.", chain=chain_name, ports=", ".join(ports))
             sev = "warning"
             owner = "kubelet"
         fix = ["# Check which pod IPs are alive on this node first:",
@@ -306,5 +321,6 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
             fix.append(ipt_line(binary, "nat", ("-D", chain_name, *rule_argv(r))))
             fix.append(ipt_line(binary, "nat", ("-F", r.target), ("-X", r.target)))
         yield Finding("stale-hostport-entry", sev,
-                      f"nat {chain_name}: {len(clashes)} host port(s) with more than one entry ({', '.join(ports[:5])})",
+                      msg("nat {chain}: {n} host port(s) with more than one entry ({ports})", chain=chain_name,
+                          n=len(clashes), ports=", ".join(ports[:5])),
                       expl, ev, fix, owner, "nat", chain_name)

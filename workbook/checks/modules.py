@@ -10,6 +10,7 @@ from ..model import Ruleset
 from ..shell_command import commands_or_refusal, shell_line
 from .context import Context, ModuleInfo
 from .finding import Finding
+from ..i18n import joined, msg, nmsg
 
 __all__ = ["detect_backend", "find_missing_modules", "find_mixed_backends", "LEGACY_TABLE_MODULES",
            "ISTIO_XT_MODULES", "ISTIO_MODULES", "istio_modules_fix"]
@@ -135,35 +136,38 @@ def find_missing_modules(ctx: Context) -> Iterator[Finding]:
                          "used_by": ",".join(i.used_by), "in_modules_load_d": configured.get(m, ""),
                          "origin": i.origin or ""})
     ev = pd.DataFrame(rows, columns=["module", "loaded", "needed_for", "used_by", "in_modules_load_d", "origin"])
-    backend_text = {"nft": "This node's iptables uses the nf_tables backend (iptables-nft: nf_tables, "
+    backend_text = {"nft": msg("This node's iptables uses the nf_tables backend (iptables-nft: nf_tables, "
                            "nft_compat, nft_chain_nat are loaded), so nothing on the host ever loads the "
-                           "legacy x_tables table modules.",
-                    "legacy": "This node uses the legacy x_tables backend, but not every table module is "
-                              "loaded (a table's module is loaded on first use).",
-                    None: "The iptables backend could not be told from the dump."}[backend]
-    expl = (f"Not loaded: {', '.join(missing)}. {backend_text} A container that runs the legacy "
-            f"iptables binary, such as Istio's istio-init (istio/istio #44118) or an older CNI/kube-proxy "
-            f"image, asks the kernel for table 'nat' through x_tables; the kernel would autoload "
-            f"iptable_nat, but from inside an unprivileged init container (no CAP_SYS_MODULE, SELinux "
-            f"module_request denials, or a kernel built without the module autoload path) that fails, "
-            f"and iptables-restore exits with 'unable to initialize table 'nat''. The pod then never "
-            f"starts. Loading the modules on the host at boot fixes it (the reporter of #44118 confirmed "
-            f"it); the other way out is to make the sidecar set-up use the host's backend (istio-cni, or "
-            f"an Istio release that detects nft). If the kernel has these built in (=y in "
-            f"/boot/config-$(uname -r)), lsmod does not list them and this finding does not apply.")
+                           "legacy x_tables table modules."),
+                    "legacy": msg("This node uses the legacy x_tables backend, but not every table module is "
+                              "loaded (a table's module is loaded on first use)."),
+                    None: msg("The iptables backend could not be told from the dump.")}[backend]
+    expl = msg("Not loaded: {missing}. {backend_text} A container that runs the legacy "
+            "iptables binary, such as Istio's istio-init (istio/istio #44118) or an older CNI/kube-proxy "
+            "image, asks the kernel for table 'nat' through x_tables; the kernel would autoload "
+            "iptable_nat, but from inside an unprivileged init container (no CAP_SYS_MODULE, SELinux "
+            "module_request denials, or a kernel built without the module autoload path) that fails, "
+            "and iptables-restore exits with 'unable to initialize table 'nat''. The pod then never "
+            "starts. Loading the modules on the host at boot fixes it (the reporter of #44118 confirmed "
+            "it); the other way out is to make the sidecar set-up use the host's backend (istio-cni, or "
+            "an Istio release that detects nft). If the kernel has these built in (=y in "
+            "/boot/config-$(uname -r)), lsmod does not list them and this finding does not apply.",
+            missing=", ".join(missing), backend_text=backend_text)
     if missing_xt:
-        expl += f" Istio's REDIRECT rules also use {', '.join(missing_xt)}, not loaded either."
+        expl += msg(" Istio's REDIRECT rules also use {modules}, not loaded either.", modules=", ".join(missing_xt))
     already = [m for m in missing if m in configured]
     if already:
-        expl += (f" {', '.join(already)} {'is' if len(already) == 1 else 'are'} listed in modules-load.d "
-                 f"but not loaded: the node has not been rebooted since (or systemd-modules-load failed).")
+        expl += nmsg(" {modules} is listed in modules-load.d but not loaded: the node has not been rebooted "
+                     "since (or systemd-modules-load failed).",
+                     " {modules} are listed in modules-load.d but not loaded: the node has not been rebooted "
+                     "since (or systemd-modules-load failed).", len(already), modules=", ".join(already))
     if istio:
-        expl += " Istio evidence in this dump: " + "; ".join(istio) + "."
+        expl += msg(" Istio evidence in this dump: {evidence}.", evidence="; ".join(istio))
     fix = istio_modules_fix(missing, missing_xt)
     # Istio seen: its pods fail → error. nft host or no nat module: the #44118 set-up → warning.
     # A legacy host missing only mangle/raw (loaded on first use) matters only for TPROXY/DNS capture.
     severity = "error" if istio else "warning" if backend != "legacy" or "iptable_nat" in missing else "info"
-    title = f"Kernel modules for legacy iptables not loaded: {', '.join(missing)}"
+    title = msg("Kernel modules for legacy iptables not loaded: {missing}", missing=", ".join(missing))
     yield Finding("missing-kernel-modules", severity, title, expl, ev, fix, "Istio" if istio else None)
 
 
@@ -198,11 +202,11 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
     legacy_rules = legacy_rs is not None and len(legacy_rs) > 0
     nft_rules = nft_rs is not None and len(nft_rs) > 0
     if legacy_rules and nft_rules and legacy_rs is not nft_rs:
-        reasons.append("both iptables-legacy-save and iptables-nft-save print rules")
+        reasons.append(msg("both iptables-legacy-save and iptables-nft-save print rules"))
     if legacy_tables and nft_rules:
-        reasons.append("/proc/net/ip_tables_names lists legacy tables while nf_tables holds rules")
+        reasons.append(msg("/proc/net/ip_tables_names lists legacy tables while nf_tables holds rules"))
     if note_sources:
-        reasons.append("iptables-nft-save warned: 'iptables-legacy tables present'")
+        reasons.append(msg("iptables-nft-save warned: 'iptables-legacy tables present'"))
     if not reasons:
         return
     for backend, rs in (("legacy", legacy_rs), ("nft", nft_rs)):
@@ -225,16 +229,16 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
         no = {owner_of(r) for r in nft_rs.iter_rules()} - {None}
         both = sorted(lo & no)
     severity = "error" if both else "warning"
-    expl = ("Rules live in both iptables backends: " + "; ".join(reasons) + ". The legacy x_tables "
+    expl = msg("Rules live in both iptables backends: {reasons}. The legacy x_tables "
             "tables and the nf_tables tables hook the same netfilter hooks and are BOTH evaluated, in "
             "priority order, but each tool shows only its own half: 'iptables-nft-save' does not print "
             "legacy rules and 'iptables-legacy-save' does not print nft rules. This happens when "
             "containerised agents (kube-proxy, CNI, Istio) ship an iptables binary that picks a "
             "different backend than the host (e.g. after an OS upgrade to an nft-based iptables; "
-            "kubernetes-sigs/iptables-wrappers picks by counting rules).")
+            "kubernetes-sigs/iptables-wrappers picks by counting rules).", reasons=joined("; ", reasons))
     if both:
-        expl += (f" {', '.join(both)} wrote rules into both backends: two copies of the same logic, one of "
-                 f"them stale, can DNAT or drop traffic before the live copy sees it.")
+        expl += msg(" {agents} wrote rules into both backends: two copies of the same logic, one of "
+                    "them stale, can DNAT or drop traffic before the live copy sees it.", agents=", ".join(both))
     tables = sorted({r["table"] for r in rows if r["backend"] == "legacy" and r["table"]})
     fix = ["# Look at both halves side by side:",
            "iptables-legacy-save > iptables-legacy.rules",
@@ -244,6 +248,7 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
     for t in tables or ["filter", "nat", "mangle", "raw"]:
         fix.append(commands_or_refusal([["iptables-legacy", "-t", t, "-F"], ["iptables-legacy", "-t", t, "-X"]]))
     fix.append("# (or reboot the node after fixing the agents: both backends start empty)")
-    yield Finding("legacy-and-nft-tables", severity,
-                  "Rules in both iptables-legacy and iptables-nft" + (f" (from {', '.join(both)})" if both else ""),
+    title = (msg("Rules in both iptables-legacy and iptables-nft (from {agents})", agents=", ".join(both)) if both
+             else msg("Rules in both iptables-legacy and iptables-nft"))
+    yield Finding("legacy-and-nft-tables", severity, title,
                   expl, ev, fix, ", ".join(both) or None)

@@ -12,6 +12,7 @@ from ..owners import chain_owner
 from ..shell_command import shell_line
 from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .finding import Finding
+from ..i18n import msg, nmsg
 
 __all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCED", "jump_index"]
 
@@ -66,25 +67,29 @@ def _missing(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         # 'iptables -L CHAIN' shows one chain: its jump targets are simply not in the file
         rules = [r for _, _, rs_ in absent for r in rs_]
         names = sorted({f"{t} {c}" for t, c, _ in absent})
-        expl = (f"{len(names)} chain(s) that rules jump to are not in this listing: {', '.join(names[:12])}"
-                f"{' …' if len(names) > 12 else ''}. An 'iptables -L' listing often shows only some chains "
-                f"('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
-                f"'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.")
-        yield Finding("jump-to-missing-chain", "info", f"listing shows {len(names)} jump target(s) without their chains",
+        expl = msg("{n} chain(s) that rules jump to are not in this listing: {names}"
+                ". An 'iptables -L' listing often shows only some chains "
+                "('-L PREROUTING'), so this is most likely a partial listing, not a broken ruleset; collect "
+                "'iptables-save -c' (or '-L -n -v -x' without a chain name) for the whole picture.",
+                n=len(names), names=", ".join(names[:12]) + (" …" if len(names) > 12 else ""))
+        yield Finding("jump-to-missing-chain", "info",
+                      msg("listing shows {n} jump target(s) without their chains", n=len(names)),
                       expl, rule_evidence(rules), [shell_line([f"{binary}-save", "-c"]) + " > iptables-save.txt   # the whole ruleset"],
                       None, absent[0][0], None)
         return
     for table, target, rules in absent:
-        expl = (f"{len(rules)} rule(s) in table {table} jump to '{target}', but the dump has no chain "
-                f"of that name. The kernel refuses such a rule, so a real dump cannot contain it: the "
-                f"dump was edited or cut, or it is restore input that will fail with \"Couldn't load "
-                f"target\". An iptables-restore of this file fails at the first such rule.")
+        expl = msg("{n} rule(s) in table {table} jump to '{target}', but the dump has no chain "
+                "of that name. The kernel refuses such a rule, so a real dump cannot contain it: the "
+                "dump was edited or cut, or it is restore input that will fail with \"Couldn't load "
+                "target\". An iptables-restore of this file fails at the first such rule.",
+                   n=len(rules), table=table, target=target)
         owner = chain_owner(target)
         fix = [f"# Create the chain (if {owner or 'its owner'} should fill it) …",
                ipt_line(binary, table, ("-N", target)),
                "# … or delete the jumps to it:"]
         fix += [ipt_line(binary, table, ("-D", r.chain, *rule_argv(r))) for r in rules]
-        yield Finding("jump-to-missing-chain", "error", f"{table}: jump to missing chain {target}", expl,
+        yield Finding("jump-to-missing-chain", "error",
+                      msg("{table}: jump to missing chain {target}", table=table, target=target), expl,
                       rule_evidence(rules), fix, owner, table, rules[0].chain)
 
 
@@ -104,20 +109,22 @@ def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
         ev = pd.DataFrame(rows, columns=["table", "chain", "rules", "owner", "origin"])
         names = [r[1] for r in rows]
         owners = sorted({r[3] for r in rows if r[3]})
-        expl = (f"{len(rows)} user chain(s) in table {t.name} are never jumped to (no -j/-g names them): "
-                f"{', '.join(names[:10])}{' …' if len(names) > 10 else ''}. Their rules can never match "
-                f"a packet. Usually they are leftovers of an agent that was removed or upgraded (its "
-                f"cleanup knew only the new names), or of pods whose teardown did not run. Empty chains "
-                f"are harmless; non-empty ones suggest the jump to them was deleted by hand or by a "
-                f"flush. kube-proxy/kubelet canary chains and KUBE-IPTABLES-HINT are empty and "
-                f"unreferenced on purpose and are not listed.")
+        expl = msg("{n} user chain(s) in table {table} are never jumped to (no -j/-g names them): "
+                "{names}. Their rules can never match "
+                "a packet. Usually they are leftovers of an agent that was removed or upgraded (its "
+                "cleanup knew only the new names), or of pods whose teardown did not run. Empty chains "
+                "are harmless; non-empty ones suggest the jump to them was deleted by hand or by a "
+                "flush. kube-proxy/kubelet canary chains and KUBE-IPTABLES-HINT are empty and "
+                "unreferenced on purpose and are not listed.", n=len(rows), table=t.name,
+                names=", ".join(names[:10]) + (" …" if len(names) > 10 else ""))
         fix = ["# After making sure no agent still expects them (they may re-create them):"]
         for _, c, n, _, _ in rows:
             if n:
                 fix.append(ipt_line(binary, t.name, ("-F", c)))
             fix.append(ipt_line(binary, t.name, ("-X", c)))
         yield Finding("unreferenced-chain", "info",
-                      f"{t.name}: {len(rows)} unreferenced user chain{'s' if len(rows) != 1 else ''}",
+                      nmsg("{table}: {n} unreferenced user chain", "{table}: {n} unreferenced user chains",
+                           len(rows), table=t.name),
                       expl, ev, fix, ", ".join(owners) or None, t.name, None)
 
 

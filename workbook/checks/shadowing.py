@@ -19,6 +19,7 @@ from ..shell_command import shell_note
 from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
 from .duplicates import is_redacted, normalized_key
 from .finding import Finding
+from ..i18n import msg, nmsg
 
 __all__ = ["covers", "shadowed_rules", "find_shadowed", "TERMINAL_TARGETS"]
 
@@ -281,13 +282,13 @@ def find_shadowed(ctx: Context) -> Iterator[Finding]:
             bs = [b for b, _ in pairs]
             ev = rule_evidence(bs, shadowed_by_position=[a.position for _, a in pairs],
                                shadowed_by=[a.spec for _, a in pairs])
-            expl = (f"{len(pairs)} rule(s) in {chain.table} {chain.name} can never match: an earlier rule "
-                    f"in the same chain ends the packet's walk (ACCEPT, DROP, REJECT, RETURN, NAT, goto) "
-                    f"and matches every packet the later rule would match, so no packet ever gets to the "
-                    f"later rule (its counters stay at 0). Either the later rule is dead weight, or it was "
-                    f"meant to come first and the order is wrong. This is proved only for rules whose "
-                    f"matches are fully understood (addresses, protocol, interfaces, ports, conntrack "
-                    f"state, identical other matches).")
+            expl = msg("{n} rule(s) in {table} {chain} can never match: an earlier rule "
+                    "in the same chain ends the packet's walk (ACCEPT, DROP, REJECT, RETURN, NAT, goto) "
+                    "and matches every packet the later rule would match, so no packet ever gets to the "
+                    "later rule (its counters stay at 0). Either the later rule is dead weight, or it was "
+                    "meant to come first and the order is wrong. This is proved only for rules whose "
+                    "matches are fully understood (addresses, protocol, interfaces, ports, conntrack "
+                    "state, identical other matches).", n=len(pairs), table=chain.table, chain=chain.name)
             fix = ["# Delete a rule that is not needed (iptables -D by spec removes exactly this rule):"]
             for b, a in pairs[:100]:
                 fix.append(ipt_line(binary, chain.table, ("-D", chain.name, *rule_argv(b))))
@@ -295,5 +296,6 @@ def find_shadowed(ctx: Context) -> Iterator[Finding]:
             fix.append(shell_note("…or, if it was meant to win, re-insert it above the rule that shadows it, e.g. "
                                   + insert.lstrip("# ")))
             yield Finding("shadowed-rule", "warning",
-                          f"{chain.table} {chain.name}: {len(pairs)} rule{'s' if len(pairs) != 1 else ''} "
-                          f"shadowed by earlier rules", expl, ev, fix, None, chain.table, chain.name)
+                          nmsg("{table} {chain}: {n} rule shadowed by earlier rules",
+                               "{table} {chain}: {n} rules shadowed by earlier rules", len(pairs),
+                               table=chain.table, chain=chain.name), expl, ev, fix, None, chain.table, chain.name)

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ..i18n import _
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dump", help="a rules file (iptables-save, -S, -L -n -v, lsmod, nft list ruleset, nft -j) "
@@ -41,18 +43,20 @@ def run(args: argparse.Namespace) -> int:
         from ..checks.context import Context
         ctx = Context.of(target, modules)
         for name, rs in ctx.rulesets.items():
-            print(f"  checked {name}: {len(rs)} rules from {rs.source}")
+            print("  " + _("checked {name}: {n} rules from {source}").format(name=name, n=len(rs), source=rs.source))
         if ctx.nft is not None:
             from ..nft.kube_proxy import kube_proxy_nft
-            print(f"  checked nft: {len(ctx.nft)} rules in {len(ctx.nft.tables)} tables from {ctx.nft.source}")
+            print("  " + _("checked nft: {n} rules in {tables} tables from {source}").format(
+                n=len(ctx.nft), tables=len(ctx.nft.tables), source=ctx.nft.source))
             kp = kube_proxy_nft(ctx.nft)
             if kp is not None:
                 print(f"  {kp.summary()}")
         if ctx.modules is not None:
-            print(f"  checked modules: {len(ctx.modules)} from {ctx.modules_source or 'lsmod'}")
+            print("  " + _("checked modules: {n} from {source}").format(n=len(ctx.modules),
+                                                                    source=ctx.modules_source or "lsmod"))
         main = target if getattr(target, "format", None) in ("nft", "nft-json") else getattr(target, "ruleset", target)
         for p in getattr(main, "problems", [])[:20]:
-            print(f"  note: {p}")
+            print(f"  {_('note')}: {p}")
         if shown:
             print()
             print("\n\n".join(f.text(args.max_rows) for f in shown))

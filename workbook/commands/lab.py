@@ -13,6 +13,8 @@ import sys
 
 from .packet_args import add_packet_arguments, ipset_arg, load, packet_from_args, write_text
 
+from ..i18n import _
+
 
 def _sysctl(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
@@ -79,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
         json.dump(trace.to_json(), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write("kernel trace (one real packet):\n")
+        sys.stdout.write(_("kernel trace (one real packet):") + "\n")
         write_text(trace, sys.stdout, node_ips=node_ips)
         for b in trace.branches:
             for note in b.notes:
-                print(f"note: {note}")
+                print(f"{_('note')}: {note}")
     if args.fail_on_drop and any(b.verdict in ("DROP", "REJECT") for b in trace.branches):
         return 1
     return 0

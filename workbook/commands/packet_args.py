@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, TextIO
 
 from ..model import InputError, Ruleset
 from ..packet import Packet
+from ..i18n import _
 
 __all__ = ["add_packet_arguments", "packet_from_args", "load", "Loaded", "load_ruleset", "ipset_arg", "nat_summary",
            "write_text"]
@@ -174,13 +175,14 @@ def write_text(trace, out: TextIO, *, all_steps: bool = False, node_ips=()) -> N
       INPUT        filter   INPUT                           #1    ACCEPT  -p tcp -m tcp --dport 22 -j ACCEPT
     """
     p = trace.packet
-    where = "from the node" if p.from_node else f"in on {p.in_iface}"
+    where = _("from the node") if p.from_node else _("in on {iface}").format(iface=p.in_iface)
     ports = f":{p.sport} -> {p.dst}:{p.dport}" if p.dport is not None else f" -> {p.dst}"
-    nodes = f" (node addresses: {', '.join(node_ips)})" if node_ips else ""
+    nodes = " (" + _("node addresses: {ips}").format(ips=", ".join(node_ips)) + ")" if node_ips else ""
     out.write(f"{p.proto} {p.src}{ports}, {where}{nodes}\n")
     n = len(trace.branches)
     for i, b in enumerate(trace.branches, 1):
-        out.write(f"branch {i}/{n}  probability {b.probability:.4g}  {b.verdict}{nat_summary(b)}\n")
+        out.write(_("branch {i}/{n}  probability {p}").format(i=i, n=n, p=f"{b.probability:.4g}")
+                  + f"  {b.verdict}{nat_summary(b)}\n")
         for s in b.steps:
             if not s.matched and not all_steps:
                 continue
@@ -196,7 +198,7 @@ def write_text(trace, out: TextIO, *, all_steps: bool = False, node_ips=()) -> N
             else:
                 line += f"{s.why or ''}"
             if s.assumed:
-                line += "  [assumed]"
+                line += f"  [{_('assumed')}]"
             out.write(line.rstrip() + "\n")
     for note in trace.notes:
-        out.write(f"note: {note}\n")
+        out.write(f"{_('note')}: {note}\n")

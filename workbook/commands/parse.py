@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..i18n import _
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a dump file: iptables-save, iptables -S, iptables -L [-n] [-v], lsmod, /proc/modules "
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             kw = {}
     obj = parse(src, format=args.format, strict=not args.lenient, **kw)
     for prob in getattr(obj, "problems", []):
-        print(f"warning: {prob}", file=sys.stderr)
+        print(f"{_('warning')}: {prob}", file=sys.stderr)
     if args.nft:
         if not hasattr(obj, "to_nft"):
             raise InputError(f"{args.file}: --nft needs an nftables ruleset, this is {type(obj).__name__}")
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(obj.summary() if hasattr(obj, "summary") else repr(obj))
         for note in getattr(obj, "notes", []):
-            print(f"note: {note}")
+            print(f"{_('note')}: {note}")
         import pandas as pd
         with pd.option_context("display.max_rows", 200, "display.width", 200, "display.max_colwidth", 80):
             cols = [c for c in ("family", "table", "chain", "position", "handle", "target", "verdict", "pkts", "bytes",

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ..i18n import _
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dump", help="a rules file or a node dump folder/archive")
@@ -26,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump({"report": str(path), "findings": counts}, sys.stdout)
         sys.stdout.write("\n")
     else:
-        print(f"wrote {path} ({path.stat().st_size} bytes; findings: "
-              + ", ".join(f"{n} {k}" for k, n in counts.items()) + ")")
+        print(_("wrote {path} ({size} bytes; findings: {counts})").format(
+            path=path, size=path.stat().st_size,
+            counts=_("{error} error, {warning} warning, {info} info").format(**counts)))
     return 0

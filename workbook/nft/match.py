@@ -141,6 +141,9 @@ def _holds(spec: tuple, value: Any) -> bool:
 def value_test(kind: str, texts: list[str]) -> Callable[[Any], bool]:
     """A test: does a value (of ``kind``) equal / fall in one of these constants?"""
     specs = [parse_value(kind, t) for t in texts]
+    if len(specs) == 1 and specs[0][0] == "net":  # the common `ip saddr 10.0.0.0/8`: one closure
+        _, v, base, mask = specs[0]
+        return lambda x: type(x) is tuple and x[0] == v and (x[1] & mask) == base
     exact = {s[1] for s in specs if s[0] == "eq"}
     rest = [s for s in specs if s[0] != "eq"]
     if not rest:

@@ -7,9 +7,10 @@ routing, conntrack and NAT rules) with native nftables base chains added at each
   iptables-save (at their classic priorities) and the native base chains of the ``ip`` and
   ``inet`` families. nat-type chains run inside the kernel's NAT hook (priority -100 for
   prerouting/output, 100 for input/postrouting) in their own priority order, and only until
-  one of them sets up a NAT binding. Two base chains at the same hook and priority run in the
-  order they were registered, which a listing does not show: the later one's first step is
-  ``assumed`` and a note says so.
+  one of them sets up a NAT binding. Of two base chains at the same hook and priority the kernel
+  runs the one registered last first (checked in the lab); a listing does not show that order, so
+  it is assumed (iptables-nft's tables created before native ones, native ones in listing order),
+  the first step of each such chain is ``assumed`` and a note says why.
 - A rule's statements run in order: matches (payload, meta, ``ct``, ``fib … type``, binops,
   concatenations, named and anonymous sets), verdicts (``accept``, ``drop``, ``jump``,
   ``goto`` — which does not come back: the end of the target returns to the caller's caller —
@@ -35,7 +36,7 @@ from .actions import nft_action
 from .match import (ABSENT, SetIndex, Unknown, anon_elements, getter, kind_of, set_kinds, set_or_values,
                     split_list, value_test)
 from .model import NftChain, NftRule, NftRuleset
-from .statements import (Counter, Limit, Log, Match, Nat, Notrack, Reject, SetField, SetUpdate, Verdict,
+from .statements import (Counter, Field, Limit, Log, Match, Nat, Notrack, Reject, SetField, SetUpdate, Verdict,
                          VerdictMap, Xt)
 
 __all__ = ["NftTracer", "trace_nft"]
@@ -70,19 +71,28 @@ class _Assumed(str):
 
 
 class _NRule:
-    __slots__ = ("rule", "ops", "position", "handle", "spec")
+    __slots__ = ("rule", "ops", "position", "handle", "spec", "_actions")
 
     def __init__(self, rule: NftRule, ops: list):
         self.rule, self.ops = rule, ops
         self.position, self.handle, self.spec = rule.position, rule.handle, rule.spec
+        self._actions: dict[str, str] = {}
+
+    def action(self, verdict_text: str) -> str:
+        """The Trace action of this rule giving ``verdict_text`` (cached per verdict)."""
+        a = self._actions.get(verdict_text)
+        if a is None:
+            a = self._actions[verdict_text] = nft_action(self.spec, verdict_text)
+        return a
 
 
 class _NChain:
-    __slots__ = ("family", "table", "name", "rules", "policy", "src")
+    __slots__ = ("family", "table", "name", "rules", "policy", "policy_action", "src")
 
     def __init__(self, chain: NftChain):
         self.family, self.table, self.name = chain.family, chain.table, chain.name
         self.policy = (chain.policy or "accept").upper()
+        self.policy_action = f"policy:{self.policy}"
         self.src = chain
         self.rules: list[_NRule] | None = None
 
@@ -128,7 +138,7 @@ class _Compiler:
             if isinstance(st, Match):
                 return self.match(r, st)
             if isinstance(st, Verdict):
-                v = ("verdict", st.kind, st.target)
+                v = ("verdict", st.kind, st.target, f"{st.kind} {st.target}" if st.target else st.kind)
                 return lambda s: v
             if isinstance(st, VerdictMap):
                 return self.vmap(r, st)
@@ -138,7 +148,7 @@ class _Compiler:
                 v = ("nat", st)
                 return lambda s: v
             if isinstance(st, Reject):
-                v = ("verdict", "reject", None)
+                v = ("verdict", "reject", None, "drop")
                 return lambda s: v
             if isinstance(st, SetField):
                 return self.set_field(st)
@@ -191,7 +201,7 @@ class _Compiler:
                     hit = v in s.recent.get(("nft", fam, tab, name), {})
                 if hit != neg:
                     return None
-                why = f"{text}: {_show(v)} is {'' if hit else 'not '}in @{name}"
+                why = f"{text}: {_show(v, idx.kinds)} is {'' if hit else 'not '}in @{name}"
                 return _Fail(why + (" (a dynamic set: empty before the first packet)" if dynamic and not hit else ""))
             return in_set
         if what == "anon":
@@ -208,9 +218,12 @@ class _Compiler:
                     v = get(s)
                     if v is ABSENT:
                         return _Fail(f"{text}: the packet has no such field")
-                    return None if cmp(v) else _Fail(f"{text} does not hold for {_show(v)}")
+                    return None if cmp(v) else _Fail(f"{text} does not hold for {_show(v, kind)}")
                 return compare
             test = value_test(kind, [right] if kind == "flags" else split_list(right))
+            fast = _address_match(left, right, neg, text)
+            if fast is not None:
+                return fast
         else:
             raise Unknown(f"{text}: comparison not evaluated by the tracer")
 
@@ -220,7 +233,7 @@ class _Compiler:
                 return _Fail(f"{text}: the packet has no such field")
             if test(v) != neg:
                 return None
-            return _Fail(f"{text} does not match {_show(v)}")
+            return _Fail(f"{text} does not match {_show(v, kind)}")
         return lit
 
     def vmap(self, r: NftRule, st: VerdictMap):
@@ -266,7 +279,7 @@ class _Compiler:
                 return _Fail(f"{text}: the packet has no such field")
             hit = idx.get(v)
             if hit is None:
-                return _Fail(f"{text}: {_show(v)} is not in the map")
+                return _Fail(f"{text}: {_show(v, idx.kinds)} is not in the map")
             out = cache.get(hit)
             if out is None:
                 out = cache[hit] = ("verdict",) + _verdict(hit)
@@ -307,6 +320,30 @@ class _Compiler:
         return update
 
 
+def _address_match(left: Any, right: str, neg: bool, text: str):
+    """``ip saddr|daddr [!=] ADDR[/LEN]`` as one closure (the commonest match: no getter, no test call)."""
+    if not (isinstance(left, Field) and left.kind == "payload" and left.key in ("ip saddr", "ip daddr")
+            and ", " not in right and "-" not in right):
+        return None
+    from .match import parse_value
+    spec = parse_value("addr", right)
+    if spec[0] == "eq":
+        (v, base), mask = spec[1], 0xFFFFFFFF
+    else:
+        _, v, base, mask = spec
+    if v != 4:
+        return None
+    attr = "src_i" if left.key == "ip saddr" else "dst_i"
+    shown = "src" if attr == "src_i" else "dst"
+
+    def addr(s):
+        x = getattr(s, attr)
+        if (x[0] == 4 and (x[1] & mask) == base) != neg:
+            return None
+        return _Fail(f"{text} does not match {getattr(s, shown)}")
+    return addr
+
+
 def _is_int(expr: Any) -> bool:
     t = getattr(expr, "text", "")
     try:
@@ -316,10 +353,11 @@ def _is_int(expr: Any) -> bool:
         return False
 
 
-def _verdict(text: str) -> tuple[str, str | None]:
-    """``"goto X"`` → ("goto", "X"); ``"drop"`` → ("drop", None)."""
+def _verdict(text: str) -> tuple[str, str | None, str]:
+    """``"goto X"`` → ("goto", "X", "goto X"); ``"drop"`` → ("drop", None, "drop")."""
     word, _, target = text.strip().partition(" ")
-    return word, (target.strip() or None)
+    target = target.strip() or None
+    return word, target, f"{word} {target}" if target else word
 
 
 def _anon_test(node, kind: str):
@@ -327,16 +365,33 @@ def _anon_test(node, kind: str):
     return value_test(kind, texts)
 
 
-def _show(v: Any) -> str:
-    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], int) and v[0] in (4, 6) and isinstance(v[1], int):
+_PROTO_NAMES = {6: "tcp", 17: "udp", 132: "sctp", 1: "icmp", 58: "icmpv6", 136: "udplite", 33: "dccp"}
+
+
+def _show(v: Any, kind: Any = None) -> str:
+    """A value as the why text shows it, by its kind (``addr``, ``proto``…; a list for a concatenation).
+
+    >>> _show(((4, 0x0A600029), 6, 80), ["addr", "proto", "port"]), _show(0x4000, "int")
+    ('10.96.0.41 . tcp . 80', '0x4000')
+    """
+    if type(kind) is list:
+        if type(v) is tuple and len(v) == len(kind):
+            return " . ".join(_show(x, k) for x, k in zip(v, kind))
+        kind = kind[0] if len(kind) == 1 else None
+    if kind == "addr" and type(v) is tuple:
+        ver, x = v
+        if ver == 4:
+            return f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}"
         from ..trace import _fmt_ip
-        return _fmt_ip(*v)
-    if isinstance(v, tuple):
-        return " . ".join(_show(x) for x in v)
-    if isinstance(v, frozenset):
+        return _fmt_ip(ver, x)
+    if kind == "proto" and type(v) is int:
+        return _PROTO_NAMES.get(v, str(v))
+    if type(v) is frozenset:
         return ",".join(sorted(v)) or "(none)"
-    if isinstance(v, int) and v > 65535:
+    if type(v) is int and kind == "int":
         return hex(v)
+    if type(v) is tuple:
+        return " . ".join(_show(x) for x in v)
     return str(v)
 
 
@@ -362,6 +417,8 @@ class NftTracer(Tracer):
         self.nchains: dict[tuple[str, str, str], _NChain] = {}
         self._entries: dict[str, list] = {}
         self._ipt_ties: dict[tuple[str, str], str] = {}
+        self._positions: dict[tuple[str, int], int] = {}
+        self._last_nat: dict[tuple[str, int], bool] = {}
 
     # ---- the hook's tables and base chains, in order ------------------------------------
     def _hook_entries(self, hook: str) -> list:
@@ -406,9 +463,17 @@ class NftTracer(Tracer):
         self._entries[hook] = out
         return out
 
+    def _position(self, hook: str, entry) -> int:
+        """Where ``entry`` is in the hook's order."""
+        pos = self._positions.get((hook, id(entry)))
+        if pos is None:
+            pos = next(i for i, e in enumerate(self._hook_entries(hook)) if e is entry)
+            self._positions[(hook, id(entry))] = pos
+        return pos
+
     def _next_table(self, s: _State, after) -> Any:
         order = self._hook_entries(s.hook)
-        k = 0 if after is None else next(i for i, e in enumerate(order) if e is after) + 1
+        k = 0 if after is None else self._position(s.hook, after) + 1
         while k < len(order):
             t = order[k]
             k += 1
@@ -425,9 +490,13 @@ class NftTracer(Tracer):
         if (s.ct_dnat if manip == "DNAT" else s.ct_snat):
             s.nat_done.add(manip)  # a binding is set up: the other nat chains here are skipped
             return
-        order = self._hook_entries(s.hook)
-        k = next(i for i, e in enumerate(order) if e is s.table)
-        if not any(self._is_nat(e) for e in order[k + 1:]):
+        key = (s.hook, id(s.table))
+        last = self._last_nat.get(key)
+        if last is None:
+            order = self._hook_entries(s.hook)
+            k = self._position(s.hook, s.table)
+            last = self._last_nat[key] = not any(self._is_nat(e) for e in order[k + 1:])
+        if last:
             s.nat_done.add(manip)  # every nat chain was consulted: a null binding
 
     def _enter_table(self, s: _State, tables) -> None:
@@ -479,12 +548,13 @@ class NftTracer(Tracer):
             c: _NChain = frame[0]
             i = frame[1]
             rules = c.rules
-            if i >= len(rules) and len(frame) == 2:
+            if i >= len(rules) and frame.__len__() == 2:
                 stack.pop()
                 if not stack:
-                    steps.append(Step(hook, table, s.base.name, None, None, True, f"policy:{s.base.policy}", family=fam))
+                    steps.append(Step(hook, table, s.base.name, None, None, True, s.base.policy_action, None, False,
+                                      fam, None))
                     return s.base.policy
-                steps.append(Step(hook, table, c.name, None, None, True, "RETURN", family=fam))
+                steps.append(Step(hook, table, c.name, None, None, True, "RETURN", None, False, fam, None))
                 continue
             if len(frame) == 3:  # a branch cloned at a numgen rule: that rule, with this branch's number
                 pending_v, assumed = frame.pop()
@@ -527,9 +597,8 @@ class NftTracer(Tracer):
                 self._nft_nat(s, result[1], nr, ctx)
                 verdict_text = "accept"
             else:
-                kind, target = result[1], result[2]
-                verdict_text = f"{kind} {target}" if target else ("drop" if kind == "reject" else kind)
-            steps.append(Step(hook, table, c.name, nr.position, nr.spec, True, nft_action(nr.spec, verdict_text),
+                kind, target, verdict_text = result[1], result[2], result[3]
+            steps.append(Step(hook, table, c.name, nr.position, nr.spec, True, nr.action(verdict_text),
                               None, assumed, fam, nr.handle))
             if result[0] == "nat":
                 stack.clear()
@@ -555,7 +624,8 @@ class NftTracer(Tracer):
             if kind == "return":
                 stack.pop()
                 if not stack:
-                    steps.append(Step(hook, table, s.base.name, None, None, True, f"policy:{s.base.policy}", family=fam))
+                    steps.append(Step(hook, table, s.base.name, None, None, True, s.base.policy_action, None, False,
+                                      fam, None))
                     return s.base.policy
                 continue
             if kind == "continue":
