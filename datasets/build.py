@@ -30,7 +30,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets.netns import BINARIES, load_rules, run_in, scratch_netns  # noqa: E402
-from datasets.sources import onprem  # noqa: E402
+from datasets.sources import nftnode, onprem  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
@@ -269,6 +269,18 @@ def onprem_dump(state: str, at: str) -> Dump:
                 extra=lambda d: onprem.node_files(state))
 
 
+NFT_AT = {"nft-mode-node": "2026-02-11T09:15:00Z", "mode-switch-leftovers": "2026-02-11T09:40:00Z"}
+
+
+def nft_node_dump(rel: str) -> Dump:
+    """kube-proxy in nftables mode beside iptables-nft kubelet/CNI chains, traffic sent for real."""
+    switched = rel == "mode-switch-leftovers"
+    return Dump(rel, nftnode.HOST, NFT_AT[rel], backend="nft", tables=("filter", "nat", "mangle"),
+                rules_note=SYNTH, source="datasets/sources/nft-mode-node.rules",
+                files={"README.md": (None, "documentation of this dataset (hand-written)")},
+                extra=lambda d: nftnode.node_files(d, mode_switch=switched))
+
+
 DUMPS: list[Dump] = [
     Dump("eks-node", EKS_HOST, EKS_AT, backend="nft", rules="eks-node.rules", files=EKS_FILES, legacy_save=True),
     Dump(ISTIO, EKS_HOST, ISTIO_AT["after"], files=ISTIO_FILES, manifest=False,
@@ -278,6 +290,8 @@ DUMPS: list[Dump] = [
     istio_dump("after"),
     onprem_dump("before", "2023-05-17T01:10:00Z"),
     onprem_dump("after", "2023-05-17T01:32:00Z"),
+    nft_node_dump("nft-mode-node"),
+    nft_node_dump("mode-switch-leftovers"),
 ]
 
 

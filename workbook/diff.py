@@ -36,6 +36,10 @@ class RulesetDiff:
     _hunks: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
     label_a: str | None = None
     label_b: str | None = None
+    #: between two dumps: their nft rulesets (:func:`workbook.diff_nft.diff_nft` rows) and conntrack
+    #: summaries (:func:`workbook.diff_nft.diff_conntrack` rows)
+    nft_rows: list[dict] = field(default_factory=list)
+    conntrack_rows: list[dict] = field(default_factory=list)
 
     @property
     def names(self) -> tuple[str, str]:
@@ -43,10 +47,10 @@ class RulesetDiff:
         return (self.label_a or self.a.source, self.label_b or self.b.source)
 
     def __bool__(self) -> bool:
-        return any(r["change"] != "counters" for r in self.rows)
+        return any(r["change"] != "counters" for r in self.rows) or bool(self.nft_rows) or bool(self.conntrack_rows)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.rows) + len(self.nft_rows) + len(self.conntrack_rows)
 
     @property
     def frame(self) -> "pd.DataFrame":
@@ -61,6 +65,10 @@ class RulesetDiff:
         out: dict[str, int] = {}
         for r in self.rows:
             out[r["change"]] = out.get(r["change"], 0) + 1
+        for r in self.nft_rows:
+            out[f"nft {r['change']}"] = out.get(f"nft {r['change']}", 0) + 1
+        if self.conntrack_rows:
+            out["conntrack groups changed"] = len(self.conntrack_rows)
         return out
 
     def summary(self) -> str:
@@ -90,11 +98,36 @@ class RulesetDiff:
                 elif r["change"] == "counters":
                     out.append(f"# counters: {r['spec']}  (position {r['position_b']}: "
                                f"{_signed(r['d_pkts'])} pkts, {_signed(r['d_bytes'])} bytes)")
+        out.extend(self._nft_text())
+        if self.conntrack_rows:
+            out.append("@@ conntrack entries per Service and status @@")
+            for r in self.conntrack_rows:
+                out.append(f"# {r['service'] or '(no Service)'} {r['status']}: {r['entries_a']} -> {r['entries_b']} "
+                           f"({_signed(r['delta'])})")
         return "\n".join(out) + "\n"
+
+    def _nft_text(self) -> list[str]:
+        out: list[str] = []
+        where = None
+        for r in self.nft_rows:
+            here = (r["family"], r["table"], r["chain"], r["set"])
+            if here != where:
+                what = f"chain {r['chain']}" if r["chain"] else f"set {r['set']}" if r["set"] else ""
+                out.append(f"@@ nft {r['family']} {r['table']} {what}".rstrip() + " @@")
+                where = here
+            c = r["change"]
+            if c in ("added", "element-added"):
+                out.append(f"+{r['text']}")
+            elif c in ("removed", "element-removed"):
+                out.append(f"-{r['text']}")
+            else:
+                out.append(f"# {c}")
+        return out
 
     def to_json(self, **kw) -> str:
         return json.dumps({"a": self.names[0], "b": self.names[1], "summary": self.counts(),
-                           "changes": json.loads(self.frame.to_json(orient="records"))}, **kw)
+                           "changes": json.loads(self.frame.to_json(orient="records")),
+                           "nft": self.nft_rows, "conntrack": self.conntrack_rows}, **kw)
 
     def __repr__(self) -> str:
         return f"<RulesetDiff {self.summary()}>"
@@ -194,6 +227,8 @@ def _main_ruleset(x) -> Ruleset:
     if isinstance(x, Ruleset):
         return x
     rs = getattr(x, "ruleset", None)
+    if rs is None and getattr(x, "nft", None) is not None:
+        return Ruleset(source="<no iptables rules>")   # an nftables-only dump: its nft view is compared
     if rs is None:
         raise InputError(f"{getattr(x, 'path', x)}: no IPv4 ruleset in this dump to compare")
     return rs
@@ -219,6 +254,7 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
         return f"{path}/{rs.source}" if path is not None and rs is not None and not str(rs.source).startswith("/") else None
 
     label_a, label_b = label(a), label(b)
+    dumps = (a, b)
     a, b = _main_ruleset(a), _main_ruleset(b)
     rows: list[dict] = []
     hunks: dict[tuple[str, str], list[str]] = {}
@@ -239,7 +275,16 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
                 hunks[(t, name)] = [f"@@ -1,{len(ca.rules)} +0,0 @@"] + ["-" + r.spec for r in ca.rules] if ca.rules else []
             else:
                 _diff_chain(ca, cb, rows, hunks, context)
-    return RulesetDiff(a, b, rows, hunks, label_a, label_b)
+    from .diff_nft import diff_conntrack, diff_nft
+    nft = [getattr(x, "nft", None) for x in dumps]
+    # iptables-nft tables both dumps also hold as iptables-save are compared there (with comments)
+    both = {("ip", t) for t in a.tables if t in b.tables}
+    covered = {k for n in nft if n is not None for k, t in n.tables.items() if t.iptables_nft and k in both}
+    nft_rows = diff_nft(*nft, skip=covered) if any(n is not None for n in nft) else []
+    frames = [getattr(x, "conntrack", None) if getattr(x, "conntrack_table", None) is not None else None
+              for x in dumps]
+    ct_rows = diff_conntrack(*frames) if any(f is not None for f in frames) else []
+    return RulesetDiff(a, b, rows, hunks, label_a, label_b, nft_rows, ct_rows)
 
 
 def _change_word(change: str) -> str:

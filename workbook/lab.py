@@ -585,6 +585,8 @@ class Lab:
     _open: bool = field(default=False, init=False, repr=False)
     _recent: bool = field(default=False, init=False, repr=False)
     _macs: dict[str, tuple[str, str, str]] = field(default_factory=dict, init=False, repr=False)
+    #: the monitor's lines of the last :meth:`trace` (what ``xtables-monitor --trace`` / ``nft monitor trace`` printed)
+    last_capture: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ruleset = _as_ruleset(self.ruleset)
@@ -831,6 +833,7 @@ class Lab:
             lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle,
                                              last_tables=self._last_tables())
             dnat = self._conntrack_dnat(packet)
+            self.last_capture = list(lines)
         finally:
             self._trace_off(armed)
         events = self._events(lines)
@@ -876,86 +879,12 @@ class Lab:
         return None
 
     def _to_trace(self, packet: Packet, events: list[MonitorEvent], ct_dnat, trace_chain: str = "") -> Trace:
-        rs = self.ruleset
-        steps: list[Step] = []
-        hook = "OUTPUT" if packet.from_node else "PREROUTING"
-        notes: list[str] = []
-        kernel_drop = False
-        for ev in events:
-            if ev.chain in BUILTIN_CHAINS.get(ev.table, ()):
-                hook = ev.chain
-            if not self._visible(ev.table, ev.chain):
-                continue  # raw holding the TRACE rule, or a mangle chain the lab added as a witness
-            kind = ev.kind
-            if ev.number is not None and kind in ("policy", "return"):
-                # legacy labels every unconditional -j ACCEPT/DROP/RETURN rule a chain "tail" (policy or
-                # return): it is a real rule when its number is within the chain
-                c = rs.tables[ev.table].chains.get(ev.chain)
-                n = ev.number - (1 if ev.table == "raw" and ev.chain == trace_chain else 0)
-                if c is not None and 1 <= n <= len(c.rules):
-                    kind = "rule"
-            if kind == "policy":
-                verdict = ev.verdict
-                if ev.number is not None:  # legacy prints no verdict: the chain's policy it is
-                    c = rs.tables[ev.table].chains.get(ev.chain)
-                    verdict = (c.policy if c is not None else None) or "ACCEPT"
-                steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{verdict}"))
-                continue
-            if kind == "return":
-                steps.append(Step(hook, ev.table, ev.chain, None, None, True, "RETURN"))
-                continue
-            loc = self._handles.get((ev.table, ev.handle)) if ev.handle is not None else None
-            if loc is None and ev.table == "raw" and (ev.text or "").endswith("-j TRACE"):
-                continue  # our own TRACE rule (every rule of the ruleset had its handle read at load)
-            rule = None
-            pos = None
-            if ev.number is not None:
-                # legacy: the rule number, counting our TRACE rule at the top of raw's chain
-                loc = (ev.chain, ev.number - (1 if ev.table == "raw" and ev.chain == trace_chain else 0))
-            if loc is not None:
-                chain, pos = loc
-                try:
-                    rule = rs.chain(ev.table, chain).rules[pos - 1]
-                except (KeyError, IndexError):
-                    rule = None
-            action = rule_action(rule, rs) if rule is not None else ev.verdict
-            steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec if rule else ev.text, True, action))
-            if ev.verdict == "DROP" and action not in ("DROP", "REJECT"):
-                kernel_drop = True
-                notes.append(f"{ev.table} {ev.chain} rule {pos}: the kernel dropped the packet here "
-                             f"({action} failed: e.g. MASQUERADE with no address on the way out)")
-        verdict = "ACCEPT"
-        for s in steps:
-            if s.action in ("DROP", "REJECT", "policy:DROP"):
-                verdict = "REJECT" if s.action == "REJECT" else "DROP"
-        if kernel_drop and verdict == "ACCEPT":
-            verdict = "DROP"
-        if verdict == "ACCEPT" and hook not in ("INPUT", "POSTROUTING"):
-            # Every hook has a (maybe hidden) chain, so an accepted packet ends in INPUT or POSTROUTING.
-            verdict = "DROP"
-            notes.append(f"the kernel dropped the packet after {hook} without a rule doing it (routing: "
-                         "e.g. a 127.0.0.0/8 source leaving the host needs route_localnet=1, or a martian address)")
-        dnat = snat = None
-        masq = False
-        for s in steps:
-            if s.position is None:
-                continue
-            r = rs.chain(s.table, s.chain).rules[s.position - 1]
-            if s.action == "DNAT":
-                o = r.target_option("--to-destination")
-                dnat = o.value if o else None
-            elif s.action == "SNAT":
-                o = r.target_option("--to-source")
-                snat = o.value if o else None
-            elif s.action == "MASQUERADE":
-                masq = True
-        if ct_dnat is not None:
-            ip, port = ct_dnat
-            dnat = f"{ip}:{port}" if port is not None else ip
-        elif dnat is not None and ":" not in dnat and packet.dport:
-            dnat = f"{dnat}:{packet.dport}"
-        branch = Branch(1.0, verdict, steps, dnat, snat, masq, notes)
-        return Trace(packet, [branch], source="kernel")
+        from .kernel_trace import xtables_events_to_trace
+
+        def locate(ev: MonitorEvent) -> tuple[str, int] | None:
+            return self._handles.get((ev.table, ev.handle)) if ev.handle is not None else None
+        return xtables_events_to_trace(packet, events, self.ruleset, locate, self._visible,
+                                       trace_chain=trace_chain, ct_dnat=ct_dnat)
 
     # -- tear-down ------------------------------------------------------------------------
     def close(self) -> None:

@@ -31,8 +31,8 @@ def test_doctests_of_the_builder():
     import doctest
 
     from datasets import build as b, netns
-    from datasets.sources import onprem
-    for module in (b, netns, onprem):
+    from datasets.sources import nftnode, onprem
+    for module in (b, netns, onprem, nftnode):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__
     assert doctest.testmod(onprem).attempted >= 2      # cni_dn_chain (a real dump's name), cali_hashes

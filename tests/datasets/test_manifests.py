@@ -19,7 +19,8 @@ def test_there_are_datasets():
     names = {m.parent.relative_to(DATASETS).as_posix() for m in MANIFESTS}
     # the top folders of the two-dump datasets hold READMEs and shared sources, not a dump
     assert names == {"eks-node", "istio-missing-modules/before", "istio-missing-modules/after",
-                     "onprem-dup-hostport/before", "onprem-dup-hostport/after"}
+                     "onprem-dup-hostport/before", "onprem-dup-hostport/after",
+                     "nft-mode-node", "mode-switch-leftovers"}
 
 
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: p.parent.relative_to(DATASETS).as_posix())

@@ -56,13 +56,20 @@ ANSWERS = {
     "6.1": 4,        # eks-node/network/ip-addr.txt: 127.0.0.1, ::1, 192.168.3.215, one fe80::
     "6.2": "KUBE-SERVICES",   # the post's KUBE-SERVICES listing has 9 rules (8 services + nodeports)
     "6.6": 10526,    # the post's `-L PREROUTING | column -t`: 36909 into KUBE-SERVICES − 26383 at the last row
-    "6.3": "onprem-dup-hostport/after",  # datasets/README.md: the duplicate jump plus the stale entries
+    # datasets/*/README.md: mode-switch-leftovers has the leftover chains, the stale kube-dns entries, and two
+    # info notes of its nftables-mode kube-proxy (its Services; reports has no endpoints) = 4; onprem after: the
+    # duplicate jump (PREROUTING and OUTPUT) and the stale hostPort entry = 3
+    "6.3": "mode-switch-leftovers",
     "6.4": 2,        # VPC CNI ≥1.16.2: one RETURN for the VPC CIDR, then the SNAT (CHAINS.md §4.1)
     "6.5": "MANIFEST.json",   # the nfwb-dump/1 layout
     "7.1": 2,        # two kube-dns endpoints in the post's KUBE-SVC chain
     "7.2": 1,        # a real packet takes one way
     "7.3": P,        # random
     "7.4": "참",     # the simulator must predict every kernel path
+    "8.1": 3,        # one KUBE-SEP chain per endpoint: kube-dns's two plus web's one
+    "8.2": "numgen",  # kube-proxy's nftables mode: `numgen random mod N vmap { … }` (NFTABLES.md)
+    "8.3": 1,        # two endpoints: only the first jump carries --probability 0.5 (the last has none)
+    "8.4": "192.168.7.160",  # datasets/nft-mode-node/README.md: the deleted coredns pod
 }
 #: Prediction id (first word of the check_prediction question) → the outcome reasoned by hand.
 PREDICTIONS = {
@@ -78,6 +85,8 @@ PREDICTIONS = {
     "6.a": 2,        # 8.8.8.8 is outside the VPC's 192.168.0.0/16: the set-mark rule
     "7.a": "50%",    # first of two endpoints: probability 1/2
     "7.b": "예",     # the statistic match only chooses between the two KUBE-SEP jumps
+    "8.a": 2,        # two endpoints: two ways in either mode, one half each
+    "8.b": "yes",    # iptables-save alone shows no Service rule of an nftables-mode kube-proxy: blind
 }
 _QUESTION = re.compile(r"check_(answer|prediction)\(\s*[\"']([^\s\"']+)")
 

@@ -23,7 +23,7 @@ def test_every_notebook_has_one_source_and_every_source_one_notebook():
     sources = {p.relative_to(NB_DIR).with_suffix("").as_posix()
                for pattern in ("[0-9][0-9]-*.py", "ko/[0-9][0-9]-*.py") for p in NB_DIR.glob(pattern)}
     assert sources == set(NOTEBOOKS)
-    assert len([n for n in NOTEBOOKS if "/" not in n]) == 8
+    assert len([n for n in NOTEBOOKS if "/" not in n]) == 9
 
 
 def test_the_pairing_is_configured_for_both_editions():

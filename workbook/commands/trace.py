@@ -1,4 +1,5 @@
-"""``nfwb trace DUMP --src IP --dst IP --proto P ...``: trace one packet through a ruleset (simulator).
+"""``nfwb trace DUMP --src IP --dst IP --proto P ...``: trace one packet through a ruleset (simulator);
+``nfwb trace DUMP --capture FILE``: which of DUMP's rules a packet traced by the kernel hit.
 
 Exit status: 0 after printing the trace; 2 for bad input (one line naming file:line);
 with ``--fail-on-drop``, 1 when any branch ends in DROP or REJECT (so a script can ask
@@ -45,12 +46,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all-steps", action="store_true",
                    help="text output: list every rule evaluated with the reason it did not match")
     p.add_argument("--fail-on-drop", action="store_true", help="exit 1 when any branch ends in DROP or REJECT")
+    p.add_argument("--capture", metavar="FILE", default=None,
+                   help="a `nft monitor trace` or `xtables-monitor --trace` capture taken on the node: show which "
+                        "of DUMP's rules the traced packet hit (by handle when DUMP has `nft -a`, else by rule "
+                        "text) instead of simulating; --src/--dst/--proto are then read from the capture")
+    p.add_argument("--trace-id", metavar="ID", default=None,
+                   help="with --capture: which traced packet (default: the first in the capture)")
+    for action in p._actions:   # the packet comes from the capture when --capture is given
+        if action.dest in ("src", "dst", "proto"):
+            action.required = False
 
 
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from ..model import InputError
     from ..trace import Tracer
+    if args.capture:
+        return _run_capture(args)
+    if not (args.src and args.dst and args.proto):
+        raise InputError("trace: --src, --dst and --proto are required (or --capture FILE)")
     packet = packet_from_args(args)
     if args.out_iface:
         packet = replace(packet, out_iface=args.out_iface)
@@ -77,6 +92,20 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         write_text(trace, sys.stdout, all_steps=args.all_steps, node_ips=node_ips)
+    if args.fail_on_drop and any(b.verdict in ("DROP", "REJECT") for b in trace.branches):
+        return 1
+    return 0
+
+
+def _run_capture(args: argparse.Namespace) -> int:
+    from ..trace_capture import trace_from_capture
+    got = load(args.dump, args.node_ip)
+    trace = trace_from_capture(_read(args.capture), got.ruleset, got.nft, trace_id=args.trace_id)
+    if args.json:
+        json.dump(trace.to_json(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        write_text(trace, sys.stdout, all_steps=args.all_steps, node_ips=got.node_ips)
     if args.fail_on_drop and any(b.verdict in ("DROP", "REJECT") for b in trace.branches):
         return 1
     return 0

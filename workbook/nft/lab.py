@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..lab import Lab, _check_packet, _lab_addresses, _Monitor, _run, rule_action
-from ..model import BUILTIN_CHAINS, InputError, Ruleset
-from ..packet import Branch, Packet, Step, Trace
+from ..kernel_trace import NftPlaces, nft_events_to_trace
+from ..lab import Lab, _check_packet, _lab_addresses, _Monitor, _run
+from ..model import InputError, Ruleset
+from ..packet import Packet, Trace
 from ..parse.save import split_lines
-from .actions import nft_action
 
 __all__ = ["NftLab", "nft_lab_trace", "NftEvent", "parse_nft_trace", "nft_listing_index", "NftIndex",
            "nft_trace_finished", "TRACE_TABLE"]
@@ -207,6 +207,10 @@ def nft_listing_index(listing: str) -> NftIndex:
     return ix
 
 
+#: the hook each chain of the lab's table stands for
+WITNESS_HOOKS = {"pre": "PREROUTING", "out": "OUTPUT", "probe": "OUTPUT", "seen-input": "INPUT",
+                 "seen-forward": "FORWARD", "seen-postrouting": "POSTROUTING"}
+
 #: the lab's table: trace switches at -350 (before raw) and witnesses at 1000 (after everything)
 _TRACE_TABLE_TEXT = f"""table ip {TRACE_TABLE} {{
 	chain probe {{ type filter hook output priority -351; policy accept; ip saddr 127.0.0.1 ip daddr 127.0.0.1 udp dport 9 meta nftrace set 1; }}
@@ -285,75 +289,14 @@ class NftLab(Lab):
         return parse_nft_trace(lines)
 
     def _to_trace(self, packet: Packet, events: list, ct_dnat, trace_chain: str = "") -> Trace:
-        rs = self.ruleset
-        steps: list[Step] = []
-        notes: list[str] = []
-        hook = "OUTPUT" if packet.from_node else "PREROUTING"
-        witness = {"pre": "PREROUTING", "out": "OUTPUT", "probe": "OUTPUT", "seen-input": "INPUT",
-                   "seen-forward": "FORWARD", "seen-postrouting": "POSTROUTING"}
-        for ev in events:
-            key = (ev.family, ev.table, ev.chain)
-            if ev.table == TRACE_TABLE:
-                hook = witness.get(ev.chain, hook)
-                continue
-            iptables = ev.family == "ip" and ev.table in rs.tables
-            if key in self._index.base:
-                hook = self._index.base[key][0]
-            elif iptables and ev.chain in BUILTIN_CHAINS.get(ev.table, ()):
-                hook = ev.chain
-            if ev.kind == "packet":
-                continue
-            if iptables:
-                if not self._visible(ev.table, ev.chain):
-                    continue
-                if ev.kind == "policy":
-                    steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{ev.verdict.upper()}"))
-                    continue
-                loc = self._handles.get((ev.table, ev.handle)) if ev.handle is not None else None
-                if loc is None:
-                    continue  # a rule the lab added (its conntrack switch)
-                chain, pos = loc
-                rule = rs.chain(ev.table, chain).rules[pos - 1]
-                steps.append(Step(hook, ev.table, ev.chain, pos, rule.spec, True, rule_action(rule, rs)))
-                continue
-            if (ev.family, ev.table) not in self._native:
-                continue
-            if ev.kind == "policy":
-                steps.append(Step(hook, ev.table, ev.chain, None, None, True, f"policy:{ev.verdict.upper()}",
-                                  family=ev.family))
-                continue
-            if ev.kind != "rule":
-                continue
-            loc = self._index.rules.get((ev.family, ev.table, ev.handle)) if ev.handle is not None else None
-            pos = loc[1] if loc else None
-            spec = ev.text
-            steps.append(Step(hook, ev.table, ev.chain, pos, spec, True, nft_action(spec or "", ev.verdict),
-                              family=ev.family, handle=ev.handle))
-        verdict = "ACCEPT"
-        for s in steps:
-            if s.action in ("DROP", "REJECT", "policy:DROP"):
-                verdict = "REJECT" if s.action == "REJECT" else "DROP"
-        if verdict == "ACCEPT" and hook not in ("INPUT", "POSTROUTING"):
-            verdict = "DROP"
-            notes.append(f"the kernel dropped the packet after {hook} without a rule doing it (routing)")
-        dnat = snat = None
-        masq = False
-        for s in steps:
-            if s.action == "DNAT" and s.spec:
-                m = re.search(r"\bdnat(?: ip)? to (\S+)", s.spec)
-                dnat = m.group(1) if m else None
-            elif s.action == "SNAT" and s.spec:
-                m = re.search(r"\bsnat(?: ip)? to (\S+)", s.spec)
-                snat = m.group(1) if m else None
-            elif s.action == "MASQUERADE":
-                masq = True
-            elif s.action == "DNAT" and s.family is None and s.position is not None:
-                o = rs.chain(s.table, s.chain).rules[s.position - 1].target_option("--to-destination")
-                dnat = o.value if o else None
-        if ct_dnat is not None:
-            ip, port = ct_dnat
-            dnat = f"{ip}:{port}" if port is not None else ip
-        return Trace(packet, [Branch(1.0, verdict, steps, dnat, snat, masq, notes)], source="kernel")
+        ix = self._index
+        places = NftPlaces(
+            hooks={k: v[0] for k, v in ix.base.items()}, native=set(self._native),
+            locate_native=lambda ev: (ix.rules.get((ev.family, ev.table, ev.handle)) or (None, None))[1]
+            if ev.handle is not None else None,
+            locate_iptables=lambda ev: self._handles.get((ev.table, ev.handle)) if ev.handle is not None else None,
+            visible=self._visible, witness={TRACE_TABLE: WITNESS_HOOKS})
+        return nft_events_to_trace(packet, events, self.ruleset, places, ct_dnat=ct_dnat)
 
 
 def nft_lab_trace(nft_text: str, packet: Packet, node_ips: Iterable[str] | None = None, *,
