@@ -10,6 +10,7 @@ import pandas as pd
 from ..shell_command import shell_line
 from .context import Context
 from .finding import Finding
+from ..i18n import msg
 from .proxy_mode import iptables_service_rules, proxy_mode
 
 __all__ = ["find_blind_spots"]
@@ -39,10 +40,10 @@ def find_blind_spots(ctx: Context) -> Iterator[Finding]:
     mode = proxy_mode(ctx)
     if not has_iptables and nft is None:
         yield Finding(
-            "blind-dump", "error", "no netfilter rules in this dump: neither iptables nor nft listings",
-            "The dump holds no iptables-save, iptables -L/-S or nft list ruleset output, so nothing can be "
-            "said about how this node moves packets: no finding below means nothing was looked at, not "
-            "that the node is fine.",
+            "blind-dump", "error", msg("no netfilter rules in this dump: neither iptables nor nft listings"),
+            msg("The dump holds no iptables-save, iptables -L/-S or nft list ruleset output, so nothing can be "
+                "said about how this node moves packets: no finding below means nothing was looked at, not "
+                "that the node is fine."),
             _evidence([("files", f"{len(getattr(ctx.dump, 'files', []) or [])} files, none a rules listing",
                         str(getattr(ctx.dump, "path", "?")))]),
             _collect([["iptables-save", "-c"], ["ip6tables-save", "-c"], *_COLLECT_NFT]), None)
@@ -52,30 +53,31 @@ def find_blind_spots(ctx: Context) -> Iterator[Finding]:
         header = _nf_tables_header(ctx)
         if mode is not None and mode.mode == "nftables":
             yield Finding(
-                "blind-dump", "error", "kube-proxy runs in nftables mode but the dump has no nft listing",
-                "kube-proxy says it runs in nftables mode: its Services, endpoints and NodePorts live in "
-                "`table ip kube-proxy` (and ip6), which iptables-save never shows. Without `nft list "
-                "ruleset` this dump cannot answer where a Service packet goes; the iptables view here only "
-                "holds what other agents wrote.",
+                "blind-dump", "error", msg("kube-proxy runs in nftables mode but the dump has no nft listing"),
+                msg("kube-proxy says it runs in nftables mode: its Services, endpoints and NodePorts live in "
+                    "`table ip kube-proxy` (and ip6), which iptables-save never shows. Without `nft list "
+                    "ruleset` this dump cannot answer where a Service packet goes; the iptables view here only "
+                    "holds what other agents wrote."),
                 _evidence([("kube-proxy mode", mode.mode, mode.origin)]), _collect(_COLLECT_NFT), "kube-proxy")
         elif mods:
             info = ctx.modules[mods[0]] if ctx.modules else None
             yield Finding(
-                "blind-dump", "warning", f"nf_tables is loaded ({', '.join(mods)}) but no nft listing was collected",
-                "The node runs nf_tables, so it may have native nftables tables (kube-proxy's nftables mode, "
-                "firewalld, a CNI's nft backend) beside the iptables-nft ones. iptables-save shows only "
-                "the tables iptables-nft manages; native tables are invisible in this dump, so a packet "
-                "path drawn from it may be missing whole tables.",
+                "blind-dump", "warning",
+                msg("nf_tables is loaded ({modules}) but no nft listing was collected", modules=", ".join(mods)),
+                msg("The node runs nf_tables, so it may have native nftables tables (kube-proxy's nftables mode, "
+                    "firewalld, a CNI's nft backend) beside the iptables-nft ones. iptables-save shows only "
+                    "the tables iptables-nft manages; native tables are invisible in this dump, so a packet "
+                    "path drawn from it may be missing whole tables."),
                 _evidence([("lsmod", ", ".join(mods), (info.origin if info and info.origin else
                                                         ctx.modules_source or "lsmod"))]),
                 _collect(_COLLECT_NFT), None)
         elif header is not None:
             yield Finding(
-                "blind-dump", "warning", "iptables runs on nf_tables here but no nft listing was collected",
-                "The iptables-save header says its rules live in nf_tables (iptables-nft), so the node may "
-                "also have native nftables tables (kube-proxy's nftables mode, firewalld, a CNI's nft "
-                "backend) that iptables-save does not show. The EKS log collector gathers no nft output; "
-                "a packet path drawn from this dump may be missing whole tables.",
+                "blind-dump", "warning", msg("iptables runs on nf_tables here but no nft listing was collected"),
+                msg("The iptables-save header says its rules live in nf_tables (iptables-nft), so the node may "
+                    "also have native nftables tables (kube-proxy's nftables mode, firewalld, a CNI's nft "
+                    "backend) that iptables-save does not show. The EKS log collector gathers no nft output; "
+                    "a packet path drawn from this dump may be missing whole tables."),
                 _evidence([("iptables-save header", "(nf_tables)", header)]), _collect(_COLLECT_NFT), None)
     k8s = [(name, c) for name, rs in ctx.items() for t in rs.tables.values()
            for c in _KUBELET_MARKS if c in t.chains]
@@ -87,14 +89,15 @@ def find_blind_spots(ctx: Context) -> Iterator[Finding]:
         rows = [(f"{name}", f"kubelet chain {c}", name) for name, c in k8s[:3]]
         if mode is not None:
             rows.append(("kube-proxy mode", mode.mode, mode.origin))
-        where = "the iptables view" + (" and the nft view" if nft is not None else " (no nft view collected)")
+        where = (msg("the iptables view and the nft view") if nft is not None
+                 else msg("the iptables view (no nft view collected)"))
         yield Finding(
-            "blind-dump", "warning", "a Kubernetes node with no Service rules in any view",
-            f"kubelet's chains show this is a Kubernetes node, but {where} hold no kube-proxy Service "
-            f"rules (no KUBE-SERVICES/KUBE-SVC chains, no kube-proxy nft table). Either kube-proxy is not "
-            f"running (or was replaced, e.g. by Cilium's eBPF kube-proxy replacement), it runs in a mode "
-            f"whose rules were not collected (nftables: nft list ruleset; ipvs: ipvsadm -Ln), or the "
-            f"collection missed the nat table. Service traffic cannot be traced from this dump.",
+            "blind-dump", "warning", msg("a Kubernetes node with no Service rules in any view"),
+            msg("kubelet's chains show this is a Kubernetes node, but {where} hold no kube-proxy Service "
+                "rules (no KUBE-SERVICES/KUBE-SVC chains, no kube-proxy nft table). Either kube-proxy is not "
+                "running (or was replaced, e.g. by Cilium's eBPF kube-proxy replacement), it runs in a mode "
+                "whose rules were not collected (nftables: nft list ruleset; ipvs: ipvsadm -Ln), or the "
+                "collection missed the nat table. Service traffic cannot be traced from this dump.", where=where),
             _evidence(rows), _collect([*_COLLECT_NFT, ["iptables-save", "-c", "-t", "nat"], *_COLLECT_MODE]),
             "kube-proxy")
 

@@ -10,6 +10,7 @@ import pandas as pd
 from ..shell_command import commands_or_refusal, shell_line
 from .context import Context
 from .finding import Finding
+from ..i18n import msg
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..parse.conntrack import Conntrack
@@ -67,20 +68,21 @@ def _stale_endpoints(frame: pd.DataFrame) -> Iterator[Finding]:
         return
     services = sorted(set(stale.service))
     gone = sorted(set(stale.endpoint))
-    shown = ", ".join(services[:3]) + (f" and {len(services) - 3} more" if len(services) > 3 else "")
+    shown = ", ".join(services[:3]) + (msg(" and {n} more", n=len(services) - 3) if len(services) > 3 else "")
     yield Finding(
         "stale-conntrack-entry", "error",
-        f"{len(stale)} conntrack entr{'y' if len(stale) == 1 else 'ies'} of {shown} still go to "
-        f"{len(gone)} address{'' if len(gone) == 1 else 'es'} that {'is' if len(gone) == 1 else 'are'} no "
-        f"endpoint of {'it' if len(services) == 1 else 'them'} any more",
-        f"Connection tracking remembers where the first packet of each flow was DNATed; later packets "
-        f"follow the entry, not the rules. These entries point at {', '.join(gone[:5])}"
-        f"{' …' if len(gone) > 5 else ''}, which the Services' rules no longer list as endpoints (the pods "
-        f"were deleted or moved). Until they time out (UDP entries are refreshed by every packet, so a "
-        f"client that keeps sending never lets them expire) the clients talk to addresses that no longer "
-        f"answer. kube-proxy clears such UDP entries itself when it sees an endpoint go; entries that "
-        f"survived that missed the update. Delete exactly these entries: each line below names the stale "
-        f"endpoint as the reply source, so live flows of the same Service stay.",
+        msg("{n} conntrack {entries} of {services} still go to {m} {addresses} that {are} no endpoint of {them} "
+            "any more", n=len(stale), entries="entry" if len(stale) == 1 else "entries", services=shown,
+            m=len(gone), addresses="address" if len(gone) == 1 else "addresses",
+            are="is" if len(gone) == 1 else "are", them="it" if len(services) == 1 else "them"),
+        msg("Connection tracking remembers where the first packet of each flow was DNATed; later packets "
+            "follow the entry, not the rules. These entries point at {gone}, which the Services' rules no "
+            "longer list as endpoints (the pods were deleted or moved). Until they time out (UDP entries are "
+            "refreshed by every packet, so a client that keeps sending never lets them expire) the clients "
+            "talk to addresses that no longer answer. kube-proxy clears such UDP entries itself when it sees "
+            "an endpoint go; entries that survived that missed the update. Delete exactly these entries: each "
+            "line below names the stale endpoint as the reply source, so live flows of the same Service stay.",
+            gone=", ".join(gone[:5]) + (" …" if len(gone) > 5 else "")),
         stale[[c for c in _SHOWN if c in stale.columns]].reset_index(drop=True),
         _fix_lines(stale), "kube-proxy")
 
@@ -90,13 +92,14 @@ def _never_dnated(frame: pd.DataFrame) -> Iterator[Finding]:
     for service, group in rows.groupby("service", sort=True):
         yield Finding(
             "conntrack-not-dnated", "warning",
-            f"{len(group)} UDP conntrack entr{'y' if len(group) == 1 else 'ies'} to {service} were never DNATed",
-            f"These UDP flows were tracked when {service} had no endpoint, so their first packet went to "
-            f"the Service address itself and was never DNATed. The Service has endpoints now, but packets "
-            f"of these flows keep following the old entry (each packet refreshes its timeout): the classic "
-            f"stale kube-dns entry, where a client's DNS queries go nowhere until the entry is deleted. "
-            f"The lines below delete only entries whose reply comes from the Service address (not from "
-            f"an endpoint).",
+            msg("{n} UDP conntrack {entries} to {service} were never DNATed", n=len(group),
+                entries="entry" if len(group) == 1 else "entries", service=service),
+            msg("These UDP flows were tracked when {service} had no endpoint, so their first packet went to "
+                "the Service address itself and was never DNATed. The Service has endpoints now, but packets "
+                "of these flows keep following the old entry (each packet refreshes its timeout): the classic "
+                "stale kube-dns entry, where a client's DNS queries go nowhere until the entry is deleted. "
+                "The lines below delete only entries whose reply comes from the Service address (not from "
+                "an endpoint).", service=service),
             group[[c for c in _SHOWN if c in group.columns]].reset_index(drop=True),
             _fix_lines(group), "kube-proxy")
 
@@ -120,12 +123,12 @@ def _hostport_dead_pod(ctx: Context, frame: pd.DataFrame) -> Iterator[Finding]:
     dests = sorted(set(hit.dnat))
     yield Finding(
         "conntrack-to-stale-hostport", "error",
-        f"{len(hit)} conntrack entr{'y' if len(hit) == 1 else 'ies'} DNATed by the stale hostPort entry to "
-        f"{', '.join(dests[:3])}",
-        f"The duplicated hostPort rule (see stale-hostport-entry) sends new connections to "
-        f"{', '.join(dests)}, the address of a pod that no longer exists, and these tracked flows are the "
-        f"clients caught by it: this is why they time out. Fix the rules first (the stale-hostport-entry "
-        f"finding's commands), then delete these entries so the clients' next packets are DNATed afresh.",
+        msg("{n} conntrack {entries} DNATed by the stale hostPort entry to {dests}", n=len(hit),
+            entries="entry" if len(hit) == 1 else "entries", dests=", ".join(dests[:3])),
+        msg("The duplicated hostPort rule (see stale-hostport-entry) sends new connections to {dests}, the "
+            "address of a pod that no longer exists, and these tracked flows are the clients caught by it: "
+            "this is why they time out. Fix the rules first (the stale-hostport-entry finding's commands), "
+            "then delete these entries so the clients' next packets are DNATed afresh.", dests=", ".join(dests)),
         hit[[c for c in _SHOWN if c in hit.columns]].reset_index(drop=True),
         _fix_lines(hit, any_dst=True), "CNI portmap")
 
@@ -144,12 +147,17 @@ def _near_full(ctx: Context, ct: "Conntrack") -> Iterator[Finding]:
     stats_drop = sum(s.get("drop", 0) + s.get("early_drop", 0) + s.get("insert_failed", 0) for s in ct.stats)
     evidence = pd.DataFrame({"count": [count], "nf_conntrack_max": [limit],
                              "dropped (conntrack -S)": [stats_drop if ct.stats else None]})
-    title = f"conntrack table {'full' if full else 'near full'}: {count} of {limit} entries ({count / limit:.0%})"
-    explanation = (
-        f"The kernel tracks every flow in a table of at most nf_conntrack_max entries; when it is full, "
-        f"new connections are dropped (dmesg: 'nf_conntrack: table full, dropping packet'). "
-        f"{'It is full now.' if full else f'It holds at least {NEAR_FULL:.0%} of its limit.'} Raise the "
-        f"limit (and make it persistent), or find who opens so many flows (conntrack -L | sort by source).")
+    share = f"{count / limit:.0%}"
+    title = (msg("conntrack table full: {count} of {limit} entries ({share})", count=count, limit=limit, share=share)
+             if full else
+             msg("conntrack table near full: {count} of {limit} entries ({share})", count=count, limit=limit,
+                 share=share))
+    explanation = msg(
+        "The kernel tracks every flow in a table of at most nf_conntrack_max entries; when it is full, "
+        "new connections are dropped (dmesg: 'nf_conntrack: table full, dropping packet'). {now} Raise the "
+        "limit (and make it persistent), or find who opens so many flows (conntrack -L | sort by source).",
+        now=msg("It is full now.") if full else msg("It holds at least {share} of its limit.",
+                                                    share=f"{NEAR_FULL:.0%}"))
     fix = [shell_line(["sysctl", "-w", f"net.netfilter.nf_conntrack_max={limit * 2}"]),
            "# persistent: put the same key in /etc/sysctl.d/ (kube-proxy's conntrack.maxPerCore also sets it)"]
     if full:

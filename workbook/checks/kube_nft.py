@@ -9,6 +9,7 @@ import pandas as pd
 from ..nft.kube_proxy import kube_proxy_nft
 from .context import Context
 from .finding import Finding
+from ..i18n import msg, nmsg
 from .kube import endpointslices_line
 
 __all__ = ["find_kube_nft"]
@@ -26,16 +27,18 @@ def find_kube_nft(ctx: Context) -> Iterator[Finding]:
         "origin": [f"{src}:{t.line}" if t.line else src for t in k.tables],
     })
     in_save = sum(len(rs) for _, rs in ctx.items())
-    expl = (f"This node runs kube-proxy in {k.summary()}. Its Services live only in "
-            f"nftables (table {tables}); iptables-save shows none of them"
-            + (f" (the iptables view here has {in_save} rules, none of them kube-proxy's Service rules)" if in_save else "")
-            + ". Read and trace them in the nft view (nft list ruleset).")
+    expl = (msg("This node runs kube-proxy in {summary}. Its Services live only in nftables (table {tables}); "
+                "iptables-save shows none of them", summary=k.summary(), tables=tables)
+            + (msg(" (the iptables view here has {n} rules, none of them kube-proxy's Service rules)", n=in_save)
+               if in_save else "")
+            + msg(". Read and trace them in the nft view (nft list ruleset)."))
     fix = ["# look at them on the node:", "nft list table ip kube-proxy",
            "nft list map ip kube-proxy service-ips"]
     yield Finding("kube-proxy-nftables-mode", "info",
-                  f"kube-proxy nftables mode: {len(k.services)} Service{'' if len(k.services) == 1 else 's'}, "
-                  f"{len(k.cluster_ips)} ClusterIP{'' if len(k.cluster_ips) == 1 else 's'}, "
-                  f"{len(k.cluster_ips_without_endpoints)} without endpoints",
+                  msg("kube-proxy nftables mode: {services}, {cluster_ips}, {without} without endpoints",
+                      services=nmsg("{n} Service", "{n} Services", len(k.services)),
+                      cluster_ips=nmsg("{n} ClusterIP", "{n} ClusterIPs", len(k.cluster_ips)),
+                      without=len(k.cluster_ips_without_endpoints)),
                   expl, ev, fix, "kube-proxy", "kube-proxy")
     if not k.no_endpoints:
         return
@@ -47,16 +50,17 @@ def find_kube_nft(ctx: Context) -> Iterator[Finding]:
     })
     services = sorted({e.service for e in k.no_endpoints if e.service})
     n = len(k.no_endpoints)
-    expl = (f"{n} ClusterIP service port{'s' if n != 1 else ''} ({len(k.cluster_ips_without_endpoints)} "
-            f"ClusterIP{'s' if len(k.cluster_ips_without_endpoints) != 1 else ''}) "
-            f"{'have' if n != 1 else 'has'} no endpoints"
-            f"{' (' + ', '.join(services[:8]) + (' …' if len(services) > 8 else '') + ')' if services else ''}: "
-            "kube-proxy lists them in its no-endpoint-services map, so a new connection to them is rejected "
-            "(goto reject-chain: ICMP port unreachable / TCP reset) or dropped, instead of being DNATed. "
-            "That is kube-proxy working as designed when a Service has no ready Pods; check the Pods if "
-            "it should have some.")
+    listed = (" (" + ", ".join(services[:8]) + (" …" if len(services) > 8 else "") + ")") if services else ""
+    expl = msg("{ports} ({ips}) {have} no endpoints{listed}: kube-proxy lists them in its no-endpoint-services "
+               "map, so a new connection to them is rejected (goto reject-chain: ICMP port unreachable / TCP "
+               "reset) or dropped, instead of being DNATed. That is kube-proxy working as designed when a "
+               "Service has no ready Pods; check the Pods if it should have some.",
+               ports=nmsg("{n} ClusterIP service port", "{n} ClusterIP service ports", n),
+               ips=nmsg("{n} ClusterIP", "{n} ClusterIPs", len(k.cluster_ips_without_endpoints)),
+               have="have" if n != 1 else "has", listed=listed)
     fix = ["# which Pods should back them, and are they ready?"]
     fix += [endpointslices_line(s) for s in services[:20]]
     yield Finding("nft-service-without-endpoints", "info",
-                  f"kube-proxy nftables: {n} service port{'s' if n != 1 else ''} without endpoints",
+                  nmsg("kube-proxy nftables: {n} service port without endpoints",
+                       "kube-proxy nftables: {n} service ports without endpoints", n),
                   expl, ev, fix, "kube-proxy", "kube-proxy")

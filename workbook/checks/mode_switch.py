@@ -11,6 +11,7 @@ from ..model import BUILTIN_CHAINS, Rule, Ruleset
 from ..shell_command import commands_or_refusal, iptables_chain_problem, refusal, shell_line
 from .context import Context, binary_for, rule_argv, rule_evidence
 from .finding import Finding
+from ..i18n import msg
 from .proxy_mode import KUBELET_CHAINS, is_kube_proxy_iptables_chain, proxy_mode
 
 __all__ = ["find_mode_switch_leftovers"]
@@ -66,18 +67,20 @@ def _iptables_leftovers(name: str, rs: Ruleset, leftovers: list, mode_origin: st
     ev = rule_evidence(entries, leads_to=[r.target for r in entries]) if entries else pd.DataFrame(
         {"table": [t for t, _ in leftovers[:20]], "chain": [c.name for _, c in leftovers[:20]],
          "rules": [len(c.rules) for _, c in leftovers[:20]]})
-    said = f" (kube-proxy says nftables: {mode_origin})" if mode_origin else ""
+    said = msg(" (kube-proxy says nftables: {origin})", origin=mode_origin) if mode_origin else ""
     return Finding(
         "mode-switch-leftovers", "warning",
-        f"{len(leftovers)} kube-proxy iptables chains ({services} Services) left beside kube-proxy's nftables table",
-        f"kube-proxy runs in nftables mode{said}, yet {binary} still holds its iptables-mode chains: "
-        f"KUBE-SERVICES and {services} KUBE-SVC chains with their endpoints. They were left when the node "
-        f"switched modes without `kube-proxy --cleanup`. Packets still meet them: the nat table's "
-        f"PREROUTING/OUTPUT jumps into KUBE-SERVICES run before or beside kube-proxy's nft chains at the "
-        f"same hook and priority, so a Service whose endpoints changed since the switch can be DNATed to an "
-        f"old endpoint by the stale chain. The jumps into them counted {hits} packets in this dump. "
-        f"Delete the jumps first, then flush and delete the chains. kubelet's own chains "
-        f"(KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT, KUBE-FIREWALL) stay.",
+        msg("{n} kube-proxy iptables chains ({services} Services) left beside kube-proxy's nftables table",
+            n=len(leftovers), services=services),
+        msg("kube-proxy runs in nftables mode{said}, yet {binary} still holds its iptables-mode chains: "
+            "KUBE-SERVICES and {services} KUBE-SVC chains with their endpoints. They were left when the node "
+            "switched modes without `kube-proxy --cleanup`. Packets still meet them: the nat table's "
+            "PREROUTING/OUTPUT jumps into KUBE-SERVICES run before or beside kube-proxy's nft chains at the "
+            "same hook and priority, so a Service whose endpoints changed since the switch can be DNATed to an "
+            "old endpoint by the stale chain. The jumps into them counted {hits} packets in this dump. "
+            "Delete the jumps first, then flush and delete the chains. kubelet's own chains "
+            "(KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT, KUBE-FIREWALL) stay.",
+            said=said, binary=binary, services=services, hits=hits),
         ev, fix, "kube-proxy")
 
 
@@ -89,11 +92,12 @@ def _nft_leftovers(ctx: Context, k, mode: str, origin: str) -> Iterator[Finding]
     fix = [shell_line(["nft", "delete", "table", t.family, t.name]) for t in tables]
     yield Finding(
         "mode-switch-leftovers", "warning",
-        f"kube-proxy's nftables table left behind while kube-proxy runs in {mode} mode",
-        f"kube-proxy says it runs in {mode} mode ({origin}), and its Service chains are in iptables; the "
-        f"nftables table {', '.join(f'{t.family} {t.name}' for t in tables)} is what an earlier nftables-mode "
-        f"kube-proxy left. Its base chains still see every packet (at the same hooks as the iptables "
-        f"chains), so stale Services there can still reject or DNAT traffic. Delete the table.",
+        msg("kube-proxy's nftables table left behind while kube-proxy runs in {mode} mode", mode=mode),
+        msg("kube-proxy says it runs in {mode} mode ({origin}), and its Service chains are in iptables; the "
+            "nftables table {tables} is what an earlier nftables-mode kube-proxy left. Its base chains still "
+            "see every packet (at the same hooks as the iptables chains), so stale Services there can still "
+            "reject or DNAT traffic. Delete the table.",
+            mode=mode, origin=origin, tables=", ".join(f"{t.family} {t.name}" for t in tables)),
         ev, fix, "kube-proxy")
 
 
