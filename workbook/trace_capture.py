@@ -12,6 +12,7 @@ from .lab import MonitorEvent
 from .model import InputError, Ruleset
 from .nft.lab import NftEvent
 from .packet import Packet, Trace
+from .parse.save import split_lines
 
 __all__ = ["trace_from_capture", "capture_format", "capture_ids"]
 
@@ -32,7 +33,7 @@ def capture_format(text: str) -> str:
     >>> capture_format(' TRACE: 2 fc475095 nat:PREROUTING:policy:ACCEPT ')
     'xtables'
     """
-    for line in text.splitlines():
+    for line in split_lines(text):
         if _NFT_LINE.match(line):
             return "nft"
         if _XT_LINE.match(line):
@@ -44,7 +45,7 @@ def capture_format(text: str) -> str:
 def capture_ids(text: str) -> list[str]:
     """The trace ids (one per traced packet) in order of first appearance."""
     seen: dict[str, None] = {}
-    for line in text.splitlines():
+    for line in split_lines(text):
         m = _NFT_LINE.match(line) or _XT_LINE.match(line)
         if m:
             seen.setdefault(m.group(1), None)
@@ -185,7 +186,7 @@ def trace_from_capture(capture: str, ruleset: Ruleset | None = None, nft=None, *
         raise InputError(f"capture: no trace id {tid} (has: {', '.join(ids[:10])})")
     rs = ruleset if ruleset is not None else Ruleset(source="<none>")
     notes = [f"the capture holds {len(ids)} traced packets; this is trace id {tid}"] if len(ids) > 1 else []
-    lines = [l for l in capture.splitlines() if (m := _NFT_LINE.match(l) or _XT_LINE.match(l)) and m.group(1) == tid]
+    lines = [l for l in split_lines(capture) if (m := _NFT_LINE.match(l) or _XT_LINE.match(l)) and m.group(1) == tid]
     mapping = _Mapping()
     if fmt == "nft":
         trace = _from_nft(lines, rs, nft, mapping, notes)

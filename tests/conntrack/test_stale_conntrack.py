@@ -49,6 +49,7 @@ def _send_dns_queries(node: str, n: int) -> None:
            "import socket\n"
            f"for i in range({n}):\n"
            "    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+           "    u.bind(('', 41000 + i))\n"   # distinct source ports: one entry per query, never merged
            f"    u.sendto(b'q', ('{DNS_IP}', 53))\n")
 
 

@@ -57,6 +57,8 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
     "conntrack-to-stale-hostport": ("conntrack", "error", "entries the stale hostPort entry DNATed to a deleted pod"),
     "conntrack-table-near-full": ("conntrack", "warning", "the conntrack table holds ≥ 90% of nf_conntrack_max"),
     "conntrack-table-full": ("conntrack", "error", "the conntrack table is full: new flows are dropped"),
+    "nft-duplicate-rule": ("duplicates", "warning", "the same rule twice or more in one nft chain (counters and "
+                           "handles aside), e.g. portmap's nft backend appending its hostport jump again"),
     "blind-dump": ("blind", "warning/error", "the dump cannot answer where packets go: no rules at all, an "
                    "nf_tables node without an nft listing, or a Kubernetes node with no Service rules in any view"),
     "mode-switch-leftovers": ("kube", "warning", "kube-proxy's iptables chains beside its nftables table (or the "
@@ -65,7 +67,7 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
 
 
 def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
-    from .duplicates import find_duplicates
+    from .duplicates import find_duplicates, find_nft_duplicates
     from .integrity import find_integrity_problems
     from .kube import find_kube_problems
     from .kube_nft import find_kube_nft
@@ -77,7 +79,7 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .conntrack import find_conntrack_problems
     return {
         "integrity": find_integrity_problems,
-        "duplicates": find_duplicates,
+        "duplicates": lambda ctx: (*find_duplicates(ctx), *find_nft_duplicates(ctx)),
         "modules": find_missing_modules,
         "backends": find_mixed_backends,
         "references": find_reference_problems,

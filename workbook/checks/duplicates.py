@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+import pandas as pd
+
 from ..model import Option, Rule
 from ..owners import owner_of
 from ..shell_command import shell_note
@@ -222,3 +224,57 @@ def find_duplicates(ctx: Context) -> Iterator[Finding]:
                 between = changers_between(chain.rules, group)
                 yield Finding("duplicate-rule", "warning", title, _explain(kind, group, owner, between), ev,
                               _fix(kind, group, binary, chain.rules), owner, first.table, first.chain)
+
+
+def find_nft_duplicates(ctx: Context) -> Iterator[Finding]:
+    """One ``nft-duplicate-rule`` finding per group of identical rules in a chain of the nft view.
+
+    Counter values and handles do not count (``nft -s``'s text). iptables-nft's own tables are left
+    to :func:`find_duplicates` when the dump has their iptables-save view (which keeps comments)."""
+    nft = ctx.nft
+    if nft is None:
+        return
+    from ..nft.rule_text import stateless
+    from ..owners import nft_owner_of
+    from ..shell_command import commands_or_refusal
+    have_save = any(len(rs) for _, rs in ctx.items())
+    src = getattr(nft, "source", "nft")
+    for t in nft.tables.values():
+        if t.iptables_nft and have_save:
+            continue
+        for chain in t.chains.values():
+            if len(chain.rules) < 2:
+                continue
+            groups: dict[str, list] = {}
+            for r in chain.rules:
+                groups.setdefault(stateless(r.text), []).append(r)
+            for spec, group in groups.items():
+                if len(group) < 2:
+                    continue
+                n = len(group)
+                owner = nft_owner_of(t.name, chain.name, iptables_nft=t.iptables_nft)
+                ev = pd.DataFrame({"family": t.family, "table": t.name, "chain": chain.name,
+                                   "position": [r.position for r in group],
+                                   "handle": pd.array([r.handle for r in group], dtype="Int64"),
+                                   "spec": spec, "copy": list(range(1, n + 1)),
+                                   "action": ["keep"] + ["remove"] * (n - 1),
+                                   "origin": [f"{src}:{r.line}" for r in group]})
+                fix = []
+                for r in group[1:]:
+                    if r.handle is None:
+                        fix.append("# no handle in this listing: collect `nft -a list ruleset` to delete by handle")
+                        break
+                    fix.append(commands_or_refusal([["nft", "delete", "rule", t.family, t.name, chain.name,
+                                                     "handle", str(r.handle)]]))
+                shown = spec if len(spec) <= 90 else spec[:87] + "..."
+                yield Finding(
+                    "nft-duplicate-rule", "warning",
+                    msg("{family} {table} {chain}: {n} copies of '{spec}'", family=t.family, table=t.name,
+                        chain=chain.name, n=n, spec=shown),
+                    msg("The same rule appears {n} times in nft chain {chain} of table {family} {table}. The first "
+                        "copy decides every packet the rule matches (a terminal verdict) or applies its statements "
+                        "again on each copy; the later copies are leftovers of an agent that appended instead of "
+                        "checking (portmap's nft backend, a CNI restarting, or iptables-nft 1.8.0-1.8.2's "
+                        "comment bug for iptables-nft tables). Delete the later copies by handle.",
+                        n=n, chain=chain.name, family=t.family, table=t.name),
+                    ev, fix, owner, t.name, chain.name)
