@@ -129,7 +129,14 @@ class _Compiler:
         except ValueError as e:
             msg = f"{r.spec}: the tracer cannot read this rule ({e}); assumed to match and do nothing"
             return _NRule(r, [lambda s, m=msg: _Assumed(m)])
-        ops = [self.statement(r, st) for st in stmts]
+        try:
+            ops = [self.statement(r, st) for st in stmts]
+        except InputError:
+            raise
+        except (ValueError, OverflowError) as e:   # a number that is not one (a damaged or forged listing)
+            from ..limits import one_line
+            raise InputError(one_line(f"{self.nft.source}:{r.line}: the tracer cannot read a value in "
+                                      f"{r.spec!r}: {e}")) from None
         return _NRule(r, ops)
 
     # -- statements ----------------------------------------------------------------------
