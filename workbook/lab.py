@@ -756,23 +756,27 @@ class Lab:
         assert self._monitor is not None
         probe = ["-s", "127.0.0.1", "-d", "127.0.0.1", "-p", "udp", "--sport", "9", "--dport", "9", "-j", "TRACE"]
         self._ns(self.node, self._iptables, "-w", "-t", "raw", "-I", "OUTPUT", "1", *probe)
-        sender = self._sender(self.node)
         try:
-            end = time.monotonic() + 5
-            while time.monotonic() < end:
-                m = self._monitor.mark()
-                sender.send(Packet("127.0.0.1", "127.0.0.1", "udp", 9, 9, None, True))
-                if self._monitor.wait_quiet(m, quiet=0.05, timeout=0.3):
-                    break
-            else:
-                raise RuntimeError("the kernel's trace (" + ("nfnetlink_log" if self.backend == "legacy" else
-                                   "xtables-monitor --trace") + ") showed nothing within 5 s")
+            self._probe_until_traced("nfnetlink_log" if self.backend == "legacy" else "xtables-monitor --trace")
             time.sleep(0.05)
         finally:
             self._ns(self.node, self._iptables, "-w", "-t", "raw", "-D", "OUTPUT", *probe, check=False)
         self._monitor.wait_quiet(self._monitor.mark(), quiet=0.1, timeout=1, need=0)
         if "raw" in self.ruleset.tables:
             self._read_handles()
+
+    def _probe_until_traced(self, monitor_name: str) -> None:
+        """Send the node's probe packet (udp 127.0.0.1:9, traced by whatever the caller armed) until the
+        monitor shows it: only then is the monitor subscribed."""
+        assert self._monitor is not None
+        sender = self._sender(self.node)
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            m = self._monitor.mark()
+            sender.send(Packet("127.0.0.1", "127.0.0.1", "udp", 9, 9, None, True))
+            if self._monitor.wait_quiet(m, quiet=0.05, timeout=0.3):
+                return
+        raise RuntimeError(f"the kernel's trace ({monitor_name}) showed nothing within 5 s")
 
     def _sender(self, ns: str) -> _Sender:
         if ns not in self._senders:

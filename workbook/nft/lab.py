@@ -260,16 +260,7 @@ class NftLab(Lab):
 
     def _wait_monitor(self) -> None:
         assert self._monitor is not None
-        sender = self._sender(self.node)
-        import time
-        end = time.monotonic() + 5
-        while time.monotonic() < end:
-            m = self._monitor.mark()
-            sender.send(Packet("127.0.0.1", "127.0.0.1", "udp", 9, 9, None, True))
-            if self._monitor.wait_quiet(m, quiet=0.05, timeout=0.3):
-                break
-        else:
-            raise RuntimeError("the kernel's trace (nft monitor trace) showed nothing within 5 s")
+        self._probe_until_traced("nft monitor trace")   # the lab's own trace table traces the probe
         self._monitor.wait_quiet(self._monitor.mark(), quiet=0.1, timeout=1, need=0)
 
     def _trace_on(self, packet: Packet, chain: str) -> list[str]:
