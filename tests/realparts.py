@@ -50,3 +50,12 @@ def nsexec(ns: str, *cmd: str, input: str | None = None, check: bool = True) -> 
     """Run a command inside namespace ``ns`` and capture text output."""
     return subprocess.run(["ip", "netns", "exec", ns, *cmd], input=input, text=True,
                           capture_output=True, check=check)
+
+
+def veth_link(a: tuple[str, str, str], b: tuple[str, str, str]) -> None:
+    """A veth pair between two namespaces, each end ``(namespace, device, address/prefix)``, up."""
+    subprocess.run(["ip", "link", "add", a[1], "netns", a[0], "type", "veth", "peer", "name", b[1],
+                    "netns", b[0]], check=True)
+    for ns, dev, addr in (a, b):
+        subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev", dev], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.realparts import nsexec
+from tests.realparts import nsexec, veth_link
 from workbook.model import ParseError
 from workbook.parse.conntrack import looks_like_conntrack, parse_conntrack
 
@@ -65,11 +65,7 @@ def test_real_entries_from_real_packets(netns):
     """A UDP packet to a 'ClusterIP' DNATed by a real nat OUTPUT rule, and a TCP connection that
     completes: the kernel's own listing reads back with the DNAT we configured."""
     node, peer = netns("ct"), netns("peer")
-    subprocess.run(["ip", "link", "add", "ctv0", "netns", node, "type", "veth", "peer", "name", "ctv1",
-                    "netns", peer], check=True)
-    for ns, dev, addr in ((node, "ctv0", "10.0.0.1/24"), (peer, "ctv1", "10.0.0.5/24")):
-        subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev", dev], check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
+    veth_link((node, "ctv0", "10.0.0.1/24"), (peer, "ctv1", "10.0.0.5/24"))
     nsexec(node, "iptables", "-t", "nat", "-A", "OUTPUT", "-d", "10.96.0.10", "-p", "udp", "--dport", "53",
            "-j", "DNAT", "--to-destination", "10.0.0.5:53")
     nsexec(node, "iptables", "-t", "nat", "-A", "OUTPUT", "-d", "10.100.0.1", "-p", "tcp", "--dport", "443",

@@ -4,11 +4,10 @@ had two endpoints, flows were DNATed to both, then one endpoint went away."""
 from __future__ import annotations
 
 import shlex
-import subprocess
 
 import pytest
 
-from tests.realparts import nsexec
+from tests.realparts import nsexec, veth_link
 from workbook import check
 from workbook.dump import load_dump, save_dump
 from workbook.generate import Service, kube_proxy_nft, kube_proxy_save
@@ -34,11 +33,7 @@ def _load(node: str, mode: str, *endpoints: str) -> None:
 
 def _node_with_peer(netns) -> str:
     node, peer = netns("ctnode"), netns("ctpeer")
-    subprocess.run(["ip", "link", "add", "ctn0", "netns", node, "type", "veth", "peer", "name", "ctn1",
-                    "netns", peer], check=True)
-    for ns, dev, addr in ((node, "ctn0", "10.0.0.1/24"), (peer, "ctn1", "10.0.0.2/24")):
-        subprocess.run(["ip", "-n", ns, "addr", "add", addr, "dev", dev], check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
+    veth_link((node, "ctn0", "10.0.0.1/24"), (peer, "ctn1", "10.0.0.2/24"))
     nsexec(node, "ip", "route", "add", "10.244.0.0/16", "via", "10.0.0.2")
     nsexec(node, "ip", "route", "add", "10.96.0.0/12", "dev", "ctn0")
     return node
