@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from .extensions import match_extension, target_extension
 from .model import Chain, Match, Rule, Ruleset
 
 __all__ = ["format_count", "match_text", "target_text", "format_rule", "format_header",
@@ -79,8 +80,9 @@ def match_text(m: Match) -> str:
     ' /* kubernetes service portals */'
     """
     mod = m.module
-    if mod == "comment":
-        return "".join(f" /* {o.value} */" for o in m.options if o.flag == "--comment")
+    ext = match_extension(mod)
+    if ext is not None and ext.listing_text is not None:
+        return ext.listing_text(m)
     if mod in ("tcp", "udp", "sctp", "udplite", "dccp"):
         out = f" {mod}"
         for o in m.options:
@@ -194,6 +196,9 @@ def target_text(rule: Rule) -> str:
     [' to:192.168.1.77:53', ' MARK xor 0x4000']
     """
     t = rule.target
+    ext = target_extension(t or "")
+    if ext is not None and ext.listing_text is not None:
+        return ext.listing_text(rule)
     opts = rule.target_options
     flags = {o.flag: o for o in opts}
     if t in ("DNAT", "SNAT"):

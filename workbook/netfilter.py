@@ -124,8 +124,9 @@ def routing_decision(dst: str, node_ips: Iterable[str] = (), routes=None) -> str
     """
     if routes is None:
         return "INPUT" if is_local(dst, node_ips) else "FORWARD"
-    from .trace import _Ctx, _ip
-    kind, _ = _Ctx(node_ips, None, routes).lookup(*_ip(dst))
+    from .addr import parse_ip
+    from .trace.state import Context
+    kind, _ = Context(node_ips, None, routes).lookup(*parse_ip(dst))
     return {"local": "INPUT", "out": "FORWARD", "unknown": "FORWARD"}.get(kind, "DROP")
 
 

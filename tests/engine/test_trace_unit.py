@@ -676,7 +676,7 @@ def test_big_chain_compiles_only_the_rules_a_packet_reaches():
 
 
 def test_index_gives_the_same_matched_path_as_a_full_walk():
-    from workbook import trace as tr
+    from workbook.trace import walk as tr
     n = INDEX_MIN_RULES * 2
     rules = "".join(f"-A C -d 10.96.0.{i + 1}/32 -j MARK --set-xmark {i + 1:#x}/0xffffffff\n" for i in range(n))
     text = "*mangle\n:OUTPUT ACCEPT [0:0]\n:C - [0:0]\n-A OUTPUT -j C\n" + rules + "-A C -d 10.96.0.7/32 -j ACCEPT\nCOMMIT\n"

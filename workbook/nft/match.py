@@ -15,7 +15,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Callable
 
-from ..trace import PROTOCOLS, _addr_types, _ip
+from ..addr import parse_ip as _ip
+from ..trace.state import addr_types as _addr_types
+from ..vocab import PROTOCOLS
 from .statements import AnonSet, Binop, Concat, Field, Literal, MapEntry, SetRef
 
 __all__ = ["ABSENT", "Unknown", "getter", "kind_of", "value_test", "SetIndex", "split_list", "parse_value"]

@@ -31,7 +31,8 @@ from typing import Any, Iterable
 from ..model import InputError, Ruleset
 from ..netfilter import NAT_MANIP
 from ..packet import Packet, Step, Trace
-from ..trace import MAX_DEPTH, Tracer, _Ctx, _State
+from ..trace.state import Context as _Ctx, State as _State
+from ..trace.walk import MAX_DEPTH, Tracer
 from .actions import nft_action
 from .match import (ABSENT, SetIndex, Unknown, anon_elements, getter, kind_of, set_kinds, set_or_values,
                     split_list, value_test)
@@ -389,7 +390,7 @@ def _show(v: Any, kind: Any = None) -> str:
         ver, x = v
         if ver == 4:
             return f"{x >> 24}.{(x >> 16) & 255}.{(x >> 8) & 255}.{x & 255}"
-        from ..trace import _fmt_ip
+        from ..addr import format_ip as _fmt_ip
         return _fmt_ip(ver, x)
     if kind == "proto" and type(v) is int:
         return _PROTO_NAMES.get(v, str(v))

@@ -6,6 +6,7 @@ import re
 import socket
 from dataclasses import dataclass, field, replace
 
+from ..extensions import listing_reader, match_extension, target_extension
 from ..limits import MAX_COUNT
 from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
 from .rule import KNOWN_TABLES
@@ -194,10 +195,6 @@ def _value(t: list[str], j: int, inv: bool, *, glued: bool = True) -> tuple[bool
 
 # --------------------------------------------------------------------------- match printers
 # Each takes (tokens, i, negated, ctx) with tokens[i] the keyword and returns (Match, next_i).
-
-def _m_comment(t, i, neg, ctx):
-    return Match("comment", (Option("--comment", (t[i][2:-2].strip(),)),)), i + 1
-
 
 def _m_proto(t, i, neg, ctx):
     mod = t[i]
@@ -640,6 +637,12 @@ def _m_physdev(t, i, neg, ctx):
     return Match("physdev", tuple(opts)), j
 
 
+def _comment_reader():
+    ext = match_extension("comment")
+    assert ext is not None and ext.read_listing is not None
+    return ext.read_listing
+
+
 _MATCHES = {
     "tcp": _m_proto, "udp": _m_proto, "udplite": _m_proto, "sctp": _m_proto, "dccp": _m_proto,
     "multiport": _m_multiport, "state": _m_state, "mark": _m_mark, "connmark": _m_mark,
@@ -895,7 +898,8 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
     topts: list[Option] = []
     unknown: list[str] = []
     bad: list[str] = []
-    tprinter = _TARGETS.get(target or "")
+    text_ext = target_extension(target or "")
+    tprinter = text_ext.read_listing if text_ext is not None and text_ext.read_listing else _TARGETS.get(target or "")
     if target == "CT" or target == "NOTRACK":
         tprinter = _t_ct
     i = 0
@@ -913,7 +917,7 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
         w = t[i]
         if w.startswith("/*"):
             flush()
-            matches.append(_m_comment(t, i, False, ctx)[0])
+            matches.append(_comment_reader()(t, i, False, ctx)[0])
             i += 1
             continue
         if w == "!" and i + 1 < n:
@@ -924,7 +928,8 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
         if w.startswith("icmp") or w.startswith("ipv6-icmp"):
             fn = _m_icmp
         else:
-            fn = _MATCHES.get(key)
+            ext = listing_reader(key)
+            fn = ext.read_listing if ext is not None else _MATCHES.get(key)
             if fn is not None and key in _NEEDS_MATCH_WORD and (i + 1 >= n or t[i + 1] != "match"):
                 fn = None
             if fn is _m_iprange and not (i + 2 < n and t[i + 1] == "IP"):

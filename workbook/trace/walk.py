@@ -37,18 +37,24 @@ in the same packet state is not walked again: one ``RETURN`` step names the step
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-from operator import attrgetter
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 import functools
 
-from .chain_loops import chain_loops
-from .model import InputError, ParseError, Rule, Ruleset
-from .netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT, is_local, local_addresses
-from .packet import Branch, Packet, Step, Trace
-from .parse.save import split_lines
+from ..addr import format_ip as _fmt_ip, mark_mask as _mark_mask, parse_int as _int, parse_ip as _ip
+from ..addr import parse_net as _net, parse_port as _port, port_range as _port_range
+from ..addr import split_hostport as _split_hostport
+from ..chain_loops import chain_loops
+from ..extensions import match_extension, target_extension
+from ..model import InputError, ParseError, Rule, Ruleset
+from ..netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
+from ..packet import Branch, Packet, Step, Trace
+from ..parse.save import split_lines
+from ..routing import Route, no_route as _no_route, parse_routes
+from ..vocab import ICMP_TYPES as _ICMP_TYPES, PROTOCOLS
+from .state import KEY_SLOTS as _KEY_SLOTS, Assume as _Assume, AssumeFail as _AssumeFail, Check
+from .state import Context as _Ctx, State as _State, addr_types as _addr_types, is_local_int as _is_local_i
+from .state import state_key as _state_key
 
 __all__ = ["trace_packet", "Tracer", "ipsets_from_save", "parse_routes", "Route", "INDEX_MIN_RULES", "PROTOCOLS"]
 
@@ -62,120 +68,13 @@ MAX_STEPS = 500_000
 #: again: its earlier walk is reused (one summary step). Honest traces have tens of steps.
 MEMO_AFTER_STEPS = 1000
 
-PROTOCOLS: dict[str, int] = {"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "ah": 51,
-                             "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132, "udplite": 136, "dccp": 33,
-                             "mh": 135, "ipip": 4}
-
 _TERMINAL_VERDICTS = frozenset({"DROP", "REJECT"})
 _ROUTING_DROP = "(dropped by routing)"
 _NON_TERMINATING = frozenset({"LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "CLASSIFY", "CHECKSUM", "DSCP", "TOS",
                               "TTL", "HL", "TCPMSS", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "NFACCT",
                               "TEE", "RATEEST", "SET", "HMARK", "ECN", "CONNMARK", "NOTRACK", "CT"})
-_ICMP_TYPES = {"any": None, "echo-reply": (0, None), "pong": (0, None), "destination-unreachable": (3, None),
-               "network-unreachable": (3, 0), "host-unreachable": (3, 1), "protocol-unreachable": (3, 2),
-               "port-unreachable": (3, 3), "fragmentation-needed": (3, 4), "source-quench": (4, None),
-               "redirect": (5, None), "echo-request": (8, None), "ping": (8, None),
-               "router-advertisement": (9, None), "router-solicitation": (10, None),
-               "time-exceeded": (11, None), "ttl-exceeded": (11, None), "parameter-problem": (12, None),
-               "timestamp-request": (13, None), "timestamp-reply": (14, None)}
-
-
 # -----------------------------------------------------------------------------------------
 # addresses
-
-
-_IP_CACHE: dict[str, tuple[int, int]] = {}
-
-
-def _ip(text: str) -> tuple[int, int]:
-    """(version, integer) of an address; IPv4-mapped IPv6 counts as IPv4."""
-    hit = _IP_CACHE.get(text)
-    if hit is not None:
-        return hit
-    parts = text.split(".")
-    out = None
-    if len(parts) == 4 and all(p.isdecimal() and len(p) <= 3 and (p == "0" or p[0] != "0") for p in parts):
-        a, b, c, d = map(int, parts)
-        if a < 256 and b < 256 and c < 256 and d < 256:
-            out = (4, (a << 24) | (b << 16) | (c << 8) | d)
-    if out is None:
-        addr = ipaddress.ip_address(text.strip("[]"))
-        if addr.version == 6 and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        out = (addr.version, int(addr))
-    if len(_IP_CACHE) > 100_000:
-        _IP_CACHE.clear()
-    _IP_CACHE[text] = out
-    return out
-
-
-_NET_CACHE: dict[str, tuple[int, int, int]] = {}
-
-
-def _net(text: str) -> tuple[int, int, int]:
-    """(version, network integer, mask integer) of ``10.0.0.0/8``, ``10.0.0.1`` or ``10.0.0.0/255.0.0.0``."""
-    hit = _NET_CACHE.get(text)
-    if hit is not None:
-        return hit
-    addr, sep, plen = text.partition("/")
-    if (not sep or plen.isdecimal() and int(plen) <= 32) and addr.count(".") == 3:
-        try:
-            v, x = _ip(addr)
-        except ValueError:
-            v = 0
-        if v == 4:
-            n = int(plen) if sep else 32
-            mask = (0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF
-            out = (4, x & mask, mask)
-            if len(_NET_CACHE) > 100_000:
-                _NET_CACHE.clear()
-            _NET_CACHE[text] = out
-            return out
-    try:
-        n = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise InputError(f"bad address {text!r}") from None
-    mask = int(n.netmask)
-    return n.version, int(n.network_address) & mask, mask
-
-
-def _fmt_ip(v: int, x: int) -> str:
-    return str(ipaddress.IPv4Address(x) if v == 4 else ipaddress.IPv6Address(x))
-
-
-def _split_hostport(text: str) -> tuple[str | None, str | None]:
-    """``10.0.0.1:80`` → ("10.0.0.1", "80"); ``[fd00::1]:80`` → ("fd00::1", "80"); ``:80`` → (None, "80")."""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        return host, rest[1:] if rest.startswith(":") else None
-    if text.count(":") > 1:  # bare IPv6
-        return text, None
-    host, sep, port = text.partition(":")
-    return host or None, port if sep else None
-
-
-def _port_range(text: str) -> tuple[int, int]:
-    a, sep, b = text.partition(":")
-    lo = _port(a) if a else 0
-    hi = _port(b) if sep and b else (65535 if sep else lo)
-    return lo, hi
-
-
-def _port(text: str) -> int:
-    """A port number 0-65535 (ValueError for anything else, as iptables refuses it)."""
-    n = int(text) if text.isdecimal() and len(text) < 6 else -1
-    if not 0 <= n <= 65535:
-        raise ValueError(f"port {text[:20]!r} is not a number 0-65535")
-    return n
-
-
-def _int(text: str) -> int:
-    return int(text, 0)
-
-
-def _mark_mask(text: str) -> tuple[int, int]:
-    v, sep, m = text.partition("/")
-    return _int(v), _int(m) if sep else 0xFFFFFFFF
 
 
 def family_mismatch(ruleset: Ruleset, version: int) -> str | None:
@@ -246,265 +145,10 @@ def _reads_rule(method):
 # the state of one branch
 
 
-class _State:
-    """Everything that flows along one branch of a trace (copied when a branch splits)."""
-
-    __slots__ = ("src", "dst", "src_i", "dst_i", "sport", "dport", "proto", "proto_num", "in_iface",
-                 "out_iface", "user_out", "mark", "ctmark", "ctstate", "ct_dnat", "ct_snat", "nat_done",
-                 "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
-                 "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
-                 "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
-                 "splits", "memo", "counted")
-
-    def clone(self) -> "_State":
-        c = _State.__new__(_State)
-        (c.src, c.dst, c.src_i, c.dst_i, c.sport, c.dport, c.proto, c.proto_num, c.in_iface, c.out_iface,
-         c.user_out, c.mark, c.ctmark, c.ctstate, c.ct_dnat, c.ct_snat, c.orig_src, c.orig_dst, c.orig_sport,
-         c.orig_dport, c.icmp, c.prob, c.hook, c.table, c.base, c.from_node, c.lo, c.routed, c.dnat, c.snat,
-         c.masq, c.verdict, c.assumed, c.hook_in, c.hook_out, c.route_out) = (
-            self.src, self.dst, self.src_i, self.dst_i, self.sport, self.dport, self.proto, self.proto_num,
-            self.in_iface, self.out_iface, self.user_out, self.mark, self.ctmark, self.ctstate, self.ct_dnat,
-            self.ct_snat, self.orig_src, self.orig_dst, self.orig_sport, self.orig_dport, self.icmp, self.prob,
-            self.hook, self.table, self.base, self.from_node, self.lo, self.routed, self.dnat, self.snat,
-            self.masq, self.verdict, self.assumed, self.hook_in, self.hook_out, self.route_out)
-        c.steps = self.steps[:]
-        c.notes = self.notes[:]
-        c.stack = [f[:] for f in self.stack]
-        c.nat_done = set(self.nat_done)
-        c.recent = {k: dict(v) for k, v in self.recent.items()} if self.recent else self.recent
-        c.splits = self.splits
-        c.memo = dict(self.memo) if self.memo is not None else None
-        c.counted = len(c.steps)
-        return c
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
-
-    def set_dst(self, ip: str) -> None:
-        self.dst = ip
-        self.dst_i = _ip(ip)
-
-    def set_src(self, ip: str) -> None:
-        self.src = ip
-        self.src_i = _ip(ip)
-
-    def ctstates(self) -> set[str]:
-        out = {self.ctstate}
-        if self.ct_dnat:
-            out.add("DNAT")
-        if self.ct_snat:
-            out.add("SNAT")
-        return out
-
-
-#: What a chain's walk may depend on or change: two entries into a chain with equal values walk alike.
-_KEY_SLOTS = tuple(n for n in _State.__slots__ if n not in (
-    "steps", "notes", "stack", "prob", "splits", "memo", "counted", "nat_done", "recent",
-    "verdict", "base"))
-_state_key = attrgetter(*_KEY_SLOTS)
-
-
-class _Assume(str):
-    """A check result meaning: could not judge; assumed to hold (the text says why)."""
-
-
-class _AssumeFail(str):
-    """A check result meaning: could not judge; assumed NOT to hold (the text says why)."""
-
-
-# A check takes the state and returns None (holds), a str (fails: why) or an _Assume (assumed).
-Check = Callable[[_State], Any]
 
 
 # -----------------------------------------------------------------------------------------
 # compiling a rule into checks
-
-
-class _Ctx:
-    """What checks may read that is fixed for one trace: local addresses, ipset contents, routes."""
-
-    __slots__ = ("local", "local_i", "ipsets", "ipsets_obj", "routes", "routes_obj", "route_families", "local_nets")
-
-    def __init__(self, node_ips: Iterable[str], ipsets: dict[str, list[str]] | None,
-                 routes: Iterable | str | None = None):
-        self.ipsets_obj = ipsets
-        self.local = local_addresses(node_ips)
-        self.local_i = frozenset(_ip(a) for a in self.local)
-        self.ipsets = {k: [_set_entry(e) for e in v] for k, v in (ipsets or {}).items()}
-        self.routes_obj = routes
-        self.routes = None if routes is None else parse_routes(routes)
-        self.route_families = frozenset(r.version for r in self.routes or ())
-        # `local` routes (table local: the node's addresses, AnyIP prefixes) are local like node_ips
-        self.local_nets = tuple((r.version, r.base, r.mask) for r in self.routes or () if r.type == "local")
-
-    def route(self, v: int, x: int) -> "Route | None":
-        """The longest-prefix route towards an address (None: no route); only when routes were given."""
-        for r in self.routes or ():
-            if r.version == v and (x & r.mask) == r.base:
-                return r
-        return None
-
-    def lookup(self, v: int, x: int) -> tuple[str, "Route | None"]:
-        """The kernel's routing lookup (``fib_lookup``) of a destination, as (kind, route).
-
-        kind: ``"local"`` (delivered to the node: INPUT), ``"out"`` (leaves on ``route.dev``;
-        None when the route names no device), ``"none"`` (no route: ENETUNREACH), ``"error"``
-        (a blackhole, unreachable or prohibit route) or ``"unknown"`` (no routes of this address
-        family were given; also multicast).
-        """
-        if _is_local_i(self, v, x):
-            return "local", None
-        if v not in self.route_families:
-            return "unknown", None
-        if v == 4 and ((x >> 28) == 0xE or x == 0xFFFFFFFF) or v == 6 and (x >> 120) == 0xFF:
-            return ("local", None) if x == 0xFFFFFFFF else ("unknown", None)
-        r = self.route(v, x)
-        if r is None or r.type == "throw":
-            return "none", r
-        if r.type in ("local", "broadcast", "anycast"):
-            return "local", r
-        if r.type == "unicast":
-            return "out", r
-        if r.type in _ROUTE_ERRORS:
-            return "error", r
-        return "unknown", r
-
-
-#: what the kernel does with a packet whose route is an error route (fib_props / ip_error):
-#: (errno a local sender gets, what happens to a forwarded packet)
-_ROUTE_ERRORS = {"blackhole": ("EINVAL", "dropped silently"),
-                 "unreachable": ("EHOSTUNREACH", "dropped; the sender gets ICMP host unreachable"),
-                 "prohibit": ("EACCES", "dropped; the sender gets ICMP communication administratively prohibited")}
-
-
-def _no_route(kind: str, r: "Route | None", dst: str, forwarded: bool) -> str:
-    """Why routing drops a packet to ``dst`` (kind "none" or "error" of :meth:`_Ctx.lookup`)."""
-    if kind == "none":
-        what = f"no route to {dst}" + (f" (the {r.prefix} route is a throw route)" if r is not None else "")
-        return what + (": dropped; the sender gets ICMP net unreachable" if forwarded
-                       else ": the kernel refuses it with ENETUNREACH (Network is unreachable)")
-    assert r is not None
-    errno, fate = _ROUTE_ERRORS[r.type]
-    return (f"the route to {dst} is `{r.type} {r.prefix}`: " +
-            (fate if forwarded else f"the kernel refuses it with {errno}"))
-
-
-@dataclass(frozen=True)
-class Route:
-    """One route of the node: ``type`` (unicast, local, blackhole, unreachable, ...), destination
-    prefix and output device (None for a route without ``dev``)."""
-
-    type: str
-    prefix: str
-    dev: str | None
-    version: int
-    base: int
-    mask: int
-    plen: int
-
-
-_ROUTE_TYPES = frozenset({"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit",
-                          "blackhole", "nat", "anycast"})
-
-
-def parse_routes(routes: Iterable | str) -> list[Route]:
-    """Routes from ``ip route`` / ``ip route show table all`` text, its lines, or (prefix, dev) pairs.
-
-    Only the main and local tables count (a line naming another table is left out); a bare
-    address is a /32 (/128) prefix; ``default`` is 0.0.0.0/0. Longest prefix first, the local
-    table first at equal length (it is consulted first).
-
-    >>> text = '''default via 192.168.3.1 dev eth0 proto dhcp
-    ... 192.168.3.0/24 dev eth0 proto kernel scope link src 192.168.3.215
-    ... 192.168.3.98 dev eni5d1d36193a1 scope link
-    ... blackhole 10.9.0.0/16
-    ... 10.1.0.0/16 via 10.0.0.1 dev tun0 table 100
-    ... local 192.168.3.215 dev eth0 table local proto kernel scope host src 192.168.3.215'''
-    >>> for r in parse_routes(text): print(r.type, r.prefix, r.dev)
-    local 192.168.3.215/32 eth0
-    unicast 192.168.3.98/32 eni5d1d36193a1
-    unicast 192.168.3.0/24 eth0
-    blackhole 10.9.0.0/16 None
-    unicast 0.0.0.0/0 eth0
-    >>> [r.prefix for r in parse_routes([("10.0.0.0/8", "eth1")])]
-    ['10.0.0.0/8']
-    """
-    if isinstance(routes, str):
-        items: list = split_lines(routes)
-    else:
-        items = list(routes)
-    out: list[Route] = []
-    for item in items:
-        if isinstance(item, Route):
-            out.append(item)
-            continue
-        if isinstance(item, (tuple, list)):
-            words = [str(item[0])] + (["dev", str(item[1])] if len(item) > 1 and item[1] else [])
-        else:
-            words = str(item).split()
-        kind = "unicast"
-        if words and words[0] in _ROUTE_TYPES:
-            kind, words = words[0], words[1:]
-        if not words:
-            continue
-        if "table" in words[:-1] and words[words.index("table") + 1] not in ("main", "local", "254", "255"):
-            continue
-        dest = words[0]
-        dev = words[words.index("dev") + 1] if "dev" in words[:-1] else None
-        if dest == "default":
-            dest = "::/0" if any(":" in w for w in words[1:3]) else "0.0.0.0/0"
-        try:
-            v, base, mask = _net(dest)
-        except (InputError, ValueError):
-            continue
-        plen = bin(mask).count("1")
-        out.append(Route(kind, dest if "/" in dest else f"{dest}/{32 if v == 4 else 128}", dev, v, base, mask, plen))
-    out.sort(key=lambda r: (-r.plen, r.type != "local"))
-    return out
-
-
-def _set_entry(text: str) -> tuple:
-    parts = []
-    for comp in str(text).split(","):
-        comp = comp.strip()
-        try:
-            parts.append(("net", _net(comp)))
-            continue
-        except InputError:
-            pass
-        proto, sep, port = comp.rpartition(":")
-        try:
-            lo, hi = _port_range(port.replace("-", ":"))
-            parts.append(("port", proto if sep else None, lo, hi))
-        except ValueError:
-            parts.append(("name", comp))
-    return tuple(parts)
-
-
-def _is_local_i(ctx: _Ctx, v: int, x: int) -> bool:
-    if v == 4 and (x >> 24) == 127:
-        return True
-    if v == 6 and x == 1:
-        return True
-    if (v, x) in ctx.local_i:
-        return True
-    for lv, base, mask in ctx.local_nets:
-        if lv == v and (x & mask) == base:
-            return True
-    return False
-
-
-def _addr_types(ctx: _Ctx, v: int, x: int) -> set[str]:
-    if _is_local_i(ctx, v, x):
-        return {"LOCAL"}
-    if x == 0:
-        return {"UNSPEC"}
-    if v == 4 and x == 0xFFFFFFFF:
-        return {"BROADCAST"}
-    if (v == 4 and (x >> 28) == 0xE) or (v == 6 and (x >> 120) == 0xFF):
-        return {"MULTICAST"}
-    return {"UNICAST"}
 
 
 #: port options of -m tcp/udp/... (singular) and -m multiport (plural): (flag shown, packet field)
@@ -598,6 +242,10 @@ class _Compiler:
     # ---- matches ---------------------------------------------------------------------
     def match(self, rule: Rule, m, checks: list, stats: list) -> None:
         mod = m.module
+        ext = match_extension(mod)
+        if ext is not None and ext.compile is not None:
+            ext.compile(self, rule, m, checks, stats)
+            return
         fn = getattr(self, "m_" + mod.replace("-", "_"), None)
         if fn is None:
             desc = m.to_save()
@@ -609,10 +257,8 @@ class _Compiler:
         d = f"-m {m.module} {o.to_save()}"
         checks.append(lambda s, d=d: _Assume(f"{d}: option not evaluated; assumed to match"))
 
-    def m_comment(self, rule, m, checks, stats):
+    def m_nfacct(self, rule, m, checks, stats):
         pass
-
-    m_nfacct = m_comment
 
     def _ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
         return self._shared(("ports", flag, text, neg, field), lambda: self._make_ports(flag, text, neg, field))
@@ -1059,7 +705,7 @@ def _set_hit(entry: tuple, dirs: list[str], s: _State) -> bool:
 
 
 class _CRule:
-    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "action")
+    __slots__ = ("rule", "position", "_spec", "checks", "stat", "kind", "target", "action", "ext")
 
     @property
     def spec(self) -> str:
@@ -1103,6 +749,9 @@ class _CRule:
             self.kind, self.action = ("goto", f"GOTO:{t}") if rule.goto else ("jump", f"JUMP:{t}")
         elif t in ("ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "MARK"):
             self.kind, self.action = t, t
+        elif (ext := target_extension(t)) is not None and ext.apply is not None:
+            self.ext = ext
+            self.kind, self.action = "ext", t if ext.terminal else "CONTINUE"
         elif t in _NON_TERMINATING:
             self.kind, self.action = t, "CONTINUE"
         else:
@@ -1721,6 +1370,12 @@ class Tracer:
                 self._nat(s, cr.rule, kind, ctx)
                 stack.clear()
                 return "ACCEPT"
+            if kind == "ext":
+                verdict = self._apply(cr, s, ctx)
+                if verdict is None:
+                    continue
+                stack.clear()
+                return verdict
             if kind == "CONNMARK":
                 self._connmark(s, cr.rule)
                 continue
@@ -1808,6 +1463,14 @@ class Tracer:
                           f"{n} rule{'s' if n != 1 else ''} skipped (positions {first}-{last}): {what}"))
 
     # ---- targets ---------------------------------------------------------------------
+    def _apply(self, cr: "_CRule", s: _State, ctx: _Ctx) -> str | None:
+        """A registered target's action (:mod:`workbook.extensions`); a value it cannot read
+        names the rule's file:line."""
+        try:
+            return cr.ext.apply(self, s, cr.rule, ctx)
+        except _UNREADABLE as e:
+            raise _at_rule(cr.rule, e) from None
+
     @_reads_rule
     def _mark(self, s: _State, rule: Rule) -> bool:
         s.mark = _apply_mark(s.mark, rule, "MARK")
