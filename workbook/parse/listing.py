@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import dataclass, field, replace
 
 from ..extensions import listing_reader, match_extension, target_extension
 from ..limits import MAX_COUNT
 from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
+from .listing_words import ListingContext as _Ctx, NotThisReader as _Unknown
+from .listing_words import hex_text as _hex, port_words as _port, tcp_flag_names as _tcp_flag_names
+from .listing_words import unquote as _unquote, value_after as _value
 from .rule import KNOWN_TABLES
 from .save import check_text, split_lines
 from .session import parse_command, prompt_command
@@ -112,45 +114,6 @@ def _tokens(text: str, reflowed: bool) -> list[str]:
     return out
 
 
-def _unquote(t: str) -> str:
-    return t[1:-1] if len(t) >= 2 and t[0] == '"' and t[-1] == '"' else t
-
-
-class _Ctx:
-    """Per-rule parsing state shared by the printers."""
-
-    def __init__(self, protocol: str | None, family: str, names: list[str]):
-        self.protocol = protocol
-        self.family = family
-        self.names = names  # service/level names resolved (for notes)
-
-
-def _port(value: str, proto: str, ctx: _Ctx) -> str:
-    """Ports as iptables-save prints them (numbers); names from a listing without -n are resolved."""
-    out = []
-    for part in re.split(r"([:,-])", value):
-        if part and not part.isdecimal() and part not in ":,-":
-            try:
-                num = socket.getservbyname(part, proto if proto in ("tcp", "udp") else "tcp")
-                ctx.names.append(f"{part}={num}")
-                part = str(num)
-            except OSError:
-                pass
-        out.append(part)
-    return "".join(out)
-
-
-_TCP_FLAGS = (("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10), ("URG", 0x20))
-
-
-def _tcp_flag_names(v: str) -> str:
-    if not v.lower().startswith("0x"):
-        return v
-    n = int(v, 16)
-    names = [name for name, bit in _TCP_FLAGS if n & bit]
-    return ",".join(names) if names else "NONE"
-
-
 _ICMP_NAMES = {
     "any": (255, None), "echo-reply": (0, None), "pong": (0, None), "destination-unreachable": (3, None),
     "network-unreachable": (3, 0), "host-unreachable": (3, 1), "protocol-unreachable": (3, 2),
@@ -170,27 +133,6 @@ _LOG_LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning
 _LOG_FLAGS = (("tcp-sequence", 0x01, "--log-tcp-sequence"), ("tcp-options", 0x02, "--log-tcp-options"),
               ("ip-options", 0x04, "--log-ip-options"), ("uid", 0x08, "--log-uid"),
               ("macdecode", 0x20, "--log-macdecode"))
-
-
-def _hex(v: int) -> str:
-    return "0x%x" % v
-
-
-class _Unknown(Exception):
-    pass
-
-
-def _value(t: list[str], j: int, inv: bool, *, glued: bool = True) -> tuple[bool, str, int]:
-    """``(negated, value, next index)`` for the value at ``t[j]``, after an optional ``!`` word
-    (and, with ``glued``, a ``!`` stuck to the value, as ``!0x4000``); :class:`_Unknown` when there is none."""
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j >= len(t):
-        raise _Unknown
-    v = t[j]
-    if glued and v.startswith("!"):
-        inv, v = True, v[1:]
-    return inv, v, j + 1
 
 
 # --------------------------------------------------------------------------- match printers

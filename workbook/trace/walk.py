@@ -253,6 +253,19 @@ class _Compiler:
             return
         fn(rule, m, checks, stats)
 
+    # the API extension modules use (workbook.extensions): ``comp.shared(key, make)`` shares one check
+    # among rules, ``comp.unknown_option(m, o, checks)`` / ``comp.assumed_module(rule, m, checks,
+    # stats)`` assume with a reason, ``comp.ctx_ref[0]`` is the trace's Context (node addresses,
+    # ipsets, routes), ``comp.addr/iface/proto`` build the basic checks.
+    def shared(self, key: tuple, make: Callable[[], Check]) -> Check:
+        return self._shared(key, make)
+
+    def unknown_option(self, m, o, checks: list) -> None:
+        self._unknown_opt(m, o, checks)
+
+    def assumed_module(self, rule, m, checks: list, stats: list) -> None:
+        self._assumed_module(rule, m, checks, stats)
+
     def _unknown_opt(self, m, o, checks: list) -> None:
         d = f"-m {m.module} {o.to_save()}"
         checks.append(lambda s, d=d: _Assume(f"{d}: option not evaluated; assumed to match"))
