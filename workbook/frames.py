@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .model import Ruleset
+from .model import Ruleset, spec_texts
 from .owners import nft_owner_of, owner_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,14 +28,16 @@ _ATTRIBUTE_COLUMNS = tuple(c for c in RULE_COLUMNS if c not in ("matches", "targ
 CHAIN_COLUMNS = ["table", "chain", "builtin", "policy", "pkts", "bytes", "references", "rules"]
 
 
-def _matches(rule) -> list[dict]:
-    return [{"module": m.module,
-             "options": [{"flag": o.flag, "args": list(o.args), "negated": o.negated} for o in m.options]}
-            for m in rule.matches]
+def _match_dict(m) -> dict:
+    return {"module": m.module,
+            "options": [{"flag": o.flag, "args": list(o.args), "negated": o.negated} for o in m.options]}
 
 
 def rules_frame(ruleset: Ruleset) -> pd.DataFrame:
     """One row per rule, columns :data:`RULE_COLUMNS` (counters are nullable ``Int64``).
+
+    Built column by column: each column is one list comprehension over the rules, and a Match
+    shared by many rules (the parser shares equal ones) is turned into its dict and its text once.
 
     >>> from workbook.parse import parse_save
     >>> df = rules_frame(parse_save('*nat\\n:PREROUTING ACCEPT [0:0]\\n[3:180] -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\\nCOMMIT\\n'))
@@ -44,16 +45,29 @@ def rules_frame(ruleset: Ruleset) -> pd.DataFrame:
     >>> (row.chain, int(row.position), row.target, int(row.pkts))
     ('PREROUTING', 1, 'CNI-HOSTPORT-DNAT', 3)
     """
-    cols: dict[str, list] = {c: [] for c in RULE_COLUMNS}
-    attribute_lists = [cols[c] for c in _ATTRIBUTE_COLUMNS]
-    attributes = attrgetter(*_ATTRIBUTE_COLUMNS)
-    for r in ruleset.iter_rules():
-        for column, value in zip(attribute_lists, attributes(r)):
-            column.append(value)
-        cols["matches"].append(_matches(r))
-        cols["target_args"].append(" ".join(o.to_save() for o in r.target_options))
-        cols["owner"].append(owner_of(r))
-    df = pd.DataFrame(cols, columns=RULE_COLUMNS)
+    rules = list(ruleset.iter_rules())
+    cols: dict[str, object] = {}
+    for c in _ATTRIBUTE_COLUMNS:
+        if c not in ("spec", "comment"):
+            cols[c] = [getattr(r, c) for r in rules] if c != "table" else [r.table for r in rules]
+    dicts: dict[int, dict] = {}
+    texts: dict[int, str] = {}
+    keep = []  # the Match objects keyed by id() stay alive while the frame is built
+
+    def match_dict(m) -> dict:
+        d = dicts.get(id(m))
+        if d is None:
+            d = dicts[id(m)] = _match_dict(m)
+            keep.append(m)
+        return d
+
+    cols["matches"] = [[match_dict(m) for m in r.matches] for r in rules]
+    cols["target_args"] = [" ".join(o.to_save() for o in r.target_options) if r.target_options else ""
+                           for r in rules]
+    cols["owner"] = [owner_of(r) for r in rules]
+    cols["comment"] = [r.comment for r in rules]
+    cols["spec"] = spec_texts(rules, texts, keep)
+    df = pd.DataFrame({c: cols[c] for c in RULE_COLUMNS}, columns=RULE_COLUMNS)
     df["position"] = df["position"].astype("int64")
     df["pkts"] = pd.array(cols["pkts"], dtype="Int64")
     df["bytes"] = pd.array(cols["bytes"], dtype="Int64")

@@ -11,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Option", "Match", "Rule", "Chain", "Table", "Ruleset", "Problem", "ParseError", "InputError",
-    "BUILTIN_CHAINS", "TABLE_ORDER", "save_string",
+    "BUILTIN_CHAINS", "TABLE_ORDER", "save_string", "spec_texts",
 ]
 
 #: Built-in chains of each table, in the order iptables prints them (hook order).
@@ -271,6 +271,46 @@ class Rule:
         return self.spec
 
 
+def spec_texts(rules: list[Rule], texts: dict[int, str] | None = None, keep: list | None = None) -> list[str]:
+    """``[r.spec for r in rules]``, each distinct Match object printed once (parsers share equal
+    matches between rules); ``texts``/``keep`` let a caller reuse the cache (``keep`` holds the
+    Match objects whose id() is a key).
+
+    >>> from workbook.parse import parse_save
+    >>> rs = parse_save('*filter\\n:INPUT ACCEPT [0:0]\\n-A INPUT ! -s 10.0.0.0/8 -p tcp -m tcp --dport 22 -j ACCEPT\\nCOMMIT\\n')
+    >>> spec_texts(list(rs.iter_rules())) == [r.spec for r in rs.iter_rules()]
+    True
+    """
+    texts = {} if texts is None else texts
+    keep = [] if keep is None else keep
+    out = []
+    append = out.append
+    for r in rules:
+        parts = [f"-A {r.chain}"]
+        for value, neg, flag in (
+            (r.source, r.source_negated, "-s"),
+            (r.destination, r.destination_negated, "-d"),
+            (r.in_interface, r.in_interface_negated, "-i"),
+            (r.out_interface, r.out_interface_negated, "-o"),
+            (r.protocol, r.protocol_negated, "-p"),
+        ):
+            if value is not None:
+                parts.append(f"! {flag} {value}" if neg else f"{flag} {value}")
+        if r.fragment is not None:
+            parts.append("-f" if r.fragment else "! -f")
+        for m in r.matches:
+            t = texts.get(id(m))
+            if t is None:
+                t = texts[id(m)] = m.to_save()
+                keep.append(m)
+            parts.append(t)
+        if r.target is not None:
+            parts.append(("-g " if r.goto else "-j ") + r.target)
+            parts.extend(o.to_save() for o in r.target_options)
+        append(" ".join(parts))
+    return out
+
+
 _RULE_FIELD_NAMES = frozenset(f.name for f in fields(Rule) if f.name != "_lazy")
 _RULE_LAZY_GET = Rule.__dict__["_lazy"].__get__
 
@@ -389,9 +429,14 @@ class Ruleset:
         for t in self.tables.values():
             out.append(f"*{t.name}")
             out.extend(c.declaration(counters) for c in t.chains.values())
+            texts: dict[int, str] = {}
+            keep: list = []
             for c in t.chains.values():
-                for r in c.rules:
-                    out.append(r.to_save(counters))
+                if counters:
+                    out.extend(f"[{r.pkts or 0}:{r.bytes or 0}] {s}"
+                               for r, s in zip(c.rules, spec_texts(c.rules, texts, keep)))
+                else:
+                    out.extend(spec_texts(c.rules, texts, keep))
             out.append("COMMIT")
         return "\n".join(out) + "\n"
 
