@@ -88,12 +88,13 @@ _S_target, _S_goto, _S_topts, _S_frag = _S["target"], _S["goto"], _S["target_opt
 _BASIC_SETTERS = [(_S[name], _S[name + "_negated"], flag) for flag, name in _FIELD_OF.items()]
 
 
-def _shared_match(cache: dict, module: str, opts: list) -> Match:
-    """``Match(module, opts)``, the same object for equal matches (they are immutable)."""
-    key = (module, tuple(opts))
+def _shared_match(cache: dict, module: str, opts: list, keys: list) -> Match:
+    """``Match(module, opts)``, the same object for equal matches (they are immutable); looked up
+    by the options' ``(flag, args, negated)`` keys, which hash in C (an Option's hash does not)."""
+    key = (module, *keys)
     m = cache.get(key)
     if m is None:
-        m = cache[key] = Match(module, key[1])
+        m = cache[key] = Match(module, tuple(opts))
     return m
 
 
@@ -108,6 +109,7 @@ def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache:
     goto = False
     topts: tuple = ()
     opts: list = []
+    keys: list = []
     module = None
     in_target = False
     neg = False
@@ -122,16 +124,16 @@ def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache:
         if len(t) == 2:  # -s -d -p -i -o -f -m -j -g (the regex allows nothing else with one dash)
             if t == "-m" or t == "-j" or t == "-g":
                 if module is not None:
-                    matches.append(_shared_match(cache, module, opts))
+                    matches.append(_shared_match(cache, module, opts, keys))
                     module = None
+                opts = []
+                keys = []
                 if t == "-m":
                     module = toks[i + 1]
-                    opts = []
                 else:
                     target = toks[i + 1]
                     goto = t == "-g"
                     in_target = True
-                    opts = []
                 i += 2
                 continue
             if t == "-f":
@@ -160,10 +162,11 @@ def _fast_fields(toks: list[str], quoted: list[bool] | None, family: str, cache:
         if o is None:
             o = cache[key] = Option(*key)
         opts.append(o)
+        keys.append(key)
         neg = False
         i = j
     if module is not None:
-        matches.append(_shared_match(cache, module, opts))
+        matches.append(_shared_match(cache, module, opts, keys))
     if in_target:
         topts = tuple(opts)
     return basic, frag, tuple(matches), target, goto, topts
@@ -177,11 +180,7 @@ def _fill(rule: Rule) -> None:
     else:
         toks, quoted = [], None
     basic, frag, matches, target, goto, topts = _fast_fields(toks, quoted, family, cache)
-    _S_table(rule, table)
-    _S_chain(rule, chain)
-    _S_position(rule, position)
-    _S_pkts(rule, None if pkts is None else int(pkts))
-    _S_bytes(rule, None if bytes_ is None else int(bytes_))
+    # table, chain, position and counters were set when parse_save created the rule
     _S_family(rule, family)
     _S_origin(rule, f"{source}:{lineno}")
     _S_approx(rule, False)
@@ -190,8 +189,9 @@ def _fill(rule: Rule) -> None:
     _S_goto(rule, goto)
     _S_topts(rule, topts)
     _S_frag(rule, frag)
+    get = basic.get
     for set_value, set_neg, flag in _BASIC_SETTERS:
-        v = basic.get(flag)
+        v = get(flag)
         if v is None:
             set_value(rule, None)
             set_neg(rule, False)
