@@ -84,7 +84,7 @@ def test_the_scan_sees_the_programs_we_know_we_run():
 def test_setup_lists_the_packages_behind_the_known_programs():
     # Hand-written: the Debian package of each program the kernel lab and the tests need.
     assert {"iptables", "nftables", "conntrack", "ipset", "iproute2", "openssh-server",
-            "openssh-client", "graphviz", "chromium", "fonts-noto-cjk"} <= _setup_packages()
+            "openssh-client", "graphviz", "chromium", "fonts-noto-cjk", "time"} <= _setup_packages()
 
 
 def test_every_program_we_run_comes_from_a_package_setup_installs():
