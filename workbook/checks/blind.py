@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from ..shell_command import shell_line
 from .context import Context

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from ..shell_command import commands_or_refusal, shell_line
 from .context import Context

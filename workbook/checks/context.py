@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-import pandas as pd
+from ._lazy import pd
 
 from ..model import QUOTED_OPTIONS, InputError, Option, Rule, Ruleset
 from ..owners import owner_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from ..model import Option, Rule
 from ..owners import owner_of

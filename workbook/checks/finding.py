@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import pandas as pd
+from ._lazy import pd
 
 from ..i18n import _, localized, ngettext
 from ..shell_command import refusal, shell_note, terminal_safe
@@ -42,7 +42,7 @@ class Finding:
     severity: str
     title: str
     explanation: str
-    evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    evidence: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     fix: list[str] = field(default_factory=list)
     owner: str | None = None
     table: str | None = None

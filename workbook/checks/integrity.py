@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from .context import Context
 from .finding import Finding

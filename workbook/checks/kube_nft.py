@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from ..nft.kube_proxy import kube_proxy_nft
 from .context import Context

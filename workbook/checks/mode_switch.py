@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from ..model import BUILTIN_CHAINS, Rule, Ruleset
 from ..shell_command import commands_or_refusal, iptables_chain_problem, refusal, shell_line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from ..model import Ruleset
 from ..shell_command import commands_or_refusal, shell_line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-import pandas as pd
+from ._lazy import pd
 
 from ..chain_loops import chain_loops
 from ..model import BUILTIN_CHAINS, Ruleset
