@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import replace
 
@@ -231,6 +232,19 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
     workbook.model.ParseError: r.txt:1: rule outside a table (no '*table' line before it)
     """
     text = check_text(text, source)
+    # The parse allocates one tracked object per rule and no cycle: the cyclic GC would walk
+    # the growing ruleset again and again (superlinear); pause it, as it was, for the parse.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_save(text, source, strict, family, lazy)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _parse_save(text: str, source: str, strict: bool, family: str | None, lazy: bool) -> Ruleset:
+    """parse_save() of text check_text() accepted."""
     rs = Ruleset(source=source, format="save")
     problems = rs.problems
     fam = family or "ipv4"
