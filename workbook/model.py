@@ -229,8 +229,10 @@ class Rule:
         return (self.pkts, self.bytes)
 
     # -- text --------------------------------------------------------------------------
-    def body(self) -> str:
-        """The rule's options after ``-A CHAIN``, in iptables-save order."""
+    def body(self, match_texts: dict[int, str] | None = None, keep: list | None = None) -> str:
+        """The rule's options after ``-A CHAIN``, in iptables-save order. ``match_texts`` (with
+        ``keep``, which holds the Match objects whose id() is a key) caches each Match's text
+        across rules: see :func:`spec_texts`."""
         parts: list[str] = []
         for value, neg, flag in (
             (self.source, self.source_negated, "-s"),
@@ -243,7 +245,15 @@ class Rule:
                 parts.append(f"! {flag} {value}" if neg else f"{flag} {value}")
         if self.fragment is not None:
             parts.append("-f" if self.fragment else "! -f")
-        parts.extend(m.to_save() for m in self.matches)
+        if match_texts is None:
+            parts.extend(m.to_save() for m in self.matches)
+        else:
+            for m in self.matches:
+                t = match_texts.get(id(m))
+                if t is None:
+                    t = match_texts[id(m)] = m.to_save()
+                    keep.append(m)  # type: ignore[union-attr]
+                parts.append(t)
         if self.target is not None:
             parts.append(("-g " if self.goto else "-j ") + self.target)
             parts.extend(o.to_save() for o in self.target_options)
@@ -284,30 +294,9 @@ def spec_texts(rules: list[Rule], texts: dict[int, str] | None = None, keep: lis
     texts = {} if texts is None else texts
     keep = [] if keep is None else keep
     out = []
-    append = out.append
     for r in rules:
-        parts = [f"-A {r.chain}"]
-        for value, neg, flag in (
-            (r.source, r.source_negated, "-s"),
-            (r.destination, r.destination_negated, "-d"),
-            (r.in_interface, r.in_interface_negated, "-i"),
-            (r.out_interface, r.out_interface_negated, "-o"),
-            (r.protocol, r.protocol_negated, "-p"),
-        ):
-            if value is not None:
-                parts.append(f"! {flag} {value}" if neg else f"{flag} {value}")
-        if r.fragment is not None:
-            parts.append("-f" if r.fragment else "! -f")
-        for m in r.matches:
-            t = texts.get(id(m))
-            if t is None:
-                t = texts[id(m)] = m.to_save()
-                keep.append(m)
-            parts.append(t)
-        if r.target is not None:
-            parts.append(("-g " if r.goto else "-j ") + r.target)
-            parts.extend(o.to_save() for o in r.target_options)
-        append(" ".join(parts))
+        body = r.body(texts, keep)
+        out.append(f"-A {r.chain} {body}" if body else f"-A {r.chain}")
     return out
 
 
