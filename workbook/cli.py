@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import os
 import sys
+from contextlib import nullcontext
 
 from . import __version__
+from .gc_pause import paused_gc
 from .i18n import _
 from .limits import one_line, parse_size, set_max_input
 from .model import InputError
@@ -98,32 +99,28 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
-    gc_was_on = gc.isenabled()
-    if args.command in _NO_CYCLIC_GC:
-        gc.disable()
-    try:
-        set_max_input(getattr(args, "max_input", None))
-        return int(args._run(args) or 0)
-    except InputError as e:
-        _say(f"nfwb {args.command}: {_('error')}: {one_line(str(e))}")
-        return 2
-    except FileNotFoundError as e:
-        _say(f"nfwb {args.command}: {_('error')}: {one_line(str(e.filename))}: {_('no such file')}")
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as e:  # a bug or an environment failure: one line, the traceback on request
-        if os.environ.get("NFWB_DEBUG"):
-            raise
-        _say(f"nfwb {args.command}: {_('internal error')}: {type(e).__name__}: {one_line(str(e))} "
-             f"({_('set NFWB_DEBUG=1 for the traceback')})")
-        return 3
-    finally:
-        set_max_input(None)
-        if gc_was_on:
-            gc.enable()
+    with paused_gc() if args.command in _NO_CYCLIC_GC else nullcontext():
+        try:
+            set_max_input(getattr(args, "max_input", None))
+            return int(args._run(args) or 0)
+        except InputError as e:
+            _say(f"nfwb {args.command}: {_('error')}: {one_line(str(e))}")
+            return 2
+        except FileNotFoundError as e:
+            _say(f"nfwb {args.command}: {_('error')}: {one_line(str(e.filename))}: {_('no such file')}")
+            return 2
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            return 0
+        except Exception as e:  # a bug or an environment failure: one line, the traceback on request
+            if os.environ.get("NFWB_DEBUG"):
+                raise
+            _say(f"nfwb {args.command}: {_('internal error')}: {type(e).__name__}: {one_line(str(e))} "
+                 f"({_('set NFWB_DEBUG=1 for the traceback')})")
+            return 3
+        finally:
+            set_max_input(None)
 
 
 if __name__ == "__main__":  # pragma: no cover

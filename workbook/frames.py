@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .gc_pause import paused_gc
 from .model import Ruleset, spec_texts
 from .owners import nft_owner_of, owner_of
 
@@ -45,6 +46,12 @@ def rules_frame(ruleset: Ruleset) -> pd.DataFrame:
     >>> (row.chain, int(row.position), row.target, int(row.pkts))
     ('PREROUTING', 1, 'CNI-HOSTPORT-DNAT', 3)
     """
+    with paused_gc():  # ~30 tracked objects per rule, no cycle: see gc_pause
+        return _rules_frame(ruleset)
+
+
+def _rules_frame(ruleset: Ruleset) -> pd.DataFrame:
+    """rules_frame() with the cyclic GC paused."""
     rules = list(ruleset.iter_rules())
     cols: dict[str, object] = {}
     for c in _ATTRIBUTE_COLUMNS:

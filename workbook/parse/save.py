@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import re
 from dataclasses import replace
 
+from ..gc_pause import paused_gc
 from ..limits import fits_count
 from ..model import BUILTIN_CHAINS, Chain, ParseError, Problem, Rule, Ruleset, Table
 from ..model import Match, Option
@@ -232,15 +232,8 @@ def parse_save(text: str | bytes, source: str = "<text>", *, strict: bool = True
     workbook.model.ParseError: r.txt:1: rule outside a table (no '*table' line before it)
     """
     text = check_text(text, source)
-    # The parse allocates one tracked object per rule and no cycle: the cyclic GC would walk
-    # the growing ruleset again and again (superlinear); pause it, as it was, for the parse.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():  # one tracked object per rule and no cycle: see gc_pause
         return _parse_save(text, source, strict, family, lazy)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _parse_save(text: str, source: str, strict: bool, family: str | None, lazy: bool) -> Ruleset:
