@@ -107,3 +107,41 @@ def test_the_eks_collectors_file_with_headers_and_counters():
                                           "drop": 0, "early_drop": 0, "error": 0, "search_restart": 0,
                                           "clash_resolve": 0, "chaintoolong": 0}]
     assert parse_conntrack("4711\n").count == 4711
+
+
+_FAST_LINES = [
+    "udp      17 29 src=10.0.0.1 dst=10.96.0.10 sport=34195 dport=53 [UNREPLIED] src=10.0.0.5 dst=10.0.0.1 "
+    "sport=53 dport=34195 mark=0 use=1",
+    "ipv4     2 tcp      6 431999 ESTABLISHED src=10.244.1.2 dst=10.96.0.1 sport=40000 dport=443 src=10.0.0.9 "
+    "dst=10.244.1.2 sport=6443 dport=40000 [ASSURED] mark=0 use=1",
+    "tcp 6 10 ESTABLISHED src=10.0.0.1 dst=10.96.0.10 sport=1 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1 "
+    "[ASSURED] [OFFLOAD] mark=4294967295 use=2",
+    "sctp 132 10 COOKIE_WAIT src=10.0.0.1 dst=10.96.0.10 sport=1 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1",
+]
+_OUT_OF_RANGE = [
+    "tcp 6 10 ESTABLISHED src=10.0.0.1 dst=10.96.0.10 sport=70000 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1",
+    "tcp 6 10 BOGUS src=10.0.0.1 dst=10.96.0.10 sport=7 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1",
+    "tcp 6 10 ESTABLISHED src=10.0.0.1 dst=10.96.0.10 sport=7 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1 [FOO]",
+    "tcp 6 10 ESTABLISHED src=10.0.0.1 dst=10.96.0.10 sport=7 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1 "
+    "mark=99999999999",
+    "tcp 666 10 ESTABLISHED src=10.0.0.1 dst=10.96.0.10 sport=7 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1",
+    "tcp 6 10 ESTABLISHED src=10.0.0.256 dst=10.96.0.10 sport=7 dport=2 src=10.0.0.5 dst=10.0.0.1 sport=2 dport=1",
+]
+
+
+def test_fast_path_reads_what_the_general_reader_reads(monkeypatch):
+    """The one-regex fast path for the common IPv4 shape gives the same entries as the word-by-word reader."""
+    from workbook.parse import conntrack as mod
+    fast = [mod._fast_entry(line, n) for n, line in enumerate(_FAST_LINES, 1)]
+    assert all(e is not None for e in fast)
+    monkeypatch.setattr(mod, "_fast_entry", lambda line, n: None)
+    assert fast == [mod._entry(line, n) for n, line in enumerate(_FAST_LINES, 1)]
+
+
+def test_fast_path_leaves_bad_values_to_the_general_reader():
+    """Out-of-range or unknown values are not taken by the fast path; the general reader still refuses them."""
+    from workbook.parse import conntrack as mod
+    for line in _OUT_OF_RANGE:
+        assert mod._fast_entry(line, 1) is None
+        with pytest.raises(ParseError):
+            parse_conntrack(line + "\n", "ct.txt")
