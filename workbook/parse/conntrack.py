@@ -214,51 +214,7 @@ def _address(word: str) -> str:
         raise ValueError(f"bad address {word[:60]!r}") from None
 
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_V4 = rf"((?:{_OCTET}\.){{3}}{_OCTET})"
-_N = r"([0-9]{1,10})"
-#: The common shape of an IPv4 TCP/UDP/SCTP line, read with one match (the general reader below is ~5x
-#: slower); anything else (IPv6, ICMP, zone=, labels, odd spacing) or a number out of range falls back to it.
-_FAST = re.compile(
-    rf"(?:(ipv4)\s+\S+\s+)?(tcp|udp|sctp|udplite|dccp)\s+{_N}\s+(?:{_N}\s+)?(?:([A-Z_2]+)\s+)?"
-    rf"src={_V4}\s+dst={_V4}\s+sport={_N}\s+dport={_N}\s+((?:\[[A-Z_]+\]\s+)*)"
-    rf"src={_V4}\s+dst={_V4}\s+sport={_N}\s+dport={_N}((?:\s+\[[A-Z_]+\])*)"
-    rf"(?:\s+mark={_N})?(?:\s+use={_N})?")
-
-
-def _fast_entry(line: str, n: int) -> ConntrackEntry | None:
-    """The entry when ``line`` has the common shape and every value is in range, else None."""
-    m = _FAST.fullmatch(line)
-    if m is None:
-        return None
-    (_, proto, pnum, timeout, state, osrc, odst, osp, odp, mid, rsrc, rdst, rsp, rdp, tail, mark, _use) = m.groups()
-    if state is not None and state not in _STATES:
-        return None
-    flags: tuple[str, ...] = ()
-    if mid or tail:
-        flags = tuple(w[1:-1] for w in (mid + tail).split())
-        if not _FLAGS.issuperset(flags):
-            return None
-    osp_, odp_, rsp_, rdp_, pnum_ = int(osp), int(odp), int(rsp), int(rdp), int(pnum)
-    if osp_ > 65535 or odp_ > 65535 or rsp_ > 65535 or rdp_ > 65535 or pnum_ > 255:
-        return None
-    t = mk = None
-    if timeout is not None:
-        t = int(timeout)
-        if t > _U32:
-            return None
-    if mark is not None:
-        mk = int(mark)
-        if mk > _U32:
-            return None
-    return ConntrackEntry("ipv4", proto, pnum_, t, state, FlowTuple(osrc, odst, osp_, odp_),
-                          FlowTuple(rsrc, rdst, rsp_, rdp_), flags, mk, None, n)
-
-
 def _entry(line: str, n: int) -> ConntrackEntry:
-    fast = _fast_entry(line, n)
-    if fast is not None:
-        return fast
     words = line.split()
     family = "ipv4"
     if words[0] in ("ipv4", "ipv6"):
