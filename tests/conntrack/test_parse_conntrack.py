@@ -107,4 +107,3 @@ def test_the_eks_collectors_file_with_headers_and_counters():
                                           "drop": 0, "early_drop": 0, "error": 0, "search_restart": 0,
                                           "clash_resolve": 0, "chaintoolong": 0}]
     assert parse_conntrack("4711\n").count == 4711
-
