@@ -84,3 +84,17 @@ def test_near_miss_only_the_live_pods_entry(netns, tmp_path):
     real = parse_conntrack(nsexec(node, "conntrack", "-L", "-o", "extended").stdout)
     assert {e.dnat for e in real if e.original.dst == NODE} == {f"{NEW_POD}:80"}
     assert _found(tmp_path, node, "before") == []
+
+
+def test_with_calicos_blackhole_route_the_caught_clients_leave_no_entry(netns, tmp_path):
+    """On the seed's node (datasets/onprem-dup-hostport/after/network/ip-route.txt) calico-ipam's
+    ``blackhole 10.42.134.64/26`` covers the deleted pod's address: the DNATed SYN is dropped by the
+    routing decision, before conntrack confirms the entry, so ``conntrack -L`` lists nothing for these
+    clients and the finding (rightly) stays silent: there the conntrack table is NOT where it shows."""
+    node, peer = _node(netns, _rules(OLD, NEW))
+    nsexec(node, "ip", "route", "add", "blackhole", "10.244.1.0/26")          # the node's IPAM block
+    nsexec(node, "ip", "route", "add", f"{NEW_POD}/32", "via", CLIENT)       # the live pod's own route
+    _connect(peer, 5)
+    real = parse_conntrack(nsexec(node, "conntrack", "-L", "-o", "extended").stdout)
+    assert [e for e in real if e.original.dst == NODE] == []
+    assert _found(tmp_path, node, "blackholed") == []
