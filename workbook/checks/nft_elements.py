@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Iterator
 
 import pandas as pd
 
+from ..addr import parse_ip, parse_net
 from ..i18n import msg, nmsg
 from ..shell_command import commands_or_refusal
 from .context import Context
@@ -16,7 +16,7 @@ __all__ = ["find_nft_shadowed_elements", "key_ranges"]
 
 Range = tuple[str, int, int]          # (kind, low, high): kind "4"/"6" addresses, "n" numbers, "w:<word>" words
 #: Pairwise comparison is done for sets of at most this many elements (a sweep on the first field prunes).
-MAX_COMPARED = 5000
+MAX_COMPARED = 1000
 
 
 def _range(part: str) -> Range | None:
@@ -34,14 +34,15 @@ def _range(part: str) -> Range | None:
         return ("n", lo, int(hi_text) if dash else lo)
     try:
         if "/" in part:
-            net = ipaddress.ip_network(part, strict=False)
-            return (str(net.version), int(net.network_address), int(net.broadcast_address))
+            version, net, mask = parse_net(part)
+            ones = (1 << (32 if version == 4 else 128)) - 1
+            return (str(version), net, net | (ones & ~mask))
         if dash and ":" not in part:
-            a, b = ipaddress.ip_address(lo_text), ipaddress.ip_address(hi_text)
-            return (str(a.version), int(a), int(b))
-        a = ipaddress.ip_address(part)
-        return (str(a.version), int(a), int(a))
-    except ValueError:
+            (va, a), (vb, b) = parse_ip(lo_text), parse_ip(hi_text)
+            return (str(va), a, b) if va == vb else None
+        version, a = parse_ip(part)
+        return (str(version), a, a)
+    except ValueError:          # InputError is one
         pass
     if any(c.isspace() or c in "{}" for c in part):
         return None
