@@ -134,3 +134,26 @@ def test_lenient_keeps_the_rest():
     rs = parse_nft_text(text, "bad.nft", strict=False)
     assert [r.text for r in rs.iter_rules()] == ["ip daddr 1.2.3.5 accept"]
     assert [str(p) for p in rs.problems] == ["bad.nft:3: unknown statement 'frobnicate' in rule: ip daddr 1.2.3.4 frobnicate"]
+
+
+def test_the_common_shapes_read_as_the_full_reader_reads_them(monkeypatch):
+    """kube-proxy's most frequent rule shapes are built directly (rule_text._common_shape); every rule of
+    a generated kube-proxy listing and near-shape variants give the same statements, or the same error."""
+    from workbook.generate import generate_services, kube_proxy_nft
+    from workbook.nft import rule_text as rt
+    texts = [line.strip() for line in kube_proxy_nft(generate_services(60, seed=5)).splitlines()
+             if line.startswith("\t\t") and line.strip()]
+    texts += ["ip saddr 10.0.0.1 jump x", "ip saddr != 10.0.0.0/8 goto y", "ip daddr 1.2.3.4 counter jump x",
+              "meta l4proto udp dnat to [fd00::1]:53", "dnat to 10.0.0.1", "ip saddr set 1.2.3.4", "ip saddr vmap @m",
+              "ip saddr & 0xff == 1 jump x", "ip saddr 10.0.0.1  jump x", "ip saddr == 1.2.3.4 jump x",
+              "ip saddr 1.2.3.4 . tcp jump x", "ip saddr", "jump", "goto x y", "meta l4proto tcp dnat to 1.2.3.4:80 random"]
+
+    def read(text):
+        try:
+            return rt.parse_rule_text(text)
+        except rt.RuleTextError as e:
+            return f"error: {e}"
+    assert sum(rt._common_shape(t) is not None for t in texts) > len(texts) // 3
+    fast = [read(t) for t in texts]
+    monkeypatch.setattr(rt, "_common_shape", lambda text: None)
+    assert fast == [read(t) for t in texts]

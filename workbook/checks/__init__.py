@@ -59,6 +59,8 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
     "conntrack-table-full": ("conntrack", "error", "the conntrack table is full: new flows are dropped"),
     "nft-duplicate-rule": ("duplicates", "warning", "the same rule twice or more in one nft chain (counters and "
                            "handles aside), e.g. portmap's nft backend appending its hostport jump again"),
+    "nft-shadowed-element": ("duplicates", "warning", "elements of one nft set or map that cover the same keys: a "
+                             "key listed twice, or concatenated interval keys that overlap"),
     "blind-dump": ("blind", "warning/error", "the dump cannot answer where packets go: no rules at all, an "
                    "nf_tables node without an nft listing, or a Kubernetes node with no Service rules in any view"),
     "mode-switch-leftovers": ("kube", "warning", "kube-proxy's iptables chains beside its nftables table (or the "
@@ -68,6 +70,7 @@ FINDING_IDS: dict[str, tuple[str, str, str]] = {
 
 def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .duplicates import find_duplicates, find_nft_duplicates
+    from .nft_elements import find_nft_shadowed_elements
     from .integrity import find_integrity_problems
     from .kube import find_kube_problems
     from .kube_nft import find_kube_nft
@@ -79,7 +82,7 @@ def _families() -> dict[str, Callable[[Context], Iterable[Finding]]]:
     from .conntrack import find_conntrack_problems
     return {
         "integrity": find_integrity_problems,
-        "duplicates": lambda ctx: (*find_duplicates(ctx), *find_nft_duplicates(ctx)),
+        "duplicates": lambda ctx: (*find_duplicates(ctx), *find_nft_duplicates(ctx), *find_nft_shadowed_elements(ctx)),
         "modules": find_missing_modules,
         "backends": find_mixed_backends,
         "references": find_reference_problems,

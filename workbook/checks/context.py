@@ -249,7 +249,9 @@ def load_target(path: str | Path):
         raise InputError(f"{p}: no such file or directory")
     from ..dump import ARCHIVE_SUFFIXES, load_dump
     if p.is_dir() or p.name.endswith((*ARCHIVE_SUFFIXES, ".zip")):   # load_dump says what a .zip is not
-        return load_dump(p)
+        from ..gc_pause import paused_gc
+        with paused_gc():
+            return load_dump(p)
     from ..parse import parse
     obj = parse(p)
     if isinstance(obj, Ruleset):

@@ -103,6 +103,21 @@ def kube_proxy_nft(rs: NftRuleset | None) -> KubeProxyNft | None:
     tables = [t for t in rs.tables.values() if t.name == "kube-proxy" and not t.iptables_nft]
     if not tables:
         return None
+    # the checks, the conntrack join and the CLI all ask for the same listing: read it once per shape
+    key = (id(rs), tuple((id(t), len(t.chains), sum(len(c.rules) for c in t.chains.values()),
+                          tuple(len(s.elements) for s in t.sets.values())) for t in tables))
+    if _LAST and _LAST[0] == key and _LAST[1] is rs:
+        return _LAST[2]
+    k = _read(tables)
+    _LAST[:] = [key, rs, k]
+    return k
+
+
+#: The last ``(key, ruleset, result)`` of :func:`kube_proxy_nft` (the ruleset kept so its id stays its own).
+_LAST: list = []
+
+
+def _read(tables: list[NftTable]) -> KubeProxyNft:
     k = KubeProxyNft(tables=tables)
     for t in tables:
         k.rules += sum(len(c) for c in t.chains.values())

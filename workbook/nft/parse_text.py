@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from ..gc_pause import paused_gc
 from ..model import ParseError, Problem
 from ..parse.save import split_lines
 from .iptables_nft import mark_iptables_nft
@@ -329,4 +330,5 @@ def parse_nft_text(text: str, source: str = "<text>", *, strict: bool = True, **
     ``strict`` (default) raises :class:`~workbook.model.ParseError` (``file:line: why``) at the
     first bad line; ``strict=False`` records it in ``ruleset.problems`` and keeps the rest.
     """
-    return _Reader(text, source, strict).run()
+    with paused_gc():
+        return _Reader(text, source, strict).run()

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
+from ..gc_pause import paused_gc
 from ..model import ParseError, Problem
 from .save import check_text
 
@@ -158,6 +159,11 @@ def parse_conntrack(text: str, source: str = "<text>", *, strict: bool = True) -
     kept in ``problems`` and skipped).
     """
     check_text(text, source)
+    with paused_gc():
+        return _read(text, source, strict)
+
+
+def _read(text: str, source: str, strict: bool) -> Conntrack:
     out = Conntrack(source=source)
     for n, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
