@@ -36,7 +36,7 @@ from .model import InputError
 __all__ = ["collect", "collect_local", "collect_ssh", "CollectResult", "CollectError", "parse_target",
            "plan_commands", "TABLES"]
 
-TABLES = ("raw", "mangle", "nat", "filter", "security")
+from .vocab import TABLES
 _PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; "
 #: Files copied when present: (remote glob or path, folder in the dump).
 _COPIES = (("/etc/modules-load.d/*", "kernel/modules-load.d"),

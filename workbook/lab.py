@@ -31,6 +31,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from .vocab import NAMED_ACTIONS
 from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .netfilter import HOOKS, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from .packet import Branch, Packet, Step, Trace
@@ -39,9 +40,7 @@ from .parse.save import split_lines
 __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",
            "rule_action", "trace_finished", "kernel_agrees"]
 
-#: Targets whose name is the action (everything else that is not a chain is ``CONTINUE``).
-NAMED_ACTIONS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "DNAT", "SNAT", "MASQUERADE",
-                           "REDIRECT", "MARK"})
+# NAMED_ACTIONS (targets whose name is the action; every other non-chain is CONTINUE): workbook.vocab
 
 #: Target extensions of iptables 1.8 (a target not listed here and not a named action is a chain).
 EXTENSION_TARGETS = frozenset({

@@ -6,16 +6,13 @@ from typing import Iterable
 
 from .extensions import match_extension, target_extension
 from .model import Chain, Match, Rule, Ruleset
+from .vocab import protocol_number
 
 __all__ = ["format_count", "match_text", "target_text", "format_rule", "format_header",
            "format_listing", "COLUMN_HEADER"]
 
 #: The column header of ``iptables -L -n -v`` (K/M counters), trailing spaces included.
 COLUMN_HEADER = " pkts bytes target     prot opt in     out     source               destination         "
-
-_PROTO_NUMBERS = {"all": "0", "tcp": "6", "udp": "17", "icmp": "1", "sctp": "132", "icmpv6": "58",
-                  "ipv6-icmp": "58", "esp": "50", "ah": "51", "gre": "47", "udplite": "136"}
-
 
 def format_count(number: int | None, *, exact: bool = False, table: bool = True) -> str:
     """A counter as ``xtables_print_num`` prints it (without the trailing space).
@@ -53,15 +50,6 @@ def _addr(value: str | None, family: str = "ipv4") -> str:
     return value
 
 
-def _ports(prefix: str, value: str) -> str:
-    # "53" -> "dpt:53"; "1000:2000" -> "dpts:1000:2000"
-    return f"{prefix}s:{value}" if ":" in value else f"{prefix}:{value}"
-
-
-def _opt(m: Match, flag: str):
-    return m.get(flag)
-
-
 def _bang(o) -> str:
     return "! " if o is not None and o.negated else ""
 
@@ -83,39 +71,6 @@ def match_text(m: Match) -> str:
     ext = match_extension(mod)
     if ext is not None and ext.listing_text is not None:
         return ext.listing_text(m)
-    if mod in ("tcp", "udp", "sctp", "udplite", "dccp"):
-        out = f" {mod}"
-        for o in m.options:
-            if o.flag in ("--sport", "--source-port"):
-                out += " " + _ports("spt", ("!" if o.negated else "") + o.value)
-            elif o.flag in ("--dport", "--destination-port"):
-                out += " " + _ports("dpt", ("!" if o.negated else "") + o.value)
-            elif o.flag == "--tcp-flags" and len(o.args) == 2:
-                out += f" flags:{'!' if o.negated else ''}{o.args[0]}/{o.args[1]}"
-            elif o.flag == "--syn":
-                out += f" flags:{'!' if o.negated else ''}0x17/0x02"
-            else:
-                out += f" {o.to_save()}"
-        return out
-    if mod == "multiport":
-        out = " multiport"
-        for o in m.options:
-            word = {"--dports": "dports", "--destination-ports": "dports", "--sports": "sports",
-                    "--source-ports": "sports", "--ports": "ports"}.get(o.flag, o.flag.lstrip("-"))
-            out += f" {word} {'!' if o.negated else ''}{o.value}"
-        return out
-    if mod == "addrtype":
-        out = " ADDRTYPE match"
-        for o in m.options:
-            if o.flag == "--src-type":
-                out += f" src-type {'!' if o.negated else ''}{o.value}"
-            elif o.flag == "--dst-type":
-                out += f" dst-type {'!' if o.negated else ''}{o.value}"
-            elif o.flag == "--limit-iface-in":
-                out += " limit-in"
-            elif o.flag == "--limit-iface-out":
-                out += " limit-out"
-        return out
     if mod == "conntrack":
         out = ""
         for o in m.options:
@@ -125,11 +80,6 @@ def match_text(m: Match) -> str:
     if mod == "state":
         o = m.get("--state")
         return f" {_bang(o)}state {o.value if o else ''}".rstrip()
-    if mod == "mark":
-        o = m.get("--mark")
-        if o is None:
-            return " mark match"
-        return f" mark match {_bang(o)}{o.value}"
     if mod == "statistic":
         out = " statistic"
         mode = m.get("--mode")
@@ -143,48 +93,15 @@ def match_text(m: Match) -> str:
             elif o.flag == "--packet":
                 out += f" packet {o.value}"
         return out
-    if mod == "nfacct":
-        o = m.get("--nfacct-name")
-        return f" nfacct-name  {o.value if o else ''}"
     if mod == "set":
         return "".join(f" {_bang(o)}match-set {o.value}" for o in m.options if o.flag == "--match-set")
     if mod == "limit":
         rate = m.get("--limit")
         burst = m.get("--limit-burst")
         return f" limit: avg {rate.value if rate else '3/hour'} burst {burst.value if burst else '5'}"
-    if mod == "owner":
-        out = ""
-        for o in m.options:
-            if o.flag == "--uid-owner":
-                out += f" {_bang(o)}owner UID match {o.value}"
-            elif o.flag == "--gid-owner":
-                out += f" {_bang(o)}owner GID match {o.value}"
-            elif o.flag == "--socket-exists":
-                out += f" {_bang(o)}owner socket exists"
-            else:
-                out += f" {o.to_save()}"
-        return out
-    if mod in ("icmp", "icmp6"):
-        o = m.get("--icmp-type") or m.get("--icmpv6-type")
-        return f" {mod} {_bang(o)}type {o.value if o else 'any'}"
     # Fallback for modules without a dedicated printer: the module name and its saved options.
     opts = " ".join(o.to_save() for o in m.options)
     return f" {mod} {opts}".rstrip()
-
-
-def _mark_words(word: str, value: str) -> str:
-    mark_s, _, mask_s = value.partition("/")
-    mark = int(mark_s, 0)
-    mask = int(mask_s, 0) if mask_s else 0xFFFFFFFF
-    if mark == 0:
-        return f" {word} and 0x{(~mask) & 0xFFFFFFFF:x}"
-    if mark == mask:
-        return f" {word} or 0x{mark:x}"
-    if mask == 0:
-        return f" {word} xor 0x{mark:x}"
-    if mask == 0xFFFFFFFF:
-        return f" {word} set 0x{mark:x}"
-    return f" {word} xset 0x{mark:x}/0x{mask:x}"
 
 
 def target_text(rule: Rule) -> str:
@@ -201,51 +118,9 @@ def target_text(rule: Rule) -> str:
         return ext.listing_text(rule)
     opts = rule.target_options
     flags = {o.flag: o for o in opts}
-    if t in ("DNAT", "SNAT"):
-        out = ""
-        for o in opts:
-            if o.flag in ("--to-destination", "--to-source"):
-                out += f" to:{o.value}"
-        for f in ("--random", "--random-fully", "--persistent"):
-            if f in flags:
-                out += " " + f[2:]
-        return out
-    if t == "MASQUERADE":
-        out = f" masq ports: {flags['--to-ports'].value}" if "--to-ports" in flags else ""
-        for f in ("--random", "--random-fully"):
-            if f in flags:
-                out += " " + f[2:]
-        return out
-    if t == "REDIRECT":
-        out = f" redir ports {flags['--to-ports'].value}" if "--to-ports" in flags else ""
-        return out + (" random" if "--random" in flags else "")
     if t == "REJECT":
         o = flags.get("--reject-with")
         return f" reject-with {o.value if o else 'icmp-port-unreachable'}"
-    if t == "MARK":
-        for f, word in (("--set-xmark", None), ("--set-mark", None)):
-            if f in flags:
-                return _mark_words("MARK", flags[f].value)
-        if "--or-mark" in flags:
-            return f" MARK or 0x{int(flags['--or-mark'].value, 0):x}"
-        if "--and-mark" in flags:
-            return f" MARK and 0x{int(flags['--and-mark'].value, 0):x}"
-        if "--xor-mark" in flags:
-            return f" MARK xor 0x{int(flags['--xor-mark'].value, 0):x}"
-    if t == "CONNMARK":
-        if "--set-xmark" in flags:
-            return _mark_words("CONNMARK", flags["--set-xmark"].value)
-        for f, word in (("--restore-mark", "restore"), ("--save-mark", "save")):
-            if f in flags:
-                nf = flags.get("--nfmask") or flags.get("--mask")
-                ct = flags.get("--ctmask") or flags.get("--mask")
-                out = f" CONNMARK {word}"
-                if nf is not None and ct is not None and nf.value == ct.value:
-                    if int(nf.value, 0) != 0xFFFFFFFF:
-                        out += f" mask 0x{int(nf.value, 0):x}"
-                elif nf is not None or ct is not None:
-                    out += f" ctmask 0x{int((ct or nf).value, 0):x} nfmask 0x{int((nf or ct).value, 0):x}"
-                return out
     if t == "LOG":
         level = flags.get("--log-level")
         out = f" LOG flags 0 level {level.value if level else 4}"
@@ -274,7 +149,8 @@ def format_rule(rule: Rule, *, exact: bool = False, line_number: int | None = No
     parts.append(f"{rule.target or '':<9s} ")
     proto = rule.protocol or "all"
     if numeric_proto:
-        proto = _PROTO_NUMBERS.get(proto, proto)
+        num = protocol_number(proto)
+        proto = proto if num is None else str(num)
     parts.append(("!" if rule.protocol_negated else " ") + f"{proto:<4s} ")
     parts.append(("-f" if rule.fragment else "!f" if rule.fragment is False else "--") + " ")
     iface_in = ("!" if rule.in_interface_negated else "") + (rule.in_interface or "*")

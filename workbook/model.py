@@ -6,6 +6,8 @@ import html
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .vocab import BUILTIN_CHAINS, TABLES
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
@@ -14,18 +16,8 @@ __all__ = [
     "BUILTIN_CHAINS", "TABLE_ORDER", "save_string", "spec_texts",
 ]
 
-#: Built-in chains of each table, in the order iptables prints them (hook order).
-BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
-    "raw": ("PREROUTING", "OUTPUT"),
-    "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
-    "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
-    "filter": ("INPUT", "FORWARD", "OUTPUT"),
-    "security": ("INPUT", "FORWARD", "OUTPUT"),
-}
-
-#: Order in which iptables-legacy-save prints tables (kernel registration order differs by
-#: backend; this is the order a fresh kernel with all five modules shows).
-TABLE_ORDER: tuple[str, ...] = ("raw", "mangle", "nat", "filter", "security")
+#: Built-in chains of each table, and the order iptables-legacy-save prints tables: :mod:`workbook.vocab`'s
+TABLE_ORDER: tuple[str, ...] = TABLES
 
 _BARE = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 

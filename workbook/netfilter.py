@@ -10,8 +10,7 @@ __all__ = [
     "routing_decision", "packet_path", "path_for", "NAT_MANIP",
 ]
 
-#: The five IPv4 hooks, in the order of the classic packet-flow picture.
-HOOKS: tuple[str, ...] = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+from .vocab import HOOKS
 
 #: Priority of each table (``include/uapi/linux/netfilter_ipv4.h``); nat has two:
 #: destination NAT (PREROUTING, OUTPUT) at -100 and source NAT (INPUT, POSTROUTING) at 100.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from tests.realparts import nsexec
+from workbook.vocab import TABLES
 
-TABLES = ("raw", "mangle", "nat", "filter", "security")
+__all__ = ["TABLES", "restore", "save", "tables_in", "run", "canonical"]
 
 
 def restore(ns: str, text: str, *, family: str = "ipv4", backend: str = "nft", counters: bool = False):

@@ -10,6 +10,7 @@ from ._lazy import pd
 from ..model import Option, Rule
 from ..owners import owner_of
 from ..shell_command import shell_note
+from ..vocab import protocol_name
 from .context import Context, binary_for, delete_commands, ipt_line, rule_evidence
 from .finding import Finding
 from ..i18n import Msg, msg
@@ -26,7 +27,6 @@ _SET_OPTIONS = frozenset({"--ctstate", "--state", "--dports", "--sports", "--por
 # other chains: a rule between two equal rules with such a target can make the second one match.
 _HARMLESS_BETWEEN = frozenset({"ACCEPT", "DROP", "REJECT", "RETURN", "LOG", "NFLOG", "ULOG", "AUDIT",
                                "TRACE", "QUEUE", "NFQUEUE", None})
-_PROTO_NAMES = {"6": "tcp", "17": "udp", "1": "icmp", "132": "sctp", "58": "ipv6-icmp", "0": "all", "all": "all"}
 
 
 def is_redacted(rule: Rule) -> bool:
@@ -71,7 +71,7 @@ def normalized_key(rule: Rule) -> tuple:
     """
     proto = rule.protocol
     if proto is not None:
-        proto = _PROTO_NAMES.get(proto.lower(), proto.lower())
+        proto = protocol_name(proto)
         if proto == "all" and not rule.protocol_negated:
             proto = None
     matches = tuple(sorted(

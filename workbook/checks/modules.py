@@ -11,18 +11,13 @@ from ..shell_command import commands_or_refusal, shell_line
 from .context import Context, ModuleInfo
 from .finding import Finding
 from ..i18n import joined, msg, nmsg
+from ..vocab import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES
 from ..parse.save import split_lines
 
 __all__ = ["detect_backend", "find_missing_modules", "find_mixed_backends", "LEGACY_TABLE_MODULES",
            "ISTIO_XT_MODULES", "ISTIO_MODULES", "istio_modules_fix"]
 
-#: The x_tables ("legacy") table modules the seed's /etc/modules-load.d/istio-iptables.conf loads.
-LEGACY_TABLE_MODULES: tuple[str, ...] = ("iptable_nat", "iptable_mangle", "iptable_filter", "iptable_raw")
-#: Extra xt modules istio-init's REDIRECT rules use (istio #44118's fix lists them too).
-ISTIO_XT_MODULES: tuple[str, ...] = ("xt_REDIRECT", "xt_owner")
-#: The one list of the kernel modules Istio's iptables-restore needs, for `nfwb check`, the
-#: ModuleChecker widget and the notebooks' prose: the table modules, then the xt ones.
-ISTIO_MODULES: tuple[str, ...] = LEGACY_TABLE_MODULES + ISTIO_XT_MODULES
+# LEGACY_TABLE_MODULES, ISTIO_XT_MODULES, ISTIO_MODULES: their one home is workbook.vocab
 _NEEDED_FOR = {
     "iptable_nat": "nat table (istio-init's REDIRECT rules: 'unable to initialize table nat' without it)",
     "iptable_mangle": "mangle table (Istio TPROXY mode)",

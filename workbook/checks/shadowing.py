@@ -14,6 +14,7 @@ import ipaddress
 from functools import lru_cache
 from typing import Iterator
 
+from ..vocab import protocol_name
 from ..model import Chain, Match, Rule
 from ..shell_command import shell_note
 from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
@@ -32,7 +33,6 @@ _PORT_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})
 _PORT_FLAGS = {"--dport": "d", "--destination-port": "d", "--sport": "s", "--source-port": "s"}
 _MPORT_FLAGS = {"--dports": "d", "--destination-ports": "d", "--sports": "s", "--source-ports": "s"}
 _STATE_FLAGS = {("conntrack", "--ctstate"), ("state", "--state")}
-_PROTO = {"6": "tcp", "17": "udp", "1": "icmp", "132": "sctp", "58": "ipv6-icmp", "0": None, "all": None}
 _ANY = frozenset({"0.0.0.0/0", "::/0"})
 
 
@@ -74,7 +74,8 @@ def _proto(r: Rule) -> str | None:
     p = r.protocol
     if p is None:
         return None
-    return _PROTO.get(p.lower(), p.lower())
+    name = protocol_name(p)
+    return None if name == "all" else name
 
 
 def _iface_covers(a: str | None, an: bool, b: str | None, bn: bool) -> bool:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..i18n import _
+from ..vocab import TABLES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                 "'-' reads stdin")
     p.add_argument("--format", default="auto", choices=["auto", "save", "spec", "listing", "lsmod", "nft", "nft-json"],
                    help="input format (default: detect from the content)")
-    p.add_argument("--table", choices=["raw", "mangle", "nat", "filter", "security"],
+    p.add_argument("--table", choices=list(TABLES),
                    help="table of an iptables -S / -L dump (default: from a pasted command line, else inferred)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--csv", action="store_true", help="print the rules (or modules) frame as CSV")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..addr import parse_ip as _ip
 from ..trace.state import addr_types as _addr_types
-from ..vocab import PROTOCOLS
+from ..vocab import PORT_PROTOCOLS, PROTOCOLS
 from .statements import AnonSet, Binop, Concat, Field, Literal, MapEntry, SetRef
 
 __all__ = ["ABSENT", "Unknown", "getter", "kind_of", "value_test", "SetIndex", "split_list", "parse_value"]
@@ -30,8 +30,6 @@ class Unknown(Exception):
 #: The packet has no such field (e.g. ``tcp dport`` of a UDP packet): no match.
 ABSENT = object()
 
-_PORTED = frozenset({6, 17, 132, 136, 33})
-_L4 = {"tcp": 6, "udp": 17, "sctp": 132, "udplite": 136, "dccp": 33}
 
 #: set type word → value kind
 _TYPE_KIND = {"ipv4_addr": "addr", "ipv6_addr": "addr", "inet_proto": "proto", "inet_service": "port",
@@ -265,10 +263,10 @@ def getter(expr: Any, ctx_ref: list) -> Callable:
             if name in ("protocol", "nexthdr"):
                 return lambda s: s.proto_num if s.src_i[0] == want else ABSENT
         if name in ("sport", "dport") and proto in ("th", "tcp", "udp", "sctp", "udplite", "dccp"):
-            need = None if proto == "th" else _L4[proto]
+            need = None if proto == "th" else PROTOCOLS[proto]
             if name == "dport":
-                return lambda s: s.dport if (s.proto_num == need if need else s.proto_num in _PORTED) else ABSENT
-            return lambda s: s.sport if (s.proto_num == need if need else s.proto_num in _PORTED) else ABSENT
+                return lambda s: s.dport if (s.proto_num == need if need else s.proto_num in PORT_PROTOCOLS) else ABSENT
+            return lambda s: s.sport if (s.proto_num == need if need else s.proto_num in PORT_PROTOCOLS) else ABSENT
         raise Unknown(f"{text}: payload field not evaluated by the tracer")
     if k == "meta":
         if key in ("l4proto", "protocol"):

@@ -32,6 +32,8 @@ from ..model import InputError, Ruleset
 from ..netfilter import NAT_MANIP
 from ..packet import Packet, Step, Trace
 from ..trace.state import Context as _Ctx, State as _State
+from ..vocab import PROTOCOL_NAMES
+from ..extensions._nat import masquerade, rewrite_dst, rewrite_src
 from ..trace.walk import MAX_DEPTH, Tracer
 from .actions import nft_action
 from .match import (ABSENT, SetIndex, Unknown, anon_elements, getter, kind_of, set_kinds, set_or_values,
@@ -373,7 +375,6 @@ def _anon_test(node, kind: str):
     return value_test(kind, texts)
 
 
-_PROTO_NAMES = {6: "tcp", 17: "udp", 132: "sctp", 1: "icmp", 58: "icmpv6", 136: "udplite", 33: "dccp"}
 
 
 def _show(v: Any, kind: Any = None) -> str:
@@ -393,7 +394,7 @@ def _show(v: Any, kind: Any = None) -> str:
         from ..addr import format_ip as _fmt_ip
         return _fmt_ip(ver, x)
     if kind == "proto" and type(v) is int:
-        return _PROTO_NAMES.get(v, str(v))
+        return PROTOCOL_NAMES.get(v, str(v))
     if type(v) is frozenset:
         return ",".join(sorted(v)) or "(none)"
     if type(v) is int and kind == "int":
@@ -669,26 +670,18 @@ class NftTracer(Tracer):
         kind = st.kind
         if kind == "dnat":
             port = st.port
-            self._rewrite_dst(s, st.addr, port.split("-")[0] if port else None, None)
+            rewrite_dst(s, st.addr, port.split("-")[0] if port else None)
         elif kind == "redirect":
             if s.hook == "OUTPUT":
                 host = "127.0.0.1"
             else:
                 host = next(iter(sorted(ctx.local)), None) if ctx.local else s.dst
                 s.note(f"{nr.spec}: the incoming interface's first address is assumed to be {host}")
-            self._rewrite_dst(s, host, st.port.split("-")[0] if st.port else None, None)
+            rewrite_dst(s, host, st.port.split("-")[0] if st.port else None)
         elif kind == "snat":
-            if st.addr:
-                s.set_src(st.addr.split("-")[0])
-            if st.port and s.sport is not None:
-                s.sport = int(st.port.split("-")[0])
-            s.snat = (st.addr or "") + (f":{s.sport}" if st.port else "")
-            s.ct_snat = True
+            rewrite_src(s, st.addr, st.port)
         else:  # masquerade
-            s.masq = True
-            s.ct_snat = True
-            if st.port and s.sport is not None:
-                s.sport = int(st.port.split("-")[0])
+            masquerade(s, st.port)
 
 
 def _name(e: Any) -> str:

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field, replace
 from ..extensions import listing_reader, match_extension, target_extension
 from ..limits import MAX_COUNT
 from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
+from ..vocab import TABLES, protocol_name
 from .listing_words import ListingContext as _Ctx, NotThisReader as _Unknown
-from .listing_words import hex_text as _hex, port_words as _port, tcp_flag_names as _tcp_flag_names
 from .listing_words import unquote as _unquote, value_after as _value
-from .rule import KNOWN_TABLES
 from .save import check_text, split_lines
 from .session import parse_command, prompt_command
 from .spec import _order_chains, infer_table
@@ -40,25 +39,6 @@ def parse_count(tok: str) -> tuple[int, bool] | None:
 
 # --------------------------------------------------------------------------- chain headers
 _CHAIN = re.compile(r"^Chain (\S+) \((?:policy (\S+)(?: (\S+) packets, (\S+) bytes)?|(\d+) references?|ERROR obtaining refs)\)\s*$")
-
-# protocol numbers iptables 1.8.9/1.8.10 print with -n, mapped to the name iptables-save prints
-_PROTO_NAMES = {"0": None, "all": None, "1": "icmp", "2": "igmp", "4": "ipencap", "6": "tcp", "8": "egp", "17": "udp",
-                "33": "dccp", "41": "ipv6", "47": "gre", "50": "esp", "51": "ah", "58": "ipv6-icmp", "89": "ospf",
-                "94": "ipip", "103": "pim", "112": "vrrp", "132": "sctp", "135": "mh", "136": "udplite"}
-
-
-def _load_protocols() -> None:
-    try:
-        with open("/etc/protocols", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                parts = line.split("#", 1)[0].split()
-                if len(parts) >= 2 and parts[1].isdecimal() and parts[1] not in _PROTO_NAMES:
-                    _PROTO_NAMES[parts[1]] = parts[0]
-    except OSError:  # pragma: no cover - no /etc/protocols
-        pass
-
-
-_load_protocols()
 
 _OPTS = frozenset({"--", "-f", "!f"})
 _ANY_ADDR = frozenset({"0.0.0.0/0", "::/0", "anywhere"})
@@ -114,20 +94,6 @@ def _tokens(text: str, reflowed: bool) -> list[str]:
     return out
 
 
-_ICMP_NAMES = {
-    "any": (255, None), "echo-reply": (0, None), "pong": (0, None), "destination-unreachable": (3, None),
-    "network-unreachable": (3, 0), "host-unreachable": (3, 1), "protocol-unreachable": (3, 2),
-    "port-unreachable": (3, 3), "fragmentation-needed": (3, 4), "source-route-failed": (3, 5),
-    "network-unknown": (3, 6), "host-unknown": (3, 7), "network-prohibited": (3, 9), "host-prohibited": (3, 10),
-    "TOS-network-unreachable": (3, 11), "TOS-host-unreachable": (3, 12), "communication-prohibited": (3, 13),
-    "host-precedence-violation": (3, 14), "precedence-cutoff": (3, 15), "source-quench": (4, None),
-    "redirect": (5, None), "network-redirect": (5, 0), "host-redirect": (5, 1), "TOS-network-redirect": (5, 2),
-    "TOS-host-redirect": (5, 3), "echo-request": (8, None), "ping": (8, None), "router-advertisement": (9, None),
-    "router-solicitation": (10, None), "time-exceeded": (11, None), "ttl-zero-during-transit": (11, 0),
-    "ttl-zero-during-reassembly": (11, 1), "parameter-problem": (12, None), "ip-header-bad": (12, 0),
-    "required-option-missing": (12, 1), "timestamp-request": (13, None), "timestamp-reply": (14, None),
-    "address-mask-request": (17, None), "address-mask-reply": (18, None),
-}
 _LOG_LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "warn": 4, "notice": 5,
                "info": 6, "debug": 7, "panic": 0}
 _LOG_FLAGS = (("tcp-sequence", 0x01, "--log-tcp-sequence"), ("tcp-options", 0x02, "--log-tcp-options"),
@@ -137,90 +103,6 @@ _LOG_FLAGS = (("tcp-sequence", 0x01, "--log-tcp-sequence"), ("tcp-options", 0x02
 
 # --------------------------------------------------------------------------- match printers
 # Each takes (tokens, i, negated, ctx) with tokens[i] the keyword and returns (Match, next_i).
-
-def _m_proto(t, i, neg, ctx):
-    mod = t[i]
-    proto = mod
-    opts: list[Option] = []
-    i += 1
-    n = len(t)
-    while i < n:
-        w = t[i]
-        k, sep, v = w.partition(":")
-        if sep and k in ("spt", "spts", "dpt", "dpts"):
-            inv = v.startswith("!")
-            v = v[1:] if inv else v
-            opts.append(Option("--sport" if k[0] == "s" else "--dport", (_port(v, proto, ctx),), inv))
-            i += 1
-        elif w.startswith("flags:") and mod == "tcp":
-            v = w[6:] or (t[i + 1] if i + 1 < n else "")
-            i += 1 if w[6:] else 2
-            inv = v.startswith("!")
-            v = v[1:] if inv else v
-            mask, _, comp = v.partition("/")
-            opts.append(Option("--tcp-flags", (_tcp_flag_names(mask), _tcp_flag_names(comp)), inv))
-        elif w.startswith("option=") and mod == "tcp":
-            v = w[7:]
-            inv = v.startswith("!")
-            opts.append(Option("--tcp-option", (v[1:] if inv else v,), inv))
-            i += 1
-        else:
-            break
-    # save order: --sport, --dport, --tcp-option, --tcp-flags (libxt_tcp tcp_save)
-    order = {"--sport": 0, "--dport": 1, "--tcp-option": 2, "--tcp-flags": 3}
-    opts.sort(key=lambda o: order[o.flag])
-    return Match(mod, tuple(opts)), i
-
-
-def _m_multiport(t, i, neg, ctx):
-    if i + 1 >= len(t) or t[i + 1] not in ("sports", "dports", "ports"):
-        raise _Unknown
-    kind = t[i + 1]
-    inv, v, j = _value(t, i + 2, False)
-    return Match("multiport", (Option("--" + kind, (_port(v, ctx.protocol or "tcp", ctx),), inv),)), j
-
-
-def _m_icmp(t, i, neg, ctx):
-    w = t[i]
-    v6 = w.startswith("ipv6-icmp")
-    mod, flag = ("icmp6", "--icmpv6-type") if v6 else ("icmp", "--icmp-type")
-    rest = w[9:] if v6 else w[4:]
-    j = i + 1
-    inv = False
-    if rest == "" and j < len(t) and t[j] in ("!type", "type", "!"):
-        rest = t[j]
-        j += 1
-    if rest.startswith("!"):
-        inv, rest = True, rest[1:]
-    if rest == "type":
-        if j >= len(t):
-            raise _Unknown
-        typ = int(t[j])
-        j += 1
-        code = None
-        if j + 1 < len(t) and t[j] == "code":
-            code = t[j + 1]
-            j += 2
-        elif j + 1 < len(t) and t[j] == "codes":
-            lo, _, hi = t[j + 1].partition("-")
-            code = lo if lo == hi or (lo, hi) != ("0", "255") else None
-            j += 2
-        value = "any" if typ == 255 and not v6 else str(typ)
-        if code is not None:
-            value += f"/{code}"
-        return Match(mod, (Option(flag, (value,), inv),)), j
-    if rest == "" and j < len(t):  # name form without -n: "icmp echo-request"
-        name = t[j]
-        if name.startswith("!"):
-            inv, name = True, name[1:]
-        if name in _ICMP_NAMES and not v6:
-            typ, code = _ICMP_NAMES[name]
-            value = "any" if typ == 255 else str(typ) + ("" if code is None else f"/{code}")
-            return Match(mod, (Option(flag, (value,), inv),)), j + 1
-        if v6:
-            return Match(mod, (Option(flag, (name,), inv),)), j + 1
-    raise _Unknown
-
 
 def _m_state(t, i, neg, ctx):
     if i + 1 >= len(t):
@@ -257,14 +139,6 @@ def _m_conntrack(t, i, neg, ctx):
     if not opts:
         raise _Unknown
     return Match("conntrack", tuple(opts)), i
-
-
-def _m_mark(t, i, neg, ctx):
-    mod = t[i]
-    if i + 1 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    inv, v, j = _value(t, i + 2, neg)
-    return Match(mod, (Option("--mark", (v,), inv),)), j
 
 
 def _m_statistic(t, i, neg, ctx):
@@ -349,45 +223,6 @@ def _m_set(t, i, neg, ctx):
     return Match("set", (Option("--match-set", (t[i + 1], t[i + 2]), neg),)), i + 3
 
 
-_OWNER = {"UID": "--uid-owner", "GID": "--gid-owner"}
-
-
-def _m_owner(t, i, neg, ctx):
-    opts: list[Option] = []
-    n = len(t)
-    inv = neg
-    while i < n:
-        j = i
-        if t[j] == "!" and j + 1 < n and t[j + 1] == "owner" and opts:
-            inv, j = True, j + 1
-        if t[j] != "owner" or j + 1 >= n:
-            break
-        kind = t[j + 1]
-        if kind in _OWNER and j + 3 < n + 1 and j + 2 < n and t[j + 2] == "match":
-            k = j + 3
-            if k < n and t[k] == "!":
-                inv, k = True, k + 1
-            if k >= n:
-                break
-            opts.append(Option(_OWNER[kind], (t[k],), inv))
-            i = k + 1
-        elif kind == "socket" and j + 2 < n and t[j + 2] == "exists":
-            opts.append(Option("--socket-exists", (), inv))
-            i = j + 3
-        else:
-            break
-        inv = False
-    if not opts:
-        raise _Unknown
-    return Match("owner", tuple(opts)), i
-
-
-def _m_nfacct(t, i, neg, ctx):
-    if i + 1 >= len(t):
-        raise _Unknown
-    return Match("nfacct", (Option("--nfacct-name", (t[i + 1],)),)), i + 2
-
-
 def _m_limit(t, i, neg, ctx):
     if i + 2 >= len(t) or t[i + 1] != "avg":
         raise _Unknown
@@ -400,56 +235,9 @@ def _m_limit(t, i, neg, ctx):
     return Match("limit", tuple(opts)), j
 
 
-def _m_addrtype(t, i, neg, ctx):
-    if i + 1 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    j = i + 2
-    opts: list[Option] = []
-    n = len(t)
-    while j < n:
-        w = t[j]
-        if w in ("src-type", "dst-type") and j + 1 < n:
-            v = t[j + 1]
-            inv = v.startswith("!")
-            opts.append(Option("--" + w, (v[1:] if inv else v,), inv))
-            j += 2
-        elif w == "limit-in":
-            opts.append(Option("--limit-iface-in"))
-            j += 1
-        elif w == "limit-out":
-            opts.append(Option("--limit-iface-out"))
-            j += 1
-        else:
-            break
-    return Match("addrtype", tuple(opts)), j
-
-
-def _m_iprange(t, i, neg, ctx):
-    opts: list[Option] = []
-    n = len(t)
-    while i + 3 < n and t[i] in ("source", "destination") and t[i + 1] == "IP" and t[i + 2] == "range":
-        j = i + 3
-        inv = False
-        if t[j] == "!":
-            inv, j = True, j + 1
-        if j >= n:
-            break
-        opts.append(Option("--src-range" if t[i] == "source" else "--dst-range", (t[j],), inv))
-        i = j + 1
-    if not opts:
-        raise _Unknown
-    return Match("iprange", tuple(opts)), i
-
-
 def _m_mac(t, i, neg, ctx):
     inv, v, j = _value(t, i + 1, neg, glued=False)
     return Match("mac", (Option("--mac-source", (v,), inv),)), j
-
-
-def _m_pkttype(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] not in ("=", "!="):
-        raise _Unknown
-    return Match("pkttype", (Option("--pkt-type", (t[i + 2],), t[i + 1] == "!="),)), i + 3
 
 
 def _m_length(t, i, neg, ctx):
@@ -490,20 +278,6 @@ def _m_match_value(module: str, flag: str):
 _m_dscp = _m_match_value("dscp", "--dscp")
 _m_tos = _m_match_value("tos", "--tos")
 _m_tcpmss = _m_match_value("tcpmss", "--mss")
-
-
-def _m_policy(t, i, neg, ctx):
-    if i + 1 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    j = i + 2
-    opts: list[Option] = []
-    while j + 1 < len(t) and t[j] in ("dir", "pol"):
-        opts.append(Option("--" + t[j], (t[j + 1],)))
-        j += 2
-    if j < len(t) and t[j] == "strict":
-        opts.append(Option("--strict"))
-        j += 1
-    return Match("policy", tuple(opts)), j
 
 
 def _m_quota(t, i, neg, ctx):
@@ -586,13 +360,11 @@ def _comment_reader():
 
 
 _MATCHES = {
-    "tcp": _m_proto, "udp": _m_proto, "udplite": _m_proto, "sctp": _m_proto, "dccp": _m_proto,
-    "multiport": _m_multiport, "state": _m_state, "mark": _m_mark, "connmark": _m_mark,
-    "statistic": _m_statistic, "recent:": _m_recent, "match-set": _m_set, "owner": _m_owner,
-    "nfacct-name": _m_nfacct, "limit:": _m_limit, "ADDRTYPE": _m_addrtype, "source": _m_iprange,
-    "destination": _m_iprange, "MAC": _m_mac, "PKTTYPE": _m_pkttype, "length": _m_length,
+    "state": _m_state,
+    "statistic": _m_statistic, "recent:": _m_recent, "match-set": _m_set,
+    "limit:": _m_limit, "MAC": _m_mac, "length": _m_length,
     "helper": _m_helper, "TTL": _m_ttl, "DSCP": _m_dscp, "tos": _m_tos, "tcpmss": _m_tcpmss,
-    "policy": _m_policy, "quota:": _m_quota, "src-group": _m_devgroup, "dst-group": _m_devgroup,
+    "quota:": _m_quota, "src-group": _m_devgroup, "dst-group": _m_devgroup,
     "connbytes": _m_connbytes, "u32": _m_u32, "socket": _m_socket, "STRING": _m_string, "PHYSDEV": _m_physdev,
     **{k: _m_conntrack for k in _CT_KEYS},
 }
@@ -600,45 +372,6 @@ _MATCHES = {
 
 # --------------------------------------------------------------------------- target printers
 # Each takes (tokens, i, target, ctx) and returns (options, next_i[, new_target]).
-
-def _flags_after(t, j, allowed: dict[str, str]) -> tuple[list[Option], int]:
-    opts = []
-    while j < len(t) and t[j] in allowed:
-        opts.append(Option(allowed[t[j]]))
-        j += 1
-    return opts, j
-
-
-def _t_nat(t, i, target, ctx):
-    w = t[i]
-    if not w.startswith("to:"):
-        raise _Unknown
-    flag = {"DNAT": "--to-destination", "SNAT": "--to-source", "NETMAP": "--to"}[target]
-    opts = [Option(flag, (w[3:],))]
-    more, j = _flags_after(t, i + 1, {"random": "--random", "random-fully": "--random-fully",
-                                       "persistent": "--persistent"})
-    return opts + more, j
-
-
-def _ports_target(lead: tuple[str, str], flags: dict[str, str]):
-    """MASQUERADE (``masq ports: A-B``) and REDIRECT (``redir ports 15001``): optional
-    ``--to-ports`` after ``lead``, then flag words such as ``random-fully``."""
-    def read(t, i, target, ctx):
-        opts = []
-        j = i
-        if t[j] == lead[0] and j + 2 < len(t) and t[j + 1] == lead[1]:
-            opts.append(Option("--to-ports", (t[j + 2],)))
-            j += 3
-        more, j = _flags_after(t, j, flags)
-        if j == i:
-            raise _Unknown
-        return opts + more, j
-    return read
-
-
-_t_masq = _ports_target(("masq", "ports:"), {"random": "--random", "random-fully": "--random-fully"})
-_t_redirect = _ports_target(("redir", "ports"), {"random": "--random"})
-
 
 def _t_reject(t, i, target, ctx):
     if t[i] != "reject-with" or i + 1 >= len(t):
@@ -680,56 +413,6 @@ def _t_log(t, i, target, ctx):
         if flags & bit:
             opts.append(Option(flag))
     return opts, j
-
-
-def _xmark(t, i, word):
-    if t[i] != word or i + 1 >= len(t):
-        raise _Unknown
-    op = t[i + 1]
-    if op == "xset" and i + 2 < len(t):
-        return Option("--set-xmark", (t[i + 2],)), i + 3
-    if i + 2 >= len(t):
-        raise _Unknown
-    v = int(t[i + 2], 16)
-    if op == "or":
-        val, mask = v, v
-    elif op == "xor":
-        val, mask = v, 0
-    elif op == "set":
-        val, mask = v, 0xFFFFFFFF
-    elif op == "and":
-        val, mask = 0, ~v & 0xFFFFFFFF
-    else:
-        raise _Unknown
-    return Option("--set-xmark", (f"{_hex(val)}/{_hex(mask)}",)), i + 3
-
-
-def _t_mark(t, i, target, ctx):
-    o, j = _xmark(t, i, "MARK")
-    return [o], j
-
-
-def _t_connmark(t, i, target, ctx):
-    if t[i] != "CONNMARK" or i + 1 >= len(t):
-        raise _Unknown
-    op = t[i + 1]
-    if op in ("save", "restore"):
-        j = i + 2
-        nf = ct = "0xffffffff"
-        n = len(t)
-        while j + 1 < n and t[j] in ("mask", "nfmask", "ctmask"):
-            v = t[j + 1].lstrip("~")
-            if t[j] == "mask":
-                nf = ct = v
-            elif t[j] == "nfmask":
-                nf = v
-            else:
-                ct = v
-            j += 2
-        return [Option("--save-mark" if op == "save" else "--restore-mark"), Option("--nfmask", (nf,)),
-                Option("--ctmask", (ct,))], j
-    o, j = _xmark(t, i, "CONNMARK")
-    return [o], j
 
 
 def _t_tproxy(t, i, target, ctx):
@@ -801,8 +484,7 @@ def _t_nflog(t, i, target, ctx):
 
 
 _TARGETS = {
-    "DNAT": _t_nat, "SNAT": _t_nat, "NETMAP": _t_nat, "MASQUERADE": _t_masq, "REDIRECT": _t_redirect,
-    "REJECT": _t_reject, "LOG": _t_log, "MARK": _t_mark, "CONNMARK": _t_connmark, "TPROXY": _t_tproxy,
+    "REJECT": _t_reject, "LOG": _t_log, "TPROXY": _t_tproxy,
     "CT": _t_ct, "CLASSIFY": _t_classify, "NFLOG": _t_nflog,
     "CHECKSUM": _t_simple("CHECKSUM", {("fill",): ("--checksum-fill", False)}),
     "TCPMSS": _t_simple("TCPMSS", {("clamp", "to", "PMTU"): ("--clamp-mss-to-pmtu", False),
@@ -815,7 +497,7 @@ _TARGETS = {
 
 # a match keyword that is also a target's first printed word only counts as a match when
 # the next word says so ("TTL match" vs "TTL set to", "DSCP match" vs "DSCP set")
-_NEEDS_MATCH_WORD = frozenset({"TTL", "DSCP", "tos", "helper", "mark", "connmark", "tcpmss", "policy"})
+_NEEDS_MATCH_WORD = frozenset({"TTL", "DSCP", "tos", "helper", "tcpmss"})
 
 
 def listed_options(text: str, target: str | None, protocol: str | None = None, *, family: str = "ipv4",
@@ -867,15 +549,10 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
             i += 1
             continue
         key = w
-        if w.startswith("icmp") or w.startswith("ipv6-icmp"):
-            fn = _m_icmp
-        else:
-            ext = listing_reader(key)
-            fn = ext.read_listing if ext is not None else _MATCHES.get(key)
-            if fn is not None and key in _NEEDS_MATCH_WORD and (i + 1 >= n or t[i + 1] != "match"):
-                fn = None
-            if fn is _m_iprange and not (i + 2 < n and t[i + 1] == "IP"):
-                fn = None
+        ext = listing_reader(key)
+        fn = ext.read_listing if ext is not None else _MATCHES.get(key)
+        if fn is not None and key in _NEEDS_MATCH_WORD and (i + 1 >= n or t[i + 1] != "match"):
+            fn = None
         if fn is not None:
             try:
                 m, j = fn(t, i, neg, ctx)
@@ -978,7 +655,7 @@ def parse_listing(text: str | bytes, source: str = "<text>", strict: bool = True
     ('-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000', (3, 180), 9)
     """
     text = check_text(text, source)
-    if table is not None and table not in KNOWN_TABLES:
+    if table is not None and table not in TABLES:
         raise ParseError(source, 0, f"unknown table {table!r} (known: raw, mangle, nat, filter, security)")
     rs = Ruleset(source=source, format="listing")
     problems = rs.problems
@@ -1196,7 +873,9 @@ def _rule(raw: str, words: list[str], cols: _Columns | None, chain: Chain, sec: 
     pneg = prot.startswith("!")
     if pneg:
         prot = prot[1:]
-    proto = _PROTO_NAMES.get(prot, prot) if prot.isdecimal() or prot == "all" else prot
+    proto = protocol_name(prot) if prot.isdecimal() or prot == "all" else prot
+    if proto == "all":
+        proto = None
     if proto is not None:
         f["protocol"] = proto
         f["protocol_negated"] = pneg

@@ -6,10 +6,11 @@ import re
 
 from ..limits import check_count
 from ..model import Match, Option, Rule
+from ..vocab import PROTOCOL_MATCHES, TABLES
 
 __all__ = ["tokenize", "build_rule", "rule_fields", "RuleSyntaxError", "KNOWN_TABLES"]
 
-KNOWN_TABLES = frozenset({"raw", "mangle", "nat", "filter", "security"})
+KNOWN_TABLES = frozenset(TABLES)
 
 
 class RuleSyntaxError(ValueError):
@@ -87,7 +88,6 @@ _BASIC = {
     "-i": "in_interface", "--in-interface": "in_interface",
     "-o": "out_interface", "--out-interface": "out_interface",
 }
-_PROTO_MATCHES = frozenset({"tcp", "udp", "sctp", "icmp", "icmpv6", "ipv6-icmp", "udplite", "dccp", "esp", "ah", "mh"})
 
 
 def _is_option(tok: str) -> bool:
@@ -206,10 +206,10 @@ def rule_fields(tokens: list[str], quoted: list[bool] | None, family: str = "ipv
             elif cur is not None:
                 cur.append(opt)
             else:
-                proto = f.get("protocol")
-                if proto in _PROTO_MATCHES:
+                implicit = PROTOCOL_MATCHES.get(str(f.get("protocol")).lower())
+                if implicit is not None:
                     cur = [opt]
-                    matches.append((proto, cur))
+                    matches.append((implicit, cur))
                 else:
                     raise RuleSyntaxError(f"option {tok} outside any -m match")
             i = j

@@ -39,21 +39,19 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-import functools
-
-from ..addr import format_ip as _fmt_ip, mark_mask as _mark_mask, parse_int as _int, parse_ip as _ip
-from ..addr import parse_net as _net, parse_port as _port, port_range as _port_range
-from ..addr import split_hostport as _split_hostport
+from ..addr import parse_ip as _ip
+from ..addr import parse_net as _net, port_range as _port_range
 from ..chain_loops import chain_loops
 from ..extensions import match_extension, target_extension
+from ..extensions.match_ports import tcp_flags_of
 from ..model import InputError, ParseError, Rule, Ruleset
 from ..netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from ..packet import Branch, Packet, Step, Trace
 from ..parse.save import split_lines
 from ..routing import Route, no_route as _no_route, parse_routes
-from ..vocab import ICMP_TYPES as _ICMP_TYPES, PROTOCOLS
+from ..vocab import NAMED_ACTIONS, PORT_PROTOCOLS, PROTOCOLS
 from .state import KEY_SLOTS as _KEY_SLOTS, Assume as _Assume, AssumeFail as _AssumeFail, Check
-from .state import Context as _Ctx, State as _State, addr_types as _addr_types, is_local_int as _is_local_i
+from .state import Context as _Ctx, State as _State, is_local_int as _is_local_i
 from .state import state_key as _state_key
 
 __all__ = ["trace_packet", "Tracer", "ipsets_from_save", "parse_routes", "Route", "INDEX_MIN_RULES", "PROTOCOLS"]
@@ -72,7 +70,7 @@ _TERMINAL_VERDICTS = frozenset({"DROP", "REJECT"})
 _ROUTING_DROP = "(dropped by routing)"
 _NON_TERMINATING = frozenset({"LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "CLASSIFY", "CHECKSUM", "DSCP", "TOS",
                               "TTL", "HL", "TCPMSS", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "NFACCT",
-                              "TEE", "RATEEST", "SET", "HMARK", "ECN", "CONNMARK", "NOTRACK", "CT"})
+                              "TEE", "RATEEST", "SET", "HMARK", "ECN", "NOTRACK", "CT"})
 # -----------------------------------------------------------------------------------------
 # addresses
 
@@ -130,17 +128,6 @@ def _compile_rule(rule: Rule, comp: "_Compiler", chains: dict) -> "_CRule":
         raise _at_rule(rule, e) from None
 
 
-def _reads_rule(method):
-    """A target method (``self, state, rule, ...``): a value it cannot read names the rule's file:line."""
-    @functools.wraps(method)
-    def wrapper(self, s, rule, *args):
-        try:
-            return method(self, s, rule, *args)
-        except _UNREADABLE as e:
-            raise _at_rule(rule, e) from None
-    return wrapper
-
-
 # -----------------------------------------------------------------------------------------
 # the state of one branch
 
@@ -149,15 +136,6 @@ def _reads_rule(method):
 
 # -----------------------------------------------------------------------------------------
 # compiling a rule into checks
-
-
-#: port options of -m tcp/udp/... (singular) and -m multiport (plural): (flag shown, packet field)
-_PORT_OPTIONS = {"--dport": ("--dport", "dport"), "--destination-port": ("--dport", "dport"),
-                 "--sport": ("--sport", "sport"), "--source-port": ("--sport", "sport"),
-                 "--dports": ("--dports", "dport"), "--destination-ports": ("--dports", "dport"),
-                 "--sports": ("--sports", "sport"), "--source-ports": ("--sports", "sport")}
-
-_KNOWN_ADDRTYPES = frozenset({"LOCAL", "UNICAST", "UNSPEC", "BROADCAST", "MULTICAST"})
 
 
 class _Compiler:
@@ -270,134 +248,6 @@ class _Compiler:
         d = f"-m {m.module} {o.to_save()}"
         checks.append(lambda s, d=d: _Assume(f"{d}: option not evaluated; assumed to match"))
 
-    def m_nfacct(self, rule, m, checks, stats):
-        pass
-
-    def _ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
-        return self._shared(("ports", flag, text, neg, field), lambda: self._make_ports(flag, text, neg, field))
-
-    def _make_ports(self, flag: str, text: str, neg: bool, field: str) -> Check:
-        ranges = [_port_range(p) for p in text.split(",")]
-        desc = f"{'! ' if neg else ''}{flag} {text}"
-
-        def chk(s: _State):
-            p = getattr(s, field)
-            if p is None:
-                return f"{desc}: the packet has no {'source' if field == 'sport' else 'destination'} port"
-            hit = any(lo <= p <= hi for lo, hi in ranges)
-            if hit != neg:
-                return None
-            return f"{desc} does not match {p}"
-        return chk
-
-    def _port_option(self, o, checks: list) -> bool:
-        """A --dport/--sport/--dports/--sports option (or a long name of one) as a check; False otherwise."""
-        known = _PORT_OPTIONS.get(o.flag)
-        if known is None:
-            return False
-        checks.append(self._ports(known[0], o.value, o.negated, known[1]))
-        return True
-
-    def m_tcp(self, rule, m, checks, stats):
-        for o in m.options:
-            if not o.flag.endswith("ports") and self._port_option(o, checks):
-                continue
-            if o.flag in ("--tcp-flags", "--syn") and m.module == "tcp":
-                if o.flag == "--syn":
-                    mask, comp = {"SYN", "RST", "ACK", "FIN"}, {"SYN"}
-                else:
-                    mask = set(o.args[0].split(",")) if o.args else set()
-                    comp = set(o.args[1].split(",")) if len(o.args) > 1 else set()
-                    if "ALL" in mask:
-                        mask = {"SYN", "ACK", "FIN", "RST", "URG", "PSH", "ECE", "CWR"}
-                    if "ALL" in comp:
-                        comp = set(mask)
-                    comp.discard("NONE")
-                desc = o.to_save()
-                neg = o.negated
-
-                def chk(s: _State, mask=mask, comp=comp, desc=desc, neg=neg):
-                    flags = {"SYN"} if s.ctstate == "NEW" else {"ACK"}
-                    ok = (flags & mask) == comp
-                    if ok != neg:
-                        return None
-                    return f"{desc} does not match the flags {','.join(sorted(flags))} of a {'first' if s.ctstate == 'NEW' else 'later'} packet"
-                checks.append(chk)
-            else:
-                self._unknown_opt(m, o, checks)
-
-    m_udp = m_tcp
-    m_sctp = m_tcp
-    m_udplite = m_tcp
-    m_dccp = m_tcp
-
-    def m_multiport(self, rule, m, checks, stats):
-        for o in m.options:
-            if o.flag.endswith("ports") and self._port_option(o, checks):
-                continue
-            if o.flag == "--ports":
-                d = self._ports("--ports", o.value, False, "dport")
-                sp = self._ports("--ports", o.value, False, "sport")
-                desc, neg = o.to_save(), o.negated
-
-                def chk(s, d=d, sp=sp, desc=desc, neg=neg):
-                    hit = d(s) is None or sp(s) is None
-                    return None if hit != neg else f"{desc} does not match {s.sport}/{s.dport}"
-                checks.append(chk)
-            else:
-                self._unknown_opt(m, o, checks)
-
-    def m_icmp(self, rule, m, checks, stats):
-        for o in m.options:
-            if o.flag != "--icmp-type":
-                self._unknown_opt(m, o, checks)
-                continue
-            t = o.value
-            if t in _ICMP_TYPES:
-                want = _ICMP_TYPES[t]
-            else:
-                a, sep, b = t.partition("/")
-                if not a.isdecimal():
-                    desc = o.to_save()
-                    checks.append(lambda s, d=desc: _Assume(f"-m icmp {d}: unknown type name; assumed to match"))
-                    continue
-                want = (int(a), int(b) if sep else None)
-            desc, neg = o.to_save(), o.negated
-
-            def chk(s, want=want, desc=desc, neg=neg):
-                if s.proto_num != 1:
-                    return f"-m icmp {desc}: not an icmp packet"
-                ty, code = s.icmp
-                ok = want is None or (ty == want[0] and (want[1] is None or code == want[1]))
-                return None if ok != neg else f"{desc} does not match icmp type {ty}/{code}"
-            checks.append(chk)
-
-    def m_addrtype(self, rule, m, checks, stats):
-        limit = any(o.flag in ("--limit-iface-in", "--limit-iface-out") for o in m.options)
-        for o in m.options:
-            if o.flag in ("--limit-iface-in", "--limit-iface-out"):
-                continue
-            if o.flag not in ("--src-type", "--dst-type"):
-                self._unknown_opt(m, o, checks)
-                continue
-            types = set(o.value.upper().split(","))
-            unknown = types - _KNOWN_ADDRTYPES
-            desc, neg = o.to_save(), o.negated
-            field = "src_i" if o.flag == "--src-type" else "dst_i"
-            ctx_ref = self.ctx_ref
-
-            def chk(s, types=types, unknown=unknown, desc=desc, neg=neg, field=field):
-                v, x = getattr(s, field)
-                have = _addr_types(ctx_ref[0], v, x)
-                ok = bool(have & types) != neg
-                addr = s.src if field == "src_i" else s.dst
-                if unknown or limit:
-                    why = (f"-m addrtype {desc}: {'route types ' + ','.join(sorted(unknown)) + ' not known' if unknown else '--limit-iface-* assumes the node addresses are on that interface'}; "
-                           f"{addr} taken as {','.join(sorted(have))}")
-                    return _Assume(why) if ok else why
-                return None if ok else f"-m addrtype {desc} does not match {addr} ({','.join(sorted(have))})"
-            checks.append(chk)
-
     def m_statistic(self, rule, m, checks, stats):
         mode = m.get("--mode")
         if mode is None:
@@ -425,24 +275,6 @@ class _Compiler:
             checks.append(chk)
         else:
             self._unknown_opt(m, mode, checks)
-
-    def m_mark(self, rule, m, checks, stats, field="mark", mod="mark"):
-        for o in m.options:
-            if o.flag != "--mark":
-                self._unknown_opt(m, o, checks)
-                continue
-            v, mask = _mark_mask(o.value)
-            desc, neg = o.to_save(), o.negated
-
-            def chk(s, v=v, mask=mask, desc=desc, neg=neg):
-                have = getattr(s, field)
-                if ((have & mask) == v) != neg:
-                    return None
-                return f"-m {mod} {desc} does not match {'ctmark' if field == 'ctmark' else 'mark'} {have:#x}"
-            checks.append(chk)
-
-    def m_connmark(self, rule, m, checks, stats):
-        self.m_mark(rule, m, checks, stats, field="ctmark", mod="connmark")
 
     def m_conntrack(self, rule, m, checks, stats):
         for o in m.options:
@@ -534,22 +366,6 @@ class _Compiler:
                 return None if hit != neg else f"-m set {desc}: {_set_key(dirs, s)} is {'not ' if not hit else ''}in {name}"
             checks.append(chk)
 
-    def m_iprange(self, rule, m, checks, stats):
-        for o in m.options:
-            if o.flag not in ("--src-range", "--dst-range"):
-                self._unknown_opt(m, o, checks)
-                continue
-            a, _, b = o.value.partition("-")
-            lo, hi = _ip(a), _ip(b or a)
-            field = "src_i" if o.flag == "--src-range" else "dst_i"
-            desc, neg = o.to_save(), o.negated
-
-            def chk(s, lo=lo, hi=hi, field=field, desc=desc, neg=neg):
-                v, x = getattr(s, field)
-                ok = v == lo[0] and lo[1] <= x <= hi[1]
-                return None if ok != neg else f"{desc} does not match {_fmt_ip(v, x)}"
-            checks.append(chk)
-
     def m_limit(self, rule, m, checks, stats):
         desc = m.to_save()
         checks.append(lambda s, d=desc: (s.note(f"{d}: the first packet is within the limit (the bucket starts full)"), None)[1])
@@ -587,10 +403,6 @@ class _Compiler:
             return f"{desc}: {key} is {'not ' if not hit else ''}in the recent list {name} (no earlier packets assumed)"
         checks.append(chk)
 
-    def m_owner(self, rule, m, checks, stats):
-        desc = m.to_save()
-        checks.append(lambda s, d=desc: _Assume(f"{d}: the owning socket is not known; assumed to match"))
-
     def _assumed_module(self, rule, m, checks, stats):
         desc = m.to_save()
         checks.append(lambda s, d=desc: _Assume(f"{d}: not evaluated by the tracer; assumed to match"))
@@ -598,88 +410,6 @@ class _Compiler:
     m_physdev = m_socket = m_mac = m_length = m_ttl = m_hl = m_tos = m_dscp = _assumed_module
     m_helper = m_cgroup = m_u32 = m_bpf = m_string = m_time = m_devgroup = m_connlimit = _assumed_module
     m_connbytes = m_ipvs = m_cpu = m_realm = m_ecn = m_tcpmss = m_esp = m_ah = m_osf = m_cluster = _assumed_module
-
-    def m_rpfilter(self, rule, m, checks, stats):
-        """Reverse-path filter (``xt_rpfilter``): is the source reachable back through the arrival interface?"""
-        flags = {o.flag for o in m.options}
-        if flags - {"--loose", "--validmark", "--accept-local", "--invert"}:
-            self._assumed_module(rule, m, checks, stats)
-            return
-        invert, loose, accept_local = "--invert" in flags, "--loose" in flags, "--accept-local" in flags
-        desc = m.to_save()
-        ctx_ref = self.ctx_ref
-
-        def chk(s: _State):
-            valid, why, sure = _reverse_path(ctx_ref[0], s, loose, accept_local)
-            ok = valid != invert
-            text = f"{desc}: {why}"
-            if not sure:
-                return _Assume(text) if ok else _AssumeFail(text)
-            return None if ok else text
-        checks.append(chk)
-
-    def m_pkttype(self, rule, m, checks, stats):
-        for o in m.options:
-            if o.flag != "--pkt-type":
-                self._unknown_opt(m, o, checks)
-                continue
-            want = o.value.lower()
-            desc, neg = o.to_save(), o.negated
-            ctx_ref = self.ctx_ref
-
-            def chk(s, want=want, desc=desc, neg=neg):
-                types = _addr_types(ctx_ref[0], *s.dst_i)
-                have = "multicast" if "MULTICAST" in types else "broadcast" if "BROADCAST" in types else "unicast"
-                return None if (have == want) != neg else f"{desc} does not match a {have} packet"
-            checks.append(chk)
-
-    def m_policy(self, rule, m, checks, stats):
-        pol = m.get("--pol")
-        desc = m.to_save()
-        if pol is None or any(o.flag not in ("--dir", "--pol") for o in m.options):
-            checks.append(lambda s, d=desc: _Assume(f"{d}: IPsec policy details not evaluated; assumed to match"))
-            return
-        want_none = pol.value == "none"
-
-        def chk(s, want_none=want_none, desc=desc, neg=pol.negated):
-            s.note("-m policy: the packet is assumed not to be IPsec-protected")
-            return None if want_none != neg else f"{desc}: the packet is not IPsec-protected"
-        checks.append(chk)
-
-
-def _reverse_path(ctx: _Ctx, s: _State, loose: bool, accept_local: bool) -> tuple[bool, str, bool]:
-    """(valid, why, sure): ``xt_rpfilter``'s reverse lookup of the source (``rpfilter_mt``).
-
-    Without routes (``routes=None``) a non-local source is assumed to route back through the
-    interface it came in on (valid, not sure); a local source is a local route: invalid
-    unless ``--accept-local``.
-    """
-    iface = s.in_iface
-    if iface is None or iface == "lo":
-        return True, "a packet from the node (loopback) always passes", True
-    v, x = s.src_i
-    if v == 4 and x >> 24 == 0 and (s.dst_i[1] == 0xFFFFFFFF or (s.dst_i[1] >> 8) == 0xE00000):
-        return True, f"source {s.src} to a broadcast or link-local multicast address passes", True
-    if _is_local_i(ctx, v, x):
-        if not accept_local:
-            return False, (f"source {s.src} is a local address: the reverse lookup finds a local route, "
-                           f"not a valid path without --accept-local"), True
-        r = ctx.route(v, x)
-        if r is None or r.type != "local" or r.dev is None:
-            return True, (f"source {s.src} is local and --accept-local is given (the interface of that "
-                          f"address is not known: assumed {iface})"), False
-        return loose or r.dev == iface, f"source {s.src} is local on {r.dev}, the packet came in on {iface}", True
-    if ctx.routes is None:
-        return True, (f"no routes given (routes=... / the dump's ip route): the reverse path of {s.src} is "
-                      f"assumed to be {iface}, where it came in"), False
-    r = ctx.route(v, x)
-    if r is None:
-        return False, f"no route back to {s.src}", True
-    if r.type != "unicast":
-        return False, f"the route back to {s.src} is {r.type} {r.prefix}", True
-    if loose:
-        return True, f"a route back to {s.src} exists ({r.prefix} dev {r.dev}); --loose takes any interface", True
-    return r.dev == iface, f"the route back to {s.src} is {r.prefix} dev {r.dev}, the packet came in on {iface}", True
 
 
 def _set_key(dirs: list[str], s: _State) -> str:
@@ -760,11 +490,11 @@ class _CRule:
             self.kind, self.action = "none", "CONTINUE"
         elif t in chains:
             self.kind, self.action = ("goto", f"GOTO:{t}") if rule.goto else ("jump", f"JUMP:{t}")
-        elif t in ("ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "MARK"):
+        elif t in ("ACCEPT", "DROP", "REJECT", "RETURN"):
             self.kind, self.action = t, t
         elif (ext := target_extension(t)) is not None and ext.apply is not None:
             self.ext = ext
-            self.kind, self.action = "ext", t if ext.terminal else "CONTINUE"
+            self.kind, self.action = "ext", t if ext.terminal or t in NAMED_ACTIONS else "CONTINUE"
         elif t in _NON_TERMINATING:
             self.kind, self.action = t, "CONTINUE"
         else:
@@ -1008,7 +738,7 @@ class Tracer:
         s.proto_num = PROTOCOLS.get(s.proto, int(s.proto) if s.proto.isdecimal() else -1)
         if s.proto_num == 1 and s.src_i[0] == 6:  # "icmp" for an IPv6 packet means ICMPv6
             s.proto_num = 58
-        ported = s.proto_num in (6, 17, 132, 136, 33)
+        ported = s.proto_num in PORT_PROTOCOLS
         s.sport = p.sport if ported else None
         s.dport = p.dport if ported else None
         s.in_iface = None if p.from_node else (p.in_iface or "eth0")
@@ -1021,7 +751,7 @@ class Tracer:
         s.ct_dnat = s.ct_snat = False
         s.nat_done = set()
         s.orig_src, s.orig_dst, s.orig_sport, s.orig_dport = s.src, s.dst, s.sport, s.dport
-        icmp = (p.extra or {}).get("icmp_type", "8/0")
+        icmp = (p.extra or {}).get("icmp_type", "128/0" if s.proto_num == 58 else "8/0")  # an echo request
         a, _, b = str(icmp).partition("/")
         s.icmp = (int(a), int(b or 0))
         s.prob = 1.0
@@ -1043,6 +773,7 @@ class Tracer:
         s.route_out = None
         s.splits = s.counted = 0
         s.memo = None
+        s.tcp_flags = tcp_flags_of(p) if s.proto_num == 6 else None
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
                    f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
@@ -1354,7 +1085,7 @@ class Tracer:
                     continue
                 stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, None])
                 continue
-            if kind == "none" or kind == "unknown" or kind == "MARK" and self._mark(s, cr.rule):
+            if kind == "none" or kind == "unknown":
                 continue
             if kind == "ACCEPT":
                 stack.clear()
@@ -1379,19 +1110,12 @@ class Tracer:
             if kind == "DROP" or kind == "REJECT":
                 stack.clear()
                 return kind
-            if kind == "DNAT" or kind == "SNAT" or kind == "MASQUERADE" or kind == "REDIRECT":
-                self._nat(s, cr.rule, kind, ctx)
-                stack.clear()
-                return "ACCEPT"
             if kind == "ext":
                 verdict = self._apply(cr, s, ctx)
                 if verdict is None:
                     continue
                 stack.clear()
                 return verdict
-            if kind == "CONNMARK":
-                self._connmark(s, cr.rule)
-                continue
             if kind == "NOTRACK" or (kind == "CT" and cr.rule.target_option("--notrack") is not None):
                 s.ctstate = "UNTRACKED"
                 continue
@@ -1484,79 +1208,6 @@ class Tracer:
         except _UNREADABLE as e:
             raise _at_rule(cr.rule, e) from None
 
-    @_reads_rule
-    def _mark(self, s: _State, rule: Rule) -> bool:
-        s.mark = _apply_mark(s.mark, rule, "MARK")
-        return True
-
-    @_reads_rule
-    def _connmark(self, s: _State, rule: Rule) -> None:
-        o = rule.target_option
-        if o("--save-mark") is not None:
-            nf = _int(o("--nfmask").value) if o("--nfmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
-            ct = _int(o("--ctmask").value) if o("--ctmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
-            s.ctmark = ((s.ctmark & ~ct) ^ (s.mark & nf)) & 0xFFFFFFFF
-        elif o("--restore-mark") is not None:
-            nf = _int(o("--nfmask").value) if o("--nfmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
-            ct = _int(o("--ctmask").value) if o("--ctmask") else (_int(o("--mask").value) if o("--mask") else 0xFFFFFFFF)
-            s.mark = ((s.mark & ~nf) ^ (s.ctmark & ct)) & 0xFFFFFFFF
-        else:
-            s.ctmark = _apply_mark(s.ctmark, rule, "CONNMARK")
-
-    @_reads_rule
-    def _nat(self, s: _State, rule: Rule, kind: str, ctx: _Ctx) -> None:
-        o = rule.target_option
-        if kind == "DNAT":
-            to = o("--to-destination") or o("--to")
-            if to is None:
-                s.note(f"{rule.spec}: DNAT without --to-destination")
-                return
-            if len(to.args) > 1 or len(rule.target_options) and sum(1 for x in rule.target_options if x.flag == "--to-destination") > 1:
-                s.note(f"{rule.spec}: several --to-destination ranges; the first address is used")
-            host, port = _split_hostport(to.args[0])
-            self._rewrite_dst(s, host, port, rule)
-        elif kind == "REDIRECT":
-            if s.hook == "OUTPUT":
-                host = "127.0.0.1" if s.dst_i[0] == 4 else "::1"
-            else:
-                host = next(iter(sorted(ctx.local)), None) if ctx.local else None
-                if host is None:
-                    host = s.dst
-                    s.note("REDIRECT: the incoming interface's address is not known (give node_ips); destination kept")
-                else:
-                    s.note(f"REDIRECT: the incoming interface's first address is assumed to be {host}")
-            ports = o("--to-ports")
-            self._rewrite_dst(s, host, ports.value.split("-")[0] if ports else None, rule)
-        elif kind == "SNAT":
-            to = o("--to-source") or o("--to")
-            if to is None:
-                return
-            host, port = _split_hostport(to.args[0])
-            if host:
-                host = host.split("-")[0]
-                s.set_src(host)
-            if port:
-                s.sport = _port(port.split("-")[0])
-            s.snat = host + (f":{s.sport}" if port else "") if host else f":{s.sport}"
-            s.ct_snat = True
-        else:  # MASQUERADE
-            s.masq = True
-            s.ct_snat = True
-            ports = o("--to-ports")
-            if ports and s.sport is not None:
-                s.sport = _port(ports.value.split("-")[0])
-
-    def _rewrite_dst(self, s: _State, host: str | None, port: str | None, rule: Rule) -> None:
-        if host:
-            host = host.split("-")[0]
-            s.set_dst(host)
-        if port and s.dport is not None:
-            s.dport = _port(port.split("-")[0])
-        h = s.dst if ":" not in s.dst else f"[{s.dst}]"
-        # the destination the packet now has: with its port when the protocol has ports
-        s.dnat = f"{h}:{s.dport}" if s.dport is not None else s.dst
-        s.ct_dnat = True
-
 
 def _at(cr: _CRule) -> str:
     return f" ({cr.rule.origin})" if cr.rule.origin else ""
@@ -1565,23 +1216,6 @@ def _at(cr: _CRule) -> str:
 def _too_many_steps() -> InputError:
     return InputError(f"too many steps (more than {MAX_STEPS:,}); narrow the flow: this packet's walk fans out "
                       f"(chains that jump to the same chains again and again in changing packet states)")
-
-
-def _apply_mark(value: int, rule: Rule, what: str) -> int:
-    o = rule.target_option
-    if o("--set-xmark") is not None:
-        v, m = _mark_mask(o("--set-xmark").value)
-        return ((value & ~m) ^ v) & 0xFFFFFFFF
-    if o("--set-mark") is not None:
-        v, m = _mark_mask(o("--set-mark").value)
-        return ((value & ~m) | v) & 0xFFFFFFFF
-    if o("--and-mark") is not None:
-        return value & _int(o("--and-mark").value)
-    if o("--or-mark") is not None:
-        return (value | _int(o("--or-mark").value)) & 0xFFFFFFFF
-    if o("--xor-mark") is not None:
-        return (value ^ _int(o("--xor-mark").value)) & 0xFFFFFFFF
-    return value
 
 
 def ipsets_from_save(text: str) -> dict[str, list[str]]:
