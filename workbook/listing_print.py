@@ -146,8 +146,6 @@ def match_text(m: Match) -> str:
     if mod == "nfacct":
         o = m.get("--nfacct-name")
         return f" nfacct-name  {o.value if o else ''}"
-    if mod == "set":
-        return "".join(f" {_bang(o)}match-set {o.value}" for o in m.options if o.flag == "--match-set")
     if mod == "limit":
         rate = m.get("--limit")
         burst = m.get("--limit-burst")
@@ -219,9 +217,6 @@ def target_text(rule: Rule) -> str:
     if t == "REDIRECT":
         out = f" redir ports {flags['--to-ports'].value}" if "--to-ports" in flags else ""
         return out + (" random" if "--random" in flags else "")
-    if t == "REJECT":
-        o = flags.get("--reject-with")
-        return f" reject-with {o.value if o else 'icmp-port-unreachable'}"
     if t == "MARK":
         for f, word in (("--set-xmark", None), ("--set-mark", None)):
             if f in flags:
@@ -246,12 +241,6 @@ def target_text(rule: Rule) -> str:
                 elif nf is not None or ct is not None:
                     out += f" ctmask 0x{int((ct or nf).value, 0):x} nfmask 0x{int((nf or ct).value, 0):x}"
                 return out
-    if t == "LOG":
-        level = flags.get("--log-level")
-        out = f" LOG flags 0 level {level.value if level else 4}"
-        if "--log-prefix" in flags:
-            out += f' prefix "{flags["--log-prefix"].value}"'
-        return out
     if not opts:
         return ""
     return " " + " ".join(o.to_save() for o in opts)

@@ -128,11 +128,6 @@ _ICMP_NAMES = {
     "required-option-missing": (12, 1), "timestamp-request": (13, None), "timestamp-reply": (14, None),
     "address-mask-request": (17, None), "address-mask-reply": (18, None),
 }
-_LOG_LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "warn": 4, "notice": 5,
-               "info": 6, "debug": 7, "panic": 0}
-_LOG_FLAGS = (("tcp-sequence", 0x01, "--log-tcp-sequence"), ("tcp-options", 0x02, "--log-tcp-options"),
-              ("ip-options", 0x04, "--log-ip-options"), ("uid", 0x08, "--log-uid"),
-              ("macdecode", 0x20, "--log-macdecode"))
 
 
 # --------------------------------------------------------------------------- match printers
@@ -341,12 +336,6 @@ def _m_recent(t, i, neg, ctx):
     if side is not None:
         opts.append(Option("--rsource" if side == "source" else "--rdest"))
     return Match("recent", tuple(opts)), j
-
-
-def _m_set(t, i, neg, ctx):
-    if i + 2 >= len(t):
-        raise _Unknown
-    return Match("set", (Option("--match-set", (t[i + 1], t[i + 2]), neg),)), i + 3
 
 
 _OWNER = {"UID": "--uid-owner", "GID": "--gid-owner"}
@@ -588,7 +577,7 @@ def _comment_reader():
 _MATCHES = {
     "tcp": _m_proto, "udp": _m_proto, "udplite": _m_proto, "sctp": _m_proto, "dccp": _m_proto,
     "multiport": _m_multiport, "state": _m_state, "mark": _m_mark, "connmark": _m_mark,
-    "statistic": _m_statistic, "recent:": _m_recent, "match-set": _m_set, "owner": _m_owner,
+    "statistic": _m_statistic, "recent:": _m_recent, "owner": _m_owner,
     "nfacct-name": _m_nfacct, "limit:": _m_limit, "ADDRTYPE": _m_addrtype, "source": _m_iprange,
     "destination": _m_iprange, "MAC": _m_mac, "PKTTYPE": _m_pkttype, "length": _m_length,
     "helper": _m_helper, "TTL": _m_ttl, "DSCP": _m_dscp, "tos": _m_tos, "tcpmss": _m_tcpmss,
@@ -638,48 +627,6 @@ def _ports_target(lead: tuple[str, str], flags: dict[str, str]):
 
 _t_masq = _ports_target(("masq", "ports:"), {"random": "--random", "random-fully": "--random-fully"})
 _t_redirect = _ports_target(("redir", "ports"), {"random": "--random"})
-
-
-def _t_reject(t, i, target, ctx):
-    if t[i] != "reject-with" or i + 1 >= len(t):
-        raise _Unknown
-    return [Option("--reject-with", (t[i + 1],))], i + 2
-
-
-def _t_log(t, i, target, ctx):
-    if t[i] != "LOG":
-        raise _Unknown
-    j = i + 1
-    n = len(t)
-    flags = 0
-    level = 4
-    prefix = None
-    while j < n:
-        w = t[j]
-        if w == "flags" and j + 1 < n and t[j + 1].isdecimal():
-            flags, j = int(t[j + 1]), j + 2
-        elif w == "level" and j + 1 < n:
-            v = t[j + 1]
-            level = int(v) if v.isdecimal() else _LOG_LEVELS.get(v, 4)
-            if not v.isdecimal():
-                ctx.names.append(f"level {v}={level}")
-            j += 2
-        elif w == "prefix" and j + 1 < n:
-            prefix, j = _unquote(t[j + 1]), j + 2
-        elif any(w == name for name, _, _ in _LOG_FLAGS):
-            flags |= next(bit for name, bit, _ in _LOG_FLAGS if name == w)
-            j += 1
-        else:
-            break
-    opts = []
-    if prefix:
-        opts.append(Option("--log-prefix", (prefix,)))
-    if level != 4:
-        opts.append(Option("--log-level", (str(level),)))
-    for _, bit, flag in _LOG_FLAGS:
-        if flags & bit:
-            opts.append(Option(flag))
-    return opts, j
 
 
 def _xmark(t, i, word):
@@ -732,18 +679,6 @@ def _t_connmark(t, i, target, ctx):
     return [o], j
 
 
-def _t_tproxy(t, i, target, ctx):
-    if t[i] != "TPROXY" or i + 2 >= len(t) or t[i + 1] != "redirect":
-        raise _Unknown
-    ip, _, port = t[i + 2].rpartition(":")
-    opts = [Option("--on-port", (port,)), Option("--on-ip", (ip.strip("[]"),))]
-    j = i + 3
-    if j + 1 < len(t) and t[j] == "mark":
-        opts.append(Option("--tproxy-mark", (t[j + 1],)))
-        j += 2
-    return opts, j
-
-
 def _t_ct(t, i, target, ctx):
     w = t[i]
     if w == "NOTRACK":
@@ -765,52 +700,9 @@ def _t_ct(t, i, target, ctx):
     return opts, j
 
 
-def _t_simple(word: str, table: dict[tuple[str, ...], tuple[str, bool]]):
-    """Targets printed as ``WORD words... [value]`` → ``--flag [value]``."""
-    def printer(t, i, target, ctx):
-        if t[i] != word:
-            raise _Unknown
-        for words, (flag, takes) in table.items():
-            k = len(words)
-            if tuple(t[i + 1:i + 1 + k]) == words:
-                if takes:
-                    if i + 1 + k >= len(t):
-                        raise _Unknown
-                    return [Option(flag, (t[i + 1 + k],))], i + 2 + k
-                return [Option(flag)], i + 1 + k
-        raise _Unknown
-    return printer
-
-
-def _t_classify(t, i, target, ctx):
-    if t[i] != "CLASSIFY" or i + 2 >= len(t) or t[i + 1] != "set":
-        raise _Unknown
-    major, _, minor = t[i + 2].partition(":")
-    return [Option("--set-class", ("%04x:%04x" % (int(major, 16), int(minor or "0", 16)),))], i + 3
-
-
-def _t_nflog(t, i, target, ctx):
-    opts = []
-    j = i
-    while j + 1 < len(t) and t[j].startswith("nflog-"):
-        opts.append(Option("--" + t[j], (_unquote(t[j + 1]),)))
-        j += 2
-    if j == i:
-        raise _Unknown
-    return opts, j
-
-
 _TARGETS = {
     "DNAT": _t_nat, "SNAT": _t_nat, "NETMAP": _t_nat, "MASQUERADE": _t_masq, "REDIRECT": _t_redirect,
-    "REJECT": _t_reject, "LOG": _t_log, "MARK": _t_mark, "CONNMARK": _t_connmark, "TPROXY": _t_tproxy,
-    "CT": _t_ct, "CLASSIFY": _t_classify, "NFLOG": _t_nflog,
-    "CHECKSUM": _t_simple("CHECKSUM", {("fill",): ("--checksum-fill", False)}),
-    "TCPMSS": _t_simple("TCPMSS", {("clamp", "to", "PMTU"): ("--clamp-mss-to-pmtu", False),
-                                   ("set",): ("--set-mss", True)}),
-    "TOS": _t_simple("TOS", {("set",): ("--set-tos", True)}),
-    "DSCP": _t_simple("DSCP", {("set",): ("--set-dscp", True)}),
-    "TTL": _t_simple("TTL", {("set", "to"): ("--ttl-set", True), ("increment", "by"): ("--ttl-inc", True),
-                             ("decrement", "by"): ("--ttl-dec", True)}),
+    "MARK": _t_mark, "CONNMARK": _t_connmark, "CT": _t_ct,
 }
 
 # a match keyword that is also a target's first printed word only counts as a match when
@@ -908,8 +800,6 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
     if neg:
         unknown.append("!")
     flush()
-    if target == "REJECT" and not topts:
-        topts.append(Option("--reject-with", ("icmp-port-unreachable",)))
     return tuple(matches), tuple(topts), target, bad, ctx.names
 
 
