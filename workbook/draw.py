@@ -10,6 +10,7 @@ from typing import Iterable, Sequence
 
 import graphviz
 
+from .extensions.registry import target_names
 from .drawing import TIP_HREF as _TIP, Drawing, to_html, to_svg
 from .listing_print import format_count, match_text, target_text
 from .model import Chain, Rule, Ruleset
@@ -35,12 +36,9 @@ _KERNEL_HOOK = {"PREROUTING": "NF_INET_PRE_ROUTING", "INPUT": "NF_INET_LOCAL_IN"
 
 #: Targets that are extensions or verdicts, not chains (a jump to anything else must be a chain).
 STANDARD_TARGETS = frozenset("""
-ACCEPT DROP RETURN QUEUE REJECT DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK CONNSECMARK SECMARK
-LOG NFLOG ULOG NFQUEUE TRACE NOTRACK CT TPROXY TCPMSS TCPOPTSTRIP CLASSIFY DSCP TOS TTL HL ECN HMARK SET
-AUDIT CHECKSUM CLUSTERIP IDLETIMER LED MIRROR RATEEST SYNPROXY TEE SAME BALANCE DNPT SNPT
-""".split())
-
-_TERMINAL = frozenset({"ACCEPT", "DROP", "REJECT", "QUEUE", "NFQUEUE"})
+ACCEPT DROP RETURN DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK
+NOTRACK CT TCPOPTSTRIP MIRROR SAME BALANCE DNPT SNPT
+""".split()) | target_names()
 
 
 # Names in a dump are hostile input: every id and label built from one goes through _id, _esc or _h.

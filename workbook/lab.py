@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .vocab import NAMED_ACTIONS
+from .extensions.registry import target_names
 from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .netfilter import HOOKS, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from .packet import Branch, Packet, Step, Trace
@@ -42,11 +43,9 @@ __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent",
 
 # NAMED_ACTIONS (targets whose name is the action; every other non-chain is CONTINUE): workbook.vocab
 
-#: Target extensions of iptables 1.8 (a target not listed here and not a named action is a chain).
-EXTENSION_TARGETS = frozenset({
-    "AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNMARK", "CONNSECMARK", "CT", "DSCP", "ECN", "HMARK",
-    "IDLETIMER", "LED", "LOG", "NETMAP", "NFLOG", "NFQUEUE", "NOTRACK", "QUEUE", "RATEEST", "SECMARK",
-    "SET", "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL", "ULOG"})
+#: Target extensions of iptables 1.8 (a target not listed here and not a named action is a chain):
+#: the registry's (:mod:`workbook.extensions`) and those not moved there yet.
+EXTENSION_TARGETS = frozenset({"CT", "NOTRACK", "TCPOPTSTRIP"}) | target_names()
 
 #: nf_tables verdict codes as xtables-monitor prints unknown ones (``0xfffffffb`` = NFT_RETURN).
 _VERDICT_CODES = {0xFFFFFFFB: "RETURN", 0xFFFFFFFC: "GOTO", 0xFFFFFFFD: "JUMP", 0xFFFFFFFE: "BREAK",
@@ -241,7 +240,8 @@ def rule_action(rule: Rule, ruleset: Ruleset | None = None) -> str:
         is_chain = t not in EXTENSION_TARGETS
     if is_chain:
         return f"JUMP:{t}"
-    return t if t in ("QUEUE", "NFQUEUE") else "CONTINUE"
+    # a registered target that ends the table's walk is its own action (the tracer's step says the same)
+    return t if t in target_names(terminal=True) else "CONTINUE"
 
 
 # -- environment ---------------------------------------------------------------------------------

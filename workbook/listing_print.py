@@ -93,8 +93,6 @@ def match_text(m: Match) -> str:
             elif o.flag == "--packet":
                 out += f" packet {o.value}"
         return out
-    if mod == "set":
-        return "".join(f" {_bang(o)}match-set {o.value}" for o in m.options if o.flag == "--match-set")
     if mod == "limit":
         rate = m.get("--limit")
         burst = m.get("--limit-burst")
@@ -117,16 +115,6 @@ def target_text(rule: Rule) -> str:
     if ext is not None and ext.listing_text is not None:
         return ext.listing_text(rule)
     opts = rule.target_options
-    flags = {o.flag: o for o in opts}
-    if t == "REJECT":
-        o = flags.get("--reject-with")
-        return f" reject-with {o.value if o else 'icmp-port-unreachable'}"
-    if t == "LOG":
-        level = flags.get("--log-level")
-        out = f" LOG flags 0 level {level.value if level else 4}"
-        if "--log-prefix" in flags:
-            out += f' prefix "{flags["--log-prefix"].value}"'
-        return out
     if not opts:
         return ""
     return " " + " ".join(o.to_save() for o in opts)

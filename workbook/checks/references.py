@@ -6,6 +6,7 @@ from typing import Iterator
 
 from ._lazy import pd
 
+from ..extensions.registry import target_names
 from ..chain_loops import chain_loops
 from ..model import BUILTIN_CHAINS, Ruleset
 from ..owners import chain_owner
@@ -18,10 +19,9 @@ __all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCE
 
 #: Targets provided by the kernel/extensions rather than by a user chain.
 EXTENSION_TARGETS = frozenset("""
-ACCEPT DROP RETURN QUEUE REJECT DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK LOG NFLOG ULOG NOTRACK
-CT TPROXY TCPMSS TOS DSCP TTL HL CLASSIFY CHECKSUM SET AUDIT TRACE NFQUEUE TEE SECMARK CONNSECMARK
-IDLETIMER LED RATEEST SYNPROXY HMARK CLUSTERIP ECN TCPOPTSTRIP SAME MIRROR NOTRACK IPV4OPTSSTRIP
-""".split())
+ACCEPT DROP RETURN DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK NOTRACK
+CT TCPOPTSTRIP SAME MIRROR IPV4OPTSSTRIP
+""".split()) | target_names()
 
 #: User chains that are unreferenced by design: kube-proxy/kubelet canaries and kubelet's backend
 #: hint for iptables-wrappers (always empty), and the mark chains kubelet/kube-proxy create ahead of

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from ..vocab import protocol_name
+from ..extensions.registry import target_names
 from ..model import Chain, Match, Rule
 from ..shell_command import shell_note
 from .context import Context, binary_for, ipt_line, rule_argv, rule_evidence
@@ -25,8 +26,8 @@ from ..i18n import msg, nmsg
 __all__ = ["covers", "shadowed_rules", "find_shadowed", "TERMINAL_TARGETS"]
 
 #: Targets after which the packet does not go on to the next rule of the chain.
-TERMINAL_TARGETS = frozenset({"ACCEPT", "DROP", "REJECT", "RETURN", "QUEUE", "NFQUEUE", "DNAT", "SNAT",
-                              "MASQUERADE", "REDIRECT", "NETMAP", "TPROXY", "SYNPROXY"})
+TERMINAL_TARGETS = frozenset({"ACCEPT", "DROP", "RETURN", "DNAT", "SNAT",
+                              "MASQUERADE", "REDIRECT", "NETMAP"}) | target_names(terminal=True)
 _IMPURE = frozenset({"statistic", "limit", "hashlimit", "recent", "quota", "quota2", "nth", "random",
                      "rateest", "connlimit", "cluster", "time"})
 _PORT_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})

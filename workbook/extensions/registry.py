@@ -141,3 +141,18 @@ def extensions() -> list[Extension]:
 
 def _unused(_: "Match | Option | Rule") -> None:  # keeps the TYPE_CHECKING names referenced
     return None
+
+
+# -- ext-targets --
+def target_names(only_in: str | None = None, *, terminal: bool | None = None) -> frozenset[str]:
+    """The names (aliases too) of the registered targets: not chains. ``only_in``: those the
+    kernel accepts in that table alone; ``terminal``: those that end the table's walk (or not).
+
+    >>> sorted(target_names("mangle"))[:3], "REJECT" in target_names(terminal=True)
+    (['CHECKSUM', 'DSCP', 'ECN'], True)
+    """
+    if not _loaded:
+        _load()
+    return frozenset(name for name, ext in _TARGETS.items()
+                     if (only_in is None or ext.tables == frozenset({only_in}))
+                     and (terminal is None or ext.terminal == terminal))

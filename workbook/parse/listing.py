@@ -94,11 +94,6 @@ def _tokens(text: str, reflowed: bool) -> list[str]:
     return out
 
 
-_LOG_LEVELS = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "warn": 4, "notice": 5,
-               "info": 6, "debug": 7, "panic": 0}
-_LOG_FLAGS = (("tcp-sequence", 0x01, "--log-tcp-sequence"), ("tcp-options", 0x02, "--log-tcp-options"),
-              ("ip-options", 0x04, "--log-ip-options"), ("uid", 0x08, "--log-uid"),
-              ("macdecode", 0x20, "--log-macdecode"))
 
 
 # --------------------------------------------------------------------------- match printers
@@ -217,10 +212,6 @@ def _m_recent(t, i, neg, ctx):
     return Match("recent", tuple(opts)), j
 
 
-def _m_set(t, i, neg, ctx):
-    if i + 2 >= len(t):
-        raise _Unknown
-    return Match("set", (Option("--match-set", (t[i + 1], t[i + 2]), neg),)), i + 3
 
 
 def _m_limit(t, i, neg, ctx):
@@ -360,8 +351,7 @@ def _comment_reader():
 
 
 _MATCHES = {
-    "state": _m_state,
-    "statistic": _m_statistic, "recent:": _m_recent, "match-set": _m_set,
+    "state": _m_state, "statistic": _m_statistic, "recent:": _m_recent,
     "limit:": _m_limit, "MAC": _m_mac, "length": _m_length,
     "helper": _m_helper, "TTL": _m_ttl, "DSCP": _m_dscp, "tos": _m_tos, "tcpmss": _m_tcpmss,
     "quota:": _m_quota, "src-group": _m_devgroup, "dst-group": _m_devgroup,
@@ -373,58 +363,6 @@ _MATCHES = {
 # --------------------------------------------------------------------------- target printers
 # Each takes (tokens, i, target, ctx) and returns (options, next_i[, new_target]).
 
-def _t_reject(t, i, target, ctx):
-    if t[i] != "reject-with" or i + 1 >= len(t):
-        raise _Unknown
-    return [Option("--reject-with", (t[i + 1],))], i + 2
-
-
-def _t_log(t, i, target, ctx):
-    if t[i] != "LOG":
-        raise _Unknown
-    j = i + 1
-    n = len(t)
-    flags = 0
-    level = 4
-    prefix = None
-    while j < n:
-        w = t[j]
-        if w == "flags" and j + 1 < n and t[j + 1].isdecimal():
-            flags, j = int(t[j + 1]), j + 2
-        elif w == "level" and j + 1 < n:
-            v = t[j + 1]
-            level = int(v) if v.isdecimal() else _LOG_LEVELS.get(v, 4)
-            if not v.isdecimal():
-                ctx.names.append(f"level {v}={level}")
-            j += 2
-        elif w == "prefix" and j + 1 < n:
-            prefix, j = _unquote(t[j + 1]), j + 2
-        elif any(w == name for name, _, _ in _LOG_FLAGS):
-            flags |= next(bit for name, bit, _ in _LOG_FLAGS if name == w)
-            j += 1
-        else:
-            break
-    opts = []
-    if prefix:
-        opts.append(Option("--log-prefix", (prefix,)))
-    if level != 4:
-        opts.append(Option("--log-level", (str(level),)))
-    for _, bit, flag in _LOG_FLAGS:
-        if flags & bit:
-            opts.append(Option(flag))
-    return opts, j
-
-
-def _t_tproxy(t, i, target, ctx):
-    if t[i] != "TPROXY" or i + 2 >= len(t) or t[i + 1] != "redirect":
-        raise _Unknown
-    ip, _, port = t[i + 2].rpartition(":")
-    opts = [Option("--on-port", (port,)), Option("--on-ip", (ip.strip("[]"),))]
-    j = i + 3
-    if j + 1 < len(t) and t[j] == "mark":
-        opts.append(Option("--tproxy-mark", (t[j + 1],)))
-        j += 2
-    return opts, j
 
 
 def _t_ct(t, i, target, ctx):
@@ -448,51 +386,8 @@ def _t_ct(t, i, target, ctx):
     return opts, j
 
 
-def _t_simple(word: str, table: dict[tuple[str, ...], tuple[str, bool]]):
-    """Targets printed as ``WORD words... [value]`` → ``--flag [value]``."""
-    def printer(t, i, target, ctx):
-        if t[i] != word:
-            raise _Unknown
-        for words, (flag, takes) in table.items():
-            k = len(words)
-            if tuple(t[i + 1:i + 1 + k]) == words:
-                if takes:
-                    if i + 1 + k >= len(t):
-                        raise _Unknown
-                    return [Option(flag, (t[i + 1 + k],))], i + 2 + k
-                return [Option(flag)], i + 1 + k
-        raise _Unknown
-    return printer
-
-
-def _t_classify(t, i, target, ctx):
-    if t[i] != "CLASSIFY" or i + 2 >= len(t) or t[i + 1] != "set":
-        raise _Unknown
-    major, _, minor = t[i + 2].partition(":")
-    return [Option("--set-class", ("%04x:%04x" % (int(major, 16), int(minor or "0", 16)),))], i + 3
-
-
-def _t_nflog(t, i, target, ctx):
-    opts = []
-    j = i
-    while j + 1 < len(t) and t[j].startswith("nflog-"):
-        opts.append(Option("--" + t[j], (_unquote(t[j + 1]),)))
-        j += 2
-    if j == i:
-        raise _Unknown
-    return opts, j
-
-
 _TARGETS = {
-    "REJECT": _t_reject, "LOG": _t_log, "TPROXY": _t_tproxy,
-    "CT": _t_ct, "CLASSIFY": _t_classify, "NFLOG": _t_nflog,
-    "CHECKSUM": _t_simple("CHECKSUM", {("fill",): ("--checksum-fill", False)}),
-    "TCPMSS": _t_simple("TCPMSS", {("clamp", "to", "PMTU"): ("--clamp-mss-to-pmtu", False),
-                                   ("set",): ("--set-mss", True)}),
-    "TOS": _t_simple("TOS", {("set",): ("--set-tos", True)}),
-    "DSCP": _t_simple("DSCP", {("set",): ("--set-dscp", True)}),
-    "TTL": _t_simple("TTL", {("set", "to"): ("--ttl-set", True), ("increment", "by"): ("--ttl-inc", True),
-                             ("decrement", "by"): ("--ttl-dec", True)}),
+    "CT": _t_ct,
 }
 
 # a match keyword that is also a target's first printed word only counts as a match when
@@ -585,8 +480,6 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
     if neg:
         unknown.append("!")
     flush()
-    if target == "REJECT" and not topts:
-        topts.append(Option("--reject-with", ("icmp-port-unreachable",)))
     return tuple(matches), tuple(topts), target, bad, ctx.names
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..extensions.registry import target_names
 from ..limits import fits_count as _fits
 from ..model import BUILTIN_CHAINS, Chain, ParseError, Problem, Ruleset, Table
 from .rule import KNOWN_TABLES, RuleSyntaxError, build_rule, tokenize
@@ -13,7 +14,7 @@ __all__ = ["parse_spec", "infer_table"]
 # targets that exist only in one table (xt target ``.table`` restrictions)
 _NAT_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"})
 _RAW_TARGETS = frozenset({"NOTRACK", "CT"})
-_MANGLE_TARGETS = frozenset({"TPROXY", "TOS", "TTL", "HL", "DSCP", "ECN", "CHECKSUM", "CLASSIFY", "IMQ"})
+_MANGLE_TARGETS = frozenset({"IMQ"}) | target_names("mangle")
 
 
 def infer_table(chains: dict[str, Chain] | set[str], targets: set[str] | None = None) -> tuple[str, str]:

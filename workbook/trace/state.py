@@ -24,8 +24,9 @@ class State:
                  "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
                  "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
                  "splits", "memo", "counted",
-                 # -- ext-core --
-                 "tcp_flags")
+                 # -- ext-core -- the TCP flags byte; -- ext-targets -- what -j SET did to sets
+                 # (("add"|"del", set, entry), ...); the TOS/traffic class byte and TTL/hop limit (None: not known)
+                 "tcp_flags", "set_ops", "tos", "ttl")
 
     def clone(self) -> "State":
         c = State.__new__(State)
@@ -47,6 +48,7 @@ class State:
         c.memo = dict(self.memo) if self.memo is not None else None
         c.counted = len(c.steps)
         c.tcp_flags = self.tcp_flags  # -- ext-core -- the TCP flags byte (None: not given)
+        c.set_ops, c.tos, c.ttl = self.set_ops, self.tos, self.ttl  # -- ext-targets --
         return c
 
     def note(self, text: str) -> None:
@@ -141,7 +143,10 @@ class Context:
 
 def set_entry(text: str) -> tuple:
     parts = []
-    for comp in str(text).split(","):
+    text, nomatch = str(text).strip(), False  # -- ext-targets -- "CIDR nomatch": an exception in a hash:net set
+    if text.endswith(" nomatch"):
+        text, nomatch = text[:-len(" nomatch")], True
+    for comp in text.split(","):
         comp = comp.strip()
         try:
             parts.append(("net", parse_net(comp)))
@@ -154,7 +159,7 @@ def set_entry(text: str) -> tuple:
             parts.append(("port", proto if sep else None, lo, hi))
         except ValueError:
             parts.append(("name", comp))
-    return tuple(parts)
+    return tuple(parts) + ((("nomatch",),) if nomatch else ())
 
 
 def is_local_int(ctx: Context, v: int, x: int) -> bool:
@@ -180,3 +185,27 @@ def addr_types(ctx: Context, v: int, x: int) -> set[str]:
     if (v == 4 and (x >> 28) == 0xE) or (v == 6 and (x >> 120) == 0xFF):
         return {"MULTICAST"}
     return {"UNICAST"}
+
+
+# -- ext-targets --
+def set_members(s: State, ctx: Context, name: str) -> tuple[list[tuple], bool]:
+    """The members of ipset ``name`` as this branch sees them: the trace's given contents with
+    the ``-j SET --add-set/--del-set`` changes made earlier in the walk applied in order, and
+    whether that list is complete (False when the set's contents were not given).
+
+    >>> ctx = Context([], {"S": ["10.0.0.1"]})
+    >>> s = State.__new__(State); s.set_ops = (("add", "S", set_entry("10.0.0.2")), ("del", "S", set_entry("10.0.0.1")))
+    >>> set_members(s, ctx, "S"), set_members(s, ctx, "T")[1]
+    (([(('net', (4, 167772162, 4294967295)),)], True), False)
+    """
+    given = ctx.ipsets.get(name)
+    members = list(given or ())
+    for op, set_name, entry in s.set_ops:
+        if set_name != name:
+            continue
+        if op == "add":
+            if entry not in members:
+                members.append(entry)
+        else:
+            members = [e for e in members if e != entry]
+    return members, given is not None

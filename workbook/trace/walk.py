@@ -68,9 +68,7 @@ MEMO_AFTER_STEPS = 1000
 
 _TERMINAL_VERDICTS = frozenset({"DROP", "REJECT"})
 _ROUTING_DROP = "(dropped by routing)"
-_NON_TERMINATING = frozenset({"LOG", "NFLOG", "ULOG", "TRACE", "AUDIT", "CLASSIFY", "CHECKSUM", "DSCP", "TOS",
-                              "TTL", "HL", "TCPMSS", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "NFACCT",
-                              "TEE", "RATEEST", "SET", "HMARK", "ECN", "NOTRACK", "CT"})
+_NON_TERMINATING = frozenset({"NFACCT", "NOTRACK", "CT"})
 # -----------------------------------------------------------------------------------------
 # addresses
 
@@ -346,26 +344,6 @@ class _Compiler:
 
     m_state = m_conntrack
 
-    def m_set(self, rule, m, checks, stats):
-        ctx_ref = self.ctx_ref
-        for o in m.options:
-            if o.flag != "--match-set":
-                if o.flag in ("--return-nomatch", "--update-counters", "--update-subcounters"):
-                    continue
-                self._unknown_opt(m, o, checks)
-                continue
-            name = o.args[0] if o.args else ""
-            dirs = o.args[1].split(",") if len(o.args) > 1 else ["src"]
-            desc, neg = o.to_save(), o.negated
-
-            def chk(s, name=name, dirs=dirs, desc=desc, neg=neg):
-                entries = ctx_ref[0].ipsets.get(name)
-                if entries is None:
-                    return _Assume(f"-m set {desc}: set {name!r} contents not given (ipsets=...); assumed to match")
-                hit = any(_set_hit(e, dirs, s) for e in entries)
-                return None if hit != neg else f"-m set {desc}: {_set_key(dirs, s)} is {'not ' if not hit else ''}in {name}"
-            checks.append(chk)
-
     def m_limit(self, rule, m, checks, stats):
         desc = m.to_save()
         checks.append(lambda s, d=desc: (s.note(f"{d}: the first packet is within the limit (the bucket starts full)"), None)[1])
@@ -410,37 +388,6 @@ class _Compiler:
     m_physdev = m_socket = m_mac = m_length = m_ttl = m_hl = m_tos = m_dscp = _assumed_module
     m_helper = m_cgroup = m_u32 = m_bpf = m_string = m_time = m_devgroup = m_connlimit = _assumed_module
     m_connbytes = m_ipvs = m_cpu = m_realm = m_ecn = m_tcpmss = m_esp = m_ah = m_osf = m_cluster = _assumed_module
-
-
-def _set_key(dirs: list[str], s: _State) -> str:
-    parts = []
-    for i, d in enumerate(dirs):
-        if i == 0:
-            parts.append(s.src if d == "src" else s.dst)
-        else:
-            parts.append(str(s.sport if d == "src" else s.dport))
-    return ",".join(parts)
-
-
-def _set_hit(entry: tuple, dirs: list[str], s: _State) -> bool:
-    for i, comp in enumerate(entry):
-        if i >= len(dirs):
-            break
-        d = dirs[i]
-        if comp[0] == "net":
-            v, base, mask = comp[1]
-            pv, px = s.src_i if d == "src" else s.dst_i
-            if not (pv == v and (px & mask) == base):
-                return False
-        elif comp[0] == "port":
-            p = s.sport if d == "src" else s.dport
-            if p is None or not (comp[2] <= p <= comp[3]):
-                return False
-            if comp[1] and comp[1].lower() != s.proto:
-                return False
-        else:
-            return False
-    return True
 
 
 # -----------------------------------------------------------------------------------------
@@ -490,7 +437,7 @@ class _CRule:
             self.kind, self.action = "none", "CONTINUE"
         elif t in chains:
             self.kind, self.action = ("goto", f"GOTO:{t}") if rule.goto else ("jump", f"JUMP:{t}")
-        elif t in ("ACCEPT", "DROP", "REJECT", "RETURN"):
+        elif t in ("ACCEPT", "DROP", "RETURN"):
             self.kind, self.action = t, t
         elif (ext := target_extension(t)) is not None and ext.apply is not None:
             self.ext = ext
@@ -774,6 +721,7 @@ class Tracer:
         s.splits = s.counted = 0
         s.memo = None
         s.tcp_flags = tcp_flags_of(p) if s.proto_num == 6 else None
+        s.set_ops, s.tos, s.ttl = (), getattr(p, "tos", None), getattr(p, "ttl", None)  # -- ext-targets --
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
                    f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
@@ -1107,7 +1055,7 @@ class Tracer:
                 stack.pop()
                 stack.append([sub, 0, sub.candidates(s) if sub.index_kind else None, 0, frame[4] + 1, None])
                 continue
-            if kind == "DROP" or kind == "REJECT":
+            if kind == "DROP":
                 stack.clear()
                 return kind
             if kind == "ext":
@@ -1221,8 +1169,9 @@ def _too_many_steps() -> InputError:
 def ipsets_from_save(text: str) -> dict[str, list[str]]:
     """Set members from ``ipset save`` output, as the ``ipsets=`` argument of :func:`trace_packet`.
 
-    Options after a member (``timeout 0``, ``comment "x"``) are dropped; ``nomatch`` members
-    (exceptions inside a hash:net set) are left out, so an address they cover is not a member.
+    Options after a member (``timeout 0``, ``comment "x"``) are dropped; a ``nomatch`` member
+    (an exception inside a hash:net set) keeps its flag (``"10.0.1.0/24 nomatch"``): the most
+    specific member covering an address decides, as the kernel's lookup does.
 
     >>> ipsets_from_save("create svip hash:ip family inet\\nadd svip 10.96.0.1 timeout 0\\n"
     ...                  "create prt hash:ip,port family inet\\nadd prt 10.96.0.1,tcp:443\\n")
@@ -1234,9 +1183,7 @@ def ipsets_from_save(text: str) -> dict[str, list[str]]:
         if len(parts) >= 2 and parts[0] in ("create", "-N", "-exist"):
             out.setdefault(parts[1], [])
         elif len(parts) >= 3 and parts[0] in ("add", "-A"):
-            if "nomatch" in parts[3:]:
-                continue
-            out.setdefault(parts[1], []).append(parts[2])
+            out.setdefault(parts[1], []).append(parts[2] + (" nomatch" if "nomatch" in parts[3:] else ""))
     return out
 
 
