@@ -595,9 +595,8 @@ class _Compiler:
         desc = m.to_save()
         checks.append(lambda s, d=desc: _Assume(f"{d}: not evaluated by the tracer; assumed to match"))
 
-    m_physdev = m_socket = m_mac = m_length = m_ttl = m_hl = m_tos = m_dscp = _assumed_module
-    m_helper = m_cgroup = m_u32 = m_bpf = m_string = m_time = m_devgroup = m_connlimit = _assumed_module
-    m_connbytes = m_ipvs = m_cpu = m_realm = m_ecn = m_tcpmss = m_esp = m_ah = m_osf = m_cluster = _assumed_module
+    m_helper = m_time = m_connlimit = _assumed_module
+    m_connbytes = m_cluster = _assumed_module
 
     def m_rpfilter(self, rule, m, checks, stats):
         """Reverse-path filter (``xt_rpfilter``): is the source reachable back through the arrival interface?"""
