@@ -183,6 +183,8 @@ EXTENSIONS = (
         "--srh-next-hdr", "--srh-hdr-len-eq", "--srh-segs-left-eq", "--srh-last-entry-eq", "--srh-tag"),
          family=_HDR[1]),
     _ext("mh", "the IPv6 mobility header type", "IPv6 mobility header", ("--mh-type",), family=_HDR[1]),
+    _ext("l2tp", "the L2TP tunnel/session id and type", "L2TP header", (
+        "--tunnel-id", "--session-id", "--type", "--pversion")),
     _ext("eui64", "the IPv6 source's EUI-64 interface id against the source MAC", "source MAC", (),
          family=_HDR[1]),
 )
