@@ -32,6 +32,12 @@ class Packet:
     ctstate: str = "NEW"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     out_iface: str | None = None  # for -o matches; None: not known
+    # -- ext-header -- header fields on the wire; None: not given (a match on it is assumed)
+    ttl: int | None = None  # IPv4 TTL / IPv6 hop limit as sent
+    tos: int | None = None  # the TOS / traffic class byte (DSCP << 2 | ECN)
+    length: int | None = None  # layer-3 length (IPv4 total length)
+    mss: int | None = None  # the MSS option of a TCP SYN
+    src_mac: str | None = None  # the Ethernet source address of an arriving packet
 
     def __post_init__(self) -> None:
         """Refuse nonsense: addresses of two families, ports outside 0-65535.

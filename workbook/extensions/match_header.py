@@ -1,7 +1,8 @@
 """IP header matches: length, ttl, hl, tos, dscp, ecn, tcpmss, u32, realm and the IPv6 extension headers.
 
-The tracer's packet carries no length, TTL/hop limit, TOS byte, TCP options or IPv6 extension
-headers yet, so each is ``assumed`` with that reason (the packet fields are issue 9's next step).
+length, ttl, tos, dscp, ecn (its IP bits) and tcpmss are decided on the packet's header fields
+(:class:`workbook.trace.header.Header`; a field not given is assumed, saying so); the others are
+``assumed`` with their reason: the traced packet carries no IPv6 extension headers, raw bytes or realm.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from ..model import Match, Option
 from ..parse.listing_words import NotThisReader, unquote
 from ._assumed import assume_with, bang, read_value
+from ._header_checks import DSCP_CLASSES, field_check, hdr, number, option_checks, span, tos_value
 from .registry import Extension, OptionSpec
 
 _NO_FIELD = "the traced packet carries no {} (not modelled yet)"
@@ -126,6 +128,87 @@ def _u32_read(t: list[str], i: int, neg: bool, ctx: object) -> tuple[Match, int]
     return Match("u32", (Option("--u32", (unquote(t[i + 1]),), neg),)), i + 2
 
 
+# ---- the tracer's checks -------------------------------------------------------------------------
+def _length_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
+    """``--length N[:M]``: the IPv4 total length (IPv6: payload + 40) in the range."""
+    def make(o: Option):
+        if o.flag != "--length":
+            return None
+        lo, hi = span(o.value, "length")
+        return field_check(f"-m length {o.to_save()}", "length", hdr("length"), lambda v: lo <= v <= hi, o.negated)
+    option_checks(m, checks, comp, make)
+
+
+_TTL_TESTS = {"eq": lambda n: lambda v: v == n, "lt": lambda n: lambda v: v < n, "gt": lambda n: lambda v: v > n}
+
+
+def _ttl_compile(module: str, what: str):
+    def compile_(comp, rule, m: Match, checks: list, stats: list) -> None:
+        """``--ttl-eq/-lt/-gt N`` on the TTL as the hook sees it (one less once forwarded)."""
+        def make(o: Option):
+            kind = o.flag.rpartition("-")[2]
+            if not o.flag.startswith(f"--{module}-") or kind not in _TTL_TESTS:
+                return None
+            test = _TTL_TESTS[kind](number(o.value, module))
+            return field_check(f"-m {module} {o.to_save()}", what, hdr("ttl"), test, o.negated)
+        option_checks(m, checks, comp, make)
+    return compile_
+
+
+def _tos_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
+    """``--tos V[/M]``: (tos & M) == V."""
+    def make(o: Option):
+        if o.flag != "--tos":
+            return None
+        v, mask = tos_value(o.value)
+        return field_check(f"-m tos {o.to_save()}", "TOS", hdr("tos"), lambda t: (t & mask) == v, o.negated)
+    option_checks(m, checks, comp, make)
+
+
+def _dscp_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
+    """``--dscp N`` / ``--dscp-class NAME``: tos >> 2 == N."""
+    def make(o: Option):
+        if o.flag == "--dscp":
+            n = number(o.value, "dscp")
+        elif o.flag == "--dscp-class" and o.value.lower() in DSCP_CLASSES:
+            n = DSCP_CLASSES[o.value.lower()]
+        else:
+            return None
+        return field_check(f"-m dscp {o.to_save()}", "TOS", hdr("tos"), lambda t: t >> 2 == n, o.negated)
+    option_checks(m, checks, comp, make)
+
+
+def _ecn_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
+    """``--ecn-ip-ect N``: tos & 3 == N; the TCP ECE/CWR flags are assumed (the packet has no flags)."""
+    def make(o: Option):
+        if o.flag != "--ecn-ip-ect":
+            return None
+        n = number(o.value, "ecn-ip-ect")
+        return field_check(f"-m ecn {o.to_save()}", "TOS", hdr("tos"), lambda t: t & 3 == n, o.negated)
+    option_checks(m, checks, comp, make)
+
+
+def _tcpmss_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
+    """``--mss N[:M]``: the SYN's MSS option in the range (no option: matches only when negated)."""
+    def make(o: Option):
+        if o.flag != "--mss":
+            return None
+        lo, hi = span(o.value, "mss")
+        return field_check(f"-m tcpmss {o.to_save()}", "MSS", hdr("mss"), lambda v: lo <= v <= hi, o.negated)
+    option_checks(m, checks, comp, make)
+
+
+def _exact(name: str, summary: str, flags: tuple[str, ...], compile_, *, family: frozenset[str] | None = None,
+           words: tuple[str, ...] = (), read=None, text=None, owners: tuple[str, ...] = (),
+           nargs: dict[str, int] | None = None, negatable: tuple[str, ...] | None = None) -> Extension:
+    """A header match the tracer decides on the packet's header fields."""
+    n = nargs or {}
+    return Extension(name, "match", summary, options=tuple(
+        OptionSpec(f, n.get(f, 1), negatable=negatable is None or f in negatable) for f in flags),
+        families=family or frozenset({"ipv4", "ipv6"}), listing_words=words, read_listing=read,
+        listing_text=text, compile=compile_, owners=owners)
+
+
 _HDR = frozenset({"ipv4"}), frozenset({"ipv6"})
 
 
@@ -141,21 +224,21 @@ def _ext(name: str, summary: str, what: str, flags: tuple[str, ...], *, family: 
 
 
 EXTENSIONS = (
-    _ext("length", "the layer-3 payload length (IP total length, IPv6 payload + 40)", "length",
-         ("--length",), words=("length",), read=read_value("length", "--length"), text=_length_text,
-         owners=("Calico",)),
-    _ext("ttl", "the IPv4 time to live (==, <, >)", "TTL", ("--ttl-eq", "--ttl-lt", "--ttl-gt"), family=_HDR[0],
+    _exact("length", "the layer-3 length (IP total length, IPv6 payload + 40)", ("--length",), _length_compile,
+           words=("length",), read=read_value("length", "--length"), text=_length_text, owners=("Calico",)),
+    _exact("ttl", "the IPv4 time to live (==, <, >)", ("--ttl-eq", "--ttl-lt", "--ttl-gt"),
+           _ttl_compile("ttl", "TTL"), family=_HDR[0], negatable=("--ttl-eq",),
          words=("TTL",), read=_cmp_reader("ttl", "TTL"), text=_cmp_text("TTL")),
     _ext("hl", "the IPv6 hop limit (==, <, >)", "hop limit", ("--hl-eq", "--hl-lt", "--hl-gt"), family=_HDR[1],
          words=("HL",), read=_cmp_reader("hl", "HL"), text=_cmp_text("HL")),
-    _ext("tos", "the IPv4 TOS / IPv6 traffic class byte under a mask", "TOS byte", ("--tos",),
+    _exact("tos", "the IPv4 TOS / IPv6 traffic class byte under a mask", ("--tos",), _tos_compile,
          words=("tos",), read=read_value("tos", "--tos", skip=("match",)), text=_match_value_text("tos", "--tos")),
-    _ext("dscp", "the DSCP bits of the TOS / traffic class byte", "TOS byte", ("--dscp", "--dscp-class"),
+    _exact("dscp", "the DSCP bits of the TOS / traffic class byte", ("--dscp", "--dscp-class"), _dscp_compile,
          words=("DSCP",), read=read_value("dscp", "--dscp", skip=("match",)), text=_dscp_text),
-    _ext("ecn", "the ECN bits of the IP header and the TCP ECE/CWR flags", "ECN bits", (
-        "--ecn-tcp-cwr", "--ecn-tcp-ece", "--ecn-ip-ect"), words=("ECN",), read=_ecn_read, text=_ecn_text,
-         nargs={"--ecn-tcp-cwr": 0, "--ecn-tcp-ece": 0}),
-    _ext("tcpmss", "the MSS option of a TCP SYN", "TCP MSS option", ("--mss",), words=("tcpmss",),
+    _exact("ecn", "the ECN bits of the IP header and the TCP ECE/CWR flags", (
+        "--ecn-tcp-cwr", "--ecn-tcp-ece", "--ecn-ip-ect"), _ecn_compile, words=("ECN",), read=_ecn_read,
+           text=_ecn_text, nargs={"--ecn-tcp-cwr": 0, "--ecn-tcp-ece": 0}),
+    _exact("tcpmss", "the MSS option of a TCP SYN", ("--mss",), _tcpmss_compile, words=("tcpmss",),
          read=read_value("tcpmss", "--mss", skip=("match",)), text=_match_value_text("tcpmss", "--mss"),
          owners=("Calico",)),
     _ext("u32", "32-bit words of the packet at offsets, under masks", "raw packet bytes for u32 offsets",

@@ -1,7 +1,8 @@
 """Link, socket and payload matches: mac, physdev, devgroup, cpu, cgroup, socket, string, ipvs, bpf, osf.
 
-Each is ``assumed`` with its reason: the traced packet has no source MAC, bridge port, device
-group, CPU, owning socket, cgroup, payload, IPVS entry or OS fingerprint.
+mac is decided on the packet's source MAC (assumed when not given); the others are ``assumed``
+with their reason: the traced packet has no bridge port, device group, CPU, owning socket, cgroup,
+payload, IPVS entry or OS fingerprint.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from ..model import Match, Option
 from ..parse.listing_words import NotThisReader, unquote, value_after
 from ._assumed import assume_with, read_value
+from ._header_checks import field_check, hdr, option_checks
 from .registry import Extension, OptionSpec
 
 
@@ -20,6 +22,16 @@ def _mac_text(m: Match) -> str:
     """
     o = m.get("--mac-source")
     return f" MAC{' !' if o and o.negated else ''} {o.value.upper() if o else ''}"
+
+
+def _mac_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
+    """``--mac-source A``: the arriving frame's Ethernet source (case-insensitive)."""
+    def make(o: Option):
+        if o.flag != "--mac-source":
+            return None
+        want = o.value.lower()
+        return field_check(f"-m mac {o.to_save()}", "source MAC", hdr("src_mac"), lambda v: v == want, o.negated)
+    option_checks(m, checks, comp, make)
 
 
 _PHYS_FLAGS = ("--physdev-in", "--physdev-out")
@@ -127,9 +139,10 @@ def _ext(name: str, summary: str, reason: str, flags: tuple[str, ...], *, words:
 
 
 EXTENSIONS = (
-    _ext("mac", "the Ethernet source address", "the traced packet carries no source MAC (not modelled yet)",
-         ("--mac-source",), words=("MAC",), read=read_value("mac", "--mac-source", glued=False), text=_mac_text,
-         owners=("Docker", "libvirt")),
+    Extension("mac", "match", "the Ethernet source address of an arriving frame",
+              options=(OptionSpec("--mac-source"),), tables=None, listing_words=("MAC",),
+              read_listing=read_value("mac", "--mac-source", glued=False), listing_text=_mac_text,
+              compile=_mac_compile, owners=("Docker", "libvirt")),
     _ext("physdev", "the bridge ports a bridged packet enters/leaves by",
          "bridge ports are not modelled (the lab has no bridge to check them on)",
          _PHYS_FLAGS + _PHYS_SWITCHES, switches=_PHYS_SWITCHES, words=("PHYSDEV",), read=_physdev_read,

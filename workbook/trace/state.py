@@ -23,7 +23,9 @@ class State:
                  "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
                  "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
                  "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
-                 "splits", "memo", "counted")
+                 "splits", "memo", "counted",
+                 # -- ext-header --
+                 "hdr")
 
     def clone(self) -> "State":
         c = State.__new__(State)
@@ -44,6 +46,7 @@ class State:
         c.splits = self.splits
         c.memo = dict(self.memo) if self.memo is not None else None
         c.counted = len(c.steps)
+        c.hdr = self.hdr  # -- ext-header -- (immutable)
         return c
 
     def note(self, text: str) -> None:

@@ -46,6 +46,7 @@ from ..addr import parse_net as _net, parse_port as _port, port_range as _port_r
 from ..addr import split_hostport as _split_hostport
 from ..chain_loops import chain_loops
 from ..extensions import match_extension, target_extension
+from .header import forwarded, header_of
 from ..model import InputError, ParseError, Rule, Ruleset
 from ..netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from ..packet import Branch, Packet, Step, Trace
@@ -1042,6 +1043,7 @@ class Tracer:
         s.route_out = None
         s.splits = s.counted = 0
         s.memo = None
+        s.hdr = header_of(p)
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
                    f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
@@ -1098,6 +1100,10 @@ class Tracer:
             if why:
                 s.note(f"dropped by routing after PREROUTING: {why}")
                 return _ROUTING_DROP
+            if s.hdr.ttl is not None and s.hdr.ttl <= 1:
+                s.note(f"dropped by routing after PREROUTING: TTL {s.hdr.ttl} expires when forwarded (ICMP time exceeded)")
+                return _ROUTING_DROP
+            s.hdr = forwarded(s.hdr)
             return "FORWARD"
         if h == "FORWARD":
             return "POSTROUTING"
