@@ -87,8 +87,14 @@ def _case(name: str, seed: int) -> Case:
     for _ in range(RULES):
         table, chain = rng.choice(PLACES)
         by_table.setdefault(table, []).append(f"-A {chain} {GENERATORS[name](rng)} -j HIT")
+    packets = [_packet(rng, i) for i in range(PACKETS)]
+    if name == "ttl":  # the boundary of forwarding: routing lowers the TTL before FORWARD, not before INPUT
+        by_table.setdefault("filter", []).extend(["-A FORWARD -m ttl --ttl-eq 63 -j HIT",
+                                                  "-A INPUT -m ttl --ttl-eq 64 -j HIT"])
+        packets += [Packet("10.1.0.7", "10.77.0.9", "udp", 31000, 53, "eth0", ttl=64),
+                    Packet("10.1.0.8", NODE_IP, "udp", 31001, 53, "eth0", ttl=64)]
     text = "".join(f"*{t}\n:HIT - [0:0]\n" + "\n".join(rules) + "\nCOMMIT\n" for t, rules in sorted(by_table.items()))
-    return Case(f"{name}-seed{seed}", parse_save(text), (NODE_IP,), [_packet(rng, i) for i in range(PACKETS)],
+    return Case(f"{name}-seed{seed}", parse_save(text), (NODE_IP,), packets,
                 {"kind": "header", "extension": name, "seed": seed})
 
 
