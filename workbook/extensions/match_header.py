@@ -8,7 +8,7 @@ length, ttl, tos, dscp, ecn (its IP bits) and tcpmss are decided on the packet's
 from __future__ import annotations
 
 from ..model import Match, Option
-from ..parse.listing_words import NotThisReader, unquote
+from ..parse.listing_words import NotThisReader, unquote, value_after
 from ._assumed import assume_with, bang, read_value
 from ._header_checks import DSCP_CLASSES, field_check, hdr, number, option_checks, span, tos_value
 from .registry import Extension, OptionSpec
@@ -67,6 +67,16 @@ def _match_value_text(word: str, flag: str):
     return text
 
 
+def _tos_text(m: Match) -> str:
+    """`` tos match0x10/0x3f`` (libxt_tos prints no blank after "match").
+
+    >>> _tos_text(Match("tos", (Option("--tos", ("0x08/0xff",), True),)))
+    ' tos match!0x08/0xff'
+    """
+    o = m.get("--tos")
+    return f" tos match{bang(o)}{o.value}" if o else " tos match"
+
+
 def _dscp_text(m: Match) -> str:
     """`` DSCP match 0x0a`` (libxt_dscp prints the class as a number too).
 
@@ -117,15 +127,21 @@ def _ecn_text(m: Match) -> str:
 
 # ---- u32 -------------------------------------------------------------------------------------------
 def _u32_text(m: Match) -> str:
-    """`` u32 "0x0>>0x16&0x3c@0x0>>0x18=0x6"`` (negated: ``! u32 "..."``)."""
+    """`` u32 "0x0>>0x16&0x3c@0x0>>0x18=0x6"`` (negated: `` u32 ! "..."``)."""
     o = m.get("--u32")
-    return f" {'! ' if o and o.negated else ''}u32 \"{o.value if o else ''}\""
+    return f" u32 {'! ' if o and o.negated else ''}\"{o.value if o else ''}\""
 
 
 def _u32_read(t: list[str], i: int, neg: bool, ctx: object) -> tuple[Match, int]:
-    if i + 1 >= len(t):
-        raise NotThisReader
-    return Match("u32", (Option("--u32", (unquote(t[i + 1]),), neg),)), i + 2
+    """``u32 [!] "tests"``."""
+    inv, v, j = value_after(t, i + 1, neg, glued=False)
+    return Match("u32", (Option("--u32", (unquote(v),), inv),)), j
+
+
+def _realm_text(m: Match) -> str:
+    """`` ! realm 0x5/0xff`` (libxt_realm puts the ``!`` before its word)."""
+    o = m.get("--realm")
+    return f" {'! ' if o and o.negated else ''}realm {o.value if o else ''}"
 
 
 # ---- the tracer's checks -------------------------------------------------------------------------
@@ -232,7 +248,7 @@ EXTENSIONS = (
     _ext("hl", "the IPv6 hop limit (==, <, >)", "hop limit", ("--hl-eq", "--hl-lt", "--hl-gt"), family=_HDR[1],
          words=("HL",), read=_cmp_reader("hl", "HL"), text=_cmp_text("HL")),
     _exact("tos", "the IPv4 TOS / IPv6 traffic class byte under a mask", ("--tos",), _tos_compile,
-         words=("tos",), read=read_value("tos", "--tos", skip=("match",)), text=_match_value_text("tos", "--tos")),
+         words=("tos",), read=read_value("tos", "--tos", skip=("match",)), text=_tos_text),
     _exact("dscp", "the DSCP bits of the TOS / traffic class byte", ("--dscp", "--dscp-class"), _dscp_compile,
          words=("DSCP",), read=read_value("dscp", "--dscp", skip=("match",)), text=_dscp_text),
     _exact("ecn", "the ECN bits of the IP header and the TCP ECE/CWR flags", (
@@ -244,7 +260,7 @@ EXTENSIONS = (
     _ext("u32", "32-bit words of the packet at offsets, under masks", "raw packet bytes for u32 offsets",
          ("--u32",), words=("u32",), read=_u32_read, text=_u32_text, owners=("Calico",)),
     _ext("realm", "the routing realm of the route (ip route ... realm N)", "routing realm", ("--realm",),
-         family=_HDR[0]),
+         family=_HDR[0], words=("realm",), read=read_value("realm", "--realm", glued=False), text=_realm_text),
     _ext("ah", "the SPI of an IPsec AH header", "AH header", ("--ahspi", "--ahlen", "--ahres"),
          nargs={"--ahres": 0}),
     _ext("esp", "the SPI of an IPsec ESP header", "ESP header", ("--espspi",)),

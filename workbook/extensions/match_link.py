@@ -8,20 +8,20 @@ payload, IPVS entry or OS fingerprint.
 from __future__ import annotations
 
 from ..model import Match, Option
-from ..parse.listing_words import NotThisReader, unquote, value_after
+from ..parse.listing_words import NotThisReader, unquote
 from ._assumed import assume_with, read_value
 from ._header_checks import field_check, hdr, option_checks
 from .registry import Extension, OptionSpec
 
 
 def _mac_text(m: Match) -> str:
-    """`` MAC ! 02:00:00:00:00:01`` (libxt_mac prints the ``!`` as a word, the MAC upper-case).
+    """`` MAC ! 02:aa:00:00:00:01`` (libxt_mac prints the ``!`` as a word, the MAC lower-case).
 
-    >>> _mac_text(Match("mac", (Option("--mac-source", ("02:aa:00:00:00:01",), True),)))
-    ' MAC ! 02:AA:00:00:00:01'
+    >>> _mac_text(Match("mac", (Option("--mac-source", ("02:AA:00:00:00:01",), True),)))
+    ' MAC ! 02:aa:00:00:00:01'
     """
     o = m.get("--mac-source")
-    return f" MAC{' !' if o and o.negated else ''} {o.value.upper() if o else ''}"
+    return f" MAC{' !' if o and o.negated else ''} {o.value.lower() if o else ''}"
 
 
 def _mac_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
@@ -84,28 +84,34 @@ def _string_read(t: list[str], i: int, neg: bool, ctx: object) -> tuple[Match, i
 
 
 def _string_text(m: Match) -> str:
-    """`` STRING match  "GET /" ALGO name bm TO 65535`` (libxt_string's spacing)."""
+    """`` STRING match  "GET /" ALGO name bm`` (libxt_string's spacing; FROM/TO when not 0/65535)."""
     s, algo = m.get("--string"), m.get("--algo")
     out = f" STRING match {'!' if s and s.negated else ''} \"{s.value if s else ''}\" ALGO name {algo.value if algo else 'bm'}"
     frm, to = m.get("--from"), m.get("--to")
     if frm is not None and frm.value != "0":
         out += f" FROM {frm.value}"
-    return out + f" TO {to.value if to is not None else '65535'}"
+    return out + (f" TO {to.value}" if to is not None and to.value != "65535" else "")
+
+
+_GROUPS = ("src-group", "dst-group")
 
 
 def _devgroup_read(t: list[str], i: int, neg: bool, ctx: object) -> tuple[Match, int]:
-    """``src-group [!] 0x1 dst-group [!] 0x2``."""
-    opts = []
-    while i + 1 < len(t) and t[i] in ("src-group", "dst-group"):
-        inv, v, j = value_after(t, i + 1, False, glued=False)
-        opts.append(Option("--" + t[i], (v,), inv))
-        i = j
+    """``[!] src-group 0x1 [!] dst-group 0x2`` (libxt_devgroup puts each ``!`` before its word)."""
+    opts, inv = [], neg
+    while i + 1 < len(t):
+        if t[i] == "!" and i + 2 < len(t) and t[i + 1] in _GROUPS:
+            inv, i = True, i + 1
+        if t[i] not in _GROUPS:
+            break
+        opts.append(Option("--" + t[i], (t[i + 1],), inv))
+        i, inv = i + 2, False
     return Match("devgroup", tuple(opts)), i
 
 
 def _devgroup_text(m: Match) -> str:
-    """`` src-group ! 0x1``."""
-    return "".join(f" {o.flag[2:]}{' !' if o.negated else ''} {o.value}" for o in m.options)
+    """`` ! src-group 0x1 dst-group 0x2``."""
+    return "".join(f" {'! ' if o.negated else ''}{o.flag[2:]} {o.value}" for o in m.options)
 
 
 def _socket_read(t: list[str], i: int, neg: bool, ctx: object) -> tuple[Match, int]:
@@ -154,7 +160,7 @@ EXTENSIONS = (
          "device groups of interfaces are not in a dump", ("--src-group", "--dst-group"),
          words=("src-group", "dst-group"), read=_devgroup_read, text=_devgroup_text),
     _ext("cpu", "the CPU processing the packet", "which CPU handles a packet is not known", ("--cpu",),
-         text=_cpu_text),
+         words=("cpu",), read=read_value("cpu", "--cpu", glued=False), text=_cpu_text),
     _ext("cgroup", "the cgroup of the local socket sending the packet",
          "the sending socket's cgroup is not known", ("--path", "--cgroup")),
     _ext("socket", "an open local socket for the packet (TPROXY setups)", "open sockets are not in a dump",
