@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..model import InputError, Match, Option
+from ..model import InputError, Match
 from ..trace.state import Assume
 
 #: symbolic TOS values of libxt_tos (they compare under the mask 0x3f)
@@ -72,12 +72,22 @@ def hdr(name: str) -> Callable[[object], int | str | None]:
     return lambda s: getattr(s.hdr, name)  # type: ignore[attr-defined]
 
 
-def option_checks(m: Match, checks: list, comp: object,
-                  make: Callable[[Option], Callable[[object], object] | None]) -> None:
-    """One check per option (``make`` returns None for an option it does not know: assumed)."""
-    for o in m.options:
-        chk = make(o)
-        if chk is None:
-            comp.unknown_option(m, o, checks)  # type: ignore[attr-defined]
-        else:
-            checks.append(chk)
+def in_span(what: str) -> Callable[[str], Callable[[int], bool]]:
+    """The test maker of a ``N[:M]`` option: is the field in the range?"""
+    def make(text: str) -> Callable[[int], bool]:
+        lo, hi = span(text, what)
+        return lambda v: lo <= v <= hi
+    return make
+
+
+def flags_compile(what: str, field: str, tests: dict[str, Callable[[str], Callable]]) -> Callable[..., None]:
+    """A match ``compile``: one check per option, ``tests[flag](value)`` judging the header ``field``
+    (``what`` names it in the reasons); an option without a test is assumed."""
+    def compile_(comp: object, rule: object, m: Match, checks: list, stats: list) -> None:
+        for o in m.options:
+            make = tests.get(o.flag)
+            if make is None:
+                comp.unknown_option(m, o, checks)  # type: ignore[attr-defined]
+            else:
+                checks.append(field_check(f"-m {m.module} {o.to_save()}", what, hdr(field), make(o.value), o.negated))
+    return compile_

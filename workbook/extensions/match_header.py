@@ -7,10 +7,10 @@ length, ttl, tos, dscp, ecn (its IP bits) and tcpmss are decided on the packet's
 
 from __future__ import annotations
 
-from ..model import Match, Option
+from ..model import InputError, Match, Option
 from ..parse.listing_words import NotThisReader, unquote, value_after
 from ._assumed import assume_with, bang, read_value
-from ._header_checks import DSCP_CLASSES, field_check, hdr, number, option_checks, span, tos_value
+from ._header_checks import DSCP_CLASSES, flags_compile, in_span, number, tos_value
 from .registry import Extension, OptionSpec
 
 _NO_FIELD = "the traced packet carries no {} (not modelled yet)"
@@ -145,73 +145,45 @@ def _realm_text(m: Match) -> str:
 
 
 # ---- the tracer's checks -------------------------------------------------------------------------
-def _length_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
-    """``--length N[:M]``: the IPv4 total length (IPv6: payload + 40) in the range."""
-    def make(o: Option):
-        if o.flag != "--length":
-            return None
-        lo, hi = span(o.value, "length")
-        return field_check(f"-m length {o.to_save()}", "length", hdr("length"), lambda v: lo <= v <= hi, o.negated)
-    option_checks(m, checks, comp, make)
-
-
-_TTL_TESTS = {"eq": lambda n: lambda v: v == n, "lt": lambda n: lambda v: v < n, "gt": lambda n: lambda v: v > n}
-
-
-def _ttl_compile(module: str, what: str):
-    def compile_(comp, rule, m: Match, checks: list, stats: list) -> None:
-        """``--ttl-eq/-lt/-gt N`` on the TTL as the hook sees it (one less once forwarded)."""
-        def make(o: Option):
-            kind = o.flag.rpartition("-")[2]
-            if not o.flag.startswith(f"--{module}-") or kind not in _TTL_TESTS:
-                return None
-            test = _TTL_TESTS[kind](number(o.value, module))
-            return field_check(f"-m {module} {o.to_save()}", what, hdr("ttl"), test, o.negated)
-        option_checks(m, checks, comp, make)
-    return compile_
-
-
-def _tos_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
+def _tos_test(text: str):
     """``--tos V[/M]``: (tos & M) == V."""
-    def make(o: Option):
-        if o.flag != "--tos":
-            return None
-        v, mask = tos_value(o.value)
-        return field_check(f"-m tos {o.to_save()}", "TOS", hdr("tos"), lambda t: (t & mask) == v, o.negated)
-    option_checks(m, checks, comp, make)
+    v, mask = tos_value(text)
+    return lambda t: (t & mask) == v
 
 
-def _dscp_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
-    """``--dscp N`` / ``--dscp-class NAME``: tos >> 2 == N."""
-    def make(o: Option):
-        if o.flag == "--dscp":
-            n = number(o.value, "dscp")
-        elif o.flag == "--dscp-class" and o.value.lower() in DSCP_CLASSES:
-            n = DSCP_CLASSES[o.value.lower()]
-        else:
-            return None
-        return field_check(f"-m dscp {o.to_save()}", "TOS", hdr("tos"), lambda t: t >> 2 == n, o.negated)
-    option_checks(m, checks, comp, make)
+def _dscp_test(n: int):
+    """DSCP ``n``: tos >> 2 == n."""
+    return lambda t: t >> 2 == n
 
 
-def _ecn_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
-    """``--ecn-ip-ect N``: tos & 3 == N; the TCP ECE/CWR flags are assumed (the packet has no flags)."""
-    def make(o: Option):
-        if o.flag != "--ecn-ip-ect":
-            return None
-        n = number(o.value, "ecn-ip-ect")
-        return field_check(f"-m ecn {o.to_save()}", "TOS", hdr("tos"), lambda t: t & 3 == n, o.negated)
-    option_checks(m, checks, comp, make)
+def _dscp_class(name: str) -> int:
+    """The DSCP of a class name (``EF`` → 46); an unknown name is bad input."""
+    if name.lower() not in DSCP_CLASSES:
+        raise InputError(f"dscp-class {name[:40]!r}: not a DiffServ class name")
+    return DSCP_CLASSES[name.lower()]
 
 
-def _tcpmss_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
-    """``--mss N[:M]``: the SYN's MSS option in the range (no option: matches only when negated)."""
-    def make(o: Option):
-        if o.flag != "--mss":
-            return None
-        lo, hi = span(o.value, "mss")
-        return field_check(f"-m tcpmss {o.to_save()}", "MSS", hdr("mss"), lambda v: lo <= v <= hi, o.negated)
-    option_checks(m, checks, comp, make)
+def _ecn_test(text: str):
+    """``--ecn-ip-ect N``: tos & 3 == N (the TCP ECE/CWR flags are assumed: the packet has no flags)."""
+    n = number(text, "ecn-ip-ect")
+    return lambda t: t & 3 == n
+
+
+def _ttl_tests(module: str) -> dict:
+    """``--ttl-eq/-lt/-gt N`` on the TTL as the hook sees it (one less once forwarded)."""
+    return {f"--{module}-eq": lambda x: (lambda v, n=number(x, module): v == n),
+            f"--{module}-lt": lambda x: (lambda v, n=number(x, module): v < n),
+            f"--{module}-gt": lambda x: (lambda v, n=number(x, module): v > n)}
+
+
+_length_compile = flags_compile("length", "length", {"--length": in_span("length")})
+_ttl_compile = flags_compile("TTL", "ttl", _ttl_tests("ttl"))
+_tos_compile = flags_compile("TOS", "tos", {"--tos": _tos_test})
+_dscp_compile = flags_compile("TOS", "tos", {"--dscp": lambda x: _dscp_test(number(x, "dscp")),
+                                             "--dscp-class": lambda x: _dscp_test(_dscp_class(x))})
+_ecn_compile = flags_compile("TOS", "tos", {"--ecn-ip-ect": _ecn_test})
+#: no MSS option: matches only when negated (the check's "field not given" assumes instead)
+_tcpmss_compile = flags_compile("MSS", "mss", {"--mss": in_span("mss")})
 
 
 def _exact(name: str, summary: str, flags: tuple[str, ...], compile_, *, family: frozenset[str] | None = None,
@@ -243,7 +215,7 @@ EXTENSIONS = (
     _exact("length", "the layer-3 length (IP total length, IPv6 payload + 40)", ("--length",), _length_compile,
            words=("length",), read=read_value("length", "--length"), text=_length_text, owners=("Calico",)),
     _exact("ttl", "the IPv4 time to live (==, <, >)", ("--ttl-eq", "--ttl-lt", "--ttl-gt"),
-           _ttl_compile("ttl", "TTL"), family=_HDR[0], negatable=("--ttl-eq",),
+           _ttl_compile, family=_HDR[0], negatable=("--ttl-eq",),
          words=("TTL",), read=_cmp_reader("ttl", "TTL"), text=_cmp_text("TTL")),
     _ext("hl", "the IPv6 hop limit (==, <, >)", "hop limit", ("--hl-eq", "--hl-lt", "--hl-gt"), family=_HDR[1],
          words=("HL",), read=_cmp_reader("hl", "HL"), text=_cmp_text("HL")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..model import Match, Option
 from ..parse.listing_words import NotThisReader, unquote
 from ._assumed import assume_with, read_value
-from ._header_checks import field_check, hdr, option_checks
+from ._header_checks import flags_compile
 from .registry import Extension, OptionSpec
 
 
@@ -24,14 +24,8 @@ def _mac_text(m: Match) -> str:
     return f" MAC{' !' if o and o.negated else ''} {o.value.lower() if o else ''}"
 
 
-def _mac_compile(comp, rule, m: Match, checks: list, stats: list) -> None:
-    """``--mac-source A``: the arriving frame's Ethernet source (case-insensitive)."""
-    def make(o: Option):
-        if o.flag != "--mac-source":
-            return None
-        want = o.value.lower()
-        return field_check(f"-m mac {o.to_save()}", "source MAC", hdr("src_mac"), lambda v: v == want, o.negated)
-    option_checks(m, checks, comp, make)
+#: ``--mac-source A``: the arriving frame's Ethernet source (case-insensitive)
+_mac_compile = flags_compile("source MAC", "src_mac", {"--mac-source": lambda a: (lambda v, a=a.lower(): v == a)})
 
 
 _PHYS_FLAGS = ("--physdev-in", "--physdev-out")
