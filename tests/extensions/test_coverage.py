@@ -36,7 +36,10 @@ OWNED_BY_ANOTHER_BRANCH = {
     ("CT", "target"), ("NOTRACK", "target"), ("conntrack", "match"), ("state", "match"),
     ("helper", "match"), ("connlimit", "match"), ("connbytes", "match"), ("connlabel", "match"),
     ("recent", "match"), ("statistic", "match"), ("limit", "match"), ("hashlimit", "match"),
-    ("quota", "match"), ("time", "match"), ("cluster", "match"), ("rateest", "match"), ("set", "match"),
+    ("quota", "match"), ("time", "match"), ("cluster", "match"), ("rateest", "match"),
+    # not assigned in issue 9's split: the ipset match shares its set lookup with the SET target
+    # (ext-targets); left to that branch or the lead rather than moved twice
+    ("set", "match"),
 }
 
 
