@@ -20,7 +20,7 @@ from workbook.packet import Packet
 from workbook.parse import parse_save
 
 SEED = 9
-RULES, PACKETS = 8, 10
+RULES, PACKETS = 10, 20
 #: where a rule may go: (table, chain); mac is only legal where a frame arrived
 PLACES = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("nat", "PREROUTING"), ("mangle", "FORWARD"),
           ("filter", "FORWARD"), ("filter", "INPUT"), ("mangle", "INPUT"))
