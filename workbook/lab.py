@@ -283,22 +283,30 @@ def frame(r):
     p = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}[r["proto"]]
     src, dst = socket.inet_aton(r["src"]), socket.inet_aton(r["dst"])
     if p == 6:
-        l4 = struct.pack("!HHIIBBHHH", r["sport"] or 40000, r["dport"], 1, 0, 5 << 4, 2, 64240, 0, 0)
+        opt = struct.pack("!BBH", 2, 4, r["mss"]) if r.get("mss") is not None else b""
+        l4 = struct.pack("!HHIIBBHHH", r["sport"] or 40000, r["dport"], 1, 0, (5 + len(opt) // 4) << 4, 2, 64240, 0, 0) + opt
     elif p == 17:
         l4 = struct.pack("!HHHH", r["sport"] or 40000, r["dport"], 12, 0) + b"nfwb"
     elif p == 1:
         l4 = struct.pack("!BBHHH", 8, 0, 0, (r["sport"] or 4242) & 0xffff, 1) + b"nfwb"
     else:
         raise ValueError("raw frames for tcp, udp and icmp only")
+    if r.get("length") is not None:  # pad the payload to the asked layer-3 length
+        pad = r["length"] - 20 - len(l4)
+        if pad < 0: raise ValueError("length %d is below the headers' %d bytes" % (r["length"], 20 + len(l4)))
+        l4 += b"\0" * pad
+        if p == 17: l4 = l4[:4] + struct.pack("!H", len(l4)) + l4[6:]
     if p in (6, 17):
         c = csum(src + dst + struct.pack("!BBH", 0, p, len(l4)) + l4)
         at = 16 if p == 6 else 6
         l4 = l4[:at] + struct.pack("!H", c) + l4[at + 2:]
     else:
         l4 = l4[:2] + struct.pack("!H", csum(l4)) + l4[4:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 1, 0x4000, 64, p, 0, src, dst)
+    ttl, tos = r.get("ttl"), r.get("tos")
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, tos or 0, 20 + len(l4), 1, 0x4000, 64 if ttl is None else ttl, p, 0, src, dst)
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    return bytes.fromhex(r["mac"].replace(":", "")) + bytes.fromhex(r["own_mac"].replace(":", "")) + b"\x08\x00" + ip + l4
+    own = r.get("src_mac") or r["own_mac"]
+    return bytes.fromhex(r["mac"].replace(":", "")) + bytes.fromhex(own.replace(":", "")) + b"\x08\x00" + ip + l4
 for line in sys.stdin:
     r = json.loads(line)
     try:
@@ -481,6 +489,10 @@ class _Monitor:
         self.thread.join(timeout=1)
 
 
+#: Packet fields only a raw frame can set (-- ext-header --): a packet giving one is sent as a frame
+_HEADER_FIELDS = ("ttl", "tos", "length", "mss", "src_mac")
+
+
 class _Sender:
     """A Python process kept alive inside a namespace that sends one packet per request."""
 
@@ -500,6 +512,7 @@ class _Sender:
                "dport": packet.dport}
         if frame_to:
             req.update(dev=frame_to[0], own_mac=frame_to[1], mac=frame_to[2])
+            req.update({k: getattr(packet, k) for k in _HEADER_FIELDS})  # -- ext-header --
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         answer = self.proc.stdout.readline().strip()
@@ -547,6 +560,8 @@ def _check_packet(packet: Packet) -> None:
         raise InputError(f"lab: a {packet.proto} packet needs a destination port (--dport)")
     if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback and packet.proto == "sctp":
         raise InputError(f"lab: an sctp packet arriving on an interface cannot be addressed to {packet.dst}")
+    if packet.from_node and any(getattr(packet, k) is not None for k in _HEADER_FIELDS):
+        raise InputError("lab: header fields (ttl, tos, length, mss, src_mac) are sent on arriving packets only")
     if not packet.from_node and packet.in_iface and not _iface_ok(packet.in_iface):
         raise InputError(f"lab: {packet.in_iface!r} is not a usable interface name (max 15 characters, no '+')")
 
@@ -830,7 +845,8 @@ class Lab:
         try:
             mark = self._monitor.mark()
             raw = None
-            if not packet.from_node and ipaddress.ip_address(packet.dst).is_loopback:
+            if not packet.from_node and (ipaddress.ip_address(packet.dst).is_loopback
+                                         or any(getattr(packet, k) is not None for k in _HEADER_FIELDS)):
                 raw = self._macs[packet.in_iface or "eth0"]  # routing would keep it in the client
             sent = self._sender(sender_ns).send(packet, raw)
             lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,12 @@ class Packet:
     ctstate: str = "NEW"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     out_iface: str | None = None  # for -o matches; None: not known
+    # -- ext-header -- header fields on the wire; None: not given (a match on it is assumed)
+    ttl: int | None = None  # IPv4 TTL / IPv6 hop limit as sent
+    tos: int | None = None  # the TOS / traffic class byte (DSCP << 2 | ECN)
+    length: int | None = None  # layer-3 length (IPv4 total length)
+    mss: int | None = None  # the MSS option of a TCP SYN
+    src_mac: str | None = None  # the Ethernet source address of an arriving packet
 
     def __post_init__(self) -> None:
         """Refuse nonsense: addresses of two families, ports outside 0-65535.
@@ -59,16 +66,28 @@ class Packet:
             v = getattr(self, name)
             if v is not None and (type(v) is not int or not 0 <= v <= 65535):
                 raise InputError(f"packet {name} {str(v)[:20]}: not a port number 0-65535")
+        for name, top in (("ttl", 255), ("tos", 255), ("length", 65535), ("mss", 65535)):  # -- ext-header --
+            v = getattr(self, name)
+            if v is not None and (type(v) is not int or not 0 <= v <= top):
+                raise InputError(f"packet {name} {str(v)[:20]}: not a number 0-{top}")
+        if self.src_mac is not None and not _MAC.fullmatch(str(self.src_mac)):
+            raise InputError(f"packet src_mac {str(self.src_mac)[:20]!r}: not a MAC address like 02:00:00:00:00:01")
 
     def to_json(self) -> dict[str, Any]:
         return {"src": self.src, "dst": self.dst, "proto": self.proto, "sport": self.sport,
                 "dport": self.dport, "in_iface": None if self.from_node else self.in_iface,
-                "from_node": self.from_node}
+                "from_node": self.from_node,
+                **{k: getattr(self, k) for k in _HEADER if getattr(self, k) is not None}}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Packet":
         return cls(d["src"], d["dst"], d.get("proto", "tcp"), d.get("sport"), d.get("dport"),
-                   d.get("in_iface"), bool(d.get("from_node", False)))
+                   d.get("in_iface"), bool(d.get("from_node", False)), **{k: d[k] for k in _HEADER if k in d})
+
+
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
+#: the header fields of a Packet (-- ext-header --), in its JSON only when given
+_HEADER = ("ttl", "tos", "length", "mss", "src_mac")
 
 
 @dataclass(slots=True)

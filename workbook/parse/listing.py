@@ -226,16 +226,6 @@ def _m_limit(t, i, neg, ctx):
     return Match("limit", tuple(opts)), j
 
 
-def _m_mac(t, i, neg, ctx):
-    inv, v, j = _value(t, i + 1, neg, glued=False)
-    return Match("mac", (Option("--mac-source", (v,), inv),)), j
-
-
-def _m_length(t, i, neg, ctx):
-    inv, v, j = _value(t, i + 1, neg)
-    if not re.match(r"^\d+(:\d+)?$", v):
-        raise _Unknown
-    return Match("length", (Option("--length", (v,), inv),)), j
 
 
 def _m_helper(t, i, neg, ctx):
@@ -245,49 +235,12 @@ def _m_helper(t, i, neg, ctx):
     return Match("helper", (Option("--helper", (_unquote(v),), inv),)), j
 
 
-_TTL_OPS = {"==": ("--ttl-eq", False), "!=": ("--ttl-eq", True), "<": ("--ttl-lt", False), ">": ("--ttl-gt", False)}
-
-
-def _m_ttl(t, i, neg, ctx):
-    if i + 4 >= len(t) or t[i + 1] != "match" or t[i + 2] != "TTL" or t[i + 3] not in _TTL_OPS:
-        raise _Unknown
-    flag, inv = _TTL_OPS[t[i + 3]]
-    return Match("ttl", (Option(flag, (t[i + 4],), inv),)), i + 5
-
-
-def _m_match_value(module: str, flag: str):
-    """The reader of ``<word> match [!]VALUE`` (how dscp, tos and tcpmss print) for ``module --flag``."""
-    def read(t, i, neg, ctx):
-        if i + 2 >= len(t) or t[i + 1] != "match":
-            raise _Unknown
-        v = t[i + 2]
-        inv = v.startswith("!")
-        return Match(module, (Option(flag, (v[1:] if inv else v,), inv),)), i + 3
-    return read
-
-
-_m_dscp = _m_match_value("dscp", "--dscp")
-_m_tos = _m_match_value("tos", "--tos")
-_m_tcpmss = _m_match_value("tcpmss", "--mss")
 
 
 def _m_quota(t, i, neg, ctx):
     if i + 2 >= len(t) or t[i + 2] != "bytes":
         raise _Unknown
     return Match("quota", (Option("--quota", (t[i + 1],), neg),)), i + 3
-
-
-def _m_devgroup(t, i, neg, ctx):
-    opts = []
-    n = len(t)
-    while i + 1 < n and t[i] in ("src-group", "dst-group"):
-        j = i + 1
-        inv = False
-        if t[j] == "!":
-            inv, j = True, j + 1
-        opts.append(Option("--" + t[i], (t[j],), inv))
-        i = j + 1
-    return Match("devgroup", tuple(opts)), i
 
 
 def _m_connbytes(t, i, neg, ctx):
@@ -299,51 +252,6 @@ def _m_connbytes(t, i, neg, ctx):
                                Option("--connbytes-mode", (t[i + 4],)), Option("--connbytes-dir", (t[i + 7],)))), i + 8
 
 
-def _m_u32(t, i, neg, ctx):
-    if i + 1 >= len(t):
-        raise _Unknown
-    return Match("u32", (Option("--u32", (_unquote(t[i + 1]),), neg),)), i + 2
-
-
-def _m_socket(t, i, neg, ctx):
-    return Match("socket", ()), i + 1
-
-
-def _m_string(t, i, neg, ctx):
-    if i + 1 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    j = i + 2
-    inv = neg
-    if j < len(t) and t[j] == "!":
-        inv, j = True, j + 1
-    if j + 3 >= len(t) + 0 or t[j + 1] != "ALGO" or t[j + 2] != "name":
-        raise _Unknown
-    return Match("string", (Option("--string", (_unquote(t[j]),), inv), Option("--algo", (t[j + 3],)))), j + 4
-
-
-def _m_physdev(t, i, neg, ctx):
-    if i + 1 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    j = i + 2
-    opts = []
-    inv = False
-    while j < len(t):
-        w = t[j]
-        if w == "!":
-            inv, j = True, j + 1
-            continue
-        if w in ("--physdev-in", "--physdev-out") and j + 1 < len(t):
-            opts.append(Option(w, (t[j + 1],), inv))
-            j += 2
-        elif w in ("--physdev-is-in", "--physdev-is-out", "--physdev-is-bridged"):
-            opts.append(Option(w, (), inv))
-            j += 1
-        else:
-            break
-        inv = False
-    return Match("physdev", tuple(opts)), j
-
-
 def _comment_reader():
     ext = match_extension("comment")
     assert ext is not None and ext.read_listing is not None
@@ -351,11 +259,8 @@ def _comment_reader():
 
 
 _MATCHES = {
-    "state": _m_state, "statistic": _m_statistic, "recent:": _m_recent,
-    "limit:": _m_limit, "MAC": _m_mac, "length": _m_length,
-    "helper": _m_helper, "TTL": _m_ttl, "DSCP": _m_dscp, "tos": _m_tos, "tcpmss": _m_tcpmss,
-    "quota:": _m_quota, "src-group": _m_devgroup, "dst-group": _m_devgroup,
-    "connbytes": _m_connbytes, "u32": _m_u32, "socket": _m_socket, "STRING": _m_string, "PHYSDEV": _m_physdev,
+    "state": _m_state, "statistic": _m_statistic, "recent:": _m_recent, "limit:": _m_limit,
+    "helper": _m_helper, "quota:": _m_quota, "connbytes": _m_connbytes,
     **{k: _m_conntrack for k in _CT_KEYS},
 }
 

@@ -25,8 +25,8 @@ class State:
                  "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
                  "splits", "memo", "counted",
                  # -- ext-core -- the TCP flags byte; -- ext-targets -- what -j SET did to sets
-                 # (("add"|"del", set, entry), ...); the TOS/traffic class byte and TTL/hop limit (None: not known)
-                 "tcp_flags", "set_ops", "tos", "ttl")
+                 # (("add"|"del", set, entry), ...); -- ext-header -- the header fields (TTL, TOS, MSS...)
+                 "tcp_flags", "set_ops", "hdr")
 
     def clone(self) -> "State":
         c = State.__new__(State)
@@ -48,7 +48,8 @@ class State:
         c.memo = dict(self.memo) if self.memo is not None else None
         c.counted = len(c.steps)
         c.tcp_flags = self.tcp_flags  # -- ext-core -- the TCP flags byte (None: not given)
-        c.set_ops, c.tos, c.ttl = self.set_ops, self.tos, self.ttl  # -- ext-targets --
+        c.set_ops = self.set_ops  # -- ext-targets --
+        c.hdr = self.hdr  # -- ext-header -- (immutable)
         return c
 
     def note(self, text: str) -> None:

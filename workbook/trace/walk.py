@@ -44,6 +44,7 @@ from ..addr import parse_net as _net, port_range as _port_range
 from ..chain_loops import chain_loops
 from ..extensions import match_extension, target_extension
 from ..extensions.match_ports import tcp_flags_of
+from .header import forwarded, header_of
 from ..model import InputError, ParseError, Rule, Ruleset
 from ..netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from ..packet import Branch, Packet, Step, Trace
@@ -385,9 +386,8 @@ class _Compiler:
         desc = m.to_save()
         checks.append(lambda s, d=desc: _Assume(f"{d}: not evaluated by the tracer; assumed to match"))
 
-    m_physdev = m_socket = m_mac = m_length = m_ttl = m_hl = m_tos = m_dscp = _assumed_module
-    m_helper = m_cgroup = m_u32 = m_bpf = m_string = m_time = m_devgroup = m_connlimit = _assumed_module
-    m_connbytes = m_ipvs = m_cpu = m_realm = m_ecn = m_tcpmss = m_esp = m_ah = m_osf = m_cluster = _assumed_module
+    m_helper = m_time = m_connlimit = _assumed_module
+    m_connbytes = m_cluster = _assumed_module
 
 
 # -----------------------------------------------------------------------------------------
@@ -721,7 +721,8 @@ class Tracer:
         s.splits = s.counted = 0
         s.memo = None
         s.tcp_flags = tcp_flags_of(p) if s.proto_num == 6 else None
-        s.set_ops, s.tos, s.ttl = (), getattr(p, "tos", None), getattr(p, "ttl", None)  # -- ext-targets --
+        s.set_ops = ()  # -- ext-targets --
+        s.hdr = header_of(p)
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
                    f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
@@ -778,6 +779,10 @@ class Tracer:
             if why:
                 s.note(f"dropped by routing after PREROUTING: {why}")
                 return _ROUTING_DROP
+            if s.hdr.ttl is not None and s.hdr.ttl <= 1:
+                s.note(f"dropped by routing after PREROUTING: TTL {s.hdr.ttl} expires when forwarded (ICMP time exceeded)")
+                return _ROUTING_DROP
+            s.hdr = forwarded(s.hdr)
             return "FORWARD"
         if h == "FORWARD":
             return "POSTROUTING"

@@ -1,0 +1,38 @@
+"""The IP/TCP/Ethernet header fields a trace knows about a packet (TTL, TOS, length, MSS, source MAC).
+
+None means "not given": a match on that field is assumed, with the reason. Forwarding lowers the
+TTL by one before the FORWARD hook (``ip_forward`` / ``ip6_forward`` do, as a router must).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["Header", "header_of", "forwarded"]
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """Header fields of the packet as it is now (the TTL changes when it is forwarded)."""
+
+    ttl: int | None = None
+    tos: int | None = None
+    length: int | None = None
+    mss: int | None = None
+    src_mac: str | None = None
+
+
+def header_of(packet: object) -> Header:
+    """The header fields a :class:`~workbook.packet.Packet` gives (absent attributes: None)."""
+    mac = getattr(packet, "src_mac", None)
+    return Header(getattr(packet, "ttl", None), getattr(packet, "tos", None), getattr(packet, "length", None),
+                  getattr(packet, "mss", None), mac.lower() if mac else None)
+
+
+def forwarded(h: Header) -> Header:
+    """The header after routing forwarded the packet: one hop less.
+
+    >>> forwarded(Header(ttl=64)).ttl, forwarded(Header()).ttl
+    (63, None)
+    """
+    return h if h.ttl is None else replace(h, ttl=h.ttl - 1)
