@@ -116,15 +116,6 @@ def match_text(m: Match) -> str:
             elif o.flag == "--limit-iface-out":
                 out += " limit-out"
         return out
-    if mod == "conntrack":
-        out = ""
-        for o in m.options:
-            word = o.flag.lstrip("-")
-            out += f" {_bang(o)}{word} {o.value}".rstrip()
-        return out
-    if mod == "state":
-        o = m.get("--state")
-        return f" {_bang(o)}state {o.value if o else ''}".rstrip()
     if mod == "mark":
         o = m.get("--mark")
         if o is None:

@@ -222,43 +222,6 @@ def _m_icmp(t, i, neg, ctx):
     raise _Unknown
 
 
-def _m_state(t, i, neg, ctx):
-    if i + 1 >= len(t):
-        raise _Unknown
-    return Match("state", (Option("--state", (t[i + 1],), neg),)), i + 2
-
-
-_CT_KEYS = ("ctstate", "ctproto", "ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst", "ctorigsrcport",
-            "ctorigdstport", "ctreplsrcport", "ctrepldstport", "ctstatus", "ctexpire", "ctdir")
-
-
-def _m_conntrack(t, i, neg, ctx):
-    opts: list[Option] = []
-    seen: set[str] = set()
-    n = len(t)
-    while i < n:
-        inv = False
-        j = i
-        if t[j] == "!" and j + 1 < n and t[j + 1] in _CT_KEYS:
-            inv, j = True, j + 1
-        k = t[j]
-        if k not in _CT_KEYS or k in seen or j + 1 >= n and k != "ctdir":
-            break
-        if not opts and neg:
-            inv = True
-        seen.add(k)
-        v = t[j + 1]
-        if v.startswith("!"):
-            inv, v = True, v[1:]
-        if k in ("ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst"):
-            v = _addr(v, ctx.family)[0] or v
-        opts.append(Option("--" + k, (v,), inv))
-        i = j + 2
-    if not opts:
-        raise _Unknown
-    return Match("conntrack", tuple(opts)), i
-
-
 def _m_mark(t, i, neg, ctx):
     mod = t[i]
     if i + 1 >= len(t) or t[i + 1] != "match":
@@ -587,14 +550,13 @@ def _comment_reader():
 
 _MATCHES = {
     "tcp": _m_proto, "udp": _m_proto, "udplite": _m_proto, "sctp": _m_proto, "dccp": _m_proto,
-    "multiport": _m_multiport, "state": _m_state, "mark": _m_mark, "connmark": _m_mark,
+    "multiport": _m_multiport, "mark": _m_mark, "connmark": _m_mark,
     "statistic": _m_statistic, "recent:": _m_recent, "match-set": _m_set, "owner": _m_owner,
     "nfacct-name": _m_nfacct, "limit:": _m_limit, "ADDRTYPE": _m_addrtype, "source": _m_iprange,
     "destination": _m_iprange, "MAC": _m_mac, "PKTTYPE": _m_pkttype, "length": _m_length,
     "helper": _m_helper, "TTL": _m_ttl, "DSCP": _m_dscp, "tos": _m_tos, "tcpmss": _m_tcpmss,
     "policy": _m_policy, "quota:": _m_quota, "src-group": _m_devgroup, "dst-group": _m_devgroup,
     "connbytes": _m_connbytes, "u32": _m_u32, "socket": _m_socket, "STRING": _m_string, "PHYSDEV": _m_physdev,
-    **{k: _m_conntrack for k in _CT_KEYS},
 }
 
 
