@@ -25,12 +25,10 @@ from .registry import Extension, OptionSpec
 CT_KEYS = ("ctstate", "ctproto", "ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst", "ctorigsrcport",
            "ctorigdstport", "ctreplsrcport", "ctrepldstport", "ctstatus", "ctexpire", "ctdir")
 
-_ADDR_KEYS = ("ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst")
 
 
 def _read_conntrack(t: list[str], i: int, neg: bool, ctx) -> tuple[Match, int]:
     """``ctstate RELATED,ESTABLISHED ! ctstatus NONE ...`` up to the first word that is not one."""
-    from ..parse.listing import _addr
     from ..parse.listing_words import NotThisReader
     opts: list[Option] = []
     seen: set[str] = set()
@@ -49,8 +47,7 @@ def _read_conntrack(t: list[str], i: int, neg: bool, ctx) -> tuple[Match, int]:
         v = t[j + 1]
         if v.startswith("!"):
             inv, v = True, v[1:]
-        if k in _ADDR_KEYS:
-            v = _addr(v, ctx.family)[0] or v
+        # the ct address options are printed as iptables-save prints them (a host without /32)
         opts.append(Option("--" + k, (v,), inv))
         i = j + 2
     if not opts:
