@@ -71,15 +71,6 @@ def match_text(m: Match) -> str:
     ext = match_extension(mod)
     if ext is not None and ext.listing_text is not None:
         return ext.listing_text(m)
-    if mod == "conntrack":
-        out = ""
-        for o in m.options:
-            word = o.flag.lstrip("-")
-            out += f" {_bang(o)}{word} {o.value}".rstrip()
-        return out
-    if mod == "state":
-        o = m.get("--state")
-        return f" {_bang(o)}state {o.value if o else ''}".rstrip()
     if mod == "statistic":
         out = " statistic"
         mode = m.get("--mode")

@@ -3,7 +3,6 @@ packet's key in a set's dimensions, the member the kernel finds for it, the entr
 
 from __future__ import annotations
 
-from ..addr import parse_ip
 from ..trace.state import State, set_entry
 
 __all__ = ["split_flags", "find_member", "packet_entry", "key_text", "UNKNOWN_KIND"]

@@ -12,7 +12,7 @@ from ..parse.listing_words import NotThisReader
 from ._header_checks import DSCP_CLASSES, TOS_NAMES
 from ._legal import tables_of
 from ._packet_fields import field, set_field
-from ._target_words import Word, phrase_printer, phrase_reader, printer, reader
+from ._target_words import Word, phrase_printer, phrase_reader, reader
 from .registry import Extension, OptionSpec
 
 

@@ -99,41 +99,6 @@ def _tokens(text: str, reflowed: bool) -> list[str]:
 # --------------------------------------------------------------------------- match printers
 # Each takes (tokens, i, negated, ctx) with tokens[i] the keyword and returns (Match, next_i).
 
-def _m_state(t, i, neg, ctx):
-    if i + 1 >= len(t):
-        raise _Unknown
-    return Match("state", (Option("--state", (t[i + 1],), neg),)), i + 2
-
-
-_CT_KEYS = ("ctstate", "ctproto", "ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst", "ctorigsrcport",
-            "ctorigdstport", "ctreplsrcport", "ctrepldstport", "ctstatus", "ctexpire", "ctdir")
-
-
-def _m_conntrack(t, i, neg, ctx):
-    opts: list[Option] = []
-    seen: set[str] = set()
-    n = len(t)
-    while i < n:
-        inv = False
-        j = i
-        if t[j] == "!" and j + 1 < n and t[j + 1] in _CT_KEYS:
-            inv, j = True, j + 1
-        k = t[j]
-        if k not in _CT_KEYS or k in seen or j + 1 >= n and k != "ctdir":
-            break
-        if not opts and neg:
-            inv = True
-        seen.add(k)
-        v = t[j + 1]
-        if v.startswith("!"):
-            inv, v = True, v[1:]
-        if k in ("ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst"):
-            v = _addr(v, ctx.family)[0] or v
-        opts.append(Option("--" + k, (v,), inv))
-        i = j + 2
-    if not opts:
-        raise _Unknown
-    return Match("conntrack", tuple(opts)), i
 
 
 def _m_statistic(t, i, neg, ctx):
@@ -259,9 +224,8 @@ def _comment_reader():
 
 
 _MATCHES = {
-    "state": _m_state, "statistic": _m_statistic, "recent:": _m_recent, "limit:": _m_limit,
+    "statistic": _m_statistic, "recent:": _m_recent, "limit:": _m_limit,
     "helper": _m_helper, "quota:": _m_quota, "connbytes": _m_connbytes,
-    **{k: _m_conntrack for k in _CT_KEYS},
 }
 
 

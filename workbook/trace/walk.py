@@ -40,7 +40,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from ..addr import parse_ip as _ip
-from ..addr import parse_net as _net, port_range as _port_range
+from ..addr import parse_net as _net
 from ..chain_loops import chain_loops
 from ..extensions import match_extension, target_extension
 from ..extensions.match_ports import tcp_flags_of
@@ -275,75 +275,6 @@ class _Compiler:
         else:
             self._unknown_opt(m, mode, checks)
 
-    def m_conntrack(self, rule, m, checks, stats):
-        for o in m.options:
-            desc, neg = o.to_save(), o.negated
-            f = o.flag
-            if f in ("--ctstate", "--state"):
-                want = set(o.value.upper().split(","))
-
-                def chk(s, want=want, desc=desc, neg=neg):
-                    have = s.ctstates()
-                    if bool(have & want) != neg:
-                        return None
-                    return f"{desc} does not match conntrack state {','.join(sorted(have))}"
-                checks.append(chk)
-            elif f == "--ctstatus":
-                want = set(o.value.upper().split(","))
-
-                def chk(s, want=want, desc=desc, neg=neg):
-                    if s.ctstate == "NEW":
-                        have = {"NONE"}
-                    elif s.ctstate == "UNTRACKED":
-                        have = set()
-                    else:
-                        if "ASSURED" in want:
-                            return _Assume(f"{desc}: a {s.ctstate} connection is assumed ASSURED")
-                        have = {"SEEN_REPLY", "CONFIRMED"}
-                    if bool(have & want) != neg:
-                        return None
-                    return f"{desc} does not match conntrack status {','.join(sorted(have)) or 'NONE'}"
-                checks.append(chk)
-            elif f == "--ctproto":
-                c = self.proto(o.value, neg)
-
-                def chk(s, c=c, desc=desc):
-                    r = c(s)
-                    return None if r is None else f"{desc} does not match {s.proto}"
-                checks.append(chk)
-            elif f in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
-                v, base, mask = _net(o.value)
-
-                def chk(s, v=v, base=base, mask=mask, f=f, desc=desc, neg=neg):
-                    addr = {"--ctorigsrc": s.orig_src, "--ctorigdst": s.orig_dst,
-                            "--ctreplsrc": s.dst if s.ct_dnat else s.orig_dst,
-                            "--ctrepldst": s.src if s.ct_snat else s.orig_src}[f]
-                    av, ax = _ip(addr)
-                    if (av == v and (ax & mask) == base) != neg:
-                        return None
-                    return f"{desc} does not match {addr}"
-                checks.append(chk)
-            elif f in ("--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctrepldstport"):
-                lo, hi = _port_range(o.value)
-
-                def chk(s, lo=lo, hi=hi, f=f, desc=desc, neg=neg):
-                    p = {"--ctorigsrcport": s.orig_sport, "--ctorigdstport": s.orig_dport,
-                         "--ctreplsrcport": s.dport if s.ct_dnat else s.orig_dport,
-                         "--ctrepldstport": s.sport if s.ct_snat else s.orig_sport}[f]
-                    if (p is not None and lo <= p <= hi) != neg:
-                        return None
-                    return f"{desc} does not match {p}"
-                checks.append(chk)
-            elif f == "--ctdir":
-                want = o.value.upper()
-
-                def chk(s, want=want, desc=desc, neg=neg):
-                    return None if (want == "ORIGINAL") != neg else f"{desc}: the packet goes in the ORIGINAL direction"
-                checks.append(chk)
-            else:
-                self._unknown_opt(m, o, checks)
-
-    m_state = m_conntrack
 
     def m_limit(self, rule, m, checks, stats):
         desc = m.to_save()
