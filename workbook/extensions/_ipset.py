@@ -35,6 +35,7 @@ def find_member(members: list[tuple], dirs: list[str], s: State) -> tuple | None
     A member with more dimensions than the rule has flags is never found (``ip_set_test``:
     ``opt->dim < set->type->dimension``); flags beyond the member's dimensions are ignored.
 
+    >>> from workbook.addr import parse_ip
     >>> class S: pass
     >>> s = S(); s.src_i = parse_ip("10.0.1.5"); s.dst_i = parse_ip("10.9.9.9"); s.sport, s.dport, s.proto = 4000, 80, "tcp"
     >>> m = [set_entry("10.0.0.0/16"), set_entry("10.0.1.0/24 nomatch")]
