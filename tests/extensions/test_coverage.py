@@ -13,33 +13,15 @@ from workbook.extensions._coverage import README_END, README_START, SHIPPED, ins
 
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
-# Extensions being moved into the registry by other branches of issue 9, in parallel with this one.
-# TEMPORARY: the lead empties this set after merging ext-core, ext-targets and ext-state; from then
-# on every shipped extension must be registered here, with no exception.
-OWNED_BY_ANOTHER_BRANCH = {
-    # ext-core
-    ("DNAT", "target"), ("SNAT", "target"), ("MASQUERADE", "target"), ("REDIRECT", "target"),
-    ("NETMAP", "target"), ("MARK", "target"), ("CONNMARK", "target"),
-    ("tcp", "match"), ("udp", "match"), ("sctp", "match"), ("dccp", "match"), ("multiport", "match"),
-    ("icmp", "match"), ("icmp6", "match"), ("addrtype", "match"), ("iprange", "match"), ("mark", "match"),
-    ("connmark", "match"), ("nfacct", "match"), ("owner", "match"), ("rpfilter", "match"),
-    ("policy", "match"), ("pkttype", "match"),
-    # ext-targets
-    ("REJECT", "target"), ("LOG", "target"), ("NFLOG", "target"), ("NFQUEUE", "target"),
-    ("TPROXY", "target"), ("CLASSIFY", "target"), ("SET", "target"), ("CHECKSUM", "target"),
-    ("TCPMSS", "target"), ("TEE", "target"), ("TOS", "target"), ("TTL", "target"), ("HL", "target"),
-    ("DSCP", "target"), ("ECN", "target"), ("AUDIT", "target"), ("SECMARK", "target"),
-    ("CONNSECMARK", "target"), ("IDLETIMER", "target"), ("LED", "target"), ("SYNPROXY", "target"),
-    ("TRACE", "target"), ("HMARK", "target"), ("RATEEST", "target"), ("CLUSTERIP", "target"),
-    ("ULOG", "target"),
-    # ext-state
-    ("CT", "target"), ("NOTRACK", "target"), ("conntrack", "match"), ("state", "match"),
+# Shipped extensions not moved into the registry yet (issue 9 is open for them). The set only
+# shrinks: a registered one left here fails test_no_stale_exemption.
+NOT_YET_IN_REGISTRY = {
+    # issue 9, still open: the stateful matches and the conntrack targets are read, printed and
+    # traced by the legacy code in parse/listing.py, listing_print.py and trace/walk.py
+    ("CT", "target"), ("NOTRACK", "target"),
     ("helper", "match"), ("connlimit", "match"), ("connbytes", "match"), ("connlabel", "match"),
     ("recent", "match"), ("statistic", "match"), ("limit", "match"), ("hashlimit", "match"),
     ("quota", "match"), ("time", "match"), ("cluster", "match"), ("rateest", "match"),
-    # not assigned in issue 9's split: the ipset match shares its set lookup with the SET target
-    # (ext-targets); left to that branch or the lead rather than moved twice
-    ("set", "match"),
 }
 
 
@@ -48,7 +30,7 @@ def _registered(name: str, kind: str) -> bool:
 
 
 def _missing(libs: tuple[str, ...]) -> list[tuple[str, str]]:
-    return sorted(nk for nk in shipped_names(libs) if not _registered(*nk) and nk not in OWNED_BY_ANOTHER_BRANCH)
+    return sorted(nk for nk in shipped_names(libs) if not _registered(*nk) and nk not in NOT_YET_IN_REGISTRY)
 
 
 def test_checked_in_list_is_registered():
@@ -59,16 +41,16 @@ def test_checked_in_list_is_registered():
 
 @pytest.mark.skipif(not installed() and not os.environ.get("CI"), reason="no iptables extension libraries here")
 def test_installed_libraries_are_registered():
-    """Every extension library installed on this machine is registered (or owned by a branch)."""
+    """Every extension library installed on this machine is registered (or listed as not yet moved)."""
     libs = installed()
     assert libs, "CI: iptables' extension libraries should be installed (scripts/setup)"
     assert _missing(libs) == []
 
 
-def test_no_registration_for_another_branch_here():
-    """An extension both registered and listed as another branch's is a stale exemption."""
-    stale = sorted(nk for nk in OWNED_BY_ANOTHER_BRANCH if _registered(*nk))
-    assert stale == [], f"remove from OWNED_BY_ANOTHER_BRANCH: {stale}"
+def test_no_stale_exemption():
+    """An extension both registered and listed as not yet moved is a stale exemption."""
+    stale = sorted(nk for nk in NOT_YET_IN_REGISTRY if _registered(*nk))
+    assert stale == [], f"remove from NOT_YET_IN_REGISTRY: {stale}"
 
 
 def test_refusals_say_unsupported_extension():
