@@ -42,6 +42,8 @@ _LAZY = {
     "services": "workbook.kube",
     "NodeDump": "workbook.dump",
     "load_dump": "workbook.dump",
+    "open_target": "workbook.target",
+    "Target": "workbook.target",
     "save_dump": "workbook.dump",
     "collect_local": "workbook.collect",
     "collect_ssh": "workbook.collect",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .archive import ARCHIVE_SUFFIXES, ExtractLimits, extract_archive, is_archive
 from .confined import Skipped, kind_in_root, list_files, read_in_root, resolve_in_root
-from .confined import safe_rel as _safe_rel   # noqa: F401  (collect.py imports it from here)
+from .confined import safe_rel as _safe_rel
 from .derived import derived_for, extract_beside
 from .manifest import DUMP_FORMAT, MANIFEST, TOOL, read_manifest, unlisted_files, verify_manifest, write_manifest  # noqa: F401
 from .model import TABLE_ORDER, InputError, ParseError, Problem, Ruleset

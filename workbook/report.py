@@ -157,8 +157,8 @@ def write_report(target, path: str | Path, *, title: str | None = None, findings
     True
     """
     if isinstance(target, (str, Path)):
-        from .checks.context import load_target
-        target = load_target(target)
+        from .target import open_target
+        target = open_target(target).subject
     out = Path(path)
     out.write_text(render_report(target, title=title, findings=findings), encoding="utf-8")
     return out

@@ -53,14 +53,8 @@ def _as_ruleset(obj: Any) -> Ruleset:
         return obj
     if hasattr(obj, "ruleset") and isinstance(getattr(obj, "ruleset"), Ruleset):
         return obj.ruleset
-    if isinstance(obj, (str, Path)):
-        p = Path(obj) if isinstance(obj, Path) or "\n" not in str(obj) else None
-        if p is not None and p.is_dir():
-            from .dump import load_dump
-            return load_dump(p).ruleset
-        from .parse import parse
-        return parse(obj)
-    raise InputError(f"not a ruleset, dump or rules file: {type(obj).__name__}")
+    from .target import open_target
+    return open_target(obj).ruleset
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..checks import check
-    from ..checks.context import load_target
-    target = load_target(args.dump)
+    from ..target import open_target
+    target = open_target(args.dump).subject
     modules = None
     if args.modules:
         from pathlib import Path
