@@ -107,7 +107,7 @@ def open_target(path_or_text: Any, node_ips: list[str] | None = None) -> Target:
     p = Path(path_or_text)
     if not p.exists() and not p.is_symlink():
         raise InputError(f"{p}: no such file or directory")
-    from .archive import is_archive
+    from .dump.archive import is_archive
     if p.is_dir() or (p.is_file() and is_archive(p)) or p.name.endswith(".zip"):   # load_dump says what a .zip is not
         return _from_dump(p, node_ips)
     return _from_parsed(_parse(p), str(p), node_ips)
