@@ -7,7 +7,7 @@ from workbook.checks import check
 from workbook.cli import main
 from workbook.generate import generate_services, kube_proxy_save
 from workbook.parse import parse, parse_save
-from workbook.report import write_report
+from workbook.view.report import write_report
 
 from tests.checks.shared import CHECKS_DATA
 

@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from workbook.parse import parse
-from workbook.report import write_report
+from workbook.view.report import write_report
 from workbook.target import Target
 
 from tests.checks.shared import CHECKS_DATA

@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..checks import check
     from ..target import open_target
-    from ..report import write_report
+    from ..view.report import write_report
     target = open_target(args.dump).subject
     findings = check(target)
     path = write_report(target, args.output, title=args.title, findings=findings)
