@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbook.draw import draw_chains, draw_hooks, draw_trace, to_svg  # noqa: E402
+from workbook.view.draw import draw_chains, draw_hooks, draw_trace, to_svg  # noqa: E402
 from workbook.generate import generate_services, kube_proxy_save  # noqa: E402
 from workbook.packet import Branch, Packet, Step, Trace  # noqa: E402
 from workbook.parse import parse_save  # noqa: E402

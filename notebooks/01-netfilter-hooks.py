@@ -18,8 +18,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 

@@ -22,8 +22,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -337,7 +337,7 @@ check_prediction("3.c after removing an endpoint", prediction,
 # Pick a Service to see its chains, endpoints and a trace:
 
 # %%
-from workbook.widgets import ServiceExplorer
+from workbook.view.widgets import ServiceExplorer
 ServiceExplorer(rs)
 
 # %% [markdown]

@@ -18,8 +18,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -336,7 +336,7 @@ check_prediction("4.b walks for port 22", prediction, outcome=jumps_into_hostpor
 # Replay the incident step by step, from the first pod start to the fix:
 
 # %%
-from workbook.widgets import HostportLab
+from workbook.view.widgets import HostportLab
 HostportLab()
 
 # %% [markdown]

@@ -21,8 +21,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -164,7 +164,7 @@ check_answer("5.2 iptable_nat users", answer, expected=int(used["iptable_nat"]),
 # failing pod said (`kubectl logs <pod> -c istio-init`, kept in the dump's notes):
 
 # %%
-from workbook.lesson import Folded
+from workbook.lessons.lesson import Folded
 
 broken = wb.load_dump(DATASETS / "istio-missing-modules" / "before")
 fixed = wb.load_dump(DATASETS / "istio-missing-modules" / "after")
@@ -282,7 +282,7 @@ check_prediction("5.a findings without iptable_nat", prediction, outcome=len(aga
 # your nodes and press **Check**:
 
 # %%
-from workbook.widgets import ModuleChecker
+from workbook.view.widgets import ModuleChecker
 ModuleChecker(lsmod_before)
 
 # %% [markdown]
@@ -294,7 +294,7 @@ ModuleChecker(lsmod_before)
 answer = ...  # a number
 
 # %%
-from workbook.widgets import missing_modules
+from workbook.view.widgets import missing_modules
 check_answer("5.6 missing after the fix", answer, expected=len(missing_modules(lsmod_after)),
              hint="The second lsmod lists the four iptable_* modules.",
              common={4: "4 were missing with the first lsmod; paste the second one."})

@@ -18,8 +18,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -237,14 +237,14 @@ check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings",
 # Browse tables, chains and rules, and filter them:
 
 # %%
-from workbook.widgets import DumpExplorer
+from workbook.view.widgets import DumpExplorer
 DumpExplorer(dump)
 
 # %% [markdown]
 # Or trace a packet of your own:
 
 # %%
-from workbook.widgets import TracerForm
+from workbook.view.widgets import TracerForm
 TracerForm(dump, src="192.168.3.98", dst="10.100.0.10", proto="udp", dport=53)
 
 # %% [markdown]
@@ -253,7 +253,7 @@ TracerForm(dump, src="192.168.3.98", dst="10.100.0.10", proto="udp", dport=53)
 # %%
 from pathlib import Path
 
-from workbook.report import write_report
+from workbook.view.report import write_report
 report = write_report(dump, Path("eks-node-report.html"))
 print("written:", Path(report).resolve(), f"({Path(report).stat().st_size // 1024} KiB)")
 

@@ -19,8 +19,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 
@@ -34,7 +34,7 @@ DATASETS = setup()
 # and says why in one line. Nothing below fails either way.
 
 # %%
-from workbook.lab_runs import kernel_runs, live_lab_unavailable
+from workbook.lessons.lab_runs import kernel_runs, live_lab_unavailable
 
 print(live_lab_unavailable() or "this machine can run the live lab")
 

@@ -24,9 +24,9 @@ import pandas as pd
 
 import workbook as wb
 from workbook.dump import save_dump
-from workbook.exercises import check_answer, check_prediction
+from workbook.lessons.exercises import check_answer, check_prediction
 from workbook.generate import Service, kube_proxy_nft, kube_proxy_save
-from workbook.lesson import setup, tidy
+from workbook.lessons.lesson import setup, tidy
 from workbook.nft.parse_text import parse_nft_text
 from workbook.nft.trace import NftTracer
 

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import workbook as wb  # noqa: E402
-from workbook.lab_runs import RECORDING, live_runs  # noqa: E402
+from workbook.lessons.lab_runs import RECORDING, live_runs  # noqa: E402
 
 DATASET = "datasets/eks-node"
 PACKET = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")

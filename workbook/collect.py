@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from .dump import _safe_rel, write_manifest
+from .dump.confined import safe_rel as _safe_rel
+from .dump import write_manifest
 from .limits import max_input, one_line
 from .model import InputError
 

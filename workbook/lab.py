@@ -538,8 +538,8 @@ class _Sender:
 def _as_ruleset(ruleset: Ruleset | str) -> Ruleset:
     if isinstance(ruleset, Ruleset):
         return ruleset
-    from .parse import parse
-    return parse(ruleset)
+    from .target import open_target
+    return open_target(ruleset).ruleset
 
 
 def _iface_ok(name: str) -> bool:

@@ -23,8 +23,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -335,7 +335,7 @@ check_prediction("3.c 엔드포인트를 없앤 뒤", prediction,
 # 서비스를 고르면 체인, 엔드포인트, 트레이스를 보여 줍니다.
 
 # %%
-from workbook.widgets import ServiceExplorer
+from workbook.view.widgets import ServiceExplorer
 ServiceExplorer(rs)
 
 # %% [markdown]

@@ -21,8 +21,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -342,7 +342,7 @@ check_prediction("4.b 22 포트의 순회 수", prediction, outcome=jumps_into_h
 # 첫 파드 시작부터 해결까지, 장애를 한 단계씩 되짚어 봅니다.
 
 # %%
-from workbook.widgets import HostportLab
+from workbook.view.widgets import HostportLab
 HostportLab()
 
 # %% [markdown]

@@ -22,8 +22,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -168,7 +168,7 @@ check_answer("5.2 iptable_nat 사용자 수", answer, expected=int(used["iptable
 # (`kubectl logs <pod> -c istio-init`, 덤프의 notes에 보관).
 
 # %%
-from workbook.lesson import Folded
+from workbook.lessons.lesson import Folded
 
 broken = wb.load_dump(DATASETS / "istio-missing-modules" / "before")
 fixed = wb.load_dump(DATASETS / "istio-missing-modules" / "after")
@@ -283,7 +283,7 @@ check_prediction("5.a iptable_nat 없이 나온 결과 수", prediction, outcome
 # 아래 점검기는 원문의 lsmod로 시작합니다. 여러분 노드의 `lsmod` 출력으로 바꾸고 **Check**를 누르세요.
 
 # %%
-from workbook.widgets import ModuleChecker
+from workbook.view.widgets import ModuleChecker
 ModuleChecker(lsmod_before)
 
 # %% [markdown]
@@ -295,7 +295,7 @@ ModuleChecker(lsmod_before)
 answer = ...  # 숫자
 
 # %%
-from workbook.widgets import missing_modules
+from workbook.view.widgets import missing_modules
 check_answer("5.6 고친 뒤 빠진 모듈", answer, expected=len(missing_modules(lsmod_after)),
              hint="두 번째 lsmod에는 iptable_* 모듈 넷이 있습니다.",
              common={4: "4는 첫 번째 lsmod에서 빠진 수였습니다. 두 번째 것을 붙여 넣으세요."})

@@ -18,8 +18,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -235,14 +235,14 @@ check_answer("6.3 결과가 가장 많은 덤프", answer, expected=sweep.sort_v
 # 테이블, 체인, 규칙을 둘러보고 걸러 봅니다.
 
 # %%
-from workbook.widgets import DumpExplorer
+from workbook.view.widgets import DumpExplorer
 DumpExplorer(dump)
 
 # %% [markdown]
 # 또는 직접 고른 패킷을 추적해 봅니다.
 
 # %%
-from workbook.widgets import TracerForm
+from workbook.view.widgets import TracerForm
 TracerForm(dump, src="192.168.3.98", dst="10.100.0.10", proto="udp", dport=53)
 
 # %% [markdown]
@@ -251,7 +251,7 @@ TracerForm(dump, src="192.168.3.98", dst="10.100.0.10", proto="udp", dport=53)
 # %%
 from pathlib import Path
 
-from workbook.report import write_report
+from workbook.view.report import write_report
 report = write_report(dump, Path("eks-node-report.html"))
 print("저장함:", Path(report).resolve(), f"({Path(report).stat().st_size // 1024} KiB)")
 

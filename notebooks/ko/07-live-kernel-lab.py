@@ -19,8 +19,8 @@
 import pandas as pd
 
 import workbook as wb
-from workbook.exercises import check_answer, check_prediction
-from workbook.lesson import setup, tidy
+from workbook.lessons.exercises import check_answer, check_prediction
+from workbook.lessons.lesson import setup, tidy
 
 DATASETS = setup()
 wb.set_language("ko")
@@ -35,7 +35,7 @@ wb.set_language("ko")
 # 쪽이든 아래 셀은 실패하지 않습니다.
 
 # %%
-from workbook.lab_runs import kernel_runs, live_lab_unavailable
+from workbook.lessons.lab_runs import kernel_runs, live_lab_unavailable
 
 print(live_lab_unavailable() or "이 기계에서는 실제 커널 실습을 돌릴 수 있습니다")
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.adversarial.hostile_dumps import SAVE, nfwb
 from tests.dump.test_archives import _tar
-from workbook.derived import MARKER
+from workbook.dump.derived import MARKER
 from workbook.dump import load_dump
 from workbook.model import InputError
 

@@ -1,7 +1,7 @@
 """``nfwb report`` on chain names that break the DOT language, and on a jump to a chain that does
 not exist (issue 8 §5): exit 0 with every table's diagram drawn and every name shown as it is, or
 exit 2 with one line; never an internal error. The names are hostile input: DOT ids and labels,
-plain and HTML, are quoted by workbook.draw."""
+plain and HTML, are quoted by workbook.view.draw."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from workbook.model import Chain, Rule, Ruleset, Table
-from workbook.report import render_report
+from workbook.view.report import render_report
 
 # names iptables-save can print (no whitespace, no quote: its parser would split them) …
 SAVEABLE = ["back\\slash", "tail\\", "x\\y\\", "br{ace}", "a<b>&c", "<html>", "nön-ascii-链", "semi;colon",

@@ -8,7 +8,7 @@ import pytest
 
 from tests.browser.jupyterlab import ROOT, SHOTS, browser, lab, new_page, open_and_run, output_errors  # noqa: F401
 from tests.draw.figures import figures
-from workbook.legibility import MIN_TEXT_PX, legibility
+from workbook.view.legibility import MIN_TEXT_PX, legibility
 
 CELL_PX = 1000
 HANGUL = "훅 체인 테이블 엔드포인트"
@@ -23,15 +23,15 @@ def _notebook() -> int:
     """Write the notebook the test runs (one figure a cell); return its number of code cells."""
     cells = [_cell("from IPython.display import HTML, display\n"
                    "from tests.draw.figures import figures\n"
-                   "from workbook.draw import FONT, Drawing\n"
-                   "from workbook.widgets import HostportLab\n"
+                   "from workbook.view.draw import FONT, Drawing\n"
+                   "from workbook.view.widgets import HostportLab\n"
                    "F = figures()")]
     for name in figures():
         cells.append(_cell(f"display(HTML('<p class=\"nfwb-fig\">{name}</p>'))\nF[{name!r}]()"))
     cells.append(_cell("display(HTML('<p class=\"nfwb-fig\">HostportLab widget, step 4</p>'))\n"
                        "lab = HostportLab()\nlab.step.value = 4\nlab"))
     cells.append(_cell("display(HTML('<p class=\"nfwb-fig\">whole nat table (zoom view)</p>'))\n"
-                       "from tests.draw.figures import eks_dump\nfrom workbook.draw import draw_chains\n"
+                       "from tests.draw.figures import eks_dump\nfrom workbook.view.draw import draw_chains\n"
                        "draw_chains(eks_dump().ruleset, 'nat')"))
     cells.append(_cell("display(HTML('<p class=\"nfwb-fig\">Hangul</p>'))\n"
                        "g = Drawing(node_attr={'fontname': FONT})\n"

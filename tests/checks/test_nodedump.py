@@ -5,7 +5,7 @@ import shutil
 from workbook.checks import check
 from workbook.cli import main
 from workbook.dump import load_dump
-from workbook.report import write_report
+from workbook.view.report import write_report
 
 from tests.realparts import ROOT
 

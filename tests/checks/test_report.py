@@ -7,7 +7,7 @@ from workbook.checks import check
 from workbook.cli import main
 from workbook.generate import generate_services, kube_proxy_save
 from workbook.parse import parse, parse_save
-from workbook.report import write_report
+from workbook.view.report import write_report
 
 from tests.checks.shared import CHECKS_DATA
 
@@ -24,8 +24,8 @@ def assert_standalone(text):
 def test_report_of_seed_with_modules(tmp_path):
     rs = parse(CHECKS_DATA / "seed-prerouting-after.iptables-save")
     out = tmp_path / "report.html"
-    from workbook.checks.context import _RulesetWithModules
-    target = _RulesetWithModules(rs, CHECKS_DATA / "seed-lsmod-before.txt")
+    from workbook.target import Target
+    target = Target(rs, modules=parse(CHECKS_DATA / "seed-lsmod-before.txt")).subject
     write_report(target, out)
     text = out.read_text()
     assert_standalone(text)

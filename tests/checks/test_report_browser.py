@@ -3,9 +3,9 @@
 import os
 from pathlib import Path
 
-from workbook.checks.context import _RulesetWithModules
 from workbook.parse import parse
-from workbook.report import write_report
+from workbook.view.report import write_report
+from workbook.target import Target
 
 from tests.checks.shared import CHECKS_DATA
 from tests.realparts import ROOT, need
@@ -21,8 +21,8 @@ def test_report_renders_offline_in_chromium(tmp_path):
         need(False, "needs the Python playwright package")
         return
     os.environ["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
-    target = _RulesetWithModules(parse(CHECKS_DATA / "seed-prerouting-after.iptables-save"),
-                                 CHECKS_DATA / "seed-lsmod-before.txt")
+    target = Target(parse(CHECKS_DATA / "seed-prerouting-after.iptables-save"),
+                    modules=parse(CHECKS_DATA / "seed-lsmod-before.txt")).subject
     out = write_report(target, tmp_path / "report.html")
     requests: list[str] = []
     with sync_playwright() as p:

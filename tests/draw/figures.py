@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from workbook.draw import draw_chains, draw_hooks, draw_trace
+from workbook.view.draw import draw_chains, draw_hooks, draw_trace
 from workbook.packet import Packet, Trace
 from workbook.parse import parse_save
 
@@ -43,7 +43,7 @@ def recorded_kernel_trace():
 
 def hostport_graphs():
     """Every step's graph of HostportLab (notebook 04), as the widget draws it."""
-    from workbook.widgets import HostportLab
+    from workbook.view.widgets import HostportLab
     lab = HostportLab()
     return [lab.graph(n) for n in range(1, len(lab.steps) + 1)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbook.draw import draw_chains
+from workbook.view.draw import draw_chains
 from workbook.generate import generate_services, kube_proxy_save
 from workbook.parse import parse_save
 

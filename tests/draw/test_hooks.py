@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from workbook.draw import draw_hooks
+from workbook.view.draw import draw_hooks
 from workbook.parse import parse_save
 
 from .dotsource import parse_dot

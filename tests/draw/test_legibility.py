@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from workbook.draw import FONT, draw_chains, draw_trace, to_html, to_svg
-from workbook.legibility import MIN_TEXT_PX, legibility
+from workbook.view.draw import FONT, draw_chains, draw_trace, to_html, to_svg
+from workbook.view.legibility import MIN_TEXT_PX, legibility
 from workbook.packet import Trace
 from workbook.parse import parse_save
 from tests.realparts import need

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from workbook.draw import draw_chains, draw_hooks, draw_trace, to_svg
+from workbook.view.draw import draw_chains, draw_hooks, draw_trace, to_svg
 from workbook.packet import Trace
 from workbook.parse import parse_save
 from tests.realparts import need

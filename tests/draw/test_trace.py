@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbook.draw import draw_hooks, draw_trace
+from workbook.view.draw import draw_hooks, draw_trace
 from workbook.packet import Branch, Packet, Step, Trace
 from workbook.parse import parse_save
 

@@ -141,7 +141,7 @@ def test_an_error_line_stays_one_line_in_korean(tmp_path):
 
 
 def test_widgets_speak_korean_and_keep_their_commands(korean):
-    from workbook.widgets import ModuleChecker, TracerForm
+    from workbook.view.widgets import ModuleChecker, TracerForm
     garbage = ModuleChecker("hello world\n")
     assert "lsmod 출력이 아닙니다" in garbage.result_out.value
     # the post's lsmod before the fix: none of the four legacy table modules (notebook 05, exercise 5.1)
@@ -152,7 +152,7 @@ def test_widgets_speak_korean_and_keep_their_commands(korean):
     form = TracerForm(load_dump(ROOT / "datasets" / "eks-node"), src="192.168.3.98", dst="10.100.0.10",
                       proto="udp", dport=53)
     assert form.run.description == "추적"
-    from workbook.widgets import HOSTPORT_STEPS, HostportLab
+    from workbook.view.widgets import HOSTPORT_STEPS, HostportLab
     lab = HostportLab()
     assert "<h4>1. 인그레스 컨트롤러가 뜨기 전의 워커</h4>" in lab.text_out.value
     assert HOSTPORT_STEPS[0].title == "1. A worker before the ingress controller"   # the object keeps English

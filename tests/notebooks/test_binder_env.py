@@ -34,7 +34,7 @@ def test_binder_files_match_the_project():
     assert runtime <= names, f"runtime dependencies missing from binder/requirements.txt: {runtime - names}"
     assert {"jupyterlab", "ipykernel", "jupytext"} <= names
     apt = [ln.strip() for ln in (BINDER / "apt.txt").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
-    # dot draws every diagram; fonts-noto-cjk has the Hangul of workbook.draw.FONT ("Noto Sans CJK KR")
+    # dot draws every diagram; fonts-noto-cjk has the Hangul of workbook.view.draw.FONT ("Noto Sans CJK KR")
     assert apt == ["graphviz", "fonts-noto-cjk"]
     # runtime.txt must satisfy requires-python (">=3.11"); repo2docker's default would be 3.10
     rt = (BINDER / "runtime.txt").read_text().strip()

@@ -1,4 +1,4 @@
-"""The notebooks' self-check (workbook.exercises): forms it accepts (also the Korean edition's),
+"""The notebooks' self-check (workbook.lessons.exercises): forms it accepts (also the Korean edition's),
 feedback aimed at common wrong answers, and wrongly formatted answers not counted as tries.
 Every expected verdict below is reasoned by hand next to the case."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbook.exercises import check_answer, check_prediction, reset, same_answer
+from workbook.lessons.exercises import check_answer, check_prediction, reset, same_answer
 
 
 @pytest.fixture(autouse=True)

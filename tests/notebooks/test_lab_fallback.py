@@ -18,8 +18,8 @@ import workbook as wb
 from tests.notebooks.runner import NB_DIR, errors_in
 from tests.realparts import ROOT, need
 from workbook import lab as lab_module
-from workbook import lab_runs
-from workbook.lab_runs import kernel_runs, live_lab_unavailable
+from workbook.lessons import lab_runs
+from workbook.lessons.lab_runs import kernel_runs, live_lab_unavailable
 
 QUERY = wb.Packet("192.168.3.98", "10.100.0.10", "udp", sport=40000, dport=53, in_iface="eni5d1d36193a1")
 RECORDED = ROOT / "notebooks" / "recorded" / "lab-kube-dns.json"

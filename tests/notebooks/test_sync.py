@@ -68,7 +68,7 @@ def test_notebook_stored_clean_with_a_kernelspec(name):
     assert all(not c.get("attachments") for c in raw["cells"])
     # the shared set-up is an import, not a pasted block
     setup = [c for c in code if "DATASETS = setup()" in "".join(c["source"])]
-    assert len(setup) == 1 and "from workbook.lesson import" in "".join(setup[0]["source"])
+    assert len(setup) == 1 and "from workbook.lessons.lesson import" in "".join(setup[0]["source"])
     assert code.index(setup[0]) == 0, "the set-up is the first code cell"
     assert not any("sys.path.insert" in "".join(c["source"]) for c in code)
 

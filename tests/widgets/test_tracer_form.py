@@ -6,7 +6,7 @@ import html
 import shutil
 
 from workbook.parse import parse_save
-from workbook.widgets import TracerForm
+from workbook.view.widgets import TracerForm
 
 from tests.realparts import need
 from tests.draw.kube_dns_trace import KUBE_DNS_SAVE, SEP_A, SEP_B, SVC

@@ -8,7 +8,7 @@ import shutil
 
 from workbook.generate import generate_services, kube_proxy_save
 from workbook.parse import parse_save
-from workbook.widgets import DumpExplorer, HostportLab, ModuleChecker, ServiceExplorer
+from workbook.view.widgets import DumpExplorer, HostportLab, ModuleChecker, ServiceExplorer
 
 from tests.realparts import need
 from tests.draw.kube_dns_trace import KUBE_DNS_SAVE, SEP_A, SEP_B, SVC
@@ -149,7 +149,7 @@ def test_module_checker_seed_before_and_after():
 
 def test_hostport_lab_appends_a_collected_dump(tmp_path):
     # a dump in the nfwb-dump/1 layout holding the seed's duplicated PREROUTING (step 4's table)
-    from workbook.widgets import HOSTPORT_STEPS
+    from workbook.view.widgets import HOSTPORT_STEPS
     save = tmp_path / "after" / "iptables" / "iptables-save.txt"
     save.parent.mkdir(parents=True)
     save.write_text(HOSTPORT_STEPS[3].save.replace("[0:0] -A PREROUTING", "[7:420] -A PREROUTING"))
@@ -167,7 +167,7 @@ def test_hostport_lab_uses_the_datasets_pods():
     # The lab's reconstructed steps name the dataset's ingress pods: the id in each
     # CNI-HOSTPORT-DNAT comment, the CNI-DN chain it jumps to and the pod IP that chain DNATs to
     # must be the ones in datasets/onprem-dup-hostport/after (stale entry first, new one second).
-    from workbook.widgets import HOSTPORT_STEPS
+    from workbook.view.widgets import HOSTPORT_STEPS
     after = parse_save((HostportLab.DATASET / "after" / "iptables" / "iptables-save.txt").read_text(),
                        "after", strict=False)
     lab = parse_save(HOSTPORT_STEPS[3].save, "step 4")

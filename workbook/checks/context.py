@@ -15,8 +15,7 @@ from ..shell_command import commands_or_refusal, iptables_chain_problem, refusal
 if TYPE_CHECKING:  # pragma: no cover
     from ..nft.model import NftRuleset
 
-__all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_argv", "delete_commands", "ipt_line", "binary_for",
-           "load_target"]
+__all__ = ["Context", "ModuleInfo", "rule_evidence", "rule_argv", "delete_commands", "ipt_line", "binary_for"]
 
 RULE_EVIDENCE_COLUMNS = ["table", "chain", "position", "spec", "pkts", "bytes", "owner", "origin"]
 
@@ -52,6 +51,9 @@ class Context:
     @classmethod
     def of(cls, target, modules=None) -> "Context":
         from ..nft.model import NftRuleset
+        from ..target import Target
+        if isinstance(target, Target):
+            target = target.subject
         ctx = cls()
         if isinstance(target, NftRuleset):
             ctx.nft = target
@@ -236,44 +238,6 @@ def delete_commands(binary: str, rule: Rule, position: int | None = None) -> lis
     if position is not None:
         out.append(ipt_line(binary, rule.table, ("-D", rule.chain, str(position))))
     return out
-
-
-def load_target(path: str | Path):
-    """What ``nfwb check/diff/report`` accept: a rules file in any format (→ Ruleset), an lsmod file
-    (→ empty Ruleset + modules), or a NodeDump folder/archive (→ NodeDump via workbook.dump).
-
-    Bad input raises :class:`~workbook.model.InputError` naming the file (and line).
-    """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file or directory")
-    from ..dump import ARCHIVE_SUFFIXES, load_dump
-    if p.is_dir() or p.name.endswith((*ARCHIVE_SUFFIXES, ".zip")):   # load_dump says what a .zip is not
-        from ..gc_pause import paused_gc
-        with paused_gc():
-            return load_dump(p)
-    from ..parse import parse
-    obj = parse(p)
-    if isinstance(obj, Ruleset):
-        return obj
-    from ..nft.model import NftRuleset
-    if isinstance(obj, NftRuleset):
-        return obj
-    return _RulesetWithModules(Ruleset(source=str(p), format="lsmod"), obj)   # an lsmod file
-
-
-class _RulesetWithModules:
-    """A bare lsmod file given where a dump is expected: no rules, just modules."""
-
-    def __init__(self, ruleset: Ruleset, modules) -> None:
-        self.ruleset = ruleset
-        self.rulesets = {"iptables": ruleset}
-        self.modules = modules
-        self.node_ips: list[str] = []
-        self.path = ruleset.source
-
-    def text(self, relpath: str) -> str | None:
-        return None
 
 
 def rule_evidence(rules: Iterable[Rule], **extra: list) -> pd.DataFrame:

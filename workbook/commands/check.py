@@ -21,10 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..checks import check
-    from ..checks.context import load_target
+    from ..target import open_target
     from ..gc_pause import keep_loaded
-    target = load_target(args.dump)
-    keep_loaded()   # a one-shot process: the checks' collections need not walk the loaded dump again
+    target = open_target(args.dump).subject
+    keep_loaded()   # a one-shot process: the checks\x27 collections need not walk the loaded dump again
     modules = None
     if args.modules:
         from pathlib import Path

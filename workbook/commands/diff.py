@@ -15,9 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checks.context import load_target
+    from ..target import open_target
     from ..diff import diff_rulesets
-    d = diff_rulesets(load_target(args.a), load_target(args.b), context=args.context)
+    d = diff_rulesets(open_target(args.a).subject, open_target(args.b).subject, context=args.context)
     if args.no_counters:
         d.rows = [r for r in d.rows if r["change"] != "counters"]
     if args.json:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import ipaddress
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import TextIO
 
 from ..model import InputError, Ruleset
 from ..packet import Packet
+from ..target import Target, open_target
 from ..i18n import _
 
-__all__ = ["add_packet_arguments", "packet_from_args", "load", "Loaded", "load_ruleset", "ruleset_for", "ipset_arg", "nat_summary",
+__all__ = ["add_packet_arguments", "packet_from_args", "load", "ruleset_for", "ipset_arg", "nat_summary",
            "write_text"]
 
 PROTOCOLS = ("tcp", "udp", "sctp", "icmp")
@@ -65,77 +66,20 @@ def packet_from_args(args: argparse.Namespace) -> Packet:
                   None if args.from_node else args.in_iface, bool(args.from_node))
 
 
-class Loaded(NamedTuple):
-    """What DUMP gave: its IPv4 ruleset, the node's addresses, its ``ip route`` text, the NodeDump."""
-
-    ruleset: Ruleset
-    node_ips: list[str]
-    routes: str | None
-    dump: Any
-    ipsets: dict[str, list[str]] | None = None
-    #: native nftables rules (an ``nft list ruleset`` / ``nft -j`` file, or the dump's nft view)
-    nft: Any = None
-
-
-#: Where a node dump keeps ``nft list ruleset`` (our collector's file first).
-NFT_FILES = ("kernel/nft-ruleset.txt", "nftables/nft-ruleset.txt", "nft-ruleset.txt")
-
-
-#: Where the node's routes (``ip route`` output) sit in each dump layout.
-IPSET_FILES = ("network/ipset.txt", "network/ipset-save.txt")
-ROUTE_FILES = ("network/ip-route.txt", "networking/iproute.txt", "sos_commands/networking/ip_route_show_table_all",
-               "ip_route")
-
-
-def load(dump: str, node_ips: list[str] | None = None) -> Loaded:
-    """DUMP (a rules file, or a node dump folder/archive): see :class:`Loaded`.
+def load(dump: str, node_ips: list[str] | None = None) -> Target:
+    """DUMP opened by :func:`~workbook.target.open_target`, refused when it holds no rules to trace.
 
     ``node_ips`` given on the command line win over the dump's own addresses.
     """
-    path = Path(dump)
-    if not path.exists():
-        raise InputError(f"{dump}: no such file or directory")
-    if path.is_dir() or path.name.endswith((".tar.gz", ".tgz", ".tar", ".zip")):
-        from ..dump import load_dump
-        d = load_dump(path)
-        rs = d.ruleset
-        nft = None
-        for name in NFT_FILES:
-            text = d.text(name)
-            if text:
-                from ..nft.parse_text import parse_nft_text
-                nft = parse_nft_text(text, f"{dump}/{name}")
-                break
-        if rs is None and nft is None:
-            raise InputError(f"{dump}: no IPv4 ruleset found in this dump")
-        if rs is None:
-            rs = Ruleset(source=str(dump))
-        routes = next((t for t in map(d.text, ROUTE_FILES) if t), None)
-        ipset_text = next((t for t in map(d.text, IPSET_FILES) if t), None)
-        ipsets = None
-        if ipset_text:  # the dump's own `ipset save`: -m set is decided, not assumed
-            from ..trace import ipsets_from_save
-            ipsets = ipsets_from_save(ipset_text)
-        return Loaded(rs, list(node_ips or d.node_ips or []), routes, d, ipsets, nft)
-    from ..parse import parse
-    rs = parse(str(path))
-    from ..nft.model import NftRuleset
-    if isinstance(rs, NftRuleset):
-        return Loaded(Ruleset(source=str(path)), list(node_ips or []), None, None, None, rs)
-    if not isinstance(rs, Ruleset):
+    got = open_target(dump, node_ips)
+    if got.dump is not None and got.dump.ruleset is None and got.nft is None:
+        raise InputError(f"{dump}: no IPv4 ruleset found in this dump")
+    if got.dump is None and got.modules is not None:
         raise InputError(f"{dump}: not a ruleset (lsmod output?)")
-    return Loaded(rs, list(node_ips or []), None, None)
+    return got
 
 
-def load_ruleset(dump: str, node_ips: list[str] | None = None, packet: Packet | None = None
-                 ) -> tuple[Ruleset, list[str]]:
-    """The ruleset of DUMP (for ``packet``'s family, see :func:`ruleset_for`; else IPv4) and the
-    node's addresses (:func:`load` without the rest)."""
-    got = load(dump, node_ips)
-    return (got.ruleset if packet is None else ruleset_for(got, dump, packet)), got.node_ips
-
-
-def ruleset_for(got: Loaded, dump: str, packet: Packet) -> Ruleset:
+def ruleset_for(got: Target, dump: str, packet: Packet) -> Ruleset:
     """DUMP's ruleset for the packet's family (a node dump's ip6tables rules for an IPv6 packet);
     a packet of the other family than a rules file's is refused, not traced."""
     version = ipaddress.ip_address(packet.src).version

@@ -18,9 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..checks import check
-    from ..checks.context import load_target
-    from ..report import write_report
-    target = load_target(args.dump)
+    from ..target import open_target
+    from ..view.report import write_report
+    target = open_target(args.dump).subject
     findings = check(target)
     path = write_report(target, args.output, title=args.title, findings=findings)
     counts = findings.counts()

@@ -23,7 +23,7 @@ import stat
 from pathlib import Path
 
 from .archive import ExtractLimits, extract_into
-from .model import InputError
+from ..model import InputError
 
 __all__ = ["derived_for", "extract_beside", "MARKER"]
 

@@ -20,7 +20,7 @@ def find_folder(name: str, marker: str, start: Path | None = None) -> Path:
     True
     """
     here = (start or Path.cwd()).resolve()
-    for base in (here, *here.parents, Path(__file__).resolve().parent.parent):
+    for base in (here, *here.parents, Path(__file__).resolve().parents[2]):
         for candidate in (base / name, base / "notebooks" / name):
             if (candidate / marker).exists():
                 return candidate

@@ -9,7 +9,7 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Callable, TypeVar
 
-from .model import InputError
+from ..model import InputError
 
 __all__ = ["Skipped", "safe_rel", "join_within", "resolve_in_root", "kind_in_root", "read_in_root",
            "hash_in_root", "list_files", "MAX_HOPS"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .confined import Skipped, hash_in_root, read_in_root, safe_rel
-from .model import InputError, ParseError
+from ..model import InputError, ParseError
 
 __all__ = ["MANIFEST", "DUMP_FORMAT", "TOOL", "write_manifest", "read_manifest", "verify_manifest", "unlisted_files"]
 

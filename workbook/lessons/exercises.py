@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .i18n import _
+from ..i18n import _
 
 __all__ = ["PLACEHOLDER", "Feedback", "check_answer", "check_prediction", "same_answer", "reset"]
 

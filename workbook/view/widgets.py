@@ -9,12 +9,12 @@ from typing import Any, Iterable, Sequence
 
 import ipywidgets as w
 
-from .checks.modules import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES, istio_modules_fix
-from .i18n import _, localized, msg, ngettext
+from ..checks.modules import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES, istio_modules_fix
+from ..i18n import _, localized, msg, ngettext
 from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_html
-from .listing_print import format_listing
-from .model import InputError, Ruleset
-from .packet import Packet
+from ..listing_print import format_listing
+from ..model import InputError, Ruleset
+from ..packet import Packet
 
 __all__ = ["DumpExplorer", "TracerForm", "ServiceExplorer", "HostportLab", "ModuleChecker",
            "graph_html", "service_rows", "HOSTPORT_STEPS", "ISTIO_MODULES", "missing_modules"]
@@ -22,9 +22,9 @@ __all__ = ["DumpExplorer", "TracerForm", "ServiceExplorer", "HostportLab", "Modu
 
 def graph_html(graph) -> str:
     """A drawing as inline SVG (real ``dot``), or its DOT source when graphviz's ``dot`` is missing
-    (:func:`workbook.draw.to_html`: a zoom view when it is too big to read at a cell's width).
+    (:func:`workbook.view.draw.to_html`: a zoom view when it is too big to read at a cell's width).
 
-    >>> from workbook.draw import draw_hooks
+    >>> from workbook.view.draw import draw_hooks
     >>> graph_html(draw_hooks()).startswith(("<div class=\\"nfwb-graph\\"><svg", "<div class=\\"nfwb-graph\\"><pre"))
     True
     """
@@ -53,14 +53,8 @@ def _as_ruleset(obj: Any) -> Ruleset:
         return obj
     if hasattr(obj, "ruleset") and isinstance(getattr(obj, "ruleset"), Ruleset):
         return obj.ruleset
-    if isinstance(obj, (str, Path)):
-        p = Path(obj) if isinstance(obj, Path) or "\n" not in str(obj) else None
-        if p is not None and p.is_dir():
-            from .dump import load_dump
-            return load_dump(p).ruleset
-        from .parse import parse
-        return parse(obj)
-    raise InputError(f"not a ruleset, dump or rules file: {type(obj).__name__}")
+    from ..target import open_target
+    return open_target(obj).ruleset
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +182,7 @@ class TracerForm(_Displayable):
 
     def refresh(self) -> None:
         """Trace the packet and draw it (what the Trace button does)."""
-        from .trace import trace_packet
+        from ..trace import trace_packet
         try:
             pkt = self.packet()
             self.node_ips = [x.strip() for x in self.node_ips_text.value.replace(",", " ").split() if x.strip()]
@@ -232,7 +226,7 @@ def service_rows(ruleset: Ruleset) -> list[dict[str, Any]]:
     >>> r["service"], r["cluster_ip"], r["port"], r["endpoints"], r["probabilities"]
     ('kube-system/kube-dns:dns', '10.100.0.10', 53, ['192.168.1.77:53', '192.168.2.64:53'], [0.5, 0.5])
     """
-    from .kube import services
+    from ..kube import services
     return services(ruleset).to_dict("records")
 
 
@@ -432,10 +426,10 @@ class HostportLab(_Displayable):
     """
 
     #: Where the collected dump of this incident lives in a checkout (nfwb-dump/1 layout).
-    DATASET = Path(__file__).resolve().parent.parent / "datasets" / "onprem-dup-hostport"
+    DATASET = Path(__file__).resolve().parents[2] / "datasets" / "onprem-dup-hostport"
 
     def __init__(self, steps: Sequence[HostportStep] = HOSTPORT_STEPS, *, dataset: str | Path | None = "auto"):
-        from .parse import parse_save
+        from ..parse import parse_save
         self.steps = list(steps)
         self.rulesets = [parse_save(s.save, f"hostport-lab step {i + 1}") for i, s in enumerate(self.steps)]
         self._add_dataset(self.DATASET if dataset == "auto" else dataset)
@@ -464,7 +458,7 @@ class HostportLab(_Displayable):
                 break
         else:
             return
-        from .parse import parse_save
+        from ..parse import parse_save
         where = f"{path.name}/{sub}" if sub != "." else path.name
         try:
             rs = parse_save(save.read_text(encoding="utf-8"), f"{where}/iptables/iptables-save.txt", strict=False)
@@ -510,7 +504,7 @@ class HostportLab(_Displayable):
 
 def _parse_modules(obj: Any):
     """A :class:`~workbook.parse.lsmod.Modules` from itself or pasted ``lsmod`` text (lenient: see ``.problems``)."""
-    from .parse.lsmod import Modules, parse_lsmod
+    from ..parse.lsmod import Modules, parse_lsmod
     if isinstance(obj, Modules):
         return obj
     return parse_lsmod(obj.decode() if isinstance(obj, bytes) else str(obj), strict=False)

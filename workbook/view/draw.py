@@ -12,9 +12,9 @@ import graphviz
 
 from .extensions.registry import target_names
 from .drawing import TIP_HREF as _TIP, Drawing, to_html, to_svg
-from .listing_print import format_count, match_text, target_text
-from .model import Chain, Rule, Ruleset
-from .netfilter import HOOKS, TABLES_AT_HOOK, HookTable
+from ..listing_print import format_count, match_text, target_text
+from ..model import Chain, Rule, Ruleset
+from ..netfilter import HOOKS, TABLES_AT_HOOK, HookTable
 
 __all__ = ["draw_hooks", "draw_chains", "draw_trace", "to_svg", "to_html", "Drawing",
            "rule_summary", "chain_group", "STANDARD_TARGETS", "FONT"]
@@ -173,7 +173,7 @@ def _analyse(chain: Chain, table_chains: dict[str, Chain]) -> _ChainFacts:
     """Jumps of a chain, and its duplicates as ``nfwb check`` sees them
     (:func:`workbook.checks.duplicates.duplicate_groups`): a drawing marks red exactly the
     rules the duplicate-rule finding reports."""
-    from .checks.duplicates import duplicate_groups
+    from ..checks.duplicates import duplicate_groups
 
     facts = _ChainFacts(chain)
     dup_of: dict[int, int] = {}

@@ -48,7 +48,7 @@ _ZOOM_BUTTONS = (
 def to_html(graph: graphviz.Digraph | graphviz.Graph, cell_px: float = CELL_PX) -> str:
     """A drawing as inline SVG for a notebook or widget (its DOT source when graphviz's ``dot`` is missing).
 
-    A drawing whose smallest text would be under :data:`~workbook.legibility.MIN_TEXT_PX` when
+    A drawing whose smallest text would be under :data:`~workbook.view.legibility.MIN_TEXT_PX` when
     scaled down to a ``cell_px`` wide cell is shown at its natural size in a scrolling box, with
     zoom buttons (plain HTML, no script to load: works offline, in widgets and on Binder).
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from .confined import MAX_HOPS, join_within, safe_rel
-from .model import InputError
+from ..model import InputError
 
 __all__ = ["ExtractLimits", "extract_archive", "extract_into", "is_archive", "ARCHIVE_SUFFIXES"]
 

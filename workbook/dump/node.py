@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .archive import ARCHIVE_SUFFIXES, ExtractLimits, extract_archive, is_archive
 from .confined import Skipped, kind_in_root, list_files, read_in_root, resolve_in_root
-from .confined import safe_rel as _safe_rel   # noqa: F401  (collect.py imports it from here)
+from .confined import safe_rel as _safe_rel
 from .derived import derived_for, extract_beside
 from .manifest import DUMP_FORMAT, MANIFEST, TOOL, read_manifest, unlisted_files, verify_manifest, write_manifest  # noqa: F401
-from .model import TABLE_ORDER, InputError, ParseError, Problem, Ruleset
-from .parse.save import split_lines
+from ..model import TABLE_ORDER, InputError, ParseError, Problem, Ruleset
+from ..parse.save import split_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .nft.model import NftRuleset
-    from .parse.conntrack import Conntrack
-    from .parse.lsmod import Modules
+    from ..nft.model import NftRuleset
+    from ..parse.conntrack import Conntrack
+    from ..parse.lsmod import Modules
 
 __all__ = ["NodeDump", "load_dump", "save_dump", "write_manifest", "verify_manifest", "extract_archive",
            "parse_ip_addresses", "DUMP_FORMAT", "ARCHIVE_SUFFIXES", "ExtractLimits"]
@@ -266,7 +266,7 @@ class NodeDump:
         to (see :func:`workbook.conntrack_services.join_services`); None when none was collected."""
         if self.conntrack_table is None:
             return None
-        from .conntrack_services import join_services
+        from ..conntrack_services import join_services
         return join_services(self.conntrack_table, self.ruleset, self.node_ips, self.nft)
 
     @property
@@ -435,7 +435,7 @@ class _Loader:
 
     def parse_save(self, rel: str, ipv6: bool = False) -> Ruleset | None:
         """An iptables-save file (``ipv6``: ip6tables-save's, even when it is empty); problems recorded."""
-        from .parse.save import parse_save
+        from ..parse.save import parse_save
         text = self.read(rel)
         if text is None:
             return None
@@ -450,8 +450,8 @@ class _Loader:
     def parse_view(self, kind: str, text: str, rel: str, table: str, family: str | None = None) -> Ruleset | None:
         """One table's ``-L -n -v`` (``kind="listing"``) or ``-S`` (``"spec"``) file, its problems
         recorded; None when it does not parse."""
-        from .parse.listing import parse_listing
-        from .parse.spec import parse_spec
+        from ..parse.listing import parse_listing
+        from ..parse.spec import parse_spec
         parse = parse_listing if kind == "listing" else parse_spec
         try:
             rs = parse(text, rel, strict=False, table=table, family=family)
@@ -495,7 +495,7 @@ class _Loader:
             text = self.read(rel)
             if text is None:
                 continue
-            from .parse.lsmod import parse_lsmod
+            from ..parse.lsmod import parse_lsmod
             try:
                 self.d.modules = parse_lsmod(text, rel, strict=False)
                 self.d.problems.extend(self.d.modules.problems)
@@ -516,8 +516,8 @@ class _Loader:
             return
 
     def parse_nft(self, rel: str, text: str, fmt: str | None = None) -> None:
-        from .nft.parse_json import parse_nft_json
-        from .nft.parse_text import parse_nft_text
+        from ..nft.parse_json import parse_nft_json
+        from ..nft.parse_text import parse_nft_text
         if fmt is None:
             fmt = "nft-json" if text.lstrip().startswith("{") else "nft"
         try:
@@ -534,8 +534,8 @@ class _Loader:
         entry = next((f for f in (self.d.manifest or {}).get("files", []) if f.get("path") == rel), None)
         stderr = str((entry or {}).get("stderr") or "")
         if "managed by iptables-nft" in stderr:
-            from .nft.iptables_nft import mark_iptables_nft
-            from .nft.parse_text import WARNING
+            from ..nft.iptables_nft import mark_iptables_nft
+            from ..nft.parse_text import WARNING
             rs.warnings.extend(line for line in stderr.splitlines() if WARNING.match(line))
             mark_iptables_nft(rs)
         if self.d.nft is None:
@@ -577,7 +577,7 @@ class _Loader:
 
     def conntrack(self, places: list[str], count: list[str]) -> None:
         """Every conntrack listing of the dump (IPv4 and IPv6 files), merged; ``a|b``: the first of."""
-        from .parse.conntrack import Conntrack, parse_conntrack
+        from ..parse.conntrack import Conntrack, parse_conntrack
         merged: Conntrack | None = None
         for alternatives in places:
             for rel in alternatives.split("|"):
@@ -629,7 +629,7 @@ class _Loader:
                         self.d.rulesets[f"netns{fam}/{ns}"] = rs
 
     def loose(self) -> None:
-        from .parse.detect import detect_format
+        from ..parse.detect import detect_format
         d = self.d
         saves: list[tuple[str, Ruleset]] = []
         listings: list[tuple[str, str]] = []

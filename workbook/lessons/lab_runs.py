@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .lesson import find_folder
-from .model import Ruleset
-from .packet import Packet, Trace
-from .i18n import _
+from ..model import Ruleset
+from ..packet import Packet, Trace
+from ..i18n import _
 
 __all__ = ["RECORDING", "KernelRuns", "live_lab_unavailable", "kernel_runs", "live_runs", "load_recording"]
 
@@ -35,7 +35,7 @@ def live_lab_unavailable() -> str | None:
         return _("the kernel lab needs Linux, this is {system}").format(system=platform.system())
     if any(k in os.environ for k in _BINDER_VARS):
         return _("on Binder you are not root, and the kernel lab needs root")
-    from .lab import lab_available
+    from ..lab import lab_available
 
     ok, why = lab_available()
     return None if ok else why
@@ -104,7 +104,7 @@ def live_runs(ruleset: Ruleset, packet: Packet, node_ips: list[str], *, count: i
     """``count`` kernel traces of ``packet`` from source ports ``sport``, ``sport + 1``, … (root only)."""
     from tqdm.auto import tqdm
 
-    from .lab import Lab, _lab_addresses
+    from ..lab import Lab, _lab_addresses
 
     sport = packet.sport or 40000
     with Lab(ruleset, tuple(_lab_addresses(node_ips))) as lab:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .model import Ruleset
+from ..model import Ruleset
 
 __all__ = ["write_report", "render_report"]
 
@@ -45,7 +45,7 @@ def _table(df: pd.DataFrame, max_rows: int = 500) -> str:
 # -- chains ----------------------------------------------------------------------------------------------
 
 def _inline(svg: str) -> str:
-    """SVG text from :func:`workbook.draw.to_svg` made fit to stand inside an HTML page."""
+    """SVG text from :func:`workbook.view.draw.to_svg` made fit to stand inside an HTML page."""
     svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
     svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)
@@ -53,7 +53,7 @@ def _inline(svg: str) -> str:
 
 
 def _diagrams(ruleset: Ruleset) -> list[tuple[str, str]]:
-    """(table, inline SVG of :func:`workbook.draw.draw_chains`) for each table."""
+    """(table, inline SVG of :func:`workbook.view.draw.draw_chains`) for each table."""
     import graphviz
 
     from .draw import draw_chains, to_svg
@@ -90,10 +90,10 @@ def render_report(target, *, title: str | None = None, findings=None) -> str:
     ``findings``: what :func:`workbook.checks.check` returned for ``target``, when the caller
     has it already (otherwise the checks are run here).
     """
-    from .checks import check
-    from .checks.context import Context
-    from .checks.finding import SEVERITIES
-    from .kube import services
+    from ..checks import check
+    from ..checks.context import Context
+    from ..checks.finding import SEVERITIES
+    from ..kube import services
     ctx = Context.of(target)
     if findings is None:
         findings = check(target)
@@ -157,8 +157,8 @@ def write_report(target, path: str | Path, *, title: str | None = None, findings
     True
     """
     if isinstance(target, (str, Path)):
-        from .checks.context import load_target
-        target = load_target(target)
+        from ..target import open_target
+        target = open_target(target).subject
     out = Path(path)
     out.write_text(render_report(target, title=title, findings=findings), encoding="utf-8")
     return out

@@ -1,0 +1,1 @@
+"""Showing rules to people: graphviz drawings, the HTML report, notebook widgets, legibility of SVG text."""
