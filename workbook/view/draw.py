@@ -10,7 +10,7 @@ from typing import Iterable, Sequence
 
 import graphviz
 
-from .extensions.registry import target_names
+from ..extensions.registry import target_names
 from .drawing import TIP_HREF as _TIP, Drawing, to_html, to_svg
 from ..listing_print import format_count, match_text, target_text
 from ..model import Chain, Rule, Ruleset
