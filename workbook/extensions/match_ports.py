@@ -10,15 +10,14 @@ types are not known (assumed), nor are TCP/DCCP options.
 from __future__ import annotations
 
 from ..model import Match, Option, Rule
-from ..parse.listing_words import TCP_FLAGS, ListingContext, NotThisReader, port_words, tcp_flag_names
+from ..parse.listing_words import TCP_FLAGS, ListingContext, NotThisReader, port_words, tcp_flag_bits, tcp_flag_names
+from ..trace.header import tcp_flags_of
 from ..trace.state import Assume, AssumeFail, State
 from ._ports import PORT_FIELDS, listed_port, port_check, ranges_text, read_port_word
 from .registry import Extension, OptionSpec
 
-__all__ = ["EXTENSIONS", "tcp_flag_bits", "packet_tcp_flags", "tcp_flags_of"]
+__all__ = ["EXTENSIONS", "packet_tcp_flags"]
 
-_FLAG_BITS = dict(TCP_FLAGS)
-_ALL = 0x3F  # libxt_tcp's ALL: FIN..URG (ECE and CWR have no name there)
 
 #: SCTP chunk types by number (libxt_sctp's names; iptables-save lists them in this order)
 SCTP_CHUNKS = {0: "DATA", 1: "INIT", 2: "INIT_ACK", 3: "SACK", 4: "HEARTBEAT", 5: "HEARTBEAT_ACK", 6: "ABORT",
@@ -33,36 +32,6 @@ _PROTO_NUM = {"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132, "dccp": 33}
 
 
 # ---- TCP flags -------------------------------------------------------------------------------
-
-def tcp_flag_bits(names: str) -> int:
-    """``FIN,SYN,RST,ACK`` -> 0x17 (``ALL`` is 0x3F, ``NONE`` 0); ValueError for an unknown name.
-
-    >>> hex(tcp_flag_bits("SYN,ACK,FIN,RST")), hex(tcp_flag_bits("ALL")), tcp_flag_bits("NONE")
-    ('0x17', '0x3f', 0)
-    """
-    bits = 0
-    for n in names.upper().split(","):
-        if n == "ALL":
-            bits |= _ALL
-        elif n != "NONE":
-            if n not in _FLAG_BITS:
-                raise ValueError(f"unknown TCP flag {n[:20]!r}")
-            bits |= _FLAG_BITS[n]
-    return bits
-
-
-def tcp_flags_of(packet: object) -> int | None:
-    """The TCP flags a packet gives in ``extra["tcp_flags"]`` (names like ``"SYN,ACK"`` or a number), or None.
-
-    >>> from workbook.packet import Packet
-    >>> tcp_flags_of(Packet("10.0.0.1", "10.0.0.2", "tcp", 1, 2, extra={"tcp_flags": "ACK,PSH"}))
-    24
-    """
-    v = (getattr(packet, "extra", None) or {}).get("tcp_flags")
-    if v is None:
-        return None
-    return v if isinstance(v, int) else tcp_flag_bits(str(v))
-
 
 def packet_tcp_flags(s: State) -> tuple[int, bool]:
     """(flags byte, known): given flags, else SYN for a first packet, else ACK (assumed)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import socket
 
-__all__ = ["NotThisReader", "ListingContext", "value_after", "port_words", "TCP_FLAGS", "tcp_flag_names",
+__all__ = ["NotThisReader", "ListingContext", "value_after", "port_words", "TCP_FLAGS", "tcp_flag_names", "tcp_flag_bits",
            "hex_text", "unquote"]
 
 
@@ -51,6 +51,27 @@ def port_words(value: str, proto: str, ctx: ListingContext) -> str:
 
 
 TCP_FLAGS = (("FIN", 0x01), ("SYN", 0x02), ("RST", 0x04), ("PSH", 0x08), ("ACK", 0x10), ("URG", 0x20))
+
+
+_TCP_FLAG_BITS = dict(TCP_FLAGS)
+_TCP_ALL = 0x3F  # libxt_tcp's ALL: FIN..URG (ECE and CWR have no name there)
+
+
+def tcp_flag_bits(names: str) -> int:
+    """``FIN,SYN,RST,ACK`` -> 0x17 (``ALL`` is 0x3F, ``NONE`` 0); ValueError for an unknown name.
+
+    >>> hex(tcp_flag_bits("SYN,ACK,FIN,RST")), hex(tcp_flag_bits("ALL")), tcp_flag_bits("NONE")
+    ('0x17', '0x3f', 0)
+    """
+    bits = 0
+    for n in names.upper().split(","):
+        if n == "ALL":
+            bits |= _TCP_ALL
+        elif n != "NONE":
+            if n not in _TCP_FLAG_BITS:
+                raise ValueError(f"unknown TCP flag {n[:20]!r}")
+            bits |= _TCP_FLAG_BITS[n]
+    return bits
 
 
 def tcp_flag_names(v: str) -> str:

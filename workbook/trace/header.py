@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["Header", "header_of", "forwarded"]
+from ..parse.listing_words import tcp_flag_bits
+
+__all__ = ["Header", "header_of", "forwarded", "tcp_flags_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +38,16 @@ def forwarded(h: Header) -> Header:
     (63, None)
     """
     return h if h.ttl is None else replace(h, ttl=h.ttl - 1)
+
+
+def tcp_flags_of(packet: object) -> int | None:
+    """The TCP flags a packet gives in ``extra["tcp_flags"]`` (names like ``"SYN,ACK"`` or a number), or None.
+
+    >>> from workbook.packet import Packet
+    >>> tcp_flags_of(Packet("10.0.0.1", "10.0.0.2", "tcp", 1, 2, extra={"tcp_flags": "ACK,PSH"}))
+    24
+    """
+    v = (getattr(packet, "extra", None) or {}).get("tcp_flags")
+    if v is None:
+        return None
+    return v if isinstance(v, int) else tcp_flag_bits(str(v))

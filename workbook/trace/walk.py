@@ -43,8 +43,7 @@ from ..addr import parse_ip as _ip
 from ..addr import parse_net as _net
 from ..chain_loops import chain_loops
 from ..extensions import match_extension, target_extension
-from ..extensions.match_ports import tcp_flags_of
-from .header import forwarded, header_of
+from .header import forwarded, header_of, tcp_flags_of
 from ..model import InputError, ParseError, Rule, Ruleset
 from ..netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from ..packet import Branch, Packet, Step, Trace
