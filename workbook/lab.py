@@ -840,6 +840,8 @@ class Lab:
             self.last_capture = list(lines)
         finally:
             self._trace_off(armed)
+            if not packet.from_node:  # the next packet must not find this source's route (it would steer its replies' way)
+                _run(["ip", "-n", n, "route", "del", f"{packet.src}/32", "dev", iface], check=False)
         events = self._events(lines)
         if not events and sent != "ok":
             raise InputError(f"lab: could not send {packet.proto} {packet.src} -> {packet.dst}: {sent[6:] or sent}")
@@ -851,6 +853,8 @@ class Lab:
     def _trace_on(self, packet: Packet, chain: str) -> list[str]:
         """Switch tracing on for this packet's flow only (a -j TRACE rule at the top of raw ``chain``)."""
         match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
+        if packet.proto == "icmp":  # the echo request only: a node pinging itself would trace the reply too
+            match += ["--icmp-type", "echo-request"]
         if packet.proto in ("tcp", "udp", "sctp"):
             if packet.sport:
                 match += ["--sport", str(packet.sport)]
