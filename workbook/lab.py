@@ -721,6 +721,11 @@ class Lab:
             self._ns(self.node, self._iptables, "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
             self._ns(self.node, self._iptables, "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
                      "--ctstate", "NEW")
+            # A connection the node refuses itself (nothing listens: it answers RST) leaves conntrack at once
+            # ("if only reply is a RST ... delete immediately", nf_conntrack_proto_tcp.c), and its NAT (a
+            # REDIRECT to a local port) with it. The node's own RSTs are dropped before conntrack sees them.
+            self._ns(self.node, "nft", "add table ip nfwb_lab; add chain ip nfwb_lab rst { type filter hook output "
+                     "priority -350; }; add rule ip nfwb_lab rst tcp flags & rst != 0 drop")
         # Empty mangle base chains at every hook the ruleset leaves out: their (hidden) policy events
         # show how far the packet got, so a packet the kernel lost outside the rules (routing) is
         # told apart from one that went all the way.
