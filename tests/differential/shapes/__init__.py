@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 
-from . import aws_vpc, calico, cni_portmap, docker, firewalld, istio, raw_mangle, ufw
+from . import aws_vpc, calico, cni_portmap, docker, firewalld, hardening, istio, raw_mangle, ufw
 from ._base import Hint, Shaped
 
-GENERATORS = {m.SHAPE: m.generate for m in (docker, cni_portmap, calico, aws_vpc, istio, ufw, firewalld, raw_mangle)}
+GENERATORS = {m.SHAPE: m.generate for m in (docker, cni_portmap, calico, aws_vpc, istio, ufw, firewalld,
+                                               raw_mangle, hardening)}
 
 
 def shaped(shape: str, seed: int) -> Shaped:

@@ -36,6 +36,10 @@ class Shaped:
     #: address pools the flow generator draws sources and destinations from
     pools: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # nothing arrives on the interface the lab sends forwarded packets out of
+        self.in_ifaces = tuple(i for i in self.in_ifaces if i != self.out_iface)
+
 
 #: the targets the shapes use (any other -j/-g name is a chain)
 TARGETS = frozenset({"ACCEPT", "DROP", "RETURN", "REJECT", "LOG", "NFLOG", "DNAT", "SNAT", "MASQUERADE", "REDIRECT",

@@ -36,7 +36,7 @@ def generate(rnd: random.Random, seed: int) -> Shaped:
         s.add("filter", "FORWARD", f"-i {br} -o {br} -j {rnd.choice(['ACCEPT', 'ACCEPT', 'DROP'])}")
         s.add("filter", "DOCKER-ISOLATION-STAGE-1", f"-i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2")
         s.add("filter", "DOCKER-ISOLATION-STAGE-2", f"-o {br} -j DROP")
-        for j in range(rnd.randint(0, 3)):
+        for j in range(rnd.randint(1 if br == "docker0" else 0, 3)):
             cip = host_in(rnd, net.replace(".0.0/16", ".0.0/24"))
             ports = []
             for _ in range(rnd.randint(0, 2)):
