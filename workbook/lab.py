@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -482,6 +483,10 @@ class _Monitor:
         self.thread.join(timeout=1)
 
 
+#: matches whose state outlives a packet's conntrack entry (see Lab._reset_stateful)
+_STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic"})
+
+
 class _Sender:
     """A Python process kept alive inside a namespace that sends one packet per request."""
 
@@ -832,6 +837,7 @@ class Lab:
             # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
             self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
                      check=False)
+        self._reset_stateful()
         armed = self._trace_on(packet, chain)
         try:
             mark = self._monitor.mark()
@@ -854,6 +860,19 @@ class Lab:
             raise RuntimeError(f"lab: the kernel showed no trace for {packet.proto} {packet.src}:{packet.sport} -> "
                                f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
         return self._to_trace(packet, events, dnat, chain)
+
+    def _reset_stateful(self) -> None:
+        """Delete and re-insert every rule whose match keeps state from packet to packet (limit's and
+        hashlimit's buckets, quota's bytes, statistic's nth counter), so each packet is judged alone, as
+        the first packet since the rules were loaded (the simulator's view; -m recent lists are emptied
+        for the same reason). Delete first: a hashlimit table lives on while a rule of its name does."""
+        rules = [r for r in self.ruleset.iter_rules() if any(m.module in _STATEFUL for m in r.matches)]
+        for r in rules:
+            spec = shlex.split(r.spec)[2:]  # after "-A CHAIN"
+            self._ns(self.node, self._iptables, "-w", "-t", r.table, "-D", r.chain, str(r.position))
+            self._ns(self.node, self._iptables, "-w", "-t", r.table, "-I", r.chain, str(r.position), *spec)
+        if rules:
+            self._read_handles()
 
     def _trace_on(self, packet: Packet, chain: str) -> list[str]:
         """Switch tracing on for this packet's flow only (a -j TRACE rule at the top of raw ``chain``)."""
