@@ -22,7 +22,6 @@ import itertools
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -867,12 +866,18 @@ class Lab:
         the first packet since the rules were loaded (the simulator's view; -m recent lists are emptied
         for the same reason). Delete first: a hashlimit table lives on while a rule of its name does."""
         rules = [r for r in self.ruleset.iter_rules() if any(m.module in _STATEFUL for m in r.matches)]
-        for r in rules:
-            spec = shlex.split(r.spec)[2:]  # after "-A CHAIN"
-            self._ns(self.node, self._iptables, "-w", "-t", r.table, "-D", r.chain, str(r.position))
-            self._ns(self.node, self._iptables, "-w", "-t", r.table, "-I", r.chain, str(r.position), *spec)
-        if rules:
-            self._read_handles()
+        if not rules:
+            return
+        restore = "iptables-legacy-restore" if self.backend == "legacy" else "iptables-nft-restore"
+        tables = sorted({r.table for r in rules})
+
+        def script(lines) -> str:  # one restore per step: the deletions are committed before the insertions
+            return "".join(f"*{t}\n" + "".join(text for table, text in lines if table == t) + "COMMIT\n" for t in tables)
+        self._ns(self.node, restore, "--noflush", input=script(
+            (r.table, f"-D {r.chain} {r.position}\n") for r in sorted(rules, key=lambda r: -r.position)))
+        self._ns(self.node, restore, "--noflush", input=script(
+            (r.table, f"-I {r.chain} {r.position} {r.spec.split(' ', 2)[2]}\n") for r in sorted(rules, key=lambda r: r.position)))
+        self._read_handles()
 
     def _trace_on(self, packet: Packet, chain: str) -> list[str]:
         """Switch tracing on for this packet's flow only (a -j TRACE rule at the top of raw ``chain``)."""
