@@ -793,16 +793,22 @@ class Lab:
         return self._senders[ns]
 
     # -- tracing --------------------------------------------------------------------------
-    def _last_tables(self) -> dict[str, str]:
+    def _last_tables(self, from_node: bool = False) -> dict[str, str]:
         """The last table at INPUT and POSTROUTING whose base chain is loaded (iptables-nft creates
-        only the base chains a ruleset declares; legacy has every one of a table it loads)."""
+        only the base chains a ruleset declares; legacy has every one of a table it loads).
+
+        A node's own packet delivered locally had its NAT set up at OUTPUT/POSTROUTING, so nat INPUT
+        is not walked for it: its INPUT ends with the table before (the lab's mangle INPUT at least)."""
         order = TABLES_AT_HOOK if self.backend == "legacy" else TABLES_AT_HOOK_NFT
         last = {}
         for hook in ("INPUT", "POSTROUTING"):
             have = [t.table for t in order[hook] if t.table in self.ruleset.tables
-                    and (self.backend == "legacy" or hook in self.ruleset.tables[t.table].chains)]
+                    and (self.backend == "legacy" or hook in self.ruleset.tables[t.table].chains)
+                    and not (from_node and hook == "INPUT" and t.table == "nat")]
             if have:
                 last[hook] = have[-1]
+            elif from_node and hook == "INPUT":
+                last[hook] = "mangle"
         return last
 
     def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 1.0, settle: float = 0.04) -> Trace:
@@ -845,7 +851,7 @@ class Lab:
                 raw = self._macs[packet.in_iface or "eth0"]  # routing would keep it in the client
             sent = self._sender(sender_ns).send(packet, raw)
             lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle,
-                                             last_tables=self._last_tables())
+                                             last_tables=self._last_tables(packet.from_node))
             dnat = self._conntrack_dnat(packet)
             self.last_capture = list(lines)
         finally:
