@@ -491,6 +491,8 @@ class _Monitor:
 
 #: Packet fields only a raw frame can set (-- ext-header --): a packet giving one is sent as a frame
 _HEADER_FIELDS = ("ttl", "tos", "length", "mss", "src_mac")
+#: matches whose state outlives a packet's conntrack entry (see Lab._reset_stateful)
+_STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic"})
 
 
 class _Sender:
@@ -735,6 +737,11 @@ class Lab:
             self._ns(self.node, self._iptables, "-w", "-t", "raw", "-N", "NFWB-LAB-CT")
             self._ns(self.node, self._iptables, "-w", "-t", "raw", "-A", "NFWB-LAB-CT", "-m", "conntrack",
                      "--ctstate", "NEW")
+            # A connection the node refuses itself (nothing listens: it answers RST) leaves conntrack at once
+            # ("if only reply is a RST ... delete immediately", nf_conntrack_proto_tcp.c), and its NAT (a
+            # REDIRECT to a local port) with it. The node's own RSTs are dropped before conntrack sees them.
+            self._ns(self.node, "nft", "add table ip nfwb_lab; add chain ip nfwb_lab rst { type filter hook output "
+                     "priority -350; }; add rule ip nfwb_lab rst tcp flags & rst != 0 drop")
         # Empty mangle base chains at every hook the ruleset leaves out: their (hidden) policy events
         # show how far the packet got, so a packet the kernel lost outside the rules (routing) is
         # told apart from one that went all the way.
@@ -798,16 +805,22 @@ class Lab:
         return self._senders[ns]
 
     # -- tracing --------------------------------------------------------------------------
-    def _last_tables(self) -> dict[str, str]:
+    def _last_tables(self, from_node: bool = False) -> dict[str, str]:
         """The last table at INPUT and POSTROUTING whose base chain is loaded (iptables-nft creates
-        only the base chains a ruleset declares; legacy has every one of a table it loads)."""
+        only the base chains a ruleset declares; legacy has every one of a table it loads).
+
+        A node's own packet delivered locally had its NAT set up at OUTPUT/POSTROUTING, so nat INPUT
+        is not walked for it: its INPUT ends with the table before (the lab's mangle INPUT at least)."""
         order = TABLES_AT_HOOK if self.backend == "legacy" else TABLES_AT_HOOK_NFT
         last = {}
         for hook in ("INPUT", "POSTROUTING"):
             have = [t.table for t in order[hook] if t.table in self.ruleset.tables
-                    and (self.backend == "legacy" or hook in self.ruleset.tables[t.table].chains)]
+                    and (self.backend == "legacy" or hook in self.ruleset.tables[t.table].chains)
+                    and not (from_node and hook == "INPUT" and t.table == "nat")]
             if have:
                 last[hook] = have[-1]
+            elif from_node and hook == "INPUT":
+                last[hook] = "mangle"
         return last
 
     def trace(self, packet: Packet, *, timeout: float = 5.0, quiet: float = 1.0, settle: float = 0.04) -> Trace:
@@ -841,6 +854,7 @@ class Lab:
             # -m recent lists outlive conntrack: empty them so every packet starts from a clean slate
             self._ns(n, "sh", "-c", 'for f in /proc/net/xt_recent/*; do [ -e "$f" ] && echo / > "$f"; done; true',
                      check=False)
+        self._reset_stateful()
         armed = self._trace_on(packet, chain)
         try:
             mark = self._monitor.mark()
@@ -850,11 +864,13 @@ class Lab:
                 raw = self._macs[packet.in_iface or "eth0"]  # routing would keep it in the client
             sent = self._sender(sender_ns).send(packet, raw)
             lines = self._monitor.wait_quiet(mark, quiet=quiet, timeout=timeout, settle=settle,
-                                             last_tables=self._last_tables())
+                                             last_tables=self._last_tables(packet.from_node))
             dnat = self._conntrack_dnat(packet)
             self.last_capture = list(lines)
         finally:
             self._trace_off(armed)
+            if not packet.from_node:  # the next packet must not find this source's route (it would steer its replies' way)
+                _run(["ip", "-n", n, "route", "del", f"{packet.src}/32", "dev", iface], check=False)
         events = self._events(lines)
         if not events and sent != "ok":
             raise InputError(f"lab: could not send {packet.proto} {packet.src} -> {packet.dst}: {sent[6:] or sent}")
@@ -863,9 +879,30 @@ class Lab:
                                f"{packet.dst}:{packet.dport} within {timeout} s (sender: {sent})")
         return self._to_trace(packet, events, dnat, chain)
 
+    def _reset_stateful(self) -> None:
+        """Delete and re-insert every rule whose match keeps state from packet to packet (limit's and
+        hashlimit's buckets, quota's bytes, statistic's nth counter), so each packet is judged alone, as
+        the first packet since the rules were loaded (the simulator's view; -m recent lists are emptied
+        for the same reason). Delete first: a hashlimit table lives on while a rule of its name does."""
+        rules = [r for r in self.ruleset.iter_rules() if any(m.module in _STATEFUL for m in r.matches)]
+        if not rules:
+            return
+        restore = "iptables-legacy-restore" if self.backend == "legacy" else "iptables-nft-restore"
+        tables = sorted({r.table for r in rules})
+
+        def script(lines) -> str:  # one restore per step: the deletions are committed before the insertions
+            return "".join(f"*{t}\n" + "".join(text for table, text in lines if table == t) + "COMMIT\n" for t in tables)
+        self._ns(self.node, restore, "--noflush", input=script(
+            (r.table, f"-D {r.chain} {r.position}\n") for r in sorted(rules, key=lambda r: -r.position)))
+        self._ns(self.node, restore, "--noflush", input=script(
+            (r.table, f"-I {r.chain} {r.position} {r.spec.split(' ', 2)[2]}\n") for r in sorted(rules, key=lambda r: r.position)))
+        self._read_handles()
+
     def _trace_on(self, packet: Packet, chain: str) -> list[str]:
         """Switch tracing on for this packet's flow only (a -j TRACE rule at the top of raw ``chain``)."""
         match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
+        if packet.proto == "icmp":  # the echo request only: a node pinging itself would trace the reply too
+            match += ["--icmp-type", "echo-request"]
         if packet.proto in ("tcp", "udp", "sctp"):
             if packet.sport:
                 match += ["--sport", str(packet.sport)]
