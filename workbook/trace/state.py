@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..addr import parse_ip, parse_net, port_range
 from ..model import InputError
 from ..netfilter import local_addresses
 from ..routing import ROUTE_ERRORS, Route, parse_routes
+
+if TYPE_CHECKING:
+    from ..packet import Step
+    from .header import Header
 
 __all__ = ["State", "Assume", "AssumeFail", "Check", "Context", "set_entry", "is_local_int", "addr_types", "KEY_SLOTS",
            "state_key"]
@@ -27,6 +31,55 @@ class State:
                  # -- ext-core -- the TCP flags byte; -- ext-targets -- what -j SET did to sets
                  # (("add"|"del", set, entry), ...); -- ext-header -- the header fields (TTL, TOS, MSS...)
                  "tcp_flags", "set_ops", "hdr")
+
+    # The slots' types (annotations only: __slots__ keeps the storage); set by the tracers' _initial.
+    src: str
+    dst: str
+    src_i: tuple[int, int]  # (IP version, address as an int)
+    dst_i: tuple[int, int]
+    sport: int | None
+    dport: int | None
+    proto: str
+    proto_num: int
+    in_iface: str | None
+    out_iface: str | None
+    user_out: str | None
+    mark: int
+    ctmark: int
+    ctstate: str
+    ct_dnat: bool
+    ct_snat: bool
+    nat_done: set[str]
+    orig_src: str
+    orig_dst: str
+    orig_sport: int | None
+    orig_dport: int | None
+    icmp: tuple[int, int]
+    prob: float
+    steps: list[Step]
+    notes: list[str]
+    stack: list[list[Any]]  # the chain frames; their layout is the tracer's (trace.walk, nft.trace)
+    hook: str | None
+    table: str | None
+    base: Any  # the base chain being walked (the tracer's compiled chain)
+    from_node: bool
+    lo: bool
+    routed: bool
+    dnat: str | None
+    snat: str | None
+    masq: bool
+    recent: dict[Any, dict[Any, int]] | None  # -m recent lists and nft set updates: name → key → hits
+    verdict: str | None
+    assumed: bool
+    hook_in: tuple[str | None, str | None] | None
+    hook_out: tuple[str | None, str | None] | None
+    route_out: str | None
+    splits: int
+    memo: dict[Any, Any] | None
+    counted: int
+    tcp_flags: int | None
+    set_ops: tuple[tuple[str, str, tuple], ...]
+    hdr: Header
 
     def clone(self) -> "State":
         c = State.__new__(State)
