@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -53,7 +53,7 @@ def rules_frame(ruleset: Ruleset) -> pd.DataFrame:
 def _rules_frame(ruleset: Ruleset) -> pd.DataFrame:
     """rules_frame() with the cyclic GC paused."""
     rules = list(ruleset.iter_rules())
-    cols: dict[str, object] = {}
+    cols: dict[str, list[Any]] = {}
     for c in _ATTRIBUTE_COLUMNS:
         if c not in ("spec", "comment"):
             cols[c] = [getattr(r, c) for r in rules] if c != "table" else [r.table for r in rules]
@@ -127,7 +127,7 @@ def nft_rules_frame(ruleset: "NftRuleset") -> pd.DataFrame:
     >>> (row.family, row.chain, int(row.position), int(row.handle), row.verdict, row.owner)
     ('ip', 'services', 1, 9, 'vmap @service-ips', 'kube-proxy')
     """
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for t in ruleset.tables.values():
         ipt = t.iptables_nft
         for c in t.chains.values():
@@ -147,7 +147,7 @@ def nft_rules_frame(ruleset: "NftRuleset") -> pd.DataFrame:
 
 def nft_chains_frame(ruleset: "NftRuleset") -> pd.DataFrame:
     """One row per nft chain, columns :data:`NFT_CHAIN_COLUMNS` (priority resolved to a number)."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for t in ruleset.tables.values():
         for c in t.chains.values():
             rows.append((t.family, t.name, c.name, c.handle, c.type, c.hook, c.priority, c.priority_text, c.device,

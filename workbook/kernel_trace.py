@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from .model import BUILTIN_CHAINS, Ruleset
 from .packet import Branch, Packet, Step, Trace
@@ -12,7 +12,7 @@ from .packet import Branch, Packet, Step, Trace
 __all__ = ["xtables_events_to_trace", "nft_events_to_trace", "NftPlaces"]
 
 #: where a rule event lands: (chain, position) in the iptables view, or None (not a rule we know)
-Locate = Callable[[object], "tuple[str, int] | None"]
+Locate = Callable[[Any], "tuple[str, int] | None"]  # an event of either monitor (xtables or nft)
 
 
 def _verdict(steps: list[Step], hook: str, notes: list[str], complete: bool, kernel_drop: bool = False) -> str:
@@ -138,7 +138,7 @@ class NftPlaces:
 
     hooks: dict[tuple[str, str, str], str] = field(default_factory=dict)
     native: set[tuple[str, str]] = field(default_factory=set)
-    locate_native: Callable[[object], "int | None"] = lambda ev: None
+    locate_native: Callable[[Any], "int | None"] = lambda ev: None
     locate_iptables: Locate = lambda ev: None
     visible: Callable[[str, str], bool] = lambda table, chain: True
     witness: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -196,8 +196,8 @@ def nft_events_to_trace(packet: Packet, events: Iterable, ruleset: Ruleset, plac
             continue
         if ev.kind != "rule":
             continue
-        pos = places.locate_native(ev)
-        steps.append(Step(hook, ev.table, ev.chain, pos, ev.text, True, nft_action(ev.text or "", ev.verdict),
+        native_pos = places.locate_native(ev)
+        steps.append(Step(hook, ev.table, ev.chain, native_pos, ev.text, True, nft_action(ev.text or "", ev.verdict),
                           family=ev.family, handle=ev.handle))
     verdict = _verdict(steps, hook, notes, complete)
     dnat = snat = None

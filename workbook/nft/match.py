@@ -81,7 +81,7 @@ def split_list(text: str) -> list[str]:
     return [p.strip() for p in text.split(", ")] if ", " in text else [text.strip()]
 
 
-def parse_value(kind: str, text: str) -> tuple[str, Any]:
+def parse_value(kind: str, text: str) -> tuple[Any, ...]:
     """A constant as ``("eq", value)``, ``("range", lo, hi)`` (addresses: as ints with version),
     ``("net", v, base, mask)``, ``("glob", stem)`` or ``("flags", frozenset)``."""
     t = text.strip()

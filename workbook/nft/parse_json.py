@@ -366,15 +366,15 @@ class _Builder:
                     c.device = ", ".join(dev) if isinstance(dev, list) else dev
             t.chains[c.name] = c
         elif kind == "rule":
-            c = t.chains.get(o["chain"])
-            if c is None:
-                c = t.chains[o["chain"]] = NftChain(t.family, t.name, o["chain"])
+            chain = t.chains.get(o["chain"])
+            if chain is None:
+                chain = t.chains[o["chain"]] = NftChain(t.family, t.name, o["chain"])
             text = " ".join(render_statement(s, t.family) for s in o.get("expr", []))
             if o.get("comment") is not None:
                 text += " comment " + _quote(o["comment"])
-            rule = NftRule(t.family, t.name, c.name, len(c.rules) + 1, text, o.get("handle"))
+            rule = NftRule(t.family, t.name, chain.name, len(chain.rules) + 1, text, o.get("handle"))
             rule._statements, rule._comment = parse_rule_text(text)
-            c.rules.append(rule)
+            chain.rules.append(rule)
         elif kind in ("set", "map"):
             s = NftSet(t.family, t.name, o["name"], kind, o.get("handle"), _type_text(o.get("type", "")))
             if kind == "map":

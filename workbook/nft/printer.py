@@ -51,6 +51,7 @@ def elements_text(s: NftSet, stateless: bool = False) -> str:
     n = _per_line(s)
     out = ["elements = { "]
     count = 0
+    delim: str  # set by the element before: set before its first use (i > 0)
     for i, e in enumerate(s.elements):
         if i:
             out.append(delim)

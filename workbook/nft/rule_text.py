@@ -495,7 +495,8 @@ def _common_shape(text: str) -> tuple[Statement, ...] | None:
     (``ip saddr A``, ``ip daddr != A``, ``meta l4proto tcp``, ``dnat to A:P``, ``jump/goto C``), built
     directly; None for anything else (the full reader decides). Equal to the reader's result (tested)."""
     words = text.split(" ")
-    n, i, out = len(words), 0, []
+    n, i = len(words), 0
+    out: list[Statement] = []
     pos = 0
     while i < n:
         w = words[i]

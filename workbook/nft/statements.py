@@ -137,7 +137,7 @@ class SetRef(_Printed):
     name: str
 
     @property
-    def text(self) -> str:
+    def text(self) -> str:  # type: ignore[override]  # derived from the name; every other node stores its text
         return "@" + self.name
 
 

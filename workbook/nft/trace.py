@@ -39,7 +39,7 @@ from .actions import nft_action
 from .match import (ABSENT, SetIndex, Unknown, anon_elements, getter, kind_of, set_kinds, set_or_values,
                     split_list, value_test)
 from .model import NftChain, NftRule, NftRuleset
-from .statements import (Counter, Field, Limit, Log, Match, Nat, Notrack, Reject, SetField, SetUpdate, Verdict,
+from .statements import (AnonSet, Counter, Field, Limit, Log, Match, Nat, Notrack, Reject, SetField, SetUpdate, Verdict,
                          VerdictMap, Xt)
 
 __all__ = ["NftTracer", "trace_nft"]
@@ -155,8 +155,8 @@ class _Compiler:
             if isinstance(st, Nat):
                 if st.to_map is not None:
                     raise Unknown(f"{st.text}: NAT to an address chosen by a map is not evaluated")
-                v = ("nat", st)
-                return lambda s: v
+                nat = ("nat", st)
+                return lambda s: nat
             if isinstance(st, Reject):
                 v = ("verdict", "reject", None, "drop")
                 return lambda s: v
@@ -249,8 +249,8 @@ class _Compiler:
     def vmap(self, r: NftRule, st: VerdictMap):
         key = st.key
         text = st.text
-        if getattr(key, "kind", None) == "numgen":
-            entries = anon_elements(st.map) if not isinstance(st.map, str) and hasattr(st.map, "elements") else None
+        if isinstance(key, Field) and key.kind == "numgen":
+            entries = anon_elements(st.map) if isinstance(st.map, AnonSet) else None
             if entries is None:
                 raise Unknown(f"{text}: numgen over a named map is not evaluated")
             mod, off = key.modulus or 1, key.offset
@@ -365,8 +365,8 @@ def _is_int(expr: Any) -> bool:
 
 def _verdict(text: str) -> tuple[str, str | None, str]:
     """``"goto X"`` → ("goto", "X", "goto X"); ``"drop"`` → ("drop", None, "drop")."""
-    word, _, target = text.strip().partition(" ")
-    target = target.strip() or None
+    word, _, rest = text.strip().partition(" ")
+    target = rest.strip() or None
     return word, target, f"{word} {target}" if target else word
 
 
@@ -434,7 +434,7 @@ class NftTracer(Tracer):
         got = self._entries.get(hook)
         if got is not None:
             return got
-        items = []  # (effective priority, own priority, seq, entry)
+        items: list[tuple[int, int, int, str | _Entry]] = []  # (effective priority, own priority, seq, entry)
         seq = 0
         for ht in self._hook_tables[hook]:
             if ht.table in self.compiled.tables:
@@ -481,12 +481,13 @@ class NftTracer(Tracer):
         return pos
 
     def _next_table(self, s: _State, after) -> Any:
-        order = self._hook_entries(s.hook)
-        k = 0 if after is None else self._position(s.hook, after) + 1
+        hook = _at_hook(s)
+        order = self._hook_entries(hook)
+        k = 0 if after is None else self._position(hook, after) + 1
         while k < len(order):
             t = order[k]
             k += 1
-            if self._is_nat(t) and (s.ctstate != "NEW" or NAT_MANIP[s.hook] in s.nat_done):
+            if self._is_nat(t) and (s.ctstate != "NEW" or NAT_MANIP[hook] in s.nat_done):
                 continue
             return t
         return None
@@ -495,15 +496,16 @@ class NftTracer(Tracer):
         return table == "nat" or (isinstance(table, _Entry) and table.is_nat)
 
     def _nat_walked(self, s: _State) -> None:
-        manip = NAT_MANIP[s.hook]
+        hook = _at_hook(s)
+        manip = NAT_MANIP[hook]
         if (s.ct_dnat if manip == "DNAT" else s.ct_snat):
             s.nat_done.add(manip)  # a binding is set up: the other nat chains here are skipped
             return
-        key = (s.hook, id(s.table))
+        key = (hook, id(s.table))
         last = self._last_nat.get(key)
         if last is None:
-            order = self._hook_entries(s.hook)
-            k = self._position(s.hook, s.table)
+            order = self._hook_entries(hook)
+            k = self._position(hook, s.table)
             last = self._last_nat[key] = not any(self._is_nat(e) for e in order[k + 1:])
         if last:
             s.nat_done.add(manip)  # every nat chain was consulted: a null binding
@@ -534,12 +536,12 @@ class NftTracer(Tracer):
     def _walk_current(self, s: _State, pending: list, budget: list, ctx: _Ctx) -> str:
         e = s.table
         if not isinstance(e, _Entry):
-            why = self._ipt_ties.get((s.hook, e)) if self._ipt_ties else None
-            start = len(s.steps)
+            why = self._ipt_ties.get((_at_hook(s), e)) if self._ipt_ties else None
+            start: int | None = len(s.steps)
             verdict = self._walk(s, pending, budget, ctx)
             if why:
                 s.note(why)
-                if start < len(s.steps):
+                if start is not None and start < len(s.steps):
                     s.steps[start].assumed = True
             return verdict
         start = len(s.steps) if e.tie and s.stack and s.stack[0][1] == 0 and len(s.stack[-1]) == 2 else None
@@ -549,7 +551,7 @@ class NftTracer(Tracer):
         return verdict
 
     def _walk_nft(self, s: _State, pending: list, budget: list, ctx: _Ctx, e: _Entry) -> str:
-        hook, fam, table = s.hook, e.family, e.table
+        hook, fam, table = _at_hook(s), e.family, e.table
         stack = s.stack
         steps = s.steps
         while stack:
@@ -557,6 +559,7 @@ class NftTracer(Tracer):
             c: _NChain = frame[0]
             i = frame[1]
             rules = c.rules
+            assert rules is not None  # _nchain compiles a chain's rules before it is entered
             if i >= len(rules) and frame.__len__() == 2:
                 stack.pop()
                 if not stack:
@@ -672,6 +675,7 @@ class NftTracer(Tracer):
             port = st.port
             rewrite_dst(s, st.addr, port.split("-")[0] if port else None)
         elif kind == "redirect":
+            host: str | None
             if s.hook == "OUTPUT":
                 host = "127.0.0.1"
             else:
@@ -682,6 +686,12 @@ class NftTracer(Tracer):
             rewrite_src(s, st.addr, st.port)
         else:  # masquerade
             masquerade(s, st.port)
+
+
+def _at_hook(s: _State) -> str:
+    """The hook a state is at (set once its walk has started: only None before the first hook)."""
+    assert s.hook is not None
+    return s.hook
 
 
 def _name(e: Any) -> str:

@@ -60,7 +60,7 @@ class State:
     notes: list[str]
     stack: list[list[Any]]  # the chain frames; their layout is the tracer's (trace.walk, nft.trace)
     hook: str | None
-    table: str | None
+    table: Any  # a table name; the nft tracer also puts its hook entries (an nft base chain) here
     base: Any  # the base chain being walked (the tracer's compiled chain)
     from_node: bool
     lo: bool
@@ -196,7 +196,7 @@ class Context:
 
 
 def set_entry(text: str) -> tuple:
-    parts = []
+    parts: list[tuple] = []
     text, nomatch = str(text).strip(), False  # -- ext-targets -- "CIDR nomatch": an exception in a hash:net set
     if text.endswith(" nomatch"):
         text, nomatch = text[:-len(" nomatch")], True
