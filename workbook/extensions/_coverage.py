@@ -65,7 +65,7 @@ def installed() -> tuple[str, ...]:
 
 def shipped_names(libs: tuple[str, ...] = SHIPPED) -> set[tuple[str, str]]:
     """``(name, kind)`` of every extension the libraries provide, built-ins expanded."""
-    out = set()
+    out: set[tuple[str, str]] = set()
     for lib in libs:
         name, kind = so_name(lib)
         if name in BUILT_IN:

@@ -5,6 +5,7 @@ match on it is then assumed, never decided)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from ..trace.state import State
 
@@ -19,4 +20,5 @@ def field(s: State, name: str) -> int | None:
 def set_field(s: State, name: str, value: int | None) -> None:
     """Rewrite the packet's ``name`` (None: the new value is not known)."""
     if hasattr(s.hdr, name):
-        s.hdr = replace(s.hdr, **{name: value})
+        changes: dict[str, Any] = {name: value}  # the field is named at run time
+        s.hdr = replace(s.hdr, **changes)

@@ -17,6 +17,8 @@ Kernel semantics (``net/netfilter/xt_conntrack.c`` ``conntrack_mt``, read beside
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ..addr import parse_ip, parse_net, port_range
 from ..model import Match, Option
 from .registry import Extension, OptionSpec
@@ -88,7 +90,7 @@ def _text_state(m: Match) -> str:
 
 def _compile(comp, rule, m: Match, checks: list, stats: list) -> None:
     """One check per option, with the kernel's rule for packets without an entry first."""
-    from ..trace.state import Assume
+    from ..trace.state import Assume, State
     has_state = any(o.flag in ("--ctstate", "--state") for o in m.options)
     untracked = ("INVALID", "UNTRACKED")
     for o in m.options:
@@ -103,6 +105,7 @@ def _compile(comp, rule, m: Match, checks: list, stats: list) -> None:
                 return f"{desc} does not match conntrack state {','.join(sorted(have))}"
             checks.append(chk)
             continue
+        skip: tuple[str, ...]
         if has_state:
             skip = untracked  # the kernel returns after the state test for these
         else:
@@ -117,10 +120,11 @@ def _compile(comp, rule, m: Match, checks: list, stats: list) -> None:
                 return inner(s)
             return chk
 
+        inner: Callable[[Any], Any]  # one check per option kind, each closing over its own values
         if f == "--ctstatus":
             want = set(o.value.upper().split(",")) - {"NONE"}
 
-            def inner(s, want=want, desc=desc, neg=neg):
+            def status(s: State, want: set[str] = want, desc: str = desc, neg: bool = neg) -> str | Assume | None:
                 if s.ctstate == "NEW":
                     have: set[str] = set()
                 elif s.ctstate == "ESTABLISHED" and "ASSURED" not in want and "EXPECTED" not in want:
@@ -130,15 +134,17 @@ def _compile(comp, rule, m: Match, checks: list, stats: list) -> None:
                 if bool(have & want) != neg:
                     return None
                 return f"{desc} does not match conntrack status {','.join(sorted(have)) or 'NONE'}"
+            inner = status
         elif f == "--ctproto":
             c = comp.proto(o.value, neg)
 
-            def inner(s, c=c, desc=desc):
+            def proto(s, c=c, desc=desc):
                 return None if c(s) is None else f"{desc} does not match {s.proto}"
+            inner = proto
         elif f in ("--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"):
             v, base, mask = parse_net(o.value)
 
-            def inner(s, v=v, base=base, mask=mask, f=f, desc=desc, neg=neg):
+            def address(s, v=v, base=base, mask=mask, f=f, desc=desc, neg=neg):
                 addr = {"--ctorigsrc": s.orig_src, "--ctorigdst": s.orig_dst,
                         "--ctreplsrc": s.dst if s.ct_dnat else s.orig_dst,
                         "--ctrepldst": s.src if s.ct_snat else s.orig_src}[f]
@@ -146,24 +152,28 @@ def _compile(comp, rule, m: Match, checks: list, stats: list) -> None:
                 if (av == v and (ax & mask) == base) != neg:
                     return None
                 return f"{desc} does not match {addr}"
+            inner = address
         elif f in ("--ctorigsrcport", "--ctorigdstport", "--ctreplsrcport", "--ctrepldstport"):
             lo, hi = port_range(o.value)
 
-            def inner(s, lo=lo, hi=hi, f=f, desc=desc, neg=neg):
+            def port(s, lo=lo, hi=hi, f=f, desc=desc, neg=neg):
                 p = {"--ctorigsrcport": s.orig_sport, "--ctorigdstport": s.orig_dport,
                      "--ctreplsrcport": s.dport if s.ct_dnat else s.orig_dport,
                      "--ctrepldstport": s.sport if s.ct_snat else s.orig_sport}[f]
                 if (p is not None and lo <= p <= hi) != neg:
                     return None
                 return f"{desc} does not match {p}"
+            inner = port
         elif f == "--ctdir":
             want_dir = o.value.upper()
 
-            def inner(s, want=want_dir, desc=desc, neg=neg):
+            def direction(s, want=want_dir, desc=desc, neg=neg):
                 return None if (want == "ORIGINAL") != neg else f"{desc}: the packet goes in the ORIGINAL direction"
+            inner = direction
         elif f == "--ctexpire":
-            def inner(s, desc=desc):
+            def expire(s, desc=desc):
                 return Assume(f"{desc}: the remaining lifetime of the entry is not known; assumed to match")
+            inner = expire
         else:
             comp.unknown_option(m, o, checks)
             continue

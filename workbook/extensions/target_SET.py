@@ -50,8 +50,8 @@ def _apply(tracer: object, s, rule: Rule, ctx) -> None:
         members, _ = set_members(s, ctx, name)
         entry = packet_entry(dirs, s, members[0] if members else None)
         s.set_ops = s.set_ops + (("add" if o.flag == "--add-set" else "del", name, entry),)
-    if rule.target_option("--map-set") is not None:
-        assumed(s, f"-j SET {rule.target_option('--map-set').to_save()}: the member's skbinfo (mark, priority, "
+    if (map_set := rule.target_option("--map-set")) is not None:
+        assumed(s, f"-j SET {map_set.to_save()}: the member's skbinfo (mark, priority, "
                    f"queue) is not known; the packet is taken as unchanged")
     return None
 

@@ -46,9 +46,9 @@ def _text(rule: Rule) -> str:
     ' TPROXY redirect 0.0.0.0:15001 mark 0x1/0xffffffff'
     """
     o = rule.target_option
-    ip = o("--on-ip").value if o("--on-ip") else ("::" if rule.family == "ipv6" else "0.0.0.0")
-    port = o("--on-port").value if o("--on-port") else "0"
-    value, mask = mark_mask(o("--tproxy-mark").value) if o("--tproxy-mark") else (0, 0)
+    ip = on_ip.value if (on_ip := o("--on-ip")) else ("::" if rule.family == "ipv6" else "0.0.0.0")
+    port = on_port.value if (on_port := o("--on-port")) else "0"
+    value, mask = mark_mask(mark.value) if (mark := o("--tproxy-mark")) else (0, 0)
     return f" TPROXY redirect {ip}:{port} mark 0x{value:x}/0x{mask:x}"
 
 
@@ -56,9 +56,9 @@ def _apply(tracer: object, s, rule: Rule, ctx: object) -> str:
     """The proxy is assumed to listen: the mark is set (``(mark & ~mask) ^ value``) and the
     packet accepted for this table."""
     o = rule.target_option
-    value, mask = mark_mask(o("--tproxy-mark").value) if o("--tproxy-mark") else (0, 0)
+    value, mask = mark_mask(mark.value) if (mark := o("--tproxy-mark")) else (0, 0)
     s.mark = ((s.mark & ~mask) ^ value) & 0xFFFFFFFF
-    port = o("--on-port").value if o("--on-port") else "?"
+    port = on_port.value if (on_port := o("--on-port")) else "?"
     assumed(s, f"-j TPROXY --on-port {port}: a transparent proxy is assumed to listen there (the kernel drops "
                f"the packet when no socket takes it); mark {s.mark:#x}; the packet reaches the proxy only if policy "
                f"routing sends that mark to a local route (not modelled: routed on its destination)")

@@ -31,19 +31,19 @@ def tos_value_mask(rule: Rule) -> tuple[int, int]:
     [(16, 63), (0, 240), (16, 255)]
     """
     o = rule.target_option
-    if o("--set-tos") is not None:
-        text = o("--set-tos").value
+    if (set_tos := o("--set-tos")) is not None:
+        text = set_tos.value
         if text.lower() in TOS_NAMES:
             return TOS_NAMES[text.lower()], 0x3F
         v, sep, m = text.partition("/")
         return parse_int(v), parse_int(m) if sep else 0xFF
-    if o("--and-tos") is not None:
-        return 0, ~parse_int(o("--and-tos").value) & 0xFF
-    if o("--or-tos") is not None:
-        v = parse_int(o("--or-tos").value)
-        return v, v
-    if o("--xor-tos") is not None:
-        return parse_int(o("--xor-tos").value), 0
+    if (and_tos := o("--and-tos")) is not None:
+        return 0, ~parse_int(and_tos.value) & 0xFF
+    if (or_tos := o("--or-tos")) is not None:
+        bits = parse_int(or_tos.value)
+        return bits, bits
+    if (xor_tos := o("--xor-tos")) is not None:
+        return parse_int(xor_tos.value), 0
     raise InputError("-j TOS needs --set-tos, --and-tos, --or-tos or --xor-tos")
 
 
@@ -71,8 +71,8 @@ def _tos_apply(tracer: object, s, rule: Rule, ctx: object) -> None:
 def dscp_value(rule: Rule) -> int:
     """The DSCP a DSCP target sets (``--set-dscp N`` or ``--set-dscp-class NAME``)."""
     o = rule.target_option
-    if o("--set-dscp") is not None:
-        return parse_int(o("--set-dscp").value)
+    if (dscp := o("--set-dscp")) is not None:
+        return parse_int(dscp.value)
     cls = o("--set-dscp-class")
     if cls is not None and cls.value.lower() in DSCP_CLASSES:
         return DSCP_CLASSES[cls.value.lower()]
@@ -124,12 +124,12 @@ def _ttl_apply_for(prefix: str):
         """set, or increment/decrement within 0-255 (``ttl_tg``/``hl_tg6``)."""
         o = rule.target_option
         old = field(s, "ttl")
-        if o(f"--{prefix}-set") is not None:
-            set_field(s, "ttl", parse_int(o(f"--{prefix}-set").value) & 0xFF)
-        elif o(f"--{prefix}-inc") is not None:
-            set_field(s, "ttl", None if old is None else min(old + parse_int(o(f"--{prefix}-inc").value), 255))
-        elif o(f"--{prefix}-dec") is not None:
-            set_field(s, "ttl", None if old is None else max(old - parse_int(o(f"--{prefix}-dec").value), 0))
+        if (to := o(f"--{prefix}-set")) is not None:
+            set_field(s, "ttl", parse_int(to.value) & 0xFF)
+        elif (inc := o(f"--{prefix}-inc")) is not None:
+            set_field(s, "ttl", None if old is None else min(old + parse_int(inc.value), 255))
+        elif (dec := o(f"--{prefix}-dec")) is not None:
+            set_field(s, "ttl", None if old is None else max(old - parse_int(dec.value), 0))
         return None
     return apply
 
