@@ -57,11 +57,11 @@ def parse_net(text: str) -> tuple[int, int, int]:
             _NET_CACHE[text] = out
             return out
     try:
-        n = ipaddress.ip_network(text, strict=False)
+        net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise InputError(f"bad address {text!r}") from None
-    mask = int(n.netmask)
-    return n.version, int(n.network_address) & mask, mask
+    mask = int(net.netmask)
+    return net.version, int(net.network_address) & mask, mask
 
 
 def format_ip(v: int, x: int) -> str:

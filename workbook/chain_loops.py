@@ -54,6 +54,7 @@ def chain_loops(rs: Ruleset, table: str, roots: Iterable[str] | None = None, lim
                     via.pop()
                 continue
             nxt = rule.target
+            assert nxt is not None  # edges hold only rules that jump to a chain of the table
             st = state.get(nxt)
             if st == 1:                  # back to a chain on the path: a loop
                 k = path.index(nxt)

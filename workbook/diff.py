@@ -266,6 +266,7 @@ def diff_rulesets(a: Ruleset, b: Ruleset, *, context: int = 2) -> RulesetDiff:
         for name in list(chains_a) + [c for c in chains_b if c not in chains_a]:
             ca, cb = chains_a.get(name), chains_b.get(name)
             if ca is None:
+                assert cb is not None  # the name comes from one of the two tables
                 rows.append(_row("chain-added", t, name, new=cb.policy or "-", origin_b=cb.origin))
                 rows.extend(_row("added", t, name, None, r) for r in cb.rules)
                 hunks[(t, name)] = [f"@@ -0,0 +1,{len(cb.rules)} @@"] + ["+" + r.spec for r in cb.rules] if cb.rules else []

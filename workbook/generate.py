@@ -119,7 +119,7 @@ def _add_features(services: list[Service], rnd: random.Random, next_np: int) -> 
     ext_net = ipaddress.ip_network("100.64.0.0/16")
     used: set[str] = set()
 
-    def fresh(net: ipaddress.IPv4Network) -> str:
+    def fresh(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
         while True:  # a pool of 65k+ addresses: a free one turns up at once
             ip = str(net.network_address + rnd.randrange(2, net.num_addresses - 1))
             if ip not in used:

@@ -222,9 +222,8 @@ def services(ruleset: Ruleset) -> "pd.DataFrame":
             if name is None or t == "KUBE-MARK-MASQ":
                 continue
             sfx = _suffix(t)
-            r = by_suffix.get(sfx) if sfx else None
-            if r is None:
-                r = row(name, rule.protocol)
+            known = by_suffix.get(sfx) if sfx else None
+            r = known if known is not None else row(name, rule.protocol)
             r["node_port"] = _dport(rule)
             _take_target(r, t)
             if sfx:
@@ -265,8 +264,8 @@ def services(ruleset: Ruleset) -> "pd.DataFrame":
                 r = match[0] if match else row(name, rule.protocol)
                 r["health_check_node_port"] = _dport(rule)
         for cname in ("KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES"):
-            c = flt.chains.get(cname)
-            for rule in (c.rules if c else []):
+            chain = flt.chains.get(cname)
+            for rule in (chain.rules if chain else []):
                 name, kind = _comment_kind(rule)
                 if name is None or kind not in ("has no endpoints", "has no local endpoints"):
                     continue

@@ -31,7 +31,7 @@ def find_conntrack_problems(ctx: Context) -> Iterator[Finding]:
     ct = _table(ctx)
     if ct is None:
         return
-    frame = ctx.dump.conntrack  # type: ignore[union-attr]
+    frame = getattr(ctx.dump, "conntrack", None)  # the dump is duck-typed (Context.dump: object)
     yield from _stale_endpoints(frame)
     yield from _never_dnated(frame)
     yield from _hostport_dead_pod(ctx, frame)

@@ -7,6 +7,7 @@ from typing import Iterator
 
 from ._lazy import pd
 
+from ..model import Problem
 from .context import Context
 from .finding import Finding
 from ..i18n import msg
@@ -61,7 +62,7 @@ def find_integrity_problems(ctx: Context) -> Iterator[Finding]:
     rows = []
     seen: set[tuple[str, int, str]] = set()
     # each ruleset's problems, then the dump's own (which repeat the rulesets' as well)
-    named = [(name, p) for name, rs in ctx.all_rulesets.items() for p in rs.problems]
+    named: list[tuple[str | None, Problem]] = [(name, p) for name, rs in ctx.all_rulesets.items() for p in rs.problems]
     named += [(None, p) for p in (getattr(dump, "problems", None) or [])]
     for name, p in named:
         key = (p.source, p.line, p.message)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..model import Rule, Ruleset
 from ..shell_command import kube_name_problem, refusal, shell_line, shell_note
@@ -133,8 +133,8 @@ def _stale_seps(rs: Ruleset, idx: dict, binary: str) -> Iterator[Finding]:
     if not stale:
         return
     rules = [r for c in stale for r in c.rules]
-    ev = rule_evidence(rules, endpoint=[(r.target_option("--to-destination").value
-                                         if r.target_option("--to-destination") else None) for r in rules])
+    ev = rule_evidence(rules, endpoint=[(dest.value if (dest := r.target_option("--to-destination")) else None)
+                                        for r in rules])
     services = sorted({s for c in stale if (s := service_name(c.rules))})
     expl = msg("{n} KUBE-SEP endpoint chain(s) are not jumped to from any KUBE-SVC/KUBE-SVL "
             "service chain{services}. "
@@ -260,14 +260,14 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
                     continue
                 rules.append(r)
                 roles.append(role)
-                sub = nat.chains.get(r.target)
-                to = [x.target_option("--to-destination").value for x in (sub.rules if sub else [])
-                      if x.target == "DNAT" and x.target_option("--to-destination")]
+                sub = nat.chains.get(r.target) if r.target else None
+                to = [dest.value for x in (sub.rules if sub else [])
+                      if x.target == "DNAT" and (dest := x.target_option("--to-destination"))]
                 dnat.append(", ".join(to) or None)
-        extra = {}
+        extra: dict[str, list[Any]] = {}
         lost: list[Rule] = []
         if checkpoints is not None and chain_name == "CNI-HOSTPORT-DNAT":
-            col = []
+            col: list[str | None] = []
             for r in rules:
                 cid = _container_id(r)
                 if cid is None:
@@ -319,8 +319,10 @@ def _stale_hostports(rs: Ruleset, binary: str, checkpoints: dict[str, str] | Non
             if r.spec in done:
                 continue
             done.add(r.spec)
+            target = r.target
+            assert target  # rules without a target never clash (skipped above)
             fix.append(ipt_line(binary, "nat", ("-D", chain_name, *rule_argv(r))))
-            fix.append(ipt_line(binary, "nat", ("-F", r.target), ("-X", r.target)))
+            fix.append(ipt_line(binary, "nat", ("-F", target), ("-X", target)))
         yield Finding("stale-hostport-entry", sev,
                       msg("nat {chain}: {n} host port(s) with more than one entry ({ports})", chain=chain_name,
                           n=len(clashes), ports=", ".join(ports[:5])),

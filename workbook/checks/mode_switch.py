@@ -7,7 +7,7 @@ from typing import Iterator
 
 from ._lazy import pd
 
-from ..model import BUILTIN_CHAINS, Rule, Ruleset
+from ..model import BUILTIN_CHAINS, Chain, Rule, Ruleset
 from ..shell_command import commands_or_refusal, iptables_chain_problem, refusal, shell_line
 from .context import Context, binary_for, rule_argv, rule_evidence
 from .finding import Finding
@@ -40,7 +40,7 @@ def find_mode_switch_leftovers(ctx: Context) -> Iterator[Finding]:
         yield _iptables_leftovers(name, rs, leftovers, mode.origin if mode else None)
 
 
-def _kube_proxy_chains(rs: Ruleset) -> list[tuple[str, object]]:
+def _kube_proxy_chains(rs: Ruleset) -> list[tuple[str, Chain]]:
     return [(t.name, c) for t in rs.tables.values() for c in t.chains.values()
             if is_kube_proxy_iptables_chain(c.name) and c.name not in KUBELET_CHAINS]
 

@@ -205,11 +205,11 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
         reasons.append(msg("iptables-nft-save warned: 'iptables-legacy tables present'"))
     if not reasons:
         return
-    for backend, rs in (("legacy", legacy_rs), ("nft", nft_rs)):
-        if rs is None:
+    for backend, brs in (("legacy", legacy_rs), ("nft", nft_rs)):
+        if brs is None:
             continue
-        for t, n in _rules_per_table(rs).items():
-            rows.append({"backend": backend, "table": t, "rules": n, "what": "rules in dump", "origin": rs.source})
+        for t, n in _rules_per_table(brs).items():
+            rows.append({"backend": backend, "table": t, "rules": n, "what": "rules in dump", "origin": brs.source})
     for t, origin in legacy_tables:
         rows.append({"backend": "legacy", "table": t, "rules": None, "what": "/proc/net/ip_tables_names", "origin": origin})
     for src in note_sources:
@@ -219,10 +219,10 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
     ev["rules"] = pd.array(ev["rules"].tolist(), dtype="Int64")
     # The same agent writing to both backends is the real split brain.
     both: list[str] = []
-    if legacy_rules and nft_rules and legacy_rs is not nft_rs:
+    if legacy_rs is not None and nft_rs is not None and legacy_rules and nft_rules and legacy_rs is not nft_rs:
         from ..owners import owner_of
-        lo = {owner_of(r) for r in legacy_rs.iter_rules()} - {None}
-        no = {owner_of(r) for r in nft_rs.iter_rules()} - {None}
+        lo = {o for r in legacy_rs.iter_rules() if (o := owner_of(r)) is not None}
+        no = {o for r in nft_rs.iter_rules() if (o := owner_of(r)) is not None}
         both = sorted(lo & no)
     severity = "error" if both else "warning"
     expl = msg("Rules live in both iptables backends: {reasons}. The legacy x_tables "

@@ -134,7 +134,7 @@ def _finding(s, rows: list[tuple[str, int, int]], src: str) -> Finding:
         a, b = els[i], els[j]
         if rel == "duplicate" or a.value != b.value or rel == "overlap":
             continue
-        narrow = b if _within(key_ranges(b.key) or (), key_ranges(a.key) or ()) else a  # type: ignore[arg-type]
+        narrow = b if _within(key_ranges(b.key) or (), key_ranges(a.key) or ()) else a
         fix.append(commands_or_refusal([["nft", "delete", "element", s.family, s.table, s.name,
                                          "{ " + narrow.key + " }"]]))
     if differ:

@@ -118,10 +118,10 @@ def _unreferenced(name: str, rs: Ruleset, ctx: Context) -> Iterator[Finding]:
                 "unreferenced on purpose and are not listed.", n=len(rows), table=t.name,
                 names=", ".join(names[:10]) + (" …" if len(names) > 10 else ""))
         fix = ["# After making sure no agent still expects them (they may re-create them):"]
-        for _, c, n, _, _ in rows:
+        for _, chain_name, n, _, _ in rows:
             if n:
-                fix.append(ipt_line(binary, t.name, ("-F", c)))
-            fix.append(ipt_line(binary, t.name, ("-X", c)))
+                fix.append(ipt_line(binary, t.name, ("-F", chain_name)))
+            fix.append(ipt_line(binary, t.name, ("-X", chain_name)))
         yield Finding("unreferenced-chain", "info",
                       nmsg("{table}: {n} unreferenced user chain", "{table}: {n} unreferenced user chains",
                            len(rows), table=t.name),
@@ -134,7 +134,7 @@ def _loops(name: str, rs: Ruleset) -> Iterator[Finding]:
     binary = binary_for(name, rs)
     for table in rs.tables:
         for loop in chain_loops(rs, table):
-            cycle = " -> ".join([r.chain for r in loop] + [loop[-1].target])
+            cycle = " -> ".join([r.chain for r in loop] + [loop[-1].target or ""])  # a loop's rules all jump
             expl = (f"The chains {cycle} in table {table} form a loop that a packet can reach from a built-in "
                     f"chain. The kernel refuses such a ruleset when it is loaded: iptables-restore fails "
                     f"(iptables-legacy: \"line N failed\", iptables-nft: \"RULE_APPEND failed (Too many "

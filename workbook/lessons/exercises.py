@@ -243,8 +243,8 @@ def _diagnose(answer: Any, expected: Any, ordered: bool, tolerance: float) -> st
             if len(a) != len(e):
                 return _("The list should have {n} items.").format(n=len(e))
         elif kind == "number":
-            a, e = _as_number(answer), float(_scalar(expected))
-            if e.is_integer() and a.is_integer() and abs(a - e) == 1:
+            got, want = _as_number(answer), float(_scalar(expected))
+            if want.is_integer() and got.is_integer() and abs(got - want) == 1:
                 return _("Off by one: check where your count starts and ends.")
     except _Unreadable:
         return None
