@@ -41,7 +41,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse with errors as one line (no usage dump): ``nfwb trace: error: argument --dport: ...``."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise UsageError(f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)")
 
 

@@ -85,9 +85,10 @@ def ruleset_for(got: Target, dump: str, packet: Packet) -> Ruleset:
     version = ipaddress.ip_address(packet.src).version
     ruleset = got.ruleset
     if version == 6 and ruleset.family != "ipv6" and got.dump is not None:
-        ruleset = got.dump.rulesets.get("ip6tables")
-        if ruleset is None:
+        v6 = got.dump.rulesets.get("ip6tables")
+        if v6 is None:
             raise InputError(f"{dump}: an IPv6 packet, but the dump has no ip6tables rules")
+        ruleset = v6
     from ..trace import family_mismatch
     wrong = family_mismatch(ruleset, version) if got.nft is None else None  # nft tables say their own family
     if wrong:

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from ..limits import one_line
     from ..model import InputError
     from ..parse import parse
+    src: str | Path  # the text itself (stdin) or the file
     if args.file == "-":
         from ..limits import read_capped
         from ..parse.save import check_text

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if got.nft is not None:
         # native nftables (an nft listing, or a dump's nft view beside its iptables-save)
         from ..nft.trace import NftTracer
-        tracer = NftTracer(got.nft, ruleset if ruleset.tables else None, route_localnet=args.route_localnet,
+        tracer: Tracer = NftTracer(got.nft, ruleset if ruleset.tables else None, route_localnet=args.route_localnet,
                            accept_local=args.accept_local)
     else:
         tracer = Tracer(ruleset, backend=args.backend, route_localnet=args.route_localnet,

@@ -916,14 +916,14 @@ def save_dump(source: NodeDump | Mapping[str, str | bytes], folder: str | os.Pat
             if note:
                 meta.setdefault(dest, {})["note"] = note
     else:
-        for rel, data in source.items():
+        for rel, content in source.items():
             safe = _safe_rel(rel)
             if safe is None or safe == MANIFEST:
                 raise InputError(f"{rel}: refused: not a relative path inside the dump")
             (out / safe).parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(data, bytes):
-                (out / safe).write_bytes(data)
+            if isinstance(content, bytes):
+                (out / safe).write_bytes(content)
             else:
-                (out / safe).write_text(data)
+                (out / safe).write_text(content)
     write_manifest(out, host=host, collected_at=collected_at, commands=meta)
     return out

@@ -29,7 +29,7 @@ def check_text(text: str | bytes, source: str) -> str:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise ParseError(source, text.count(b"\n", 0, e.start) + 1, "not UTF-8 text (binary data?)") from None
+            raise ParseError(source, e.object.count(b"\n", 0, e.start) + 1, "not UTF-8 text (binary data?)") from None
     else:
         nul = text.find("\x00")
         if nul >= 0:
@@ -428,9 +428,9 @@ def _parse_save(text: str, source: str, strict: bool, family: str | None, lazy: 
             continue
         if table is None:
             from .session import prompt_command
-            cmd = prompt_command(line)
-            if cmd is not None:  # a pasted "[root@node ~]# iptables-save" session
-                if cmd.startswith("ip6tables") and family is None:
+            prompt = prompt_command(line)
+            if prompt is not None:  # a pasted "[root@node ~]# iptables-save" session
+                if prompt.startswith("ip6tables") and family is None:
                     rs.family = fam = "ipv6"
                 continue
         problem(f"unexpected line {line.strip()[:60]!r}", line)

@@ -327,18 +327,19 @@ def _nat_end_groups(chain: Chain) -> dict[tuple[str, str], list[tuple[int, str]]
     """(target, address) → [(rule position, port)] of a chain's DNAT/REDIRECT rules."""
     out: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for r in chain.rules:
-        flag = _NAT_ENDS.get(r.target or "")
+        target = r.target or ""
+        flag = _NAT_ENDS.get(target)
         opt = r.target_option(flag) if flag else None
         if opt is None:
             continue
         dest = opt.value
-        if r.target == "REDIRECT":
+        if target == "REDIRECT":
             addr, port = "this node", dest
         elif dest.count(":") == 1 or (dest.startswith("[") and "]:" in dest):
             addr, port = dest.rsplit(":", 1)
         else:
             addr, port = dest, ""
-        out.setdefault((r.target, addr), []).append((r.position, port))
+        out.setdefault((target, addr), []).append((r.position, port))
     return out
 
 

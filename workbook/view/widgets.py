@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Hashable, Iterable, Sequence
 
 import ipywidgets as w
 
@@ -14,7 +14,7 @@ from ..i18n import _, localized, msg, ngettext
 from .draw import chain_group, draw_chains, draw_hooks, draw_trace, to_html
 from ..listing_print import format_listing
 from ..model import InputError, Ruleset
-from ..packet import Packet
+from ..packet import Packet, Trace
 
 __all__ = ["DumpExplorer", "TracerForm", "ServiceExplorer", "HostportLab", "ModuleChecker",
            "graph_html", "service_rows", "HOSTPORT_STEPS", "ISTIO_MODULES", "missing_modules"]
@@ -92,7 +92,10 @@ class DumpExplorer(_Displayable):
             tabs.set_title(i, t)
         self.widget = w.VBox([w.HBox([self.table, self.chain]), w.HBox([self.depth, self.expand, self.show]),
                               self.status, tabs])
-        self.table.observe(lambda _: (self._fill_chains(), self.refresh()), names="value")
+        def table_changed(_: object) -> None:
+            self._fill_chains()
+            self.refresh()
+        self.table.observe(table_changed, names="value")
         self.show.on_click(lambda _: self.refresh())
         self._fill_chains()
         self.hooks_out.value = graph_html(draw_hooks(self.ruleset))
@@ -165,7 +168,7 @@ class TracerForm(_Displayable):
         self.summary_out = w.HTML()
         self.graph_out = w.HTML()
         self.steps_out = w.HTML()
-        self.trace = None
+        self.trace: Trace | None = None
         self.widget = w.VBox([w.HBox([self.src, self.dst, self.proto]), w.HBox([self.sport, self.dport, self.in_iface]),
                               w.HBox([self.origin, self.node_ips_text, self.run]), self.summary_out, self.graph_out, self.steps_out])
         self.run.on_click(lambda _: self.refresh())
@@ -207,7 +210,7 @@ class TracerForm(_Displayable):
 
 # ---------------------------------------------------------------------------------------------
 
-def service_rows(ruleset: Ruleset) -> list[dict[str, Any]]:
+def service_rows(ruleset: Ruleset) -> list[dict[Hashable, Any]]:
     """One dict per service port: the rows of :func:`workbook.kube.services` (KUBE-SERVICES → KUBE-SVC → KUBE-SEP).
 
     Keys: its columns (service, protocol, cluster_ip, port, chain, endpoints, probabilities — each
