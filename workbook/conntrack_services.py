@@ -4,7 +4,7 @@ Service, and which still points at an endpoint the rules no longer have."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -44,6 +44,7 @@ def service_frontends(ruleset: "Ruleset | None") -> list[Frontend]:
         return []
     from .kube import services
     out: list[Frontend] = []
+    r: Any  # a row of kube.services' frame (pandas types its named tuples' fields as any scalar)
     for r in services(ruleset).itertuples(index=False):
         eps = frozenset(list(r.endpoints) + list(r.local_endpoints))
         port = None if r.port is None or str(r.port) == "<NA>" else int(r.port)
@@ -118,10 +119,13 @@ def join_services(conntrack: "Conntrack", ruleset: "Ruleset | None",
     ``ruleset`` and from its nftables table in ``nft``."""
     frame = conntrack.frame
     by_key: dict[tuple[str, str | None, int], Frontend] = {}
-    for f in [*service_frontends(ruleset), *nft_service_frontends(nft)]:
-        by_key.setdefault((f.protocol, f.ip, f.port), f)
+    for fe in [*service_frontends(ruleset), *nft_service_frontends(nft)]:
+        by_key.setdefault((fe.protocol, fe.ip, fe.port), fe)
     local = set(node_ips)
-    services, frontends, endpoints, statuses = [], [], [], []
+    services: list[str | None] = []
+    frontends: list[str | None] = []
+    endpoints: list[str | None] = []
+    statuses: list[str | None] = []
     for e in conntrack.entries:
         f = None
         if e.original.dport is not None:
@@ -129,7 +133,10 @@ def join_services(conntrack: "Conntrack", ruleset: "Ruleset | None",
             if f is None and e.original.dst in local:   # a NodePort: only on the node's own addresses
                 f = by_key.get((e.protocol, None, e.original.dport))
         if f is None:
-            services.append(None), frontends.append(None), endpoints.append(None), statuses.append(None)
+            services.append(None)
+            frontends.append(None)
+            endpoints.append(None)
+            statuses.append(None)
             continue
         dest, status = _status(e, f)
         services.append(f.service)

@@ -32,7 +32,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, Literal
 
 from .confined import MAX_HOPS, join_within, safe_rel
 from ..model import InputError
@@ -61,6 +61,10 @@ class ExtractLimits:
 
 
 _COMPRESSION_MAGIC = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
+#: the tarfile mode that reads each kind of tar archive (one decompressor only)
+_TAR_MODES: dict[str, Literal["r:", "r:gz", "r:bz2", "r:xz"]] = {
+    "tar": "r:", "gz compressed tar": "r:gz", "bz2 compressed tar": "r:bz2", "xz compressed tar": "r:xz"}
+assert {k for k in _TAR_MODES if k != "tar"} == {f"{mode} compressed tar" for _, mode in _COMPRESSION_MAGIC}
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _ERRORS = (tarfile.TarError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
            zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError)
@@ -112,7 +116,7 @@ def _kind(head: bytes) -> str:
 class _Tar:
     def __init__(self, path: Path, kind: str):
         # one mode, not "r:*" (which tries each method and reports each failure on its own line)
-        self.f = tarfile.open(path, "r:" + ("" if kind == "tar" else kind.split()[0]))
+        self.f = tarfile.open(path, _TAR_MODES[kind])
 
     def members(self) -> Iterator[tuple[str, str | None, int, str, Any]]:
         for ti in self.f:
@@ -121,7 +125,10 @@ class _Tar:
             yield ti.name, kind, ti.size, ti.linkname, ti
 
     def open(self, src: Any) -> IO[bytes]:
-        return self.f.extractfile(src)
+        f = self.f.extractfile(src)
+        if f is None:  # callers open only the members listed as files
+            raise ValueError(f"{src.name}: not a regular file")
+        return f
 
     def close(self) -> None:
         self.f.close()
