@@ -22,16 +22,6 @@ __all__ = ["State", "Assume", "AssumeFail", "Check", "Context", "set_entry", "is
 class State:
     """Everything that flows along one branch of a trace (copied when a branch splits)."""
 
-    __slots__ = ("src", "dst", "src_i", "dst_i", "sport", "dport", "proto", "proto_num", "in_iface",
-                 "out_iface", "user_out", "mark", "ctmark", "ctstate", "ct_dnat", "ct_snat", "nat_done",
-                 "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
-                 "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
-                 "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
-                 "splits", "memo", "counted",
-                 # -- ext-core -- the TCP flags byte; -- ext-targets -- what -j SET did to sets
-                 # (("add"|"del", set, entry), ...); -- ext-header -- the header fields (TTL, TOS, MSS...)
-                 "tcp_flags", "set_ops", "hdr")
-
     # The slots' types (annotations only: __slots__ keeps the storage); set by the tracers' _initial.
     src: str
     dst: str
@@ -80,6 +70,17 @@ class State:
     tcp_flags: int | None
     set_ops: tuple[tuple[str, str, tuple], ...]
     hdr: Header
+    owner: tuple[int, int, tuple[int, ...] | None] | None  # -- core-proof -- (its slot comes with that branch)
+
+    __slots__ = ("src", "dst", "src_i", "dst_i", "sport", "dport", "proto", "proto_num", "in_iface",
+                 "out_iface", "user_out", "mark", "ctmark", "ctstate", "ct_dnat", "ct_snat", "nat_done",
+                 "orig_src", "orig_dst", "orig_sport", "orig_dport", "icmp", "prob", "steps", "notes",
+                 "stack", "hook", "table", "base", "from_node", "lo", "routed", "dnat", "snat", "masq",
+                 "recent", "verdict", "assumed", "hook_in", "hook_out", "route_out",
+                 "splits", "memo", "counted",
+                 # -- ext-core -- the TCP flags byte; -- ext-targets -- what -j SET did to sets
+                 # (("add"|"del", set, entry), ...); -- ext-header -- the header fields (TTL, TOS, MSS...)
+                 "tcp_flags", "set_ops", "hdr")
 
     def clone(self) -> "State":
         c = State.__new__(State)
