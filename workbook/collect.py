@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from .dump.confined import safe_rel as _safe_rel
 from .dump import write_manifest
@@ -38,6 +38,10 @@ __all__ = ["collect", "collect_local", "collect_ssh", "CollectResult", "CollectE
            "plan_commands", "TABLES"]
 
 from .vocab import TABLES
+
+if TYPE_CHECKING:  # pragma: no cover
+    import paramiko  # imported when an SSH connection is made
+
 _PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; "
 #: Files copied when present: (remote glob or path, folder in the dump).
 _COPIES = (("/etc/modules-load.d/*", "kernel/modules-load.d"),
@@ -217,16 +221,19 @@ class LocalRunner:
     def __init__(self, netns: str | None = None, sudo: bool = False):
         self.netns, self.sudo = netns, sudo
 
-    def run(self, command: str, timeout: float) -> tuple[int, bytes, bytes]:
+    def run(self, command: str, timeout: float) -> tuple[int | None, _Spool, bytes]:
+        """(exit code, or None when stdout went over the cap; stdout; stderr) of ``command``."""
         argv = ["sh", "-c", _PATH + command]
         if self.sudo:
             argv = ["sudo", "-n", *argv]
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = p.stdout, p.stderr
+        assert stdout is not None and stderr is not None  # both are pipes
         out, err = _Spool(), bytearray()
         try:
-            _pump([(p.stdout.fileno(), out), (p.stderr.fileno(), err)], time.monotonic() + timeout)
+            _pump([(stdout.fileno(), out), (stderr.fileno(), err)], time.monotonic() + timeout)
             if out.truncated:  # over the cap: the rest is not wanted
                 p.kill()
             rc = p.wait(max(0.1, timeout))
@@ -237,8 +244,8 @@ class LocalRunner:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-            p.stdout.close()
-            p.stderr.close()
+            stdout.close()
+            stderr.close()
         return (None if out.truncated else rc), out, bytes(err)
 
     def session(self, timeout: float) -> "_Session":
@@ -311,7 +318,9 @@ class SSHRunner:
                 e = inner[0]
             raise CollectError(f"cannot connect to {self.host} port {self.port}: {e.strerror or e}") from None
         if accept_new_host_key and not was_known:
-            key = client.get_transport().get_remote_server_key()
+            transport = client.get_transport()
+            assert transport is not None  # just connected
+            key = transport.get_remote_server_key()
             try:
                 with _KNOWN_HOSTS_LOCK:  # many hosts may be accepted at once: append, never rewrite
                     kh.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -322,11 +331,12 @@ class SSHRunner:
                 raise CollectError(f"{kh}: cannot record the new host key: {e.strerror}") from None
         self.client = client
 
-    def run(self, command: str, timeout: float) -> tuple[int, bytes, bytes]:
+    def run(self, command: str, timeout: float) -> tuple[int | None, _Spool, bytes]:
+        """(exit code, or None when stdout went over the cap; stdout; stderr) of ``command``."""
         cmd = "sh -c " + shlex.quote(_PATH + command)
         if self.sudo:
             cmd = "sudo -n " + cmd
-        chan = self.client.get_transport().open_session(timeout=timeout)
+        chan = self._transport().open_session(timeout=timeout)
         try:
             chan.exec_command(cmd)
             chan.shutdown_write()
@@ -359,11 +369,18 @@ class SSHRunner:
         finally:
             chan.close()
 
+    def _transport(self) -> "paramiko.Transport":
+        """The connection's transport (None only once the client is closed)."""
+        transport = self.client.get_transport()
+        if transport is None:
+            raise CollectError(f"the SSH connection to {self.host} is closed")
+        return transport
+
     def session(self, timeout: float) -> "_Session":
         """Start one remote ``sh -s`` (through ``sudo -n`` if asked) for all commands: one SSH
         channel and one shell instead of one of each per command."""
         try:
-            chan = self.client.get_transport().open_session(timeout=timeout)
+            chan = self._transport().open_session(timeout=timeout)
             chan.exec_command("sudo -n sh -s" if self.sudo else "sh -s")
         except Exception as e:
             raise _SessionFailed(f"cannot open a shell session: {e}") from None
@@ -467,19 +484,21 @@ class _ProcessStream:
     def __init__(self, argv: list[str]):
         self.err = tempfile.TemporaryFile()
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err)
+        assert self.p.stdin is not None and self.p.stdout is not None  # both are pipes
+        self.stdin, self.stdout = self.p.stdin, self.p.stdout
 
     def send(self, data: bytes) -> None:
-        self.p.stdin.write(data)
-        self.p.stdin.flush()
+        self.stdin.write(data)
+        self.stdin.flush()
 
     def recv(self, seconds: float) -> bytes:
-        ready, _, _ = select.select([self.p.stdout], [], [], max(seconds, 0.0))
+        ready, _, _ = select.select([self.stdout], [], [], max(seconds, 0.0))
         if not ready:
             raise _Timeout()
-        return os.read(self.p.stdout.fileno(), 1 << 16)
+        return os.read(self.stdout.fileno(), 1 << 16)
 
     def end_input(self) -> None:
-        self.p.stdin.close()
+        self.stdin.close()
 
     def status(self, seconds: float) -> int | None:
         try:
@@ -495,7 +514,7 @@ class _ProcessStream:
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait()
-        for f in (self.p.stdin, self.p.stdout, self.err):
+        for f in (self.stdin, self.stdout, self.err):
             try:
                 f.close()
             except OSError:
@@ -573,7 +592,7 @@ class _Session:
                 raise _SessionFailed("garbage instead of a header line")
             self._fill(deadline)
 
-    def _frame(self, ident: int, seconds: float) -> tuple[int, bool, bytes, bytes]:
+    def _frame(self, ident: int, seconds: float) -> tuple[int, bool, _Spool, bytes]:
         """Read the frame of command ``ident``: (exit code, timed out?, stdout, stderr); its header
         must come within ``seconds``, and then no pause in its output may last longer."""
         deadline = time.monotonic() + seconds
@@ -805,7 +824,7 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
     result = CollectResult(target=host)
     commands: dict[str, dict] = {}
     errors: list[dict] = []
-    outputs: dict[str, tuple[int | None, bytes, bytes, str, str]] = {}
+    outputs: dict[str, tuple[int | None, _Spool | bytes, bytes, str, str]] = {}
     # one shell for every command when the node allows it; else (or for what a broken session
     # left) one shell per command, as before
     mode: dict = {"mode": "per-command", "timeouts": None, "note": None}
@@ -886,7 +905,8 @@ def _collect_with(runner, out: Path, *, host: str, timeout: float, extra: Mappin
         if save_item:
             run_items([save_item])
             rc, so = outputs[save_item[0]][:2]
-            tables = [m.group(1).decode() for m in map(_TABLE_LINE.match, so.lines()) if m] if rc == 0 else []
+            tables = ([m.group(1).decode() for m in map(_TABLE_LINE.match, so.lines()) if m]
+                      if rc == 0 and isinstance(so, _Spool) else [])
             plan = plan_commands(discovered, tables)
         items = [(f, c) for f, c in plan.items if f not in outputs]
         for rel, cmd in (extra or {}).items():
