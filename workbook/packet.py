@@ -213,7 +213,7 @@ class Trace:
         rows = []
         for i, b in enumerate(self.branches):
             for s in b.steps:
-                row = {"branch": i, "probability": b.probability}
+                row: dict[str, Any] = {"branch": i, "probability": b.probability}
                 row.update(s.to_json())
                 row.setdefault("why", None)
                 row.setdefault("assumed", False)

@@ -304,7 +304,7 @@ class _Compiler:
         if target in ("meta nftrace", "meta priority", "meta pkttype", "ct zone"):
             return lambda s: None
         value = getter(st.value, self.ctx_ref) if not hasattr(st.value, "text") or not _is_int(st.value) else None
-        const = int(st.value.text, 0) if value is None else None
+        const = int(st.value.text, 0) if value is None else 0  # used only when value is None
         attr = "mark" if f.kind == "meta" else "ctmark"
 
         def setter(s):
