@@ -61,8 +61,8 @@ class State:
     recent: dict[Any, dict[Any, int]] | None  # -m recent lists and nft set updates: name → key → hits
     verdict: str | None
     assumed: bool
-    hook_in: tuple[str | None, str | None] | None
-    hook_out: tuple[str | None, str | None] | None
+    hook_in: str | None  # the interfaces -i / -o see at the current hook
+    hook_out: str | None
     route_out: str | None
     splits: int
     memo: dict[Any, Any] | None
