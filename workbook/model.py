@@ -244,7 +244,8 @@ class Rule:
                 t = match_texts.get(id(m))
                 if t is None:
                     t = match_texts[id(m)] = m.to_save()
-                    keep.append(m)  # type: ignore[union-attr]
+                    if keep is not None:  # given with match_texts (see spec_texts)
+                        keep.append(m)
                 parts.append(t)
         if self.target is not None:
             parts.append(("-g " if self.goto else "-j ") + self.target)

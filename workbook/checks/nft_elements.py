@@ -103,15 +103,16 @@ def find_nft_shadowed_elements(ctx: Context) -> Iterator[Finding]:
             else:
                 seen[e.key] = i
         if "interval" in s.flags and len(s.elements) <= MAX_COMPARED:
-            ranges = [key_ranges(e.key) for e in s.elements]
-            readable = [i for i, r in enumerate(ranges) if r is not None]
+            known = [(i, r) for i, e in enumerate(s.elements) if (r := key_ranges(e.key)) is not None]
+            readable = [i for i, _ in known]
+            known_ranges = [r for _, r in known]
             sub = [s.elements[i] for i in readable]
-            for a, b in _pairs(sub, [ranges[i] for i in readable]):  # type: ignore[misc]
+            for a, b in _pairs(sub, known_ranges):
                 i, j = readable[a], readable[b]
                 if s.elements[i].key == s.elements[j].key:
                     continue
-                ri, rj = ranges[i], ranges[j]
-                rel = "inside" if _within(rj, ri) or _within(ri, rj) else "overlap"  # type: ignore[arg-type]
+                ri, rj = known_ranges[a], known_ranges[b]
+                rel = "inside" if _within(rj, ri) or _within(ri, rj) else "overlap"
                 if rel == "overlap" and not s.is_map:
                     continue    # a set's overlapping ranges match the same packets either way: harmless
                 rows.append((rel, i, j))

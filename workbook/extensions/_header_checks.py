@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from ..model import InputError, Match
-from ..trace.state import Assume
+from ..trace.state import Assume, State
 
 #: symbolic TOS values of libxt_tos (they compare under the mask 0x3f)
 TOS_NAMES = {"minimize-delay": 0x10, "maximize-throughput": 0x08, "maximize-reliability": 0x04,
@@ -54,10 +54,10 @@ def tos_value(text: str) -> tuple[int, int]:
     return number(v, "tos"), number(m, "tos") if m else 0xFF
 
 
-def field_check(desc: str, what: str, get: Callable[[object], int | str | None],
-                test: Callable[[int | str], bool], negated: bool) -> Callable[[object], object]:
+def field_check(desc: str, what: str, get: Callable[[State], int | str | None],
+                test: Callable[[int | str], bool], negated: bool) -> Callable[[State], object]:
     """A check: None when ``test(field) != negated``; a reason when not; Assume when the field is not given."""
-    def chk(s: object) -> object:
+    def chk(s: State) -> object:
         v = get(s)
         if v is None:
             return Assume(f"{desc}: the packet's {what} is not given; assumed to match")
@@ -67,9 +67,9 @@ def field_check(desc: str, what: str, get: Callable[[object], int | str | None],
     return chk
 
 
-def hdr(name: str) -> Callable[[object], int | str | None]:
+def hdr(name: str) -> Callable[[State], int | str | None]:
     """The getter of one header field of a trace state."""
-    return lambda s: getattr(s.hdr, name)  # type: ignore[attr-defined]
+    return lambda s: getattr(s.hdr, name)
 
 
 def in_span(what: str) -> Callable[[str], Callable[[int], bool]]:
@@ -83,11 +83,12 @@ def in_span(what: str) -> Callable[[str], Callable[[int], bool]]:
 def flags_compile(what: str, field: str, tests: dict[str, Callable[[str], Callable]]) -> Callable[..., None]:
     """A match ``compile``: one check per option, ``tests[flag](value)`` judging the header ``field``
     (``what`` names it in the reasons); an option without a test is assumed."""
-    def compile_(comp: object, rule: object, m: Match, checks: list, stats: list) -> None:
+    def compile_(comp: Any, rule: object, m: Match, checks: list, stats: list) -> None:
+        # comp: the tracer's compiler (trace.walk, which imports the registry: not imported here)
         for o in m.options:
             make = tests.get(o.flag)
             if make is None:
-                comp.unknown_option(m, o, checks)  # type: ignore[attr-defined]
+                comp.unknown_option(m, o, checks)
             else:
                 checks.append(field_check(f"-m {m.module} {o.to_save()}", what, hdr(field), make(o.value), o.negated))
     return compile_

@@ -9,6 +9,7 @@ from typing import Callable
 
 from ..model import Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader, unquote
+from ..trace.state import State
 
 __all__ = ["Word", "reader", "printer", "assumed"]
 
@@ -96,10 +97,10 @@ def printer(lead: str, words: tuple[Word, ...]) -> Callable[[Rule], str]:
     return text
 
 
-def assumed(state: object, text: str) -> None:
+def assumed(state: State, text: str) -> None:
     """Say why the target's effect is assumed: a branch note, and the target's step is marked."""
-    state.note(text)  # type: ignore[attr-defined]
-    steps = state.steps  # type: ignore[attr-defined]
+    state.note(text)
+    steps = state.steps
     if steps:
         steps[-1].assumed = True
 

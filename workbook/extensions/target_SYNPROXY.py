@@ -20,10 +20,10 @@ def _text(rule: Rule) -> str:
     return _print(rule) + " "
 
 
-def _apply(tracer: object, s, rule: Rule, ctx: object) -> str:
+def _apply(tracer: object, s, rule: Rule, ctx: object) -> str | None:
     """The tracer's first packet of a connection is a SYN, a later one an ACK."""
     if s.proto_num != 6:
-        return None  # type: ignore[return-value]  # the kernel refuses SYNPROXY without -p tcp
+        return None  # the kernel refuses SYNPROXY without -p tcp
     if s.ctstate in ("NEW", "UNTRACKED"):
         s.note("-j SYNPROXY: the kernel answers the SYN with a SYN-ACK cookie itself; the SYN goes no further "
                "(the server sees the handshake only after the client's ACK)")

@@ -7,6 +7,7 @@ next rule. Either way the trace says "unsupported extension X" and why.
 from __future__ import annotations
 
 from ._assumed import assume_with
+from ..trace.state import State
 from .registry import Extension
 
 
@@ -20,8 +21,8 @@ def _refused_target(name: str, why: str) -> Extension:
     """A target that continues with the next rule and notes that it was not simulated."""
     reason = f"unsupported extension {name}: {why}"
 
-    def apply(tracer: object, state: object, rule: object, ctx: object) -> None:
-        state.note(f"-j {name}: {reason}; the packet continues")  # type: ignore[attr-defined]
+    def apply(tracer: object, state: State, rule: object, ctx: object) -> None:
+        state.note(f"-j {name}: {reason}; the packet continues")
         return None
     return Extension(name, "target", why, status="unsupported", reason=reason, apply=apply)
 

@@ -122,23 +122,25 @@ class NftRule:
     _statements: "tuple[Statement, ...] | None" = field(default=None, repr=False)
     _comment: "str | None | bool" = field(default=False, repr=False)
 
-    def _parse(self) -> None:
+    def _parse(self) -> "tuple[tuple[Statement, ...], str | None]":
         from .rule_text import parse_rule_text
-        self._statements, self._comment = parse_rule_text(self.text)
+        statements, comment = parse_rule_text(self.text)
+        self._statements, self._comment = statements, comment
+        return statements, comment
 
     @property
     def statements(self) -> "tuple[Statement, ...]":
         if self._statements is None:
-            self._parse()
-        return self._statements  # type: ignore[return-value]
+            return self._parse()[0]
+        return self._statements
 
     @property
     def comment(self) -> str | None:
         if self._comment is False:
             if ' comment "' not in self.text and not self.text.startswith("comment "):
                 return None
-            self._parse()
-        return self._comment  # type: ignore[return-value]
+            return self._parse()[1]
+        return self._comment if isinstance(self._comment, str) else None  # parsed: the text or None
 
     @property
     def counter(self) -> tuple[int, int] | None:

@@ -70,6 +70,7 @@ class _Section:
     def __init__(self, table: str | None, family: str | None, line: int, why: str | None = None):
         self.table, self.family, self.line, self.why = table, family, line, why
         self.lines: list[tuple[int, str]] = []
+        self.skip = False  # a shell command's output that is not read (noted or refused)
 
 
 def _split_sections(text: str, table: str | None, source: str, problems: list[Problem], strict: bool,
@@ -91,12 +92,12 @@ def _split_sections(text: str, table: str | None, source: str, problems: list[Pr
             if c is None or c.kind in (None, "lsmod"):
                 notes.append(f"{source}:{lineno}: skipped shell command {cmd!r}")
                 sections.append(_Section(None if c is None else table, None, lineno, None))
-                sections[-1].skip = True  # type: ignore[attr-defined]
+                sections[-1].skip = True
                 continue
             if c.kind != "spec":
                 msg = f"{c.kind} output of {cmd!r} inside an iptables -S dump (parse it separately)"
                 sections.append(_Section(None, None, lineno))
-                sections[-1].skip = True  # type: ignore[attr-defined]
+                sections[-1].skip = True
                 problems.append(Problem(source, lineno, msg, line))
                 continue
             t = table or c.default_table
@@ -107,7 +108,7 @@ def _split_sections(text: str, table: str | None, source: str, problems: list[Pr
             if "Warning:" in stripped:
                 notes.append(stripped.lstrip("# ").strip())
             continue
-        if getattr(sections[-1], "skip", False):
+        if sections[-1].skip:
             continue  # output of a command we do not parse here
         if stripped.startswith("-") and line[0] in " \t":
             sections[-1].lines.append((lineno, stripped))  # indented (Markdown code block)
