@@ -492,7 +492,7 @@ class _Monitor:
 #: Packet fields only a raw frame can set (-- ext-header --): a packet giving one is sent as a frame
 _HEADER_FIELDS = ("ttl", "tos", "length", "mss", "src_mac")
 #: matches whose state outlives a packet's conntrack entry (see Lab._reset_stateful)
-_STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic"})
+_STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic", "connlimit"})
 
 
 class _Sender:
