@@ -891,6 +891,7 @@ class Lab:
         tables = sorted({r.table for r in rules})
 
         def script(lines) -> str:  # one restore per step: the deletions are committed before the insertions
+            lines = list(lines)  # read once per table (a generator would feed only the first table)
             return "".join(f"*{t}\n" + "".join(text for table, text in lines if table == t) + "COMMIT\n" for t in tables)
         self._ns(self.node, restore, "--noflush", input=script(
             (r.table, f"-D {r.chain} {r.position}\n") for r in sorted(rules, key=lambda r: -r.position)))

@@ -6,7 +6,7 @@ without a conntrack entry (INVALID, UNTRACKED, or in the raw table, before connt
 neither ``--helper`` nor ``--label``: only their negation. ``--helper`` looks at the helper of the
 connection's master, which only a RELATED connection has: any other packet matches only
 ``! --helper``; a RELATED one is assumed. A NEW connection has no label yet: ``--label N`` does not
-match it, ``--label N --set`` sets the bit and matches; an older connection's labels are assumed.
+match it (unless this packet's walk set it), ``--label N --set`` sets the bit and matches; an older connection's labels are assumed.
 ``connbytes`` counts what the connection carried so far (accounting switched on by the rule): assumed.
 """
 
@@ -16,6 +16,7 @@ from ..model import Match, Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader, unquote, value_after
 from ..trace.state import Assume, State
 from ._assumed import assume_with
+from ._first_packet import take
 from .registry import Extension, OptionSpec
 
 __all__ = ["EXTENSIONS"]
@@ -52,11 +53,13 @@ def _compile_connlabel(comp, rule: Rule, m: Match, checks: list, stats: list) ->
         return
     neg, setting, desc = label.negated, m.get("--set") is not None, m.to_save()
 
-    def chk(s: State, desc=desc, neg=neg, setting=setting):
+    def chk(s: State, desc=desc, neg=neg, setting=setting, bit=label.value):
         if not has_entry(s):
             have = False
-        elif s.ctstate == "NEW":
-            have = setting  # no label yet: --set sets it and matches
+        elif s.ctstate == "NEW":  # no label but those this packet's walk set: --set sets it and matches
+            have = setting or take(s, "connlabel", bit, 0) > 0
+            if setting:
+                take(s, "connlabel", bit)
         else:
             return Assume(f"{desc}: the labels of a {s.ctstate} connection are not known; assumed to match")
         if have != neg:

@@ -11,7 +11,8 @@ Kernel semantics (``net/netfilter/xt_limit.c`` ``limit_mt_check``/``limit_mt``,
 - hashlimit in bytes (``--hashlimit-upto 1kb/s``): the first packet's cost is capped at the full
   bucket (``hashlimit_byte_cost``), so it is within the limit too;
 - ``--hashlimit-rate-match`` (revision 3): the first packet of a window counts 1 against
-  ``burst + rate`` (packets: within); in bytes it counts the packet's length (assumed).
+  ``burst + rate`` (packets: within); in bytes it counts the packet's length (assumed);
+- a bucket in bytes or a rate-match met again by the same packet is assumed still within the limit.
 
 The simulator judges each packet as the first since the rules were loaded (the lab re-inserts
 these rules before each packet). One packet meeting the same bucket again (a chain jumped to twice,
@@ -25,7 +26,7 @@ from __future__ import annotations
 from ..addr import parse_int
 from ..model import Match, Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader
-from ..trace.state import Assume, State
+from ..trace.state import Assume, AssumeFail, State
 from ._first_packet import FIRST_PACKET, take
 from .registry import Extension, OptionSpec
 
@@ -59,7 +60,7 @@ def _compile_limit(comp, rule: Rule, m: Match, checks: list, stats: list) -> Non
         if o.flag not in ("--limit", "--limit-burst"):
             comp.unknown_option(m, o, checks)
     burst = _burst(m.get("--limit-burst").value if m.get("--limit-burst") else None) or 1
-    desc, key = m.to_save(), id(m)
+    desc, key = m.to_save(), (rule.table, rule.chain, rule.position)  # one bucket per rule
 
     def chk(s: State, desc=desc, key=key, burst=burst):
         used = take(s, "limit", key)
@@ -98,12 +99,13 @@ def _compile_hashlimit(comp, rule: Rule, m: Match, checks: list, stats: list) ->
     fields = tuple(_MODE_FIELDS[w] for w in (mode.value.split(",") if mode else ()) if w in _MODE_FIELDS)
 
     def chk(s: State, desc=desc, above=above, n=exact_uses, exact=exact_uses == burst,
-            name=name.value if name else id(m), fields=fields):
+            name=name.value if name else (rule.table, rule.chain, rule.position), fields=fields):
         used = take(s, "hashlimit", (name, *(getattr(s, f) for f in fields)))
         s.note(f"-m hashlimit: {FIRST_PACKET}")
-        if used >= n and not exact:
-            return Assume(f"{desc}: this packet met the bucket before; what is left depends on its length "
-                          f"and the rate; assumed to match")
+        if used >= n and not exact:  # taken as still within the limit (a packet is small against a byte rate)
+            why = (f"{desc}: this packet met the bucket before; what is left depends on its length and the "
+                   f"rate; assumed within the limit")
+            return AssumeFail(why + ", so no match") if above else Assume(why + ", so a match")
         within = used < n
         why = ("the first packet is within the limit (the bucket starts full)" if within
                else f"this packet met the bucket {used + 1} times; its burst {n} is used up")

@@ -32,7 +32,7 @@ def _compile(comp, rule: Rule, m: Match, checks: list, stats: list) -> None:
             continue
         quota, neg, desc = number(o.value, "quota"), o.negated, m.to_save()
 
-        def chk(s: State, quota=quota, neg=neg, desc=desc, key=id(o)):
+        def chk(s: State, quota=quota, neg=neg, desc=desc, key=(rule.table, rule.chain, rule.position, o.flag)):
             s.note(f"-m quota: {FIRST_PACKET}")
             length = s.hdr.length
             left = quota - take(s, "quota", key, 0)

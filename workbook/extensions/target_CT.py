@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..model import Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader
 from ..trace.state import Context, State
+from ._first_packet import take
 from .registry import Extension, OptionSpec
 
 __all__ = ["EXTENSIONS"]
@@ -29,11 +30,13 @@ def _apply(tracer, s: State, rule: Rule, ctx: Context) -> None:
         s.note(f"{rule.spec}: the packet came back from the node over lo with its conntrack entry; "
                f"CT leaves it alone")
         return None
-    if s.ctstate == "UNTRACKED":
+    if s.ctstate == "UNTRACKED" or take(s, "CT template", 0, 0):
+        s.note(f"{rule.spec}: an earlier CT rule already gave the packet its conntrack (template); this one does nothing")
         return None
     if notrack:
         s.ctstate = "UNTRACKED"
     else:
+        take(s, "CT template", 0)
         s.note(f"{rule.spec}: the conntrack template (helper, zone, timeout, events) does not change this "
                f"packet's matches; its effects on later packets are not simulated")
     return None
