@@ -21,14 +21,13 @@ _WEEKDAYS = frozenset({"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"})
 
 
 def _ordinal(day: str) -> str:
-    """``1st``, ``2nd``, ``11th``, ``23rd`` (libxt_time's days of the month).
+    """A day of the month as libxt_time lists it: the suffix follows the last digit only (``11st``).
 
     >>> [_ordinal(d) for d in ("1", "2", "3", "4", "11", "12", "13", "21", "22", "31")]
-    ['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '22nd', '31st']
+    ['1st', '2nd', '3rd', '4th', '11st', '12nd', '13rd', '21st', '22nd', '31st']
     """
     n = int(day)
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def _text(m: Match) -> str:
