@@ -16,6 +16,7 @@ from ..model import Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader
 from ..trace.state import Context, State
 from ._first_packet import take
+from ._legal import tables_of
 from .registry import Extension, OptionSpec
 
 __all__ = ["EXTENSIONS"]
@@ -79,6 +80,6 @@ EXTENSIONS = (
     Extension("CT", "target", "gives the packet a conntrack template (helper, zone...) or, with --notrack, none",
               options=(OptionSpec("--notrack", 0, negatable=False),
                        *(OptionSpec("--" + w, negatable=False) for w in _VALUED)),
-              tables=frozenset({"raw"}), read_listing=_read, listing_text=_text, apply=_apply,
+              tables=tables_of("CT"), read_listing=_read, listing_text=_text, apply=_apply,
               aliases=("NOTRACK",), owners=("Calico", "Cilium", "hardened hosts")),
 )
