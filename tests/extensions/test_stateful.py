@@ -26,7 +26,7 @@ from workbook.parse import parse_save
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 SEED = 11
-RULES, PACKETS = 8, 10
+RULES, PACKETS = 10, 14
 #: where a match rule may go: (table, chain)
 PLACES = (("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("mangle", "INPUT"), ("filter", "INPUT"),
           ("filter", "FORWARD"), ("mangle", "FORWARD"))

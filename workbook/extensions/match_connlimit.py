@@ -6,6 +6,9 @@ includes the packet's own connection (``nf_conncount_count`` adds it), and the m
 ``(count > limit) XOR invert``, where ``--connlimit-upto N`` is the inverted ``--connlimit-above N``.
 The simulator knows of no other connection (the lab flushes conntrack before each packet): the
 count is 1, so ``--connlimit-above N`` matches iff N is 0 and ``--connlimit-upto N`` iff N >= 1.
+The same packet meeting the same rule again (a chain entered twice) counts its connection once
+more: the entry is not confirmed before the packet leaves the last hook, so the rule's list does
+not find it and adds it again (seen in the kernel on both backends, Linux 6.18: count 2).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from ..model import Match, Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader
 from ..trace.state import State
+from ._first_packet import take
 from ._header_checks import number
 from .registry import Extension, OptionSpec
 
@@ -36,11 +40,12 @@ def _compile(comp, rule: Rule, m: Match, checks: list, stats: list) -> None:
     n, upto = limit
     desc = m.to_save()
 
-    def chk(s: State, n=n, upto=upto, desc=desc):
+    def chk(s: State, n=n, upto=upto, desc=desc, key=(rule.table, rule.chain, rule.position)):
         s.note(_ASSUMPTION)
-        if (1 > n) != upto:
+        count = 1 + take(s, "connlimit", key)  # the rule met again: its own unconfirmed entry is counted again
+        if (count > n) != upto:
             return None
-        return f"{desc}: 1 connection (this one) is {'more than' if upto else 'not more than'} {n}"
+        return f"{desc}: {count} connection(s) (this one) is {'more than' if upto else 'not more than'} {n}"
     checks.append(chk)
 
 
