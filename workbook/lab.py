@@ -492,7 +492,7 @@ class _Monitor:
 #: Packet fields only a raw frame can set (-- ext-header --): a packet giving one is sent as a frame
 _HEADER_FIELDS = ("ttl", "tos", "length", "mss", "src_mac")
 #: matches whose state outlives a packet's conntrack entry (see Lab._reset_stateful)
-_STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic"})
+_STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic", "connlimit"})
 
 
 class _Sender:
@@ -891,6 +891,7 @@ class Lab:
         tables = sorted({r.table for r in rules})
 
         def script(lines) -> str:  # one restore per step: the deletions are committed before the insertions
+            lines = list(lines)  # read once per table (a generator would feed only the first table)
             return "".join(f"*{t}\n" + "".join(text for table, text in lines if table == t) + "COMMIT\n" for t in tables)
         self._ns(self.node, restore, "--noflush", input=script(
             (r.table, f"-D {r.chain} {r.position}\n") for r in sorted(rules, key=lambda r: -r.position)))

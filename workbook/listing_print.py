@@ -71,23 +71,6 @@ def match_text(m: Match) -> str:
     ext = match_extension(mod)
     if ext is not None and ext.listing_text is not None:
         return ext.listing_text(m)
-    if mod == "statistic":
-        out = " statistic"
-        mode = m.get("--mode")
-        if mode is not None:
-            out += f" mode {mode.value}"
-        for o in m.options:
-            if o.flag == "--probability":
-                out += f" {_bang(o)}probability {o.value}"
-            elif o.flag == "--every":
-                out += f" {_bang(o)}every {o.value}"
-            elif o.flag == "--packet":
-                out += f" packet {o.value}"
-        return out
-    if mod == "limit":
-        rate = m.get("--limit")
-        burst = m.get("--limit-burst")
-        return f" limit: avg {rate.value if rate else '3/hour'} burst {burst.value if burst else '5'}"
     # Fallback for modules without a dedicated printer: the module name and its saved options.
     opts = " ".join(o.to_save() for o in m.options)
     return f" {mod} {opts}".rstrip()

@@ -13,24 +13,12 @@ from workbook.extensions._coverage import README_END, README_START, SHIPPED, ins
 
 README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 
-# Shipped extensions not moved into the registry yet (issue 9 is open for them). The set only
-# shrinks: a registered one left here fails test_no_stale_exemption.
-NOT_YET_IN_REGISTRY = {
-    # issue 9, still open: the stateful matches and the conntrack targets are read, printed and
-    # traced by the legacy code in parse/listing.py, listing_print.py and trace/walk.py
-    ("CT", "target"), ("NOTRACK", "target"),
-    ("helper", "match"), ("connlimit", "match"), ("connbytes", "match"), ("connlabel", "match"),
-    ("recent", "match"), ("statistic", "match"), ("limit", "match"), ("hashlimit", "match"),
-    ("quota", "match"), ("time", "match"), ("cluster", "match"), ("rateest", "match"),
-}
-
-
 def _registered(name: str, kind: str) -> bool:
     return (match_extension(name) if kind == "match" else target_extension(name)) is not None
 
 
 def _missing(libs: tuple[str, ...]) -> list[tuple[str, str]]:
-    return sorted(nk for nk in shipped_names(libs) if not _registered(*nk) and nk not in NOT_YET_IN_REGISTRY)
+    return sorted(nk for nk in shipped_names(libs) if not _registered(*nk))
 
 
 def test_checked_in_list_is_registered():
@@ -41,16 +29,10 @@ def test_checked_in_list_is_registered():
 
 @pytest.mark.skipif(not installed() and not os.environ.get("CI"), reason="no iptables extension libraries here")
 def test_installed_libraries_are_registered():
-    """Every extension library installed on this machine is registered (or listed as not yet moved)."""
+    """Every extension library installed on this machine is registered."""
     libs = installed()
     assert libs, "CI: iptables' extension libraries should be installed (scripts/setup)"
     assert _missing(libs) == []
-
-
-def test_no_stale_exemption():
-    """An extension both registered and listed as not yet moved is a stale exemption."""
-    stale = sorted(nk for nk in NOT_YET_IN_REGISTRY if _registered(*nk))
-    assert stale == [], f"remove from NOT_YET_IN_REGISTRY: {stale}"
 
 
 def test_refusals_say_unsupported_extension():

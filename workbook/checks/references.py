@@ -19,8 +19,8 @@ __all__ = ["find_reference_problems", "EXTENSION_TARGETS", "EXPECTED_UNREFERENCE
 
 #: Targets provided by the kernel/extensions rather than by a user chain.
 EXTENSION_TARGETS = frozenset("""
-ACCEPT DROP RETURN DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK NOTRACK
-CT TCPOPTSTRIP SAME MIRROR IPV4OPTSSTRIP
+ACCEPT DROP RETURN DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK
+TCPOPTSTRIP SAME MIRROR IPV4OPTSSTRIP
 """.split()) | target_names()
 
 #: User chains that are unreferenced by design: kube-proxy/kubelet canaries and kubelet's backend

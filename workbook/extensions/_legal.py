@@ -32,6 +32,7 @@ PLACES: dict[str, frozenset[str]] = {
     "CONNSECMARK": _at(("mangle", "security")),
     "SECMARK": _at(("mangle", "security")),
     "TRACE": _at(("raw",)),
+    **{name: _at(("raw",)) for name in ("CT", "NOTRACK")},  # -- ext-stateful -- (xt_CT's .table)
     **{name: _MANGLE for name in ("CHECKSUM", "TOS", "TTL", "HL", "DSCP", "ECN")},
     **{name: ALL for name in ("LOG", "NFLOG", "NFQUEUE", "SET", "TCPMSS", "TEE", "AUDIT", "IDLETIMER", "RATEEST",
                               "HMARK", "LED")},

@@ -10,7 +10,6 @@ from ..limits import MAX_COUNT
 from ..model import Chain, Match, Option, ParseError, Problem, Rule, Ruleset, Table
 from ..vocab import TABLES, protocol_name
 from .listing_words import ListingContext as _Ctx, NotThisReader as _Unknown
-from .listing_words import unquote as _unquote, value_after as _value
 from .save import check_text, split_lines
 from .session import parse_command, prompt_command
 from .spec import _order_chains, infer_table
@@ -94,170 +93,13 @@ def _tokens(text: str, reflowed: bool) -> list[str]:
     return out
 
 
-
-
-# --------------------------------------------------------------------------- match printers
-# Each takes (tokens, i, negated, ctx) with tokens[i] the keyword and returns (Match, next_i).
-
-
-
-def _m_statistic(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "mode":
-        raise _Unknown
-    mode = t[i + 2]
-    opts = [Option("--mode", (mode,))]
-    j = i + 3
-    inv = neg
-    n = len(t)
-    while j < n:
-        w = t[j]
-        if w == "!":
-            inv = True
-            j += 1
-            continue
-        if mode == "random" and w == "probability" and j + 1 < n:
-            opts.append(Option("--probability", (t[j + 1],), inv))
-        elif mode == "nth" and w == "every" and j + 1 < n:
-            opts.append(Option("--every", (t[j + 1],), inv))
-        elif mode == "nth" and w == "packet" and j + 1 < n:
-            opts.append(Option("--packet", (t[j + 1],)))
-        else:
-            break
-        inv = False
-        j += 2
-    return Match("statistic", tuple(opts)), j
-
-
-_RECENT_CMD = {"SET": "--set", "CHECK": "--rcheck", "UPDATE": "--update", "REMOVE": "--remove"}
-
-
-def _m_recent(t, i, neg, ctx):
-    j = i + 1
-    n = len(t)
-    cmd = seconds = hit = name = mask = side = None
-    reap = rttl = False
-    while j < n:
-        w = t[j]
-        if w in _RECENT_CMD and cmd is None:
-            cmd = _RECENT_CMD[w]
-            j += 1
-        elif w == "seconds:" and j + 1 < n:
-            seconds, j = t[j + 1], j + 2
-        elif w == "reap":
-            reap, j = True, j + 1
-        elif w == "hit_count:" and j + 1 < n:
-            hit, j = t[j + 1], j + 2
-        elif w == "TTL-Match":
-            rttl, j = True, j + 1
-        elif w == "name:" and j + 1 < n:
-            name, j = t[j + 1], j + 2
-        elif w == "side:" and j + 1 < n:
-            side, j = t[j + 1], j + 2
-        elif w == "mask:" and j + 1 < n:
-            mask, j = t[j + 1], j + 2
-        else:
-            break
-    if cmd is None:
-        raise _Unknown
-    opts = [Option(cmd, (), neg)]
-    if seconds is not None:
-        opts.append(Option("--seconds", (seconds,)))
-    if reap:
-        opts.append(Option("--reap"))
-    if hit is not None:
-        opts.append(Option("--hitcount", (hit,)))
-    if rttl:
-        opts.append(Option("--rttl"))
-    if name is not None:
-        opts.append(Option("--name", (name,)))
-    if mask is not None:
-        opts.append(Option("--mask", (mask,)))
-    if side is not None:
-        opts.append(Option("--rsource" if side == "source" else "--rdest"))
-    return Match("recent", tuple(opts)), j
-
-
-
-
-def _m_limit(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "avg":
-        raise _Unknown
-    opts = [Option("--limit", (t[i + 2],))]
-    j = i + 3
-    if j + 1 < len(t) and t[j] == "burst":
-        if t[j + 1] != "5":  # libxt_limit saves --limit-burst only when it is not the default 5
-            opts.append(Option("--limit-burst", (t[j + 1],)))
-        j += 2
-    return Match("limit", tuple(opts)), j
-
-
-
-
-def _m_helper(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 1] != "match":
-        raise _Unknown
-    inv, v, j = _value(t, i + 2, neg, glued=False)
-    return Match("helper", (Option("--helper", (_unquote(v),), inv),)), j
-
-
-
-
-def _m_quota(t, i, neg, ctx):
-    if i + 2 >= len(t) or t[i + 2] != "bytes":
-        raise _Unknown
-    return Match("quota", (Option("--quota", (t[i + 1],), neg),)), i + 3
-
-
-def _m_connbytes(t, i, neg, ctx):
-    if i + 7 >= len(t) or (t[i + 2], t[i + 3], t[i + 5], t[i + 6]) != ("connbytes", "mode", "connbytes", "direction"):
-        raise _Unknown
-    v = t[i + 1]
-    inv = v.startswith("!")
-    return Match("connbytes", (Option("--connbytes", (v[1:] if inv else v,), inv),
-                               Option("--connbytes-mode", (t[i + 4],)), Option("--connbytes-dir", (t[i + 7],)))), i + 8
-
-
+# --------------------------------------------------------------------------- matches and targets
+# Each extension's reader lives with it in workbook/extensions (``read_listing``).
 def _comment_reader():
     ext = match_extension("comment")
     assert ext is not None and ext.read_listing is not None
     return ext.read_listing
 
-
-_MATCHES = {
-    "statistic": _m_statistic, "recent:": _m_recent, "limit:": _m_limit,
-    "helper": _m_helper, "quota:": _m_quota, "connbytes": _m_connbytes,
-}
-
-
-# --------------------------------------------------------------------------- target printers
-# Each takes (tokens, i, target, ctx) and returns (options, next_i[, new_target]).
-
-
-
-def _t_ct(t, i, target, ctx):
-    w = t[i]
-    if w == "NOTRACK":
-        return ([], i + 1, "NOTRACK")
-    if w != "CT" or i + 1 >= len(t):
-        raise _Unknown
-    j = i + 1
-    opts = []
-    n = len(t)
-    while j < n:
-        if t[j] == "notrack":
-            opts.append(Option("--notrack"))
-            j += 1
-        elif t[j] in ("helper", "zone", "timeout", "ctevents", "expevents") and j + 1 < n:
-            opts.append(Option("--" + t[j], (t[j + 1],)))
-            j += 2
-        else:
-            break
-    return opts, j
-
-
-_TARGETS = {
-    "CT": _t_ct,
-}
 
 # a match keyword that is also a target's first printed word only counts as a match when
 # the next word says so ("TTL match" vs "TTL set to", "DSCP match" vs "DSCP set")
@@ -287,9 +129,7 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
     unknown: list[str] = []
     bad: list[str] = []
     text_ext = target_extension(target or "")
-    tprinter = text_ext.read_listing if text_ext is not None and text_ext.read_listing else _TARGETS.get(target or "")
-    if target == "CT" or target == "NOTRACK":
-        tprinter = _t_ct
+    tprinter = text_ext.read_listing if text_ext is not None else None
     i = 0
     n = len(t)
     neg = False
@@ -314,7 +154,7 @@ def listed_options(text: str, target: str | None, protocol: str | None = None, *
             continue
         key = w
         ext = listing_reader(key)
-        fn = ext.read_listing if ext is not None else _MATCHES.get(key)
+        fn = ext.read_listing if ext is not None else None
         if fn is not None and key in _NEEDS_MATCH_WORD and (i + 1 >= n or t[i + 1] != "match"):
             fn = None
         if fn is not None:
@@ -404,9 +244,9 @@ def parse_listing(text: str | bytes, source: str = "<text>", strict: bool = True
     What a listing cannot show, so a listed rule's ``spec`` can differ from iptables-save:
     in/out interfaces without ``-v``; exact counters without ``-x``; numbers for names
     without ``-n`` (ports are resolved through ``/etc/services``, user/host names are kept as
-    printed); defaults that save prints but ``-L`` hides (hashlimit burst/mode, connlimit
-    mask, time's datestop: such rules keep their text as ``-m ?``); the original spacing of a
-    comment in ``| column -t`` output (runs of blanks become one space).
+    printed); what ``-L`` does not show at all (hashlimit's ``--hashlimit-name``, the ``!`` of
+    ``! --quota``); the original spacing of a comment in ``| column -t`` output (runs of blanks
+    become one space).
 
     >>> rs = parse_listing('''Chain KUBE-MARK-MASQ (9 references)
     ...  pkts bytes target     prot opt in     out     source               destination

@@ -13,7 +13,7 @@ __all__ = ["parse_spec", "infer_table"]
 
 # targets that exist only in one table (xt target ``.table`` restrictions)
 _NAT_TARGETS = frozenset({"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP"})
-_RAW_TARGETS = frozenset({"NOTRACK", "CT"})
+_RAW_TARGETS = target_names("raw")  # CT, NOTRACK
 _MANGLE_TARGETS = frozenset({"IMQ"}) | target_names("mangle")
 
 

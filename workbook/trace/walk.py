@@ -68,7 +68,7 @@ MEMO_AFTER_STEPS = 1000
 
 _TERMINAL_VERDICTS = frozenset({"DROP", "REJECT"})
 _ROUTING_DROP = "(dropped by routing)"
-_NON_TERMINATING = frozenset({"NFACCT", "NOTRACK", "CT"})
+_NON_TERMINATING = frozenset({"NFACCT"})
 # -----------------------------------------------------------------------------------------
 # addresses
 
@@ -222,12 +222,8 @@ class _Compiler:
         if ext is not None and ext.compile is not None:
             ext.compile(self, rule, m, checks, stats)
             return
-        fn = getattr(self, "m_" + mod.replace("-", "_"), None)
-        if fn is None:
-            desc = m.to_save()
-            checks.append(lambda s, d=desc: _Assume(f"{d}: the tracer does not evaluate -m {mod}; assumed to match"))
-            return
-        fn(rule, m, checks, stats)
+        desc = m.to_save()
+        checks.append(lambda s, d=desc: _Assume(f"{d}: the tracer does not evaluate -m {mod}; assumed to match"))
 
     # the API extension modules use (workbook.extensions): ``comp.shared(key, make)`` shares one check
     # among rules, ``comp.unknown_option(m, o, checks)`` / ``comp.assumed_module(rule, m, checks,
@@ -246,78 +242,10 @@ class _Compiler:
         d = f"-m {m.module} {o.to_save()}"
         checks.append(lambda s, d=d: _Assume(f"{d}: option not evaluated; assumed to match"))
 
-    def m_statistic(self, rule, m, checks, stats):
-        mode = m.get("--mode")
-        if mode is None:
-            self._assumed_module(rule, m, checks, stats)
-            return
-        if mode.value == "random":
-            p = m.get("--probability")
-            prob = float(p.value) if p else 0.5
-            if p is not None and p.negated:
-                prob = 1.0 - prob
-            stats.append(prob)
-        elif mode.value == "nth":
-            every = m.get("--every")
-            packet = m.get("--packet")
-            n = int(every.value) if every else 1
-            k = int(packet.value) if packet else 0
-            neg = bool(every and every.negated)
-            desc = m.to_save()
-            hit = k == 0  # the counter starts at every-packet: the first packet matches iff --packet 0
-
-            def chk(s, desc=desc, hit=hit, neg=neg):
-                if hit != neg:
-                    return _Assume(f"{desc}: assumed to be the first packet since the rule was loaded (counter 0): it matches")
-                return f"{desc}: not the chosen packet when the counter is 0 (the first packet since the rule was loaded; assumed)"
-            checks.append(chk)
-        else:
-            self._unknown_opt(m, mode, checks)
-
-
-    def m_limit(self, rule, m, checks, stats):
-        desc = m.to_save()
-        checks.append(lambda s, d=desc: (s.note(f"{d}: the first packet is within the limit (the bucket starts full)"), None)[1])
-
-    m_hashlimit = m_limit
-    m_quota = m_limit
-
-    def m_recent(self, rule, m, checks, stats):
-        name = (m.get("--name").value if m.get("--name") else "DEFAULT")
-        rdest = m.get("--rdest") is not None
-        mode = next((o for o in m.options if o.flag in ("--set", "--rcheck", "--update", "--remove")), None)
-        hitcount = m.get("--hitcount")
-        need = int(hitcount.value) if hitcount else 1
-        desc = m.to_save()
-        neg = bool(mode and mode.negated)
-
-        def chk(s, name=name, rdest=rdest, mode=mode, need=need, desc=desc, neg=neg):
-            key = s.dst if rdest else s.src
-            table = s.recent.setdefault(name, {}) if s.recent is not None else None
-            if table is None:
-                s.recent = {name: {}}
-                table = s.recent[name]
-            s.note("-m recent: no earlier packets are assumed (the recent lists start empty)")
-            if mode is None or mode.flag == "--set":
-                table[key] = table.get(key, 0) + 1
-                return None if not neg else f"{desc}: --set always matches"
-            have = table.get(key, 0)
-            hit = have >= need
-            if mode.flag == "--update" and hit:
-                table[key] = have + 1
-            if mode.flag == "--remove" and hit:
-                del table[key]
-            if hit != neg:
-                return None
-            return f"{desc}: {key} is {'not ' if not hit else ''}in the recent list {name} (no earlier packets assumed)"
-        checks.append(chk)
-
     def _assumed_module(self, rule, m, checks, stats):
         desc = m.to_save()
         checks.append(lambda s, d=desc: _Assume(f"{d}: not evaluated by the tracer; assumed to match"))
 
-    m_helper = m_time = m_connlimit = _assumed_module
-    m_connbytes = m_cluster = _assumed_module
 
 
 # -----------------------------------------------------------------------------------------
@@ -999,9 +927,6 @@ class Tracer:
                     continue
                 stack.clear()
                 return verdict
-            if kind == "NOTRACK" or (kind == "CT" and cr.rule.target_option("--notrack") is not None):
-                s.ctstate = "UNTRACKED"
-                continue
             # other non-terminating targets (LOG, NFLOG, TRACE, CT, ...)
         return s.base.policy
 

@@ -37,7 +37,7 @@ _KERNEL_HOOK = {"PREROUTING": "NF_INET_PRE_ROUTING", "INPUT": "NF_INET_LOCAL_IN"
 #: Targets that are extensions or verdicts, not chains (a jump to anything else must be a chain).
 STANDARD_TARGETS = frozenset("""
 ACCEPT DROP RETURN DNAT SNAT MASQUERADE REDIRECT NETMAP MARK CONNMARK
-NOTRACK CT TCPOPTSTRIP MIRROR SAME BALANCE DNPT SNPT
+TCPOPTSTRIP MIRROR SAME BALANCE DNPT SNPT
 """.split()) | target_names()
 
 
