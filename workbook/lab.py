@@ -35,7 +35,7 @@ from .vocab import NAMED_ACTIONS
 from .extensions.registry import target_names
 from .model import BUILTIN_CHAINS, InputError, Rule, Ruleset
 from .netfilter import HOOKS, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
-from .packet import Branch, Packet, Step, Trace
+from .packet import Branch, Packet, Trace
 from .parse.save import split_lines
 
 __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent", "nft_handles",

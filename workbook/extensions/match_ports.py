@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from ..model import Match, Option, Rule
 from ..parse.listing_words import TCP_FLAGS, ListingContext, NotThisReader, port_words, tcp_flag_bits, tcp_flag_names
-from ..trace.header import tcp_flags_of
 from ..trace.state import Assume, AssumeFail, State
 from ._ports import PORT_FIELDS, listed_port, port_check, ranges_text, read_port_word
 from .registry import Extension, OptionSpec
