@@ -124,17 +124,19 @@ def entry_services(conntrack: "Conntrack", ruleset: "Ruleset | None", node_ips: 
         by_key.setdefault((f.protocol, f.ip, f.port), f)
     local = set(node_ips)
     out: list[tuple[str | None, str | None, str | None, str | None]] = []
+    append, get = out.append, by_key.get
     for e in conntrack.entries:
+        o = e.original
         f = None
-        if e.original.dport is not None:
-            f = by_key.get((e.protocol, e.original.dst, e.original.dport))
-            if f is None and e.original.dst in local:   # a NodePort: only on the node's own addresses
-                f = by_key.get((e.protocol, None, e.original.dport))
+        if o.dport is not None:
+            f = get((e.protocol, o.dst, o.dport))
+            if f is None and o.dst in local:   # a NodePort: only on the node's own addresses
+                f = get((e.protocol, None, o.dport))
         if f is None:
-            out.append(NO_SERVICE)
+            append(NO_SERVICE)
             continue
         dest, status = _status(e, f)
-        out.append((f.service, f"{f.ip or '*'}:{f.port}/{f.protocol}", dest, status))
+        append((f.service, f"{f.ip or '*'}:{f.port}/{f.protocol}", dest, status))
     return out
 
 

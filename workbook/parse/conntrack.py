@@ -169,7 +169,14 @@ def parse_conntrack(text: str, source: str = "<text>", *, strict: bool = True) -
 
 def _read(text: str, source: str, strict: bool) -> Conntrack:
     out = Conntrack(source=source)
+    entries, common = out.entries, _COMMON.fullmatch
     for n, line in enumerate(text.split("\n"), 1):
+        m = common(line)                  # the usual line, as the kernel prints it: no stripping needed
+        if m is not None:
+            e = _common_entry(m, n)
+            if e is not None:
+                entries.append(e)
+                continue
         stripped = line.strip()
         if not stripped or stripped.startswith(("conntrack v", "*** ")):
             continue
@@ -179,8 +186,8 @@ def _read(text: str, source: str, strict: bool) -> Conntrack:
             elif stripped.isdigit() and out.count is None and not out.entries:
                 out.count = _int(stripped, "count")
             else:
-                m = _COMMON.fullmatch(stripped)
-                out.entries.append((m and _common_entry(m, n)) or _entry(stripped, n))
+                m = common(stripped)
+                entries.append((m and _common_entry(m, n)) or _entry(stripped, n))
         except ValueError as e:
             if strict:
                 raise ParseError(source, n, f"not a conntrack entry: {e}") from None
@@ -286,18 +293,24 @@ def _common_entry(m: re.Match, n: int) -> ConntrackEntry | None:
     """The entry of a line :data:`_COMMON` matched; None when a value is out of range (then
     :func:`_entry` says which)."""
     proto, protonum, timeout, state, s1, d1, sp1, dp1, unrep, s2, d2, sp2, dp2, more, mark, zone = m.groups()
-    ports = (int(sp1), int(dp1), int(sp2), int(dp2))
-    if max(ports) > 65535 or int(timeout) > _U32 or int(mark) > _U32 or (zone and int(zone) > 65535) \
-            or (state is not None and state not in _STATES):
+    sp1, dp1, sp2, dp2, t, k = int(sp1), int(dp1), int(sp2), int(dp2), int(timeout), int(mark)
+    if sp1 > 65535 or dp1 > 65535 or sp2 > 65535 or dp2 > 65535 or t > _U32 or k > _U32 \
+            or (zone and int(zone) > 65535) or (state is not None and state not in _STATES):
         return None
-    flags = ["UNREPLIED"] if unrep else []
-    for w in more.split():
-        if w[1:-1] not in _FLAGS:
-            return None
-        flags.append(w[1:-1])
-    return ConntrackEntry("ipv4", proto, int(protonum), int(timeout), state,
-                          FlowTuple(s1, d1, ports[0], ports[1]), FlowTuple(s2, d2, ports[2], ports[3]),
-                          tuple(flags), int(mark), int(zone) if zone else None, n)
+    if more:
+        flags = ["UNREPLIED"] if unrep else []
+        for w in more.split():
+            if w[1:-1] not in _FLAGS:
+                return None
+            flags.append(w[1:-1])
+        fl = tuple(flags)
+    else:
+        fl = _UNREPLIED if unrep else ()
+    return ConntrackEntry("ipv4", proto, 6 if protonum == "6" else 17, t, state, FlowTuple(s1, d1, sp1, dp1),
+                          FlowTuple(s2, d2, sp2, dp2), fl, k, int(zone) if zone else None, n)
+
+
+_UNREPLIED = ("UNREPLIED",)
 
 
 def _tuple(t: dict[str, str]) -> FlowTuple:
