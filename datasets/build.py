@@ -30,7 +30,7 @@ from typing import Callable
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from datasets.netns import BINARIES, load_rules, run_in, scratch_netns  # noqa: E402
-from datasets.sources import nftnode, onprem  # noqa: E402
+from datasets.sources import nftnode, onprem, onprem_traffic  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "sources"
@@ -57,6 +57,8 @@ class Dump:
     files: dict[str, Meta] = field(default_factory=dict)     # hand-written / verbatim files
     copies: dict[str, str] = field(default_factory=dict)     # rel path -> path below datasets/ (copied)
     extra: Callable[[Dump], dict[str, tuple[str, str | None, str | None]]] | None = None
+    # real traffic through the build namespace once its rules are dumped: (namespace, dump) -> files
+    traffic: Callable[[str, Dump], dict[str, tuple[str, str | None, str | None]]] | None = None
     legacy_save: bool = False                   # also dump the (empty) legacy backend of the same namespace
     manifest: bool = True                       # False: a dataset's top folder holding shared files, not a dump
     derived: dict[str, Meta] = field(default_factory=dict)   # filled while building
@@ -133,6 +135,8 @@ def build_dump(dump: Dump, root: Path) -> None:
                 made["network/ipset.txt"] = (run_in(ns, "ipset", "save").stdout, "ipset save",
                                              f"{dump.rules_note}; the sets {_source(dump)} needs, made with real "
                                              "ipset in the build namespace")
+            if dump.traffic:        # after the dumps above: the traffic must not change their counters
+                made.update(dump.traffic(ns, dump))
     if dump.extra:
         made.update(dump.extra(dump))
     for rel, src in dump.copies.items():
@@ -266,7 +270,10 @@ def onprem_dump(state: str, at: str) -> Dump:
                 rules=lambda: onprem.ruleset(state), source=f"datasets/sources/onprem.py ruleset({state!r})",
                 tables=("raw", "mangle", "filter", "nat"), ipsets=onprem.IPSETS,
                 files={"notes/seed-nat-PREROUTING-nv.txt": ("iptables -t nat -L PREROUTING -nv", ONPREM_SEED_NOTE[state])},
-                extra=lambda d: onprem.node_files(state))
+                extra=lambda d: onprem.node_files(state),
+                traffic=lambda ns, d: onprem_traffic.conntrack_files(
+                    ns, state, f"datasets/sources/onprem.py ruleset({state!r}) loaded; traffic from "
+                               "datasets/sources/onprem_traffic.py"))
 
 
 NFT_AT = {"nft-mode-node": "2026-02-11T09:15:00Z", "mode-switch-leftovers": "2026-02-11T09:40:00Z"}

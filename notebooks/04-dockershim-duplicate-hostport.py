@@ -260,6 +260,17 @@ findings = wb.check(after)
 findings
 
 # %% [markdown]
+# The dump also holds the node's `conntrack -L`, and `conntrack-to-stale-hostport` comes from it: twelve entries
+# in `SYN_SENT`, `[UNREPLIED]`, DNATed to the old pod's address. These are clients caught right after
+# the restart, while the old pod's veth and `/32` route were still there (after that, as the trace
+# above shows, the blackhole drops new SYNs before conntrack records them: see the dataset's README).
+# The finding's `conntrack -D` lines name the old pod as the reply source, so the two entries of
+# kubelet's probes to the new pod are not touched:
+
+# %%
+tidy(after.conntrack[["state", "orig_src", "orig_dst", "orig_dport", "reply_src", "reply_sport", "flags"]])
+
+# %% [markdown]
 # ### Exercise 4.5
 # To delete the duplicated jump by its **rule number** (which keeps the counters of the original),
 # which number would you give to `iptables -t nat -D PREROUTING <number>`?

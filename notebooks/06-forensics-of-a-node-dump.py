@@ -222,14 +222,15 @@ tidy(sweep[["dump", *counts, "titles"]])
 
 # %% [markdown]
 # ### Exercise 6.3
-# Which dump has the **most** findings? (Its folder name as in the `dump` column.)
+# Which dump has the **most errors** (findings of severity `error`)? (Its folder name as in the
+# `dump` column.)
 
 # %%
 answer = ...  # e.g. "eks-node"
 
 # %%
-check_answer("6.3 most findings", answer, expected=sweep.sort_values("findings", ascending=False).iloc[0]["dump"],
-             hint="Sort the sweep table by findings.")
+check_answer("6.3 most errors", answer, expected=sweep.sort_values("error", ascending=False, kind="stable").iloc[0]["dump"],
+             hint="Sort the sweep table by its error column.")
 
 # %% [markdown]
 # ## 5 · Explore and share

@@ -13,7 +13,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .nft.model import NftRuleset
     from .parse.conntrack import Conntrack, ConntrackEntry
 
-__all__ = ["Frontend", "service_frontends", "nft_service_frontends", "join_services", "CONNTRACK_SERVICE_COLUMNS"]
+__all__ = ["Frontend", "service_frontends", "nft_service_frontends", "join_services", "entry_services",
+           "NO_SERVICE", "CONNTRACK_SERVICE_COLUMNS"]
 
 #: Columns :func:`join_services` adds to :attr:`Conntrack.frame`.
 CONNTRACK_SERVICE_COLUMNS = ["service", "frontend", "endpoint", "status"]
@@ -110,6 +111,36 @@ def _status(e: "ConntrackEntry", f: Frontend) -> tuple[str | None, str]:
     return (dest, "live") if dest in f.endpoints else (dest, "stale-endpoint")
 
 
+#: What :func:`entry_services` gives an entry that is not to a Service.
+NO_SERVICE: tuple[None, None, None, None] = (None, None, None, None)
+
+
+def entry_services(conntrack: "Conntrack", ruleset: "Ruleset | None", node_ips: Iterable[str] = (),
+                   nft: "NftRuleset | None" = None) -> list[tuple[str | None, str | None, str | None, str | None]]:
+    """For each entry, in order: ``(service, frontend, endpoint, status)`` as :func:`join_services`
+    puts them in its columns (:data:`NO_SERVICE` for an entry that is not to a Service), without
+    building a frame."""
+    by_key: dict[tuple[str, str | None, int], Frontend] = {}
+    for fe in [*service_frontends(ruleset), *nft_service_frontends(nft)]:
+        by_key.setdefault((fe.protocol, fe.ip, fe.port), fe)
+    local = set(node_ips)
+    out: list[tuple[str | None, str | None, str | None, str | None]] = []
+    append, get = out.append, by_key.get
+    for e in conntrack.entries:
+        o = e.original
+        f: Frontend | None = None
+        if o.dport is not None:
+            f = get((e.protocol, o.dst, o.dport))
+            if f is None and o.dst in local:   # a NodePort: only on the node's own addresses
+                f = get((e.protocol, None, o.dport))
+        if f is None:
+            append(NO_SERVICE)
+            continue
+        dest, status = _status(e, f)
+        append((f.service, f"{f.ip or '*'}:{f.port}/{f.protocol}", dest, status))
+    return out
+
+
 def join_services(conntrack: "Conntrack", ruleset: "Ruleset | None",
                   node_ips: Iterable[str] = (), nft: "NftRuleset | None" = None) -> "pd.DataFrame":
     """:attr:`Conntrack.frame` plus ``service``, ``frontend`` (``ip:port/proto``), ``endpoint`` (where
@@ -118,30 +149,7 @@ def join_services(conntrack: "Conntrack", ruleset: "Ruleset | None",
     None for entries that are not to a Service. Services come from kube-proxy's iptables rules in
     ``ruleset`` and from its nftables table in ``nft``."""
     frame = conntrack.frame
-    by_key: dict[tuple[str, str | None, int], Frontend] = {}
-    for fe in [*service_frontends(ruleset), *nft_service_frontends(nft)]:
-        by_key.setdefault((fe.protocol, fe.ip, fe.port), fe)
-    local = set(node_ips)
-    services: list[str | None] = []
-    frontends: list[str | None] = []
-    endpoints: list[str | None] = []
-    statuses: list[str | None] = []
-    for e in conntrack.entries:
-        f = None
-        if e.original.dport is not None:
-            f = by_key.get((e.protocol, e.original.dst, e.original.dport))
-            if f is None and e.original.dst in local:   # a NodePort: only on the node's own addresses
-                f = by_key.get((e.protocol, None, e.original.dport))
-        if f is None:
-            services.append(None)
-            frontends.append(None)
-            endpoints.append(None)
-            statuses.append(None)
-            continue
-        dest, status = _status(e, f)
-        services.append(f.service)
-        frontends.append(f"{f.ip or '*'}:{f.port}/{f.protocol}")
-        endpoints.append(dest)
-        statuses.append(status)
-    frame["service"], frame["frontend"], frame["endpoint"], frame["status"] = services, frontends, endpoints, statuses
+    joined = entry_services(conntrack, ruleset, node_ips, nft)
+    for k, col in enumerate(CONNTRACK_SERVICE_COLUMNS):
+        frame[col] = [j[k] for j in joined]
     return frame

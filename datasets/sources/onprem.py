@@ -255,8 +255,11 @@ def docker(c: Chains) -> None:
     c.add("filter", "DOCKER-USER", "-j RETURN", (4412139, 1211023707))
 
 
-def ruleset(state: str) -> str:
-    """The whole node as iptables-restore --counters input; ``state`` is ``before`` or ``after``."""
+def ruleset(state: str, felix_lag: bool = False) -> str:
+    """The whole node as iptables-restore --counters input; ``state`` is ``before`` or ``after``.
+
+    ``felix_lag``: felix still has the old ingress workload's filter chains (the moment right after the
+    restart that ``onprem_traffic`` replays; never a dump's ruleset)."""
     if state not in ("before", "after"):
         raise ValueError(state)
     after = state == "after"
@@ -314,7 +317,7 @@ def ruleset(state: str) -> str:
     c.felix("filter", "OUTPUT", [("--jump cali-OUTPUT", "{c} -j cali-OUTPUT")], {0: (2746113, 1325109119)})
     c.add("filter", "OUTPUT", '-m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES', (121044, 7262640))
     c.add("filter", "OUTPUT", "-j KUBE-FIREWALL", (2730511, 1322907661))
-    calico_filter(c, [COREDNS, ingress])
+    calico_filter(c, [COREDNS, ingress] + ([INGRESS_BEFORE] if after and felix_lag else []))
     docker(c)
 
     # ---- nat: the seed's PREROUTING, then OUTPUT and POSTROUTING in the order their owners leave them

@@ -265,6 +265,16 @@ findings = wb.check(after)
 findings
 
 # %% [markdown]
+# 덤프에는 노드의 `conntrack -L`도 들어 있고, `conntrack-to-stale-hostport` 결과가 여기서 나옵니다. 열두 개 항목이
+# `SYN_SENT`, `[UNREPLIED]` 상태로 옛 파드 주소로 DNAT되어 있습니다. 재시작 직후, 옛 파드의 veth와
+# `/32` 경로가 아직 남아 있던 동안 걸려든 클라이언트들입니다(그 뒤로는 위의 트레이스처럼 블랙홀 경로가
+# conntrack이 기록하기 전에 새 SYN을 버립니다. 데이터셋 README 참고). 이 결과의 `conntrack -D` 줄은
+# 응답 출발지로 옛 파드를 지정하므로, 새 파드로 가는 kubelet 프로브 항목 두 개는 건드리지 않습니다.
+
+# %%
+tidy(after.conntrack[["state", "orig_src", "orig_dst", "orig_dport", "reply_src", "reply_sport", "flags"]])
+
+# %% [markdown]
 # ### 연습 4.5
 # 중복된 점프를 **규칙 번호**로 지운다면(원래 규칙의 카운터가 남습니다) `iptables -t nat -D PREROUTING <번호>`에
 # 어떤 번호를 줄까요?

@@ -220,14 +220,14 @@ tidy(sweep[["dump", *counts, "titles"]])
 
 # %% [markdown]
 # ### 연습 6.3
-# 결과가 **가장 많은** 덤프는? (`dump` 열에 적힌 폴더 이름으로)
+# 심각도가 `error`인 결과가 **가장 많은** 덤프는? (`dump` 열에 적힌 폴더 이름으로)
 
 # %%
 answer = ...  # 예: "eks-node"
 
 # %%
-check_answer("6.3 결과가 가장 많은 덤프", answer, expected=sweep.sort_values("findings", ascending=False).iloc[0]["dump"],
-             hint="sweep 표를 findings로 정렬해 보세요.")
+check_answer("6.3 error가 가장 많은 덤프", answer, expected=sweep.sort_values("error", ascending=False, kind="stable").iloc[0]["dump"],
+             hint="sweep 표를 error 열로 정렬해 보세요.")
 
 # %% [markdown]
 # ## 5 · 탐색하고 공유하기

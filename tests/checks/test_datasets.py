@@ -72,7 +72,46 @@ def test_each_finding_once_though_the_dump_has_save_L_and_S():
     d = _load("onprem-dup-hostport/after")
     # the dump holds iptables-save, iptables -L -n -v and iptables -S of the same rules: three views
     assert {"iptables", "iptables-L", "iptables-S"} <= set(d.rulesets)
-    keys = sorted((f.id, f.table, f.chain) for f in check(d))
-    # each problem once (from the save): the two duplicated CNI-HOSTPORT-DNAT jumps and the stale entry
-    assert keys == [("duplicate-rule", "nat", "OUTPUT"), ("duplicate-rule", "nat", "PREROUTING"),
-                    ("stale-hostport-entry", "nat", "CNI-HOSTPORT-DNAT")]
+    keys = sorted((f.id, f.table or "", f.chain or "") for f in check(d))
+    # each problem once (from the save): the two duplicated CNI-HOSTPORT-DNAT jumps and the stale entry,
+    # and once the conntrack entries that stale entry sent to the deleted pod
+    assert keys == [("conntrack-to-stale-hostport", "", ""), ("duplicate-rule", "nat", "OUTPUT"),
+                    ("duplicate-rule", "nat", "PREROUTING"), ("stale-hostport-entry", "nat", "CNI-HOSTPORT-DNAT")]
+
+
+# By hand, from datasets/onprem-dup-hostport/README.md ("Clients stuck on the deleted pod"): six clients,
+# 10.10.20.51 … .56, each tried hostPort 80 (source port 43080) and 443 (43443) of the node 10.10.20.21
+# after the restart; the leaked first CNI-HOSTPORT-DNAT entry sent all twelve to the old pod 10.42.134.75.
+# kubelet's two probes (source ports 45001, 45002) went to the live pod 10.42.134.83:10254 directly.
+CLIENTS = [f"10.10.20.{n}" for n in range(51, 57)]
+OLD_POD, NEW_POD, NODE = "10.42.134.75", "10.42.134.83", "10.10.20.21"
+
+
+def test_onprem_after_conntrack_names_the_clients_stuck_on_the_deleted_pod(capsys):
+    (f,) = check(_load("onprem-dup-hostport/after")).by_id("conntrack-to-stale-hostport")
+    assert f.severity == "error" and len(f.evidence) == 12
+    ev = f.evidence
+    assert sorted(zip(ev.orig_src, ev.orig_dport)) == sorted((c, p) for c in CLIENTS for p in (80, 443))
+    assert set(ev.orig_dst) == {NODE} and set(ev.reply_src) == {OLD_POD} and set(ev.state) == {"SYN_SENT"}
+    assert all("UNREPLIED" in flags for flags in ev["flags"])
+    # one line per hostPort, each naming the stale destination as the reply source (and its port), so
+    # the probes' entries to the live pod and any later flow to it are never touched
+    assert f.fix == [f"conntrack -D -p tcp --orig-port-dst 80 --reply-src {OLD_POD} --reply-port-src 80",
+                     f"conntrack -D -p tcp --orig-port-dst 443 --reply-src {OLD_POD} --reply-port-src 443"]
+    assert main(["check", str(DATASETS / "onprem-dup-hostport/after"), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    (j,) = [x for x in doc["findings"] if x["id"] == "conntrack-to-stale-hostport"]
+    assert j["fix"] == f.fix
+
+
+def test_onprem_before_conntrack_is_live_flows_only():
+    d = _load("onprem-dup-hostport/before")
+    # six clients x (443 kept open, 80 closed) through the one hostPort entry to the live pod .75, two probes
+    ct = d.conntrack
+    assert len(ct) == 14
+    hostport = ct[ct.orig_dst == NODE]
+    assert sorted(zip(hostport.orig_src, hostport.orig_dport, hostport.state)) == sorted(
+        [(c, 443, "ESTABLISHED") for c in CLIENTS] + [(c, 80, "TIME_WAIT") for c in CLIENTS])
+    assert set(hostport.dnat) == {f"{OLD_POD}:80", f"{OLD_POD}:443"}
+    fs = check(d)
+    assert not [f for f in fs if f.id.startswith(("conntrack", "stale-conntrack"))]

@@ -130,3 +130,42 @@ def test_checkpoints_and_rules_agree(state, pod):
         leaked = list(_rules("after").chain("nat", "CNI-HOSTPORT-DNAT"))[0]
         old = re.search(r'id: "(\w+)"', leaked.comment).group(1)
         assert old not in files           # its checkpoint is gone: that is why CNI DEL removed nothing
+
+
+def _insert(ns: str, line: str) -> None:
+    """``conntrack -I`` the entry a ``conntrack -L -o extended`` line describes (same tuples, state, status)."""
+    from workbook.parse.conntrack import parse_conntrack
+    (e,) = parse_conntrack(line + "\n").entries
+    status = "UNREPLIED" if "UNREPLIED" in e.flags else "SEEN_REPLY,ASSURED"
+    run_in(ns, "conntrack", "-I", "-p", e.protocol, "-s", e.original.src, "-d", e.original.dst,
+           "--sport", str(e.original.sport), "--dport", str(e.original.dport), "-r", e.reply.src, "-q", e.reply.dst,
+           "--reply-port-src", str(e.reply.sport), "--reply-port-dst", str(e.reply.dport),
+           "--state", e.state, "-t", str(e.timeout), "-u", status)
+
+
+@pytest.mark.root
+def test_after_conntrack_fix_lines_delete_only_the_stuck_clients(netns):
+    """The kernel runs the finding's conntrack -D lines on after/'s table (re-inserted with conntrack -I):
+    by hand, the twelve entries to the deleted pod 10.42.134.75 go; kubelet's two probes of the live
+    pod 10.42.134.83 stay."""
+    from workbook import check
+    from workbook.dump import load_dump
+    import shlex
+    ns = netns("ct")
+    for line in (ONPREM / "after" / "kernel" / "conntrack.txt").read_text().splitlines():
+        _insert(ns, line)
+    assert len(run_in(ns, "conntrack", "-L").stdout.splitlines()) == 14
+    (f,) = check(load_dump(ONPREM / "after")).by_id("conntrack-to-stale-hostport")
+    for line in f.fix:
+        run_in(ns, *shlex.split(line))
+    left = [l.split() for l in run_in(ns, "conntrack", "-L").stdout.splitlines()]
+    assert sorted((w[4], w[5], w[6], w[7]) for w in left) == [
+        ("src=10.10.20.21", "dst=10.42.134.83", "sport=45001", "dport=10254"),
+        ("src=10.10.20.21", "dst=10.42.134.83", "sport=45002", "dport=10254")]
+
+
+@pytest.mark.parametrize("state", ["before", "after"])
+def test_conntrack_count_is_the_listings_length(state):
+    kernel = ONPREM / state / "kernel"
+    lines = (kernel / "conntrack.txt").read_text().splitlines()
+    assert int((kernel / "conntrack-count.txt").read_text()) == len(lines) == 14

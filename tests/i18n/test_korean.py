@@ -67,7 +67,10 @@ def test_json_output_is_english_and_identical_in_every_language():
     en = _nfwb("check", str(AFTER), "--json", LANG="C.UTF-8")
     assert ko.stdout == en.stdout
     doc = json.loads(ko.stdout)
-    assert [f["id"] for f in doc["findings"]] == ["stale-hostport-entry", "duplicate-rule", "duplicate-rule"]
+    # errors first: the stale hostPort entry and the conntrack entries it sent to the deleted pod (after/'s
+    # kernel/conntrack.txt), then the two duplicated jumps
+    assert [f["id"] for f in doc["findings"]] == ["stale-hostport-entry", "conntrack-to-stale-hostport",
+                                                  "duplicate-rule", "duplicate-rule"]
     for f in doc["findings"]:
         assert not _hangul(f["title"]) and not _hangul(f["explanation"]) and f["title"].isascii()
         assert set(f) == {"id", "severity", "title", "explanation", "owner", "table", "chain", "evidence", "fix"}
@@ -89,8 +92,8 @@ def test_set_language_in_a_notebook(korean):
     # the object itself keeps English words: JSON, to_dict and plain comparisons are stable
     assert dup.title == "nat PREROUTING: 2 copies of '-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT'"
     assert dup.to_dict()["title"] == dup.title and type(dup.to_dict()["title"]) is str
-    assert "발견 3건: 오류 1, 경고 2, 정보 0" == findings.summary()
-    assert json.loads(findings.to_json())["findings"][1]["title"] == dup.title
+    assert "발견 4건: 오류 2, 경고 2, 정보 0" == findings.summary()
+    assert json.loads(findings.to_json())["findings"][2]["title"] == dup.title
     # fix commands are never translated
     assert dup.fix[1] == "iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT"
     assert all(line in dup.text() for line in dup.fix)
@@ -101,7 +104,7 @@ def test_set_language_in_a_notebook(korean):
 def test_messages_built_in_korean_show_in_english_after_switching_back(korean):
     findings = check(load_dump(AFTER))
     workbook.set_language(None)          # the environment: LANGUAGE=en under the tests
-    assert findings.summary() == "3 finding(s): 1 error, 2 warning, 0 info"
+    assert findings.summary() == "4 finding(s): 2 error, 2 warning, 0 info"
     assert "[ERROR] stale-hostport-entry" in findings.text()
 
 

@@ -146,7 +146,13 @@ def test_the_common_shapes_read_as_the_full_reader_reads_them(monkeypatch):
     texts += ["ip saddr 10.0.0.1 jump x", "ip saddr != 10.0.0.0/8 goto y", "ip daddr 1.2.3.4 counter jump x",
               "meta l4proto udp dnat to [fd00::1]:53", "dnat to 10.0.0.1", "ip saddr set 1.2.3.4", "ip saddr vmap @m",
               "ip saddr & 0xff == 1 jump x", "ip saddr 10.0.0.1  jump x", "ip saddr == 1.2.3.4 jump x",
-              "ip saddr 1.2.3.4 . tcp jump x", "ip saddr", "jump", "goto x y", "meta l4proto tcp dnat to 1.2.3.4:80 random"]
+              "ip saddr 1.2.3.4 . tcp jump x", "ip saddr", "jump", "goto x y", "meta l4proto tcp dnat to 1.2.3.4:80 random",
+              "numgen random mod 2 vmap { 0 : goto a/b__10.0.0.1/80, 1 : jump c }", "numgen random mod 1 vmap { 0 : goto a }",
+              "numgen random mod 2 offset 1 vmap { 1 : goto a, 2 : goto b }", "numgen random mod 2 vmap { 0 : goto a,1 : goto b }",
+              "numgen random mod 2 vmap {0 : goto a}", "numgen random mod 2 vmap { 0 : goto \"a\" }",
+              "numgen random mod 2 vmap { 0 : goto e__fd00::1/80 }", "numgen inc mod 2 vmap { 0 : goto a }",
+              "numgen random mod 2 vmap { 0 : accept }", "numgen random mod 2 vmap { 0 : goto a } counter",
+              "numgen random mod 2 vmap { 0 - 1 : goto a }", "numgen random mod 2 vmap @m", "numgen random mod 2 vmap { }"]
 
     def read(text):
         try:

@@ -56,10 +56,10 @@ ANSWERS = {
     "6.1": 4,        # eks-node/network/ip-addr.txt: 127.0.0.1, ::1, 192.168.3.215, one fe80::
     "6.2": "KUBE-SERVICES",   # the post's KUBE-SERVICES listing has 9 rules (8 services + nodeports)
     "6.6": 10526,    # the post's `-L PREROUTING | column -t`: 36909 into KUBE-SERVICES − 26383 at the last row
-    # datasets/*/README.md: mode-switch-leftovers has the leftover chains, the stale kube-dns entries, and two
-    # info notes of its nftables-mode kube-proxy (its Services; reports has no endpoints) = 4; onprem after: the
-    # duplicate jump (PREROUTING and OUTPUT) and the stale hostPort entry = 3
-    "6.3": "mode-switch-leftovers",
+    # datasets/*/README.md, errors: onprem after: the stale hostPort entry and the conntrack entries it sent to
+    # the deleted pod = 2 (its duplicate jumps are warnings); mode-switch-leftovers and nft-mode-node: the stale
+    # kube-dns entries = 1 each (the leftover chains are a warning, the rest info); istio before: 1
+    "6.3": "onprem-dup-hostport/after",
     "6.4": 2,        # VPC CNI ≥1.16.2: one RETURN for the VPC CIDR, then the SNAT (CHAINS.md §4.1)
     "6.5": "MANIFEST.json",   # the nfwb-dump/1 layout
     "7.1": 2,        # two kube-dns endpoints in the post's KUBE-SVC chain

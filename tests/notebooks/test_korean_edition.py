@@ -105,7 +105,8 @@ def test_findings_and_self_checks_speak_korean_and_fix_commands_do_not(monkeypat
     shown = {c.source.splitlines()[0]: json.dumps(c.outputs, ensure_ascii=False) for c in nb.cells
              if c.cell_type == "code" and c.source}
     findings = shown["findings = wb.check(after)"]
-    assert "발견 3건: 오류 1, 경고 2, 정보 0" in findings           # the summary, in Korean
+    assert "발견 4건: 오류 2, 경고 2, 정보 0" in findings           # the summary, in Korean (with the conntrack error)
     assert "iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT" in findings
+    assert "conntrack -D -p tcp --orig-port-dst 80 --reply-src 10.42.134.75 --reply-port-src 80" in findings
     unanswered = next(v for k, v in shown.items() if k.startswith('check_answer("4.1'))
     assert "✎" in unanswered and "답으로 바꾸고" in unanswered

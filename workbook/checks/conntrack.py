@@ -3,7 +3,7 @@ that were never DNATed, entries the stale hostPort rule sent to a deleted pod, a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ._lazy import pd
 
@@ -27,14 +27,73 @@ def _table(ctx: Context) -> "Conntrack | None":
     return getattr(ctx.dump, "conntrack_table", None)
 
 
-def find_conntrack_problems(ctx: Context) -> Iterator[Finding]:
+class _FrameRows:
+    """The rows the findings show, taken from the whole joined frame (``dump.conntrack``): the general
+    way, kept as the reference the fast :class:`_EntryRows` is tested against."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.frame = getattr(ctx.dump, "conntrack")  # the dump is duck-typed (Context.dump: object)
+
+    def status(self, status: str, protocol: str | None = None) -> pd.DataFrame:
+        f = self.frame
+        return f[(f.status == status) & (f.protocol == protocol)] if protocol else f[f.status == status]
+
+    def dnat_in(self, dests: Iterable[str]) -> pd.DataFrame:
+        return self.frame[self.frame.dnat.isin(list(dests))]
+
+
+class _EntryRows:
+    """The same rows as :class:`_FrameRows`, found with a dict lookup per entry: only the rows a
+    finding shows become a frame (a 100k-entry table is not turned into one)."""
+
+    def __init__(self, ctx: Context, ct: "Conntrack") -> None:
+        from ..conntrack_services import entry_services
+        d: Any = ctx.dump   # duck-typed: a NodeDump or a Target's subject
+        self.ct = ct
+        self.joined = entry_services(ct, d.ruleset, d.node_ips, d.nft)
+
+    def _rows(self, picked: list[int]) -> pd.DataFrame:
+        from ..conntrack_services import CONNTRACK_SERVICE_COLUMNS
+        from ..parse.conntrack import entries_frame
+        es = self.ct.entries
+        frame = entries_frame([es[i] for i in picked], self.ct.source)
+        for k, col in enumerate(CONNTRACK_SERVICE_COLUMNS):
+            frame[col] = [self.joined[i][k] for i in picked]
+        # pandas ≥ 3 gives text its own dtype: a column these rows hold only None for (object) is text in
+        # the whole frame when any entry has text there
+        text = pd.Series(["x"]).dtype
+        for col in ("state", "dnat", *CONNTRACK_SERVICE_COLUMNS):
+            if text != object and len(frame) and frame[col].dtype == object and self._has_text(col):
+                frame[col] = frame[col].astype(text)
+        return frame
+
+    def _has_text(self, col: str) -> bool:
+        from ..conntrack_services import CONNTRACK_SERVICE_COLUMNS
+        if col in CONNTRACK_SERVICE_COLUMNS:
+            k = CONNTRACK_SERVICE_COLUMNS.index(col)
+            return any(j[k] is not None for j in self.joined)
+        return any(getattr(e, col) is not None for e in self.ct.entries)
+
+    def status(self, status: str, protocol: str | None = None) -> pd.DataFrame:
+        es = self.ct.entries
+        return self._rows([i for i, j in enumerate(self.joined)
+                           if j[3] == status and (protocol is None or es[i].protocol == protocol)])
+
+    def dnat_in(self, dests: Iterable[str]) -> pd.DataFrame:
+        wanted = set(dests)
+        return self._rows([i for i, e in enumerate(self.ct.entries) if e.dnat in wanted])
+
+
+def find_conntrack_problems(ctx: Context, *, via_frame: bool = False) -> Iterator[Finding]:
+    """The conntrack findings; ``via_frame``: select their rows from the whole joined frame (the
+    reference path, same findings) instead of entry by entry."""
     ct = _table(ctx)
     if ct is None:
         return
-    frame = getattr(ctx.dump, "conntrack", None)  # the dump is duck-typed (Context.dump: object)
-    yield from _stale_endpoints(frame)
-    yield from _never_dnated(frame)
-    yield from _hostport_dead_pod(ctx, frame)
+    rows = _FrameRows(ctx) if via_frame else _EntryRows(ctx, ct)
+    yield from _stale_endpoints(rows.status("stale-endpoint"))
+    yield from _never_dnated(rows.status("not-dnat", "udp"))
+    yield from _hostport_dead_pod(ctx, rows)
     yield from _near_full(ctx, ct)
 
 
@@ -62,8 +121,7 @@ def _fix_lines(rows: pd.DataFrame, any_dst: bool = False) -> list[str]:
     return out
 
 
-def _stale_endpoints(frame: pd.DataFrame) -> Iterator[Finding]:
-    stale = frame[frame.status == "stale-endpoint"]
+def _stale_endpoints(stale: pd.DataFrame) -> Iterator[Finding]:
     if not len(stale):
         return
     services = sorted(set(stale.service))
@@ -87,8 +145,7 @@ def _stale_endpoints(frame: pd.DataFrame) -> Iterator[Finding]:
         _fix_lines(stale), "kube-proxy")
 
 
-def _never_dnated(frame: pd.DataFrame) -> Iterator[Finding]:
-    rows = frame[(frame.status == "not-dnat") & (frame.protocol == "udp")]
+def _never_dnated(rows: pd.DataFrame) -> Iterator[Finding]:
     for service, group in rows.groupby("service", sort=True):
         yield Finding(
             "conntrack-not-dnated", "warning",
@@ -104,7 +161,7 @@ def _never_dnated(frame: pd.DataFrame) -> Iterator[Finding]:
             _fix_lines(group), "kube-proxy")
 
 
-def _hostport_dead_pod(ctx: Context, frame: pd.DataFrame) -> Iterator[Finding]:
+def _hostport_dead_pod(ctx: Context, rows: "_FrameRows | _EntryRows") -> Iterator[Finding]:
     """Entries DNATed to the destination of a hostPort entry the kube checks call stale."""
     from .kube import find_kube_problems
     dead: dict[str, str] = {}
@@ -117,7 +174,7 @@ def _hostport_dead_pod(ctx: Context, frame: pd.DataFrame) -> Iterator[Finding]:
                     dead[dest] = f"{row.chain} {row.origin}"
     if not dead:
         return
-    hit = frame[frame.dnat.isin(dead.keys())]
+    hit = rows.dnat_in(dead)
     if not len(hit):
         return
     dests = sorted(set(hit.dnat))

@@ -494,6 +494,8 @@ def _common_shape(text: str) -> tuple[Statement, ...] | None:
     """The statements of a rule made only of the shapes kube-proxy writes by the thousand
     (``ip saddr A``, ``ip daddr != A``, ``meta l4proto tcp``, ``dnat to A:P``, ``jump/goto C``), built
     directly; None for anything else (the full reader decides). Equal to the reader's result (tested)."""
+    if text.startswith("numgen "):
+        return _numgen_vmap(text)
     words = text.split(" ")
     n, i = len(words), 0
     out: list[Statement] = []
@@ -532,6 +534,24 @@ def _common_shape(text: str) -> tuple[Statement, ...] | None:
             return None
         pos = end + 1
     return tuple(out) if out else None
+
+
+_NUMGEN_ENTRY = r"[0-9]+ : (?:goto|jump) [A-Za-z0-9_./-]+"
+_NUMGEN_VMAP = re.compile(f"(numgen random mod [0-9]+) vmap (\\{{ {_NUMGEN_ENTRY}(?:, {_NUMGEN_ENTRY})* \\}})")
+
+
+def _numgen_vmap(text: str) -> tuple[Statement, ...] | None:
+    """kube-proxy's endpoint choice, ``numgen random mod N vmap { 0 : goto C0, 1 : goto C1 }``, built
+    directly as the full reader builds it; None for any other text."""
+    m = _NUMGEN_VMAP.fullmatch(text)
+    if m is None:
+        return None
+    key = Field("numgen", "random", (m.group(1).rsplit(" ", 1)[1], "0"), m.group(1))
+    entries = []
+    for e in m.group(2)[2:-2].split(", "):
+        k, _, kind, target = e.split(" ")
+        entries.append(MapEntry(Literal(k), Verdict(kind, target, f"{kind} {target}"), e))
+    return (VerdictMap(key, AnonSet(tuple(entries), m.group(2)), text),)
 
 
 def _nesting(text: str) -> int:

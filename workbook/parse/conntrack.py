@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["FlowTuple", "ConntrackEntry", "Conntrack", "parse_conntrack", "CONNTRACK_COLUMNS",
-           "looks_like_conntrack"]
+           "looks_like_conntrack", "entries_frame"]
 
 #: Columns of :attr:`Conntrack.frame`.
 CONNTRACK_COLUMNS = ["family", "protocol", "state", "timeout", "orig_src", "orig_dst", "orig_sport",
@@ -110,25 +110,29 @@ class Conntrack:
     @property
     def frame(self) -> "pd.DataFrame":
         """One row per entry (columns :data:`CONNTRACK_COLUMNS`)."""
-        import pandas as pd
-        es = self.entries
-        src = self.source
-        df = pd.DataFrame({
-            "family": [e.family for e in es], "protocol": [e.protocol for e in es],
-            "state": [e.state for e in es], "timeout": [e.timeout for e in es],
-            "orig_src": [e.original.src for e in es], "orig_dst": [e.original.dst for e in es],
-            "orig_sport": [e.original.sport for e in es], "orig_dport": [e.original.dport for e in es],
-            "reply_src": [e.reply.src for e in es], "reply_dst": [e.reply.dst for e in es],
-            "reply_sport": [e.reply.sport for e in es], "reply_dport": [e.reply.dport for e in es],
-            "flags": [" ".join(e.flags) for e in es], "mark": [e.mark for e in es], "zone": [e.zone for e in es],
-            "dnat": [e.dnat for e in es], "origin": [f"{src}:{e.line}" for e in es]}, columns=CONNTRACK_COLUMNS)
-        for col in ("timeout", "orig_sport", "orig_dport", "reply_sport", "reply_dport", "mark", "zone"):
-            df[col] = df[col].astype("Int64")
-        return df
+        return entries_frame(self.entries, self.source)
 
     def _repr_html_(self) -> str:
         head = f"<p><b>conntrack</b> {html.escape(self.source)}: {len(self.entries)} entries</p>"
         return head + self.frame.head(50).to_html(index=False, na_rep="")
+
+
+def entries_frame(es: list[ConntrackEntry], src: str) -> "pd.DataFrame":
+    """Rows of :attr:`Conntrack.frame` for the entries ``es`` of a table read from ``src`` (same
+    columns and types for any subset, so a check can build the frame of only the rows it shows)."""
+    import pandas as pd
+    df = pd.DataFrame({
+        "family": [e.family for e in es], "protocol": [e.protocol for e in es],
+        "state": [e.state for e in es], "timeout": [e.timeout for e in es],
+        "orig_src": [e.original.src for e in es], "orig_dst": [e.original.dst for e in es],
+        "orig_sport": [e.original.sport for e in es], "orig_dport": [e.original.dport for e in es],
+        "reply_src": [e.reply.src for e in es], "reply_dst": [e.reply.dst for e in es],
+        "reply_sport": [e.reply.sport for e in es], "reply_dport": [e.reply.dport for e in es],
+        "flags": [" ".join(e.flags) for e in es], "mark": [e.mark for e in es], "zone": [e.zone for e in es],
+        "dnat": [e.dnat for e in es], "origin": [f"{src}:{e.line}" for e in es]}, columns=CONNTRACK_COLUMNS)
+    for col in ("timeout", "orig_sport", "orig_dport", "reply_sport", "reply_dport", "mark", "zone"):
+        df[col] = df[col].astype("Int64")
+    return df
 
 
 def _hostport(ip: str, port: int | None) -> str:
@@ -165,7 +169,14 @@ def parse_conntrack(text: str, source: str = "<text>", *, strict: bool = True) -
 
 def _read(text: str, source: str, strict: bool) -> Conntrack:
     out = Conntrack(source=source)
+    entries, common = out.entries, _COMMON.fullmatch
     for n, line in enumerate(text.split("\n"), 1):
+        m = common(line)                  # the usual line, as the kernel prints it: no stripping needed
+        if m is not None:
+            e = _common_entry(m, n)
+            if e is not None:
+                entries.append(e)
+                continue
         stripped = line.strip()
         if not stripped or stripped.startswith(("conntrack v", "*** ")):
             continue
@@ -175,7 +186,8 @@ def _read(text: str, source: str, strict: bool) -> Conntrack:
             elif stripped.isdigit() and out.count is None and not out.entries:
                 out.count = _int(stripped, "count")
             else:
-                out.entries.append(_entry(stripped, n))
+                m = common(stripped)
+                entries.append((m and _common_entry(m, n)) or _entry(stripped, n))
         except ValueError as e:
             if strict:
                 raise ParseError(source, n, f"not a conntrack entry: {e}") from None
@@ -262,6 +274,43 @@ def _entry(line: str, n: int) -> ConntrackEntry:
     return ConntrackEntry(family, proto, protonum, timeout, state, original, reply, tuple(flags),
                           _int(extra["mark"], "mark") if "mark" in extra else None,
                           _int(extra["zone"], "zone", 65535) if "zone" in extra else None, n)
+
+
+_N = "[0-9]"
+_SP = "[ \t]+"
+_IP4 = _IPV4.pattern
+#: The line almost every entry is: IPv4 tcp/udp, ``conntrack -L [-o extended]`` or /proc/net/nf_conntrack.
+#: What it accepts :func:`_entry` reads the same way (tests/conntrack/test_fast_parse.py); any other line,
+#: or one whose numbers are out of range, goes to :func:`_entry`.
+_COMMON = re.compile(
+    f"(?:ipv4{_SP}2{_SP})?(tcp|udp){_SP}(6|17){_SP}({_N}{{1,10}}){_SP}(?:([A-Z_2]+){_SP})?"
+    f"src=({_IP4}){_SP}dst=({_IP4}){_SP}sport=({_N}{{1,5}}){_SP}dport=({_N}{{1,5}}){_SP}(\\[UNREPLIED\\]{_SP})?"
+    f"src=({_IP4}){_SP}dst=({_IP4}){_SP}sport=({_N}{{1,5}}){_SP}dport=({_N}{{1,5}})((?:{_SP}\\[[A-Z_]+\\])*)"
+    f"{_SP}mark=({_N}{{1,10}})(?:{_SP}zone=({_N}{{1,5}}))?{_SP}use={_N}{{1,10}}")
+
+
+def _common_entry(m: re.Match, n: int) -> ConntrackEntry | None:
+    """The entry of a line :data:`_COMMON` matched; None when a value is out of range (then
+    :func:`_entry` says which)."""
+    proto, protonum, timeout, state, s1, d1, sp1, dp1, unrep, s2, d2, sp2, dp2, more, mark, zone = m.groups()
+    sp1, dp1, sp2, dp2, t, k = int(sp1), int(dp1), int(sp2), int(dp2), int(timeout), int(mark)
+    if sp1 > 65535 or dp1 > 65535 or sp2 > 65535 or dp2 > 65535 or t > _U32 or k > _U32 \
+            or (zone and int(zone) > 65535) or (state is not None and state not in _STATES):
+        return None
+    if more:
+        flags = ["UNREPLIED"] if unrep else []
+        for w in more.split():
+            if w[1:-1] not in _FLAGS:
+                return None
+            flags.append(w[1:-1])
+        fl = tuple(flags)
+    else:
+        fl = _UNREPLIED if unrep else ()
+    return ConntrackEntry("ipv4", proto, 6 if protonum == "6" else 17, t, state, FlowTuple(s1, d1, sp1, dp1),
+                          FlowTuple(s2, d2, sp2, dp2), fl, k, int(zone) if zone else None, n)
+
+
+_UNREPLIED = ("UNREPLIED",)
 
 
 def _tuple(t: dict[str, str]) -> FlowTuple:
