@@ -27,8 +27,17 @@ def _sendable(s: Shaped, h: Hint) -> bool:
 
 
 def _packet(rnd: random.Random, h: Hint, label: str) -> Packet:
-    return Packet(h.src, h.dst, h.proto, rnd.randrange(32768, 60999), h.dport if h.proto != "icmp" else None,
-                  h.in_iface, h.in_iface is None, extra={"label": label})
+    """The flow as a Packet. One arriving from outside names its header fields (the lab then writes
+    it as a raw frame with exactly those), so ttl/length/tcpmss guards are decided, not assumed: a
+    usual packet most of the time, sometimes one a hardened host's guard is written for (TTL 1, a
+    1450-byte packet, an MSS of 100)."""
+    sport = rnd.randrange(32768, 60999)
+    dport = h.dport if h.proto != "icmp" else None
+    if h.in_iface is None:
+        return Packet(h.src, h.dst, h.proto, sport, dport, None, True, extra={"label": label})
+    return Packet(h.src, h.dst, h.proto, sport, dport, h.in_iface, False, extra={"label": label},
+                  ttl=rnd.choice([64, 64, 64, 1]), tos=0, length=rnd.choice([60, 60, 1450]),
+                  mss=rnd.choice([1460, 1460, 100]) if h.proto == "tcp" else None)
 
 
 def _vary(rnd: random.Random, s: Shaped, h: Hint) -> Hint:
