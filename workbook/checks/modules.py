@@ -11,7 +11,7 @@ from ..shell_command import commands_or_refusal, shell_line
 from .context import Context, ModuleInfo
 from .finding import Finding
 from ..i18n import joined, msg, nmsg
-from ..vocab import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES
+from ..vocab import ISTIO_MODULES, ISTIO_XT_MODULES, LEGACY_TABLE_MODULES, TABLES
 from ..parse.save import split_lines
 
 __all__ = ["detect_backend", "find_missing_modules", "find_mixed_backends", "LEGACY_TABLE_MODULES",
@@ -241,7 +241,7 @@ def find_mixed_backends(ctx: Context) -> Iterator[Finding]:
            "iptables-nft-save > iptables-nft.rules",
            "# Make every agent use the host's backend (update its image / iptables-wrapper), then, once "
            "nothing writes legacy rules any more, flush and delete the legacy half table by table:"]
-    for t in tables or ["filter", "nat", "mangle", "raw"]:
+    for t in tables or TABLES:
         fix.append(commands_or_refusal([["iptables-legacy", "-t", t, "-F"], ["iptables-legacy", "-t", t, "-X"]]))
     fix.append("# (or reboot the node after fixing the agents: both backends start empty)")
     title = (msg("Rules in both iptables-legacy and iptables-nft (from {agents})", agents=", ".join(both)) if both

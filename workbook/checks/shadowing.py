@@ -26,8 +26,7 @@ from ..i18n import msg, nmsg
 __all__ = ["covers", "shadowed_rules", "find_shadowed", "TERMINAL_TARGETS"]
 
 #: Targets after which the packet does not go on to the next rule of the chain.
-TERMINAL_TARGETS = frozenset({"ACCEPT", "DROP", "RETURN", "DNAT", "SNAT",
-                              "MASQUERADE", "REDIRECT", "NETMAP"}) | target_names(terminal=True)
+TERMINAL_TARGETS = frozenset({"ACCEPT", "DROP", "RETURN"}) | target_names(terminal=True)
 _IMPURE = frozenset({"statistic", "limit", "hashlimit", "recent", "quota", "quota2", "nth", "random",
                      "rateest", "connlimit", "cluster", "time"})
 _PORT_MODULES = frozenset({"tcp", "udp", "sctp", "udplite", "dccp"})

@@ -44,7 +44,7 @@ def infer_table(chains: dict[str, Chain] | set[str], targets: set[str] | None = 
     else:
         with_policy = builtins
     full = with_policy or builtins
-    for t in ("mangle", "nat", "raw", "filter"):
+    for t in sorted(KNOWN_TABLES, key=lambda t: t == "security"):   # filter before security (same chains)
         if full == set(BUILTIN_CHAINS[t]):
             return t, f"its built-in chains are exactly those of {t} ({', '.join(BUILTIN_CHAINS[t])})"
     if targets & _NAT_TARGETS:
