@@ -273,7 +273,7 @@ def _run(cmd: list[str], *, input: str | None = None, check: bool = True) -> sub
 
 # A tiny sender kept alive inside a namespace: one JSON request per line, answers "ok" or "error ...".
 _SENDER = r"""
-import json, socket, struct, sys
+import json, os, socket, struct, sys
 def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
@@ -288,6 +288,16 @@ try:
     socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132).close(); SCTP_SOCKETS = True
 except OSError:
     SCTP_SOCKETS = False
+def owned(r, make):
+    # -- core-proof -- a socket made as uid/gid (its file's credentials are what -m owner reads), then root again
+    if r.get("uid") is None and r.get("gid") is None:
+        return make()
+    groups = os.getgroups()
+    os.setgroups(r.get("groups") or []); os.setegid(r.get("gid") or 0); os.seteuid(r.get("uid") or 0)
+    try:
+        return make()
+    finally:
+        os.seteuid(0); os.setegid(0); os.setgroups(groups)
 def frame(r):
     # a whole Ethernet frame, for packets routing would keep inside this namespace (to 127.0.0.0/8)
     p = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}[r["proto"]]
@@ -335,14 +345,14 @@ for line in sys.stdin:
             c = csum(socket.inet_aton(r["src"]) + socket.inet_aton(r["dst"]) + struct.pack("!BBH", 0, 6, len(l4)) + l4)
             s.sendto(l4[:16] + struct.pack("!H", c) + l4[18:], (r["dst"], 0)); socks = [s]
         elif p == "tcp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = owned(r, lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT: any source address
             s.bind((r["src"], r["sport"] or 0)); s.setblocking(False)
             e = s.connect_ex((r["dst"], r["dport"] or 0)); socks = [s]
             if e not in (0, 115): raise OSError(e, "connect")
         elif p == "udp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = owned(r, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.setsockopt(socket.SOL_IP, 19, 1)
             s.bind((r["src"], r["sport"] or 0)); s.sendto(b"nfwb", (r["dst"], r["dport"] or 0)); socks = [s]
@@ -522,7 +532,8 @@ _HEADER_FIELDS = ("ttl", "tos", "length", "mss", "src_mac")
 _STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic"})
 def _sent_fields(packet: Packet) -> dict:
     """-- ext-core -- what the sender needs beyond addresses and ports: ``extra["icmp_type"]``
-    ("3/3") and ``extra["tcp_flags"]`` ("ACK,PSH", or a number: a raw segment instead of a SYN)."""
+    ("3/3") and ``extra["tcp_flags"]`` ("ACK,PSH", or a number: a raw segment instead of a SYN); for the
+    node's own tcp/udp packet ``extra["uid"]``/``["gid"]``/``["groups"]``, its socket's owner (-- core-proof --)."""
     extra = packet.extra or {}
     out: dict = {}
     if packet.proto == "icmp" and extra.get("icmp_type") is not None:
@@ -531,6 +542,8 @@ def _sent_fields(packet: Packet) -> dict:
     if packet.proto == "tcp" and extra.get("tcp_flags") is not None:
         from .trace.header import tcp_flags_of
         out["tcp_flags"] = tcp_flags_of(packet)
+    if packet.from_node:  # -- core-proof -- the sending socket's owner (a tcp or udp socket)
+        out.update({k: extra[k] for k in ("uid", "gid", "groups") if extra.get(k) is not None})
     return out
 
 
