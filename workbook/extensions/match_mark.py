@@ -1,8 +1,8 @@
 """``-m mark`` (the packet's mark, ``xt_mark``) and ``-m connmark`` (its connection's mark, ``xt_connmark``).
 
 Both test ``(mark & mask) == value``, negated by ``!``. A packet without a conntrack entry
-(INVALID, UNTRACKED) never matches ``-m connmark``, negated or not (``connmark_mt`` returns
-false when ``nf_ct_get`` finds none).
+(INVALID, UNTRACKED, or any packet in the raw table, which runs before conntrack) never matches
+``-m connmark``, negated or not (``connmark_mt`` returns false when ``nf_ct_get`` finds none).
 """
 
 from __future__ import annotations
@@ -13,7 +13,19 @@ from ..trace.state import State
 from ._marks import mark_mask
 from .registry import Extension, OptionSpec
 
-__all__ = ["EXTENSIONS"]
+__all__ = ["EXTENSIONS", "no_entry"]
+
+
+def no_entry(s: State) -> str | None:
+    """Why the packet has no conntrack entry at this point (``nf_ct_get`` gives NULL), or None.
+
+    The raw table's hooks run before conntrack's (priority -300 < -200): there no packet has an
+    entry yet; INVALID and UNTRACKED packets have none at all."""
+    if s.table == "raw":
+        return "the raw table runs before conntrack: the packet has no conntrack entry yet"
+    if s.ctstate in ("INVALID", "UNTRACKED"):
+        return f"the packet has no conntrack entry ({s.ctstate})"
+    return None
 
 
 def _mark_text(value: str) -> str:
@@ -32,8 +44,8 @@ def _compile(comp, rule: Rule, m: Match, checks: list, stats: list) -> None:
         desc, neg = f"-m {m.module} {o.to_save()}", o.negated
 
         def chk(s: State, v=v, mask=mask, desc=desc, neg=neg):
-            if ct and s.ctstate in ("INVALID", "UNTRACKED"):
-                return f"{desc}: the packet has no conntrack entry ({s.ctstate}), so no connection mark"
+            if ct and no_entry(s):
+                return f"{desc}: {no_entry(s)}, so no connection mark"
             have = s.ctmark if ct else s.mark
             if ((have & mask) == v) != neg:
                 return None
