@@ -10,22 +10,11 @@ from __future__ import annotations
 from ..model import Match, Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader, value_after
 from ..trace.state import State
+from ._ct_entry import no_entry
 from ._marks import mark_mask
 from .registry import Extension, OptionSpec
 
-__all__ = ["EXTENSIONS", "no_entry"]
-
-
-def no_entry(s: State) -> str | None:
-    """Why the packet has no conntrack entry at this point (``nf_ct_get`` gives NULL), or None.
-
-    The raw table's hooks run before conntrack's (priority -300 < -200): there no packet has an
-    entry yet; INVALID and UNTRACKED packets have none at all."""
-    if s.table == "raw":
-        return "the raw table runs before conntrack: the packet has no conntrack entry yet"
-    if s.ctstate in ("INVALID", "UNTRACKED"):
-        return f"the packet has no conntrack entry ({s.ctstate})"
-    return None
+__all__ = ["EXTENSIONS"]
 
 
 def _mark_text(value: str) -> str:

@@ -15,8 +15,8 @@ from ..addr import parse_int
 from ..model import Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader
 from ..trace.state import Context, State
+from ._ct_entry import no_entry
 from ._marks import MARK_OPS, apply_xmark, read_xmark, xmark_of, xmark_words
-from .match_mark import no_entry
 from .registry import Extension, OptionSpec
 
 __all__ = ["EXTENSIONS"]
