@@ -348,7 +348,9 @@ def _nat_case(rng):
         chain = rng.choice(["PREROUTING", "OUTPUT", "POSTROUTING", "INPUT"])
         proto = rng.choice(["tcp", "udp"])
         sel = rng.choice([f"-p {proto} -m {proto} {_bang(rng)}--dport {rng.choice(PORTS)}",
-                          f"{_bang(rng)}-s 10.1.0.0/17 -p {proto}", f"{_bang(rng)}-d 10.77.1.0/24 -p {proto}"])
+                          f"{_bang(rng)}-s 10.1.0.0/17 -p {proto}", f"{_bang(rng)}-d 10.77.1.0/24 -p {proto}",
+                          f"{_bang(rng)}-d 10.77.1.0/24", f"{_bang(rng)}-p icmp"])
+        ported = f"-p {proto}" in sel and "! -p" not in sel  # a port in a NAT target needs -p tcp/udp
         if chain in ("PREROUTING", "OUTPUT"):
             a = rng.randrange(1, 200)
             target = rng.choice([f"DNAT --to-destination 10.77.2.{a}",
@@ -365,11 +367,18 @@ def _nat_case(rng):
                                  "NETMAP --to 10.88.1.0/24"])
         else:
             target = rng.choice(["SNAT --to-source 10.88.0.5", "NETMAP --to 10.88.2.0/24"])
+        if not ported:  # a target without ports
+            target = rng.choice(["NETMAP --to 10.77.3.0/24", "DNAT --to-destination 10.77.2.7-10.77.2.12", "REDIRECT"]
+                                if chain in ("PREROUTING", "OUTPUT") else
+                                ["NETMAP --to 10.88.1.0/24", "SNAT --to-source 10.88.0.1-10.88.0.3"]
+                                + (["MASQUERADE"] if chain == "POSTROUTING" else []))
         rules.append(("nat", chain, f"{sel} -j {target}"))
     for t, c in EVERYWHERE:  # where the packet went, in the trace
         if t != "nat":
             rules.append((t, c, "-j HIT"))
-    packets = [_packet(rng, i) for i in range(PACKETS)]
+    for c in CHAINS["filter"]:  # DNAT in conntrack only when the tuple changed (a REDIRECT to itself is none)
+        rules.append(("filter", c, "-m conntrack --ctstate DNAT -j HIT"))
+    packets = [_packet(rng, i, ("tcp", "tcp", "udp", "udp", "icmp", "sctp")) for i in range(PACKETS)]
     return rules, packets
 
 
