@@ -28,7 +28,7 @@ import random
 import pytest
 
 from tests.lab.conftest import need_lab
-from tests.lab.differential import NODE_IP, Case, run_case, simulator
+from tests.lab.differential import NODE_IP, Case, judged_case, simulator
 from workbook.packet import Packet
 from workbook.parse import parse_save
 
@@ -391,11 +391,7 @@ def test_core_extensions_agree_with_the_kernel(backend):
     sim = simulator(backend)
     report, bad = {}, []
     for name in EXTENSION_CASES:
-        results = run_case(_case(name, SEED), sim, backend)
-        judged = [r for r in results if r["agree"] is not None]
-        agreed = sum(1 for r in judged if r["agree"])
-        hits = sum(1 for r in judged for step in r["kernel"]["path"] if step[3] == "JUMP:HIT")
-        report[name] = f"{agreed}/{len(judged)} ({hits} rule hits)"
+        results, judged, hits, report[name] = judged_case(_case(name, SEED), sim, backend)
         assert len(judged) >= len(results) - 2, f"{name}: too few kernel traces: {[r for r in results if r['agree'] is None]}"
         rules = sum(1 for r in _case(name, SEED).ruleset.iter_rules() if r.target == "HIT")
         assert 0 < hits < len(judged) * rules, f"{name}: the rules should match some packets and miss others"
