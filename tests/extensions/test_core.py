@@ -10,10 +10,11 @@ its packets through it. The kernel's path must be one of the simulator's branche
 DNAT); the agreement per extension and backend is printed.
 
 Packets the kernel's conntrack refuses (a TCP segment whose flags cannot open a connection, an ICMP
-message that is not a request) are given to the simulator as ``ctstate="INVALID"``: that is the
-kernel's rule (``tcp_new``: only SYN, or ACK with ``nf_conntrack_tcp_loose`` on; ``icmp_new``: only
-echo, timestamp, info and address-mask requests; an ICMP error must quote the packet it is about),
-written beside the packet, not read from the code under test.
+message that is not a request) are sent as first packets (``ctstate`` NEW): the simulator must see
+that they get no entry (INVALID: no nat table) itself. The state the kernel gives each is written in
+TCP_FLAGS and ICMP_TYPES (``tcp_new``: only SYN, or ACK with ``nf_conntrack_tcp_loose`` on;
+``icmp_new``: only echo, timestamp, info and address-mask requests; an ICMP error must quote the
+packet it is about), and checked by the -m conntrack rules of the tcp and icmp cases.
 
 Not proven here: udplite and dccp (the lab sends no such packets), icmp6 (the lab is IPv4 only),
 ``--tcp-option``/``--dccp-option`` (the tracer knows no TCP options: assumed), addrtype's
@@ -196,21 +197,20 @@ def _packet(rng: random.Random, i: int, protos=("tcp", "udp"), **kw) -> Packet:
     sport = rng.choice(PORTS) if rng.random() < 0.5 else 31000 + i
     dport = rng.choice(PORTS)
     extra = dict(kw.pop("extra", {}))
-    ctstate = "NEW"
     if proto == "tcp" and rng.random() < 0.5:
         # this machine refuses a raw RST from a local socket (EPERM before any hook): only arriving RSTs
-        flags, ctstate = rng.choice([f for f in TCP_FLAGS if kind != "out" or "RST" not in str(f[0])])
+        flags = rng.choice([f for f, _ in TCP_FLAGS if kind != "out" or "RST" not in str(f)])
         if flags is not None:
             extra["tcp_flags"] = flags
     if proto == "icmp":
-        typ, ctstate = rng.choice(ICMP_TYPES)
+        typ = rng.choice(ICMP_TYPES)[0]
         extra["icmp_type"] = typ
         sport, dport = 4000 + i, None
     if kind == "out":
         return Packet(NODE_IP, f"10.77.{rng.randrange(0, 3)}.{rng.randrange(2, 20)}", proto, sport, dport, None, True,
-                      ctstate=ctstate, extra=extra, **kw)
+                      extra=extra, **kw)
     dst = NODE_IP if kind == "in" else f"10.77.{rng.randrange(0, 3)}.{rng.randrange(2, 20)}"
-    return Packet(_src(rng), dst, proto, sport, dport, "eth0", ctstate=ctstate, extra=extra, **kw)
+    return Packet(_src(rng), dst, proto, sport, dport, "eth0", extra=extra, **kw)
 
 
 def _owner_packet(rng, i):
@@ -290,6 +290,8 @@ def _case(name: str, seed: int) -> Case:
         gen, places, pkt = SPECS[name]
         rules = _hits(rng, gen, places, RULES)
         packets = [pkt(rng, i) for i in range(PACKETS)]
+        if name in ("tcp", "icmp"):  # the state conntrack gave the segment or message
+            rules += [("filter", c, f"-m conntrack --ctstate {st} -j HIT") for c in CHAINS["filter"] for st in ("NEW", "INVALID")]
     elif name == "policy":
         rules = []
         for _ in range(RULES):
@@ -333,7 +335,7 @@ def _mark_case(rng, name: str):
     rules += _hits(rng, gen, EVERYWHERE, RULES)
     packets = [_packet(rng, i) for i in range(PACKETS)]
     packets += [Packet(_src(rng), FAR, "udp", 32000, 53, "eth0"), Packet(NODE_IP, FAR, "tcp", 32001, 22, None, True),
-                Packet(_src(rng), FAR, "tcp", 32002, 80, "eth0", ctstate="INVALID", extra={"tcp_flags": "RST"}),
+                Packet(_src(rng), FAR, "tcp", 32002, 80, "eth0", extra={"tcp_flags": "RST"}),
                 Packet(NODE_IP, NODE_IP, "udp", 32003, 80, None, True), Packet("127.0.0.1", "127.0.0.1", "tcp", 32004, 80, None, True)]
     # (the node's own udp/53 looping back would meet raw PREROUTING's NOTRACK with its entry from OUTPUT,
     # which xt_CT leaves alone: CT/NOTRACK is ext-stateful's, proven in its test_stateful.py)

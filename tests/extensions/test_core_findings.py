@@ -101,3 +101,25 @@ COMMIT
     t = trace_packet(rs, Packet("10.1.0.2", NODE, "udp", 40000, 22, "eth0"), [NODE])
     (b,) = t.branches
     assert b.dnat is None and ("filter", "INPUT", 1, "JUMP:HIT") not in b.matched_path()
+
+
+def test_a_first_packet_conntrack_refuses_is_invalid():
+    """The lab's RST and ICMP port-unreachable without a connection: -m conntrack --ctstate INVALID
+    matched in filter and the nat table was not walked; an ACK (nf_conntrack_tcp_loose) was NEW."""
+    rs = parse_save("""*nat
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -j DNAT --to-destination 10.9.9.9
+COMMIT
+*filter
+:FORWARD ACCEPT [0:0]
+:HIT - [0:0]
+-A FORWARD -m conntrack --ctstate INVALID -j HIT
+COMMIT
+""")
+    for extra, invalid in (({"tcp_flags": "RST"}, True), ({"tcp_flags": "ACK,PSH"}, False)):
+        t = trace_packet(rs, Packet("10.1.0.2", "10.77.0.9", "tcp", 40000, 80, "eth0", out_iface="eth1", extra=extra), [NODE])
+        path = t.branches[0].matched_path()
+        assert (("filter", "FORWARD", 1, "JUMP:HIT") in path) == invalid and (t.branches[0].dnat is None) == invalid
+    t = trace_packet(rs, Packet("10.1.0.2", "10.77.0.9", "icmp", 1, None, "eth0", out_iface="eth1",
+                                extra={"icmp_type": "3/3"}), [NODE])
+    assert ("filter", "FORWARD", 1, "JUMP:HIT") in t.branches[0].matched_path()
