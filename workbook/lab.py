@@ -530,6 +530,8 @@ class _Monitor:
 _HEADER_FIELDS = ("ttl", "tos", "length", "mss", "src_mac")
 #: matches whose state outlives a packet's conntrack entry (see Lab._reset_stateful)
 _STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic"})
+
+
 def _sent_fields(packet: Packet) -> dict:
     """-- ext-core -- what the sender needs beyond addresses and ports: ``extra["icmp_type"]``
     ("3/3") and ``extra["tcp_flags"]`` ("ACK,PSH", or a number: a raw segment instead of a SYN); for the
