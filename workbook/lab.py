@@ -273,22 +273,43 @@ def _run(cmd: list[str], *, input: str | None = None, check: bool = True) -> sub
 
 # A tiny sender kept alive inside a namespace: one JSON request per line, answers "ok" or "error ...".
 _SENDER = r"""
-import json, socket, struct, sys
+import json, os, socket, struct, sys
 def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
     return ~s & 0xffff
+def crc32c(b):
+    c = 0xffffffff
+    for x in b:
+        c ^= x
+        for _ in range(8): c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+    return c ^ 0xffffffff
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132).close(); SCTP_SOCKETS = True
+except OSError:
+    SCTP_SOCKETS = False
+def owned(r, make):
+    # -- core-proof -- a socket made as uid/gid (its file's credentials are what -m owner reads), then root again
+    if r.get("uid") is None and r.get("gid") is None:
+        return make()
+    groups = os.getgroups()
+    os.setgroups(r.get("groups") or []); os.setegid(r.get("gid") or 0); os.seteuid(r.get("uid") or 0)
+    try:
+        return make()
+    finally:
+        os.seteuid(0); os.setegid(0); os.setgroups(groups)
 def frame(r):
     # a whole Ethernet frame, for packets routing would keep inside this namespace (to 127.0.0.0/8)
     p = {"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132}[r["proto"]]
     src, dst = socket.inet_aton(r["src"]), socket.inet_aton(r["dst"])
     if p == 6:
         opt = struct.pack("!BBH", 2, 4, r["mss"]) if r.get("mss") is not None else b""
-        l4 = struct.pack("!HHIIBBHHH", r["sport"] or 40000, r["dport"], 1, 0, (5 + len(opt) // 4) << 4, 2, 64240, 0, 0) + opt
+        flags = 2 if r.get("tcp_flags") is None else r["tcp_flags"]  # -- ext-core -- a SYN unless given
+        l4 = struct.pack("!HHIIBBHHH", r["sport"] or 40000, r["dport"], 1, 1 if flags & 0x10 else 0, (5 + len(opt) // 4) << 4, flags, 64240, 0, 0) + opt
     elif p == 17:
         l4 = struct.pack("!HHHH", r["sport"] or 40000, r["dport"], 12, 0) + b"nfwb"
     elif p == 1:
-        l4 = struct.pack("!BBHHH", 8, 0, 0, (r["sport"] or 4242) & 0xffff, 1) + b"nfwb"
+        l4 = struct.pack("!BBHHH", *(r.get("icmp") or (8, 0)), 0, (r["sport"] or 4242) & 0xffff, 1) + b"nfwb"
     else:
         raise ValueError("raw frames for tcp, udp and icmp only")
     if r.get("length") is not None:  # pad the payload to the asked layer-3 length
@@ -315,18 +336,33 @@ for line in sys.stdin:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
             s.bind((r["dev"], 0))
             s.send(frame(r)); socks = [s]
+        elif p == "tcp" and r.get("tcp_flags") is not None:
+            # -- ext-core -- a TCP segment with the given flags (not a connect's SYN): a raw socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            s.setsockopt(socket.SOL_IP, 19, 1)
+            s.bind((r["src"], 0))
+            l4 = struct.pack("!HHIIBBHHH", r["sport"] or 40000, r["dport"], 1, 1 if r["tcp_flags"] & 0x10 else 0, 5 << 4, r["tcp_flags"], 64240, 0, 0)
+            c = csum(socket.inet_aton(r["src"]) + socket.inet_aton(r["dst"]) + struct.pack("!BBH", 0, 6, len(l4)) + l4)
+            s.sendto(l4[:16] + struct.pack("!H", c) + l4[18:], (r["dst"], 0)); socks = [s]
         elif p == "tcp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = owned(r, lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT: any source address
             s.bind((r["src"], r["sport"] or 0)); s.setblocking(False)
             e = s.connect_ex((r["dst"], r["dport"] or 0)); socks = [s]
             if e not in (0, 115): raise OSError(e, "connect")
         elif p == "udp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = owned(r, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.setsockopt(socket.SOL_IP, 19, 1)
             s.bind((r["src"], r["sport"] or 0)); s.sendto(b"nfwb", (r["dst"], r["dport"] or 0)); socks = [s]
+        elif p == "sctp" and not SCTP_SOCKETS:
+            # -- ext-core -- no SCTP sockets in this kernel: an INIT chunk through a raw socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
+            s.setsockopt(socket.SOL_IP, 19, 1)
+            s.bind((r["src"], 0))
+            pkt = struct.pack("!HHII", r["sport"] or 40000, r["dport"], 0, 0) + struct.pack("!BBHIIHHI", 1, 0, 20, 0x6e667762, 65535, 1, 1, 1)
+            s.sendto(pkt[:8] + struct.pack("<I", crc32c(pkt)) + pkt[12:], (r["dst"], 0)); socks = [s]
         elif p == "sctp":
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)
             s.setsockopt(socket.SOL_IP, 19, 1)
@@ -337,7 +373,8 @@ for line in sys.stdin:
             s.setsockopt(socket.SOL_IP, 19, 1)
             s.bind((r["src"], 0))
             ident = (r["sport"] or 4242) & 0xffff
-            hdr = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"nfwb"
+            icmp = r.get("icmp") or (8, 0)  # -- ext-core -- type/code (an echo request unless given)
+            hdr = struct.pack("!BBHHH", icmp[0], icmp[1], 0, ident, 1) + b"nfwb"
             hdr = hdr[:2] + struct.pack("!H", csum(hdr)) + hdr[4:]
             s.sendto(hdr, (r["dst"], 0)); socks = [s]
         else:
@@ -495,6 +532,23 @@ _HEADER_FIELDS = ("ttl", "tos", "length", "mss", "src_mac")
 _STATEFUL = frozenset({"limit", "hashlimit", "quota", "statistic", "connlimit"})
 
 
+def _sent_fields(packet: Packet) -> dict:
+    """-- ext-core -- what the sender needs beyond addresses and ports: ``extra["icmp_type"]``
+    ("3/3") and ``extra["tcp_flags"]`` ("ACK,PSH", or a number: a raw segment instead of a SYN); for the
+    node's own tcp/udp packet ``extra["uid"]``/``["gid"]``/``["groups"]``, its socket's owner (-- core-proof --)."""
+    extra = packet.extra or {}
+    out: dict = {}
+    if packet.proto == "icmp" and extra.get("icmp_type") is not None:
+        a, _, b = str(extra["icmp_type"]).partition("/")
+        out["icmp"] = [int(a), int(b or 0)]
+    if packet.proto == "tcp" and extra.get("tcp_flags") is not None:
+        from .trace.header import tcp_flags_of
+        out["tcp_flags"] = tcp_flags_of(packet)
+    if packet.from_node:  # -- core-proof -- the sending socket's owner (a tcp or udp socket)
+        out.update({k: extra[k] for k in ("uid", "gid", "groups") if extra.get(k) is not None})
+    return out
+
+
 class _Sender:
     """A Python process kept alive inside a namespace that sends one packet per request."""
 
@@ -511,7 +565,7 @@ class _Sender:
         """
         assert self.proc.stdin and self.proc.stdout
         req = {"proto": packet.proto, "src": packet.src, "dst": packet.dst, "sport": packet.sport,
-               "dport": packet.dport}
+               "dport": packet.dport, **_sent_fields(packet)}
         if frame_to:
             req.update(dev=frame_to[0], own_mac=frame_to[1], mac=frame_to[2])
             req.update({k: getattr(packet, k) for k in _HEADER_FIELDS})  # -- ext-header --
@@ -902,8 +956,9 @@ class Lab:
     def _trace_on(self, packet: Packet, chain: str) -> list[str]:
         """Switch tracing on for this packet's flow only (a -j TRACE rule at the top of raw ``chain``)."""
         match = ["-s", packet.src, "-d", packet.dst, "-p", packet.proto]
-        if packet.proto == "icmp":  # the echo request only: a node pinging itself would trace the reply too
-            match += ["--icmp-type", "echo-request"]
+        if packet.proto == "icmp":  # the request only: a node pinging itself would trace the reply too
+            icmp = _sent_fields(packet).get("icmp")  # -- ext-core -- the type/code sent
+            match += ["--icmp-type", "%d/%d" % tuple(icmp) if icmp else "echo-request"]
         if packet.proto in ("tcp", "udp", "sctp"):
             if packet.sport:
                 match += ["--sport", str(packet.sport)]

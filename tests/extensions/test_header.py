@@ -15,7 +15,7 @@ import random
 import pytest
 
 from tests.lab.conftest import need_lab
-from tests.lab.differential import NODE_IP, Case, run_case, simulator
+from tests.lab.differential import NODE_IP, Case, judged_case, simulator
 from workbook.packet import Packet
 from workbook.parse import parse_save
 
@@ -104,11 +104,7 @@ def test_header_matches_agree_with_the_kernel(backend):
     sim = simulator(backend)
     report, bad = {}, []
     for name in GENERATORS:
-        results = run_case(_case(name, SEED), sim, backend)
-        judged = [r for r in results if r["agree"] is not None]
-        agreed = sum(1 for r in judged if r["agree"])
-        hits = sum(1 for r in judged for step in r["kernel"]["path"] if step[3] == "JUMP:HIT")
-        report[name] = f"{agreed}/{len(judged)} ({hits} rule hits)"
+        results, judged, hits, report[name] = judged_case(_case(name, SEED), sim, backend)
         assert 0 < hits < len(judged) * RULES, f"{name}: the rules should match some packets and miss others"
         assert len(judged) >= PACKETS - 1, f"{name}: too few kernel traces: {results}"
         bad += [r for r in judged if not r["agree"]]

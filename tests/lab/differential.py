@@ -411,3 +411,12 @@ def classify(d: dict) -> str | None:
         if i < len(sp) and tuple(sp[i][:3]) in assumed:
             return "simulator-assumed"
     return None
+
+
+def judged_case(case: Case, simulate, backend: str, hit: str = "JUMP:HIT") -> tuple[list[dict], list[dict], int, str]:
+    """Run ``case`` through the kernel and ``simulate``: (all results, the judged ones, how many kernel
+    steps are ``hit`` — the rules under test that matched —, the line "agreed/judged (N rule hits)")."""
+    results = run_case(case, simulate, backend)
+    judged = [r for r in results if r["agree"] is not None]
+    hits = sum(1 for r in judged for step in r["kernel"]["path"] if step[3] == hit)
+    return results, judged, hits, f"{sum(1 for r in judged if r['agree'])}/{len(judged)} ({hits} rule hits)"

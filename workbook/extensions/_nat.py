@@ -41,6 +41,13 @@ def nat_range(text: str) -> NatRange:
     return NatRange(first, last, lo, hi)
 
 
+def _port_of(have: int | None, port: str | int | None) -> int | None:
+    """The port a rewrite leaves the packet with (the first of a range; kept when none is given)."""
+    if port is None or port == "" or have is None:
+        return have
+    return port if isinstance(port, int) else parse_port(str(port).split("-")[0])
+
+
 def _hostport(addr: str, port: int | None) -> str:
     h = addr if ":" not in addr else f"[{addr}]"
     return f"{h}:{port}" if port is not None else addr
@@ -48,7 +55,15 @@ def _hostport(addr: str, port: int | None) -> str:
 
 def rewrite_dst(s: State, host: str | None, port: str | int | None) -> None:
     """DNAT the packet to ``host`` (None: keep it) and ``port`` (first of a ``A-B`` range; only a
-    packet with ports gets one); the conntrack entry remembers it (``--ctstate DNAT``)."""
+    packet with ports gets one); the conntrack entry remembers it (``--ctstate DNAT``).
+
+    A rewrite to the tuple the packet already has is no NAT (``nf_nat_setup_info`` sets
+    ``IPS_DST_NAT`` only when the new tuple differs): no ``dnat``, no ``--ctstate DNAT``.
+    """
+    before = (s.dst, s.dport)
+    if ((host.split("-")[0] if host else s.dst), _port_of(s.dport, port)) == before:
+        s.note(f"the NAT rewrite leaves {_hostport(s.dst, s.dport)} as it is: no DNAT in conntrack")
+        return
     if host:
         s.set_dst(host.split("-")[0])
     if port is not None and port != "" and s.dport is not None:
@@ -59,7 +74,11 @@ def rewrite_dst(s: State, host: str | None, port: str | int | None) -> None:
 
 
 def rewrite_src(s: State, host: str | None, port: str | int | None) -> None:
-    """SNAT the packet to ``host`` and ``port`` (first of a range), as :func:`rewrite_dst` does the destination."""
+    """SNAT the packet to ``host`` and ``port`` (first of a range), as :func:`rewrite_dst` does the
+    destination (an unchanged tuple is no SNAT: no ``--ctstate SNAT``)."""
+    if ((host.split("-")[0] if host else s.src), _port_of(s.sport, port)) == (s.src, s.sport):
+        s.note(f"the NAT rewrite leaves {_hostport(s.src, s.sport)} as it is: no SNAT in conntrack")
+        return
     if host:
         s.set_src(host.split("-")[0])
     if port is not None and port != "" and s.sport is not None:

@@ -2,7 +2,8 @@
 
 Kernel semantics (``net/netfilter/xt_conntrack.c`` ``conntrack_mt``, read beside this code):
 
-- the state test runs first; a packet without a conntrack entry (INVALID, UNTRACKED) then matches
+- the state test runs first; a packet without a conntrack entry (INVALID, UNTRACKED, and every
+  packet in the raw table before conntrack saw it: see ``_ct_entry``) then matches
   exactly when the rule has a state test (``return info->match_flags & XT_CONNTRACK_STATE``):
   every other option is ignored for it, negated or not;
 - ``--ctstatus`` holds when ``ct->status & mask`` is not zero; ``NONE`` is the mask 0
@@ -21,6 +22,7 @@ from typing import Any, Callable
 
 from ..addr import parse_ip, parse_net, port_range
 from ..model import Match, Option
+from ._ct_entry import entry_state, no_entry
 from .registry import Extension, OptionSpec
 
 #: the ``-L`` words of ``-m conntrack`` (each an option name without its dashes)
@@ -99,7 +101,7 @@ def _compile(comp, rule, m: Match, checks: list, stats: list) -> None:
             want = set(o.value.upper().split(","))
 
             def chk(s, want=want, desc=desc, neg=neg):
-                have = s.ctstates()
+                have = s.ctstates() if entry_state(s) == s.ctstate else {entry_state(s)}  # raw: no entry yet
                 if bool(have & want) != neg:
                     return None
                 return f"{desc} does not match conntrack state {','.join(sorted(have))}"
@@ -113,10 +115,10 @@ def _compile(comp, rule, m: Match, checks: list, stats: list) -> None:
 
         def wrap(inner, desc=desc, skip=skip):
             def chk(s):
-                if s.ctstate in untracked:
+                if entry_state(s) in untracked:
                     if skip:
                         return None
-                    return f"-m conntrack {desc}: a {s.ctstate} packet has no conntrack entry"
+                    return f"-m conntrack {desc}: {no_entry(s)}"
                 return inner(s)
             return chk
 

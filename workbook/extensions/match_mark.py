@@ -1,8 +1,8 @@
 """``-m mark`` (the packet's mark, ``xt_mark``) and ``-m connmark`` (its connection's mark, ``xt_connmark``).
 
 Both test ``(mark & mask) == value``, negated by ``!``. A packet without a conntrack entry
-(INVALID, UNTRACKED) never matches ``-m connmark``, negated or not (``connmark_mt`` returns
-false when ``nf_ct_get`` finds none).
+(INVALID, UNTRACKED, or any packet in the raw table, which runs before conntrack) never matches
+``-m connmark``, negated or not (``connmark_mt`` returns false when ``nf_ct_get`` finds none).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..model import Match, Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader, value_after
 from ..trace.state import State
+from ._ct_entry import no_entry
 from ._marks import mark_mask
 from .registry import Extension, OptionSpec
 
@@ -32,8 +33,8 @@ def _compile(comp, rule: Rule, m: Match, checks: list, stats: list) -> None:
         desc, neg = f"-m {m.module} {o.to_save()}", o.negated
 
         def chk(s: State, v=v, mask=mask, desc=desc, neg=neg):
-            if ct and s.ctstate in ("INVALID", "UNTRACKED"):
-                return f"{desc}: the packet has no conntrack entry ({s.ctstate}), so no connection mark"
+            if ct and no_entry(s):
+                return f"{desc}: {no_entry(s)}, so no connection mark"
             have = s.ctmark if ct else s.mark
             if ((have & mask) == v) != neg:
                 return None

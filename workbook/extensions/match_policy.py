@@ -50,7 +50,7 @@ def _text(m: Match) -> str:
     for k, el in enumerate(elements):
         if many:
             out += f" [{k}]"
-        for o in el:
+        for o in sorted(el, key=lambda o: _ELEMENT.index(o.flag[2:]) if o.flag[2:] in _ELEMENT else 9):  # print_entry's order
             v = o.value
             if o.flag == "--proto":
                 num = protocol_number(v)

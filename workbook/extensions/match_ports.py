@@ -140,6 +140,11 @@ def _dccp_types_check(o: Option):
 
 # ---- save form tidying, listing ------------------------------------------------------------------
 
+#: the order libxt_tcp/sctp/dccp print and save their options in: ports, then the rest
+_PRINT_ORDER = {"--sport": 0, "--source-port": 0, "--dport": 1, "--destination-port": 1, "--tcp-option": 2,
+                "--tcp-flags": 3, "--syn": 3, "--chunk-types": 2, "--dccp-types": 2, "--dccp-option": 3}
+
+
 def _text(m: Match) -> str:
     """libxt_tcp/udp/sctp/dccp's ``print`` with ``-n``.
 
@@ -149,7 +154,7 @@ def _text(m: Match) -> str:
     """
     mod = m.module
     out = f" {mod}"
-    for o in m.options:
+    for o in sorted(m.options, key=lambda o: _PRINT_ORDER.get(o.flag, 9)):  # libxt_*'s order, not as written
         known = PORT_FIELDS.get(o.flag)
         if known is not None and not known[0].endswith("s"):
             out += " " + listed_port("spt" if known[1] == "sport" else "dpt", o.value, o.negated)
@@ -161,7 +166,7 @@ def _text(m: Match) -> str:
         elif o.flag == "--chunk-types":
             how, _, spec = o.value.partition(" ")
             items = []
-            for item in spec.split(","):
+            for item in sorted(spec.split(","), key=lambda x: _SCTP_NUM[x.partition(":")[0].upper()]):  # a bitmap: by number
                 name, sep, flags = item.partition(":")
                 items.append(f"0x{_SCTP_NUM[name.upper()]:04X}" + (f":{flags}" if sep else ""))
             out += f"{' !' if o.negated else ''} {how} {','.join(items)}"
@@ -170,7 +175,7 @@ def _text(m: Match) -> str:
             for name in o.value.upper().split(","):
                 k = DCCP_TYPES.index(name)
                 nums += [str(k)] if k < 10 else [str(n) for n in range(10, 16)]
-            out += f" {'!' if o.negated else ''}{','.join(nums)}"
+            out += f"{' !' if o.negated else ''} {','.join(nums)}"  # libxt_dccp print_types: " !" then " "
         else:
             out += f" {o.to_save()}"
     return out
@@ -219,8 +224,12 @@ def _read(t: list[str], i: int, neg: bool, ctx: ListingContext) -> tuple[Match, 
             opts.append(Option("--chunk-types", (how, ",".join(items)), inv))
             i = j + 1
         elif mod == "dccp" and (w[:1].isdecimal() or w.startswith("!") and w[1:2].isdecimal()
-                                or w.lstrip("!").split(",")[0] in DCCP_TYPES):
+                                or w.lstrip("!").split(",")[0] in DCCP_TYPES
+                                or w == "!" and i + 1 < n and (t[i + 1][:1].isdecimal() or t[i + 1].split(",")[0] in DCCP_TYPES)):
             inv = w.startswith("!")
+            if w == "!":  # libxt_dccp lists "! 10,11": the types are the next word
+                i += 1
+                w = "!" + t[i]
             names: list[str] = []
             for x in (w[1:] if inv else w).split(","):
                 name = DCCP_TYPES[min(int(x), 10)] if x.isdecimal() else x
@@ -230,10 +239,7 @@ def _read(t: list[str], i: int, neg: bool, ctx: ListingContext) -> tuple[Match, 
             i += 1
         else:
             break
-    # save order (libxt_tcp tcp_save, sctp_save, dccp_save): ports, then the rest as listed
-    order = {"--sport": 0, "--dport": 1, "--tcp-option": 2, "--tcp-flags": 3, "--chunk-types": 2,
-             "--dccp-types": 2, "--dccp-option": 3}
-    opts.sort(key=lambda o: order[o.flag])
+    opts.sort(key=lambda o: _PRINT_ORDER[o.flag])
     return Match(mod, tuple(opts)), i
 
 

@@ -5,7 +5,8 @@ Both take ``--set-xmark V/M`` (new = (old & ~M) ^ V), which iptables-save prints
 ``--set-mark``/``--and-mark``/``--or-mark``/``--xor-mark``. CONNMARK ``--save-mark`` copies the
 packet's mark into the connection's (ctmark = (ctmark & ~ctmask) ^ (mark & nfmask)),
 ``--restore-mark`` the other way (mark = (mark & ~nfmask) ^ (ctmark & ctmask)). A packet without
-a conntrack entry (INVALID, UNTRACKED) has no connection mark to set or read: CONNMARK does nothing.
+a conntrack entry (INVALID, UNTRACKED, or in the raw table, before conntrack) has no connection mark
+to set or read: CONNMARK does nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..addr import parse_int
 from ..model import Option, Rule
 from ..parse.listing_words import ListingContext, NotThisReader
 from ..trace.state import Context, State
+from ._ct_entry import no_entry
 from ._marks import MARK_OPS, apply_xmark, read_xmark, xmark_of, xmark_words
 from .registry import Extension, OptionSpec
 
@@ -36,8 +38,9 @@ def _masks(rule: Rule) -> tuple[int, int]:
 
 
 def _connmark(tracer, s: State, rule: Rule, ctx: Context) -> None:
-    if s.ctstate in ("INVALID", "UNTRACKED"):
-        s.note(f"{rule.spec}: the packet has no conntrack entry ({s.ctstate}); CONNMARK does nothing")
+    why = no_entry(s)
+    if why:
+        s.note(f"{rule.spec}: {why}; CONNMARK does nothing")
         return None
     o = rule.target_option
     if o("--save-mark") is not None:

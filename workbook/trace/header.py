@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from ..parse.listing_words import tcp_flag_bits
 
-__all__ = ["Header", "header_of", "forwarded", "tcp_flags_of"]
+__all__ = ["Header", "header_of", "forwarded", "tcp_flags_of", "socket_owner"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +51,18 @@ def tcp_flags_of(packet: object) -> int | None:
     if v is None:
         return None
     return v if isinstance(v, int) else tcp_flag_bits(str(v))
+
+
+def socket_owner(packet: object) -> tuple[int, int, tuple[int, ...] | None] | None:
+    """-- core-proof -- (uid, gid, supplementary groups or None) of the node's socket that sends the
+    packet, from ``extra["uid"]``/``["gid"]``/``["groups"]`` (None when no uid or gid is given).
+
+    >>> from workbook.packet import Packet
+    >>> socket_owner(Packet("10.0.0.1", "10.0.0.2", "tcp", 1, 2, None, True, extra={"uid": 1337})), socket_owner(Packet("10.0.0.1", "10.0.0.2"))
+    ((1337, 0, None), None)
+    """
+    extra = getattr(packet, "extra", None) or {}
+    if extra.get("uid") is None and extra.get("gid") is None:
+        return None
+    groups = extra.get("groups")
+    return int(extra.get("uid") or 0), int(extra.get("gid") or 0), None if groups is None else tuple(int(g) for g in groups)

@@ -80,7 +80,9 @@ class State:
                  "splits", "memo", "counted",
                  # -- ext-core -- the TCP flags byte; -- ext-targets -- what -j SET did to sets
                  # (("add"|"del", set, entry), ...); -- ext-header -- the header fields (TTL, TOS, MSS...)
-                 "tcp_flags", "set_ops", "hdr")
+                 "tcp_flags", "set_ops", "hdr",
+                 # -- core-proof -- the sending socket's (uid, gid, supplementary groups or None) when given
+                 "owner")
 
     def clone(self) -> "State":
         c = State.__new__(State)
@@ -104,6 +106,7 @@ class State:
         c.tcp_flags = self.tcp_flags  # -- ext-core -- the TCP flags byte (None: not given)
         c.set_ops = self.set_ops  # -- ext-targets --
         c.hdr = self.hdr  # -- ext-header -- (immutable)
+        c.owner = self.owner  # -- core-proof -- (immutable)
         return c
 
     def note(self, text: str) -> None:

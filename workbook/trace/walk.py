@@ -43,7 +43,8 @@ from ..addr import parse_ip as _ip
 from ..addr import parse_net as _net
 from ..chain_loops import chain_loops
 from ..extensions import match_extension, target_extension
-from .header import forwarded, header_of, tcp_flags_of
+from ..extensions._ct_entry import refused_first
+from .header import forwarded, header_of, socket_owner, tcp_flags_of
 from ..model import InputError, ParseError, Rule, Ruleset
 from ..netfilter import NAT_MANIP, TABLES_AT_HOOK, TABLES_AT_HOOK_NFT
 from ..packet import Branch, Packet, Step, Trace
@@ -581,6 +582,11 @@ class Tracer:
         s.tcp_flags = tcp_flags_of(p) if s.proto_num == 6 else None
         s.set_ops = ()  # -- ext-targets --
         s.hdr = header_of(p)
+        s.owner = socket_owner(p)  # -- core-proof --
+        refused = refused_first(s.proto_num, s.tcp_flags, s.icmp) if st == "NEW" else None
+        if refused:  # -- core-proof -- conntrack gives such a first packet no entry
+            s.ctstate = "INVALID"
+            s.note(f"conntrack state INVALID: {refused}")
         if st != "NEW":
             s.note(f"conntrack state {st}: the nat table is not consulted (only the first packet of a connection "
                    f"sees it); any NAT the first packet set up is not known here, so the addresses are kept")
