@@ -30,14 +30,14 @@ def _packet(rnd: random.Random, h: Hint, label: str) -> Packet:
     """The flow as a Packet. One arriving from outside names its header fields (the lab then writes
     it as a raw frame with exactly those), so ttl/length/tcpmss guards are decided, not assumed: a
     usual packet most of the time, sometimes one a hardened host's guard is written for (TTL 1, a
-    1450-byte packet, an MSS of 100). A node's own tcp/udp packet names its socket's owner (root,
-    or Istio's proxy uid 1337), so -m owner is decided too."""
+    1450-byte packet, an MSS of 100). A node's own packet names its socket's owner (root, or for tcp/udp
+    sometimes Istio's proxy uid 1337), so -m owner is decided too."""
     sport = rnd.randrange(32768, 60999)
     dport = h.dport if h.proto != "icmp" else None
     if h.in_iface is None:
         extra: dict = {"label": label}
-        if h.proto in ("tcp", "udp"):
-            extra["uid"] = extra["gid"] = rnd.choice([0, 0, 1337])
+        # (the lab pings from a raw socket, which only root may open: its owner is root)
+        extra["uid"] = extra["gid"] = rnd.choice([0, 0, 1337]) if h.proto in ("tcp", "udp") else 0
         return Packet(h.src, h.dst, h.proto, sport, dport, None, True, extra=extra)
     return Packet(h.src, h.dst, h.proto, sport, dport, h.in_iface, False, extra={"label": label},
                   ttl=rnd.choice([64, 64, 64, 1]), tos=0, length=rnd.choice([60, 60, 1450]),
