@@ -43,9 +43,9 @@ __all__ = ["Lab", "lab_trace", "lab_available", "parse_monitor", "MonitorEvent",
 
 # NAMED_ACTIONS (targets whose name is the action; every other non-chain is CONTINUE): workbook.vocab
 
-#: Target extensions of iptables 1.8 (a target not listed here and not a named action is a chain):
-#: the registry's (:mod:`workbook.extensions`) and those not moved there yet.
-EXTENSION_TARGETS = frozenset({"CT", "NOTRACK", "TCPOPTSTRIP"}) | target_names()
+#: Target extensions of iptables (a target not listed here and not a named action is a chain):
+#: the registry's (:mod:`workbook.extensions`), refused ones included.
+EXTENSION_TARGETS = target_names()
 
 #: nf_tables verdict codes as xtables-monitor prints unknown ones (``0xfffffffb`` = NFT_RETURN).
 _VERDICT_CODES = {0xFFFFFFFB: "RETURN", 0xFFFFFFFC: "GOTO", 0xFFFFFFFD: "JUMP", 0xFFFFFFFE: "BREAK",
