@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import workbook.collect as wc
+import workbook.collect.session as ws
+import workbook.collect.transport as wt
 from workbook.collect import collect_local, collect_ssh
 from workbook.dump import load_dump
 
@@ -60,7 +61,7 @@ def _check_hostile(dump: Path) -> dict:
 
 
 def test_hostile_output_over_ssh_comes_back_byte_for_byte(ssh_node, user_key, tmp_path, monkeypatch):
-    monkeypatch.setattr(wc, "_boundary", lambda: FIXED)
+    monkeypatch.setattr(ws, "_boundary", lambda: FIXED)
     node = ssh_node(rules=kube_node_rules(services=2))
     [res] = collect_ssh([node.target], tmp_path / "out", identity=user_key, known_hosts=_known_hosts(tmp_path, node),
                         extra=HOSTILE, progress=False)
@@ -75,7 +76,7 @@ def test_hostile_output_over_ssh_comes_back_byte_for_byte(ssh_node, user_key, tm
 
 
 def test_hostile_output_locally_in_one_shell(netns, tmp_path, monkeypatch):
-    monkeypatch.setattr(wc, "_boundary", lambda: FIXED)
+    monkeypatch.setattr(ws, "_boundary", lambda: FIXED)
     ns = netns("ses")
     nsexec(ns, "iptables-restore", input=kube_node_rules(services=2))
     res = collect_local(tmp_path / "d", netns=ns, extra=HOSTILE, session=True, progress=False)
@@ -128,7 +129,7 @@ def _farm_without_timeout(folder: Path) -> str:
 
 
 def test_node_without_timeout_command_uses_the_shell_watchdog(ssh_node, user_key, tmp_path, monkeypatch):
-    monkeypatch.setattr(wc, "_PATH", _farm_without_timeout(tmp_path / "bin"))
+    monkeypatch.setattr(wt, "SHELL_PATH", _farm_without_timeout(tmp_path / "bin"))
     node = ssh_node(rules=kube_node_rules(services=2))
     [res] = collect_ssh([node.target], tmp_path / "out", identity=user_key, known_hosts=_known_hosts(tmp_path, node),
                         timeout=3, extra={**HANGS, "notes/which.txt": "command -v timeout || echo none"},
@@ -140,7 +141,7 @@ def test_node_without_timeout_command_uses_the_shell_watchdog(ssh_node, user_key
 
 
 def test_stuck_shell_the_command_times_out_and_the_rest_run_one_by_one(ssh_node, user_key, tmp_path, monkeypatch):
-    monkeypatch.setattr(wc, "_SESSION_GRACE", 2.0)
+    monkeypatch.setattr(ws, "_SESSION_GRACE", 2.0)
     node = ssh_node(rules=kube_node_rules(services=2))
     # the command stops the collecting shell itself (its grandparent: sh -c → timeout → sh -s), so
     # the session never answers again
@@ -159,7 +160,7 @@ def test_stuck_shell_the_command_times_out_and_the_rest_run_one_by_one(ssh_node,
 
 def test_shell_that_will_not_run_the_script_falls_back_to_one_channel_per_command(ssh_node, user_key, tmp_path,
                                                                                     monkeypatch):
-    monkeypatch.setattr(wc, "_PRELUDE", "echo 'sh: no such feature' >&2; exit 3\n")
+    monkeypatch.setattr(ws, "_PRELUDE", "echo 'sh: no such feature' >&2; exit 3\n")
     node = ssh_node(rules=kube_node_rules(services=2))
     [res] = collect_ssh([node.target], tmp_path / "out", identity=user_key, known_hosts=_known_hosts(tmp_path, node),
                         timeout=5, progress=False)
@@ -174,7 +175,7 @@ def test_shell_that_will_not_run_the_script_falls_back_to_one_channel_per_comman
 def test_shell_watchdog_never_flags_quick_commands(netns, tmp_path, monkeypatch):
     # regression: the watchdog of a command that ends at once used to survive being killed (a signal
     # trap inherited for a moment after fork) and flag the command as timed out, about 1 in 15
-    monkeypatch.setattr(wc, "_PATH", _farm_without_timeout(tmp_path / "bin"))
+    monkeypatch.setattr(wt, "SHELL_PATH", _farm_without_timeout(tmp_path / "bin"))
     ns = netns("wd")
     quick = {f"notes/quick-{k:02d}.txt": f"echo {k}" for k in range(60)}
     res = collect_local(tmp_path / "d", netns=ns, extra=quick, session=True, timeout=20, progress=False)
@@ -188,7 +189,7 @@ def test_shell_watchdog_never_flags_quick_commands(netns, tmp_path, monkeypatch)
 
 def test_banner_before_the_script_is_skipped(netns, tmp_path, monkeypatch):
     # a shell start-up file that prints (e.g. an echo in .bashrc) comes before the ready line
-    monkeypatch.setattr(wc, "_PRELUDE", "echo 'Welcome to node-1'; printf 'no newline'\n" + wc._PRELUDE)
+    monkeypatch.setattr(ws, "_PRELUDE", "echo 'Welcome to node-1'; printf 'no newline'\n" + ws._PRELUDE)
     ns = netns("ban")
     res = collect_local(tmp_path / "d", netns=ns, extra={"notes/x.txt": "echo x"}, session=True, progress=False)
     assert res.ok and res.mode == "session"

@@ -22,7 +22,8 @@ MANIFEST = "MANIFEST.json"
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """Now, in UTC to the second, as MANIFEST.json writes times (``2026-01-02T03:04:05Z``)."""
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -54,7 +55,7 @@ def write_manifest(folder: str | os.PathLike, *, host: str | None = None, collec
     """
     folder = Path(folder)
     commands = commands or {}
-    now = collected_at or _now()
+    now = collected_at or utc_now()
     files = []
     for p in sorted(folder.rglob("*")):
         if not p.is_file() or p.is_symlink():
