@@ -1,4 +1,4 @@
-"""Collecting hosts into dumps: discovery, the plan, its commands (one shell, else one each), the files and MANIFEST.json."""
+"""Collecting hosts into dumps: discovery, the plan, its commands (one shell, else one each), MANIFEST.json."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from ..dump.manifest import utc_now
 from ..model import InputError
 from .plan import DISCOVER, SAVE_FILE, Plan, plan_commands, saved_tables
 from .session import Session, start_session
-from .transport import CollectError, CommandTimeout, LocalRunner, Runner, SessionFailed, Spool, SSHRunner, parse_target
+from .ssh import SSHRunner, parse_target
+from .transport import CollectError, CommandTimeout, LocalRunner, Runner, SessionFailed, Spool
 
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm.auto import tqdm
